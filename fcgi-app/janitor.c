@@ -1,0 +1,64 @@
+#include "janitor.h"
+
+#include <curl/curl.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "log.h"
+
+#define JANITOR_TIMEOUT_MS 10000
+#define JANITOR_LIST_MAX (16u * 1024 * 1024)
+
+int janitor_sweep(docker_conn_t *c, const char *instance, slots_t *slots)
+{
+    char filter[256], path[512];
+    docker_result dr;
+    buf_t body;
+    json_object *list = NULL;
+    int removed = -1;
+
+    buf_init(&body, JANITOR_LIST_MAX);
+    snprintf(filter, sizeof(filter),
+             "{\"label\":[\"minilambda.managed=1\",\"minilambda.instance=%s\"]}", instance);
+    char *esc = curl_easy_escape(NULL, filter, 0);
+    if (esc == NULL)
+        goto done;
+    int n = snprintf(path, sizeof(path), "/containers/json?all=1&filters=%s", esc);
+    curl_free(esc);
+    if (n < 0 || (size_t)n >= sizeof(path))
+        goto done;
+    if (docker_call(c, "GET", path, NULL, JANITOR_TIMEOUT_MS, &body, &dr) != DOCKER_OK) {
+        log_debug("janitor: listing containers failed: %s", dr.message);
+        goto done;
+    }
+    list = json_tokener_parse(body.data ? body.data : "");
+    if (!json_object_is_type(list, json_type_array)) {
+        log_warn("janitor: the container list is not a JSON array");
+        goto done;
+    }
+    removed = 0;
+    for (size_t i = 0; i < json_object_array_length(list); i++) {
+        json_object *ctr = json_object_array_get_idx(list, i), *id, *labels, *inv;
+        uuid_t u;
+        if (!json_object_object_get_ex(ctr, "Id", &id) ||
+            !json_object_object_get_ex(ctr, "Labels", &labels))
+            continue;
+        if (json_object_object_get_ex(labels, "minilambda.invocation", &inv) &&
+            uuid_parse(json_object_get_string(inv), u) == 0 && slots_running(slots, u))
+            continue;
+        snprintf(path, sizeof(path), "/containers/%s?force=1&v=1", json_object_get_string(id));
+        docker_rc rc = docker_call(c, "DELETE", path, NULL, JANITOR_TIMEOUT_MS, NULL, &dr);
+        if (rc == DOCKER_OK || (rc == DOCKER_API_ERROR && dr.status == 404)) {
+            log_info("janitor: removed leftover container %.12s (invocation %s)",
+                     json_object_get_string(id), inv ? json_object_get_string(inv) : "?");
+            removed++;
+        } else {
+            log_warn("janitor: remove container %.12s failed: %s", json_object_get_string(id),
+                     dr.message);
+        }
+    }
+done:
+    json_object_put(list);
+    buf_free(&body);
+    return removed;
+}

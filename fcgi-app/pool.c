@@ -1,0 +1,371 @@
+#include "pool.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <fcgiapp.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "docker.h"
+#include "handlers.h"
+#include "janitor.h"
+#include "log.h"
+#include "slots.h"
+#include "store.h"
+
+#define POOL_BACKLOG 1024
+#define POOL_BACKOFF_MIN_MS 100
+#define POOL_BACKOFF_MAX_MS 10000
+/* A worker that lived less than this counts as crash-looping. */
+#define POOL_STABLE_MS 5000
+
+typedef struct {
+    pid_t pid;          /* 0 when not running */
+    long started_ms;
+    long respawn_at_ms; /* when to start it again; 0 when not due */
+    long backoff_ms;
+} pool_worker;
+
+typedef struct {
+    const config_t *cfg;
+    const char *instance;
+    int control_fd;
+    int invoke_fd;
+    slots_t *slots;
+    pool_worker *workers;
+} pool_master;
+
+/* Worker side. */
+typedef struct {
+    handlers_app app;
+    int control_fd;
+    int invoke_fd;
+    atomic_bool stopping;
+    pthread_mutex_t mu;
+    pthread_cond_t idle;
+    int busy; /* requests being served, guarded by mu */
+} pool_state;
+
+typedef struct {
+    pool_state *st;
+    int fd;
+    int thread; /* invoke-thread index, or -1 for the control plane */
+} pool_thread_arg;
+
+static long pool_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
+}
+
+static void *pool_serve(void *p)
+{
+    pool_thread_arg *a = p;
+    pool_state *st = a->st;
+    FCGX_Request req;
+    handlers_thread t = {.app = &st->app, .conn = docker_conn_new(st->app.docker),
+                         .thread = a->thread};
+    int failures = 0;
+
+    if (t.conn == NULL || FCGX_InitRequest(&req, a->fd, 0) != 0) {
+        log_error("worker thread setup failed: out of memory");
+        docker_conn_free(t.conn);
+        return NULL;
+    }
+    while (!atomic_load(&st->stopping)) {
+        if (FCGX_Accept_r(&req) < 0) {
+            if (atomic_load(&st->stopping))
+                break;
+            /* libfcgi returns at once when its socket is unusable; never
+             * spin on that. A few failures are transient (EINTR, aborted
+             * connections); many in a row mean the socket is gone. */
+            if (++failures > 50) {
+                log_error("FCGX_Accept_r() keeps failing: %s; worker exits", strerror(errno));
+                kill(getpid(), SIGTERM);
+                break;
+            }
+            struct timespec ts = {0, 20 * 1000 * 1000};
+            nanosleep(&ts, NULL);
+            continue;
+        }
+        failures = 0;
+        pthread_mutex_lock(&st->mu);
+        st->busy++;
+        pthread_mutex_unlock(&st->mu);
+        handlers_handle(&t, &req);
+        FCGX_Finish_r(&req);
+        pthread_mutex_lock(&st->mu);
+        if (--st->busy == 0)
+            pthread_cond_broadcast(&st->idle);
+        pthread_mutex_unlock(&st->mu);
+    }
+    FCGX_Free(&req, 1);
+    docker_conn_free(t.conn);
+    return NULL;
+}
+
+/* The body of a worker process; never returns. */
+static void pool_worker_main(pool_master *m, int index)
+{
+    const config_t *cfg = m->cfg;
+    pool_state st;
+    char err[512];
+    sigset_t set;
+    int sig = 0, nthreads = cfg->threads + cfg->control_threads;
+    pthread_t *tids = calloc((size_t)nthreads, sizeof(*tids));
+    pool_thread_arg *args = calloc((size_t)nthreads, sizeof(*args));
+
+    /* Die with the master, whatever kills it. */
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() == 1)
+        _exit(1);
+
+    memset(&st, 0, sizeof(st));
+    pthread_mutex_init(&st.mu, NULL);
+    pthread_cond_init(&st.idle, NULL);
+    st.control_fd = m->control_fd;
+    st.invoke_fd = m->invoke_fd;
+    st.app.cfg = cfg;
+    st.app.slots = m->slots;
+    st.app.worker = index;
+    snprintf(st.app.instance, sizeof(st.app.instance), "%s", m->instance);
+    st.app.store = store_open(cfg->data_dir, err, sizeof(err));
+    st.app.docker = docker_new(err, sizeof(err));
+    if (tids == NULL || args == NULL || st.app.store == NULL || st.app.docker == NULL ||
+        FCGX_Init() != 0) {
+        log_error("worker %d start-up failed: %s", index, err);
+        _exit(1);
+    }
+
+    /* Threads inherit the blocked stop signals; only sigwait below sees them. */
+    for (int i = 0; i < nthreads; i++) {
+        args[i].st = &st;
+        args[i].thread = i < cfg->threads ? i : -1;
+        args[i].fd = i < cfg->threads ? st.invoke_fd : st.control_fd;
+        if (pthread_create(&tids[i], NULL, pool_serve, &args[i]) != 0) {
+            log_error("pthread_create() failed: %s", strerror(errno));
+            _exit(1);
+        }
+    }
+    log_debug("worker %d serving with %d invoke and %d control threads", index, cfg->threads,
+              cfg->control_threads);
+
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigwait(&set, &sig);
+
+    /* Stop accepting: shutdown() on the shared listening sockets wakes every
+     * accept() in every process with EINVAL, so no thread spins or hangs. */
+    atomic_store(&st.stopping, true);
+    FCGX_ShutdownPending();
+    shutdown(st.control_fd, SHUT_RDWR);
+    shutdown(st.invoke_fd, SHUT_RDWR);
+
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += cfg->grace;
+    pthread_mutex_lock(&st.mu);
+    while (st.busy > 0) {
+        if (pthread_cond_timedwait(&st.idle, &st.mu, &until) != 0)
+            break;
+    }
+    int left = st.busy;
+    pthread_mutex_unlock(&st.mu);
+    if (left > 0)
+        log_warn("worker %d: %d requests still running after the %d s grace period", index, left,
+                 cfg->grace);
+    _exit(0);
+}
+
+static int pool_spawn(pool_master *m, int index)
+{
+    pid_t pid = fork();
+    if (pid < 0) {
+        log_error("fork() failed: %s", strerror(errno));
+        m->workers[index].respawn_at_ms = pool_now_ms() + POOL_BACKOFF_MAX_MS;
+        return -1;
+    }
+    if (pid == 0)
+        pool_worker_main(m, index);
+    m->workers[index].pid = pid;
+    m->workers[index].started_ms = pool_now_ms();
+    m->workers[index].respawn_at_ms = 0;
+    log_info("worker %d started (pid %d)", index, (int)pid);
+    return 0;
+}
+
+static int pool_listen(const char *path)
+{
+    unlink(path);
+    int fd = FCGX_OpenSocket(path, POOL_BACKLOG);
+    if (fd < 0) {
+        log_error("FCGX_OpenSocket(%s) failed: %s", path, strerror(errno));
+        return -1;
+    }
+    /* nginx workers run as an unprivileged user and must connect. */
+    if (chmod(path, 0666) != 0)
+        log_warn("chmod(%s) failed: %s", path, strerror(errno));
+    return fd;
+}
+
+/* Reap every exited worker and schedule its respawn. */
+static void pool_reap(pool_master *m, bool stopping, docker_conn_t *conn)
+{
+    int status;
+    pid_t pid;
+    bool crashed = false;
+    while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+        for (int i = 0; i < m->cfg->workers; i++) {
+            pool_worker *w = &m->workers[i];
+            if (w->pid != pid)
+                continue;
+            w->pid = 0;
+            slots_reset_worker(m->slots, i);
+            if (stopping)
+                break;
+            long lived = pool_now_ms() - w->started_ms;
+            if (lived < POOL_STABLE_MS)
+                w->backoff_ms = w->backoff_ms ? w->backoff_ms * 2 : POOL_BACKOFF_MIN_MS;
+            else
+                w->backoff_ms = 0;
+            if (w->backoff_ms > POOL_BACKOFF_MAX_MS)
+                w->backoff_ms = POOL_BACKOFF_MAX_MS;
+            w->respawn_at_ms = pool_now_ms() + w->backoff_ms;
+            if (WIFSIGNALED(status))
+                log_warn("worker %d (pid %d) killed by signal %d; respawn in %ld ms", i, (int)pid,
+                         WTERMSIG(status), w->backoff_ms);
+            else
+                log_warn("worker %d (pid %d) exited with status %d; respawn in %ld ms", i,
+                         (int)pid, WEXITSTATUS(status), w->backoff_ms);
+            crashed = true;
+        }
+    }
+    /* A dead worker's containers are leftovers now: sweep at once. */
+    if (crashed && conn != NULL)
+        janitor_sweep(conn, m->instance, m->slots);
+}
+
+static int pool_alive(pool_master *m)
+{
+    int n = 0;
+    for (int i = 0; i < m->cfg->workers; i++)
+        n += m->workers[i].pid != 0;
+    return n;
+}
+
+int pool_run(const config_t *cfg, const char *instance)
+{
+    pool_master m = {.cfg = cfg, .instance = instance, .control_fd = -1, .invoke_fd = -1};
+    sigset_t set;
+    int rc = 1;
+    docker_conn_t *conn = NULL;
+    docker_t *docker = NULL;
+    char err[512];
+
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGCHLD);
+    sigprocmask(SIG_BLOCK, &set, NULL);
+
+    m.workers = calloc((size_t)cfg->workers, sizeof(*m.workers));
+    m.slots = slots_create(cfg->workers, cfg->threads);
+    docker = docker_new(err, sizeof(err));
+    if (m.workers == NULL || m.slots == NULL || docker == NULL) {
+        log_error("pool start-up failed: %s", docker == NULL ? err : strerror(errno));
+        goto done;
+    }
+    conn = docker_conn_new(docker);
+    m.control_fd = pool_listen(cfg->socket);
+    m.invoke_fd = pool_listen(cfg->invoke_socket);
+    if (conn == NULL || m.control_fd < 0 || m.invoke_fd < 0)
+        goto done;
+    for (int i = 0; i < cfg->workers; i++)
+        if (pool_spawn(&m, i) != 0)
+            goto stop;
+    log_info("minilambda pool up: %d workers x (%d invoke + %d control) threads, control %s, "
+             "invoke %s, engine %s",
+             cfg->workers, cfg->threads, cfg->control_threads, cfg->socket, cfg->invoke_socket,
+             docker_endpoint(docker));
+
+    /* Crash leftovers from an earlier run of this instance. */
+    janitor_sweep(conn, instance, m.slots);
+    long next_sweep = pool_now_ms() + cfg->janitor_interval * 1000L;
+    for (;;) {
+        long now = pool_now_ms(), wake = next_sweep;
+        for (int i = 0; i < cfg->workers; i++)
+            if (m.workers[i].pid == 0 && m.workers[i].respawn_at_ms < wake)
+                wake = m.workers[i].respawn_at_ms;
+        long ms = wake > now ? wake - now : 0;
+        struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+        siginfo_t info;
+        int sig = sigtimedwait(&set, &info, &ts);
+        if (sig == SIGTERM || sig == SIGINT) {
+            log_info("signal %d: stopping the pool", sig);
+            break;
+        }
+        if (sig == SIGCHLD)
+            pool_reap(&m, false, conn);
+        now = pool_now_ms();
+        for (int i = 0; i < cfg->workers; i++)
+            if (m.workers[i].pid == 0 && m.workers[i].respawn_at_ms <= now)
+                pool_spawn(&m, i);
+        if (now >= next_sweep) {
+            janitor_sweep(conn, instance, m.slots);
+            next_sweep = now + cfg->janitor_interval * 1000L;
+        }
+    }
+stop:
+    for (int i = 0; i < cfg->workers; i++)
+        if (m.workers[i].pid > 0)
+            kill(m.workers[i].pid, SIGTERM);
+    /* Workers finish in-flight requests within the grace period; past it
+     * (plus a margin) they are killed, so no orphan survives the master. */
+    long deadline = pool_now_ms() + cfg->grace * 1000L + 2000;
+    while (pool_alive(&m) > 0) {
+        long left = deadline - pool_now_ms();
+        if (left <= 0) {
+            for (int i = 0; i < cfg->workers; i++)
+                if (m.workers[i].pid > 0) {
+                    log_warn("worker %d did not stop in time: SIGKILL", i);
+                    kill(m.workers[i].pid, SIGKILL);
+                }
+            deadline = pool_now_ms() + 5000;
+            continue;
+        }
+        struct timespec ts = {left / 1000, (left % 1000) * 1000000L};
+        siginfo_t info;
+        if (sigtimedwait(&set, &info, &ts) == SIGCHLD)
+            pool_reap(&m, true, NULL);
+    }
+    janitor_sweep(conn, instance, m.slots);
+    rc = 0;
+    log_info("pool stopped");
+done:
+    if (m.control_fd >= 0) {
+        close(m.control_fd);
+        unlink(cfg->socket);
+    }
+    if (m.invoke_fd >= 0) {
+        close(m.invoke_fd);
+        unlink(cfg->invoke_socket);
+    }
+    docker_conn_free(conn);
+    docker_free(docker);
+    slots_destroy(m.slots);
+    free(m.workers);
+    return rc;
+}

@@ -1,0 +1,112 @@
+#include "slots.h"
+
+#include <stdatomic.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/mman.h>
+
+typedef struct {
+    /* The id as two halves; both zero means the entry is free. */
+    _Atomic uint64_t hi;
+    _Atomic uint64_t lo;
+} slots_entry;
+
+struct slots {
+    int workers;
+    int threads;
+    size_t size;
+    _Atomic int *running;  /* [workers] */
+    slots_entry *entries;  /* [workers * threads] */
+};
+
+static void slots_split(const uuid_t id, uint64_t *hi, uint64_t *lo)
+{
+    memcpy(hi, id, 8);
+    memcpy(lo, id + 8, 8);
+}
+
+slots_t *slots_create(int workers, int threads)
+{
+    size_t head = sizeof(slots_t);
+    size_t run = sizeof(_Atomic int) * (size_t)workers;
+    size_t ent = sizeof(slots_entry) * (size_t)workers * (size_t)threads;
+    size_t size = head + run + ent + 64;
+    void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED)
+        return NULL;
+    slots_t *s = p;
+    s->workers = workers;
+    s->threads = threads;
+    s->size = size;
+    s->running = (_Atomic int *)((char *)p + head);
+    /* Entries start 16-byte aligned after the counters. */
+    uintptr_t e = ((uintptr_t)((char *)p + head + run) + 15) & ~(uintptr_t)15;
+    s->entries = (slots_entry *)e;
+    return s;
+}
+
+void slots_destroy(slots_t *s)
+{
+    if (s != NULL)
+        munmap(s, s->size);
+}
+
+static int slots_total(slots_t *s)
+{
+    int n = 0;
+    for (int w = 0; w < s->workers; w++)
+        n += atomic_load(&s->running[w]);
+    return n;
+}
+
+int slots_acquire(slots_t *s, int worker, int thread, const uuid_t id, int max)
+{
+    /* Count ourselves in first, then look: two racing callers may both back
+     * off, but the total can never pass `max`. */
+    atomic_fetch_add(&s->running[worker], 1);
+    if (slots_total(s) > max) {
+        atomic_fetch_sub(&s->running[worker], 1);
+        return -1;
+    }
+    uint64_t hi, lo;
+    slots_split(id, &hi, &lo);
+    slots_entry *e = &s->entries[worker * s->threads + thread];
+    atomic_store(&e->hi, hi);
+    atomic_store(&e->lo, lo);
+    return 0;
+}
+
+void slots_release(slots_t *s, int worker, int thread)
+{
+    slots_entry *e = &s->entries[worker * s->threads + thread];
+    atomic_store(&e->hi, 0);
+    atomic_store(&e->lo, 0);
+    atomic_fetch_sub(&s->running[worker], 1);
+}
+
+void slots_reset_worker(slots_t *s, int worker)
+{
+    for (int t = 0; t < s->threads; t++) {
+        slots_entry *e = &s->entries[worker * s->threads + t];
+        atomic_store(&e->hi, 0);
+        atomic_store(&e->lo, 0);
+    }
+    atomic_store(&s->running[worker], 0);
+}
+
+int slots_in_use(slots_t *s)
+{
+    return slots_total(s);
+}
+
+bool slots_running(slots_t *s, const uuid_t id)
+{
+    uint64_t hi, lo;
+    slots_split(id, &hi, &lo);
+    int n = s->workers * s->threads;
+    for (int i = 0; i < n; i++) {
+        if (atomic_load(&s->entries[i].hi) == hi && atomic_load(&s->entries[i].lo) == lo)
+            return true;
+    }
+    return false;
+}

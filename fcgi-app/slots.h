@@ -1,0 +1,48 @@
+/*
+ * slots: state shared by the master and every worker through one anonymous
+ * shared mapping made before the first fork — the global invocation
+ * concurrency count and the table of invocations running right now.
+ *
+ * Each worker owns one row: a count of its running invocations and one
+ * entry per invoke thread holding the id of the invocation that thread is
+ * running. When a worker dies, the master clears its row, so a crash can
+ * never leak a concurrency slot, and the janitor can tell a container whose
+ * invocation is still running from a crash leftover.
+ */
+#ifndef MINILAMBDA_SLOTS_H
+#define MINILAMBDA_SLOTS_H
+
+#include <stdbool.h>
+#include <uuid/uuid.h>
+
+typedef struct slots slots_t;
+
+/* Map the shared table for `workers` rows of `threads` entries. Returns the
+ * table (free with slots_destroy in the process that made it) or NULL with
+ * errno set. */
+slots_t *slots_create(int workers, int threads);
+
+/* Unmap the table. */
+void slots_destroy(slots_t *s);
+
+/*
+ * Take one of `max` global invocation slots for thread `thread` of worker
+ * `worker` and record `id` as running there. Returns 0, or -1 when `max`
+ * invocations are already running (nothing recorded).
+ */
+int slots_acquire(slots_t *s, int worker, int thread, const uuid_t id, int max);
+
+/* Give back the slot taken by slots_acquire. */
+void slots_release(slots_t *s, int worker, int thread);
+
+/* Forget everything worker `worker` was running (the master calls this when
+ * that worker has died). */
+void slots_reset_worker(slots_t *s, int worker);
+
+/* The number of invocations running across all workers. */
+int slots_in_use(slots_t *s);
+
+/* True when invocation `id` is running in some worker. */
+bool slots_running(slots_t *s, const uuid_t id);
+
+#endif

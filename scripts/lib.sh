@@ -1,0 +1,146 @@
+# shellcheck shell=bash
+# Shared by scripts/run, scripts/stop, scripts/test and the integration
+# tests: configuration defaults, build, and starting/stopping dockerd, the
+# pool and nginx. Every process started is recorded by pid in the run dir
+# and only those are ever stopped.
+
+ML_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+ML_DOCKER_SOCK=/var/run/docker.sock
+
+ml_log() { printf 'minilambda: %s\n' "$*" >&2; }
+ml_die() { ml_log "$*"; exit 1; }
+
+# The documented defaults, the same for run, run -d, stop and the tests.
+ml_defaults() {
+    : "${MINILAMBDA_PORT:=8300}"
+    : "${MINILAMBDA_BIND:=127.0.0.1}"
+    : "${MINILAMBDA_DATA_DIR:=/var/lib/minilambda}"
+    : "${MINILAMBDA_RUN_DIR:=/run/minilambda}"
+    export MINILAMBDA_PORT MINILAMBDA_BIND MINILAMBDA_DATA_DIR MINILAMBDA_RUN_DIR
+}
+
+# Build in the source tree when anything is out of date.
+ml_build() {
+    cd "$ML_ROOT" || return 1
+    [ -x configure ] || autoreconf -fi >/dev/null
+    [ -f Makefile ] || ./configure --enable-werror >/dev/null
+    make -j"$(nproc)" >/dev/null
+}
+
+# Wait until "$@" succeeds, at most $1 seconds (polling, not sleeping blind).
+ml_wait_for() {
+    local secs=$1 deadline
+    shift
+    deadline=$((SECONDS + secs))
+    until "$@" >/dev/null 2>&1; do
+        [ "$SECONDS" -lt "$deadline" ] || return 1
+        sleep 0.05
+    done
+}
+
+ml_engine_answers() {
+    if [ -n "${DOCKER_HOST:-}" ]; then
+        docker version >/dev/null 2>&1
+    else
+        curl -sf --max-time 2 --unix-socket "$ML_DOCKER_SOCK" http://docker/_ping >/dev/null
+    fi
+}
+
+# Start dockerd when no engine answers; its pid goes to $1 so only we stop it.
+ml_docker_up() {
+    local pidfile=$1
+    ml_engine_answers && return 0
+    [ -z "${DOCKER_HOST:-}" ] || ml_die "DOCKER_HOST=$DOCKER_HOST does not answer"
+    ml_log "no Docker engine answers: starting dockerd"
+    dockerd --iptables=false --bridge=none --pidfile "$pidfile.dockerd" \
+        >>"$(dirname "$pidfile")/dockerd.log" 2>&1 &
+    echo $! >"$pidfile"
+    ml_wait_for 60 ml_engine_answers || ml_die "dockerd did not come up (see $(dirname "$pidfile")/dockerd.log)"
+}
+
+# Stop the dockerd recorded in $1, if any.
+ml_docker_down() {
+    local pidfile=$1 pid
+    [ -f "$pidfile" ] || return 0
+    pid=$(cat "$pidfile")
+    if kill "$pid" 2>/dev/null; then
+        ml_wait_for 30 ml_not_running "$pid" || kill -9 "$pid" 2>/dev/null || true
+    fi
+    rm -f "$pidfile"
+}
+
+ml_not_running() { ! kill -0 "$1" 2>/dev/null; }
+
+# The unprivileged user nginx workers run as, when we are root.
+ml_nginx_user() {
+    if [ "$(id -u)" -ne 0 ]; then
+        echo ""
+    elif id www-data >/dev/null 2>&1; then
+        echo www-data
+    else
+        echo nobody
+    fi
+}
+
+# Render nginx/minilambda.conf.in into the run dir.
+ml_render_nginx() {
+    local run=$MINILAMBDA_RUN_DIR user line
+    user=$(ml_nginx_user)
+    line=""
+    [ -z "$user" ] || line="user $user;"
+    mkdir -p "$run/nginx-tmp"
+    chmod 755 "$run"
+    [ -z "$user" ] || chown "$user" "$run/nginx-tmp"
+    cp "$ML_ROOT/nginx/fastcgi_params" "$run/fastcgi_params"
+    sed -e "s|@USER_LINE@|$line|" \
+        -e "s|@RUN_DIR@|$run|g" \
+        -e "s|@PORT@|$MINILAMBDA_PORT|g" \
+        -e "s|@BIND@|$MINILAMBDA_BIND|g" \
+        -e "s|@SOCKET@|${MINILAMBDA_SOCKET:-$run/minilambda.sock}|g" \
+        -e "s|@INVOKE_SOCKET@|${MINILAMBDA_INVOKE_SOCKET:-$run/minilambda-invoke.sock}|g" \
+        "$ML_ROOT/nginx/minilambda.conf.in" >"$run/nginx.conf"
+}
+
+ml_pool_ready() {
+    [ -S "${MINILAMBDA_SOCKET:-$MINILAMBDA_RUN_DIR/minilambda.sock}" ] &&
+        [ -S "${MINILAMBDA_INVOKE_SOCKET:-$MINILAMBDA_RUN_DIR/minilambda-invoke.sock}" ]
+}
+
+# Start the pool in the background; pid in the run dir.
+ml_start_pool() {
+    local run=$MINILAMBDA_RUN_DIR
+    mkdir -p "$run" "$MINILAMBDA_DATA_DIR"
+    rm -f "${MINILAMBDA_SOCKET:-$run/minilambda.sock}" "${MINILAMBDA_INVOKE_SOCKET:-$run/minilambda-invoke.sock}"
+    "$ML_ROOT/minilambda-fcgi" >>"$run/minilambda.log" 2>&1 &
+    echo $! >"$run/pool.pid"
+    if ! ml_wait_for 20 ml_pool_ready; then
+        tail -5 "$run/minilambda.log" >&2
+        return 1
+    fi
+}
+
+ml_http_answers() { curl -s -o /dev/null --max-time 2 "http://127.0.0.1:$MINILAMBDA_PORT/healthz"; }
+
+ml_start_nginx() {
+    local run=$MINILAMBDA_RUN_DIR
+    ml_render_nginx
+    nginx -q -t -c "$run/nginx.conf" -p "$run" -e "$run/nginx-error.log" || return 1
+    nginx -c "$run/nginx.conf" -p "$run" -e "$run/nginx-error.log" &
+    echo $! >"$run/nginx.pid.started"
+    ml_wait_for 20 ml_http_answers
+}
+
+# Stop what the run dir records: nginx first (no new requests), then the
+# pool (which lets in-flight requests finish).
+ml_stop_all() {
+    local run=$MINILAMBDA_RUN_DIR pid
+    for f in nginx.pid.started pool.pid; do
+        [ -f "$run/$f" ] || continue
+        pid=$(cat "$run/$f")
+        if kill -TERM "$pid" 2>/dev/null; then
+            ml_wait_for 60 ml_not_running "$pid" || kill -9 "$pid" 2>/dev/null || true
+        fi
+        rm -f "$run/$f"
+    done
+    ml_docker_down "$run/dockerd.pid"
+}
