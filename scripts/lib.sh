@@ -5,6 +5,8 @@
 # and only those are ever stopped.
 
 ML_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+ML_BUILD=${ML_BUILD:-$ML_ROOT/build}
+ML_BIN=${ML_BIN:-$ML_BUILD/minilambda-fcgi}
 ML_DOCKER_SOCK=/var/run/docker.sock
 
 ml_log() { printf 'minilambda: %s\n' "$*" >&2; }
@@ -19,12 +21,17 @@ ml_defaults() {
     export MINILAMBDA_PORT MINILAMBDA_BIND MINILAMBDA_DATA_DIR MINILAMBDA_RUN_DIR
 }
 
-# Build in the source tree when anything is out of date.
+# Build out of tree in $ML_BUILD ("$@": extra configure options) when
+# anything is out of date.
 ml_build() {
-    cd "$ML_ROOT" || return 1
-    [ -x configure ] || autoreconf -fi >/dev/null
-    [ -f Makefile ] || ./configure --enable-werror >/dev/null
-    make -j"$(nproc)" >/dev/null
+    (
+        cd "$ML_ROOT" || exit 1
+        [ -x configure ] || autoreconf -fi >/dev/null 2>&1
+        mkdir -p "$ML_BUILD"
+        cd "$ML_BUILD" || exit 1
+        [ -f Makefile ] || "$ML_ROOT/configure" -q --enable-werror "$@"
+        make -s -j"$(nproc)" >/dev/null
+    )
 }
 
 # Wait until "$@" succeeds, at most $1 seconds (polling, not sleeping blind).
@@ -111,7 +118,7 @@ ml_start_pool() {
     local run=$MINILAMBDA_RUN_DIR
     mkdir -p "$run" "$MINILAMBDA_DATA_DIR"
     rm -f "${MINILAMBDA_SOCKET:-$run/minilambda.sock}" "${MINILAMBDA_INVOKE_SOCKET:-$run/minilambda-invoke.sock}"
-    "$ML_ROOT/minilambda-fcgi" >>"$run/minilambda.log" 2>&1 &
+    "$ML_BIN" >>"$run/minilambda.log" 2>&1 &
     echo $! >"$run/pool.pid"
     if ! ml_wait_for 20 ml_pool_ready; then
         tail -5 "$run/minilambda.log" >&2

@@ -1,0 +1,169 @@
+# shellcheck shell=bash
+# Harness for the integration tests: each test script sources this, starts
+# its own stack (pool + nginx) on a free loopback port in a temporary
+# directory, checks things through nginx with curl and jq, and tears the
+# stack down on exit. The Docker engine is the one scripts/test made sure of.
+#
+# Skipped (exit 77) unless MINILAMBDA_INTEGRATION=1: `make distcheck` and
+# plain `make check` on a machine without the services stay unit-only.
+
+if [ "${MINILAMBDA_INTEGRATION:-0}" != 1 ]; then
+    echo "SKIP: set MINILAMBDA_INTEGRATION=1 (scripts/test does) to run integration tests"
+    exit 77
+fi
+
+IT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=../../scripts/lib.sh
+. "$IT_DIR/../../scripts/lib.sh"
+
+IT_PASS=0
+IT_FAIL=0
+IT_TMP=$(mktemp -d /tmp/minilambda-it.XXXXXX)
+chmod 755 "$IT_TMP"
+IT_BUSYBOX=minilambda-test-busybox:latest
+IT_STATUS=""
+IT_BODY="$IT_TMP/body"
+IT_HEADERS="$IT_TMP/headers"
+
+it_ok() {
+    IT_PASS=$((IT_PASS + 1))
+    printf 'ok %d - %s\n' "$((IT_PASS + IT_FAIL))" "$1"
+}
+
+it_not_ok() {
+    IT_FAIL=$((IT_FAIL + 1))
+    printf 'not ok %d - %s\n' "$((IT_PASS + IT_FAIL))" "$1"
+    [ -z "${2:-}" ] || printf '#   %s\n' "$2"
+}
+
+# it_eq DESC EXPECTED ACTUAL
+it_eq() {
+    if [ "$2" = "$3" ]; then it_ok "$1"; else it_not_ok "$1" "expected [$2], got [${3:0:300}]"; fi
+}
+
+# it_true DESC COMMAND...: passes when the command succeeds.
+it_true() {
+    local desc=$1
+    shift
+    if "$@"; then it_ok "$desc"; else it_not_ok "$desc" "failed: $*"; fi
+}
+
+# A free TCP port on loopback (nothing accepts a connection on it).
+it_free_port() {
+    local p
+    for _ in $(seq 1 200); do
+        p=$((20000 + RANDOM % 40000))
+        if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+            echo "$p"
+            return 0
+        fi
+    done
+    return 1
+}
+
+# it_start [NAME]: start a stack whose run and data dirs live under $IT_TMP/NAME.
+# MINILAMBDA_* variables already exported (workers, threads...) apply.
+it_start() {
+    local name=${1:-stack}
+    export MINILAMBDA_RUN_DIR="$IT_TMP/$name/run"
+    export MINILAMBDA_DATA_DIR="${IT_DATA_DIR:-$IT_TMP/$name/data}"
+    export MINILAMBDA_BIND=127.0.0.1
+    MINILAMBDA_PORT=$(it_free_port)
+    export MINILAMBDA_PORT
+    export MINILAMBDA_LOG_LEVEL=${MINILAMBDA_LOG_LEVEL:-info}
+    mkdir -p "$MINILAMBDA_RUN_DIR" "$MINILAMBDA_DATA_DIR"
+    BASE="http://127.0.0.1:$MINILAMBDA_PORT"
+    ml_start_pool || { echo "Bail out! the pool did not start"; exit 1; }
+    ml_start_nginx || { echo "Bail out! nginx did not start"; exit 1; }
+}
+
+# Stop the pool only (nginx stays), e.g. to restart it.
+it_stop_pool() {
+    local pid
+    pid=$(cat "$MINILAMBDA_RUN_DIR/pool.pid")
+    kill -TERM "$pid"
+    ml_wait_for 60 ml_not_running "$pid"
+    rm -f "$MINILAMBDA_RUN_DIR/pool.pid"
+}
+
+it_pool_pid() { cat "$MINILAMBDA_RUN_DIR/pool.pid"; }
+
+# The pids of the pool's workers.
+it_workers() { pgrep -P "$(it_pool_pid)" || true; }
+
+it_cleanup() {
+    local rc=$?
+    if [ -n "${MINILAMBDA_RUN_DIR:-}" ] && [ -d "$MINILAMBDA_RUN_DIR" ]; then
+        ml_stop_all || true
+        if [ "$IT_FAIL" -gt 0 ] || [ "$rc" -ne 0 ]; then
+            echo "# last lines of the pool log:"
+            tail -n 20 "$MINILAMBDA_RUN_DIR/minilambda.log" 2>/dev/null | sed 's/^/#   /'
+        fi
+    fi
+    rm -rf "$IT_TMP"
+}
+trap it_cleanup EXIT
+
+# it_req METHOD PATH [curl args...]: sets IT_STATUS; body in $IT_BODY.
+it_req() {
+    local method=$1 path=$2
+    shift 2
+    IT_STATUS=$(curl -s -o "$IT_BODY" -D "$IT_HEADERS" -w '%{http_code}' --max-time 60 \
+        -X "$method" "$@" "$BASE$path") || IT_STATUS=000
+}
+
+# it_json METHOD PATH JSON: a request with a JSON body.
+it_json() {
+    local method=$1 path=$2 body=$3
+    shift 3
+    it_req "$method" "$path" -H 'Content-Type: application/json' --data-binary "$body" "$@"
+}
+
+# it_jq FILTER: apply jq to the last body.
+it_jq() { jq -r "$1" <"$IT_BODY" 2>/dev/null; }
+
+# it_header NAME: a header of the last response.
+it_header() { grep -i "^$1:" "$IT_HEADERS" | head -1 | cut -d: -f2- | tr -d '\r' | sed 's/^ //'; }
+
+# it_expect DESC STATUS CODE: the last response had STATUS and (when CODE is
+# not empty) a JSON error body with that code.
+it_expect() {
+    local desc=$1 status=$2 code=${3:-}
+    if [ "$IT_STATUS" != "$status" ]; then
+        it_not_ok "$desc" "expected HTTP $status, got $IT_STATUS: $(head -c 300 "$IT_BODY")"
+        return
+    fi
+    if [ -n "$code" ] && [ "$(it_jq .code)" != "$code" ]; then
+        it_not_ok "$desc" "expected code $code, got: $(head -c 300 "$IT_BODY")"
+        return
+    fi
+    it_ok "$desc"
+}
+
+# Make sure the tiny busybox test image exists (FROM scratch + busybox-static).
+it_busybox_image() {
+    docker image inspect "$IT_BUSYBOX" >/dev/null 2>&1 && return 0
+    "$IT_DIR/../../scripts/test-image" >/dev/null
+}
+
+# it_register NAME IMAGE [EXTRA_JSON_FIELDS]: register a function, fail loudly.
+it_register() {
+    local extra=${3:-}
+    it_json POST /functions "{\"name\":\"$1\",\"image\":\"$2\"${extra:+,$extra}}"
+    if [ "$IT_STATUS" != 201 ]; then
+        echo "Bail out! registering $1 failed: $IT_STATUS $(cat "$IT_BODY")"
+        exit 1
+    fi
+}
+
+# Containers of this platform left in the engine.
+it_managed_containers() {
+    docker ps -aq --filter label=minilambda.managed=1 | wc -l
+}
+
+# Print the closing line and exit non-zero on any failure.
+it_done() {
+    echo "1..$((IT_PASS + IT_FAIL))"
+    echo "$IT_PASS passed, $IT_FAIL failed"
+    [ "$IT_FAIL" -eq 0 ]
+}
