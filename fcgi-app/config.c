@@ -68,8 +68,19 @@ int config_load(config_t *c, char *err, size_t errlen)
             0 ||
         config_int("MINILAMBDA_JANITOR_INTERVAL", 30, 1, 3600, &c->janitor_interval, err,
                    errlen) != 0 ||
-        config_int("MINILAMBDA_GRACE", 30, 0, 3600, &c->grace, err, errlen) != 0)
+        config_int("MINILAMBDA_GRACE", 30, 0, 3600, &c->grace, err, errlen) != 0 ||
+        config_int("MINILAMBDA_METRICS_SLOTS", 1024, 1, 1 << 20, &c->metrics_slots, err, errlen) !=
+            0)
         return -1;
+    const char *shm = getenv("MINILAMBDA_METRICS_SHM");
+    if (shm != NULL && *shm != '\0') {
+        int n = snprintf(c->metrics_shm, sizeof(c->metrics_shm), "%s", shm);
+        if (shm[0] != '/' || strchr(shm + 1, '/') != NULL || n >= (int)sizeof(c->metrics_shm)) {
+            snprintf(err, errlen,
+                     "MINILAMBDA_METRICS_SHM must look like /name (one slash, at most 127 bytes)");
+            return -1;
+        }
+    }
 
     /* More slots than invoke threads would only queue requests in the
      * socket backlog, which the contract forbids: cap at the thread count. */

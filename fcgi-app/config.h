@@ -22,6 +22,8 @@ typedef struct {
     int max_concurrency;                 /* MINILAMBDA_MAX_CONCURRENCY */
     int janitor_interval;                /* MINILAMBDA_JANITOR_INTERVAL, seconds */
     int grace;                           /* MINILAMBDA_GRACE, seconds */
+    char metrics_shm[128];               /* MINILAMBDA_METRICS_SHM; "" = derived */
+    int metrics_slots;                   /* MINILAMBDA_METRICS_SLOTS */
     log_level level;                     /* MINILAMBDA_LOG_LEVEL */
 } config_t;
 

@@ -116,6 +116,29 @@ static void handlers_healthz(handlers_thread *t, http_req *r)
     json_object_put(o);
 }
 
+static void handlers_metrics(handlers_thread *t, http_req *r)
+{
+    buf_t out;
+    metrics_gauges g = {.functions = store_count(t->app->store), .queue_depth = 0};
+    buf_init(&out, HANDLERS_METRICS_MAX);
+    if (metrics_render(t->app->metrics, &g, &out) != 0)
+        http_send_error(r, 500, "internal", "the metrics exposition did not fit in memory", NULL);
+    else
+        http_send(r, 200, NULL, "text/plain; version=0.0.4; charset=utf-8",
+                  out.data ? out.data : "", out.len);
+    buf_free(&out);
+}
+
+static metrics_status handlers_metrics_status(invoke_status s)
+{
+    switch (s) {
+    case INVOKE_SUCCEEDED: return METRICS_SUCCEEDED;
+    case INVOKE_FAILED: return METRICS_FAILED;
+    case INVOKE_TIMEOUT: return METRICS_TIMEOUT;
+    default: return METRICS_ERROR;
+    }
+}
+
 /* Check the invoke body: only `event` and `timeout`, timeout 0..900. */
 static int handlers_invoke_body(http_req *r, json_object *body, int *timeout)
 {
@@ -203,6 +226,8 @@ static void handlers_invoke(handlers_thread *t, http_req *r, const char *ref)
                  app->cfg->max_concurrency);
         snprintf(headers, sizeof(headers), "Retry-After: 1\r\nX-Invocation-Id: %s\r\n", ir.id);
         http_send_error(r, 429, "too_many_requests", msg, headers);
+        metrics_observe(app->metrics, json_object_get_string(json_object_object_get(rec, "name")),
+                        METRICS_REJECTED, 0);
         log_info("invoke function=%s id=%s status=rejected", ref, ir.id);
         goto done;
     }
@@ -220,8 +245,13 @@ static void handlers_invoke(handlers_thread *t, http_req *r, const char *ref)
     ir.timeout_s = timeout;
     ir.attempt = 1;
     ir.cancel_fd = r->fcgi->ipcFd;
+    const char *fname = json_object_get_string(json_object_object_get(rec, "name"));
     func_now(now, sizeof(now));
+    metrics_begin(app->metrics, fname);
     invoke_run(t->conn, &ir, &res);
+    metrics_observe(app->metrics, fname, handlers_metrics_status(res.status),
+                    (double)res.duration_ms);
+    metrics_end(app->metrics, fname);
     slots_release(app->slots, app->worker, t->thread);
 
     out = json_object_new_object();
@@ -248,7 +278,7 @@ static void handlers_invoke(handlers_thread *t, http_req *r, const char *ref)
     }
     http_send_json(r, handlers_invoke_http_status(res.status), out, headers);
     log_info("invoke function=%s id=%s status=%s exit=%d duration_ms=%ld out=%zu err=%zu%s%s",
-             json_object_get_string(json_object_object_get(rec, "name")), ir.id,
+             fname, ir.id,
              invoke_status_name(res.status), res.exit_code, res.duration_ms, res.out.len,
              res.err.len, res.status == INVOKE_SUCCEEDED ? "" : " error=",
              res.status == INVOKE_SUCCEEDED ? "" : res.message);
@@ -259,44 +289,58 @@ done:
     json_object_put(body);
 }
 
-void handlers_handle(handlers_thread *t, FCGX_Request *req)
+/* Route and serve; the caller counts the response. */
+static void handlers_dispatch(handlers_thread *t, http_req *r, http_match *mp)
 {
-    http_req r;
     http_match m;
     char hdr[128];
 
-    http_req_init(&r, req);
-    switch (http_route(r.method, r.uri, &m)) {
+    http_match_rc rc = http_route(r->method, r->uri, &m);
+    *mp = m;
+    switch (rc) {
     case HTTP_MATCH_NOT_FOUND:
-        http_send_error(&r, 404, "not_found", "no such route", NULL);
+        http_send_error(r, 404, "not_found", "no such route", NULL);
         return;
     case HTTP_MATCH_BAD_PATH:
-        http_send_error(&r, 400, "invalid_path",
+        http_send_error(r, 400, "invalid_path",
                         "the path has a bad percent-escape, a NUL byte or an overlong segment",
                         NULL);
         return;
     case HTTP_MATCH_BAD_METHOD:
         snprintf(hdr, sizeof(hdr), "Allow: %s\r\n", m.allow);
-        http_send_error(&r, 405, "method_not_allowed", "method not allowed on this route", hdr);
+        http_send_error(r, 405, "method_not_allowed", "method not allowed on this route", hdr);
         return;
     case HTTP_MATCH_OK:
         break;
     }
     switch (m.route) {
     case ROUTE_FUNCTIONS:
-        handlers_functions(t, &r);
+        handlers_functions(t, r);
         break;
     case ROUTE_FUNCTION:
-        handlers_function(t, &r, m.ref);
+        handlers_function(t, r, m.ref);
         break;
     case ROUTE_INVOKE:
-        handlers_invoke(t, &r, m.ref);
+        handlers_invoke(t, r, m.ref);
         break;
     case ROUTE_HEALTHZ:
-        handlers_healthz(t, &r);
+        handlers_healthz(t, r);
+        break;
+    case ROUTE_METRICS:
+        handlers_metrics(t, r);
         break;
     default:
-        http_send_error(&r, 404, "not_found", "no such route", NULL);
+        http_send_error(r, 404, "not_found", "no such route", NULL);
         break;
     }
+}
+
+void handlers_handle(handlers_thread *t, FCGX_Request *req)
+{
+    http_req r;
+    http_match m = {.route = ROUTE_NONE};
+
+    http_req_init(&r, req);
+    handlers_dispatch(t, &r, &m);
+    metrics_http(t->app->metrics, (int)m.route, r.status);
 }

@@ -9,6 +9,7 @@
 
 #include "config.h"
 #include "docker.h"
+#include "metrics.h"
 #include "slots.h"
 #include "store.h"
 
@@ -16,6 +17,8 @@
 #define HANDLERS_BODY_MAX (1u * 1024 * 1024)
 /* Largest invoke body (the event and its envelope). */
 #define HANDLERS_INVOKE_MAX (6u * 1024 * 1024)
+/* Largest /metrics exposition. */
+#define HANDLERS_METRICS_MAX (64u * 1024 * 1024)
 
 /* What every request of one worker process shares. Borrowed pointers. */
 typedef struct {
@@ -23,6 +26,7 @@ typedef struct {
     store_t *store;
     docker_t *docker;
     slots_t *slots;
+    metrics_t *metrics;
     int worker;       /* this worker's row in `slots` */
     char instance[24]; /* label value naming this platform instance */
 } handlers_app;

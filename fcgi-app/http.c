@@ -23,6 +23,11 @@ static const http_route_def http_routes[] = {
      "GET, HEAD, PATCH, DELETE"},
     {"/invoke/*", ROUTE_INVOKE, HTTP_POST, "POST"},
     {"/healthz", ROUTE_HEALTHZ, HTTP_GET | HTTP_HEAD, "GET, HEAD"},
+    {"/metrics", ROUTE_METRICS, HTTP_GET | HTTP_HEAD, "GET, HEAD"},
+};
+
+const char *const http_route_templates[ROUTE__COUNT] = {
+    "other", "/functions", "/functions/{ref}", "/invoke/{ref}", "/healthz", "/metrics",
 };
 
 static unsigned http_method_bit(const char *m)

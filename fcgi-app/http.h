@@ -21,6 +21,7 @@ typedef enum {
     ROUTE_FUNCTION,   /* /functions/{ref} */
     ROUTE_INVOKE,     /* /invoke/{ref} */
     ROUTE_HEALTHZ,    /* /healthz */
+    ROUTE_METRICS,    /* /metrics */
     ROUTE__COUNT
 } http_route_id;
 
@@ -39,6 +40,10 @@ typedef struct {
     char ref[HTTP_REF_MAX];  /* the decoded {ref} segment, or "" */
     const char *tmpl;        /* static route template, e.g. "/functions/{ref}" */
 } http_match;
+
+/* The route templates by http_route_id ("other" for ROUTE_NONE), for
+ * metrics labels that never carry raw ids. */
+extern const char *const http_route_templates[ROUTE__COUNT];
 
 /* Match `method` and the raw request path `uri` (query string allowed, it is
  * ignored) against the routes. Fills `m` and returns the result. */

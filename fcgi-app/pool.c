@@ -19,8 +19,10 @@
 
 #include "docker.h"
 #include "handlers.h"
+#include "http.h"
 #include "janitor.h"
 #include "log.h"
+#include "metrics.h"
 #include "slots.h"
 #include "store.h"
 
@@ -43,6 +45,7 @@ typedef struct {
     int control_fd;
     int invoke_fd;
     slots_t *slots;
+    metrics_t *metrics;
     pool_worker *workers;
 } pool_master;
 
@@ -139,6 +142,7 @@ static void pool_worker_main(pool_master *m, int index)
     st.invoke_fd = m->invoke_fd;
     st.app.cfg = cfg;
     st.app.slots = m->slots;
+    st.app.metrics = m->metrics;
     st.app.worker = index;
     snprintf(st.app.instance, sizeof(st.app.instance), "%s", m->instance);
     st.app.store = store_open(cfg->data_dir, err, sizeof(err));
@@ -283,11 +287,28 @@ int pool_run(const config_t *cfg, const char *instance)
 
     m.workers = calloc((size_t)cfg->workers, sizeof(*m.workers));
     m.slots = slots_create(cfg->workers, cfg->threads);
-    docker = docker_new(err, sizeof(err));
-    if (m.workers == NULL || m.slots == NULL || docker == NULL) {
-        log_error("pool start-up failed: %s", docker == NULL ? err : strerror(errno));
+    if (m.workers == NULL || m.slots == NULL) {
+        log_error("pool start-up failed: %s", strerror(errno));
         goto done;
     }
+    docker = docker_new(err, sizeof(err));
+    if (docker == NULL) {
+        log_error("pool start-up failed: %s", err);
+        goto done;
+    }
+    /* Mapped before the first fork: every worker, and every respawn,
+     * shares it. */
+    char shm[160];
+    if (cfg->metrics_shm[0] != '\0')
+        snprintf(shm, sizeof(shm), "%s", cfg->metrics_shm);
+    else
+        snprintf(shm, sizeof(shm), "/minilambda-%s", instance);
+    m.metrics = metrics_create(shm, cfg->metrics_slots, err, sizeof(err));
+    if (m.metrics == NULL) {
+        log_error("pool start-up failed: %s", err);
+        goto done;
+    }
+    metrics_set_routes(http_route_templates, ROUTE__COUNT);
     conn = docker_conn_new(docker);
     m.control_fd = pool_listen(cfg->socket);
     m.invoke_fd = pool_listen(cfg->invoke_socket);
@@ -366,6 +387,7 @@ done:
     docker_conn_free(conn);
     docker_free(docker);
     slots_destroy(m.slots);
+    metrics_close(m.metrics, 1);
     free(m.workers);
     return rc;
 }

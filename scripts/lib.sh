@@ -89,9 +89,24 @@ ml_nginx_user() {
     fi
 }
 
+# nginx allow/deny lines for MINILAMBDA_METRICS_ALLOW (CIDRs separated by
+# commas or spaces); empty when unset, so /metrics is open like the API.
+ml_metrics_access() {
+    local cidr
+    [ -n "${MINILAMBDA_METRICS_ALLOW:-}" ] || return 0
+    for cidr in ${MINILAMBDA_METRICS_ALLOW//,/ }; do
+        case "$cidr" in
+        *[!0-9a-fA-F.:/]*) ml_die "MINILAMBDA_METRICS_ALLOW: \"$cidr\" is not an address or CIDR" ;;
+        esac
+        printf '            allow %s;\\n' "$cidr"
+    done
+    printf '            deny all;'
+}
+
 # Render nginx/minilambda.conf.in into the run dir.
 ml_render_nginx() {
-    local run=$MINILAMBDA_RUN_DIR user line
+    local run=$MINILAMBDA_RUN_DIR user line access
+    access=$(ml_metrics_access)
     user=$(ml_nginx_user)
     line=""
     [ -z "$user" ] || line="user $user;"
@@ -103,6 +118,7 @@ ml_render_nginx() {
         -e "s|@RUN_DIR@|$run|g" \
         -e "s|@PORT@|$MINILAMBDA_PORT|g" \
         -e "s|@BIND@|$MINILAMBDA_BIND|g" \
+        -e "s|@METRICS_ACCESS@|$access|" \
         -e "s|@SOCKET@|${MINILAMBDA_SOCKET:-$run/minilambda.sock}|g" \
         -e "s|@INVOKE_SOCKET@|${MINILAMBDA_INVOKE_SOCKET:-$run/minilambda-invoke.sock}|g" \
         "$ML_ROOT/nginx/minilambda.conf.in" >"$run/nginx.conf"

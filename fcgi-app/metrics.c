@@ -1,0 +1,356 @@
+#include "metrics.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define METRICS_MAGIC 0x6d6c6d6574726963ULL /* "mlmetric" */
+#define METRICS_VERSION 1
+#define METRICS_NAME_MAX 64
+#define METRICS_ROUTES 16
+/* Status codes tracked individually; anything else counts as "other". */
+static const int metrics_codes[] = {200, 201, 202, 204, 400, 404, 405, 409, 413,
+                                    415, 429, 499, 500, 502, 503, 504, 0};
+#define METRICS_CODES (sizeof(metrics_codes) / sizeof(metrics_codes[0]))
+
+typedef struct {
+    _Atomic uint64_t hash;  /* 0 while free; claimed with CAS */
+    _Atomic uint32_t ready; /* 1 once `name` is written */
+    char name[METRICS_NAME_MAX];
+    _Atomic uint64_t total;
+    _Atomic uint64_t by_status[METRICS_STATUS__COUNT];
+    _Atomic int64_t in_flight;
+    _Atomic uint64_t buckets[METRICS_BUCKETS + 1]; /* per bucket, not cumulative */
+    _Atomic uint64_t sum_us;
+} metrics_slot;
+
+typedef struct {
+    uint64_t magic;
+    uint32_t version;
+    uint32_t slots;
+    uint64_t size;
+    uint64_t start_time; /* Unix seconds */
+    _Atomic uint64_t http[METRICS_ROUTES][METRICS_CODES];
+    metrics_slot slot[]; /* `slots` entries, then the overflow slot */
+} metrics_seg;
+
+struct metrics {
+    metrics_seg *seg;
+    size_t size;
+    char name[128];
+};
+
+static const char *const *metrics_route_names;
+static int metrics_route_count;
+
+static size_t metrics_size(int slots)
+{
+    return sizeof(metrics_seg) + sizeof(metrics_slot) * ((size_t)slots + 1);
+}
+
+metrics_t *metrics_create(const char *name, int slots, char *err, size_t errlen)
+{
+    size_t size = metrics_size(slots);
+    metrics_t *m = calloc(1, sizeof(*m));
+    int fd = -1;
+
+    if (m == NULL) {
+        snprintf(err, errlen, "calloc() failed: out of memory");
+        return NULL;
+    }
+    snprintf(m->name, sizeof(m->name), "%s", name);
+    m->size = size;
+    /* A segment left by an earlier run (or another build) is never
+     * misread: it is replaced by a fresh one with this layout. */
+    shm_unlink(name);
+    fd = shm_open(name, O_CREAT | O_EXCL | O_RDWR, 0600);
+    if (fd < 0) {
+        snprintf(err, errlen, "shm_open(%s) failed: %s", name, strerror(errno));
+        goto fail;
+    }
+    if (ftruncate(fd, (off_t)size) != 0) {
+        snprintf(err, errlen, "ftruncate(%s, %zu) failed: %s", name, size, strerror(errno));
+        goto fail;
+    }
+    void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (p == MAP_FAILED) {
+        snprintf(err, errlen, "mmap(%s) failed: %s", name, strerror(errno));
+        goto fail;
+    }
+    close(fd);
+    m->seg = p;
+    m->seg->magic = METRICS_MAGIC;
+    m->seg->version = METRICS_VERSION;
+    m->seg->slots = (uint32_t)slots;
+    m->seg->size = size;
+    m->seg->start_time = (uint64_t)time(NULL);
+    metrics_slot *ovf = &m->seg->slot[slots];
+    snprintf(ovf->name, sizeof(ovf->name), "_overflow");
+    atomic_store(&ovf->hash, 1);
+    atomic_store(&ovf->ready, 1);
+    return m;
+fail:
+    if (fd >= 0) {
+        close(fd);
+        shm_unlink(name);
+    }
+    free(m);
+    return NULL;
+}
+
+void metrics_close(metrics_t *m, int unlink_it)
+{
+    if (m == NULL)
+        return;
+    munmap(m->seg, m->size);
+    if (unlink_it)
+        shm_unlink(m->name);
+    free(m);
+}
+
+static uint64_t metrics_hash(const char *s)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (; *s; s++) {
+        h ^= (unsigned char)*s;
+        h *= 1099511628211ULL;
+    }
+    return h | 2; /* never 0 (free) nor 1 (the overflow marker) */
+}
+
+/* The slot for `function`, claimed on first use; the overflow slot when
+ * the table is full. */
+static metrics_slot *metrics_slot_for(metrics_t *m, const char *function)
+{
+    metrics_seg *s = m->seg;
+    uint64_t h = metrics_hash(function);
+    uint32_t n = s->slots;
+    for (uint32_t i = 0; i < n; i++) {
+        metrics_slot *sl = &s->slot[(h + i) % n];
+        uint64_t cur = atomic_load(&sl->hash);
+        if (cur == 0) {
+            uint64_t expect = 0;
+            if (atomic_compare_exchange_strong(&sl->hash, &expect, h)) {
+                snprintf(sl->name, sizeof(sl->name), "%s", function);
+                atomic_store(&sl->ready, 1);
+                return sl;
+            }
+            cur = expect;
+        }
+        if (cur != h)
+            continue;
+        /* Claimed by someone with our hash: wait for its name, then compare.
+         * The claimer writes a few bytes between the CAS and `ready`; a
+         * claimer that died right there leaves the slot unusable, so the
+         * wait is bounded. */
+        for (int spin = 0; spin < 1000000 && !atomic_load(&sl->ready); spin++)
+            ;
+        if (atomic_load(&sl->ready) && strncmp(sl->name, function, METRICS_NAME_MAX - 1) == 0)
+            return sl;
+    }
+    return &s->slot[n];
+}
+
+void metrics_begin(metrics_t *m, const char *function)
+{
+    atomic_fetch_add(&metrics_slot_for(m, function)->in_flight, 1);
+}
+
+void metrics_end(metrics_t *m, const char *function)
+{
+    atomic_fetch_sub(&metrics_slot_for(m, function)->in_flight, 1);
+}
+
+void metrics_observe(metrics_t *m, const char *function, metrics_status status, double ms)
+{
+    metrics_slot *sl = metrics_slot_for(m, function);
+    atomic_fetch_add(&sl->by_status[status], 1);
+    if (status == METRICS_REJECTED)
+        return;
+    atomic_fetch_add(&sl->total, 1);
+    if (ms < 0)
+        ms = 0;
+    int b = METRICS_BUCKETS; /* +Inf */
+    for (int i = 0; i < METRICS_BUCKETS; i++) {
+        if (ms <= 10.0 + 100.0 * i) {
+            b = i;
+            break;
+        }
+    }
+    atomic_fetch_add(&sl->buckets[b], 1);
+    atomic_fetch_add(&sl->sum_us, (uint64_t)(ms * 1000.0));
+}
+
+void metrics_set_routes(const char *const *names, int count)
+{
+    metrics_route_names = names;
+    metrics_route_count = count < METRICS_ROUTES ? count : METRICS_ROUTES;
+}
+
+void metrics_http(metrics_t *m, int route, int code)
+{
+    size_t c = METRICS_CODES - 1;
+    for (size_t i = 0; i + 1 < METRICS_CODES; i++) {
+        if (metrics_codes[i] == code) {
+            c = i;
+            break;
+        }
+    }
+    if (route < 0 || route >= METRICS_ROUTES)
+        route = 0;
+    atomic_fetch_add(&m->seg->http[route][c], 1);
+}
+
+int metrics_escape(buf_t *out, const char *s)
+{
+    for (; *s; s++) {
+        const char *rep = *s == '\\' ? "\\\\" : *s == '"' ? "\\\"" : *s == '\n' ? "\\n" : NULL;
+        if ((rep ? buf_puts(out, rep) : buf_append(out, s, 1)) != BUF_OK)
+            return -1;
+    }
+    return 0;
+}
+
+/* A snapshot of one slot, read once so a scrape is self-consistent enough. */
+typedef struct {
+    const char *name;
+    uint64_t total, by_status[METRICS_STATUS__COUNT], buckets[METRICS_BUCKETS + 1], sum_us;
+    int64_t in_flight;
+} metrics_snap;
+
+static const char *const metrics_status_names[] = {"succeeded", "failed", "timeout", "rejected",
+                                                   "error"};
+
+static int metrics_label(buf_t *out, const char *series, const char *fname, const char *extra)
+{
+    if (buf_printf(out, "%s{function=\"", series) != BUF_OK || metrics_escape(out, fname) != 0)
+        return -1;
+    return buf_printf(out, "\"%s}", extra ? extra : "") == BUF_OK ? 0 : -1;
+}
+
+int metrics_render(metrics_t *m, const metrics_gauges *g, buf_t *out)
+{
+    metrics_seg *s = m->seg;
+    uint32_t n = s->slots + 1;
+    int rc = -1;
+    metrics_snap *snap = calloc(n, sizeof(*snap));
+    uint32_t used = 0;
+
+    if (snap == NULL)
+        return -1;
+    for (uint32_t i = 0; i < n; i++) {
+        metrics_slot *sl = &s->slot[i];
+        if (!atomic_load(&sl->ready))
+            continue;
+        metrics_snap *p = &snap[used];
+        p->name = sl->name;
+        p->total = atomic_load(&sl->total);
+        for (int k = 0; k < METRICS_STATUS__COUNT; k++)
+            p->by_status[k] = atomic_load(&sl->by_status[k]);
+        p->in_flight = atomic_load(&sl->in_flight);
+        for (int k = 0; k <= METRICS_BUCKETS; k++)
+            p->buckets[k] = atomic_load(&sl->buckets[k]);
+        p->sum_us = atomic_load(&sl->sum_us);
+        /* The overflow slot shows only once something counted there. */
+        if (i == n - 1 && p->total == 0 && p->by_status[METRICS_REJECTED] == 0 &&
+            p->in_flight == 0)
+            continue;
+        used++;
+    }
+
+#define OUT(...)                                                                                   \
+    do {                                                                                           \
+        if (buf_printf(out, __VA_ARGS__) != BUF_OK)                                                \
+            goto done;                                                                             \
+    } while (0)
+#define LABEL(series, fname, extra)                                                                \
+    do {                                                                                           \
+        if (metrics_label(out, series, fname, extra) != 0)                                         \
+            goto done;                                                                             \
+    } while (0)
+
+    OUT("# HELP Total_Invocations Invocations that ran, by function.\n"
+        "# TYPE Total_Invocations counter\n");
+    for (uint32_t i = 0; i < used; i++) {
+        LABEL("Total_Invocations", snap[i].name, NULL);
+        OUT(" %llu\n", (unsigned long long)snap[i].total);
+    }
+    OUT("# HELP Invocation_Duration_ms Invocation wall time in milliseconds.\n"
+        "# TYPE Invocation_Duration_ms histogram\n");
+    for (uint32_t i = 0; i < used; i++) {
+        uint64_t cum = 0;
+        char le[48];
+        for (int k = 0; k <= METRICS_BUCKETS; k++) {
+            cum += snap[i].buckets[k];
+            if (k < METRICS_BUCKETS)
+                snprintf(le, sizeof(le), ",le=\"%d\"", 10 + 100 * k);
+            else
+                snprintf(le, sizeof(le), ",le=\"+Inf\"");
+            LABEL("Invocation_Duration_ms_bucket", snap[i].name, le);
+            OUT(" %llu\n", (unsigned long long)cum);
+        }
+        LABEL("Invocation_Duration_ms_sum", snap[i].name, NULL);
+        OUT(" %.3f\n", (double)snap[i].sum_us / 1000.0);
+        LABEL("Invocation_Duration_ms_count", snap[i].name, NULL);
+        OUT(" %llu\n", (unsigned long long)cum);
+    }
+    OUT("# HELP minilambda_invocations_total Invocations by function and outcome.\n"
+        "# TYPE minilambda_invocations_total counter\n");
+    for (uint32_t i = 0; i < used; i++) {
+        for (int k = 0; k < METRICS_STATUS__COUNT; k++) {
+            char st[48];
+            snprintf(st, sizeof(st), ",status=\"%s\"", metrics_status_names[k]);
+            LABEL("minilambda_invocations_total", snap[i].name, st);
+            OUT(" %llu\n", (unsigned long long)snap[i].by_status[k]);
+        }
+    }
+    OUT("# HELP minilambda_invocations_in_flight Invocations running now.\n"
+        "# TYPE minilambda_invocations_in_flight gauge\n");
+    for (uint32_t i = 0; i < used; i++) {
+        LABEL("minilambda_invocations_in_flight", snap[i].name, NULL);
+        OUT(" %lld\n", (long long)snap[i].in_flight);
+    }
+    OUT("# HELP minilambda_async_queue_depth Async invocations waiting to run.\n"
+        "# TYPE minilambda_async_queue_depth gauge\n"
+        "minilambda_async_queue_depth %ld\n",
+        g->queue_depth);
+    if (g->functions >= 0)
+        OUT("# HELP minilambda_functions Registered functions.\n"
+            "# TYPE minilambda_functions gauge\n"
+            "minilambda_functions %ld\n",
+            g->functions);
+    OUT("# HELP minilambda_http_requests_total HTTP responses by route template and code.\n"
+        "# TYPE minilambda_http_requests_total counter\n");
+    for (int r = 0; r < metrics_route_count; r++) {
+        for (size_t c = 0; c < METRICS_CODES; c++) {
+            uint64_t v = atomic_load(&s->http[r][c]);
+            if (v == 0)
+                continue;
+            char code[16];
+            if (metrics_codes[c] == 0)
+                snprintf(code, sizeof(code), "other");
+            else
+                snprintf(code, sizeof(code), "%d", metrics_codes[c]);
+            OUT("minilambda_http_requests_total{route=\"%s\",code=\"%s\"} %llu\n",
+                metrics_route_names[r], code, (unsigned long long)v);
+        }
+    }
+    OUT("# HELP process_start_time_seconds Start time of the pool since the Unix epoch.\n"
+        "# TYPE process_start_time_seconds gauge\n"
+        "process_start_time_seconds %llu\n",
+        (unsigned long long)s->start_time);
+    rc = 0;
+#undef OUT
+#undef LABEL
+done:
+    free(snap);
+    return rc;
+}

@@ -1,0 +1,74 @@
+/*
+ * metrics: Prometheus counters and histograms in one POSIX shared-memory
+ * segment that the master creates before forking and every worker inherits,
+ * so counts are exact across processes and survive a worker's crash.
+ *
+ * All counters are _Atomic and updated with atomic_fetch_add; no lock is
+ * ever taken, so a process dying mid-update cannot wedge the others.
+ * Functions get slots in a fixed open-addressing table keyed by a hash of
+ * the name, claimed with compare-and-swap; once the table is full further
+ * functions count under function="_overflow".
+ */
+#ifndef MINILAMBDA_METRICS_H
+#define MINILAMBDA_METRICS_H
+
+#include <stddef.h>
+
+#include "buf.h"
+
+/* Histogram upper bounds in ms: 10, 110, ... 910, then +Inf. */
+#define METRICS_BUCKETS 10
+
+typedef struct metrics metrics_t;
+
+typedef enum {
+    METRICS_SUCCEEDED = 0,
+    METRICS_FAILED,
+    METRICS_TIMEOUT,
+    METRICS_REJECTED,
+    METRICS_ERROR,
+    METRICS_STATUS__COUNT
+} metrics_status;
+
+/*
+ * Create (or recreate, when its layout differs from this build's) the
+ * segment `name` with room for `slots` functions, and map it. Returns the
+ * mapping (metrics_close) or NULL with the reason in `err`.
+ */
+metrics_t *metrics_create(const char *name, int slots, char *err, size_t errlen);
+
+/* Unmap; with `unlink_it` also remove the segment (the master, on a clean
+ * exit). */
+void metrics_close(metrics_t *m, int unlink_it);
+
+/* One invocation of `function` began / ended (the in-flight gauge). */
+void metrics_begin(metrics_t *m, const char *function);
+void metrics_end(metrics_t *m, const char *function);
+
+/* Count an invocation of `function` that ended with `status`; for every
+ * status but REJECTED also count Total_Invocations and observe `ms` in the
+ * duration histogram. */
+void metrics_observe(metrics_t *m, const char *function, metrics_status status, double ms);
+
+/* Count one HTTP response on route template index `route` (0 for requests
+ * that matched no route) with `code`. */
+void metrics_http(metrics_t *m, int route, int code);
+
+/* Route template names for the http series, indexed like metrics_http's
+ * `route`; set once at start-up (borrowed, static strings). */
+void metrics_set_routes(const char *const *names, int count);
+
+/* Set the gauges that are not counted in the segment. */
+typedef struct {
+    long functions;   /* registered functions, or -1 when unknown */
+    long queue_depth; /* PENDING async invocations */
+} metrics_gauges;
+
+/* Append the whole exposition (text format 0.0.4) to `out`. Returns 0, or
+ * -1 when `out` is full. */
+int metrics_render(metrics_t *m, const metrics_gauges *g, buf_t *out);
+
+/* Append `s` to `out` escaped as a label value (\\, \", \n). Returns 0/-1. */
+int metrics_escape(buf_t *out, const char *s);
+
+#endif
