@@ -6,6 +6,7 @@
 
 #include "func.h"
 #include "http.h"
+#include "images.h"
 #include "invoke.h"
 #include "log.h"
 
@@ -328,6 +329,12 @@ static void handlers_dispatch(handlers_thread *t, http_req *r, http_match *mp)
         break;
     case ROUTE_METRICS:
         handlers_metrics(t, r);
+        break;
+    case ROUTE_IMAGES:
+        if (strcmp(r->method, "POST") == 0)
+            images_upload(t, r);
+        else
+            images_list(t, r);
         break;
     default:
         http_send_error(r, 404, "not_found", "no such route", NULL);

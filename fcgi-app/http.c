@@ -24,10 +24,11 @@ static const http_route_def http_routes[] = {
     {"/invoke/*", ROUTE_INVOKE, HTTP_POST, "POST"},
     {"/healthz", ROUTE_HEALTHZ, HTTP_GET | HTTP_HEAD, "GET, HEAD"},
     {"/metrics", ROUTE_METRICS, HTTP_GET | HTTP_HEAD, "GET, HEAD"},
+    {"/images", ROUTE_IMAGES, HTTP_GET | HTTP_HEAD | HTTP_POST, "GET, HEAD, POST"},
 };
 
 const char *const http_route_templates[ROUTE__COUNT] = {
-    "other", "/functions", "/functions/{ref}", "/invoke/{ref}", "/healthz", "/metrics",
+    "other", "/functions", "/functions/{ref}", "/invoke/{ref}", "/healthz", "/metrics", "/images",
 };
 
 static unsigned http_method_bit(const char *m)

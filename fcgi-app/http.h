@@ -22,6 +22,7 @@ typedef enum {
     ROUTE_INVOKE,     /* /invoke/{ref} */
     ROUTE_HEALTHZ,    /* /healthz */
     ROUTE_METRICS,    /* /metrics */
+    ROUTE_IMAGES,     /* /images */
     ROUTE__COUNT
 } http_route_id;
 

@@ -39,6 +39,8 @@ typedef struct {
     uint64_t size;
     uint64_t start_time; /* Unix seconds */
     _Atomic uint64_t http[METRICS_ROUTES][METRICS_CODES];
+    _Atomic uint64_t uploads[2]; /* failed, succeeded */
+    _Atomic uint64_t upload_bytes;
     metrics_slot slot[]; /* `slots` entries, then the overflow slot */
 } metrics_seg;
 
@@ -209,6 +211,12 @@ void metrics_http(metrics_t *m, int route, int code)
     atomic_fetch_add(&m->seg->http[route][c], 1);
 }
 
+void metrics_image_upload(metrics_t *m, int ok, unsigned long long bytes)
+{
+    atomic_fetch_add(&m->seg->uploads[ok ? 1 : 0], 1);
+    atomic_fetch_add(&m->seg->upload_bytes, bytes);
+}
+
 int metrics_escape(buf_t *out, const char *s)
 {
     for (; *s; s++) {
@@ -343,6 +351,16 @@ int metrics_render(metrics_t *m, const metrics_gauges *g, buf_t *out)
                 metrics_route_names[r], code, (unsigned long long)v);
         }
     }
+    OUT("# HELP minilambda_image_uploads_total Image uploads by outcome.\n"
+        "# TYPE minilambda_image_uploads_total counter\n"
+        "minilambda_image_uploads_total{status=\"succeeded\"} %llu\n"
+        "minilambda_image_uploads_total{status=\"failed\"} %llu\n"
+        "# HELP minilambda_image_upload_bytes_total Bytes of image tar received.\n"
+        "# TYPE minilambda_image_upload_bytes_total counter\n"
+        "minilambda_image_upload_bytes_total %llu\n",
+        (unsigned long long)atomic_load(&s->uploads[1]),
+        (unsigned long long)atomic_load(&s->uploads[0]),
+        (unsigned long long)atomic_load(&s->upload_bytes));
     OUT("# HELP process_start_time_seconds Start time of the pool since the Unix epoch.\n"
         "# TYPE process_start_time_seconds gauge\n"
         "process_start_time_seconds %llu\n",

@@ -54,6 +54,10 @@ void metrics_observe(metrics_t *m, const char *function, metrics_status status, 
  * that matched no route) with `code`. */
 void metrics_http(metrics_t *m, int route, int code);
 
+/* Count one image upload that ended `ok` (or not) after `bytes` bytes of
+ * tar. */
+void metrics_image_upload(metrics_t *m, int ok, unsigned long long bytes);
+
 /* Route template names for the http series, indexed like metrics_http's
  * `route`; set once at start-up (borrowed, static strings). */
 void metrics_set_routes(const char *const *names, int count);
