@@ -70,8 +70,16 @@ int config_load(config_t *c, char *err, size_t errlen)
                    errlen) != 0 ||
         config_int("MINILAMBDA_GRACE", 30, 0, 3600, &c->grace, err, errlen) != 0 ||
         config_int("MINILAMBDA_METRICS_SLOTS", 1024, 1, 1 << 20, &c->metrics_slots, err, errlen) !=
+            0 ||
+        config_int("MINILAMBDA_ASYNC_WORKERS", 4, 0, 64, &c->async_workers, err, errlen) != 0)
+        return -1;
+    int base, keep;
+    if (config_int("MINILAMBDA_RETRY_BASE_MS", 1000, 1, 3600000, &base, err, errlen) != 0 ||
+        config_int("MINILAMBDA_INVOCATION_RETENTION", 86400, 1, 365 * 86400, &keep, err, errlen) !=
             0)
         return -1;
+    c->retry_base_ms = base;
+    c->retention = keep;
     const char *shm = getenv("MINILAMBDA_METRICS_SHM");
     if (shm != NULL && *shm != '\0') {
         int n = snprintf(c->metrics_shm, sizeof(c->metrics_shm), "%s", shm);

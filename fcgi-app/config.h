@@ -22,6 +22,9 @@ typedef struct {
     int max_concurrency;                 /* MINILAMBDA_MAX_CONCURRENCY */
     int janitor_interval;                /* MINILAMBDA_JANITOR_INTERVAL, seconds */
     int grace;                           /* MINILAMBDA_GRACE, seconds */
+    int async_workers;                   /* MINILAMBDA_ASYNC_WORKERS */
+    long retry_base_ms;                  /* MINILAMBDA_RETRY_BASE_MS */
+    long retention;                      /* MINILAMBDA_INVOCATION_RETENTION, seconds */
     char metrics_shm[128];               /* MINILAMBDA_METRICS_SHM; "" = derived */
     int metrics_slots;                   /* MINILAMBDA_METRICS_SLOTS */
     log_level level;                     /* MINILAMBDA_LOG_LEVEL */

@@ -187,6 +187,12 @@ static int func_check_field(const char *key, json_object *v, func_err *err)
                       "%s must be a non-empty array of strings without NUL bytes", "command");
             return -1;
         }
+    } else if (strcmp(key, "retries") == 0) {
+        int64_t n = json_object_get_int64(v);
+        if (!json_object_is_type(v, json_type_int) || n < 0 || n > FUNC_RETRIES_MAX) {
+            func_fail(err, "invalid_retries", "%s must be an integer from 0 to 3", "retries");
+            return -1;
+        }
     } else if (strcmp(key, "network") == 0) {
         const char *s = json_object_is_type(v, json_type_string) ? json_object_get_string(v) : "";
         if (strcmp(s, "none") != 0 && strcmp(s, "bridge") != 0) {
@@ -197,8 +203,8 @@ static int func_check_field(const char *key, json_object *v, func_err *err)
     return 0;
 }
 
-static const char *const func_config_keys[] = {"image",  "timeout", "memory_mb", "cpus",
-                                               "env",    "command", "network",   NULL};
+static const char *const func_config_keys[] = {"image", "timeout", "memory_mb", "cpus", "env",
+                                               "command", "network", "retries", NULL};
 
 static bool func_is_config_key(const char *key)
 {
@@ -241,6 +247,8 @@ static void func_defaults(json_object *rec)
         json_object_object_add(rec, "env", json_object_new_object());
     if (!json_object_object_get_ex(rec, "network", NULL))
         json_object_object_add(rec, "network", json_object_new_string("none"));
+    if (!json_object_object_get_ex(rec, "retries", NULL))
+        json_object_object_add(rec, "retries", json_object_new_int(0));
 }
 
 static json_object *func_copy(json_object *src)

@@ -17,6 +17,8 @@
 #define FUNC_CPUS_DEFAULT 1.0
 #define FUNC_CPUS_MIN 0.01
 #define FUNC_CPUS_MAX 64.0
+/* Extra runs of a FAILED or TIMEOUT async invocation. */
+#define FUNC_RETRIES_MAX 3
 
 /* A validation failure: a stable machine word and a sentence for people. */
 typedef struct {
@@ -50,7 +52,7 @@ json_object *func_patch(json_object *rec, json_object *body, const char *now, fu
 
 /*
  * Check a record read from functions.json and fill in defaults for fields a
- * seed-format record lacks (timeout, memory_mb, cpus, env, network,
+ * seed-format record lacks (timeout, memory_mb, cpus, env, network, retries,
  * updated_at). Changes `rec` in place. Returns 0, or -1 with `err` filled in
  * when a required field (id, name, image) is missing or of the wrong type.
  */

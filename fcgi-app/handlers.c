@@ -7,6 +7,7 @@
 #include "func.h"
 #include "http.h"
 #include "images.h"
+#include "janitor.h"
 #include "invoke.h"
 #include "log.h"
 
@@ -120,7 +121,8 @@ static void handlers_healthz(handlers_thread *t, http_req *r)
 static void handlers_metrics(handlers_thread *t, http_req *r)
 {
     buf_t out;
-    metrics_gauges g = {.functions = store_count(t->app->store), .queue_depth = 0};
+    metrics_gauges g = {.functions = store_count(t->app->store),
+                        .queue_depth = async_queue_depth(t->app->async)};
     buf_init(&out, HANDLERS_METRICS_MAX);
     if (metrics_render(t->app->metrics, &g, &out) != 0)
         http_send_error(r, 500, "internal", "the metrics exposition did not fit in memory", NULL);
@@ -191,7 +193,90 @@ static const char *handlers_invoke_code(invoke_status s)
     }
 }
 
-static void handlers_invoke(handlers_thread *t, http_req *r, const char *ref)
+/* Queue the invocation: 202 with its id and a Location to poll. */
+static void handlers_invoke_async(handlers_thread *t, http_req *r, json_object *rec,
+                                  const char *event, size_t len, int timeout)
+{
+    json_object *inv = NULL;
+    if (async_accept(t->app->async, rec, event, len, timeout, &inv) != ASYNC_OK) {
+        http_send_error(r, 500, "store_error", "the invocation could not be recorded", NULL);
+        return;
+    }
+    const char *id = json_object_get_string(json_object_object_get(inv, "id"));
+    char headers[128];
+    snprintf(headers, sizeof(headers), "Location: /invocations/%s\r\nX-Invocation-Id: %s\r\n", id,
+             id);
+    json_object *out = json_object_new_object();
+    json_object_object_add(out, "invocation_id", json_object_new_string(id));
+    json_object_object_add(out, "status", json_object_get(json_object_object_get(inv, "status")));
+    json_object_object_add(out, "created_at",
+                           json_object_get(json_object_object_get(inv, "created_at")));
+    http_send_json(r, 202, out, headers);
+    log_info("queued function=%s id=%s",
+             json_object_get_string(json_object_object_get(rec, "name")), id);
+    json_object_put(out);
+    json_object_put(inv);
+}
+
+static void handlers_invocations(handlers_thread *t, http_req *r)
+{
+    char function[256] = "", status[32] = "", limit_s[32] = "";
+    long limit = ASYNC_LIST_DEFAULT;
+    json_object *list = NULL;
+    int f = http_query(r, "function", function, sizeof(function));
+    int s = http_query(r, "status", status, sizeof(status));
+    int l = http_query(r, "limit", limit_s, sizeof(limit_s));
+    if (f < 0 || s < 0 || l < 0 ||
+        (l == 1 && config_parse_int(limit_s, 1, ASYNC_LIST_MAX, &limit) != 0)) {
+        http_send_error(r, 400, "invalid_query",
+                        "query parameters are function, status and limit (1 to 1000)", NULL);
+        return;
+    }
+    if (async_list(t->app->async, f == 1 ? function : NULL, s == 1 ? status : NULL, (int)limit,
+                   &list) != ASYNC_OK) {
+        http_send_error(r, 500, "store_error", "the invocation records could not be read", NULL);
+        return;
+    }
+    http_send_json(r, 200, list, NULL);
+    json_object_put(list);
+}
+
+static void handlers_invocation(handlers_thread *t, http_req *r, const char *id)
+{
+    json_object *rec = NULL;
+    char msg[160];
+    async_rc rc;
+    bool running = false;
+
+    if (strcmp(r->method, "DELETE") == 0)
+        rc = async_cancel(t->app->async, id, &rec, &running);
+    else
+        rc = async_get(t->app->async, id, &rec);
+    switch (rc) {
+    case ASYNC_OK:
+        /* Marked CANCELLED first, so an executor about to start it sees
+         * that; then its container, if any, goes. */
+        if (running)
+            janitor_remove_invocation(t->conn, id);
+        http_send_json(r, 200, rec, NULL);
+        break;
+    case ASYNC_CONFLICT:
+        snprintf(msg, sizeof(msg), "invocation %.64s has already finished (%.20s)", id,
+                 json_object_get_string(json_object_object_get(rec, "status")));
+        http_send_error(r, 409, "already_finished", msg, NULL);
+        break;
+    case ASYNC_NOT_FOUND:
+        snprintf(msg, sizeof(msg), "invocation \"%.64s\" not found", id);
+        http_send_error(r, 404, "not_found", msg, NULL);
+        break;
+    default:
+        http_send_error(r, 500, "store_error", "the invocation record could not be read", NULL);
+        break;
+    }
+    json_object_put(rec);
+}
+
+static void handlers_invoke(handlers_thread *t, http_req *r, const char *ref, bool async)
 {
     handlers_app *app = t->app;
     json_object *body = NULL, *rec = NULL, *event = NULL, *out = NULL, *v;
@@ -216,6 +301,17 @@ static void handlers_invoke(handlers_thread *t, http_req *r, const char *ref)
     if (timeout < 1 || timeout > FUNC_TIMEOUT_MAX)
         timeout = FUNC_TIMEOUT_DEFAULT;
 
+    /* The event goes to stdin exactly as its JSON; no event means {}. */
+    size_t elen = 2;
+    const char *etext = "{}";
+    if (json_object_object_get_ex(body, "event", &event))
+        etext = json_object_to_json_string_length(
+            event, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &elen);
+    if (async) {
+        handlers_invoke_async(t, r, rec, etext, elen, timeout);
+        goto done;
+    }
+
     uuid_generate_random(u);
     memset(&ir, 0, sizeof(ir));
     uuid_unparse_lower(u, ir.id);
@@ -233,12 +329,6 @@ static void handlers_invoke(handlers_thread *t, http_req *r, const char *ref)
         goto done;
     }
 
-    /* The event goes to stdin exactly as its JSON; no event means {}. */
-    size_t elen = 2;
-    const char *etext = "{}";
-    if (json_object_object_get_ex(body, "event", &event))
-        etext = json_object_to_json_string_length(
-            event, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &elen);
     ir.function = rec;
     ir.instance = app->instance;
     ir.event = etext;
@@ -321,8 +411,25 @@ static void handlers_dispatch(handlers_thread *t, http_req *r, http_match *mp)
     case ROUTE_FUNCTION:
         handlers_function(t, r, m.ref);
         break;
-    case ROUTE_INVOKE:
-        handlers_invoke(t, r, m.ref);
+    case ROUTE_INVOKE: {
+        /* Lambda's X-Invocation-Type: Event queues instead of waiting. */
+        const char *type = FCGX_GetParam("HTTP_X_INVOCATION_TYPE", r->fcgi->envp);
+        if (type != NULL && strcmp(type, "Event") != 0 && strcmp(type, "RequestResponse") != 0) {
+            http_send_error(r, 400, "invalid_invocation_type",
+                            "X-Invocation-Type must be Event or RequestResponse", NULL);
+            break;
+        }
+        handlers_invoke(t, r, m.ref, type != NULL && strcmp(type, "Event") == 0);
+        break;
+    }
+    case ROUTE_INVOKE_ASYNC:
+        handlers_invoke(t, r, m.ref, true);
+        break;
+    case ROUTE_INVOCATIONS:
+        handlers_invocations(t, r);
+        break;
+    case ROUTE_INVOCATION:
+        handlers_invocation(t, r, m.ref);
         break;
     case ROUTE_HEALTHZ:
         handlers_healthz(t, r);

@@ -7,6 +7,7 @@
 
 #include <fcgiapp.h>
 
+#include "async.h"
 #include "config.h"
 #include "docker.h"
 #include "metrics.h"
@@ -27,6 +28,7 @@ typedef struct {
     docker_t *docker;
     slots_t *slots;
     metrics_t *metrics;
+    async_t *async;
     int worker;       /* this worker's row in `slots` */
     char instance[24]; /* label value naming this platform instance */
 } handlers_app;

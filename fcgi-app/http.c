@@ -22,13 +22,19 @@ static const http_route_def http_routes[] = {
     {"/functions/*", ROUTE_FUNCTION, HTTP_GET | HTTP_HEAD | HTTP_PATCH | HTTP_DELETE,
      "GET, HEAD, PATCH, DELETE"},
     {"/invoke/*", ROUTE_INVOKE, HTTP_POST, "POST"},
+    {"/invoke/*/async", ROUTE_INVOKE_ASYNC, HTTP_POST, "POST"},
+    {"/invocations", ROUTE_INVOCATIONS, HTTP_GET | HTTP_HEAD, "GET, HEAD"},
+    {"/invocations/*", ROUTE_INVOCATION, HTTP_GET | HTTP_HEAD | HTTP_POST | HTTP_DELETE,
+     "GET, HEAD, POST, DELETE"},
     {"/healthz", ROUTE_HEALTHZ, HTTP_GET | HTTP_HEAD, "GET, HEAD"},
     {"/metrics", ROUTE_METRICS, HTTP_GET | HTTP_HEAD, "GET, HEAD"},
     {"/images", ROUTE_IMAGES, HTTP_GET | HTTP_HEAD | HTTP_POST, "GET, HEAD, POST"},
 };
 
 const char *const http_route_templates[ROUTE__COUNT] = {
-    "other", "/functions", "/functions/{ref}", "/invoke/{ref}", "/healthz", "/metrics", "/images",
+    "other",        "/functions",   "/functions/{ref}",   "/invoke/{ref}",
+    "/invoke/{ref}/async", "/invocations", "/invocations/{id}", "/healthz",
+    "/metrics",     "/images",
 };
 
 static unsigned http_method_bit(const char *m)
@@ -168,6 +174,30 @@ static int http_is_json_type(const char *ct)
     if (n == 16 && strncasecmp(ct, "application/json", 16) == 0)
         return 1;
     return n > 5 && strncasecmp(ct + n - 5, "+json", 5) == 0;
+}
+
+int http_query(const http_req *r, const char *key, char *out, size_t outlen)
+{
+    const char *q = strchr(r->uri, '?');
+    size_t klen = strlen(key);
+    if (q == NULL)
+        return 0;
+    for (q++; *q;) {
+        size_t len = strcspn(q, "&#");
+        if (len > klen && strncmp(q, key, klen) == 0 && q[klen] == '=') {
+            char raw[1024];
+            size_t vlen = len - klen - 1;
+            if (vlen >= sizeof(raw))
+                return -1;
+            for (size_t i = 0; i < vlen; i++)
+                raw[i] = q[klen + 1 + i] == '+' ? ' ' : q[klen + 1 + i];
+            return http_decode(raw, vlen, out, outlen) == 0 ? 1 : -1;
+        }
+        if (q[len] != '&')
+            break;
+        q += len + 1;
+    }
+    return 0;
 }
 
 int http_read_json(http_req *r, size_t max, int empty_ok, json_object **out)

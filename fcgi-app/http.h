@@ -20,6 +20,9 @@ typedef enum {
     ROUTE_FUNCTIONS,  /* /functions */
     ROUTE_FUNCTION,   /* /functions/{ref} */
     ROUTE_INVOKE,     /* /invoke/{ref} */
+    ROUTE_INVOKE_ASYNC, /* /invoke/{ref}/async */
+    ROUTE_INVOCATIONS,  /* /invocations */
+    ROUTE_INVOCATION,   /* /invocations/{id} */
     ROUTE_HEALTHZ,    /* /healthz */
     ROUTE_METRICS,    /* /metrics */
     ROUTE_IMAGES,     /* /images */
@@ -79,6 +82,13 @@ http_body_rc http_read_body(http_req *r, size_t max, buf_t *out);
  * returns -1.
  */
 int http_read_json(http_req *r, size_t max, int empty_ok, json_object **out);
+
+/*
+ * Find `key` in the query string of `r` and percent-decode its value (with
+ * '+' as space) into `out`. Returns 1 found, 0 absent, -1 for a bad escape,
+ * a NUL byte or a value longer than `outlen - 1`.
+ */
+int http_query(const http_req *r, const char *key, char *out, size_t outlen);
 
 /* Send a complete response. `headers` is NULL or extra "Name: value\r\n"
  * lines. */

@@ -262,6 +262,13 @@ void invoke_run(docker_conn_t *c, const invoke_req *req, invoke_result *res)
         invoke_engine_fail(res, rc, &dr, "attach");
         goto done;
     }
+    /* A canceller that looked for this container before it existed has
+     * marked the run cancelled by now: look once more before starting. */
+    if (req->cancelled != NULL && req->cancelled(req->cancelled_arg)) {
+        res->status = INVOKE_CANCELLED;
+        snprintf(res->message, sizeof(res->message), "the invocation was cancelled");
+        goto done;
+    }
     snprintf(path, sizeof(path), "/containers/%s/start", cid);
     rc = docker_call(c, "POST", path, NULL, deadline - invoke_now_ms(), NULL, &dr);
     if (rc != DOCKER_OK) {

@@ -27,6 +27,10 @@ typedef struct {
     int attempt;            /* MINILAMBDA_ATTEMPT */
     char id[INVOKE_ID_LEN]; /* the invocation id */
     int cancel_fd;          /* a socket whose hang-up cancels the run, or -1 */
+    /* Asked once the container exists, before it starts: non-zero cancels
+     * the run. NULL for none. */
+    int (*cancelled)(void *arg);
+    void *cancelled_arg;
 } invoke_req;
 
 typedef enum {

@@ -1,6 +1,7 @@
 #include "janitor.h"
 
 #include <curl/curl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -9,17 +10,21 @@
 #define JANITOR_TIMEOUT_MS 10000
 #define JANITOR_LIST_MAX (16u * 1024 * 1024)
 
-int janitor_sweep(docker_conn_t *c, const char *instance, slots_t *slots)
+/*
+ * List the containers matching the label `filter` (a JSON filters object)
+ * and force-remove each one for which `keep` is false. Returns the number
+ * removed, or -1 when the engine could not be asked.
+ */
+static int janitor_remove(docker_conn_t *c, const char *filter,
+                          bool (*keep)(json_object *labels, void *arg), void *arg)
 {
-    char filter[256], path[512];
+    char path[512];
     docker_result dr;
     buf_t body;
     json_object *list = NULL;
     int removed = -1;
 
     buf_init(&body, JANITOR_LIST_MAX);
-    snprintf(filter, sizeof(filter),
-             "{\"label\":[\"minilambda.managed=1\",\"minilambda.instance=%s\"]}", instance);
     char *esc = curl_easy_escape(NULL, filter, 0);
     if (esc == NULL)
         goto done;
@@ -39,17 +44,14 @@ int janitor_sweep(docker_conn_t *c, const char *instance, slots_t *slots)
     removed = 0;
     for (size_t i = 0; i < json_object_array_length(list); i++) {
         json_object *ctr = json_object_array_get_idx(list, i), *id, *labels, *inv;
-        uuid_t u;
         if (!json_object_object_get_ex(ctr, "Id", &id) ||
-            !json_object_object_get_ex(ctr, "Labels", &labels))
+            !json_object_object_get_ex(ctr, "Labels", &labels) || keep(labels, arg))
             continue;
-        if (json_object_object_get_ex(labels, "minilambda.invocation", &inv) &&
-            uuid_parse(json_object_get_string(inv), u) == 0 && slots_running(slots, u))
-            continue;
+        json_object_object_get_ex(labels, "minilambda.invocation", &inv);
         snprintf(path, sizeof(path), "/containers/%s?force=1&v=1", json_object_get_string(id));
         docker_rc rc = docker_call(c, "DELETE", path, NULL, JANITOR_TIMEOUT_MS, NULL, &dr);
         if (rc == DOCKER_OK || (rc == DOCKER_API_ERROR && dr.status == 404)) {
-            log_info("janitor: removed leftover container %.12s (invocation %s)",
+            log_info("janitor: removed container %.12s (invocation %s)",
                      json_object_get_string(id), inv ? json_object_get_string(inv) : "?");
             removed++;
         } else {
@@ -61,4 +63,37 @@ done:
     json_object_put(list);
     buf_free(&body);
     return removed;
+}
+
+/* Keep containers whose invocation is running in a live process. */
+static bool janitor_keep_running(json_object *labels, void *arg)
+{
+    json_object *inv;
+    uuid_t u;
+    return json_object_object_get_ex(labels, "minilambda.invocation", &inv) &&
+           uuid_parse(json_object_get_string(inv), u) == 0 && slots_running(arg, u);
+}
+
+static bool janitor_keep_none(json_object *labels, void *arg)
+{
+    (void)labels;
+    (void)arg;
+    return false;
+}
+
+int janitor_sweep(docker_conn_t *c, const char *instance, slots_t *slots)
+{
+    char filter[256];
+    snprintf(filter, sizeof(filter),
+             "{\"label\":[\"minilambda.managed=1\",\"minilambda.instance=%s\"]}", instance);
+    return janitor_remove(c, filter, janitor_keep_running, slots);
+}
+
+int janitor_remove_invocation(docker_conn_t *c, const char *invocation_id)
+{
+    char filter[256];
+    snprintf(filter, sizeof(filter),
+             "{\"label\":[\"minilambda.managed=1\",\"minilambda.invocation=%s\"]}",
+             invocation_id);
+    return janitor_remove(c, filter, janitor_keep_none, NULL);
 }

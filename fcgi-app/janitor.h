@@ -16,4 +16,9 @@
  */
 int janitor_sweep(docker_conn_t *c, const char *instance, slots_t *slots);
 
+/* Force-remove every container of invocation `invocation_id` (a cancelled
+ * run). Returns the number removed, or -1 when the engine could not be
+ * asked. */
+int janitor_remove_invocation(docker_conn_t *c, const char *invocation_id);
+
 #endif

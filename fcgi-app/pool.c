@@ -17,7 +17,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "async.h"
 #include "docker.h"
+#include "executor.h"
 #include "handlers.h"
 #include "http.h"
 #include "janitor.h"
@@ -46,7 +48,9 @@ typedef struct {
     int invoke_fd;
     slots_t *slots;
     metrics_t *metrics;
-    pool_worker *workers;
+    async_t *async;
+    int total;            /* FastCGI workers, then async executors */
+    pool_worker *workers; /* [total] */
 } pool_master;
 
 /* Worker side. */
@@ -143,12 +147,13 @@ static void pool_worker_main(pool_master *m, int index)
     st.app.cfg = cfg;
     st.app.slots = m->slots;
     st.app.metrics = m->metrics;
+    st.app.async = async_open(cfg->data_dir, err, sizeof(err));
     st.app.worker = index;
     snprintf(st.app.instance, sizeof(st.app.instance), "%s", m->instance);
     st.app.store = store_open(cfg->data_dir, err, sizeof(err));
     st.app.docker = docker_new(err, sizeof(err));
     if (tids == NULL || args == NULL || st.app.store == NULL || st.app.docker == NULL ||
-        FCGX_Init() != 0) {
+        st.app.async == NULL || FCGX_Init() != 0) {
         log_error("worker %d start-up failed: %s", index, err);
         _exit(1);
     }
@@ -194,6 +199,21 @@ static void pool_worker_main(pool_master *m, int index)
     _exit(0);
 }
 
+/* The body of an async executor process; never returns. */
+static void pool_executor_main(pool_master *m, int index)
+{
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() == 1)
+        _exit(1);
+    executor_ctx x = {.cfg = m->cfg,
+                      .instance = m->instance,
+                      .slots = m->slots,
+                      .row = index,
+                      .index = index - m->cfg->workers,
+                      .metrics = m->metrics};
+    _exit(executor_run(&x));
+}
+
 static int pool_spawn(pool_master *m, int index)
 {
     pid_t pid = fork();
@@ -202,12 +222,15 @@ static int pool_spawn(pool_master *m, int index)
         m->workers[index].respawn_at_ms = pool_now_ms() + POOL_BACKOFF_MAX_MS;
         return -1;
     }
-    if (pid == 0)
+    if (pid == 0 && index < m->cfg->workers)
         pool_worker_main(m, index);
+    if (pid == 0)
+        pool_executor_main(m, index);
     m->workers[index].pid = pid;
     m->workers[index].started_ms = pool_now_ms();
     m->workers[index].respawn_at_ms = 0;
-    log_info("worker %d started (pid %d)", index, (int)pid);
+    log_info("%s %d started (pid %d)", index < m->cfg->workers ? "worker" : "executor", index,
+             (int)pid);
     return 0;
 }
 
@@ -232,12 +255,15 @@ static void pool_reap(pool_master *m, bool stopping, docker_conn_t *conn)
     pid_t pid;
     bool crashed = false;
     while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-        for (int i = 0; i < m->cfg->workers; i++) {
+        for (int i = 0; i < m->total; i++) {
             pool_worker *w = &m->workers[i];
             if (w->pid != pid)
                 continue;
             w->pid = 0;
             slots_reset_worker(m->slots, i);
+            /* An executor's claimed run is not running any more. */
+            if (i >= m->cfg->workers)
+                async_recover(m->async, i - m->cfg->workers);
             if (stopping)
                 break;
             long lived = pool_now_ms() - w->started_ms;
@@ -265,7 +291,7 @@ static void pool_reap(pool_master *m, bool stopping, docker_conn_t *conn)
 static int pool_alive(pool_master *m)
 {
     int n = 0;
-    for (int i = 0; i < m->cfg->workers; i++)
+    for (int i = 0; i < m->total; i++)
         n += m->workers[i].pid != 0;
     return n;
 }
@@ -285,8 +311,9 @@ int pool_run(const config_t *cfg, const char *instance)
     sigaddset(&set, SIGCHLD);
     sigprocmask(SIG_BLOCK, &set, NULL);
 
-    m.workers = calloc((size_t)cfg->workers, sizeof(*m.workers));
-    m.slots = slots_create(cfg->workers, cfg->threads);
+    m.total = cfg->workers + cfg->async_workers;
+    m.workers = calloc((size_t)m.total, sizeof(*m.workers));
+    m.slots = slots_create(cfg->workers, cfg->async_workers, cfg->threads);
     if (m.workers == NULL || m.slots == NULL) {
         log_error("pool start-up failed: %s", strerror(errno));
         goto done;
@@ -309,25 +336,32 @@ int pool_run(const config_t *cfg, const char *instance)
         goto done;
     }
     metrics_set_routes(http_route_templates, ROUTE__COUNT);
+    m.async = async_open(cfg->data_dir, err, sizeof(err));
+    if (m.async == NULL) {
+        log_error("pool start-up failed: %s", err);
+        goto done;
+    }
+    /* Runs claimed when the platform last stopped are not running now. */
+    async_recover(m.async, -1);
     conn = docker_conn_new(docker);
     m.control_fd = pool_listen(cfg->socket);
     m.invoke_fd = pool_listen(cfg->invoke_socket);
     if (conn == NULL || m.control_fd < 0 || m.invoke_fd < 0)
         goto done;
-    for (int i = 0; i < cfg->workers; i++)
+    for (int i = 0; i < m.total; i++)
         if (pool_spawn(&m, i) != 0)
             goto stop;
-    log_info("minilambda pool up: %d workers x (%d invoke + %d control) threads, control %s, "
-             "invoke %s, engine %s",
-             cfg->workers, cfg->threads, cfg->control_threads, cfg->socket, cfg->invoke_socket,
-             docker_endpoint(docker));
+    log_info("minilambda pool up: %d workers x (%d invoke + %d control) threads, %d async "
+             "executors, control %s, invoke %s, engine %s",
+             cfg->workers, cfg->threads, cfg->control_threads, cfg->async_workers, cfg->socket,
+             cfg->invoke_socket, docker_endpoint(docker));
 
     /* Crash leftovers from an earlier run of this instance. */
     janitor_sweep(conn, instance, m.slots);
     long next_sweep = pool_now_ms() + cfg->janitor_interval * 1000L;
     for (;;) {
         long now = pool_now_ms(), wake = next_sweep;
-        for (int i = 0; i < cfg->workers; i++)
+        for (int i = 0; i < m.total; i++)
             if (m.workers[i].pid == 0 && m.workers[i].respawn_at_ms < wake)
                 wake = m.workers[i].respawn_at_ms;
         long ms = wake > now ? wake - now : 0;
@@ -341,16 +375,17 @@ int pool_run(const config_t *cfg, const char *instance)
         if (sig == SIGCHLD)
             pool_reap(&m, false, conn);
         now = pool_now_ms();
-        for (int i = 0; i < cfg->workers; i++)
+        for (int i = 0; i < m.total; i++)
             if (m.workers[i].pid == 0 && m.workers[i].respawn_at_ms <= now)
                 pool_spawn(&m, i);
         if (now >= next_sweep) {
             janitor_sweep(conn, instance, m.slots);
+            async_prune(m.async, cfg->retention);
             next_sweep = now + cfg->janitor_interval * 1000L;
         }
     }
 stop:
-    for (int i = 0; i < cfg->workers; i++)
+    for (int i = 0; i < m.total; i++)
         if (m.workers[i].pid > 0)
             kill(m.workers[i].pid, SIGTERM);
     /* Workers finish in-flight requests within the grace period; past it
@@ -359,7 +394,7 @@ stop:
     while (pool_alive(&m) > 0) {
         long left = deadline - pool_now_ms();
         if (left <= 0) {
-            for (int i = 0; i < cfg->workers; i++)
+            for (int i = 0; i < m.total; i++)
                 if (m.workers[i].pid > 0) {
                     log_warn("worker %d did not stop in time: SIGKILL", i);
                     kill(m.workers[i].pid, SIGKILL);
@@ -387,6 +422,7 @@ done:
     docker_conn_free(conn);
     docker_free(docker);
     slots_destroy(m.slots);
+    async_close(m.async);
     metrics_close(m.metrics, 1);
     free(m.workers);
     return rc;

@@ -12,7 +12,8 @@ typedef struct {
 } slots_entry;
 
 struct slots {
-    int workers;
+    int workers; /* rows counted against the limit */
+    int rows;    /* all rows */
     int threads;
     size_t size;
     _Atomic int *running;  /* [workers] */
@@ -25,17 +26,18 @@ static void slots_split(const uuid_t id, uint64_t *hi, uint64_t *lo)
     memcpy(lo, id + 8, 8);
 }
 
-slots_t *slots_create(int workers, int threads)
+slots_t *slots_create(int workers, int extra, int threads)
 {
     size_t head = sizeof(slots_t);
-    size_t run = sizeof(_Atomic int) * (size_t)workers;
-    size_t ent = sizeof(slots_entry) * (size_t)workers * (size_t)threads;
+    size_t run = sizeof(_Atomic int) * (size_t)(workers + extra);
+    size_t ent = sizeof(slots_entry) * (size_t)(workers + extra) * (size_t)threads;
     size_t size = head + run + ent + 64;
     void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     if (p == MAP_FAILED)
         return NULL;
     slots_t *s = p;
     s->workers = workers;
+    s->rows = workers + extra;
     s->threads = threads;
     s->size = size;
     s->running = (_Atomic int *)((char *)p + head);
@@ -68,19 +70,29 @@ int slots_acquire(slots_t *s, int worker, int thread, const uuid_t id, int max)
         atomic_fetch_sub(&s->running[worker], 1);
         return -1;
     }
+    slots_track(s, worker, thread, id);
+    return 0;
+}
+
+void slots_track(slots_t *s, int row, int thread, const uuid_t id)
+{
     uint64_t hi, lo;
     slots_split(id, &hi, &lo);
-    slots_entry *e = &s->entries[worker * s->threads + thread];
+    slots_entry *e = &s->entries[row * s->threads + thread];
     atomic_store(&e->hi, hi);
     atomic_store(&e->lo, lo);
-    return 0;
+}
+
+void slots_untrack(slots_t *s, int row, int thread)
+{
+    slots_entry *e = &s->entries[row * s->threads + thread];
+    atomic_store(&e->hi, 0);
+    atomic_store(&e->lo, 0);
 }
 
 void slots_release(slots_t *s, int worker, int thread)
 {
-    slots_entry *e = &s->entries[worker * s->threads + thread];
-    atomic_store(&e->hi, 0);
-    atomic_store(&e->lo, 0);
+    slots_untrack(s, worker, thread);
     atomic_fetch_sub(&s->running[worker], 1);
 }
 
@@ -103,7 +115,7 @@ bool slots_running(slots_t *s, const uuid_t id)
 {
     uint64_t hi, lo;
     slots_split(id, &hi, &lo);
-    int n = s->workers * s->threads;
+    int n = s->rows * s->threads;
     for (int i = 0; i < n; i++) {
         if (atomic_load(&s->entries[i].hi) == hi && atomic_load(&s->entries[i].lo) == lo)
             return true;

@@ -17,10 +17,10 @@
 
 typedef struct slots slots_t;
 
-/* Map the shared table for `workers` rows of `threads` entries. Returns the
- * table (free with slots_destroy in the process that made it) or NULL with
- * errno set. */
-slots_t *slots_create(int workers, int threads);
+/* Map the shared table: `workers` counted rows plus `extra` rows that only
+ * track, each of `threads` entries. Returns the table (free with
+ * slots_destroy in the process that made it) or NULL with errno set. */
+slots_t *slots_create(int workers, int extra, int threads);
 
 /* Unmap the table. */
 void slots_destroy(slots_t *s);
@@ -34,6 +34,14 @@ int slots_acquire(slots_t *s, int worker, int thread, const uuid_t id, int max);
 
 /* Give back the slot taken by slots_acquire. */
 void slots_release(slots_t *s, int worker, int thread);
+
+/* Record `id` as running in row `row`, entry `thread`, without counting it
+ * against the concurrency limit (async executors, which have their own
+ * bound). */
+void slots_track(slots_t *s, int row, int thread, const uuid_t id);
+
+/* Forget the entry recorded by slots_track. */
+void slots_untrack(slots_t *s, int row, int thread);
 
 /* Forget everything worker `worker` was running (the master calls this when
  * that worker has died). */

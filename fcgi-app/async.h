@@ -1,0 +1,121 @@
+/*
+ * async: durable asynchronous invocations under <data dir>/async/.
+ *
+ *   records/<id>.json    the record's metadata (small; what listing reads)
+ *   records/<id>.event   the event bytes, written once at acceptance
+ *   records/<id>.result  {output, logs, duration_ms, exit_code, truncated}
+ *   queue/<due>-<id>     an empty marker per PENDING run, <due> in Unix ms
+ *   running/<e>-<due>-<id>  the marker once executor <e> claimed it
+ *
+ * A run is claimed by rename(2) of its marker from queue/ to running/, so
+ * exactly one executor gets it. Every change of a record's status happens
+ * under flock(LOCK_EX) of async/records.lock and is written with temp file +
+ * fsync + rename + directory fsync. A marker left in running/ by a process
+ * that died is recovered: the record is requeued if it has attempts left,
+ * else it ends FAILED with error "interrupted".
+ */
+#ifndef MINILAMBDA_ASYNC_H
+#define MINILAMBDA_ASYNC_H
+
+#include <json-c/json.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "buf.h"
+#include "invoke.h"
+
+#define ASYNC_LIST_DEFAULT 100
+#define ASYNC_LIST_MAX 1000
+
+typedef struct async async_t;
+
+typedef enum {
+    ASYNC_OK = 0,
+    ASYNC_NOT_FOUND,
+    ASYNC_CONFLICT, /* the invocation has already finished */
+    ASYNC_ERROR     /* I/O error; logged */
+} async_rc;
+
+/* Open (creating the directories) the async store in `data_dir`. Returns
+ * a handle (async_close) or NULL with the reason in `err`. Thread-safe. */
+async_t *async_open(const char *data_dir, char *err, size_t errlen);
+
+/* Free the handle. */
+void async_close(async_t *a);
+
+/*
+ * Durably record a PENDING invocation of `function` (borrowed record) with
+ * `event` (`len` bytes) and `timeout_s`, and queue it. On ASYNC_OK `*out`
+ * is the new record, owned by the caller.
+ */
+async_rc async_accept(async_t *a, json_object *function, const char *event, size_t len,
+                      int timeout_s, json_object **out);
+
+/* The record `id` with its `result` when it has one; caller owns `*out`.
+ * ASYNC_OK, ASYNC_NOT_FOUND or ASYNC_ERROR. */
+async_rc async_get(async_t *a, const char *id, json_object **out);
+
+/* Records newest first, at most `limit`, filtered by function name or id and
+ * by status when those are non-NULL; results are not read. Caller owns
+ * `*out` (an array). */
+async_rc async_list(async_t *a, const char *function, const char *status, int limit,
+                    json_object **out);
+
+/*
+ * Cancel `id`: a PENDING one becomes CANCELLED without running; a RUNNING one
+ * becomes CANCELLED and `*running` is set so the caller kills its container.
+ * ASYNC_CONFLICT for a finished one. On ASYNC_OK and ASYNC_CONFLICT `*out`
+ * is the record, owned by the caller.
+ */
+async_rc async_cancel(async_t *a, const char *id, json_object **out, bool *running);
+
+/* PENDING runs waiting in the queue, or -1 on error. */
+long async_queue_depth(async_t *a);
+
+/* A claimed run, owned by the executor that claimed it. */
+typedef struct {
+    char id[INVOKE_ID_LEN];
+    char marker[160];        /* its name under running/ */
+    char function_id[INVOKE_ID_LEN];
+    int timeout_s;
+    int attempt;             /* 1 for the first run */
+    buf_t event;             /* the event bytes */
+} async_job;
+
+/*
+ * Claim the oldest due run for executor `executor` and mark its record
+ * RUNNING. Returns 1 with `job` filled in (free with async_job_free), 0 when
+ * nothing is due (`*next_due_ms` is the earliest future due time, or -1
+ * when the queue is empty), or -1 on error.
+ */
+int async_claim(async_t *a, int executor, async_job *job, long long *next_due_ms);
+
+/* Whether `id` has been cancelled (read fresh from its record). */
+bool async_is_cancelled(async_t *a, const char *id);
+
+/*
+ * Record the outcome of a claimed run: COMPLETED, FAILED or TIMEOUT with
+ * its result, or PENDING again (requeued with exponential backoff from
+ * `retry_base_ms`) when it failed and has attempts left. A run cancelled
+ * meanwhile stays CANCELLED. Releases the claim. 0 or -1.
+ */
+int async_finish(async_t *a, async_job *job, const invoke_result *res, long retry_base_ms);
+
+/* Release a job's memory. */
+void async_job_free(async_job *job);
+
+/*
+ * Recover runs claimed by executor `executor` (or by any executor when
+ * -1) whose process is gone: requeue those with attempts left, end the rest
+ * FAILED with error "interrupted". Returns how many, or -1.
+ */
+int async_recover(async_t *a, int executor);
+
+/* Delete finished records whose completed_at is more than `retention_s`
+ * seconds old. Returns how many, or -1. */
+int async_prune(async_t *a, long retention_s);
+
+/* The directory executors watch for new markers (inotify). */
+const char *async_queue_dir(const async_t *a);
+
+#endif

@@ -1,0 +1,27 @@
+/*
+ * executor: the body of an async executor process. It claims PENDING runs
+ * oldest first (woken by inotify on the queue directory the moment a run is
+ * queued), runs each through the same invoke path as synchronous calls, and
+ * records the outcome.
+ */
+#ifndef MINILAMBDA_EXECUTOR_H
+#define MINILAMBDA_EXECUTOR_H
+
+#include "config.h"
+#include "metrics.h"
+#include "slots.h"
+
+typedef struct {
+    const config_t *cfg;
+    const char *instance; /* container label value */
+    slots_t *slots;       /* shared table; this executor tracks its run in `row` */
+    int row;
+    int index;            /* executor number, 0-based: names its claims */
+    metrics_t *metrics;
+} executor_ctx;
+
+/* Serve until SIGTERM or SIGINT (blocked by the caller); returns the exit
+ * status for the process. A run in progress finishes first. */
+int executor_run(const executor_ctx *x);
+
+#endif
