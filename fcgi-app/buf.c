@@ -80,6 +80,67 @@ buf_rc buf_printf(buf_t *b, const char *fmt, ...)
     return BUF_OK;
 }
 
+/* The length of the well-formed UTF-8 sequence at p[0..n), 0 when the bytes
+ * there are not one, or -1 when they are a valid but incomplete prefix. */
+static int buf_utf8_len(const unsigned char *p, size_t n)
+{
+    unsigned char c = p[0];
+    int len;
+    unsigned char lo = 0x80, hi = 0xBF;
+    if (c < 0x80)
+        return 1;
+    if (c >= 0xC2 && c <= 0xDF)
+        len = 2;
+    else if (c >= 0xE0 && c <= 0xEF) {
+        len = 3;
+        if (c == 0xE0)
+            lo = 0xA0; /* no overlongs */
+        if (c == 0xED)
+            hi = 0x9F; /* no surrogates */
+    } else if (c >= 0xF0 && c <= 0xF4) {
+        len = 4;
+        if (c == 0xF0)
+            lo = 0x90;
+        if (c == 0xF4)
+            hi = 0x8F; /* nothing past U+10FFFF */
+    } else {
+        return 0;
+    }
+    for (int i = 1; i < len; i++) {
+        if ((size_t)i >= n)
+            return -1;
+        unsigned char lim_lo = i == 1 ? lo : 0x80, lim_hi = i == 1 ? hi : 0xBF;
+        if (p[i] < lim_lo || p[i] > lim_hi)
+            return 0;
+    }
+    return len;
+}
+
+buf_rc buf_append_utf8(buf_t *b, const char *p, size_t n, int cut)
+{
+    static const char replacement[] = "\xEF\xBF\xBD";
+    const unsigned char *u = (const unsigned char *)p;
+    size_t i = 0, run = 0; /* valid bytes not yet copied start at i - run */
+    buf_rc rc = BUF_OK;
+    while (i < n) {
+        int len = buf_utf8_len(u + i, n - i);
+        if (len > 0) {
+            i += (size_t)len;
+            run += (size_t)len;
+            continue;
+        }
+        if ((rc = buf_append(b, p + i - run, run)) != BUF_OK)
+            return rc;
+        run = 0;
+        if (len < 0 && cut)
+            return BUF_OK;
+        if ((rc = buf_append(b, replacement, 3)) != BUF_OK)
+            return rc;
+        i++;
+    }
+    return buf_append(b, p + i - run, run);
+}
+
 void buf_reset(buf_t *b)
 {
     b->len = 0;

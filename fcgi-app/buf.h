@@ -40,6 +40,14 @@ buf_rc buf_puts(buf_t *b, const char *s);
 /* Append formatted text. Same results as buf_append. */
 buf_rc buf_printf(buf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/*
+ * Append `n` bytes of text as valid UTF-8: every byte that is not part of a
+ * well-formed sequence becomes U+FFFD. With `cut`, an incomplete sequence at
+ * the very end (text cut at a size cap) is dropped instead. Same results as
+ * buf_append; on failure the buffer may hold part of the text.
+ */
+buf_rc buf_append_utf8(buf_t *b, const char *p, size_t n, int cut);
+
 /* Forget the contents but keep the allocation for reuse. */
 void buf_reset(buf_t *b);
 

@@ -16,6 +16,9 @@
 #define DOCKER_DEFAULT_SOCKET "/var/run/docker.sock"
 #define DOCKER_ERROR_BODY_MAX (64 * 1024)
 #define DOCKER_HEAD_MAX 8192
+/* libcurl's upload buffer for streamed bodies: big enough that a
+ * multi-gigabyte upload is not thousands of tiny chunks per second. */
+#define DOCKER_UPLOAD_BUFFER (512L * 1024)
 
 struct docker {
     char unix_path[256]; /* "" for tcp */
@@ -186,9 +189,18 @@ static void docker_message(const buf_t *body, docker_result *res)
         res->message[--n] = '\0';
 }
 
-/* The raw request: `path` is used as given (already versioned or not). */
+/* A request body streamed from a read callback (docker_call_stream). */
+typedef struct {
+    const char *content_type;
+    size_t (*read_cb)(char *, size_t, size_t, void *);
+    void *read_arg;
+} docker_upload;
+
+/* The raw request: `path` is used as given (already versioned or not). The
+ * body is `up` when not NULL, else the JSON `body` when not NULL. */
 static docker_rc docker_raw(docker_conn_t *c, const char *method, const char *path,
-                            const char *body, long timeout_ms, buf_t *out, docker_result *res)
+                            const char *body, const docker_upload *up, long timeout_ms,
+                            buf_t *out, docker_result *res)
 {
     char url[1024];
     struct curl_slist *hdrs = NULL;
@@ -212,7 +224,17 @@ static docker_rc docker_raw(docker_conn_t *c, const char *method, const char *pa
     curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
     curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, timeout_ms > 0 ? timeout_ms : 1L);
     curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms > 0 ? timeout_ms : 1L);
-    if (body != NULL) {
+    if (up != NULL) {
+        char ctype[160];
+        snprintf(ctype, sizeof(ctype), "Content-Type: %s", up->content_type);
+        hdrs = curl_slist_append(hdrs, ctype);
+        /* The length is not known up front. */
+        hdrs = curl_slist_append(hdrs, "Transfer-Encoding: chunked");
+        curl_easy_setopt(h, CURLOPT_POST, 1L);
+        curl_easy_setopt(h, CURLOPT_READFUNCTION, up->read_cb);
+        curl_easy_setopt(h, CURLOPT_READDATA, up->read_arg);
+        curl_easy_setopt(h, CURLOPT_UPLOAD_BUFFERSIZE, DOCKER_UPLOAD_BUFFER);
+    } else if (body != NULL) {
         hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
         curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
         curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
@@ -232,8 +254,8 @@ static docker_rc docker_raw(docker_conn_t *c, const char *method, const char *pa
     curl_slist_free_all(hdrs);
     rc = docker_curl_rc(cc);
     if (rc != DOCKER_OK) {
-        snprintf(res->message, sizeof(res->message), "%s %s: %s", method, path,
-                 c->errbuf[0] ? c->errbuf : curl_easy_strerror(cc));
+        snprintf(res->message, sizeof(res->message), "%s %.200s on %.100s: %.180s", method, path,
+                 c->d->endpoint, c->errbuf[0] ? c->errbuf : curl_easy_strerror(cc));
         goto done;
     }
     curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &res->status);
@@ -272,7 +294,7 @@ static docker_rc docker_negotiate(docker_conn_t *c, long timeout_ms, docker_resu
         return DOCKER_OK;
 
     buf_init(&body, DOCKER_ERROR_BODY_MAX);
-    docker_rc rc = docker_raw(c, "GET", "/version", NULL, timeout_ms, &body, res);
+    docker_rc rc = docker_raw(c, "GET", "/version", NULL, NULL, timeout_ms, &body, res);
     if (rc != DOCKER_OK)
         goto done;
     snprintf(api, sizeof(api), "%s", DOCKER_API_VERSION);
@@ -300,8 +322,10 @@ static int docker_path(docker_conn_t *c, const char *path, char *out, size_t out
     return n < 0 || (size_t)n >= outlen ? -1 : 0;
 }
 
-docker_rc docker_call(docker_conn_t *c, const char *method, const char *path, const char *body,
-                      long timeout_ms, buf_t *out, docker_result *res)
+/* Negotiate the version once, then send to the versioned `path`. */
+static docker_rc docker_versioned(docker_conn_t *c, const char *method, const char *path,
+                                  const char *body, const docker_upload *up, long timeout_ms,
+                                  buf_t *out, docker_result *res)
 {
     char vpath[1024];
     docker_rc rc = docker_negotiate(c, timeout_ms, res);
@@ -311,12 +335,27 @@ docker_rc docker_call(docker_conn_t *c, const char *method, const char *path, co
         snprintf(res->message, sizeof(res->message), "request path too long");
         return DOCKER_ERROR;
     }
-    return docker_raw(c, method, vpath, body, timeout_ms, out, res);
+    return docker_raw(c, method, vpath, body, up, timeout_ms, out, res);
+}
+
+docker_rc docker_call(docker_conn_t *c, const char *method, const char *path, const char *body,
+                      long timeout_ms, buf_t *out, docker_result *res)
+{
+    return docker_versioned(c, method, path, body, NULL, timeout_ms, out, res);
+}
+
+docker_rc docker_call_stream(docker_conn_t *c, const char *method, const char *path,
+                             const char *content_type,
+                             size_t (*read_cb)(char *, size_t, size_t, void *), void *read_arg,
+                             long timeout_ms, buf_t *out, docker_result *res)
+{
+    docker_upload up = {.content_type = content_type, .read_cb = read_cb, .read_arg = read_arg};
+    return docker_versioned(c, method, path, NULL, &up, timeout_ms, out, res);
 }
 
 docker_rc docker_ping(docker_conn_t *c, long timeout_ms, docker_result *res)
 {
-    return docker_raw(c, "GET", "/_ping", NULL, timeout_ms, NULL, res);
+    return docker_raw(c, "GET", "/_ping", NULL, NULL, timeout_ms, NULL, res);
 }
 
 static long docker_now_ms(void)

@@ -124,11 +124,13 @@ static bool func_env_key_ok(const char *k)
 static int func_check_field(const char *key, json_object *v, func_err *err)
 {
     if (strcmp(key, "name") == 0) {
+        /* A name shaped like an id could never be reached by that name. */
         if (!json_object_is_type(v, json_type_string) ||
-            !func_valid_name(json_object_get_string(v), (size_t)json_object_get_string_len(v))) {
+            !func_valid_name(json_object_get_string(v), (size_t)json_object_get_string_len(v)) ||
+            func_is_id(json_object_get_string(v))) {
             func_fail(err, "invalid_name",
                       "%s must be 1-63 characters: letters, digits, '_', '.', '-', starting "
-                      "with a letter or digit",
+                      "with a letter or digit, and not shaped like a function id",
                       "name");
             return -1;
         }

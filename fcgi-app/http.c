@@ -119,7 +119,7 @@ http_match_rc http_route(const char *method, const char *uri, http_match *m)
         }
         m->route = d->route;
         m->allow = d->allow;
-        m->tmpl = d->tmpl;
+        m->tmpl = http_route_templates[d->route];
         return (http_method_bit(method) & d->methods) ? HTTP_MATCH_OK : HTTP_MATCH_BAD_METHOD;
     }
     return HTTP_MATCH_NOT_FOUND;

@@ -137,6 +137,18 @@ json_object *invoke_container_spec(const invoke_req *req)
     return spec;
 }
 
+json_object *invoke_text(const buf_t *b, bool cut)
+{
+    buf_t t;
+    json_object *o = NULL;
+    /* Each bad byte becomes three: the bound can never be hit. */
+    buf_init(&t, b->len * 3 + 1);
+    if (buf_append_utf8(&t, b->data ? b->data : "", b->len, cut) == BUF_OK)
+        o = json_object_new_string_len(t.data ? t.data : "", (int)t.len);
+    buf_free(&t);
+    return o;
+}
+
 static void invoke_sink(void *arg, int stream, const char *p, size_t n)
 {
     invoke_result *r = arg;

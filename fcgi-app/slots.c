@@ -12,6 +12,7 @@ typedef struct {
 } slots_entry;
 
 struct slots {
+    _Atomic int total; /* counted invocations running, all workers */
     int workers; /* rows counted against the limit */
     int rows;    /* all rows */
     int threads;
@@ -53,23 +54,18 @@ void slots_destroy(slots_t *s)
         munmap(s, s->size);
 }
 
-static int slots_total(slots_t *s)
-{
-    int n = 0;
-    for (int w = 0; w < s->workers; w++)
-        n += atomic_load(&s->running[w]);
-    return n;
-}
-
 int slots_acquire(slots_t *s, int worker, int thread, const uuid_t id, int max)
 {
-    /* Count ourselves in first, then look: two racing callers may both back
-     * off, but the total can never pass `max`. */
+    /* The worker's own count goes first, so that the master, clearing a
+     * dead worker's row, gives back every slot it held. */
     atomic_fetch_add(&s->running[worker], 1);
-    if (slots_total(s) > max) {
-        atomic_fetch_sub(&s->running[worker], 1);
-        return -1;
-    }
+    int cur = atomic_load(&s->total);
+    do {
+        if (cur >= max) {
+            atomic_fetch_sub(&s->running[worker], 1);
+            return -1;
+        }
+    } while (!atomic_compare_exchange_weak(&s->total, &cur, cur + 1));
     slots_track(s, worker, thread, id);
     return 0;
 }
@@ -94,6 +90,7 @@ void slots_release(slots_t *s, int worker, int thread)
 {
     slots_untrack(s, worker, thread);
     atomic_fetch_sub(&s->running[worker], 1);
+    atomic_fetch_sub(&s->total, 1);
 }
 
 void slots_reset_worker(slots_t *s, int worker)
@@ -103,12 +100,14 @@ void slots_reset_worker(slots_t *s, int worker)
         atomic_store(&e->hi, 0);
         atomic_store(&e->lo, 0);
     }
-    atomic_store(&s->running[worker], 0);
+    int held = atomic_exchange(&s->running[worker], 0);
+    if (worker < s->workers)
+        atomic_fetch_sub(&s->total, held);
 }
 
 int slots_in_use(slots_t *s)
 {
-    return slots_total(s);
+    return atomic_load(&s->total);
 }
 
 bool slots_running(slots_t *s, const uuid_t id)

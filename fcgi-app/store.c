@@ -410,6 +410,7 @@ static store_rc store_modify(store_t *s, store_op op, const char *ref, json_obje
     char now[32];
     json_object *root = NULL, *rec = NULL;
     store_rc rc = STORE_ERROR;
+    char *key = NULL;
     int rfd = -1;
     int lfd = open(s->lock, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
 
@@ -461,8 +462,11 @@ static store_rc store_modify(store_t *s, store_op op, const char *ref, json_obje
         }
         json_object_object_get_ex(old, "id", &id);
         /* The key must outlive the deletion that frees `id`'s string. */
-        char key[128];
-        snprintf(key, sizeof(key), "%s", json_object_get_string(id));
+        key = strdup(json_object_get_string(id));
+        if (key == NULL) {
+            log_error("strdup() failed: out of memory");
+            goto done;
+        }
         if (op == STORE_OP_DELETE) {
             json_object_object_del(root, key);
         } else {
@@ -480,6 +484,7 @@ static store_rc store_modify(store_t *s, store_op op, const char *ref, json_obje
         rec = NULL;
     }
 done:
+    free(key);
     json_object_put(rec);
     json_object_put(root);
     if (rfd >= 0)
