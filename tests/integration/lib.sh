@@ -13,7 +13,7 @@ if [ "${MINILAMBDA_INTEGRATION:-0}" != 1 ]; then
 fi
 
 IT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-# shellcheck source=../../scripts/lib.sh
+# shellcheck source-path=SCRIPTDIR source=../../scripts/lib.sh
 . "$IT_DIR/../../scripts/lib.sh"
 
 IT_PASS=0
@@ -48,11 +48,12 @@ it_true() {
     if "$@"; then it_ok "$desc"; else it_not_ok "$desc" "failed: $*"; fi
 }
 
-# A free TCP port on loopback (nothing accepts a connection on it).
+# A free TCP port on loopback (nothing accepts a connection on it), below
+# the kernel's ephemeral range (32768 up) so no client socket holds it.
 it_free_port() {
     local p
     for _ in $(seq 1 200); do
-        p=$((20000 + RANDOM % 40000))
+        p=$((20000 + RANDOM % 12000))
         if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
             echo "$p"
             return 0
@@ -91,8 +92,15 @@ it_pool_pid() { cat "$MINILAMBDA_RUN_DIR/pool.pid"; }
 # The pids of the pool's workers.
 it_workers() { pgrep -P "$(it_pool_pid)" || true; }
 
+# Background helpers (samplers...) a test started: it_cleanup stops them.
+IT_BG_PIDS=()
+it_bg() { IT_BG_PIDS+=("$1"); }
+
 it_cleanup() {
-    local rc=$?
+    local rc=$? p
+    for p in "${IT_BG_PIDS[@]}"; do
+        kill "$p" 2>/dev/null && wait "$p" 2>/dev/null || true
+    done
     if [ -n "${MINILAMBDA_RUN_DIR:-}" ] && [ -d "$MINILAMBDA_RUN_DIR" ]; then
         ml_stop_all || true
         if [ "$IT_FAIL" -gt 0 ] || [ "$rc" -ne 0 ]; then
@@ -166,4 +174,105 @@ it_done() {
     echo "1..$((IT_PASS + IT_FAIL))"
     echo "$IT_PASS passed, $IT_FAIL failed"
     [ "$IT_FAIL" -eq 0 ]
+}
+
+# it_ms: wall-clock time in milliseconds.
+it_ms() { echo $(($(date +%s%N) / 1000000)); }
+
+# it_count_containers FILTER...: containers in any state matching every
+# docker filter given (e.g. label=minilambda.function=ID status=running).
+it_count_containers() {
+    local args=() f
+    for f in "$@"; do args+=(--filter "$f"); done
+    docker ps -aq "${args[@]}" | wc -l
+}
+
+# it_count_is N FILTER...: true when exactly N containers match.
+it_count_is() {
+    local n=$1
+    shift
+    [ "$(it_count_containers "$@")" -eq "$n" ]
+}
+
+# it_scrape [FILE]: GET /metrics into FILE (default $IT_METRICS); sets IT_STATUS.
+IT_METRICS="$IT_TMP/metrics"
+it_scrape() {
+    IT_STATUS=$(curl -s -o "${1:-$IT_METRICS}" -D "$IT_HEADERS" -w '%{http_code}' --max-time 30 \
+        "$BASE/metrics") || IT_STATUS=000
+}
+
+# it_metric SERIES [FILE]: the value of the series written exactly SERIES
+# (name{labels} as the exposition renders it, e.g.
+# 'Total_Invocations{function="f"}') in the last scrape; empty when absent.
+it_metric() {
+    IT_SERIES="$1 " awk 'BEGIN { s = ENVIRON["IT_SERIES"] }
+        index($0, s) == 1 { print substr($0, length(s) + 1); exit }' "${2:-$IT_METRICS}"
+}
+
+# it_metric0 SERIES [FILE]: like it_metric, but 0 when absent.
+it_metric0() {
+    local v
+    v=$(it_metric "$@")
+    echo "${v:-0}"
+}
+
+# --- async invocations -------------------------------------------------
+
+# it_async REF JSON [curl args...]: POST /invoke/REF/async; IT_INV is the new
+# invocation id on a 202, else empty (IT_STATUS tells why).
+IT_INV=""
+# shellcheck disable=SC2034 # IT_INV is read by the test scripts
+it_async() {
+    local ref=$1 body=$2
+    shift 2
+    it_json POST "/invoke/$ref/async" "$body" "$@"
+    IT_INV=""
+    if [ "$IT_STATUS" = 202 ]; then IT_INV=$(it_jq .invocation_id); fi
+}
+
+# it_inv_get ID: the record of invocation ID on stdout (nothing when absent).
+it_inv_get() { curl -sf --max-time 10 "$BASE/invocations/$1"; }
+
+# it_inv_field ID FILTER: a jq filter applied to invocation ID's record.
+it_inv_field() { it_inv_get "$1" | jq -r "$2" 2>/dev/null; }
+
+# it_inv_is ID STATUS...: true when invocation ID's status is one of STATUS.
+it_inv_is() {
+    local id=$1 s x
+    shift
+    s=$(it_inv_field "$id" .status)
+    for x in "$@"; do [ "$s" = "$x" ] && return 0; done
+    return 1
+}
+
+# it_inv_wait SECS ID STATUS...: poll until invocation ID reaches one of STATUS.
+it_inv_wait() {
+    local secs=$1
+    shift
+    ml_wait_for "$secs" it_inv_is "$@"
+}
+
+# it_inv_gone ID: true when GET /invocations/ID answers 404.
+it_inv_gone() {
+    [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 10 "$BASE/invocations/$1")" = 404 ]
+}
+
+# it_inv_count QUERY: how many records GET /invocations?QUERY lists.
+it_inv_count() { curl -sf --max-time 30 "$BASE/invocations?$1" | jq length; }
+
+# it_inv_count_is N QUERY: true when GET /invocations?QUERY lists N records.
+it_inv_count_is() { [ "$(it_inv_count "$2")" = "$1" ]; }
+
+# it_async_runs ID: how many runs of invocation ID the pool log reports (one
+# "async invoke ... id=ID" line each).
+it_async_runs() { grep -c "async invoke function=[^ ]* id=$1 " "$MINILAMBDA_RUN_DIR/minilambda.log" || true; }
+
+# The pids of the pool's FastCGI workers only (it_workers also lists the
+# async executors): the children the log announces as "worker N started".
+it_fcgi_workers() {
+    local p
+    for p in $(it_workers); do
+        grep -q "worker [0-9]* started (pid $p)" "$MINILAMBDA_RUN_DIR/minilambda.log" && echo "$p"
+    done
+    return 0
 }
