@@ -99,7 +99,7 @@ it_bg() { IT_BG_PIDS+=("$1"); }
 it_cleanup() {
     local rc=$? p
     for p in "${IT_BG_PIDS[@]}"; do
-        kill "$p" 2>/dev/null && wait "$p" 2>/dev/null || true
+        if kill "$p" 2>/dev/null; then wait "$p" 2>/dev/null || true; fi
     done
     if [ -n "${MINILAMBDA_RUN_DIR:-}" ] && [ -d "$MINILAMBDA_RUN_DIR" ]; then
         ml_stop_all || true
