@@ -74,11 +74,11 @@ static void executor_job(const executor_ctx *x, async_t *async, store_t *store,
 
     const char *fname = json_object_get_string(json_object_object_get(fn, "name"));
     slots_track(x->slots, x->row, 0, u);
-    metrics_begin(x->metrics, fname);
+    metrics_begin(x->metrics, x->row, 0, fname);
     invoke_run(conn, &ir, &res);
     metrics_observe(x->metrics, fname, executor_metrics_status(res.status),
                     (double)res.duration_ms);
-    metrics_end(x->metrics, fname);
+    metrics_end(x->metrics, x->row, 0);
     slots_untrack(x->slots, x->row, 0);
     log_info("async invoke function=%s id=%s attempt=%d status=%s exit=%d duration_ms=%ld%s%s",
              fname, job->id, job->attempt, invoke_status_name(res.status), res.exit_code,

@@ -90,6 +90,11 @@ static void handlers_function(handlers_thread *t, http_req *r, const char *ref)
         rc = store_update(store, ref, body, &rec, &ferr);
     } else {
         rc = store_get(store, ref, &rec);
+        /* Flag a missing image (one inspect); say nothing when unsure. */
+        json_object *image = rc == STORE_OK ? json_object_object_get(rec, "image") : NULL;
+        if (image != NULL && strcmp(r->method, "GET") == 0 &&
+            images_present(t->conn, json_object_get_string(image)) == 0)
+            json_object_object_add(rec, "image_present", json_object_new_boolean(0));
     }
     if (rc == STORE_OK)
         http_send_json(r, 200, rec, NULL);
@@ -338,11 +343,11 @@ static void handlers_invoke(handlers_thread *t, http_req *r, const char *ref, bo
     ir.cancel_fd = r->fcgi->ipcFd;
     const char *fname = json_object_get_string(json_object_object_get(rec, "name"));
     func_now(now, sizeof(now));
-    metrics_begin(app->metrics, fname);
+    metrics_begin(app->metrics, app->worker, t->thread, fname);
     invoke_run(t->conn, &ir, &res);
     metrics_observe(app->metrics, fname, handlers_metrics_status(res.status),
                     (double)res.duration_ms);
-    metrics_end(app->metrics, fname);
+    metrics_end(app->metrics, app->worker, t->thread);
     slots_release(app->slots, app->worker, t->thread);
 
     out = json_object_new_object();

@@ -32,10 +32,18 @@ typedef struct {
     _Atomic uint64_t sum_us;
 } metrics_slot;
 
+/* What one thread is running now: its function's slot and start time. */
+typedef struct {
+    _Atomic uint32_t slot; /* slot index + 1; 0 when idle */
+    _Atomic uint64_t start_ms;
+} metrics_active;
+
 typedef struct {
     uint64_t magic;
     uint32_t version;
     uint32_t slots;
+    uint32_t rows;
+    uint32_t threads;
     uint64_t size;
     uint64_t start_time; /* Unix seconds */
     _Atomic uint64_t http[METRICS_ROUTES][METRICS_CODES];
@@ -46,6 +54,7 @@ typedef struct {
 
 struct metrics {
     metrics_seg *seg;
+    metrics_active *active; /* [rows * threads], after the slots */
     size_t size;
     char name[128];
 };
@@ -53,14 +62,22 @@ struct metrics {
 static const char *const *metrics_route_names;
 static int metrics_route_count;
 
-static size_t metrics_size(int slots)
+static size_t metrics_slots_size(int slots)
 {
     return sizeof(metrics_seg) + sizeof(metrics_slot) * ((size_t)slots + 1);
 }
 
-metrics_t *metrics_create(const char *name, int slots, char *err, size_t errlen)
+static long long metrics_now_ms(void)
 {
-    size_t size = metrics_size(slots);
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+metrics_t *metrics_create(const char *name, int slots, int rows, int threads, char *err,
+                          size_t errlen)
+{
+    size_t size = metrics_slots_size(slots) + sizeof(metrics_active) * (size_t)rows * (size_t)threads;
     metrics_t *m = calloc(1, sizeof(*m));
     int fd = -1;
 
@@ -92,6 +109,9 @@ metrics_t *metrics_create(const char *name, int slots, char *err, size_t errlen)
     m->seg->magic = METRICS_MAGIC;
     m->seg->version = METRICS_VERSION;
     m->seg->slots = (uint32_t)slots;
+    m->seg->rows = (uint32_t)rows;
+    m->seg->threads = (uint32_t)threads;
+    m->active = (metrics_active *)((char *)p + metrics_slots_size(slots));
     m->seg->size = size;
     m->seg->start_time = (uint64_t)time(NULL);
     metrics_slot *ovf = &m->seg->slot[slots];
@@ -161,25 +181,45 @@ static metrics_slot *metrics_slot_for(metrics_t *m, const char *function)
     return &s->slot[n];
 }
 
-void metrics_begin(metrics_t *m, const char *function)
+static metrics_active *metrics_active_at(metrics_t *m, int row, int thread)
 {
-    atomic_fetch_add(&metrics_slot_for(m, function)->in_flight, 1);
+    if (row < 0 || thread < 0 || (uint32_t)row >= m->seg->rows ||
+        (uint32_t)thread >= m->seg->threads)
+        return NULL;
+    return &m->active[(size_t)row * m->seg->threads + (size_t)thread];
 }
 
-void metrics_end(metrics_t *m, const char *function)
-{
-    atomic_fetch_sub(&metrics_slot_for(m, function)->in_flight, 1);
-}
-
-void metrics_observe(metrics_t *m, const char *function, metrics_status status, double ms)
+void metrics_begin(metrics_t *m, int row, int thread, const char *function)
 {
     metrics_slot *sl = metrics_slot_for(m, function);
+    metrics_active *a = metrics_active_at(m, row, thread);
+    atomic_fetch_add(&sl->in_flight, 1);
+    if (a != NULL) {
+        atomic_store(&a->start_ms, (uint64_t)metrics_now_ms());
+        atomic_store(&a->slot, (uint32_t)(sl - m->seg->slot) + 1);
+    }
+}
+
+void metrics_end(metrics_t *m, int row, int thread)
+{
+    metrics_active *a = metrics_active_at(m, row, thread);
+    uint32_t s = a ? atomic_exchange(&a->slot, 0) : 0;
+    if (s > 0)
+        atomic_fetch_sub(&m->seg->slot[s - 1].in_flight, 1);
+}
+
+/* Count one ended invocation in slot `sl`. */
+static void metrics_count(metrics_slot *sl, metrics_status status, double ms)
+{
     atomic_fetch_add(&sl->by_status[status], 1);
     if (status == METRICS_REJECTED)
         return;
     atomic_fetch_add(&sl->total, 1);
-    if (ms < 0)
+    /* Clamp: a NaN or huge value must not become undefined behaviour. */
+    if (!(ms >= 0))
         ms = 0;
+    if (ms > 1e12)
+        ms = 1e12;
     int b = METRICS_BUCKETS; /* +Inf */
     for (int i = 0; i < METRICS_BUCKETS; i++) {
         if (ms <= 10.0 + 100.0 * i) {
@@ -189,6 +229,25 @@ void metrics_observe(metrics_t *m, const char *function, metrics_status status, 
     }
     atomic_fetch_add(&sl->buckets[b], 1);
     atomic_fetch_add(&sl->sum_us, (uint64_t)(ms * 1000.0));
+}
+
+void metrics_reset_row(metrics_t *m, int row)
+{
+    for (uint32_t t = 0; t < m->seg->threads; t++) {
+        metrics_active *a = metrics_active_at(m, row, (int)t);
+        uint32_t s = a ? atomic_exchange(&a->slot, 0) : 0;
+        if (s == 0)
+            continue;
+        metrics_slot *sl = &m->seg->slot[s - 1];
+        atomic_fetch_sub(&sl->in_flight, 1);
+        metrics_count(sl, METRICS_ERROR,
+                      (double)(metrics_now_ms() - (long long)atomic_load(&a->start_ms)));
+    }
+}
+
+void metrics_observe(metrics_t *m, const char *function, metrics_status status, double ms)
+{
+    metrics_count(metrics_slot_for(m, function), status, ms);
 }
 
 void metrics_set_routes(const char *const *names, int count)

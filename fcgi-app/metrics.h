@@ -31,19 +31,29 @@ typedef enum {
 } metrics_status;
 
 /*
- * Create (or recreate, when its layout differs from this build's) the
- * segment `name` with room for `slots` functions, and map it. Returns the
- * mapping (metrics_close) or NULL with the reason in `err`.
+ * Create the segment `name` afresh (a leftover of an earlier run, whatever
+ * its layout, is replaced: counts start at zero with each master) with room
+ * for `slots` functions and for `rows` x `threads` running invocations, and
+ * map it. Returns the mapping (metrics_close) or NULL with the reason in
+ * `err`.
  */
-metrics_t *metrics_create(const char *name, int slots, char *err, size_t errlen);
+metrics_t *metrics_create(const char *name, int slots, int rows, int threads, char *err,
+                          size_t errlen);
 
 /* Unmap; with `unlink_it` also remove the segment (the master, on a clean
  * exit). */
 void metrics_close(metrics_t *m, int unlink_it);
 
-/* One invocation of `function` began / ended (the in-flight gauge). */
-void metrics_begin(metrics_t *m, const char *function);
-void metrics_end(metrics_t *m, const char *function);
+/* An invocation of `function` began on thread `thread` of process row
+ * `row` (the in-flight gauge); metrics_end marks its end. The pair is kept in
+ * the segment so that a process that dies in between can be accounted for
+ * (metrics_reset_row). */
+void metrics_begin(metrics_t *m, int row, int thread, const char *function);
+void metrics_end(metrics_t *m, int row, int thread);
+
+/* Process row `row` died: every invocation it had begun ends, counted as
+ * status "error" with the time it had run. */
+void metrics_reset_row(metrics_t *m, int row);
 
 /* Count an invocation of `function` that ended with `status`; for every
  * status but REJECTED also count Total_Invocations and observe `ms` in the

@@ -261,6 +261,7 @@ static void pool_reap(pool_master *m, bool stopping, docker_conn_t *conn)
                 continue;
             w->pid = 0;
             slots_reset_worker(m->slots, i);
+            metrics_reset_row(m->metrics, i);
             /* An executor's claimed run is not running any more. */
             if (i >= m->cfg->workers)
                 async_recover(m->async, i - m->cfg->workers);
@@ -330,7 +331,7 @@ int pool_run(const config_t *cfg, const char *instance)
         snprintf(shm, sizeof(shm), "%s", cfg->metrics_shm);
     else
         snprintf(shm, sizeof(shm), "/minilambda-%s", instance);
-    m.metrics = metrics_create(shm, cfg->metrics_slots, err, sizeof(err));
+    m.metrics = metrics_create(shm, cfg->metrics_slots, m.total, cfg->threads, err, sizeof(err));
     if (m.metrics == NULL) {
         log_error("pool start-up failed: %s", err);
         goto done;
