@@ -96,8 +96,11 @@ static int async_fsync_dir(const char *dir)
     return rc;
 }
 
-/* Write `len` bytes to dir/name atomically and durably. */
-static int async_write(const char *dir, const char *name, const char *data, size_t len)
+/* Write `len` bytes to dir/name atomically and durably; without
+ * `sync_dir` the rename is durable only once the directory is synced by a
+ * later write. */
+static int async_write(const char *dir, const char *name, const char *data, size_t len,
+                       bool sync_dir)
 {
     char path[ASYNC_PATH], tmp[ASYNC_PATH + 8];
     int rc = -1;
@@ -126,7 +129,7 @@ static int async_write(const char *dir, const char *name, const char *data, size
         log_error("rename(%s) failed: %s", tmp, strerror(errno));
         goto done;
     }
-    rc = async_fsync_dir(dir);
+    rc = sync_dir ? async_fsync_dir(dir) : 0;
 done:
     close(fd);
     return rc;
@@ -186,7 +189,7 @@ static int async_store(async_t *a, json_object *rec)
     size_t len;
     const char *text = json_object_to_json_string_length(rec, async_json_flags, &len);
     snprintf(name, sizeof(name), "%s.json", id);
-    return async_write(a->records, name, text, len);
+    return async_write(a->records, name, text, len, true);
 }
 
 static const char *async_status(json_object *rec)
@@ -266,9 +269,10 @@ async_rc async_accept(async_t *a, json_object *function, const char *event, size
     json_object_object_add(rec, "timeout", json_object_new_int(timeout_s));
     async_set_str(rec, "error", NULL);
 
-    /* Event and record first, marker last: a marker always has a record. */
+    /* Event and record first (one directory sync covers both), marker last:
+     * a marker always has a record. */
     snprintf(name, sizeof(name), "%s.event", id);
-    if (async_write(a->records, name, event, len) != 0 || async_store(a, rec) != 0 ||
+    if (async_write(a->records, name, event, len, false) != 0 || async_store(a, rec) != 0 ||
         async_enqueue(a, id, async_now_ms()) != 0) {
         json_object_put(rec);
         return ASYNC_ERROR;
@@ -352,9 +356,9 @@ async_rc async_list(async_t *a, const char *function, const char *status, int li
     return ASYNC_OK;
 }
 
-/* Remove the queue marker of `id`, if it is still queued. 1 removed, 0 not
- * queued, -1 error. */
-static int async_dequeue(async_t *a, const char *id)
+/* Whether `id` has a marker in queue/; with `remove`, remove it. 1 found
+ * (and removed), 0 not queued, -1 error. */
+static int async_queued(async_t *a, const char *id, bool remove)
 {
     DIR *d = opendir(a->queue);
     int found = 0;
@@ -367,7 +371,7 @@ static int async_dequeue(async_t *a, const char *id)
             continue;
         char path[ASYNC_PATH];
         snprintf(path, sizeof(path), "%s/%.100s", a->queue, e->d_name);
-        if (unlink(path) == 0)
+        if (!remove || unlink(path) == 0)
             found = 1;
     }
     closedir(d);
@@ -404,7 +408,7 @@ async_rc async_cancel(async_t *a, const char *id, json_object **out, bool *runni
     *running = strcmp(st, "RUNNING") == 0;
     /* A PENDING run's marker goes; if an executor claimed it already, it
      * sees CANCELLED under this lock and drops it. */
-    async_dequeue(a, id);
+    async_queued(a, id, true);
     func_now(now, sizeof(now));
     async_set_str(rec, "status", "CANCELLED");
     async_set_str(rec, "completed_at", now);
@@ -564,7 +568,7 @@ int async_finish(async_t *a, async_job *job, const invoke_result *res, long retr
     size_t len;
     const char *text = json_object_to_json_string_length(result, async_json_flags, &len);
     snprintf(name, sizeof(name), "%s.result", job->id);
-    if (async_write(a->records, name, text, len) != 0)
+    if (async_write(a->records, name, text, len, false) != 0)
         goto done;
     const char *final = async_final(res->status);
     int max = json_object_get_int(json_object_object_get(rec, "max_attempts"));
@@ -616,10 +620,18 @@ int async_recover(async_t *a, int executor)
         if (e->d_name[0] == '.' ||
             (executor >= 0 && strncmp(e->d_name, prefix, strlen(prefix)) != 0))
             continue;
-        const char *id = strrchr(e->d_name, '-');
+        /* <executor>-<due>-<id>: the id (which has dashes) follows the
+         * second dash. */
+        const char *id = strchr(e->d_name, '-');
+        id = id ? strchr(id + 1, '-') : NULL;
         snprintf(path, sizeof(path), "%s/%.150s", a->running, e->d_name);
         json_object *rec = id ? async_load(a, id + 1) : NULL;
-        if (rec != NULL && strcmp(async_status(rec), "RUNNING") == 0) {
+        if (rec != NULL && strcmp(async_status(rec), "PENDING") == 0) {
+            /* Claimed but not yet marked RUNNING, or requeued for a retry
+             * without its new marker: queue it (once). */
+            if (async_queued(a, id + 1, false) == 0)
+                async_enqueue(a, id + 1, async_now_ms());
+        } else if (rec != NULL && strcmp(async_status(rec), "RUNNING") == 0) {
             int attempts = json_object_get_int(json_object_object_get(rec, "attempts"));
             int max = json_object_get_int(json_object_object_get(rec, "max_attempts"));
             async_set_str(rec, "error", "interrupted");

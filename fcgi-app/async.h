@@ -106,8 +106,10 @@ void async_job_free(async_job *job);
 
 /*
  * Recover runs claimed by executor `executor` (or by any executor when
- * -1) whose process is gone: requeue those with attempts left, end the rest
- * FAILED with error "interrupted". Returns how many, or -1.
+ * -1) whose process is gone: a RUNNING one is requeued when it has attempts
+ * left, else it ends FAILED with error "interrupted"; a PENDING one whose
+ * marker was lost in between is queued again. Returns how many RUNNING runs
+ * were interrupted, or -1.
  */
 int async_recover(async_t *a, int executor);
 
