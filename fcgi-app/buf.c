@@ -116,6 +116,18 @@ static int buf_utf8_len(const unsigned char *p, size_t n)
     return len;
 }
 
+bool buf_is_utf8(const char *p, size_t n)
+{
+    const unsigned char *u = (const unsigned char *)p;
+    for (size_t i = 0; i < n;) {
+        int len = buf_utf8_len(u + i, n - i);
+        if (len <= 0)
+            return false;
+        i += (size_t)len;
+    }
+    return true;
+}
+
 buf_rc buf_append_utf8(buf_t *b, const char *p, size_t n, int cut)
 {
     static const char replacement[] = "\xEF\xBF\xBD";

@@ -12,6 +12,7 @@
 #define MINILAMBDA_BUF_H
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 typedef struct {
@@ -47,6 +48,10 @@ buf_rc buf_printf(buf_t *b, const char *fmt, ...) __attribute__((format(printf, 
  * buf_append; on failure the buffer may hold part of the text.
  */
 buf_rc buf_append_utf8(buf_t *b, const char *p, size_t n, int cut);
+
+/* True when all `n` bytes at `p` are well-formed UTF-8 (no overlong forms,
+ * surrogates or code points past U+10FFFF). */
+bool buf_is_utf8(const char *p, size_t n);
 
 /* Forget the contents but keep the allocation for reuse. */
 void buf_reset(buf_t *b);

@@ -1,6 +1,7 @@
 #include "http.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -176,6 +177,31 @@ static int http_is_json_type(const char *ct)
     return n > 5 && strncasecmp(ct + n - 5, "+json", 5) == 0;
 }
 
+/* True when an object key holds the escape \u0000: json-c would cut the key
+ * there and silently store a different one. Values may hold it (json-c keeps
+ * their length). Call on text json-c has accepted. */
+static bool http_key_has_nul(const char *s, size_t len)
+{
+    for (size_t i = 0; i < len; i++) {
+        if (s[i] != '"')
+            continue;
+        bool nul = false;
+        for (i++; i < len && s[i] != '"'; i++) {
+            if (s[i] != '\\')
+                continue;
+            if (i + 5 < len && s[i + 1] == 'u' && strncmp(s + i + 2, "0000", 4) == 0)
+                nul = true;
+            i++;
+        }
+        size_t j = i + 1;
+        while (j < len && strchr(" \t\r\n", s[j]) != NULL)
+            j++;
+        if (nul && j < len && s[j] == ':')
+            return true;
+    }
+    return false;
+}
+
 int http_query(const http_req *r, const char *key, char *out, size_t outlen)
 {
     const char *q = strchr(r->uri, '?');
@@ -240,6 +266,10 @@ int http_read_json(http_req *r, size_t max, int empty_ok, json_object **out)
         http_send_error(r, 400, "invalid_json", "the request body contains a NUL byte", NULL);
         goto done;
     }
+    if (!buf_is_utf8(body.data, body.len)) {
+        http_send_error(r, 400, "invalid_json", "the request body is not valid UTF-8", NULL);
+        goto done;
+    }
     tok = json_tokener_new_ex(HTTP_JSON_DEPTH);
     if (tok == NULL) {
         http_send_error(r, 503, "out_of_memory", "the server is out of memory", NULL);
@@ -249,6 +279,12 @@ int http_read_json(http_req *r, size_t max, int empty_ok, json_object **out)
     obj = json_tokener_parse_ex(tok, body.data ? body.data : "", (int)body.len);
     enum json_tokener_error jerr = json_tokener_get_error(tok);
     size_t end = json_tokener_get_parse_end(tok);
+    if (jerr == json_tokener_continue && end == body.len) {
+        /* A top-level number or literal ends only with the input: end it. */
+        obj = json_tokener_parse_ex(tok, "", 1);
+        jerr = json_tokener_get_error(tok);
+        end = body.len;
+    }
     while (jerr == json_tokener_success && end < body.len && strchr(" \t\r\n", body.data[end]))
         end++;
     if (jerr == json_tokener_error_depth) {
@@ -263,6 +299,10 @@ int http_read_json(http_req *r, size_t max, int empty_ok, json_object **out)
                                                 : json_tokener_error_desc(jerr),
                  end);
         http_send_error(r, 400, "invalid_json", msg, NULL);
+        goto done;
+    }
+    if (http_key_has_nul(body.data, body.len)) {
+        http_send_error(r, 400, "invalid_json", "an object key contains \\u0000", NULL);
         goto done;
     }
     if (!json_object_is_type(obj, json_type_object)) {
