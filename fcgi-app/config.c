@@ -32,6 +32,26 @@ static int config_int(const char *name, long def, long lo, long hi, int *out, ch
     return 0;
 }
 
+/* A byte count: digits only (strtoull alone would take a sign or
+ * spaces), at least 1. */
+static int config_bytes(const char *name, unsigned long long def, unsigned long long *out,
+                        char *err, size_t errlen)
+{
+    const char *s = getenv(name);
+    char *end;
+    *out = def;
+    if (s == NULL || *s == '\0')
+        return 0;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (*s < '0' || *s > '9' || errno != 0 || *end != '\0' || v == 0) {
+        snprintf(err, errlen, "%s must be a number of bytes (at least 1), not \"%s\"", name, s);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
 static int config_path(const char *name, const char *def_dir, const char *def_file, char *out,
                        char *err, size_t errlen)
 {
@@ -80,6 +100,9 @@ int config_load(config_t *c, char *err, size_t errlen)
         return -1;
     c->retry_base_ms = base;
     c->retention = keep;
+    if (config_bytes("MINILAMBDA_MAX_IMAGE_BYTES", CONFIG_MAX_IMAGE_BYTES, &c->max_image_bytes, err,
+                     errlen) != 0)
+        return -1;
     const char *shm = getenv("MINILAMBDA_METRICS_SHM");
     if (shm != NULL && *shm != '\0') {
         int n = snprintf(c->metrics_shm, sizeof(c->metrics_shm), "%s", shm);

@@ -25,10 +25,15 @@ typedef struct {
     int async_workers;                   /* MINILAMBDA_ASYNC_WORKERS */
     long retry_base_ms;                  /* MINILAMBDA_RETRY_BASE_MS */
     long retention;                      /* MINILAMBDA_INVOCATION_RETENTION, seconds */
+    unsigned long long max_image_bytes;  /* MINILAMBDA_MAX_IMAGE_BYTES: POST /images body */
     char metrics_shm[128];               /* MINILAMBDA_METRICS_SHM; "" = derived */
     int metrics_slots;                   /* MINILAMBDA_METRICS_SLOTS */
     log_level level;                     /* MINILAMBDA_LOG_LEVEL */
 } config_t;
+
+/* MINILAMBDA_MAX_IMAGE_BYTES when unset: 4 GiB (scripts/lib.sh renders the
+ * same default into nginx's client_max_body_size). */
+#define CONFIG_MAX_IMAGE_BYTES 4294967296ULL
 
 /* Fill `c` from the environment. Returns 0, or -1 with a sentence naming the
  * bad variable in `err` (and `c` partly filled). */

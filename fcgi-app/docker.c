@@ -199,8 +199,8 @@ typedef struct {
 /* The raw request: `path` is used as given (already versioned or not). The
  * body is `up` when not NULL, else the JSON `body` when not NULL. */
 static docker_rc docker_raw(docker_conn_t *c, const char *method, const char *path,
-                            const char *body, const docker_upload *up, long timeout_ms,
-                            buf_t *out, docker_result *res)
+                            const char *body, const docker_upload *up, long timeout_ms, buf_t *out,
+                            docker_result *res)
 {
     char url[1024];
     struct curl_slist *hdrs = NULL;

@@ -63,6 +63,21 @@ void docker_conn_free(docker_conn_t *c);
 docker_rc docker_call(docker_conn_t *c, const char *method, const char *path, const char *body,
                       long timeout_ms, buf_t *out, docker_result *res);
 
+/*
+ * Like docker_call, with a body streamed from `read_cb` (libcurl's
+ * CURLOPT_READFUNCTION contract: fill up to size * nitems bytes of the
+ * buffer and return the count, 0 at the end of the body, or
+ * CURL_READFUNC_ABORT to abandon the request) and sent chunked as
+ * `content_type`. `read_arg` is borrowed. The callback runs on this thread
+ * from inside the call; the whole exchange, upload included, must finish
+ * within `timeout_ms`. An aborted upload returns DOCKER_ERROR, and the
+ * engine sees the body end early.
+ */
+docker_rc docker_call_stream(docker_conn_t *c, const char *method, const char *path,
+                             const char *content_type,
+                             size_t (*read_cb)(char *, size_t, size_t, void *), void *read_arg,
+                             long timeout_ms, buf_t *out, docker_result *res);
+
 /* GET /_ping. DOCKER_OK when the engine answers. */
 docker_rc docker_ping(docker_conn_t *c, long timeout_ms, docker_result *res);
 

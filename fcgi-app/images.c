@@ -1,20 +1,581 @@
 #include "images.h"
 
+#include <curl/curl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "log.h"
+#include "multipart.h"
+
+/* Bytes of a multipart body read from the client per step (a raw tar is
+ * read straight into libcurl's upload buffer instead). */
+#define IMAGES_CHUNK (256 * 1024)
+/* Docker's reply to a load in quiet mode: a JSON line per image loaded. */
+#define IMAGES_LOAD_REPLY_MAX (1024 * 1024)
+/* The whole load, upload included. A stalled client cannot hold the
+ * thread this long: nginx closes the request after its client body
+ * timeout, and the upload is then abandoned. */
+#define IMAGES_LOAD_TIMEOUT_MS (2L * 60 * 60 * 1000)
+#define IMAGES_LIST_MAX (32 * 1024 * 1024)
+#define IMAGES_LIST_TIMEOUT_MS 30000L
+/* A record read must not wait long on a slow engine. */
+#define IMAGES_INSPECT_TIMEOUT_MS 1000L
+/* How long a presence answer is reused: a GET /functions/{ref} then costs
+ * no engine call at all, at the price of an answer up to this stale. */
+#define IMAGES_PRESENT_TTL_MS 2000
+#define IMAGES_PRESENT_CACHE 64
+
+/* Where an upload's request body stands. */
+typedef enum {
+    IMAGES_READING = 0, /* more body to come */
+    IMAGES_DONE,        /* the body ended, well-formed, with a non-empty image */
+    IMAGES_CLIENT_GONE, /* the body ended before its length: the client left */
+    IMAGES_TOO_BIG,     /* past MINILAMBDA_MAX_IMAGE_BYTES */
+    IMAGES_BAD_MULTIPART,
+    IMAGES_NO_IMAGE,   /* a form without an "image" field */
+    IMAGES_TWO_IMAGES, /* a form with more than one */
+    IMAGES_EMPTY,      /* an image of zero bytes */
+    IMAGES_NOMEM
+} images_state;
+
+typedef struct {
+    http_req *r;
+    multipart_parser *mp;    /* NULL for a raw tar body */
+    unsigned long long max;  /* body limit */
+    unsigned long long body; /* body bytes read */
+    unsigned long long tar;  /* image bytes passed on to the engine */
+    char *chunk;             /* IMAGES_CHUNK bytes; multipart only */
+    /* The read callback's buffer, while it runs. */
+    char *dst;
+    size_t room, filled;
+    /* Image bytes the parser produced past `room` (fewer than one
+     * delimiter's worth: see images_pull), sent first next time. */
+    buf_t spill;
+    size_t spill_off;
+    int in_image, seen_image;
+    char other[64]; /* the first other field's name, for the error */
+    images_state st;
+    multipart_rc mrc;
+} images_upload_ctx;
+
+static int images_part_begin(void *arg, const char *name, const char *filename)
+{
+    images_upload_ctx *u = arg;
+    (void)filename;
+    if (strcmp(name, "image") != 0) {
+        if (u->other[0] == '\0')
+            snprintf(u->other, sizeof(u->other), "%s", name);
+        return 0;
+    }
+    if (u->seen_image) {
+        u->st = IMAGES_TWO_IMAGES;
+        return -1;
+    }
+    u->seen_image = u->in_image = 1;
+    return 0;
+}
+
+static int images_part_data(void *arg, const char *p, size_t n)
+{
+    images_upload_ctx *u = arg;
+    if (!u->in_image)
+        return 0;
+    size_t fit = u->room - u->filled < n ? u->room - u->filled : n;
+    memcpy(u->dst + u->filled, p, fit);
+    u->filled += fit;
+    u->tar += n;
+    if (fit < n && buf_append(&u->spill, p + fit, n - fit) != BUF_OK) {
+        log_error("image upload: buf_append() of %zu spilled bytes failed", n - fit);
+        u->st = IMAGES_NOMEM;
+        return -1;
+    }
+    return 0;
+}
+
+static int images_part_end(void *arg)
+{
+    images_upload_ctx *u = arg;
+    u->in_image = 0;
+    return 0;
+}
+
+static const multipart_callbacks images_mp_cb = {images_part_begin, images_part_data,
+                                                 images_part_end};
+
+/* Read the next piece of the body and pass the image bytes in it to the
+ * read callback's buffer. Reads at most the room left, so the parser's
+ * output (the input plus the few delimiter bytes it held back) overflows
+ * into `spill` by less than MULTIPART_DELIM_MAX bytes. */
+static void images_pull(images_upload_ctx *u)
+{
+    FCGX_Stream *in = u->r->fcgi->in;
+    size_t want = u->room - u->filled;
+    if (want > IMAGES_CHUNK)
+        want = IMAGES_CHUNK;
+    char *into = u->mp != NULL ? u->chunk : u->dst + u->filled;
+    int n = FCGX_GetStr(into, (int)want, in);
+    if (n > 0) {
+        u->body += (unsigned)n;
+        if (u->body > u->max) {
+            u->st = IMAGES_TOO_BIG;
+            return;
+        }
+        if (u->mp == NULL) {
+            u->filled += (size_t)n;
+            u->tar += (unsigned)n;
+        } else {
+            multipart_rc rc = multipart_feed(u->mp, u->chunk, (size_t)n);
+            if (rc != MULTIPART_OK) {
+                if (u->st == IMAGES_READING) { /* not stopped by our own callback */
+                    u->st = IMAGES_BAD_MULTIPART;
+                    u->mrc = rc;
+                }
+                return;
+            }
+        }
+    }
+    if (n >= 0 && (size_t)n == want)
+        return;
+    /* A short read: the body ended, completely or not. libfcgi flags an
+     * error when nginx closed the connection mid-body (the client left). */
+    if (FCGX_GetError(in) != 0 ||
+        (u->r->content_length >= 0 && u->body != (unsigned long long)u->r->content_length)) {
+        u->st = IMAGES_CLIENT_GONE;
+        return;
+    }
+    if (u->mp != NULL) {
+        u->mrc = multipart_finish(u->mp);
+        if (u->mrc != MULTIPART_OK) {
+            u->st = IMAGES_BAD_MULTIPART;
+            return;
+        }
+        if (!u->seen_image) {
+            u->st = IMAGES_NO_IMAGE;
+            return;
+        }
+    }
+    u->st = u->tar == 0 ? IMAGES_EMPTY : IMAGES_DONE;
+}
+
+/*
+ * libcurl's read callback for the load: fill `dst` with the next image
+ * bytes. The end of the tar is reported only once the whole request body
+ * has been read and found well-formed; anything else aborts the transfer,
+ * so the engine sees a truncated tar and tags nothing.
+ */
+static size_t images_read_cb(char *dst, size_t size, size_t nitems, void *arg)
+{
+    images_upload_ctx *u = arg;
+    u->dst = dst;
+    u->room = size * nitems;
+    u->filled = 0;
+    if (u->spill_off < u->spill.len) {
+        size_t have = u->spill.len - u->spill_off;
+        size_t take = have < u->room ? have : u->room;
+        memcpy(dst, u->spill.data + u->spill_off, take);
+        u->filled = take;
+        u->spill_off += take;
+        if (u->spill_off == u->spill.len) {
+            buf_reset(&u->spill);
+            u->spill_off = 0;
+        }
+    }
+    while (u->filled == 0 && u->room > 0 && u->st == IMAGES_READING)
+        images_pull(u);
+    if (u->filled > 0)
+        return u->filled;
+    return u->st == IMAGES_DONE ? 0 : CURL_READFUNC_ABORT;
+}
+
+/* Whether the media type of Content-Type `ct` (parameters ignored) is
+ * `type`, case-insensitively. */
+static int images_type_is(const char *ct, const char *type)
+{
+    size_t n = strcspn(ct, ";");
+    while (n > 0 && (ct[n - 1] == ' ' || ct[n - 1] == '\t'))
+        n--;
+    return n == strlen(type) && strncasecmp(ct, type, n) == 0;
+}
+
+/* Answer an upload that stopped because of its request body. */
+static void images_body_error(http_req *r, const images_upload_ctx *u)
+{
+    char msg[200];
+    switch (u->st) {
+    case IMAGES_TOO_BIG:
+        snprintf(msg, sizeof(msg), "the request body is larger than %llu bytes", u->max);
+        http_send_error(r, 413, "payload_too_large", msg, NULL);
+        break;
+    case IMAGES_BAD_MULTIPART:
+        snprintf(msg, sizeof(msg), "the multipart body is malformed: %s",
+                 multipart_strerror(u->mrc));
+        http_send_error(r, 400, "invalid_multipart", msg, NULL);
+        break;
+    case IMAGES_NO_IMAGE:
+        if (u->other[0] != '\0')
+            snprintf(msg, sizeof(msg), "the form has no \"image\" field (it has \"%.64s\")",
+                     u->other);
+        else
+            snprintf(msg, sizeof(msg), "the form has no \"image\" field");
+        http_send_error(r, 400, "missing_image_field", msg, NULL);
+        break;
+    case IMAGES_TWO_IMAGES:
+        http_send_error(r, 400, "invalid_multipart", "the form has more than one \"image\" field",
+                        NULL);
+        break;
+    case IMAGES_EMPTY:
+        http_send_error(r, 400, "invalid_image", "the image file is empty", NULL);
+        break;
+    case IMAGES_CLIENT_GONE:
+        http_send_error(r, 400, "incomplete_body", "the request body ended before its end", NULL);
+        break;
+    default:
+        http_send_error(r, 503, "out_of_memory", "the server is out of memory", NULL);
+        break;
+    }
+}
+
+/* Answer a failed engine call. */
+static void images_engine_error(http_req *r, docker_rc rc, const docker_result *dr)
+{
+    if (rc == DOCKER_UNREACHABLE)
+        http_send_error(r, 503, "engine_unreachable", dr->message, NULL);
+    else if (rc == DOCKER_TIMEOUT)
+        http_send_error(r, 504, "engine_timeout", dr->message, NULL);
+    else
+        http_send_error(r, 502, "engine_error", dr->message, NULL);
+}
+
+/*
+ * Read Docker's load reply, a series of JSON messages: {"stream": "Loaded
+ * image: name:tag\n"} or "Loaded image ID: sha256:..." per image, or
+ * {"errorDetail": ..., "error": "..."}. Adds the references to `images`;
+ * copies an error into `err` (left "" when there is none).
+ */
+static void images_parse_load(const buf_t *reply, json_object *images, char *err, size_t errlen)
+{
+    static const char tag_prefix[] = "Loaded image: ", id_prefix[] = "Loaded image ID: ";
+    json_tokener *tok = json_tokener_new();
+    const char *p = reply->data ? reply->data : "";
+    size_t left = reply->len;
+
+    err[0] = '\0';
+    if (tok == NULL) {
+        snprintf(err, errlen, "out of memory reading the engine's reply");
+        return;
+    }
+    while (left > 0) {
+        size_t ws = strspn(p, " \t\r\n");
+        if (ws >= left)
+            break;
+        p += ws;
+        left -= ws;
+        json_tokener_reset(tok);
+        json_object *o = json_tokener_parse_ex(tok, p, (int)left);
+        if (o == NULL) {
+            if (err[0] == '\0')
+                snprintf(err, errlen, "the engine's reply is not JSON: %.120s", p);
+            break;
+        }
+        size_t used = json_tokener_get_parse_end(tok);
+        p += used;
+        left -= used;
+        json_object *v;
+        if (json_object_object_get_ex(o, "error", &v) && err[0] == '\0') {
+            snprintf(err, errlen, "%s", json_object_get_string(v));
+        } else if (json_object_object_get_ex(o, "stream", &v)) {
+            const char *s = json_object_get_string(v);
+            const char *ref = NULL;
+            if (strncmp(s, tag_prefix, sizeof(tag_prefix) - 1) == 0)
+                ref = s + sizeof(tag_prefix) - 1;
+            else if (strncmp(s, id_prefix, sizeof(id_prefix) - 1) == 0)
+                ref = s + sizeof(id_prefix) - 1;
+            if (ref != NULL)
+                json_object_array_add(images,
+                                      json_object_new_string_len(ref, (int)strcspn(ref, "\r\n")));
+        }
+        json_object_put(o);
+    }
+    json_tokener_free(tok);
+}
+
+/* Load the body into the engine and answer. Returns 1 when an image was
+ * loaded, 0 otherwise. */
+static int images_load(handlers_thread *t, http_req *r, images_upload_ctx *u)
+{
+    buf_t reply;
+    docker_result dr;
+    json_object *images = json_object_new_array(), *out = NULL;
+    char err[512];
+    int ok = 0;
+
+    buf_init(&reply, IMAGES_LOAD_REPLY_MAX);
+    docker_rc rc = docker_call_stream(t->conn, "POST", "/images/load?quiet=1", "application/x-tar",
+                                      images_read_cb, u, IMAGES_LOAD_TIMEOUT_MS, &reply, &dr);
+    if (u->st != IMAGES_READING && u->st != IMAGES_DONE) {
+        /* We abandoned the transfer ourselves. */
+        log_warn("image upload: abandoned after %llu bytes of body: %s", u->body,
+                 u->st == IMAGES_CLIENT_GONE ? "the client went away"
+                 : u->st == IMAGES_TOO_BIG   ? "over the size limit"
+                                             : "the body is not a valid upload");
+        images_body_error(r, u);
+        goto done;
+    }
+    if (rc == DOCKER_API_ERROR && dr.status >= 400 && dr.status < 500) {
+        http_send_error(r, 400, "invalid_image", dr.message, NULL);
+        goto done;
+    }
+    if (rc != DOCKER_OK) {
+        log_error("image upload: POST /images/load failed: %s", dr.message);
+        images_engine_error(r, rc, &dr);
+        goto done;
+    }
+    images_parse_load(&reply, images, err, sizeof(err));
+    if (err[0] != '\0') {
+        http_send_error(r, 400, "invalid_image", err, NULL);
+        goto done;
+    }
+    if (json_object_array_length(images) == 0) {
+        http_send_error(r, 400, "invalid_image", "the archive holds no image", NULL);
+        goto done;
+    }
+    out = json_object_new_object();
+    json_object_object_add(out, "message", json_object_new_string("Image Uploaded Successfully"));
+    json_object_object_add(out, "images", json_object_get(images));
+    json_object_object_add(out, "file_size", json_object_new_int64((int64_t)u->tar));
+    http_send_json(r, 200, out, NULL);
+    log_info("image upload: loaded %s (%llu bytes)",
+             json_object_to_json_string_ext(images, JSON_C_TO_STRING_PLAIN), u->tar);
+    ok = 1;
+done:
+    json_object_put(out);
+    json_object_put(images);
+    buf_free(&reply);
+    return ok;
+}
+
 void images_upload(handlers_thread *t, http_req *r)
 {
-    (void)t;
-    http_send_error(r, 501, "not_implemented", "image upload is not implemented yet", NULL);
+    multipart_parser *mp = NULL;
+    char boundary[MULTIPART_BOUNDARY_MAX + 1], msg[200];
+    images_upload_ctx u;
+    int ok = 0;
+
+    memset(&u, 0, sizeof(u));
+    u.r = r;
+    u.max = t->app->cfg->max_image_bytes;
+    buf_init(&u.spill, MULTIPART_DELIM_MAX);
+    if (r->content_type != NULL && images_type_is(r->content_type, "multipart/form-data")) {
+        mp = malloc(sizeof(*mp));
+        u.chunk = malloc(IMAGES_CHUNK);
+        if (mp == NULL || u.chunk == NULL) {
+            log_error("image upload: malloc() of the parser failed: out of memory");
+            http_send_error(r, 503, "out_of_memory", "the server is out of memory", NULL);
+            goto done;
+        }
+        if (multipart_boundary(r->content_type, boundary, sizeof(boundary)) != 0 ||
+            multipart_init(mp, boundary, &images_mp_cb, &u) != 0) {
+            http_send_error(r, 400, "invalid_multipart",
+                            "the Content-Type has no valid boundary parameter", NULL);
+            goto done;
+        }
+        u.mp = mp;
+    } else if (r->content_type == NULL || !images_type_is(r->content_type, "application/x-tar")) {
+        http_send_error(r, 415, "unsupported_media_type",
+                        "upload the image as multipart/form-data (field \"image\") or as an "
+                        "application/x-tar body",
+                        NULL);
+        goto done;
+    }
+    if (r->content_length >= 0 && (unsigned long long)r->content_length > u.max) {
+        snprintf(msg, sizeof(msg), "the request body is larger than %llu bytes", u.max);
+        http_send_error(r, 413, "payload_too_large", msg, NULL);
+        goto done;
+    }
+    ok = images_load(t, r, &u);
+done:
+    metrics_image_upload(t->app->metrics, ok, u.tar);
+    buf_free(&u.spill);
+    free(u.chunk);
+    free(mp);
+}
+
+/* Parse ?detail=: 1 or true (or a bare "detail") is 1; absent, 0 or false
+ * is 0; anything else -1. Other parameters are ignored. */
+static int images_detail(http_req *r)
+{
+    const char *q = FCGX_GetParam("QUERY_STRING", r->fcgi->envp);
+    int detail = 0;
+    while (q != NULL && *q != '\0') {
+        size_t len = strcspn(q, "&");
+        if (len >= 6 && strncmp(q, "detail", 6) == 0 && (len == 6 || q[6] == '=')) {
+            const char *v = q + 6 + (len > 6);
+            size_t vlen = len > 6 ? len - 7 : 0;
+            if (len == 6 || (vlen == 1 && *v == '1') || (vlen == 4 && strncmp(v, "true", 4) == 0))
+                detail = 1;
+            else if ((vlen == 1 && *v == '0') || (vlen == 5 && strncmp(v, "false", 5) == 0))
+                detail = 0;
+            else
+                return -1;
+        }
+        q += len + (q[len] == '&');
+    }
+    return detail;
+}
+
+/* The tags of one image entry of /images/json, without Docker's
+ * "<none>:<none>" placeholder for untagged images. A new array. */
+static json_object *images_tags(json_object *img)
+{
+    json_object *tags = json_object_new_array(), *rt;
+    if (!json_object_object_get_ex(img, "RepoTags", &rt) ||
+        !json_object_is_type(rt, json_type_array))
+        return tags;
+    for (size_t i = 0; i < json_object_array_length(rt); i++) {
+        json_object *tag = json_object_array_get_idx(rt, i);
+        const char *s = json_object_get_string(tag);
+        if (json_object_is_type(tag, json_type_string) && strstr(s, "<none>") == NULL)
+            json_object_array_add(tags, json_object_get(tag));
+    }
+    return tags;
+}
+
+/* An image's detail object {id, tags, size, created}. */
+static json_object *images_detail_obj(json_object *img)
+{
+    json_object *o = json_object_new_object(), *v;
+    char created[32] = "";
+    json_object_object_add(o, "id",
+                           json_object_object_get_ex(img, "Id", &v) ? json_object_get(v) : NULL);
+    json_object_object_add(o, "tags", images_tags(img));
+    json_object_object_add(o, "size",
+                           json_object_object_get_ex(img, "Size", &v) ? json_object_get(v) : NULL);
+    if (json_object_object_get_ex(img, "Created", &v)) {
+        time_t when = (time_t)json_object_get_int64(v);
+        struct tm tm;
+        if (gmtime_r(&when, &tm) != NULL)
+            strftime(created, sizeof(created), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    }
+    json_object_object_add(o, "created", created[0] ? json_object_new_string(created) : NULL);
+    return o;
 }
 
 void images_list(handlers_thread *t, http_req *r)
 {
-    (void)t;
-    http_send_error(r, 501, "not_implemented", "image listing is not implemented yet", NULL);
+    buf_t body;
+    docker_result dr;
+    json_object *list = NULL, *out = NULL;
+    int detail = images_detail(r);
+
+    buf_init(&body, IMAGES_LIST_MAX);
+    if (detail < 0) {
+        http_send_error(r, 400, "invalid_query", "detail must be 1, true, 0 or false", NULL);
+        goto done;
+    }
+    docker_rc rc =
+        docker_call(t->conn, "GET", "/images/json", NULL, IMAGES_LIST_TIMEOUT_MS, &body, &dr);
+    if (rc != DOCKER_OK) {
+        log_error("GET /images/json failed: %s", dr.message);
+        images_engine_error(r, rc, &dr);
+        goto done;
+    }
+    list = json_tokener_parse(body.data ? body.data : "");
+    if (!json_object_is_type(list, json_type_array)) {
+        log_error("GET /images/json: the engine's reply is not a JSON array");
+        http_send_error(r, 502, "engine_error", "the engine's image list is not a JSON array",
+                        NULL);
+        goto done;
+    }
+    out = json_object_new_array();
+    for (size_t i = 0; i < json_object_array_length(list); i++) {
+        json_object *img = json_object_array_get_idx(list, i);
+        if (detail) {
+            json_object_array_add(out, images_detail_obj(img));
+            continue;
+        }
+        json_object *tags = images_tags(img);
+        for (size_t j = 0; j < json_object_array_length(tags); j++)
+            json_object_array_add(out, json_object_get(json_object_array_get_idx(tags, j)));
+        json_object_put(tags);
+    }
+    http_send_json(r, 200, out, NULL);
+done:
+    json_object_put(out);
+    json_object_put(list);
+    buf_free(&body);
+}
+
+typedef struct {
+    char image[256];
+    int present;
+    long long at_ms;
+} images_seen;
+
+static images_seen images_cache[IMAGES_PRESENT_CACHE];
+static pthread_mutex_t images_cache_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static long long images_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The slot for `image` in the cache (a fixed table, hashed). */
+static images_seen *images_cache_slot(const char *image)
+{
+    unsigned h = 5381;
+    for (const char *p = image; *p; p++)
+        h = h * 33 + (unsigned char)*p;
+    return &images_cache[h % IMAGES_PRESENT_CACHE];
+}
+
+/* Remember (present >= 0) an answer for `image`. */
+static void images_cache_put(const char *image, int present)
+{
+    pthread_mutex_lock(&images_cache_mu);
+    images_seen *e = images_cache_slot(image);
+    snprintf(e->image, sizeof(e->image), "%s", image);
+    e->present = present;
+    e->at_ms = images_now_ms();
+    pthread_mutex_unlock(&images_cache_mu);
+}
+
+/* A fresh cached answer for `image`, or -1. */
+static int images_cache_get(const char *image)
+{
+    int present = -1;
+    pthread_mutex_lock(&images_cache_mu);
+    images_seen *e = images_cache_slot(image);
+    if (strcmp(e->image, image) == 0 && images_now_ms() - e->at_ms < IMAGES_PRESENT_TTL_MS)
+        present = e->present;
+    pthread_mutex_unlock(&images_cache_mu);
+    return present;
 }
 
 int images_present(docker_conn_t *c, const char *image)
 {
-    (void)c;
-    (void)image;
+    char path[1024];
+    docker_result dr;
+    int cached = images_cache_get(image);
+    if (cached >= 0)
+        return cached;
+    char *esc = curl_easy_escape(NULL, image, 0);
+    if (esc == NULL)
+        return -1;
+    int n = snprintf(path, sizeof(path), "/images/%s/json", esc);
+    curl_free(esc);
+    if (n < 0 || (size_t)n >= sizeof(path))
+        return -1;
+    docker_rc rc = docker_call(c, "GET", path, NULL, IMAGES_INSPECT_TIMEOUT_MS, NULL, &dr);
+    if (rc == DOCKER_OK || (rc == DOCKER_API_ERROR && dr.status == 404)) {
+        images_cache_put(image, rc == DOCKER_OK);
+        return rc == DOCKER_OK;
+    }
+    log_warn("image inspect %s failed: %s", image, dr.message);
     return -1;
 }

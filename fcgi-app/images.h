@@ -19,7 +19,7 @@ void images_upload(handlers_thread *t, http_req *r);
 void images_list(handlers_thread *t, http_req *r);
 
 /* Whether the engine has `image`: 1 yes, 0 no, -1 could not tell. One
- * inspect call. */
+ * inspect call, its answer reused by this process for up to 2 s. */
 int images_present(docker_conn_t *c, const char *image);
 
 #endif

@@ -105,7 +105,12 @@ ml_metrics_access() {
 
 # Render nginx/minilambda.conf.in into the run dir.
 ml_render_nginx() {
-    local run=$MINILAMBDA_RUN_DIR user line access
+    local run=$MINILAMBDA_RUN_DIR user line access max=${MINILAMBDA_MAX_IMAGE_BYTES:-4294967296}
+    case "$max" in
+    *[!0-9]*) ml_die "MINILAMBDA_MAX_IMAGE_BYTES must be a number of bytes, not \"$max\"" ;;
+    *[1-9]*) ;;
+    *) ml_die "MINILAMBDA_MAX_IMAGE_BYTES must be at least 1" ;;
+    esac
     access=$(ml_metrics_access)
     user=$(ml_nginx_user)
     line=""
@@ -119,6 +124,7 @@ ml_render_nginx() {
         -e "s|@PORT@|$MINILAMBDA_PORT|g" \
         -e "s|@BIND@|$MINILAMBDA_BIND|g" \
         -e "s|@METRICS_ACCESS@|$access|" \
+        -e "s|@MAX_IMAGE_BYTES@|$max|g" \
         -e "s|@SOCKET@|${MINILAMBDA_SOCKET:-$run/minilambda.sock}|g" \
         -e "s|@INVOKE_SOCKET@|${MINILAMBDA_INVOKE_SOCKET:-$run/minilambda-invoke.sock}|g" \
         "$ML_ROOT/nginx/minilambda.conf.in" >"$run/nginx.conf"
