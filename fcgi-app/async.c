@@ -164,14 +164,15 @@ static int async_read(const char *dir, const char *name, buf_t *out)
     return rc;
 }
 
-/* The metadata of `id`, parsed; NULL when absent or unreadable. */
-static json_object *async_load(async_t *a, const char *id)
+/* records/<id><ext> parsed as a JSON object (at most `max` bytes); NULL when
+ * absent or unreadable. */
+static json_object *async_load_json(async_t *a, const char *id, const char *ext, size_t max)
 {
     char name[64];
     buf_t b;
-    buf_init(&b, ASYNC_META_MAX);
-    snprintf(name, sizeof(name), "%s.json", id);
     json_object *o = NULL;
+    buf_init(&b, max);
+    snprintf(name, sizeof(name), "%s%s", id, ext);
     if (async_read(a->records, name, &b) == 0 && b.len > 0)
         o = json_tokener_parse(b.data);
     if (o != NULL && !json_object_is_type(o, json_type_object)) {
@@ -180,6 +181,12 @@ static json_object *async_load(async_t *a, const char *id)
     }
     buf_free(&b);
     return o;
+}
+
+/* The metadata of `id`; NULL when absent or unreadable. */
+static json_object *async_load(async_t *a, const char *id)
+{
+    return async_load_json(a, id, ".json", ASYNC_META_MAX);
 }
 
 static int async_store(async_t *a, json_object *rec)
@@ -283,21 +290,13 @@ async_rc async_accept(async_t *a, json_object *function, const char *event, size
 
 async_rc async_get(async_t *a, const char *id, json_object **out)
 {
-    char name[64];
     *out = NULL;
     if (!async_valid_id(id))
         return ASYNC_NOT_FOUND;
     json_object *rec = async_load(a, id);
     if (rec == NULL)
         return ASYNC_NOT_FOUND;
-    buf_t b;
-    buf_init(&b, ASYNC_RESULT_MAX);
-    snprintf(name, sizeof(name), "%s.result", id);
-    json_object *res = NULL;
-    if (async_read(a->records, name, &b) == 0 && b.len > 0)
-        res = json_tokener_parse(b.data);
-    json_object_object_add(rec, "result", res);
-    buf_free(&b);
+    json_object_object_add(rec, "result", async_load_json(a, id, ".result", ASYNC_RESULT_MAX));
     *out = rec;
     return ASYNC_OK;
 }
@@ -507,9 +506,8 @@ int async_claim(async_t *a, int executor, async_job *job, long long *next_due_ms
             json_object *v;
             func_now(now, sizeof(now));
             job->attempt = json_object_get_int(json_object_object_get(rec, "attempts")) + 1;
-            job->timeout_s = json_object_object_get_ex(rec, "timeout", &v)
-                                 ? json_object_get_int(v)
-                                 : FUNC_TIMEOUT_DEFAULT;
+            job->timeout_s = json_object_object_get_ex(rec, "timeout", &v) ? json_object_get_int(v)
+                                                                           : FUNC_TIMEOUT_DEFAULT;
             snprintf(job->function_id, sizeof(job->function_id), "%s",
                      json_object_get_string(json_object_object_get(rec, "function_id")));
             json_object_object_add(rec, "attempts", json_object_new_int(job->attempt));
@@ -535,9 +533,12 @@ int async_claim(async_t *a, int executor, async_job *job, long long *next_due_ms
 static const char *async_final(invoke_status s)
 {
     switch (s) {
-    case INVOKE_SUCCEEDED: return "COMPLETED";
-    case INVOKE_TIMEOUT: return "TIMEOUT";
-    default: return "FAILED";
+    case INVOKE_SUCCEEDED:
+        return "COMPLETED";
+    case INVOKE_TIMEOUT:
+        return "TIMEOUT";
+    default:
+        return "FAILED";
     }
 }
 

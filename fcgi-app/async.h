@@ -75,11 +75,11 @@ long async_queue_depth(async_t *a);
 /* A claimed run, owned by the executor that claimed it. */
 typedef struct {
     char id[INVOKE_ID_LEN];
-    char marker[160];        /* its name under running/ */
+    char marker[160]; /* its name under running/ */
     char function_id[INVOKE_ID_LEN];
     int timeout_s;
-    int attempt;             /* 1 for the first run */
-    buf_t event;             /* the event bytes */
+    int attempt; /* 1 for the first run */
+    buf_t event; /* the event bytes */
 } async_job;
 
 /*

@@ -24,8 +24,7 @@ static int config_int(const char *name, long def, long lo, long hi, int *out, ch
     const char *s = getenv(name);
     long v = def;
     if (s != NULL && *s != '\0' && config_parse_int(s, lo, hi, &v) != 0) {
-        snprintf(err, errlen, "%s must be an integer from %ld to %ld, not \"%s\"", name, lo, hi,
-                 s);
+        snprintf(err, errlen, "%s must be an integer from %ld to %ld, not \"%s\"", name, lo, hi, s);
         return -1;
     }
     *out = (int)v;
@@ -73,8 +72,8 @@ static int config_path(const char *name, const char *def_dir, const char *def_fi
 int config_load(config_t *c, char *err, size_t errlen)
 {
     memset(c, 0, sizeof(*c));
-    if (config_path("MINILAMBDA_DATA_DIR", "/var/lib/minilambda", NULL, c->data_dir, err,
-                    errlen) != 0 ||
+    if (config_path("MINILAMBDA_DATA_DIR", "/var/lib/minilambda", NULL, c->data_dir, err, errlen) !=
+            0 ||
         config_path("MINILAMBDA_RUN_DIR", "/run/minilambda", NULL, c->run_dir, err, errlen) != 0 ||
         config_path("MINILAMBDA_SOCKET", c->run_dir, "minilambda.sock", c->socket, err, errlen) !=
             0 ||
@@ -84,10 +83,9 @@ int config_load(config_t *c, char *err, size_t errlen)
 
     if (config_int("MINILAMBDA_WORKERS", 2, 1, 64, &c->workers, err, errlen) != 0 ||
         config_int("MINILAMBDA_THREADS", 16, 1, 256, &c->threads, err, errlen) != 0 ||
-        config_int("MINILAMBDA_CONTROL_THREADS", 4, 1, 64, &c->control_threads, err, errlen) !=
+        config_int("MINILAMBDA_CONTROL_THREADS", 4, 1, 64, &c->control_threads, err, errlen) != 0 ||
+        config_int("MINILAMBDA_JANITOR_INTERVAL", 30, 1, 3600, &c->janitor_interval, err, errlen) !=
             0 ||
-        config_int("MINILAMBDA_JANITOR_INTERVAL", 30, 1, 3600, &c->janitor_interval, err,
-                   errlen) != 0 ||
         config_int("MINILAMBDA_GRACE", 30, 0, 3600, &c->grace, err, errlen) != 0 ||
         config_int("MINILAMBDA_METRICS_SLOTS", 1024, 1, 1 << 20, &c->metrics_slots, err, errlen) !=
             0 ||

@@ -83,8 +83,7 @@ docker_t *docker_new(char *err, size_t errlen)
             snprintf(d->key, sizeof(d->key), "%s/key.pem", certs);
         }
     } else {
-        snprintf(err, errlen, "DOCKER_HOST must start with unix:// or tcp://, not \"%.64s\"",
-                 host);
+        snprintf(err, errlen, "DOCKER_HOST must start with unix:// or tcp://, not \"%.64s\"", host);
         goto fail;
     }
     snprintf(d->endpoint, sizeof(d->endpoint), "%s", host);
@@ -381,8 +380,8 @@ static int docker_wait_fd(int fd, short events, long deadline)
     }
 }
 
-docker_rc docker_attach(docker_conn_t *c, const char *id, long timeout_ms,
-                        docker_stream_t **out, docker_result *res)
+docker_rc docker_attach(docker_conn_t *c, const char *id, long timeout_ms, docker_stream_t **out,
+                        docker_result *res)
 {
     char path[512], req[768];
     long deadline = docker_now_ms() + timeout_ms;

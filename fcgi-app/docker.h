@@ -89,8 +89,8 @@ typedef struct docker_stream docker_stream_t;
 
 /* Attach to container `id`. Returns DOCKER_OK and a stream the caller
  * closes with docker_stream_close, or the failure with `res` filled in. */
-docker_rc docker_attach(docker_conn_t *c, const char *id, long timeout_ms,
-                        docker_stream_t **out, docker_result *res);
+docker_rc docker_attach(docker_conn_t *c, const char *id, long timeout_ms, docker_stream_t **out,
+                        docker_result *res);
 
 /* The socket to poll() for readiness. */
 int docker_stream_fd(docker_stream_t *s);

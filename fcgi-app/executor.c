@@ -32,19 +32,9 @@ static int executor_cancelled(void *arg)
     return async_is_cancelled(c->async, c->id);
 }
 
-static metrics_status executor_metrics_status(invoke_status s)
-{
-    switch (s) {
-    case INVOKE_SUCCEEDED: return METRICS_SUCCEEDED;
-    case INVOKE_FAILED: return METRICS_FAILED;
-    case INVOKE_TIMEOUT: return METRICS_TIMEOUT;
-    default: return METRICS_ERROR;
-    }
-}
-
 /* Run one claimed job to its recorded end. */
-static void executor_job(const executor_ctx *x, async_t *async, store_t *store,
-                         docker_conn_t *conn, async_job *job)
+static void executor_job(const executor_ctx *x, async_t *async, store_t *store, docker_conn_t *conn,
+                         async_job *job)
 {
     json_object *fn = NULL;
     invoke_result res;
@@ -76,8 +66,7 @@ static void executor_job(const executor_ctx *x, async_t *async, store_t *store,
     slots_track(x->slots, x->row, 0, u);
     metrics_begin(x->metrics, x->row, 0, fname);
     invoke_run(conn, &ir, &res);
-    metrics_observe(x->metrics, fname, executor_metrics_status(res.status),
-                    (double)res.duration_ms);
+    metrics_observe(x->metrics, fname, invoke_metrics_status(res.status), (double)res.duration_ms);
     metrics_end(x->metrics, x->row, 0);
     slots_untrack(x->slots, x->row, 0);
     log_info("async invoke function=%s id=%s attempt=%d status=%s exit=%d duration_ms=%ld%s%s",

@@ -16,7 +16,7 @@ typedef struct {
     const char *instance; /* container label value */
     slots_t *slots;       /* shared table; this executor tracks its run in `row` */
     int row;
-    int index;            /* executor number, 0-based: names its claims */
+    int index; /* executor number, 0-based: names its claims */
     metrics_t *metrics;
 } executor_ctx;
 

@@ -21,7 +21,7 @@
 #define FUNC_DOMAIN FUNC_DOMAIN_COMPONENT "(\\." FUNC_DOMAIN_COMPONENT ")*(:[0-9]+)?"
 #define FUNC_PATH_COMPONENT "[a-z0-9]+(([._]|__|-+)[a-z0-9]+)*"
 #define FUNC_IMAGE_RE                                                                              \
-    "^(" FUNC_DOMAIN "/)?" FUNC_PATH_COMPONENT "(/" FUNC_PATH_COMPONENT ")*"                      \
+    "^(" FUNC_DOMAIN "/)?" FUNC_PATH_COMPONENT "(/" FUNC_PATH_COMPONENT ")*"                       \
     "(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?"                                                        \
     "(@[A-Za-z][A-Za-z0-9]*([-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,})?$"
 
@@ -91,9 +91,8 @@ void func_now(char *out, size_t outlen)
     struct tm tm;
     gettimeofday(&tv, NULL);
     gmtime_r(&tv.tv_sec, &tm);
-    snprintf(out, outlen, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900,
-             tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-             (long)(tv.tv_usec / 1000));
+    snprintf(out, outlen, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900, tm.tm_mon + 1,
+             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (long)(tv.tv_usec / 1000));
 }
 
 /* A JSON string with no embedded NUL, at most `max` bytes. */
@@ -157,7 +156,8 @@ static int func_check_field(const char *key, json_object *v, func_err *err)
         }
     } else if (strcmp(key, "cpus") == 0) {
         double c = json_object_get_double(v);
-        bool num = json_object_is_type(v, json_type_int) || json_object_is_type(v, json_type_double);
+        bool num =
+            json_object_is_type(v, json_type_int) || json_object_is_type(v, json_type_double);
         if (!num || !isfinite(c) || c < FUNC_CPUS_MIN || c > FUNC_CPUS_MAX) {
             func_fail(err, "invalid_cpus", "%s must be a number from 0.01 to 64", "cpus");
             return -1;
@@ -205,8 +205,8 @@ static int func_check_field(const char *key, json_object *v, func_err *err)
     return 0;
 }
 
-static const char *const func_config_keys[] = {"image", "timeout", "memory_mb", "cpus", "env",
-                                               "command", "network", "retries", NULL};
+static const char *const func_config_keys[] = {"image",   "timeout", "memory_mb", "cpus", "env",
+                                               "command", "network", "retries",   NULL};
 
 static bool func_is_config_key(const char *key)
 {

@@ -137,16 +137,6 @@ static void handlers_metrics(handlers_thread *t, http_req *r)
     buf_free(&out);
 }
 
-static metrics_status handlers_metrics_status(invoke_status s)
-{
-    switch (s) {
-    case INVOKE_SUCCEEDED: return METRICS_SUCCEEDED;
-    case INVOKE_FAILED: return METRICS_FAILED;
-    case INVOKE_TIMEOUT: return METRICS_TIMEOUT;
-    default: return METRICS_ERROR;
-    }
-}
-
 /* Check the invoke body: only `event` and `timeout`, timeout 0..900. */
 static int handlers_invoke_body(http_req *r, json_object *body, int *timeout)
 {
@@ -177,24 +167,36 @@ static int handlers_invoke_body(http_req *r, json_object *body, int *timeout)
 static int handlers_invoke_http_status(invoke_status s)
 {
     switch (s) {
-    case INVOKE_SUCCEEDED: return 200;
-    case INVOKE_FAILED: return 502;
-    case INVOKE_TIMEOUT: return 504;
-    case INVOKE_UNREACHABLE: return 503;
-    case INVOKE_CANCELLED: return 499;
-    default: return 502;
+    case INVOKE_SUCCEEDED:
+        return 200;
+    case INVOKE_FAILED:
+        return 502;
+    case INVOKE_TIMEOUT:
+        return 504;
+    case INVOKE_UNREACHABLE:
+        return 503;
+    case INVOKE_CANCELLED:
+        return 499;
+    default:
+        return 502;
     }
 }
 
 static const char *handlers_invoke_code(invoke_status s)
 {
     switch (s) {
-    case INVOKE_FAILED: return "function_failed";
-    case INVOKE_TIMEOUT: return "timeout";
-    case INVOKE_UNREACHABLE: return "engine_unreachable";
-    case INVOKE_CANCELLED: return "cancelled";
-    case INVOKE_IMAGE_MISSING: return "image_not_found";
-    default: return "engine_error";
+    case INVOKE_FAILED:
+        return "function_failed";
+    case INVOKE_TIMEOUT:
+        return "timeout";
+    case INVOKE_UNREACHABLE:
+        return "engine_unreachable";
+    case INVOKE_CANCELLED:
+        return "cancelled";
+    case INVOKE_IMAGE_MISSING:
+        return "image_not_found";
+    default:
+        return "engine_error";
     }
 }
 
@@ -321,8 +323,8 @@ static void handlers_invoke(handlers_thread *t, http_req *r, const char *ref, bo
     memset(&ir, 0, sizeof(ir));
     uuid_unparse_lower(u, ir.id);
     snprintf(headers, sizeof(headers), "X-Invocation-Id: %s\r\n", ir.id);
-    if (t->thread < 0 || slots_acquire(app->slots, app->worker, t->thread, u,
-                                       app->cfg->max_concurrency) != 0) {
+    if (t->thread < 0 ||
+        slots_acquire(app->slots, app->worker, t->thread, u, app->cfg->max_concurrency) != 0) {
         char msg[160];
         snprintf(msg, sizeof(msg), "all %d invocation slots are busy; retry shortly",
                  app->cfg->max_concurrency);
@@ -345,7 +347,7 @@ static void handlers_invoke(handlers_thread *t, http_req *r, const char *ref, bo
     func_now(now, sizeof(now));
     metrics_begin(app->metrics, app->worker, t->thread, fname);
     invoke_run(t->conn, &ir, &res);
-    metrics_observe(app->metrics, fname, handlers_metrics_status(res.status),
+    metrics_observe(app->metrics, fname, invoke_metrics_status(res.status),
                     (double)res.duration_ms);
     metrics_end(app->metrics, app->worker, t->thread);
     slots_release(app->slots, app->worker, t->thread);
@@ -370,9 +372,8 @@ static void handlers_invoke(handlers_thread *t, http_req *r, const char *ref, bo
     }
     http_send_json(r, handlers_invoke_http_status(res.status), out, headers);
     log_info("invoke function=%s id=%s status=%s exit=%d duration_ms=%ld out=%zu err=%zu%s%s",
-             fname, ir.id,
-             invoke_status_name(res.status), res.exit_code, res.duration_ms, res.out.len,
-             res.err.len, res.status == INVOKE_SUCCEEDED ? "" : " error=",
+             fname, ir.id, invoke_status_name(res.status), res.exit_code, res.duration_ms,
+             res.out.len, res.err.len, res.status == INVOKE_SUCCEEDED ? "" : " error=",
              res.status == INVOKE_SUCCEEDED ? "" : res.message);
 done:
     invoke_result_free(&res);

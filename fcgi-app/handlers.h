@@ -29,7 +29,7 @@ typedef struct {
     slots_t *slots;
     metrics_t *metrics;
     async_t *async;
-    int worker;       /* this worker's row in `slots` */
+    int worker;        /* this worker's row in `slots` */
     char instance[24]; /* label value naming this platform instance */
 } handlers_app;
 

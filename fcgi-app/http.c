@@ -33,9 +33,8 @@ static const http_route_def http_routes[] = {
 };
 
 const char *const http_route_templates[ROUTE__COUNT] = {
-    "other",        "/functions",   "/functions/{ref}",   "/invoke/{ref}",
-    "/invoke/{ref}/async", "/invocations", "/invocations/{id}", "/healthz",
-    "/metrics",     "/images",
+    "other",        "/functions",        "/functions/{ref}", "/invoke/{ref}", "/invoke/{ref}/async",
+    "/invocations", "/invocations/{id}", "/healthz",         "/metrics",      "/images",
 };
 
 static unsigned http_method_bit(const char *m)
@@ -323,23 +322,40 @@ done:
 const char *http_reason(int status)
 {
     switch (status) {
-    case 200: return "OK";
-    case 201: return "Created";
-    case 202: return "Accepted";
-    case 204: return "No Content";
-    case 400: return "Bad Request";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 409: return "Conflict";
-    case 413: return "Payload Too Large";
-    case 415: return "Unsupported Media Type";
-    case 429: return "Too Many Requests";
-    case 499: return "Client Closed Request";
-    case 500: return "Internal Server Error";
-    case 502: return "Bad Gateway";
-    case 503: return "Service Unavailable";
-    case 504: return "Gateway Timeout";
-    default: return "Unknown";
+    case 200:
+        return "OK";
+    case 201:
+        return "Created";
+    case 202:
+        return "Accepted";
+    case 204:
+        return "No Content";
+    case 400:
+        return "Bad Request";
+    case 404:
+        return "Not Found";
+    case 405:
+        return "Method Not Allowed";
+    case 409:
+        return "Conflict";
+    case 413:
+        return "Payload Too Large";
+    case 415:
+        return "Unsupported Media Type";
+    case 429:
+        return "Too Many Requests";
+    case 499:
+        return "Client Closed Request";
+    case 500:
+        return "Internal Server Error";
+    case 502:
+        return "Bad Gateway";
+    case 503:
+        return "Service Unavailable";
+    case 504:
+        return "Gateway Timeout";
+    default:
+        return "Unknown";
     }
 }
 
@@ -360,8 +376,7 @@ void http_send(http_req *r, int status, const char *headers, const char *ctype, 
         FCGX_PutS("\r\n", r->fcgi->out);
         return;
     }
-    n = snprintf(head, sizeof(head), "Content-Type: %s\r\nContent-Length: %zu\r\n\r\n", ctype,
-                 len);
+    n = snprintf(head, sizeof(head), "Content-Type: %s\r\nContent-Length: %zu\r\n\r\n", ctype, len);
     if (n > 0 && (size_t)n < sizeof(head))
         FCGX_PutStr(head, n, r->fcgi->out);
     if (!head_only && len > 0)

@@ -17,15 +17,15 @@
 
 typedef enum {
     ROUTE_NONE = 0,
-    ROUTE_FUNCTIONS,  /* /functions */
-    ROUTE_FUNCTION,   /* /functions/{ref} */
-    ROUTE_INVOKE,     /* /invoke/{ref} */
+    ROUTE_FUNCTIONS,    /* /functions */
+    ROUTE_FUNCTION,     /* /functions/{ref} */
+    ROUTE_INVOKE,       /* /invoke/{ref} */
     ROUTE_INVOKE_ASYNC, /* /invoke/{ref}/async */
     ROUTE_INVOCATIONS,  /* /invocations */
     ROUTE_INVOCATION,   /* /invocations/{id} */
-    ROUTE_HEALTHZ,    /* /healthz */
-    ROUTE_METRICS,    /* /metrics */
-    ROUTE_IMAGES,     /* /images */
+    ROUTE_HEALTHZ,      /* /healthz */
+    ROUTE_METRICS,      /* /metrics */
+    ROUTE_IMAGES,       /* /images */
     ROUTE__COUNT
 } http_route_id;
 
@@ -33,16 +33,16 @@ enum { HTTP_GET = 1, HTTP_POST = 2, HTTP_PATCH = 4, HTTP_DELETE = 8, HTTP_HEAD =
 
 typedef enum {
     HTTP_MATCH_OK = 0,
-    HTTP_MATCH_NOT_FOUND,   /* no route has this path */
-    HTTP_MATCH_BAD_METHOD,  /* the path exists; `allow` lists its methods */
-    HTTP_MATCH_BAD_PATH     /* bad percent-encoding or a NUL byte */
+    HTTP_MATCH_NOT_FOUND,  /* no route has this path */
+    HTTP_MATCH_BAD_METHOD, /* the path exists; `allow` lists its methods */
+    HTTP_MATCH_BAD_PATH    /* bad percent-encoding or a NUL byte */
 } http_match_rc;
 
 typedef struct {
     http_route_id route;
-    const char *allow;       /* static "GET, POST" etc., for 405 */
-    char ref[HTTP_REF_MAX];  /* the decoded {ref} segment, or "" */
-    const char *tmpl;        /* static route template, e.g. "/functions/{ref}" */
+    const char *allow;      /* static "GET, POST" etc., for 405 */
+    char ref[HTTP_REF_MAX]; /* the decoded {ref} segment, or "" */
+    const char *tmpl;       /* static route template, e.g. "/functions/{ref}" */
 } http_match;
 
 /* The route templates by http_route_id ("other" for ROUTE_NONE), for

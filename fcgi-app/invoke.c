@@ -33,10 +33,24 @@ void invoke_result_free(invoke_result *r)
     buf_free(&r->err);
 }
 
+metrics_status invoke_metrics_status(invoke_status s)
+{
+    switch (s) {
+    case INVOKE_SUCCEEDED:
+        return METRICS_SUCCEEDED;
+    case INVOKE_FAILED:
+        return METRICS_FAILED;
+    case INVOKE_TIMEOUT:
+        return METRICS_TIMEOUT;
+    default:
+        return METRICS_ERROR;
+    }
+}
+
 const char *invoke_status_name(invoke_status s)
 {
-    static const char *const names[] = {"succeeded", "failed",        "timeout", "cancelled",
-                                        "error",     "error", "error"};
+    static const char *const names[] = {"succeeded", "failed", "timeout", "cancelled",
+                                        "error",     "error",  "error"};
     return names[s];
 }
 
@@ -116,9 +130,9 @@ json_object *invoke_container_spec(const invoke_req *req)
     json_object_object_add(host, "MemorySwap", json_object_new_int64(mem * 1024 * 1024));
     json_object_object_add(host, "NanoCpus", json_object_new_int64((int64_t)(cpus * 1e9)));
     json_object_object_add(host, "PidsLimit", json_object_new_int64(INVOKE_PIDS_LIMIT));
-    json_object_object_add(host, "NetworkMode",
-                           json_object_new_string(strcmp(network, "bridge") == 0 ? "bridge"
-                                                                                 : "none"));
+    json_object_object_add(
+        host, "NetworkMode",
+        json_object_new_string(strcmp(network, "bridge") == 0 ? "bridge" : "none"));
     json_object *caps = json_object_new_array();
     json_object_array_add(caps, json_object_new_string("ALL"));
     json_object_object_add(host, "CapDrop", caps);
@@ -172,8 +186,7 @@ static void invoke_engine_fail(invoke_result *res, docker_rc rc, const docker_re
 
 /* Feed stdin, collect stdout/stderr until the stream ends. Returns the
  * status to report when the stream did not end normally, or -1 when it did. */
-static int invoke_pump(docker_stream_t *s, const invoke_req *req, invoke_result *res,
-                       long deadline)
+static int invoke_pump(docker_stream_t *s, const invoke_req *req, invoke_result *res, long deadline)
 {
     docker_demux dm;
     size_t in_off = 0;
@@ -291,8 +304,8 @@ void invoke_run(docker_conn_t *c, const invoke_req *req, invoke_result *res)
     if (st >= 0) {
         res->status = (invoke_status)st;
         if (st == INVOKE_TIMEOUT)
-            snprintf(res->message, sizeof(res->message),
-                     "the function did not finish within %d s", req->timeout_s);
+            snprintf(res->message, sizeof(res->message), "the function did not finish within %d s",
+                     req->timeout_s);
         goto done;
     }
     buf_reset(&body);
@@ -301,8 +314,8 @@ void invoke_run(docker_conn_t *c, const invoke_req *req, invoke_result *res)
     if (rc != DOCKER_OK) {
         invoke_engine_fail(res, rc, &dr, "wait for container");
         if (rc == DOCKER_TIMEOUT)
-            snprintf(res->message, sizeof(res->message),
-                     "the function did not finish within %d s", req->timeout_s);
+            snprintf(res->message, sizeof(res->message), "the function did not finish within %d s",
+                     req->timeout_s);
         goto done;
     }
     json_object_put(o);

@@ -13,15 +13,16 @@
 
 #include "buf.h"
 #include "docker.h"
+#include "metrics.h"
 
 #define INVOKE_STDOUT_MAX (6u * 1024 * 1024)
 #define INVOKE_STDERR_MAX (1u * 1024 * 1024)
 #define INVOKE_ID_LEN 37
 
 typedef struct {
-    json_object *function;  /* the function record, borrowed */
-    const char *instance;   /* label value naming this platform instance */
-    const char *event;      /* bytes for stdin, borrowed */
+    json_object *function; /* the function record, borrowed */
+    const char *instance;  /* label value naming this platform instance */
+    const char *event;     /* bytes for stdin, borrowed */
     size_t event_len;
     int timeout_s;          /* 1..900 */
     int attempt;            /* MINILAMBDA_ATTEMPT */
@@ -45,12 +46,12 @@ typedef enum {
 
 typedef struct {
     invoke_status status;
-    int exit_code;       /* valid for SUCCEEDED and FAILED */
-    buf_t out;           /* stdout, at most INVOKE_STDOUT_MAX bytes, owned */
-    buf_t err;           /* stderr, at most INVOKE_STDERR_MAX bytes, owned */
-    bool truncated;      /* some output was dropped at a cap */
+    int exit_code;  /* valid for SUCCEEDED and FAILED */
+    buf_t out;      /* stdout, at most INVOKE_STDOUT_MAX bytes, owned */
+    buf_t err;      /* stderr, at most INVOKE_STDERR_MAX bytes, owned */
+    bool truncated; /* some output was dropped at a cap */
     long duration_ms;
-    char message[512];   /* why, for every status but SUCCEEDED */
+    char message[512]; /* why, for every status but SUCCEEDED */
 } invoke_result;
 
 /* Prepare an empty result. */
@@ -58,6 +59,9 @@ void invoke_result_init(invoke_result *r);
 
 /* Free the result's buffers. */
 void invoke_result_free(invoke_result *r);
+
+/* The metrics outcome for `s`. */
+metrics_status invoke_metrics_status(invoke_status s);
 
 /* The contract's word for `s`: "succeeded", "failed", "timeout", ... */
 const char *invoke_status_name(invoke_status s);

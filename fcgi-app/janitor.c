@@ -51,8 +51,8 @@ static int janitor_remove(docker_conn_t *c, const char *filter,
         snprintf(path, sizeof(path), "/containers/%s?force=1&v=1", json_object_get_string(id));
         docker_rc rc = docker_call(c, "DELETE", path, NULL, JANITOR_TIMEOUT_MS, NULL, &dr);
         if (rc == DOCKER_OK || (rc == DOCKER_API_ERROR && dr.status == 404)) {
-            log_info("janitor: removed container %.12s (invocation %s)",
-                     json_object_get_string(id), inv ? json_object_get_string(inv) : "?");
+            log_info("janitor: removed container %.12s (invocation %s)", json_object_get_string(id),
+                     inv ? json_object_get_string(inv) : "?");
             removed++;
         } else {
             log_warn("janitor: remove container %.12s failed: %s", json_object_get_string(id),
@@ -93,7 +93,6 @@ int janitor_remove_invocation(docker_conn_t *c, const char *invocation_id)
 {
     char filter[256];
     snprintf(filter, sizeof(filter),
-             "{\"label\":[\"minilambda.managed=1\",\"minilambda.invocation=%s\"]}",
-             invocation_id);
+             "{\"label\":[\"minilambda.managed=1\",\"minilambda.invocation=%s\"]}", invocation_id);
     return janitor_remove(c, filter, janitor_keep_none, NULL);
 }

@@ -54,8 +54,9 @@ int main(int argc, char **argv)
     }
     store_t *store = store_open(cfg.data_dir, err, sizeof(err));
     if (store == NULL) {
-        fprintf(stderr, "minilambda: cannot start: %s\n"
-                        "minilambda: the file was left untouched; fix or move it and start again\n",
+        fprintf(stderr,
+                "minilambda: cannot start: %s\n"
+                "minilambda: the file was left untouched; fix or move it and start again\n",
                 err);
         return 1;
     }

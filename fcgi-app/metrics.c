@@ -77,7 +77,8 @@ static long long metrics_now_ms(void)
 metrics_t *metrics_create(const char *name, int slots, int rows, int threads, char *err,
                           size_t errlen)
 {
-    size_t size = metrics_slots_size(slots) + sizeof(metrics_active) * (size_t)rows * (size_t)threads;
+    size_t size =
+        metrics_slots_size(slots) + sizeof(metrics_active) * (size_t)rows * (size_t)threads;
     metrics_t *m = calloc(1, sizeof(*m));
     int fd = -1;
 
@@ -327,8 +328,7 @@ int metrics_render(metrics_t *m, const metrics_gauges *g, buf_t *out)
             p->buckets[k] = atomic_load(&sl->buckets[k]);
         p->sum_us = atomic_load(&sl->sum_us);
         /* The overflow slot shows only once something counted there. */
-        if (i == n - 1 && p->total == 0 && p->by_status[METRICS_REJECTED] == 0 &&
-            p->in_flight == 0)
+        if (i == n - 1 && p->total == 0 && p->by_status[METRICS_REJECTED] == 0 && p->in_flight == 0)
             continue;
         used++;
     }

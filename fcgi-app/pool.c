@@ -35,7 +35,7 @@
 #define POOL_STABLE_MS 5000
 
 typedef struct {
-    pid_t pid;          /* 0 when not running */
+    pid_t pid; /* 0 when not running */
     long started_ms;
     long respawn_at_ms; /* when to start it again; 0 when not due */
     long backoff_ms;
@@ -82,8 +82,8 @@ static void *pool_serve(void *p)
     pool_thread_arg *a = p;
     pool_state *st = a->st;
     FCGX_Request req;
-    handlers_thread t = {.app = &st->app, .conn = docker_conn_new(st->app.docker),
-                         .thread = a->thread};
+    handlers_thread t = {
+        .app = &st->app, .conn = docker_conn_new(st->app.docker), .thread = a->thread};
     int failures = 0;
 
     if (t.conn == NULL || FCGX_InitRequest(&req, a->fd, 0) != 0) {
@@ -279,8 +279,8 @@ static void pool_reap(pool_master *m, bool stopping, docker_conn_t *conn)
                 log_warn("worker %d (pid %d) killed by signal %d; respawn in %ld ms", i, (int)pid,
                          WTERMSIG(status), w->backoff_ms);
             else
-                log_warn("worker %d (pid %d) exited with status %d; respawn in %ld ms", i,
-                         (int)pid, WEXITSTATUS(status), w->backoff_ms);
+                log_warn("worker %d (pid %d) exited with status %d; respawn in %ld ms", i, (int)pid,
+                         WEXITSTATUS(status), w->backoff_ms);
             crashed = true;
         }
     }

@@ -13,12 +13,12 @@ typedef struct {
 
 struct slots {
     _Atomic int total; /* counted invocations running, all workers */
-    int workers; /* rows counted against the limit */
-    int rows;    /* all rows */
+    int workers;       /* rows counted against the limit */
+    int rows;          /* all rows */
     int threads;
     size_t size;
-    _Atomic int *running;  /* [workers] */
-    slots_entry *entries;  /* [workers * threads] */
+    _Atomic int *running; /* [workers] */
+    slots_entry *entries; /* [workers * threads] */
 };
 
 static void slots_split(const uuid_t id, uint64_t *hi, uint64_t *lo)

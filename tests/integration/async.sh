@@ -19,16 +19,8 @@ export MINILAMBDA_RETRY_BASE_MS=200 MINILAMBDA_GRACE=1
 unset MINILAMBDA_MAX_CONCURRENCY MINILAMBDA_INVOCATION_RETENTION MINILAMBDA_JANITOR_INTERVAL
 it_start async
 
-declare -A FID=()
 QUEUED=0 # every 202 of this stack: the listing must hold exactly these
 
-# fn_sh NAME SCRIPT [EXTRA_JSON_FIELDS]: a busybox function running sh -c SCRIPT.
-fn_sh() {
-    local cmd
-    cmd=$(jq -cn --arg s "$2" '["sh","-c",$s]')
-    it_register "$1" "$IT_BUSYBOX" "\"command\":$cmd${3:+,$3}"
-    FID[$1]=$(it_jq .id)
-}
 
 # queue REF JSON: it_async, counting the accepted ones.
 queue() {

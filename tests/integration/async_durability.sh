@@ -18,15 +18,7 @@ unset MINILAMBDA_MAX_CONCURRENCY MINILAMBDA_INVOCATION_RETENTION MINILAMBDA_JANI
 unset MINILAMBDA_RETRY_BASE_MS
 it_start durable
 
-declare -A FID=()
 
-# fn_sh NAME SCRIPT [EXTRA_JSON_FIELDS]: a busybox function running sh -c SCRIPT.
-fn_sh() {
-    local cmd
-    cmd=$(jq -cn --arg s "$2" '["sh","-c",$s]')
-    it_register "$1" "$IT_BUSYBOX" "\"command\":$cmd${3:+,$3}"
-    FID[$1]=$(it_jq .id)
-}
 
 # running_is N FID: exactly N running containers of function FID.
 running_is() { [ "$(docker ps -q --filter "label=minilambda.function=$2" | wc -l)" -eq "$1" ]; }

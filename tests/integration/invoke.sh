@@ -12,20 +12,8 @@ export MINILAMBDA_WORKERS=2 MINILAMBDA_THREADS=16
 unset MINILAMBDA_MAX_CONCURRENCY
 it_start invoke
 
-declare -A FID=()
 
-# fn NAME IMAGE [EXTRA_JSON_FIELDS]: register; the id goes to FID[NAME].
-fn() {
-    it_register "$@"
-    FID[$1]=$(it_jq .id)
-}
 
-# fn_sh NAME SCRIPT [EXTRA_JSON_FIELDS]: a busybox function running sh -c SCRIPT.
-fn_sh() {
-    local cmd
-    cmd=$(jq -cn --arg s "$2" '["sh","-c",$s]')
-    fn "$1" "$IT_BUSYBOX" "\"command\":$cmd${3:+,$3}"
-}
 
 # invoke REF JSON [curl args...]
 invoke() {

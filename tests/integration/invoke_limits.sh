@@ -55,13 +55,6 @@ export DOCKER_HOST="unix://$PROXY_SOCK"
 it_start limits
 unset DOCKER_HOST # the docker CLI below talks to the engine directly
 
-declare -A FID=()
-fn_sh() {
-    local cmd
-    cmd=$(jq -cn --arg s "$2" '["sh","-c",$s]')
-    it_register "$1" "$IT_BUSYBOX" "\"command\":$cmd${3:+,$3}"
-    FID[$1]=$(it_jq .id)
-}
 invoke() {
     local ref=$1 body=$2
     shift 2

@@ -164,6 +164,23 @@ it_register() {
     fi
 }
 
+# Function ids by name, filled by fn and fn_sh.
+declare -A FID=()
+
+# fn NAME IMAGE [EXTRA_JSON_FIELDS]: register; the id goes to FID[NAME].
+fn() {
+    it_register "$@"
+    # shellcheck disable=SC2034 # read by the test scripts
+    FID[$1]=$(it_jq .id)
+}
+
+# fn_sh NAME SCRIPT [EXTRA_JSON_FIELDS]: a busybox function running sh -c SCRIPT.
+fn_sh() {
+    local cmd
+    cmd=$(jq -cn --arg s "$2" '["sh","-c",$s]')
+    fn "$1" "$IT_BUSYBOX" "\"command\":$cmd${3:+,$3}"
+}
+
 # Containers of this platform left in the engine.
 it_managed_containers() {
     docker ps -aq --filter label=minilambda.managed=1 | wc -l

@@ -52,13 +52,6 @@ metrics_cleanup() {
 }
 trap metrics_cleanup EXIT
 
-declare -A FID=()
-fn_sh() {
-    local cmd
-    cmd=$(jq -cn --arg s "$2" '["sh","-c",$s]')
-    it_register "$1" "$IT_BUSYBOX" "\"command\":$cmd${3:+,$3}"
-    FID[$1]=$(it_jq .id)
-}
 
 LES=(10 110 210 310 410 510 610 710 810 910 +Inf)
 
