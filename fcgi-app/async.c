@@ -19,7 +19,9 @@
 
 #define ASYNC_META_MAX (64u * 1024)
 #define ASYNC_EVENT_MAX (8u * 1024 * 1024)
-#define ASYNC_RESULT_MAX (16u * 1024 * 1024)
+/* Output is stored as JSON, where each control byte takes six: room for
+ * the worst case of both capped streams. */
+#define ASYNC_RESULT_MAX (6u * (INVOKE_STDOUT_MAX + INVOKE_STDERR_MAX) + 65536)
 #define ASYNC_PATH (CONFIG_PATH_MAX + 200)
 
 struct async {
@@ -281,6 +283,13 @@ async_rc async_accept(async_t *a, json_object *function, const char *event, size
     snprintf(name, sizeof(name), "%s.event", id);
     if (async_write(a->records, name, event, len, false) != 0 || async_store(a, rec) != 0 ||
         async_enqueue(a, id, async_now_ms()) != 0) {
+        /* The client is told it failed: leave no record that never runs. */
+        static const char *const ext[] = {".json", ".event"};
+        for (size_t i = 0; i < 2; i++) {
+            char path[ASYNC_PATH];
+            snprintf(path, sizeof(path), "%s/%s%s", a->records, id, ext[i]);
+            unlink(path);
+        }
         json_object_put(rec);
         return ASYNC_ERROR;
     }
@@ -516,14 +525,20 @@ int async_claim(async_t *a, int executor, async_job *job, long long *next_due_ms
             ok = async_store(a, rec) == 0;
         }
         async_unlock(lfd);
+        bool store_failed = rec != NULL && strcmp(async_status(rec), "RUNNING") == 0;
         json_object_put(rec);
         snprintf(ev, sizeof(ev), "%s.event", job->id);
         if (ok && async_read(a->records, ev, &job->event) != 0) {
+            /* The claim stays in running/ for async_recover. */
             log_error("read %s/%s failed: %s", a->records, ev, strerror(errno));
-            ok = 0;
+            return -1;
         }
         if (ok)
             return 1;
+        if (store_failed) {
+            log_error("async_store(%s) failed; the claim is left for recovery", job->id);
+            return -1;
+        }
         /* Cancelled (or lost) before it ran: let the claim go. */
         unlink(to);
         buf_reset(&job->event);
@@ -559,8 +574,10 @@ int async_finish(async_t *a, async_job *job, const invoke_result *res, long retr
         json_object_object_add(result, "truncated", json_object_new_boolean(1));
 
     int lfd = async_lock(a);
-    if (lfd < 0)
-        goto out;
+    if (lfd < 0) {
+        json_object_put(result);
+        return -1;
+    }
     rec = async_load(a, job->id);
     if (rec == NULL || strcmp(async_status(rec), "RUNNING") != 0) {
         rc = 0; /* cancelled meanwhile: it stays as the canceller left it */
@@ -589,10 +606,13 @@ int async_finish(async_t *a, async_job *job, const invoke_result *res, long retr
     rc = 0;
 done:
     async_unlock(lfd);
-out:
+    /* The claim goes only once the record has its new state; otherwise it
+     * stays in running/ for async_recover. */
+    if (rc == 0) {
+        snprintf(path, sizeof(path), "%s/%s", a->running, job->marker);
+        unlink(path);
+    }
     json_object_put(rec);
-    snprintf(path, sizeof(path), "%s/%s", a->running, job->marker);
-    unlink(path);
     json_object_put(result);
     return rc;
 }
@@ -681,6 +701,12 @@ int async_prune(async_t *a, long retention_s)
         if (len != INVOKE_ID_LEN - 1 + 5 || strcmp(e->d_name + len - 5, ".json") != 0)
             continue;
         snprintf(id, sizeof(id), "%.*s", (int)(len - 5), e->d_name);
+        /* A finished record is written for the last time when it finishes:
+         * one modified since the cutoff cannot be old enough to read. */
+        struct stat st;
+        snprintf(path, sizeof(path), "%s/%s", a->records, e->d_name);
+        if (stat(path, &st) != 0 || st.st_mtime > cutoff)
+            continue;
         json_object *rec = async_load(a, id);
         long long done = rec ? async_parse_time(json_object_get_string(
                                    json_object_object_get(rec, "completed_at")))

@@ -86,7 +86,8 @@ typedef struct {
  * Claim the oldest due run for executor `executor` and mark its record
  * RUNNING. Returns 1 with `job` filled in (free with async_job_free), 0 when
  * nothing is due (`*next_due_ms` is the earliest future due time, or -1
- * when the queue is empty), or -1 on error.
+ * when the queue is empty), or -1 on error (a claim made is left for
+ * async_recover). Free `job` with async_job_free in every case.
  */
 int async_claim(async_t *a, int executor, async_job *job, long long *next_due_ms);
 
@@ -97,7 +98,8 @@ bool async_is_cancelled(async_t *a, const char *id);
  * Record the outcome of a claimed run: COMPLETED, FAILED or TIMEOUT with
  * its result, or PENDING again (requeued with exponential backoff from
  * `retry_base_ms`) when it failed and has attempts left. A run cancelled
- * meanwhile stays CANCELLED. Releases the claim. 0 or -1.
+ * meanwhile stays CANCELLED. Releases the claim on success; on -1 (I/O
+ * error, logged) the claim stays for async_recover.
  */
 int async_finish(async_t *a, async_job *job, const invoke_result *res, long retry_base_ms);
 

@@ -465,9 +465,12 @@ docker_rc docker_attach(docker_conn_t *c, const char *id, long timeout_ms, docke
             goto fail;
         }
     }
-    long status = strtol(s->pending.data + 9, NULL, 10);
+    /* "HTTP/1.1 101 ...": check the shape before reading the code. */
+    long status = 0;
+    if (s->pending.len >= 12 && strncmp(s->pending.data, "HTTP/1.", 7) == 0)
+        status = strtol(s->pending.data + 9, NULL, 10);
     res->status = status;
-    if (strncmp(s->pending.data, "HTTP/1.", 7) != 0 || (status != 101 && status != 200)) {
+    if (status != 101 && status != 200) {
         buf_t body;
         buf_init(&body, DOCKER_HEAD_MAX);
         buf_puts(&body, end + 4);

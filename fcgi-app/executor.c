@@ -32,12 +32,14 @@ static int executor_cancelled(void *arg)
     return async_is_cancelled(c->async, c->id);
 }
 
-/* Run one claimed job to its recorded end. */
-static void executor_job(const executor_ctx *x, async_t *async, store_t *store, docker_conn_t *conn,
-                         async_job *job)
+/* Run one claimed job to its recorded end. 0, or -1 when its outcome could
+ * not be recorded. */
+static int executor_job(const executor_ctx *x, async_t *async, store_t *store, docker_conn_t *conn,
+                        async_job *job)
 {
     json_object *fn = NULL;
     invoke_result res;
+    int rc;
     invoke_req ir;
     uuid_t u;
 
@@ -50,7 +52,10 @@ static void executor_job(const executor_ctx *x, async_t *async, store_t *store, 
     }
     memset(&ir, 0, sizeof(ir));
     snprintf(ir.id, sizeof(ir.id), "%s", job->id);
-    uuid_parse(job->id, u);
+    /* Every attempt has its own run id, so a container left by an
+     * interrupted attempt is never mistaken for this one. */
+    uuid_generate_random(u);
+    uuid_unparse_lower(u, ir.run);
     ir.function = fn;
     ir.instance = x->instance;
     ir.event = job->event.data ? job->event.data : "";
@@ -74,9 +79,10 @@ static void executor_job(const executor_ctx *x, async_t *async, store_t *store, 
              res.duration_ms, res.status == INVOKE_SUCCEEDED ? "" : " error=",
              res.status == INVOKE_SUCCEEDED ? "" : res.message);
 done:
-    async_finish(async, job, &res, x->cfg->retry_base_ms);
+    rc = async_finish(async, job, &res, x->cfg->retry_base_ms);
     invoke_result_free(&res);
     json_object_put(fn);
+    return rc;
 }
 
 int executor_run(const executor_ctx *x)
@@ -113,11 +119,13 @@ int executor_run(const executor_ctx *x)
         async_job job;
         long long next_due = -1;
         int got = async_claim(async, x->index, &job, &next_due);
-        if (got == 1) {
-            executor_job(x, async, store, conn, &job);
-            async_job_free(&job);
-        } else {
-            async_job_free(&job);
+        if (got == 1 && executor_job(x, async, store, conn, &job) != 0)
+            got = -1;
+        async_job_free(&job);
+        if (got < 0) {
+            /* Exit: the master respawns us and recovers what we held. */
+            log_error("executor %d: the async store failed; restarting", x->index);
+            goto done;
         }
         struct pollfd p[2] = {{.fd = sfd, .events = POLLIN}, {.fd = ifd, .events = POLLIN}};
         int wait_ms = got == 1 ? 0 : EXECUTOR_RESCAN_MS;

@@ -338,6 +338,12 @@ int func_load(json_object *rec, func_err *err)
             return -1;
         }
     }
+    /* A hand-edited file gets the same checks as the API. */
+    json_object_object_foreach(rec, key, val)
+    {
+        if (func_is_config_key(key) && func_check_field(key, val, err) != 0)
+            return -1;
+    }
     func_defaults(rec);
     json_object *created;
     if (!json_object_object_get_ex(rec, "created_at", &created)) {

@@ -49,7 +49,7 @@ static void handlers_functions(handlers_thread *t, http_req *r)
     }
     json_object *body = NULL, *rec = NULL;
     func_err ferr;
-    if (http_read_json(r, HANDLERS_BODY_MAX, 0, &body) != 0)
+    if (http_read_json(r, HANDLERS_BODY_MAX, 0, &body, NULL) != 0)
         return;
     store_rc rc = store_create(store, body, &rec, &ferr);
     if (rc == STORE_OK) {
@@ -85,7 +85,7 @@ static void handlers_function(handlers_thread *t, http_req *r, const char *ref)
         return;
     }
     if (strcmp(r->method, "PATCH") == 0) {
-        if (http_read_json(r, HANDLERS_BODY_MAX, 0, &body) != 0)
+        if (http_read_json(r, HANDLERS_BODY_MAX, 0, &body, NULL) != 0)
             return;
         rc = store_update(store, ref, body, &rec, &ferr);
     } else {
@@ -292,9 +292,11 @@ static void handlers_invoke(handlers_thread *t, http_req *r, const char *ref, bo
     invoke_result res;
     uuid_t u;
     char headers[128], now[32];
+    buf_t raw;
 
+    buf_init(&raw, HANDLERS_INVOKE_MAX);
     invoke_result_init(&res);
-    if (http_read_json(r, HANDLERS_INVOKE_MAX, 1, &body) != 0)
+    if (http_read_json(r, HANDLERS_INVOKE_MAX, 1, &body, &raw) != 0)
         goto done;
     if (handlers_invoke_body(r, body, &timeout) != 0)
         goto done;
@@ -308,10 +310,13 @@ static void handlers_invoke(handlers_thread *t, http_req *r, const char *ref, bo
     if (timeout < 1 || timeout > FUNC_TIMEOUT_MAX)
         timeout = FUNC_TIMEOUT_DEFAULT;
 
-    /* The event goes to stdin exactly as its JSON; no event means {}. */
-    size_t elen = 2;
+    /* The event goes to stdin exactly as the client wrote it (json-c would
+     * clamp big integers and rewrite escapes); no event means {}. */
+    size_t elen = 2, eoff = 0;
     const char *etext = "{}";
-    if (json_object_object_get_ex(body, "event", &event))
+    if (raw.len > 0 && http_json_member(raw.data, raw.len, "event", &eoff, &elen))
+        etext = raw.data + eoff;
+    else if (json_object_object_get_ex(body, "event", &event))
         etext = json_object_to_json_string_length(
             event, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &elen);
     if (async) {
@@ -322,6 +327,7 @@ static void handlers_invoke(handlers_thread *t, http_req *r, const char *ref, bo
     uuid_generate_random(u);
     memset(&ir, 0, sizeof(ir));
     uuid_unparse_lower(u, ir.id);
+    memcpy(ir.run, ir.id, sizeof(ir.run));
     snprintf(headers, sizeof(headers), "X-Invocation-Id: %s\r\n", ir.id);
     if (t->thread < 0 ||
         slots_acquire(app->slots, app->worker, t->thread, u, app->cfg->max_concurrency) != 0) {
@@ -376,6 +382,7 @@ static void handlers_invoke(handlers_thread *t, http_req *r, const char *ref, bo
              res.out.len, res.err.len, res.status == INVOKE_SUCCEEDED ? "" : " error=",
              res.status == INVOKE_SUCCEEDED ? "" : res.message);
 done:
+    buf_free(&raw);
     invoke_result_free(&res);
     json_object_put(out);
     json_object_put(rec);

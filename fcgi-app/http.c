@@ -225,7 +225,77 @@ int http_query(const http_req *r, const char *key, char *out, size_t outlen)
     return 0;
 }
 
-int http_read_json(http_req *r, size_t max, int empty_ok, json_object **out)
+static size_t http_skip_ws(const char *s, size_t i, size_t n)
+{
+    while (i < n && (s[i] == ' ' || s[i] == '\t' || s[i] == '\r' || s[i] == '\n'))
+        i++;
+    return i;
+}
+
+/* `s[i]` is the opening quote: the index just past the closing one. */
+static size_t http_skip_string(const char *s, size_t i, size_t n)
+{
+    for (i++; i < n && s[i] != '"'; i++)
+        if (s[i] == '\\')
+            i++;
+    return i < n ? i + 1 : n;
+}
+
+/* The index just past the JSON value starting at `s[i]`. */
+static size_t http_skip_value(const char *s, size_t i, size_t n)
+{
+    if (i < n && s[i] == '"')
+        return http_skip_string(s, i, n);
+    if (i < n && (s[i] == '{' || s[i] == '[')) {
+        int depth = 0;
+        while (i < n) {
+            if (s[i] == '"') {
+                i = http_skip_string(s, i, n);
+                continue;
+            }
+            if (s[i] == '{' || s[i] == '[')
+                depth++;
+            else if ((s[i] == '}' || s[i] == ']') && --depth == 0)
+                return i + 1;
+            i++;
+        }
+        return n;
+    }
+    while (i < n && strchr(",}] \t\r\n", s[i]) == NULL)
+        i++;
+    return i;
+}
+
+int http_json_member(const char *s, size_t n, const char *key, size_t *off, size_t *len)
+{
+    size_t klen = strlen(key), i = http_skip_ws(s, 0, n);
+    int found = 0;
+    if (i >= n || s[i] != '{')
+        return 0;
+    for (i = http_skip_ws(s, i + 1, n); i < n && s[i] == '"';) {
+        size_t k = i;
+        i = http_skip_ws(s, http_skip_string(s, i, n), n);
+        bool match =
+            i - k >= klen + 2 && memcmp(s + k + 1, key, klen) == 0 && s[k + klen + 1] == '"';
+        if (i >= n || s[i] != ':')
+            return 0;
+        i = http_skip_ws(s, i + 1, n);
+        size_t v = i;
+        i = http_skip_value(s, i, n);
+        if (match) {
+            *off = v;
+            *len = i - v;
+            found = 1;
+        }
+        i = http_skip_ws(s, i, n);
+        if (i >= n || s[i] != ',')
+            break;
+        i = http_skip_ws(s, i + 1, n);
+    }
+    return found;
+}
+
+int http_read_json(http_req *r, size_t max, int empty_ok, json_object **out, buf_t *raw)
 {
     buf_t body;
     json_tokener *tok = NULL;
@@ -311,6 +381,10 @@ int http_read_json(http_req *r, size_t max, int empty_ok, json_object **out)
     *out = obj;
     obj = NULL;
     rc = 0;
+    if (raw != NULL) {
+        *raw = body;
+        buf_init(&body, max);
+    }
 done:
     json_object_put(obj);
     if (tok)

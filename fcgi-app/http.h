@@ -78,10 +78,19 @@ http_body_rc http_read_body(http_req *r, size_t max, buf_t *out);
 /*
  * Read and parse a JSON object body of at most `max` bytes. An empty body
  * yields an empty object when `empty_ok`. On success returns 0 and `*out`
- * (caller owns). On failure sends the error response (415, 413 or 400) and
- * returns -1.
+ * (caller owns) and, when `raw` is not NULL, the body's bytes in `raw`
+ * (initialized by the caller; freed by the caller with buf_free). On
+ * failure sends the error response (415, 413 or 400) and returns -1.
  */
-int http_read_json(http_req *r, size_t max, int empty_ok, json_object **out);
+int http_read_json(http_req *r, size_t max, int empty_ok, json_object **out, buf_t *raw);
+
+/*
+ * Find the top-level member `key` of the JSON object text `s` (`n` bytes,
+ * already validated, e.g. by http_read_json) and give its value's byte
+ * range: the last one when the key repeats, as json-c keeps. Returns 1 with
+ * `*off` and `*len` set, or 0 when absent (or spelled with escapes).
+ */
+int http_json_member(const char *s, size_t n, const char *key, size_t *off, size_t *len);
 
 /*
  * Find `key` in the query string of `r` and percent-decode its value (with

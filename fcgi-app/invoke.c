@@ -117,6 +117,7 @@ json_object *invoke_container_spec(const invoke_req *req)
     json_object_object_add(labels, "minilambda.function",
                            json_object_new_string(invoke_field(rec, "id")));
     json_object_object_add(labels, "minilambda.invocation", json_object_new_string(req->id));
+    json_object_object_add(labels, "minilambda.run", json_object_new_string(req->run));
     json_object_object_add(labels, "minilambda.instance", json_object_new_string(req->instance));
     json_object_object_add(spec, "Labels", labels);
 

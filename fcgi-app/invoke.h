@@ -24,10 +24,12 @@ typedef struct {
     const char *instance;  /* label value naming this platform instance */
     const char *event;     /* bytes for stdin, borrowed */
     size_t event_len;
-    int timeout_s;          /* 1..900 */
-    int attempt;            /* MINILAMBDA_ATTEMPT */
-    char id[INVOKE_ID_LEN]; /* the invocation id */
-    int cancel_fd;          /* a socket whose hang-up cancels the run, or -1 */
+    int timeout_s;           /* 1..900 */
+    int attempt;             /* MINILAMBDA_ATTEMPT */
+    char id[INVOKE_ID_LEN];  /* the invocation id */
+    char run[INVOKE_ID_LEN]; /* this attempt's id (label minilambda.run): what
+                              * the janitor checks is still running */
+    int cancel_fd;           /* a socket whose hang-up cancels the run, or -1 */
     /* Asked once the container exists, before it starts: non-zero cancels
      * the run. NULL for none. */
     int (*cancelled)(void *arg);

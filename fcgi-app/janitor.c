@@ -65,13 +65,13 @@ done:
     return removed;
 }
 
-/* Keep containers whose invocation is running in a live process. */
+/* Keep containers whose run is going on in a live process. */
 static bool janitor_keep_running(json_object *labels, void *arg)
 {
-    json_object *inv;
+    json_object *run;
     uuid_t u;
-    return json_object_object_get_ex(labels, "minilambda.invocation", &inv) &&
-           uuid_parse(json_object_get_string(inv), u) == 0 && slots_running(arg, u);
+    return json_object_object_get_ex(labels, "minilambda.run", &run) &&
+           uuid_parse(json_object_get_string(run), u) == 0 && slots_running(arg, u);
 }
 
 static bool janitor_keep_none(json_object *labels, void *arg)

@@ -39,6 +39,7 @@ typedef struct {
     long started_ms;
     long respawn_at_ms; /* when to start it again; 0 when not due */
     long backoff_ms;
+    bool recover; /* an executor that died with its claim not yet recovered */
 } pool_worker;
 
 typedef struct {
@@ -87,7 +88,7 @@ static void *pool_serve(void *p)
     int failures = 0;
 
     if (t.conn == NULL || FCGX_InitRequest(&req, a->fd, 0) != 0) {
-        log_error("worker thread setup failed: out of memory");
+        log_error("worker thread setup failed: docker_conn_new() or FCGX_InitRequest() failed");
         docker_conn_free(t.conn);
         return NULL;
     }
@@ -128,9 +129,9 @@ static void pool_worker_main(pool_master *m, int index)
 {
     const config_t *cfg = m->cfg;
     pool_state st;
-    char err[512];
     sigset_t set;
     int sig = 0, nthreads = cfg->threads + cfg->control_threads;
+    char err[512] = "calloc() or FCGX_Init() failed";
     pthread_t *tids = calloc((size_t)nthreads, sizeof(*tids));
     pool_thread_arg *args = calloc((size_t)nthreads, sizeof(*args));
 
@@ -176,12 +177,13 @@ static void pool_worker_main(pool_master *m, int index)
     sigaddset(&set, SIGINT);
     sigwait(&set, &sig);
 
-    /* Stop accepting: shutdown() on the shared listening sockets wakes every
-     * accept() in every process with EINVAL, so no thread spins or hangs. */
+    /* Stop accepting. When the whole pool stops, the master has already shut
+     * the shared listening sockets down, which wakes every accept() with
+     * EINVAL; a worker stopped alone leaves them to the others and exits
+     * once its in-flight requests are done, threads still in accept() or
+     * not. */
     atomic_store(&st.stopping, true);
     FCGX_ShutdownPending();
-    shutdown(st.control_fd, SHUT_RDWR);
-    shutdown(st.invoke_fd, SHUT_RDWR);
 
     struct timespec until;
     clock_gettime(CLOCK_REALTIME, &until);
@@ -262,9 +264,7 @@ static void pool_reap(pool_master *m, bool stopping, docker_conn_t *conn)
             w->pid = 0;
             slots_reset_worker(m->slots, i);
             metrics_reset_row(m->metrics, i);
-            /* An executor's claimed run is not running any more. */
-            if (i >= m->cfg->workers)
-                async_recover(m->async, i - m->cfg->workers);
+            w->recover = i >= m->cfg->workers;
             if (stopping)
                 break;
             long lived = pool_now_ms() - w->started_ms;
@@ -284,9 +284,17 @@ static void pool_reap(pool_master *m, bool stopping, docker_conn_t *conn)
             crashed = true;
         }
     }
-    /* A dead worker's containers are leftovers now: sweep at once. */
+    /* A dead process's containers are leftovers now: sweep at once, and
+     * before a dead executor's claim is requeued, so that its old container
+     * is gone before a retry of the same invocation can start. */
     if (crashed && conn != NULL)
         janitor_sweep(conn, m->instance, m->slots);
+    for (int i = m->cfg->workers; i < m->total; i++) {
+        if (m->workers[i].recover) {
+            async_recover(m->async, i - m->cfg->workers);
+            m->workers[i].recover = false;
+        }
+    }
 }
 
 static int pool_alive(pool_master *m)
@@ -302,6 +310,7 @@ int pool_run(const config_t *cfg, const char *instance)
     pool_master m = {.cfg = cfg, .instance = instance, .control_fd = -1, .invoke_fd = -1};
     sigset_t set;
     int rc = 1;
+    bool spawn_failed = false;
     docker_conn_t *conn = NULL;
     docker_t *docker = NULL;
     char err[512];
@@ -316,7 +325,7 @@ int pool_run(const config_t *cfg, const char *instance)
     m.workers = calloc((size_t)m.total, sizeof(*m.workers));
     m.slots = slots_create(cfg->workers, cfg->async_workers, cfg->threads);
     if (m.workers == NULL || m.slots == NULL) {
-        log_error("pool start-up failed: %s", strerror(errno));
+        log_error("pool start-up failed: calloc() or mmap() failed: %s", strerror(errno));
         goto done;
     }
     docker = docker_new(err, sizeof(err));
@@ -349,16 +358,20 @@ int pool_run(const config_t *cfg, const char *instance)
     m.invoke_fd = pool_listen(cfg->invoke_socket);
     if (conn == NULL || m.control_fd < 0 || m.invoke_fd < 0)
         goto done;
-    for (int i = 0; i < m.total; i++)
-        if (pool_spawn(&m, i) != 0)
+    /* Crash leftovers from an earlier run of this instance go before any
+     * executor can start a retry of their invocations. */
+    janitor_sweep(conn, instance, m.slots);
+    for (int i = 0; i < m.total; i++) {
+        if (pool_spawn(&m, i) != 0) {
+            spawn_failed = true;
             goto stop;
+        }
+    }
     log_info("minilambda pool up: %d workers x (%d invoke + %d control) threads, %d async "
              "executors, control %s, invoke %s, engine %s",
              cfg->workers, cfg->threads, cfg->control_threads, cfg->async_workers, cfg->socket,
              cfg->invoke_socket, docker_endpoint(docker));
 
-    /* Crash leftovers from an earlier run of this instance. */
-    janitor_sweep(conn, instance, m.slots);
     long next_sweep = pool_now_ms() + cfg->janitor_interval * 1000L;
     for (;;) {
         long now = pool_now_ms(), wake = next_sweep;
@@ -386,6 +399,10 @@ int pool_run(const config_t *cfg, const char *instance)
         }
     }
 stop:
+    /* Only the master shuts the shared sockets down: that wakes every
+     * accept() in every worker, so none spins or hangs. */
+    shutdown(m.control_fd, SHUT_RDWR);
+    shutdown(m.invoke_fd, SHUT_RDWR);
     for (int i = 0; i < m.total; i++)
         if (m.workers[i].pid > 0)
             kill(m.workers[i].pid, SIGTERM);
@@ -409,7 +426,7 @@ stop:
             pool_reap(&m, true, NULL);
     }
     janitor_sweep(conn, instance, m.slots);
-    rc = 0;
+    rc = spawn_failed ? 1 : 0;
     log_info("pool stopped");
 done:
     if (m.control_fd >= 0) {

@@ -33,6 +33,9 @@ struct store {
     off_t size;
     struct timespec mtime;
     json_object *root; /* the parsed file, owned */
+    int fd;            /* the parsed file, kept open so its inode cannot be
+                        * reused by a later version with the same size and
+                        * mtime; -1 when none */
     char *list;        /* the records oldest first, serialized, owned */
 };
 
@@ -201,10 +204,9 @@ static store_rc store_refresh(store_t *s)
             close(fd);
         return STORE_OK;
     }
-    int rc = store_parse_fd(fd, s->path, &root, err, sizeof(err));
-    if (fd >= 0)
-        close(fd);
-    if (rc != 0) {
+    if (store_parse_fd(fd, s->path, &root, err, sizeof(err)) != 0) {
+        if (fd >= 0)
+            close(fd);
         log_error("%s", err);
         return STORE_ERROR;
     }
@@ -212,8 +214,13 @@ static store_rc store_refresh(store_t *s)
     if (list == NULL) {
         log_error("store_render_list() failed: out of memory");
         json_object_put(root);
+        if (fd >= 0)
+            close(fd);
         return STORE_ERROR;
     }
+    if (s->fd >= 0)
+        close(s->fd);
+    s->fd = fd;
     json_object_put(s->root);
     free(s->list);
     s->root = root;
@@ -251,6 +258,7 @@ store_t *store_open(const char *data_dir, char *err, size_t errlen)
         return NULL;
     }
     pthread_mutex_init(&s->mu, NULL);
+    s->fd = -1;
     int n1 = snprintf(s->dir, sizeof(s->dir), "%s", data_dir);
     int n2 = snprintf(s->path, sizeof(s->path), "%s/functions.json", data_dir);
     snprintf(s->tmp, sizeof(s->tmp), "%s/functions.json.tmp", data_dir);
@@ -287,6 +295,8 @@ void store_close(store_t *s)
         return;
     json_object_put(s->root);
     free(s->list);
+    if (s->fd >= 0)
+        close(s->fd);
     pthread_mutex_destroy(&s->mu);
     free(s);
 }

@@ -355,20 +355,46 @@ static void test_match_is_reset(void **state)
     assert_int_equal(m.route, ROUTE_NONE);
 }
 
+/* The value of `key` in `json` as http_json_member finds it, or NULL. */
+static char *member(const char *json, const char *key)
+{
+    size_t off = 0, len = 0;
+    static char out[256];
+    if (!http_json_member(json, strlen(json), key, &off, &len))
+        return NULL;
+    snprintf(out, sizeof(out), "%.*s", (int)len, json + off);
+    return out;
+}
+
+static void test_json_member(void **state)
+{
+    (void)state;
+    assert_string_equal(member("{\"event\":{\"a\":1}}", "event"), "{\"a\":1}");
+    /* Big integers and escapes come through byte for byte. */
+    assert_string_equal(member("{\"event\": 123456789012345678901234567890 }", "event"),
+                        "123456789012345678901234567890");
+    assert_string_equal(member("{\"timeout\":3,\"event\":\"\\u00e9\"}", "event"), "\"\\u00e9\"");
+    /* Braces, brackets and quotes inside strings do not confuse nesting. */
+    assert_string_equal(member("{\"event\":[\"}]\\\"{\",{\"x\":[1,2]}],\"timeout\":1}", "event"),
+                        "[\"}]\\\"{\",{\"x\":[1,2]}]");
+    /* A nested "event" key is not the top-level member. */
+    assert_null(member("{\"a\":{\"event\":1}}", "event"));
+    assert_null(member("{}", "event"));
+    assert_null(member("{\"events\":1}", "event"));
+    /* The last of repeated keys wins, as in json-c. */
+    assert_string_equal(member("{\"event\":1, \"event\" : null }", "event"), "null");
+    assert_string_equal(member(" {\n\"event\"\t:\ttrue\n}\n", "event"), "true");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_every_route_and_method),
-        cmocka_unit_test(test_match_template),
-        cmocka_unit_test(test_not_found),
-        cmocka_unit_test(test_trailing_slash),
-        cmocka_unit_test(test_query_and_fragment_ignored),
-        cmocka_unit_test(test_percent_decoding),
-        cmocka_unit_test(test_bad_escapes),
-        cmocka_unit_test(test_ref_length),
-        cmocka_unit_test(test_dot_segments_are_refs),
-        cmocka_unit_test(test_async_route),
-        cmocka_unit_test(test_match_is_reset),
+        cmocka_unit_test(test_json_member),      cmocka_unit_test(test_every_route_and_method),
+        cmocka_unit_test(test_match_template),   cmocka_unit_test(test_not_found),
+        cmocka_unit_test(test_trailing_slash),   cmocka_unit_test(test_query_and_fragment_ignored),
+        cmocka_unit_test(test_percent_decoding), cmocka_unit_test(test_bad_escapes),
+        cmocka_unit_test(test_ref_length),       cmocka_unit_test(test_dot_segments_are_refs),
+        cmocka_unit_test(test_async_route),      cmocka_unit_test(test_match_is_reset),
     };
     return cmocka_run_group_tests_name("http", tests, NULL, NULL);
 }

@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# A long-lived worker must not grow: after a warm-up, tens of thousands of
+# control-plane requests (each /healthz pings the engine through libcurl)
+# and hundreds of invocations (create, hijacked attach, wait, remove) leave
+# every worker's open descriptors unchanged and its RSS within a small
+# margin, and leave no container behind.
+set -euo pipefail
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "$0")/lib.sh"
+
+it_busybox_image || { echo "Bail out! cannot build $IT_BUSYBOX"; exit 1; }
+command -v wrk >/dev/null || { echo "Bail out! wrk is needed (apt-get install wrk)"; exit 1; }
+
+export MINILAMBDA_WORKERS=1 MINILAMBDA_THREADS=8 MINILAMBDA_CONTROL_THREADS=4
+export MINILAMBDA_ASYNC_WORKERS=0
+it_start soak
+it_register echo "$IT_BUSYBOX" '"command":["cat"]'
+ID=$(it_jq .id)
+
+WORKER=$(it_fcgi_workers | head -1)
+rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$WORKER/status"; }
+fds() { find "/proc/$WORKER/fd" -mindepth 1 -maxdepth 1 | wc -l; }
+
+# invocations N PARALLEL: N cat invocations, PARALLEL at a time; prints the
+# number that did not answer 200.
+invocations() {
+    local n=$1 par=$2 i
+    for ((i = 0; i < n; i++)); do
+        printf '{"event":{"i":%d}}\n' "$i"
+    done | xargs -d '\n' -P "$par" -I{} curl -s -o /dev/null -w '%{http_code}\n' --max-time 60 \
+        -H 'Content-Type: application/json' -d {} "$BASE/invoke/echo" | grep -vc '^200$' || true
+}
+
+# control SECONDS PATH: wrk at 16 connections; prints the request count.
+control() {
+    wrk -t2 -c16 -d"$1s" "$BASE$2" | awk '/requests in/ {print $1}'
+}
+
+# Warm-up: every thread has served, caches and libcurl connections exist.
+control 2 "/functions/$ID" >/dev/null
+control 2 /healthz >/dev/null
+it_eq "warm-up invocations all 200" 0 "$(invocations 40 8)"
+RSS0=$(rss_kb)
+FD0=$(fds)
+
+N1=$(control 8 "/functions/$ID")
+N2=$(control 8 /healthz)
+N3=$(control 4 /functions)
+BAD=$(invocations 300 8)
+echo "# $N1 GET /functions/{id}, $N2 GET /healthz, $N3 GET /functions, 300 invocations"
+
+RSS1=$(rss_kb)
+FD1=$(fds)
+echo "# worker $WORKER: RSS ${RSS0} -> ${RSS1} KiB, fds ${FD0} -> ${FD1}"
+it_eq "every soak invocation answered 200" 0 "$BAD"
+it_true "tens of thousands of control requests served ($((N1 + N2 + N3)))" \
+    test "$((N1 + N2 + N3))" -ge 10000
+it_eq "the worker is the same process" "$WORKER" "$(it_fcgi_workers | head -1)"
+it_eq "open descriptors unchanged" "$FD0" "$FD1"
+it_true "RSS grew by less than 8 MiB (${RSS0} -> ${RSS1} KiB)" test "$((RSS1 - RSS0))" -lt 8192
+it_eq "no container of the function left" 0 \
+    "$(docker ps -aq --filter "label=minilambda.function=$ID" | wc -l)"
+it_done
