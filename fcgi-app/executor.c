@@ -71,7 +71,11 @@ static int executor_job(const executor_ctx *x, async_t *async, store_t *store, d
     slots_track(x->slots, x->row, 0, u);
     metrics_begin(x->metrics, x->row, 0, fname);
     invoke_run(conn, &ir, &res);
-    metrics_observe(x->metrics, fname, invoke_metrics_status(res.status), (double)res.duration_ms);
+    /* A run killed by DELETE ends as whatever its container did; it was
+     * cancelled. */
+    metrics_status ms = async_is_cancelled(async, job->id) ? METRICS_CANCELLED
+                                                           : invoke_metrics_status(res.status);
+    metrics_observe(x->metrics, fname, ms, (double)res.duration_ms);
     metrics_end(x->metrics, x->row, 0);
     slots_untrack(x->slots, x->row, 0);
     log_info("async invoke function=%s id=%s attempt=%d status=%s exit=%d duration_ms=%ld%s%s",

@@ -42,6 +42,8 @@ metrics_status invoke_metrics_status(invoke_status s)
         return METRICS_FAILED;
     case INVOKE_TIMEOUT:
         return METRICS_TIMEOUT;
+    case INVOKE_CANCELLED:
+        return METRICS_CANCELLED;
     default:
         return METRICS_ERROR;
     }

@@ -294,8 +294,8 @@ typedef struct {
     int64_t in_flight;
 } metrics_snap;
 
-static const char *const metrics_status_names[] = {"succeeded", "failed", "timeout", "rejected",
-                                                   "error"};
+static const char *const metrics_status_names[] = {"succeeded", "failed", "timeout",
+                                                   "rejected",  "error",  "cancelled"};
 
 static int metrics_label(buf_t *out, const char *series, const char *fname, const char *extra)
 {

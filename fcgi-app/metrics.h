@@ -27,6 +27,7 @@ typedef enum {
     METRICS_TIMEOUT,
     METRICS_REJECTED,
     METRICS_ERROR,
+    METRICS_CANCELLED, /* cancelled by DELETE, or the client went away */
     METRICS_STATUS__COUNT
 } metrics_status;
 

@@ -59,7 +59,7 @@ ml_docker_up() {
     ml_engine_answers && return 0
     [ -z "${DOCKER_HOST:-}" ] || ml_die "DOCKER_HOST=$DOCKER_HOST does not answer"
     ml_log "no Docker engine answers: starting dockerd"
-    dockerd --iptables=false --bridge=none --pidfile "$pidfile.dockerd" \
+    dockerd --iptables=false --bridge=none --pidfile "$pidfile.dockerd" </dev/null \
         >>"$(dirname "$pidfile")/dockerd.log" 2>&1 &
     echo $! >"$pidfile"
     ml_wait_for 60 ml_engine_answers || ml_die "dockerd did not come up (see $(dirname "$pidfile")/dockerd.log)"
@@ -111,7 +111,7 @@ ml_render_nginx() {
     *[1-9]*) ;;
     *) ml_die "MINILAMBDA_MAX_IMAGE_BYTES must be at least 1" ;;
     esac
-    access=$(ml_metrics_access)
+    access=$(ml_metrics_access) || return 1
     user=$(ml_nginx_user)
     line=""
     [ -z "$user" ] || line="user $user;"
@@ -140,35 +140,62 @@ ml_start_pool() {
     local run=$MINILAMBDA_RUN_DIR
     mkdir -p "$run" "$MINILAMBDA_DATA_DIR"
     rm -f "${MINILAMBDA_SOCKET:-$run/minilambda.sock}" "${MINILAMBDA_INVOKE_SOCKET:-$run/minilambda-invoke.sock}"
-    "$ML_BIN" >>"$run/minilambda.log" 2>&1 &
+    local before=0
+    [ ! -f "$run/minilambda.log" ] || before=$(wc -l <"$run/minilambda.log")
+    "$ML_BIN" </dev/null >>"$run/minilambda.log" 2>&1 &
     echo $! >"$run/pool.pid"
     if ! ml_wait_for 20 ml_pool_ready; then
-        tail -5 "$run/minilambda.log" >&2
+        # Only what this start wrote: the log is appended to across runs.
+        tail -n +"$((before + 1))" "$run/minilambda.log" | tail -5 >&2
         return 1
     fi
 }
 
 ml_http_answers() { curl -s -o /dev/null --max-time 2 "http://127.0.0.1:$MINILAMBDA_PORT/healthz"; }
 
-ml_start_nginx() {
+# Something already accepts connections on the port.
+ml_port_taken() { (exec 3<>"/dev/tcp/127.0.0.1/$MINILAMBDA_PORT") 2>/dev/null; }
+
+# Our nginx is up: its master runs, has written its pid (after binding the
+# port) and answers. Checking only the port could find another instance.
+ml_nginx_ready() {
     local run=$MINILAMBDA_RUN_DIR
-    ml_render_nginx
-    nginx -q -t -c "$run/nginx.conf" -p "$run" -e "$run/nginx-error.log" || return 1
-    nginx -c "$run/nginx.conf" -p "$run" -e "$run/nginx-error.log" &
-    echo $! >"$run/nginx.pid.started"
-    ml_wait_for 20 ml_http_answers
+    kill -0 "$(cat "$run/nginx.pid.started")" 2>/dev/null &&
+        [ "$(cat "$run/nginx.pid" 2>/dev/null)" = "$(cat "$run/nginx.pid.started")" ] &&
+        ml_http_answers
 }
 
-# Stop what the run dir records: nginx first (no new requests), then the
-# pool (which lets in-flight requests finish).
+ml_start_nginx() {
+    local run=$MINILAMBDA_RUN_DIR
+    if ml_port_taken; then
+        ml_log "port $MINILAMBDA_PORT is already in use; set MINILAMBDA_PORT"
+        return 1
+    fi
+    ml_render_nginx || return 1
+    nginx -q -t -c "$run/nginx.conf" -p "$run" -e "$run/nginx-error.log" || return 1
+    rm -f "$run/nginx.pid"
+    nginx -c "$run/nginx.conf" -p "$run" -e "$run/nginx-error.log" </dev/null \
+        >>"$run/nginx-stdout.log" 2>&1 &
+    echo $! >"$run/nginx.pid.started"
+    ml_wait_for 20 ml_nginx_ready
+}
+
+# Stop what the run dir records, gracefully: nginx on SIGQUIT stops
+# accepting and lets its open requests finish; the pool on SIGTERM
+# finishes in-flight ones within MINILAMBDA_GRACE. Both are signalled
+# first, then waited for (past the grace, killed).
 ml_stop_all() {
-    local run=$MINILAMBDA_RUN_DIR pid
+    local run=$MINILAMBDA_RUN_DIR pid f sig grace=${MINILAMBDA_GRACE:-30}
     for f in nginx.pid.started pool.pid; do
         [ -f "$run/$f" ] || continue
+        sig=TERM
+        [ "$f" = pool.pid ] || sig=QUIT
+        kill "-$sig" "$(cat "$run/$f")" 2>/dev/null || true
+    done
+    for f in pool.pid nginx.pid.started; do
+        [ -f "$run/$f" ] || continue
         pid=$(cat "$run/$f")
-        if kill -TERM "$pid" 2>/dev/null; then
-            ml_wait_for 60 ml_not_running "$pid" || kill -9 "$pid" 2>/dev/null || true
-        fi
+        ml_wait_for "$((grace + 10))" ml_not_running "$pid" || kill -9 "$pid" 2>/dev/null || true
         rm -f "$run/$f"
     done
     ml_docker_down "$run/dockerd.pid"

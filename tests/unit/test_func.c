@@ -157,6 +157,7 @@ static void test_valid_image_good(void **state)
         "Registry.Example.COM:443/ns/img",
         "img:TAG_with.dots-1",
         "img:_x",
+        "myregistry:5000/team/img",
     };
     (void)state;
     for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
@@ -167,10 +168,35 @@ static void test_valid_image_good(void **state)
 static void test_valid_image_bad(void **state)
 {
     static const char *const bad[] = {
-        "",          "UPPER",     "Busybox", "a:",     ":tag",        "a b",       "a//b",
-        "-a",        "a-",        "a_",      "a.",     "a...b",       "a___b",     "/a",
-        "a/",        "a:tag:tag", "a:-tag",  "a:.tag", "a@sha256",    "a@sha256:", "a@sha256:xyz",
-        "a@:" SHA64, "a\tb",      "a\nb",    "a:t@g",  "host:port/a",
+        "",
+        "UPPER",
+        "Busybox",
+        "a:",
+        ":tag",
+        "a b",
+        "a//b",
+        "-a",
+        "a-",
+        "a_",
+        "a.",
+        "a...b",
+        "a___b",
+        "/a",
+        "a/",
+        "a:tag:tag",
+        "a:-tag",
+        "a:.tag",
+        "a@sha256",
+        "a@sha256:",
+        "a@sha256:xyz",
+        "a@:" SHA64,
+        "a\tb",
+        "a\nb",
+        "a:t@g",
+        "host:port/a",
+        /* Without a dot, port or "localhost" the first part is a path: lowercase. */
+        "UPPER/case:tag",
+        "Team/img",
     };
     char s[400];
     (void)state;
