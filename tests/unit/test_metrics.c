@@ -288,7 +288,10 @@ static void test_one_function(void **state)
         prev = p;
     }
     assert_true(strstr(text, "le=\"+Inf\"") > prev);
-    assert_int_equal(count_lines(text, "minilambda_invocations_total{function=\"hello\""), 5);
+    /* succeeded, failed, timeout, rejected, error, cancelled */
+    assert_int_equal(count_lines(text, "minilambda_invocations_total{function=\"hello\""), 6);
+    assert_non_null(
+        strstr(text, "minilambda_invocations_total{function=\"hello\",status=\"cancelled\"} 0"));
     assert_null(strstr(text, "_overflow"));
 }
 
