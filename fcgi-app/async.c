@@ -563,8 +563,8 @@ int async_finish(async_t *a, async_job *job, const invoke_result *res, long retr
     int rc = -1;
     json_object *rec = NULL;
     json_object *result = json_object_new_object();
-    json_object_object_add(result, "output", invoke_text(&res->out, res->truncated));
-    json_object_object_add(result, "logs", invoke_text(&res->err, res->truncated));
+    json_object_object_add(result, "output", invoke_text(&res->out));
+    json_object_object_add(result, "logs", invoke_text(&res->err));
     json_object_object_add(result, "duration_ms", json_object_new_int64(res->duration_ms));
     json_object_object_add(result, "exit_code",
                            res->status == INVOKE_SUCCEEDED || res->status == INVOKE_FAILED

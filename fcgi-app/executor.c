@@ -73,8 +73,8 @@ static int executor_job(const executor_ctx *x, async_t *async, store_t *store, d
     invoke_run(conn, &ir, &res);
     /* A run killed by DELETE ends as whatever its container did; it was
      * cancelled. */
-    metrics_status ms = async_is_cancelled(async, job->id) ? METRICS_CANCELLED
-                                                           : invoke_metrics_status(res.status);
+    metrics_status ms =
+        async_is_cancelled(async, job->id) ? METRICS_CANCELLED : invoke_metrics_status(res.status);
     metrics_observe(x->metrics, fname, ms, (double)res.duration_ms);
     metrics_end(x->metrics, x->row, 0);
     slots_untrack(x->slots, x->row, 0);

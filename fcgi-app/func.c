@@ -21,8 +21,8 @@
 /* As the docker CLI splits it: a first component is a registry only when it
  * has a dot, a port or is "localhost"; otherwise it is a (lowercase) path. */
 #define FUNC_DOMAIN                                                                                \
-    "(localhost(:[0-9]+)?|" FUNC_DOMAIN_COMPONENT "(\\." FUNC_DOMAIN_COMPONENT ")+(:[0-9]+)?|"     \
-    FUNC_DOMAIN_COMPONENT ":[0-9]+)"
+    "(localhost(:[0-9]+)?|" FUNC_DOMAIN_COMPONENT "(\\." FUNC_DOMAIN_COMPONENT                     \
+    ")+(:[0-9]+)?|" FUNC_DOMAIN_COMPONENT ":[0-9]+)"
 #define FUNC_PATH_COMPONENT "[a-z0-9]+(([._]|__|-+)[a-z0-9]+)*"
 #define FUNC_IMAGE_RE                                                                              \
     "^(" FUNC_DOMAIN "/)?" FUNC_PATH_COMPONENT "(/" FUNC_PATH_COMPONENT ")*"                       \

@@ -359,7 +359,7 @@ static void handlers_invoke(handlers_thread *t, http_req *r, const char *ref, bo
     slots_release(app->slots, app->worker, t->thread);
 
     out = json_object_new_object();
-    json_object_object_add(out, "result", invoke_text(&res.out, res.truncated));
+    json_object_object_add(out, "result", invoke_text(&res.out));
     json_object_object_add(out, "duration", json_object_new_int64(res.duration_ms));
     json_object_object_add(out, "timestamp", json_object_new_string(now));
     json_object_object_add(out, "invocation_id", json_object_new_string(ir.id));
@@ -368,7 +368,7 @@ static void handlers_invoke(handlers_thread *t, http_req *r, const char *ref, bo
         json_object_object_add(out, "exit_code", json_object_new_int(res.exit_code));
     else
         json_object_object_add(out, "exit_code", NULL);
-    json_object_object_add(out, "logs", invoke_text(&res.err, res.truncated));
+    json_object_object_add(out, "logs", invoke_text(&res.err));
     if (res.truncated)
         json_object_object_add(out, "truncated", json_object_new_boolean(1));
     if (res.status != INVOKE_SUCCEEDED) {

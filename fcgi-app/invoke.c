@@ -154,8 +154,9 @@ json_object *invoke_container_spec(const invoke_req *req)
     return spec;
 }
 
-json_object *invoke_text(const buf_t *b, bool cut)
+json_object *invoke_text(const buf_t *b)
 {
+    bool cut = b->len >= b->max;
     buf_t t;
     json_object *o = NULL;
     /* Each bad byte becomes three: the bound can never be hit. */

@@ -74,10 +74,10 @@ const char *invoke_status_name(invoke_status s);
  */
 json_object *invoke_container_spec(const invoke_req *req);
 
-/* A JSON string of captured output `b` as valid UTF-8 (buf_append_utf8),
- * `cut` when the capture stopped at a cap. Caller owns it; NULL when out of
- * memory. */
-json_object *invoke_text(const buf_t *b, bool cut);
+/* A JSON string of captured output `b` as valid UTF-8 (buf_append_utf8);
+ * when `b` is full, its capture stopped at the cap and a character cut
+ * there is dropped. Caller owns it; NULL when out of memory. */
+json_object *invoke_text(const buf_t *b);
 
 /* Run the invocation to the end. Never leaves the container behind when
  * the engine can be reached; `res` is always filled in. */
