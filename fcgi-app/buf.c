@@ -160,15 +160,6 @@ void buf_reset(buf_t *b)
         b->data[0] = '\0';
 }
 
-char *buf_detach(buf_t *b)
-{
-    char *p = b->data;
-    if (p == NULL)
-        p = strdup("");
-    buf_init(b, b->max);
-    return p;
-}
-
 void buf_free(buf_t *b)
 {
     free(b->data);

@@ -56,11 +56,6 @@ bool buf_is_utf8(const char *p, size_t n);
 /* Forget the contents but keep the allocation for reuse. */
 void buf_reset(buf_t *b);
 
-/* Hand the contents to the caller, who must free() them (never NULL on
- * success: an empty buffer yields ""); the buffer is left empty. Returns NULL
- * when memory ran out. */
-char *buf_detach(buf_t *b);
-
 /* Free the contents; the buffer may be reused after buf_init. */
 void buf_free(buf_t *b);
 

@@ -137,6 +137,20 @@ static void handlers_metrics(handlers_thread *t, http_req *r)
     buf_free(&out);
 }
 
+int handlers_take_slot(handlers_thread *t, http_req *r, const uuid_t id, const char *headers)
+{
+    handlers_app *app = t->app;
+    char msg[160], all[256];
+    if (t->thread >= 0 &&
+        slots_acquire(app->slots, app->worker, t->thread, id, app->cfg->max_concurrency) == 0)
+        return 0;
+    snprintf(msg, sizeof(msg), "all %d invocation slots are busy; retry shortly",
+             app->cfg->max_concurrency);
+    snprintf(all, sizeof(all), "Retry-After: 1\r\n%s", headers ? headers : "");
+    http_send_error(r, 429, "too_many_requests", msg, all);
+    return -1;
+}
+
 /* Check the invoke body: only `event` and `timeout`, timeout 0..900. */
 static int handlers_invoke_body(http_req *r, json_object *body, int *timeout)
 {
@@ -329,13 +343,7 @@ static void handlers_invoke(handlers_thread *t, http_req *r, const char *ref, bo
     uuid_unparse_lower(u, ir.id);
     memcpy(ir.run, ir.id, sizeof(ir.run));
     snprintf(headers, sizeof(headers), "X-Invocation-Id: %s\r\n", ir.id);
-    if (t->thread < 0 ||
-        slots_acquire(app->slots, app->worker, t->thread, u, app->cfg->max_concurrency) != 0) {
-        char msg[160];
-        snprintf(msg, sizeof(msg), "all %d invocation slots are busy; retry shortly",
-                 app->cfg->max_concurrency);
-        snprintf(headers, sizeof(headers), "Retry-After: 1\r\nX-Invocation-Id: %s\r\n", ir.id);
-        http_send_error(r, 429, "too_many_requests", msg, headers);
+    if (handlers_take_slot(t, r, u, headers) != 0) {
         metrics_observe(app->metrics, json_object_get_string(json_object_object_get(rec, "name")),
                         METRICS_REJECTED, 0);
         log_info("invoke function=%s id=%s status=rejected", ref, ir.id);

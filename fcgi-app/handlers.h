@@ -10,6 +10,7 @@
 #include "async.h"
 #include "config.h"
 #include "docker.h"
+#include "http.h"
 #include "metrics.h"
 #include "slots.h"
 #include "store.h"
@@ -39,6 +40,14 @@ typedef struct {
     docker_conn_t *conn; /* owned by the thread */
     int thread;          /* this thread's entry in the worker's slots row, or -1 */
 } handlers_thread;
+
+/*
+ * Take one of the global invocation slots for this thread, recording `id`
+ * as what it runs. Returns 0 (give it back with slots_release), or -1 after
+ * answering 429 with Retry-After (and `headers`, extra "Name: value\r\n"
+ * lines, or NULL) when all are busy.
+ */
+int handlers_take_slot(handlers_thread *t, http_req *r, const uuid_t id, const char *headers);
 
 /* Serve one request completely (the caller finishes it with FCGX_Finish_r). */
 void handlers_handle(handlers_thread *t, FCGX_Request *req);

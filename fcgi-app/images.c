@@ -401,13 +401,8 @@ void images_upload(handlers_thread *t, http_req *r)
      * no thread while the limit still admits it (a queue, not a 429). */
     uuid_t slot_id;
     uuid_generate_random(slot_id);
-    if (t->thread < 0 || slots_acquire(t->app->slots, t->app->worker, t->thread, slot_id,
-                                       t->app->cfg->max_concurrency) != 0) {
-        snprintf(msg, sizeof(msg), "all %d invocation slots are busy; retry shortly",
-                 t->app->cfg->max_concurrency);
-        http_send_error(r, 429, "too_many_requests", msg, "Retry-After: 1\r\n");
+    if (handlers_take_slot(t, r, slot_id, NULL) != 0)
         goto done;
-    }
     ok = images_load(t, r, &u);
     slots_release(t->app->slots, t->app->worker, t->thread);
 done:

@@ -105,11 +105,6 @@ void slots_reset_worker(slots_t *s, int worker)
         atomic_fetch_sub(&s->total, held);
 }
 
-int slots_in_use(slots_t *s)
-{
-    return atomic_load(&s->total);
-}
-
 bool slots_running(slots_t *s, const uuid_t id)
 {
     uint64_t hi, lo;

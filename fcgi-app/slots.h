@@ -47,9 +47,6 @@ void slots_untrack(slots_t *s, int row, int thread);
  * that worker has died). */
 void slots_reset_worker(slots_t *s, int worker);
 
-/* The number of invocations running across all workers. */
-int slots_in_use(slots_t *s);
-
 /* True when invocation `id` is running in some worker. */
 bool slots_running(slots_t *s, const uuid_t id);
 
