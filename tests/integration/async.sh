@@ -21,7 +21,6 @@ it_start async
 
 QUEUED=0 # every 202 of this stack: the listing must hold exactly these
 
-
 # queue REF JSON: it_async, counting the accepted ones.
 queue() {
     it_async "$@"
@@ -56,9 +55,6 @@ depth_is() { [ "$(depth)" = "$1" ]; }
 
 # runs_is N ID: the pool log reports N runs of invocation ID.
 runs_is() { [ "$(it_async_runs "$2")" -eq "$1" ]; }
-
-# running_is N FID: exactly N running containers of function FID.
-running_is() { [ "$(docker ps -q --filter "label=minilambda.function=$2" | wc -l)" -eq "$1" ]; }
 
 UUID_RE='^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
 TIME_RE='^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z$'
@@ -179,12 +175,8 @@ for _ in 1 2 3 4; do
     queue sleeper '{"event":{}}'
     SLEEPERS+=("$IT_INV")
 done
-all_running() {
-    local i
-    for i in "${SLEEPERS[@]}"; do it_inv_is "$i" RUNNING || return 1; done
-}
-it_true "four long runs occupy the four executors" ml_wait_for 30 all_running
-it_true "their four containers run" ml_wait_for 30 running_is 4 "${FID[sleeper]}"
+it_true "four long runs occupy the four executors" ml_wait_for 30 it_all_are RUNNING "${SLEEPERS[@]}"
+it_true "their four containers run" ml_wait_for 30 it_count_is 4 "label=minilambda.function=${FID[sleeper]}" status=running
 queue echo '{"event":{"never":"runs"}}'
 IDP=$IT_INV
 it_expect "a run behind busy executors is accepted" 202
@@ -335,9 +327,7 @@ for q in limit=0 limit=1001 limit=-1 limit=abc; do
     it_expect "GET /invocations?$q: 400" 400 invalid_query
 done
 it_eq "the queue depth is 0 at the end" 0 "$(depth)"
-for f in "${!FID[@]}"; do
-    it_eq "no container of $f is left" 0 "$(it_count_containers "label=minilambda.function=${FID[$f]}")"
-done
+it_no_containers_left
 
 # --- retention pruning (a second stack) --------------------------------------
 ml_stop_all

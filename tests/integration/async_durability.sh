@@ -18,11 +18,6 @@ unset MINILAMBDA_MAX_CONCURRENCY MINILAMBDA_INVOCATION_RETENTION MINILAMBDA_JANI
 unset MINILAMBDA_RETRY_BASE_MS
 it_start durable
 
-
-
-# running_is N FID: exactly N running containers of function FID.
-running_is() { [ "$(docker ps -q --filter "label=minilambda.function=$2" | wc -l)" -eq "$1" ]; }
-
 fn_sh long 'sleep 30'
 fn_sh quick 'echo "$MINILAMBDA_INVOCATION_ID" >&2; cat'
 
@@ -47,12 +42,8 @@ scenario() {
         it_async long '{"event":{}}'
         long+=("$IT_INV")
     done
-    all_long_running() {
-        local j
-        for j in "${long[@]}"; do it_inv_is "$j" RUNNING || return 1; done
-    }
-    it_true "$mode: two long runs are RUNNING" ml_wait_for 30 all_long_running
-    it_true "$mode: their two containers run" ml_wait_for 30 running_is 2 "${FID[long]}"
+    it_true "$mode: two long runs are RUNNING" ml_wait_for 30 it_all_are RUNNING "${long[@]}"
+    it_true "$mode: their two containers run" ml_wait_for 30 it_count_is 2 "label=minilambda.function=${FID[long]}" status=running
     for i in 1 2 3; do
         it_async quick "{\"event\":{\"token\":\"$mode-$i\"}}"
         id=$IT_INV
@@ -61,7 +52,7 @@ scenario() {
         it_eq "$mode: quick run $i is PENDING behind them" PENDING "$(it_inv_field "$id" .status)"
     done
     # Still the same picture right before the stop.
-    it_true "$mode: the long runs are still RUNNING before the stop" all_long_running
+    it_true "$mode: the long runs are still RUNNING before the stop" it_all_are RUNNING "${long[@]}"
 
     if [ "$mode" = term ]; then
         it_true "$mode: the pool stops on SIGTERM" it_stop_pool

@@ -330,10 +330,6 @@ it_eq "20 concurrent invocations: each result holds exactly its own token" "$N" 
 [ -z "$bad" ] || echo "# mismatches:$bad"
 
 # --- nothing left behind ------------------------------------------------------------
-left=0
-for f in "${!FID[@]}"; do
-    left=$((left + $(it_count_containers "label=minilambda.function=${FID[$f]}")))
-done
-it_eq "no container of this script's functions is left" 0 "$left"
+it_no_containers_left
 
 it_done

@@ -151,10 +151,6 @@ it_eq "engine back: the platform was not restarted (same master)" "$pool_before"
 it_eq "engine back: the platform was not restarted (same workers)" "$workers_before" \
     "$(it_workers | sort | tr '\n' ' ')"
 
-left=0
-for f in "${!FID[@]}"; do
-    left=$((left + $(it_count_containers "label=minilambda.function=${FID[$f]}")))
-done
-it_eq "no container of this script's functions is left" 0 "$left"
+it_no_containers_left
 
 it_done

@@ -181,6 +181,16 @@ fn_sh() {
     fn "$1" "$IT_BUSYBOX" "\"command\":$cmd${3:+,$3}"
 }
 
+# it_no_containers_left: one check per function in FID that none of its
+# containers remains (removal may lag the response a little: poll).
+it_no_containers_left() {
+    local f
+    for f in "${!FID[@]}"; do
+        it_true "no container of $f is left" \
+            ml_wait_for 30 it_count_is 0 "label=minilambda.function=${FID[$f]}"
+    done
+}
+
 # Containers of this platform left in the engine.
 it_managed_containers() {
     docker ps -aq --filter label=minilambda.managed=1 | wc -l
@@ -260,6 +270,13 @@ it_inv_is() {
     s=$(it_inv_field "$id" .status)
     for x in "$@"; do [ "$s" = "$x" ] && return 0; done
     return 1
+}
+
+# it_all_are STATUS ID...: true when every invocation ID is in STATUS.
+it_all_are() {
+    local status=$1 id
+    shift
+    for id in "$@"; do it_inv_is "$id" "$status" || return 1; done
 }
 
 # it_inv_wait SECS ID STATUS...: poll until invocation ID reaches one of STATUS.

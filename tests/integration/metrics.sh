@@ -361,9 +361,7 @@ it_eq "the unfiltered query gives the same answer for $F" "$q" "$all"
 prom_stop
 
 # --- clean stop: the segment goes with the pool --------------------------------
-for f in "${!FID[@]}"; do
-    it_true "no container of $f is left" ml_wait_for 30 it_count_is 0 "label=minilambda.function=${FID[$f]}"
-done
+it_no_containers_left
 FID=()
 ml_stop_all
 it_true "the segment is removed when the pool stops" test ! -e "$SHM_FILE"
