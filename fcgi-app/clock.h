@@ -1,0 +1,29 @@
+/*
+ * clock: the one place that reads the time. Deadlines and durations use the
+ * monotonic clock (never stepped by NTP); timestamps shown to people and
+ * stored in records use the wall clock, as RFC 3339 UTC with milliseconds.
+ */
+#ifndef MINILAMBDA_CLOCK_H
+#define MINILAMBDA_CLOCK_H
+
+#include <stddef.h>
+
+/* Milliseconds on the monotonic clock (an arbitrary origin). */
+long long clock_mono_ms(void);
+
+/* Milliseconds since the Unix epoch. */
+long long clock_wall_ms(void);
+
+/* Write the wall-clock time `wall_ms` as "YYYY-MM-DDTHH:MM:SS.mmmZ" into
+ * `out`; `outlen` must be at least CLOCK_RFC3339_LEN. */
+#define CLOCK_RFC3339_LEN 32
+void clock_rfc3339(long long wall_ms, char *out, size_t outlen);
+
+/* clock_rfc3339 of the current time. */
+void clock_now(char *out, size_t outlen);
+
+/* Parse "YYYY-MM-DDTHH:MM:SS[.fff]Z" (as clock_rfc3339 writes it) to Unix
+ * seconds. Returns 0, or -1 (`*out` untouched) for anything else. */
+int clock_parse_rfc3339(const char *s, long long *out);
+
+#endif

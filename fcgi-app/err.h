@@ -1,0 +1,68 @@
+/*
+ * err: the one error value. A call that fails fills an err_t and returns -1;
+ * the value travels up unchanged and one table (err_status, err_code) turns
+ * it into the HTTP status and the JSON body's "code". The message is written
+ * where the failure is understood, names the failing call and the path or
+ * object it was about, and is safe to show to a client.
+ */
+#ifndef MINILAMBDA_ERR_H
+#define MINILAMBDA_ERR_H
+
+#include <stddef.h>
+
+typedef enum {
+    ERR_NONE = 0,
+    ERR_INVALID,            /* 400: the request is wrong; `code` says how */
+    ERR_NOT_FOUND,          /* 404 not_found */
+    ERR_METHOD,             /* 405 method_not_allowed */
+    ERR_CONFLICT,           /* 409: `code` says which (name_conflict, ...) */
+    ERR_TOO_LARGE,          /* 413 payload_too_large */
+    ERR_UNSUPPORTED,        /* 415 unsupported_media_type */
+    ERR_STORAGE_FULL,       /* 507 storage_full: ENOSPC or EDQUOT */
+    ERR_STORAGE,            /* 500 storage_error: any other I/O failure */
+    ERR_CORRUPT,            /* 500 store_error: a file we wrote does not parse */
+    ERR_NOMEM,              /* 503 out_of_memory */
+    ERR_ENGINE_UNREACHABLE, /* 503 engine_unreachable */
+    ERR_ENGINE_TIMEOUT,     /* 504 engine_timeout */
+    ERR_ENGINE,             /* 502 engine_error */
+    ERR_INTERNAL,           /* 500 internal */
+    ERR__COUNT
+} err_kind;
+
+typedef struct {
+    err_kind kind;
+    const char *code; /* static stable word; NULL means the kind's own */
+    int sys;          /* errno of the failing call, 0 when none */
+    char msg[400];
+} err_t;
+
+/* A cleared value (kind ERR_NONE). */
+void err_clear(err_t *e);
+
+/*
+ * Fill `e` with `kind`, `code` (static, or NULL for the kind's word), the
+ * errno `sys` (0 for none) and a formatted message, cut to fit. Returns -1,
+ * so a failing function can end with `return err_set(...)`.
+ */
+int err_set(err_t *e, err_kind kind, const char *code, int sys, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+
+/*
+ * Fill `e` from the errno `sys` of the system call `call` on `path`: a full
+ * disk (ENOSPC, EDQUOT) is ERR_STORAGE_FULL, ENOMEM is ERR_NOMEM, anything
+ * else ERR_STORAGE. The message reads "call(path) failed: strerror". Returns
+ * -1.
+ */
+int err_sys(err_t *e, int sys, const char *call, const char *path);
+
+/* Put `fmt` and a colon in front of the message, e.g. to name the record a
+ * low-level failure was about. Returns -1. */
+int err_prefix(err_t *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* The HTTP status for `e` (500 for ERR_NONE, which is a caller's bug). */
+int err_status(const err_t *e);
+
+/* The stable word for `e`: its own code, else its kind's. */
+const char *err_code(const err_t *e);
+
+#endif

@@ -1,0 +1,160 @@
+#include "files.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define FILES_PATH_MAX (PATH_MAX + 8)
+
+int files_sync_dir(const char *dir, err_t *e)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return err_sys(e, errno, "open", dir);
+    int rc = 0;
+    if (fsync(fd) != 0)
+        rc = err_sys(e, errno, "fsync", dir);
+    close(fd);
+    return rc;
+}
+
+/* The directory part of `path` ("." when it has none) into `out`. */
+static int files_dir_of(const char *path, char *out, size_t outlen, err_t *e)
+{
+    const char *slash = strrchr(path, '/');
+    int n = slash == NULL   ? snprintf(out, outlen, ".")
+            : slash == path ? snprintf(out, outlen, "/")
+                            : snprintf(out, outlen, "%.*s", (int)(slash - path), path);
+    if (n < 0 || (size_t)n >= outlen)
+        return err_set(e, ERR_STORAGE, NULL, ENAMETOOLONG, "path too long: %.200s", path);
+    return 0;
+}
+
+/* Write every piece of `iov` to `fd`, across short writes and EINTR. */
+static int files_write_all(int fd, const char *path, const struct iovec *iov, int n, err_t *e)
+{
+    for (int i = 0; i < n; i++) {
+        const char *p = iov[i].iov_base;
+        for (size_t off = 0; off < iov[i].iov_len;) {
+            ssize_t w = write(fd, p + off, iov[i].iov_len - off);
+            if (w < 0 && errno == EINTR)
+                continue;
+            if (w < 0)
+                return err_sys(e, errno, "write", path);
+            off += (size_t)w;
+        }
+    }
+    return 0;
+}
+
+int files_writev(const char *path, const struct iovec *iov, int n, int flags, err_t *e)
+{
+    char tmp[FILES_PATH_MAX], dir[FILES_PATH_MAX];
+    int rc = -1, fd = -1;
+
+    int len = snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+    if (len < 0 || (size_t)len >= sizeof(tmp) || files_dir_of(path, dir, sizeof(dir), e) != 0)
+        return err_set(e, ERR_STORAGE, NULL, ENAMETOOLONG, "path too long: %.200s", path);
+    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return err_sys(e, errno, "open", tmp);
+    if (files_write_all(fd, tmp, iov, n, e) != 0)
+        goto done;
+    if (fsync(fd) != 0) {
+        err_sys(e, errno, "fsync", tmp);
+        goto done;
+    }
+    int c = close(fd);
+    fd = -1;
+    if (c != 0) {
+        err_sys(e, errno, "close", tmp);
+        goto done;
+    }
+    if (rename(tmp, path) != 0) {
+        err_sys(e, errno, "rename", tmp);
+        goto done;
+    }
+    rc = (flags & FILES_SYNC_DIR) ? files_sync_dir(dir, e) : 0;
+    /* A failed directory sync leaves the new file in place: it is whole,
+     * only its durability is in doubt, so there is nothing to undo. */
+    return rc;
+done:
+    if (fd >= 0)
+        close(fd);
+    /* Half a temp file must not keep a full disk full. */
+    unlink(tmp);
+    return rc;
+}
+
+int files_write(const char *path, const void *data, size_t len, int flags, err_t *e)
+{
+    struct iovec one = {.iov_base = (void *)data, .iov_len = len};
+    return files_writev(path, &one, 1, flags, e);
+}
+
+int files_read_fd(int fd, const char *path, buf_t *out, err_t *e)
+{
+    char chunk[65536];
+    for (;;) {
+        ssize_t n = read(fd, chunk, sizeof(chunk));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return err_sys(e, errno, "read", path);
+        if (n == 0)
+            return 0;
+        buf_rc rc = buf_append(out, chunk, (size_t)n);
+        if (rc == BUF_TOO_BIG)
+            return err_set(e, ERR_STORAGE, NULL, EFBIG, "%s is larger than %zu bytes", path,
+                           out->max);
+        if (rc != BUF_OK)
+            return err_sys(e, ENOMEM, "read", path);
+    }
+}
+
+int files_read(const char *path, buf_t *out, err_t *e)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        int sys = errno;
+        if (sys == ENOENT)
+            return err_set(e, ERR_NOT_FOUND, NULL, sys, "%s does not exist", path);
+        return err_sys(e, sys, "open", path);
+    }
+    int rc = files_read_fd(fd, path, out, e);
+    close(fd);
+    return rc;
+}
+
+int files_lock(const char *path, err_t *e)
+{
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return err_sys(e, errno, "open", path);
+    while (flock(fd, LOCK_EX) != 0) {
+        if (errno != EINTR) {
+            err_sys(e, errno, "flock", path);
+            close(fd);
+            return -1;
+        }
+    }
+    return fd;
+}
+
+void files_unlock(int fd)
+{
+    if (fd >= 0)
+        close(fd); /* closing the last descriptor releases the flock */
+}
+
+int files_mkdir(const char *path, err_t *e)
+{
+    if (mkdir(path, 0755) != 0 && errno != EEXIST)
+        return err_sys(e, errno, "mkdir", path);
+    return 0;
+}

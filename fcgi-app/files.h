@@ -1,0 +1,67 @@
+/*
+ * files: the one home for durable file mechanics, shared by every store of
+ * records (functions, async invocations, and later keys):
+ *
+ *   - an atomic, durable replace: write path.tmp, fsync it, rename it over
+ *     path, fsync the directory; a failed write removes its temp file;
+ *   - reading a whole file into a bounded buffer;
+ *   - an exclusive flock on a lock file, retried across EINTR;
+ *   - directory fsync and mkdir.
+ *
+ * Every failure fills the err_t (naming the call, the path and errno; a
+ * full disk is ERR_STORAGE_FULL) and returns -1. Nothing here logs.
+ */
+#ifndef MINILAMBDA_FILES_H
+#define MINILAMBDA_FILES_H
+
+#include <stddef.h>
+#include <sys/uio.h>
+
+#include "buf.h"
+#include "err.h"
+
+/* files_write flags. */
+enum {
+    FILES_SYNC_DIR = 1 /* fsync the directory after the rename; without it
+                        * the new name is durable once something else
+                        * syncs the directory */
+};
+
+/*
+ * Replace `path` atomically with the `n` pieces of `iov` (written in order)
+ * and make it durable as `flags` say. The file gets mode 0644. On failure
+ * `path` is unchanged, `path`.tmp is removed, and -1 is returned with `e`
+ * filled in.
+ */
+int files_writev(const char *path, const struct iovec *iov, int n, int flags, err_t *e);
+
+/* files_writev of one piece. */
+int files_write(const char *path, const void *data, size_t len, int flags, err_t *e);
+
+/*
+ * Append the whole file behind `fd` (named `path` in errors) to `out`, up to
+ * its bound. Returns 0, or -1 with `e` filled in: a file past the bound is
+ * ERR_STORAGE with errno EFBIG. `fd` stays open and is read from its
+ * current offset.
+ */
+int files_read_fd(int fd, const char *path, buf_t *out, err_t *e);
+
+/* Open `path` and files_read_fd it. A missing file is -1 with e->sys ==
+ * ENOENT (kind ERR_NOT_FOUND), so callers can tell "absent" apart. */
+int files_read(const char *path, buf_t *out, err_t *e);
+
+/* Take flock(LOCK_EX) on `path`, creating it (mode 0644) if needed.
+ * Returns the descriptor holding the lock (files_unlock), or -1. */
+int files_lock(const char *path, err_t *e);
+
+/* Release a lock taken by files_lock (closing its descriptor). -1 is a
+ * no-op, so a cleanup path may call it unconditionally. */
+void files_unlock(int fd);
+
+/* fsync the directory `dir`. 0 or -1. */
+int files_sync_dir(const char *dir, err_t *e);
+
+/* Create directory `path` (mode 0755) unless it exists. 0 or -1. */
+int files_mkdir(const char *path, err_t *e);
+
+#endif
