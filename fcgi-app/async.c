@@ -6,22 +6,23 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/stat.h>
-#include <sys/time.h>
-#include <time.h>
 #include <unistd.h>
 #include <uuid/uuid.h>
 
+#include "clock.h"
 #include "config.h"
+#include "files.h"
 #include "func.h"
+#include "invoke.h"
 #include "log.h"
+#include "status.h"
 
 #define ASYNC_META_MAX (64u * 1024)
 #define ASYNC_EVENT_MAX (8u * 1024 * 1024)
 /* Output is stored as JSON, where each control byte takes six: room for
  * the worst case of both capped streams. */
-#define ASYNC_RESULT_MAX (6u * (INVOKE_STDOUT_MAX + INVOKE_STDERR_MAX) + 65536)
+#define ASYNC_RESULT_MAX (6u * (RUNTIME_STDOUT_MAX + RUNTIME_STDERR_MAX) + 65536)
 #define ASYNC_PATH (CONFIG_PATH_MAX + 200)
 
 struct async {
@@ -34,27 +35,11 @@ struct async {
 
 static const int async_json_flags = JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE;
 
-static long long async_now_ms(void)
-{
-    struct timeval tv;
-    gettimeofday(&tv, NULL);
-    return (long long)tv.tv_sec * 1000 + tv.tv_usec / 1000;
-}
-
-static int async_mkdir(const char *path, char *err, size_t errlen)
-{
-    if (mkdir(path, 0755) != 0 && errno != EEXIST) {
-        snprintf(err, errlen, "mkdir(%s) failed: %s", path, strerror(errno));
-        return -1;
-    }
-    return 0;
-}
-
-async_t *async_open(const char *data_dir, char *err, size_t errlen)
+async_t *async_open(const char *data_dir, err_t *e)
 {
     async_t *a = calloc(1, sizeof(*a));
     if (a == NULL) {
-        snprintf(err, errlen, "calloc() failed: out of memory");
+        err_set(e, ERR_NOMEM, NULL, ENOMEM, "calloc() failed: out of memory");
         return NULL;
     }
     snprintf(a->root, sizeof(a->root), "%s/async", data_dir);
@@ -62,9 +47,9 @@ async_t *async_open(const char *data_dir, char *err, size_t errlen)
     snprintf(a->queue, sizeof(a->queue), "%s/queue", a->root);
     snprintf(a->running, sizeof(a->running), "%s/running", a->root);
     snprintf(a->lock, sizeof(a->lock), "%s/records.lock", a->root);
-    if (async_mkdir(data_dir, err, errlen) != 0 || async_mkdir(a->root, err, errlen) != 0 ||
-        async_mkdir(a->records, err, errlen) != 0 || async_mkdir(a->queue, err, errlen) != 0 ||
-        async_mkdir(a->running, err, errlen) != 0) {
+    if (files_mkdir(data_dir, e) != 0 || files_mkdir(a->root, e) != 0 ||
+        files_mkdir(a->records, e) != 0 || files_mkdir(a->queue, e) != 0 ||
+        files_mkdir(a->running, e) != 0) {
         free(a);
         return NULL;
     }
@@ -81,101 +66,23 @@ const char *async_queue_dir(const async_t *a)
     return a->queue;
 }
 
-/* Ids are lowercase UUIDs: anything else can never name a file of ours. */
-static bool async_valid_id(const char *id)
+/* records/<id><ext> into `out`. */
+static void async_path(const async_t *a, const char *id, const char *ext, char *out, size_t len)
 {
-    return func_is_id(id);
-}
-
-static int async_fsync_dir(const char *dir)
-{
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    int rc = fd >= 0 ? fsync(fd) : -1;
-    if (rc != 0)
-        log_error("fsync(%s) failed: %s", dir, strerror(errno));
-    if (fd >= 0)
-        close(fd);
-    return rc;
-}
-
-/* Write `len` bytes to dir/name atomically and durably; without
- * `sync_dir` the rename is durable only once the directory is synced by a
- * later write. */
-static int async_write(const char *dir, const char *name, const char *data, size_t len,
-                       bool sync_dir)
-{
-    char path[ASYNC_PATH], tmp[ASYNC_PATH + 8];
-    int rc = -1;
-    snprintf(path, sizeof(path), "%s/%s", dir, name);
-    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) {
-        log_error("open(%s) failed: %s", tmp, strerror(errno));
-        return -1;
-    }
-    for (size_t off = 0; off < len;) {
-        ssize_t w = write(fd, data + off, len - off);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w < 0) {
-            log_error("write(%s) failed: %s", tmp, strerror(errno));
-            goto done;
-        }
-        off += (size_t)w;
-    }
-    if (fsync(fd) != 0) {
-        log_error("fsync(%s) failed: %s", tmp, strerror(errno));
-        goto done;
-    }
-    if (rename(tmp, path) != 0) {
-        log_error("rename(%s) failed: %s", tmp, strerror(errno));
-        goto done;
-    }
-    rc = sync_dir ? async_fsync_dir(dir) : 0;
-done:
-    close(fd);
-    return rc;
-}
-
-/* Read dir/name into `out` (bounded by its max). 0, or -1 (errno ENOENT
- * when absent). */
-static int async_read(const char *dir, const char *name, buf_t *out)
-{
-    char path[ASYNC_PATH];
-    snprintf(path, sizeof(path), "%s/%s", dir, name);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return -1;
-    int rc = 0;
-    for (;;) {
-        char chunk[65536];
-        ssize_t n = read(fd, chunk, sizeof(chunk));
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0) {
-            rc = n < 0 ? -1 : 0;
-            break;
-        }
-        if (buf_append(out, chunk, (size_t)n) != BUF_OK) {
-            errno = EFBIG;
-            rc = -1;
-            break;
-        }
-    }
-    close(fd);
-    return rc;
+    snprintf(out, len, "%s/%s%s", a->records, id, ext);
 }
 
 /* records/<id><ext> parsed as a JSON object (at most `max` bytes); NULL when
  * absent or unreadable. */
 static json_object *async_load_json(async_t *a, const char *id, const char *ext, size_t max)
 {
-    char name[64];
+    char path[ASYNC_PATH];
     buf_t b;
+    err_t e;
     json_object *o = NULL;
     buf_init(&b, max);
-    snprintf(name, sizeof(name), "%s%s", id, ext);
-    if (async_read(a->records, name, &b) == 0 && b.len > 0)
+    async_path(a, id, ext, path, sizeof(path));
+    if (files_read(path, &b, &e) == 0 && b.len > 0)
         o = json_tokener_parse(b.data);
     if (o != NULL && !json_object_is_type(o, json_type_object)) {
         json_object_put(o);
@@ -191,20 +98,24 @@ static json_object *async_load(async_t *a, const char *id)
     return async_load_json(a, id, ".json", ASYNC_META_MAX);
 }
 
-static int async_store(async_t *a, json_object *rec)
+static int async_store(async_t *a, json_object *rec, err_t *e)
 {
-    char name[64];
-    const char *id = json_object_get_string(json_object_object_get(rec, "id"));
+    char path[ASYNC_PATH];
     size_t len;
     const char *text = json_object_to_json_string_length(rec, async_json_flags, &len);
-    snprintf(name, sizeof(name), "%s.json", id);
-    return async_write(a->records, name, text, len, true);
+    async_path(a, func_str(rec, "id"), ".json", path, sizeof(path));
+    return files_write(path, text, len, FILES_SYNC_DIR, e);
 }
 
-static const char *async_status(json_object *rec)
+/* The status of `rec`, or -1 when it has none we know. */
+static int async_status_of(json_object *rec)
 {
     json_object *v;
-    return json_object_object_get_ex(rec, "status", &v) ? json_object_get_string(v) : "";
+    status_record s;
+    if (!json_object_object_get_ex(rec, "status", &v) ||
+        status_record_parse(json_object_get_string(v), &s) != 0)
+        return -1;
+    return (int)s;
 }
 
 static void async_set_str(json_object *rec, const char *key, const char *value)
@@ -212,146 +123,140 @@ static void async_set_str(json_object *rec, const char *key, const char *value)
     json_object_object_add(rec, key, value ? json_object_new_string(value) : NULL);
 }
 
-static int async_lock(async_t *a)
+static void async_set_status(json_object *rec, status_record s)
 {
-    int fd = open(a->lock, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    if (fd < 0) {
-        log_error("open(%s) failed: %s", a->lock, strerror(errno));
-        return -1;
-    }
-    while (flock(fd, LOCK_EX) != 0) {
-        if (errno != EINTR) {
-            log_error("flock(%s) failed: %s", a->lock, strerror(errno));
-            close(fd);
-            return -1;
-        }
-    }
-    return fd;
+    async_set_str(rec, "status", status_record_name(s));
 }
 
-static void async_unlock(int fd)
+/* Set completed_at to now. */
+static void async_set_done(json_object *rec)
 {
-    close(fd);
+    char now[CLOCK_RFC3339_LEN];
+    clock_now(now, sizeof(now));
+    async_set_str(rec, "completed_at", now);
 }
 
 /* Create the queue marker for `id` due at `due_ms`. */
-static int async_enqueue(async_t *a, const char *id, long long due_ms)
+static int async_enqueue(async_t *a, const char *id, long long due_ms, err_t *e)
 {
     char path[ASYNC_PATH];
     snprintf(path, sizeof(path), "%s/%013lld-%s", a->queue, due_ms, id);
     int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-    if (fd < 0) {
-        log_error("open(%s) failed: %s", path, strerror(errno));
-        return -1;
-    }
+    if (fd < 0)
+        return err_sys(e, errno, "open", path);
     close(fd);
-    return async_fsync_dir(a->queue);
+    return files_sync_dir(a->queue, e);
 }
 
-async_rc async_accept(async_t *a, json_object *function, const char *event, size_t len,
-                      int timeout_s, json_object **out)
+/* A new PENDING record of `function`. */
+static json_object *async_new_record(json_object *function, const char *id, int timeout_s)
 {
-    uuid_t u;
-    char id[INVOKE_ID_LEN], name[64], now[32];
-    json_object *v;
-    int retries = 0;
-
-    *out = NULL;
-    uuid_generate_random(u);
-    uuid_unparse_lower(u, id);
-    func_now(now, sizeof(now));
-    if (json_object_object_get_ex(function, "retries", &v))
-        retries = json_object_get_int(v);
-
+    char now[CLOCK_RFC3339_LEN];
     json_object *rec = json_object_new_object();
+    clock_now(now, sizeof(now));
     async_set_str(rec, "id", id);
-    async_set_str(rec, "function_id",
-                  json_object_get_string(json_object_object_get(function, "id")));
-    async_set_str(rec, "function_name",
-                  json_object_get_string(json_object_object_get(function, "name")));
-    async_set_str(rec, "status", "PENDING");
+    async_set_str(rec, "function_id", func_str(function, "id"));
+    async_set_str(rec, "function_name", func_str(function, "name"));
+    async_set_status(rec, STATUS_REC_PENDING);
     async_set_str(rec, "created_at", now);
     async_set_str(rec, "started_at", NULL);
     async_set_str(rec, "completed_at", NULL);
     json_object_object_add(rec, "attempts", json_object_new_int(0));
-    json_object_object_add(rec, "max_attempts", json_object_new_int(retries + 1));
+    json_object_object_add(rec, "max_attempts",
+                           json_object_new_int((int)func_int(function, "retries") + 1));
     json_object_object_add(rec, "timeout", json_object_new_int(timeout_s));
     async_set_str(rec, "error", NULL);
+    return rec;
+}
+
+int async_accept(async_t *a, json_object *function, const char *event, size_t len, int timeout_s,
+                 json_object **out, err_t *e)
+{
+    uuid_t u;
+    char id[RUNTIME_ID_LEN], path[ASYNC_PATH];
+
+    *out = NULL;
+    uuid_generate_random(u);
+    uuid_unparse_lower(u, id);
+    json_object *rec = async_new_record(function, id, timeout_s);
 
     /* Event and record first (one directory sync covers both), marker last:
      * a marker always has a record. */
-    snprintf(name, sizeof(name), "%s.event", id);
-    if (async_write(a->records, name, event, len, false) != 0 || async_store(a, rec) != 0 ||
-        async_enqueue(a, id, async_now_ms()) != 0) {
+    async_path(a, id, ".event", path, sizeof(path));
+    if (files_write(path, event, len, 0, e) != 0 || async_store(a, rec, e) != 0 ||
+        async_enqueue(a, id, clock_wall_ms(), e) != 0) {
         /* The client is told it failed: leave no record that never runs. */
-        static const char *const ext[] = {".json", ".event"};
-        for (size_t i = 0; i < 2; i++) {
-            char path[ASYNC_PATH];
-            snprintf(path, sizeof(path), "%s/%s%s", a->records, id, ext[i]);
-            unlink(path);
-        }
+        unlink(path);
+        async_path(a, id, ".json", path, sizeof(path));
+        unlink(path);
         json_object_put(rec);
-        return ASYNC_ERROR;
+        return err_prefix(e, "the invocation could not be recorded");
     }
     *out = rec;
-    return ASYNC_OK;
+    return 0;
 }
 
-async_rc async_get(async_t *a, const char *id, json_object **out)
+static int async_not_found(const char *id, err_t *e)
+{
+    return err_set(e, ERR_NOT_FOUND, NULL, 0, "invocation \"%.64s\" not found", id);
+}
+
+int async_get(async_t *a, const char *id, json_object **out, err_t *e)
 {
     *out = NULL;
-    if (!async_valid_id(id))
-        return ASYNC_NOT_FOUND;
-    json_object *rec = async_load(a, id);
+    /* Ids are lowercase UUIDs: anything else can never name a file of ours. */
+    json_object *rec = func_is_id(id) ? async_load(a, id) : NULL;
     if (rec == NULL)
-        return ASYNC_NOT_FOUND;
+        return async_not_found(id, e);
     json_object_object_add(rec, "result", async_load_json(a, id, ".result", ASYNC_RESULT_MAX));
     *out = rec;
-    return ASYNC_OK;
+    return 0;
 }
 
 static int async_cmp_created_desc(const void *x, const void *y)
 {
     json_object *const *a = x, *const *b = y;
-    const char *ca = json_object_get_string(json_object_object_get(*a, "created_at"));
-    const char *cb = json_object_get_string(json_object_object_get(*b, "created_at"));
-    int c = strcmp(cb ? cb : "", ca ? ca : "");
+    int c = strcmp(func_str(*b, "created_at"), func_str(*a, "created_at"));
     if (c != 0)
         return c;
-    return strcmp(json_object_get_string(json_object_object_get(*b, "id")),
-                  json_object_get_string(json_object_object_get(*a, "id")));
+    return strcmp(func_str(*b, "id"), func_str(*a, "id"));
 }
 
-async_rc async_list(async_t *a, const char *function, const char *status, int limit,
-                    json_object **out)
+/* Whether `rec` passes the list filters. */
+static bool async_matches(json_object *rec, const char *function, int status)
 {
-    DIR *d = opendir(a->records);
-    json_object *all = NULL;
+    if (function != NULL && strcmp(function, func_str(rec, "function_id")) != 0 &&
+        strcmp(function, func_str(rec, "function_name")) != 0)
+        return false;
+    return status < 0 || async_status_of(rec) == status;
+}
+
+int async_list(async_t *a, const char *function, const char *status, int limit, json_object **out,
+               err_t *e)
+{
+    status_record want = STATUS_REC_PENDING;
     *out = NULL;
-    if (d == NULL) {
-        log_error("opendir(%s) failed: %s", a->records, strerror(errno));
-        return ASYNC_ERROR;
+    /* A status no record can have lists nothing. */
+    if (status != NULL && status_record_parse(status, &want) != 0) {
+        *out = json_object_new_array();
+        return 0;
     }
-    all = json_object_new_array();
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-        size_t n = strlen(e->d_name);
-        char id[INVOKE_ID_LEN];
-        if (n != INVOKE_ID_LEN - 1 + 5 || strcmp(e->d_name + n - 5, ".json") != 0)
+    DIR *d = opendir(a->records);
+    if (d == NULL)
+        return err_sys(e, errno, "opendir", a->records);
+    json_object *all = json_object_new_array();
+    struct dirent *ent;
+    while ((ent = readdir(d)) != NULL) {
+        size_t n = strlen(ent->d_name);
+        char id[RUNTIME_ID_LEN];
+        if (n != RUNTIME_ID_LEN - 1 + 5 || strcmp(ent->d_name + n - 5, ".json") != 0)
             continue;
-        snprintf(id, sizeof(id), "%.*s", (int)(n - 5), e->d_name);
+        snprintf(id, sizeof(id), "%.*s", (int)(n - 5), ent->d_name);
         json_object *rec = async_load(a, id);
-        if (rec == NULL)
-            continue;
-        const char *fid = json_object_get_string(json_object_object_get(rec, "function_id"));
-        const char *fname = json_object_get_string(json_object_object_get(rec, "function_name"));
-        if ((function != NULL && strcmp(function, fid ? fid : "") != 0 &&
-             strcmp(function, fname ? fname : "") != 0) ||
-            (status != NULL && strcasecmp(status, async_status(rec)) != 0)) {
+        if (rec != NULL && async_matches(rec, function, status ? (int)want : -1))
+            json_object_array_add(all, rec);
+        else
             json_object_put(rec);
-            continue;
-        }
-        json_object_array_add(all, rec);
     }
     closedir(d);
     json_object_array_sort(all, async_cmp_created_desc);
@@ -361,7 +266,7 @@ async_rc async_list(async_t *a, const char *function, const char *status, int li
         json_object_array_add(page, json_object_get(json_object_array_get_idx(all, i)));
     json_object_put(all);
     *out = page;
-    return ASYNC_OK;
+    return 0;
 }
 
 /* Whether `id` has a marker in queue/; with `remove`, remove it. 1 found
@@ -372,13 +277,13 @@ static int async_queued(async_t *a, const char *id, bool remove)
     int found = 0;
     if (d == NULL)
         return -1;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-        const char *dash = strchr(e->d_name, '-');
+    struct dirent *ent;
+    while ((ent = readdir(d)) != NULL) {
+        const char *dash = strchr(ent->d_name, '-');
         if (dash == NULL || strcmp(dash + 1, id) != 0)
             continue;
         char path[ASYNC_PATH];
-        snprintf(path, sizeof(path), "%s/%.100s", a->queue, e->d_name);
+        snprintf(path, sizeof(path), "%s/%.100s", a->queue, ent->d_name);
         if (!remove || unlink(path) == 0)
             found = 1;
     }
@@ -386,45 +291,39 @@ static int async_queued(async_t *a, const char *id, bool remove)
     return found;
 }
 
-static bool async_finished(const char *status)
+int async_cancel(async_t *a, const char *id, json_object **out, bool *running, err_t *e)
 {
-    return strcmp(status, "COMPLETED") == 0 || strcmp(status, "FAILED") == 0 ||
-           strcmp(status, "TIMEOUT") == 0 || strcmp(status, "CANCELLED") == 0;
-}
-
-async_rc async_cancel(async_t *a, const char *id, json_object **out, bool *running)
-{
-    char now[32];
-    async_rc rc = ASYNC_ERROR;
+    int rc = -1;
+    json_object *rec = NULL;
     *out = NULL;
     *running = false;
-    if (!async_valid_id(id))
-        return ASYNC_NOT_FOUND;
-    int lfd = async_lock(a);
+    if (!func_is_id(id))
+        return async_not_found(id, e);
+    int lfd = files_lock(a->lock, e);
     if (lfd < 0)
-        return ASYNC_ERROR;
-    json_object *rec = async_load(a, id);
+        return -1;
+    rec = async_load(a, id);
     if (rec == NULL) {
-        rc = ASYNC_NOT_FOUND;
+        async_not_found(id, e);
         goto done;
     }
-    const char *st = async_status(rec);
-    if (async_finished(st)) {
-        rc = ASYNC_CONFLICT;
+    int st = async_status_of(rec);
+    if (st >= 0 && status_record_finished((status_record)st)) {
+        err_set(e, ERR_CONFLICT, "already_finished", 0,
+                "invocation %.64s has already finished (%.20s)", id, func_str(rec, "status"));
         goto done;
     }
-    *running = strcmp(st, "RUNNING") == 0;
+    *running = st == STATUS_REC_RUNNING;
     /* A PENDING run's marker goes; if an executor claimed it already, it
      * sees CANCELLED under this lock and drops it. */
     async_queued(a, id, true);
-    func_now(now, sizeof(now));
-    async_set_str(rec, "status", "CANCELLED");
-    async_set_str(rec, "completed_at", now);
+    async_set_status(rec, STATUS_REC_CANCELLED);
+    async_set_done(rec);
     async_set_str(rec, "error", "cancelled");
-    rc = async_store(a, rec) == 0 ? ASYNC_OK : ASYNC_ERROR;
+    rc = async_store(a, rec, e);
 done:
-    async_unlock(lfd);
-    if (rc == ASYNC_OK || rc == ASYNC_CONFLICT)
+    files_unlock(lfd);
+    if (rc == 0)
         *out = rec;
     else
         json_object_put(rec);
@@ -437,9 +336,9 @@ long async_queue_depth(async_t *a)
     long n = 0;
     if (d == NULL)
         return -1;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL)
-        if (e->d_name[0] != '.')
+    struct dirent *ent;
+    while ((ent = readdir(d)) != NULL)
+        if (ent->d_name[0] != '.')
             n++;
     closedir(d);
     return n;
@@ -448,26 +347,26 @@ long async_queue_depth(async_t *a)
 bool async_is_cancelled(async_t *a, const char *id)
 {
     json_object *rec = async_load(a, id);
-    bool c = rec != NULL && strcmp(async_status(rec), "CANCELLED") == 0;
+    bool c = rec != NULL && async_status_of(rec) == STATUS_REC_CANCELLED;
     json_object_put(rec);
     return c;
 }
 
 /* The oldest due marker name in queue/ into `out`; 1 found, 0 none due. */
-static int async_oldest(async_t *a, char *out, size_t outlen, long long *next_due_ms)
+static int async_oldest(async_t *a, char *out, size_t outlen, long long *next_due_ms, err_t *e)
 {
     DIR *d = opendir(a->queue);
-    long long now = async_now_ms();
+    long long now = clock_wall_ms();
     int found = 0;
     *next_due_ms = -1;
     if (d == NULL)
-        return -1;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
+        return err_sys(e, errno, "opendir", a->queue);
+    struct dirent *ent;
+    while ((ent = readdir(d)) != NULL) {
         char *end;
-        if (e->d_name[0] == '.')
+        if (ent->d_name[0] == '.')
             continue;
-        long long due = strtoll(e->d_name, &end, 10);
+        long long due = strtoll(ent->d_name, &end, 10);
         if (*end != '-')
             continue;
         if (due > now) {
@@ -476,8 +375,8 @@ static int async_oldest(async_t *a, char *out, size_t outlen, long long *next_du
             continue;
         }
         /* Names sort by due time: zero-padded milliseconds first. */
-        if (!found || strcmp(e->d_name, out) < 0) {
-            snprintf(out, outlen, "%.100s", e->d_name);
+        if (!found || strcmp(ent->d_name, out) < 0) {
+            snprintf(out, outlen, "%.100s", ent->d_name);
             found = 1;
         }
     }
@@ -485,13 +384,41 @@ static int async_oldest(async_t *a, char *out, size_t outlen, long long *next_du
     return found;
 }
 
-int async_claim(async_t *a, int executor, async_job *job, long long *next_due_ms)
+/*
+ * Mark the claimed `job`'s record RUNNING (under the lock) and fill the job
+ * from it. 1 when it is ours to run, 0 when it was cancelled or lost before
+ * it ran (the claim should go), -1 when its record could not be written.
+ */
+static int async_start(async_t *a, async_job *job, err_t *e)
 {
-    char name[128], from[ASYNC_PATH], to[ASYNC_PATH], ev[64];
+    char now[CLOCK_RFC3339_LEN];
+    int lfd = files_lock(a->lock, e);
+    if (lfd < 0)
+        return -1;
+    int rc = 0;
+    json_object *rec = async_load(a, job->id);
+    if (rec != NULL && async_status_of(rec) == STATUS_REC_PENDING) {
+        clock_now(now, sizeof(now));
+        job->attempt = json_object_get_int(json_object_object_get(rec, "attempts")) + 1;
+        job->timeout_s = (int)func_int(rec, "timeout");
+        snprintf(job->function_id, sizeof(job->function_id), "%s", func_str(rec, "function_id"));
+        json_object_object_add(rec, "attempts", json_object_new_int(job->attempt));
+        async_set_status(rec, STATUS_REC_RUNNING);
+        async_set_str(rec, "started_at", now);
+        rc = async_store(a, rec, e) == 0 ? 1 : -1;
+    }
+    files_unlock(lfd);
+    json_object_put(rec);
+    return rc;
+}
+
+int async_claim(async_t *a, int executor, async_job *job, long long *next_due_ms, err_t *e)
+{
+    char name[128], from[ASYNC_PATH], to[ASYNC_PATH];
     memset(job, 0, sizeof(*job));
     buf_init(&job->event, ASYNC_EVENT_MAX);
     for (;;) {
-        int f = async_oldest(a, name, sizeof(name), next_due_ms);
+        int f = async_oldest(a, name, sizeof(name), next_due_ms, e);
         if (f <= 0)
             return f;
         snprintf(job->marker, sizeof(job->marker), "%d-%s", executor, name);
@@ -500,112 +427,81 @@ int async_claim(async_t *a, int executor, async_job *job, long long *next_due_ms
         if (rename(from, to) != 0) {
             if (errno == ENOENT)
                 continue; /* another executor won it */
-            log_error("rename(%s, %s) failed: %s", from, to, strerror(errno));
-            return -1;
+            return err_sys(e, errno, "rename", from);
         }
         snprintf(job->id, sizeof(job->id), "%s", strchr(name, '-') + 1);
-
-        int lfd = async_lock(a);
-        if (lfd < 0)
-            return -1;
-        json_object *rec = async_load(a, job->id);
-        int ok = rec != NULL && strcmp(async_status(rec), "PENDING") == 0;
-        if (ok) {
-            char now[32];
-            json_object *v;
-            func_now(now, sizeof(now));
-            job->attempt = json_object_get_int(json_object_object_get(rec, "attempts")) + 1;
-            job->timeout_s = json_object_object_get_ex(rec, "timeout", &v) ? json_object_get_int(v)
-                                                                           : FUNC_TIMEOUT_DEFAULT;
-            snprintf(job->function_id, sizeof(job->function_id), "%s",
-                     json_object_get_string(json_object_object_get(rec, "function_id")));
-            json_object_object_add(rec, "attempts", json_object_new_int(job->attempt));
-            async_set_str(rec, "status", "RUNNING");
-            async_set_str(rec, "started_at", now);
-            ok = async_store(a, rec) == 0;
+        int st = async_start(a, job, e);
+        if (st < 0)
+            return err_prefix(e, "claim %s (left for recovery)", job->id);
+        if (st == 0) {
+            /* Cancelled (or lost) before it ran: let the claim go. */
+            unlink(to);
+            continue;
         }
-        async_unlock(lfd);
-        bool store_failed = rec != NULL && strcmp(async_status(rec), "RUNNING") == 0;
-        json_object_put(rec);
-        snprintf(ev, sizeof(ev), "%s.event", job->id);
-        if (ok && async_read(a->records, ev, &job->event) != 0) {
-            /* The claim stays in running/ for async_recover. */
-            log_error("read %s/%s failed: %s", a->records, ev, strerror(errno));
-            return -1;
-        }
-        if (ok)
-            return 1;
-        if (store_failed) {
-            log_error("async_store(%s) failed; the claim is left for recovery", job->id);
-            return -1;
-        }
-        /* Cancelled (or lost) before it ran: let the claim go. */
-        unlink(to);
-        buf_reset(&job->event);
+        char ev[ASYNC_PATH];
+        async_path(a, job->id, ".event", ev, sizeof(ev));
+        if (files_read(ev, &job->event, e) != 0)
+            return err_prefix(e, "claim %s (left for recovery)", job->id);
+        return 1;
     }
 }
 
-static const char *async_final(invoke_status s)
+/* The result file's JSON for `res`. */
+static json_object *async_result(const runtime_result *res)
 {
-    switch (s) {
-    case INVOKE_SUCCEEDED:
-        return "COMPLETED";
-    case INVOKE_TIMEOUT:
-        return "TIMEOUT";
-    default:
-        return "FAILED";
-    }
-}
-
-int async_finish(async_t *a, async_job *job, const invoke_result *res, long retry_base_ms)
-{
-    char now[32], path[ASYNC_PATH], name[64];
-    int rc = -1;
-    json_object *rec = NULL;
     json_object *result = json_object_new_object();
+    bool exited = res->status == STATUS_SUCCEEDED || res->status == STATUS_FAILED;
     json_object_object_add(result, "output", invoke_text(&res->out));
     json_object_object_add(result, "logs", invoke_text(&res->err));
     json_object_object_add(result, "duration_ms", json_object_new_int64(res->duration_ms));
     json_object_object_add(result, "exit_code",
-                           res->status == INVOKE_SUCCEEDED || res->status == INVOKE_FAILED
-                               ? json_object_new_int(res->exit_code)
-                               : NULL);
+                           exited ? json_object_new_int(res->exit_code) : NULL);
     if (res->truncated)
         json_object_object_add(result, "truncated", json_object_new_boolean(1));
+    return result;
+}
 
-    int lfd = async_lock(a);
-    if (lfd < 0) {
-        json_object_put(result);
-        return -1;
-    }
-    rec = async_load(a, job->id);
-    if (rec == NULL || strcmp(async_status(rec), "RUNNING") != 0) {
-        rc = 0; /* cancelled meanwhile: it stays as the canceller left it */
-        goto done;
-    }
+/* Write the outcome into `rec` (RUNNING) and its result file. */
+static int async_record_outcome(async_t *a, async_job *job, json_object *rec,
+                                const runtime_result *res, long long retry_base_ms, err_t *e)
+{
+    char path[ASYNC_PATH];
     size_t len;
+    json_object *result = async_result(res);
     const char *text = json_object_to_json_string_length(result, async_json_flags, &len);
-    snprintf(name, sizeof(name), "%s.result", job->id);
-    if (async_write(a->records, name, text, len, false) != 0)
-        goto done;
-    const char *final = async_final(res->status);
+    async_path(a, job->id, ".result", path, sizeof(path));
+    int rc = files_write(path, text, len, 0, e);
+    json_object_put(result);
+    if (rc != 0)
+        return -1;
+    status_record final = status_final(res->status);
     int max = json_object_get_int(json_object_object_get(rec, "max_attempts"));
-    async_set_str(rec, "error", res->status == INVOKE_SUCCEEDED ? NULL : res->message);
-    if (strcmp(final, "COMPLETED") != 0 && job->attempt < max) {
-        long long delay = (long long)retry_base_ms << (job->attempt - 1);
-        async_set_str(rec, "status", "PENDING");
-        if (async_store(a, rec) != 0 || async_enqueue(a, job->id, async_now_ms() + delay) != 0)
-            goto done;
-    } else {
-        func_now(now, sizeof(now));
-        async_set_str(rec, "status", final);
-        async_set_str(rec, "completed_at", now);
-        if (async_store(a, rec) != 0)
-            goto done;
+    async_set_str(rec, "error", res->status == STATUS_SUCCEEDED ? NULL : res->message);
+    if (final != STATUS_REC_COMPLETED && job->attempt < max) {
+        long long delay = retry_base_ms << (job->attempt - 1);
+        async_set_status(rec, STATUS_REC_PENDING);
+        if (async_store(a, rec, e) != 0)
+            return -1;
+        return async_enqueue(a, job->id, clock_wall_ms() + delay, e);
     }
-    rc = 0;
-done:
-    async_unlock(lfd);
+    async_set_status(rec, final);
+    async_set_done(rec);
+    return async_store(a, rec, e);
+}
+
+int async_finish(async_t *a, async_job *job, const runtime_result *res, long long retry_base_ms,
+                 err_t *e)
+{
+    char path[ASYNC_PATH];
+    int rc = 0;
+    int lfd = files_lock(a->lock, e);
+    if (lfd < 0)
+        return -1;
+    json_object *rec = async_load(a, job->id);
+    /* One cancelled meanwhile stays as the canceller left it. */
+    if (rec != NULL && async_status_of(rec) == STATUS_REC_RUNNING)
+        rc = async_record_outcome(a, job, rec, res, retry_base_ms, e);
+    files_unlock(lfd);
     /* The claim goes only once the record has its new state; otherwise it
      * stays in running/ for async_recover. */
     if (rc == 0) {
@@ -613,7 +509,6 @@ done:
         unlink(path);
     }
     json_object_put(rec);
-    json_object_put(result);
     return rc;
 }
 
@@ -622,104 +517,116 @@ void async_job_free(async_job *job)
     buf_free(&job->event);
 }
 
+/* Recover the run of one marker `name` in running/ (under the lock). 1 when
+ * a RUNNING run was interrupted, else 0. */
+static int async_recover_one(async_t *a, const char *name)
+{
+    err_t e;
+    /* <executor>-<due>-<id>: the id (which has dashes) follows the second
+     * dash. */
+    const char *id = strchr(name, '-');
+    id = id ? strchr(id + 1, '-') : NULL;
+    json_object *rec = id ? async_load(a, id + 1) : NULL;
+    int st = rec ? async_status_of(rec) : -1, n = 0;
+    if (st == STATUS_REC_PENDING) {
+        /* Claimed but not yet marked RUNNING, or requeued for a retry
+         * without its new marker: queue it (once). */
+        if (async_queued(a, id + 1, false) == 0 &&
+            async_enqueue(a, id + 1, clock_wall_ms(), &e) != 0)
+            log_error("async recovery of %s: %s", id + 1, e.msg);
+    } else if (st == STATUS_REC_RUNNING) {
+        int attempts = json_object_get_int(json_object_object_get(rec, "attempts"));
+        int max = json_object_get_int(json_object_object_get(rec, "max_attempts"));
+        async_set_str(rec, "error", "interrupted");
+        if (attempts < max) {
+            async_set_status(rec, STATUS_REC_PENDING);
+            if (async_store(a, rec, &e) != 0 || async_enqueue(a, id + 1, clock_wall_ms(), &e) != 0)
+                log_error("async recovery of %s: %s", id + 1, e.msg);
+        } else {
+            async_set_status(rec, STATUS_REC_FAILED);
+            async_set_done(rec);
+            if (async_store(a, rec, &e) != 0)
+                log_error("async recovery of %s: %s", id + 1, e.msg);
+        }
+        log_warn("async invocation %s was interrupted: %s", id + 1,
+                 attempts < max ? "requeued" : "FAILED");
+        n = 1;
+    }
+    json_object_put(rec);
+    return n;
+}
+
 int async_recover(async_t *a, int executor)
 {
-    DIR *d = opendir(a->running);
     char prefix[32];
+    err_t e;
     int n = 0;
-    if (d == NULL)
+    DIR *d = opendir(a->running);
+    if (d == NULL) {
+        log_error("opendir(%s) failed: %s", a->running, strerror(errno));
         return -1;
+    }
     snprintf(prefix, sizeof(prefix), "%d-", executor);
-    int lfd = async_lock(a);
+    int lfd = files_lock(a->lock, &e);
     if (lfd < 0) {
+        log_error("async recovery: %s", e.msg);
         closedir(d);
         return -1;
     }
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-        char path[ASYNC_PATH], now[32];
-        if (e->d_name[0] == '.' ||
-            (executor >= 0 && strncmp(e->d_name, prefix, strlen(prefix)) != 0))
+    struct dirent *ent;
+    while ((ent = readdir(d)) != NULL) {
+        char path[ASYNC_PATH];
+        if (ent->d_name[0] == '.' ||
+            (executor >= 0 && strncmp(ent->d_name, prefix, strlen(prefix)) != 0))
             continue;
-        /* <executor>-<due>-<id>: the id (which has dashes) follows the
-         * second dash. */
-        const char *id = strchr(e->d_name, '-');
-        id = id ? strchr(id + 1, '-') : NULL;
-        snprintf(path, sizeof(path), "%s/%.150s", a->running, e->d_name);
-        json_object *rec = id ? async_load(a, id + 1) : NULL;
-        if (rec != NULL && strcmp(async_status(rec), "PENDING") == 0) {
-            /* Claimed but not yet marked RUNNING, or requeued for a retry
-             * without its new marker: queue it (once). */
-            if (async_queued(a, id + 1, false) == 0)
-                async_enqueue(a, id + 1, async_now_ms());
-        } else if (rec != NULL && strcmp(async_status(rec), "RUNNING") == 0) {
-            int attempts = json_object_get_int(json_object_object_get(rec, "attempts"));
-            int max = json_object_get_int(json_object_object_get(rec, "max_attempts"));
-            async_set_str(rec, "error", "interrupted");
-            if (attempts < max) {
-                async_set_str(rec, "status", "PENDING");
-                if (async_store(a, rec) == 0)
-                    async_enqueue(a, id + 1, async_now_ms());
-            } else {
-                func_now(now, sizeof(now));
-                async_set_str(rec, "status", "FAILED");
-                async_set_str(rec, "completed_at", now);
-                async_store(a, rec);
-            }
-            log_warn("async invocation %s was interrupted: %s", id + 1,
-                     attempts < max ? "requeued" : "FAILED");
-            n++;
-        }
-        json_object_put(rec);
+        n += async_recover_one(a, ent->d_name);
+        snprintf(path, sizeof(path), "%s/%.150s", a->running, ent->d_name);
         unlink(path);
     }
-    async_unlock(lfd);
+    files_unlock(lfd);
     closedir(d);
     return n;
 }
 
-/* Parse an RFC 3339 UTC time "YYYY-MM-DDTHH:MM:SS.mmmZ" to Unix seconds. */
-static long long async_parse_time(const char *s)
+/* Whether `id`'s record is finished and completed at or before `cutoff`
+ * (Unix seconds). */
+static bool async_expired(async_t *a, const char *id, long long cutoff)
 {
-    struct tm tm;
-    memset(&tm, 0, sizeof(tm));
-    const char *end = s ? strptime(s, "%Y-%m-%dT%H:%M:%S", &tm) : NULL;
-    return end ? (long long)timegm(&tm) : -1;
+    json_object *rec = async_load(a, id);
+    long long done;
+    int st = rec ? async_status_of(rec) : -1;
+    bool old = st >= 0 && status_record_finished((status_record)st) &&
+               clock_parse_rfc3339(func_str(rec, "completed_at"), &done) == 0 && done <= cutoff;
+    json_object_put(rec);
+    return old;
 }
 
-int async_prune(async_t *a, long retention_s)
+int async_prune(async_t *a, long long retention_s)
 {
-    DIR *d = opendir(a->records);
-    long long cutoff = async_now_ms() / 1000 - retention_s;
+    static const char *const ext[] = {".json", ".event", ".result"};
+    long long cutoff = clock_wall_ms() / 1000 - retention_s;
     int n = 0;
+    DIR *d = opendir(a->records);
     if (d == NULL)
         return -1;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-        size_t len = strlen(e->d_name);
-        char id[INVOKE_ID_LEN], path[ASYNC_PATH];
-        if (len != INVOKE_ID_LEN - 1 + 5 || strcmp(e->d_name + len - 5, ".json") != 0)
+    struct dirent *ent;
+    while ((ent = readdir(d)) != NULL) {
+        size_t len = strlen(ent->d_name);
+        char id[RUNTIME_ID_LEN], path[ASYNC_PATH];
+        struct stat st;
+        if (len != RUNTIME_ID_LEN - 1 + 5 || strcmp(ent->d_name + len - 5, ".json") != 0)
             continue;
-        snprintf(id, sizeof(id), "%.*s", (int)(len - 5), e->d_name);
+        snprintf(id, sizeof(id), "%.*s", (int)(len - 5), ent->d_name);
         /* A finished record is written for the last time when it finishes:
          * one modified since the cutoff cannot be old enough to read. */
-        struct stat st;
-        snprintf(path, sizeof(path), "%s/%s", a->records, e->d_name);
-        if (stat(path, &st) != 0 || st.st_mtime > cutoff)
+        snprintf(path, sizeof(path), "%s/%s", a->records, ent->d_name);
+        if (stat(path, &st) != 0 || st.st_mtime > cutoff || !async_expired(a, id, cutoff))
             continue;
-        json_object *rec = async_load(a, id);
-        long long done = rec ? async_parse_time(json_object_get_string(
-                                   json_object_object_get(rec, "completed_at")))
-                             : -1;
-        if (rec != NULL && async_finished(async_status(rec)) && done >= 0 && done <= cutoff) {
-            static const char *const ext[] = {".json", ".event", ".result"};
-            for (size_t i = 0; i < 3; i++) {
-                snprintf(path, sizeof(path), "%s/%s%s", a->records, id, ext[i]);
-                unlink(path);
-            }
-            n++;
+        for (size_t i = 0; i < 3; i++) {
+            async_path(a, id, ext[i], path, sizeof(path));
+            unlink(path);
         }
-        json_object_put(rec);
+        n++;
     }
     closedir(d);
     return n;

@@ -9,10 +9,13 @@
  *
  * A run is claimed by rename(2) of its marker from queue/ to running/, so
  * exactly one executor gets it. Every change of a record's status happens
- * under flock(LOCK_EX) of async/records.lock and is written with temp file +
- * fsync + rename + directory fsync. A marker left in running/ by a process
- * that died is recovered: the record is requeued if it has attempts left,
- * else it ends FAILED with error "interrupted".
+ * under the flock of async/records.lock and is written with files_write. A
+ * marker left in running/ by a process that died is recovered: the record
+ * is requeued if it has attempts left, else it ends FAILED with error
+ * "interrupted". Statuses are status_record values, stored by their names.
+ *
+ * Calls that can fail return -1 with the err_t filled in (ERR_NOT_FOUND for
+ * an unknown id, ERR_CONFLICT already_finished, storage kinds for I/O).
  */
 #ifndef MINILAMBDA_ASYNC_H
 #define MINILAMBDA_ASYNC_H
@@ -22,61 +25,54 @@
 #include <stddef.h>
 
 #include "buf.h"
-#include "invoke.h"
+#include "err.h"
+#include "runtime.h"
 
 #define ASYNC_LIST_DEFAULT 100
 #define ASYNC_LIST_MAX 1000
 
 typedef struct async async_t;
 
-typedef enum {
-    ASYNC_OK = 0,
-    ASYNC_NOT_FOUND,
-    ASYNC_CONFLICT, /* the invocation has already finished */
-    ASYNC_ERROR     /* I/O error; logged */
-} async_rc;
-
 /* Open (creating the directories) the async store in `data_dir`. Returns
- * a handle (async_close) or NULL with the reason in `err`. Thread-safe. */
-async_t *async_open(const char *data_dir, char *err, size_t errlen);
+ * a handle (async_close) or NULL with `e` filled in. Thread-safe. */
+async_t *async_open(const char *data_dir, err_t *e);
 
 /* Free the handle. */
 void async_close(async_t *a);
 
 /*
  * Durably record a PENDING invocation of `function` (borrowed record) with
- * `event` (`len` bytes) and `timeout_s`, and queue it. On ASYNC_OK `*out`
- * is the new record, owned by the caller.
+ * `event` (`len` bytes) and `timeout_s`, and queue it. On 0 `*out` is the
+ * new record, owned by the caller; on -1 nothing of it is left.
  */
-async_rc async_accept(async_t *a, json_object *function, const char *event, size_t len,
-                      int timeout_s, json_object **out);
+int async_accept(async_t *a, json_object *function, const char *event, size_t len, int timeout_s,
+                 json_object **out, err_t *e);
 
-/* The record `id` with its `result` when it has one; caller owns `*out`.
- * ASYNC_OK, ASYNC_NOT_FOUND or ASYNC_ERROR. */
-async_rc async_get(async_t *a, const char *id, json_object **out);
+/* The record `id` with its `result` when it has one; caller owns `*out`. */
+int async_get(async_t *a, const char *id, json_object **out, err_t *e);
 
 /* Records newest first, at most `limit`, filtered by function name or id and
- * by status when those are non-NULL; results are not read. Caller owns
- * `*out` (an array). */
-async_rc async_list(async_t *a, const char *function, const char *status, int limit,
-                    json_object **out);
+ * by status (any case) when those are non-NULL; results are not read.
+ * Caller owns `*out` (an array). */
+int async_list(async_t *a, const char *function, const char *status, int limit, json_object **out,
+               err_t *e);
 
 /*
  * Cancel `id`: a PENDING one becomes CANCELLED without running; a RUNNING one
  * becomes CANCELLED and `*running` is set so the caller kills its container.
- * ASYNC_CONFLICT for a finished one. On ASYNC_OK and ASYNC_CONFLICT `*out`
- * is the record, owned by the caller.
+ * A finished one is ERR_CONFLICT (already_finished). On 0 `*out` is the
+ * record, owned by the caller.
  */
-async_rc async_cancel(async_t *a, const char *id, json_object **out, bool *running);
+int async_cancel(async_t *a, const char *id, json_object **out, bool *running, err_t *e);
 
 /* PENDING runs waiting in the queue, or -1 on error. */
 long async_queue_depth(async_t *a);
 
 /* A claimed run, owned by the executor that claimed it. */
 typedef struct {
-    char id[INVOKE_ID_LEN];
+    char id[RUNTIME_ID_LEN];
     char marker[160]; /* its name under running/ */
-    char function_id[INVOKE_ID_LEN];
+    char function_id[RUNTIME_ID_LEN];
     int timeout_s;
     int attempt; /* 1 for the first run */
     buf_t event; /* the event bytes */
@@ -84,24 +80,25 @@ typedef struct {
 
 /*
  * Claim the oldest due run for executor `executor` and mark its record
- * RUNNING. Returns 1 with `job` filled in (free with async_job_free), 0 when
- * nothing is due (`*next_due_ms` is the earliest future due time, or -1
- * when the queue is empty), or -1 on error (a claim made is left for
+ * RUNNING. Returns 1 with `job` filled in, 0 when nothing is due
+ * (`*next_due_ms` is the earliest future due time, or -1 when the queue is
+ * empty), or -1 with `e` filled in (a claim made is left for
  * async_recover). Free `job` with async_job_free in every case.
  */
-int async_claim(async_t *a, int executor, async_job *job, long long *next_due_ms);
+int async_claim(async_t *a, int executor, async_job *job, long long *next_due_ms, err_t *e);
 
 /* Whether `id` has been cancelled (read fresh from its record). */
 bool async_is_cancelled(async_t *a, const char *id);
 
 /*
- * Record the outcome of a claimed run: COMPLETED, FAILED or TIMEOUT with
- * its result, or PENDING again (requeued with exponential backoff from
- * `retry_base_ms`) when it failed and has attempts left. A run cancelled
- * meanwhile stays CANCELLED. Releases the claim on success; on -1 (I/O
- * error, logged) the claim stays for async_recover.
+ * Record the outcome of a claimed run: its final status with its result,
+ * or PENDING again (requeued with exponential backoff from `retry_base_ms`)
+ * when it failed and has attempts left. A run cancelled meanwhile stays
+ * CANCELLED. Releases the claim on success; on -1 the claim stays for
+ * async_recover.
  */
-int async_finish(async_t *a, async_job *job, const invoke_result *res, long retry_base_ms);
+int async_finish(async_t *a, async_job *job, const runtime_result *res, long long retry_base_ms,
+                 err_t *e);
 
 /* Release a job's memory. */
 void async_job_free(async_job *job);
@@ -111,13 +108,13 @@ void async_job_free(async_job *job);
  * -1) whose process is gone: a RUNNING one is requeued when it has attempts
  * left, else it ends FAILED with error "interrupted"; a PENDING one whose
  * marker was lost in between is queued again. Returns how many RUNNING runs
- * were interrupted, or -1.
+ * were interrupted, or -1 (logged).
  */
 int async_recover(async_t *a, int executor);
 
 /* Delete finished records whose completed_at is more than `retention_s`
  * seconds old. Returns how many, or -1. */
-int async_prune(async_t *a, long retention_s);
+int async_prune(async_t *a, long long retention_s);
 
 /* The directory executors watch for new markers (inotify). */
 const char *async_queue_dir(const async_t *a);

@@ -1,129 +1,255 @@
 #include "config.h"
 
 #include <errno.h>
-#include <stdio.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-int config_parse_int(const char *s, long lo, long hi, long *out)
+typedef enum {
+    CONFIG_INT,   /* int, within [lo, hi] */
+    CONFIG_LLONG, /* long long, within [lo, hi] */
+    CONFIG_STR,   /* char[size]; `check` may add rules */
+    CONFIG_LEVEL  /* log_level by name */
+} config_type;
+
+typedef struct config_def config_def;
+
+struct config_def {
+    const char *name;
+    config_type type;
+    size_t offset;
+    size_t size; /* CONFIG_STR: the field's size */
+    /* The default as text, parsed like a value. "$MINILAMBDA_X/rest"
+     * expands an earlier row's value. NULL: derived after loading. */
+    const char *def;
+    long long lo, hi;
+    /* Extra rule for a string value; 0, or -1 with `e` filled in. */
+    int (*check)(const config_def *d, const char *v, err_t *e);
+    const char *help;
+};
+
+static int config_check_shm(const config_def *d, const char *v, err_t *e)
 {
-    if (s == NULL || *s == '\0')
+    if (*v != '\0' && (v[0] != '/' || strchr(v + 1, '/') != NULL || v[1] == '\0'))
+        return err_set(e, ERR_INVALID, "invalid_config", 0,
+                       "%s must look like /name (one leading slash), not \"%.100s\"", d->name, v);
+    return 0;
+}
+
+/* Addresses and CIDRs, separated by commas or spaces (nginx allow lines). */
+static int config_check_cidrs(const config_def *d, const char *v, err_t *e)
+{
+    if (strspn(v, "0123456789abcdefABCDEF.:/, ") != strlen(v))
+        return err_set(e, ERR_INVALID, "invalid_config", 0,
+                       "%s must list addresses or CIDRs separated by commas, not \"%.100s\"",
+                       d->name, v);
+    return 0;
+}
+
+static int config_check_path(const config_def *d, const char *v, err_t *e)
+{
+    if (v[0] != '/')
+        return err_set(e, ERR_INVALID, "invalid_config", 0,
+                       "%s must be an absolute path, not \"%.100s\"", d->name, v);
+    return 0;
+}
+
+#define F(field) offsetof(config_t, field), sizeof(((config_t *)0)->field)
+
+static const config_def config_table[] = {
+    {"MINILAMBDA_PORT", CONFIG_INT, F(port), "8300", 1, 65535, NULL, "HTTP port nginx listens on"},
+    {"MINILAMBDA_BIND", CONFIG_STR, F(bind), "127.0.0.1", 0, 0, NULL,
+     "address nginx listens on (0.0.0.0 for every interface)"},
+    {"MINILAMBDA_DATA_DIR", CONFIG_STR, F(data_dir), "/var/lib/minilambda", 0, 0, config_check_path,
+     "functions.json, its lock file and async records"},
+    {"MINILAMBDA_RUN_DIR", CONFIG_STR, F(run_dir), "/run/minilambda", 0, 0, config_check_path,
+     "sockets, pids, logs, rendered nginx config"},
+    {"MINILAMBDA_SOCKET", CONFIG_STR, F(socket), "$MINILAMBDA_RUN_DIR/minilambda.sock", 0, 0,
+     config_check_path, "control-plane FastCGI socket"},
+    {"MINILAMBDA_INVOKE_SOCKET", CONFIG_STR, F(invoke_socket),
+     "$MINILAMBDA_RUN_DIR/minilambda-invoke.sock", 0, 0, config_check_path,
+     "invoke FastCGI socket"},
+    {"MINILAMBDA_WORKERS", CONFIG_INT, F(workers), "2", 1, 64, NULL, "worker processes"},
+    {"MINILAMBDA_THREADS", CONFIG_INT, F(threads), "16", 1, 256, NULL, "invoke threads per worker"},
+    {"MINILAMBDA_CONTROL_THREADS", CONFIG_INT, F(control_threads), "4", 1, 64, NULL,
+     "control-plane threads per worker"},
+    {"MINILAMBDA_MAX_CONCURRENCY", CONFIG_INT, F(max_concurrency), NULL, 1, 64 * 256, NULL,
+     "invocations running at once across all workers (default and most: workers x threads)"},
+    {"MINILAMBDA_JANITOR_INTERVAL", CONFIG_INT, F(janitor_interval), "30", 1, 3600, NULL,
+     "seconds between sweeps for leftover containers"},
+    {"MINILAMBDA_GRACE", CONFIG_INT, F(grace), "30", 0, 3600, NULL,
+     "seconds in-flight requests get to finish on stop"},
+    {"MINILAMBDA_ASYNC_WORKERS", CONFIG_INT, F(async_workers), "4", 0, 64, NULL,
+     "async executor processes (0 disables async execution)"},
+    {"MINILAMBDA_RETRY_BASE_MS", CONFIG_LLONG, F(retry_base_ms), "1000", 1, 3600000, NULL,
+     "first retry delay of an async invocation; doubles each attempt"},
+    {"MINILAMBDA_INVOCATION_RETENTION", CONFIG_LLONG, F(retention), "86400", 1, 365 * 86400, NULL,
+     "seconds a finished async record is kept"},
+    {"MINILAMBDA_MAX_IMAGE_BYTES", CONFIG_LLONG, F(max_image_bytes), "4294967296", 1, INT64_MAX,
+     NULL, "largest image upload in bytes (nginx and the app)"},
+    {"MINILAMBDA_METRICS_SHM", CONFIG_STR, F(metrics_shm), "", 0, 0, config_check_shm,
+     "name of the metrics shared-memory segment (default /minilambda-<instance>)"},
+    {"MINILAMBDA_METRICS_SLOTS", CONFIG_INT, F(metrics_slots), "1024", 1, 1 << 20, NULL,
+     "functions with their own series; more count as _overflow"},
+    {"MINILAMBDA_METRICS_ALLOW", CONFIG_STR, F(metrics_allow), "", 0, 0, config_check_cidrs,
+     "CIDRs allowed to read /metrics, e.g. 10.0.0.0/8,127.0.0.1 (default: open)"},
+    {"MINILAMBDA_LOG_LEVEL", CONFIG_LEVEL, F(level), "info", 0, 0, NULL,
+     "error, warn, info or debug"},
+};
+
+#undef F
+
+#define CONFIG_ROWS (sizeof(config_table) / sizeof(config_table[0]))
+
+int config_parse_int(const char *s, long long lo, long long hi, long long *out)
+{
+    if (s == NULL || !((s[0] >= '0' && s[0] <= '9') || (s[0] == '-' && s[1] >= '0' && s[1] <= '9')))
         return -1;
     char *end;
     errno = 0;
-    long v = strtol(s, &end, 10);
+    long long v = strtoll(s, &end, 10);
     if (errno != 0 || *end != '\0' || v < lo || v > hi)
         return -1;
     *out = v;
     return 0;
 }
 
-static int config_int(const char *name, long def, long lo, long hi, int *out, char *err,
-                      size_t errlen)
+static const config_def *config_find(const char *name, size_t len)
 {
-    const char *s = getenv(name);
-    long v = def;
-    if (s != NULL && *s != '\0' && config_parse_int(s, lo, hi, &v) != 0) {
-        snprintf(err, errlen, "%s must be an integer from %ld to %ld, not \"%s\"", name, lo, hi, s);
-        return -1;
-    }
-    *out = (int)v;
-    return 0;
+    for (size_t i = 0; i < CONFIG_ROWS; i++)
+        if (strlen(config_table[i].name) == len && strncmp(config_table[i].name, name, len) == 0)
+            return &config_table[i];
+    return NULL;
 }
 
-/* A byte count: digits only (strtoull alone would take a sign or
- * spaces), at least 1. */
-static int config_bytes(const char *name, unsigned long long def, unsigned long long *out,
-                        char *err, size_t errlen)
+/* Expand a default's leading "$NAME" from the already loaded `c`. */
+static int config_expand(const config_t *c, const char *def, char *out, size_t outlen)
 {
-    const char *s = getenv(name);
-    char *end;
-    *out = def;
-    if (s == NULL || *s == '\0')
+    if (def[0] != '$')
+        return snprintf(out, outlen, "%s", def) < (int)outlen ? 0 : -1;
+    size_t len = strcspn(def + 1, "/");
+    const config_def *ref = config_find(def + 1, len);
+    if (ref == NULL || ref->type != CONFIG_STR)
+        return -1;
+    int n = snprintf(out, outlen, "%s%s", (const char *)c + ref->offset, def + 1 + len);
+    return n >= 0 && (size_t)n < outlen ? 0 : -1;
+}
+
+/* Parse `v` into the row's field of `c`. */
+static int config_set(config_t *c, const config_def *d, const char *v, err_t *e)
+{
+    char *field = (char *)c + d->offset;
+    long long n;
+    switch (d->type) {
+    case CONFIG_INT:
+    case CONFIG_LLONG:
+        if (config_parse_int(v, d->lo, d->hi, &n) != 0)
+            return err_set(e, ERR_INVALID, "invalid_config", 0,
+                           "%s must be an integer from %lld to %lld, not \"%.100s\"", d->name,
+                           d->lo, d->hi, v);
+        if (d->type == CONFIG_INT)
+            *(int *)field = (int)n;
+        else
+            *(long long *)field = n;
         return 0;
-    errno = 0;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (*s < '0' || *s > '9' || errno != 0 || *end != '\0' || v == 0) {
-        snprintf(err, errlen, "%s must be a number of bytes (at least 1), not \"%s\"", name, s);
-        return -1;
-    }
-    *out = v;
-    return 0;
-}
-
-static int config_path(const char *name, const char *def_dir, const char *def_file, char *out,
-                       char *err, size_t errlen)
-{
-    const char *s = getenv(name);
-    int n;
-    if (s != NULL && *s != '\0')
-        n = snprintf(out, CONFIG_PATH_MAX, "%s", s);
-    else if (def_file != NULL)
-        n = snprintf(out, CONFIG_PATH_MAX, "%s/%s", def_dir, def_file);
-    else
-        n = snprintf(out, CONFIG_PATH_MAX, "%s", def_dir);
-    if (n < 0 || n >= CONFIG_PATH_MAX) {
-        snprintf(err, errlen, "%s is longer than %d bytes", name, CONFIG_PATH_MAX - 1);
-        return -1;
-    }
-    return 0;
-}
-
-int config_load(config_t *c, char *err, size_t errlen)
-{
-    memset(c, 0, sizeof(*c));
-    if (config_path("MINILAMBDA_DATA_DIR", "/var/lib/minilambda", NULL, c->data_dir, err, errlen) !=
-            0 ||
-        config_path("MINILAMBDA_RUN_DIR", "/run/minilambda", NULL, c->run_dir, err, errlen) != 0 ||
-        config_path("MINILAMBDA_SOCKET", c->run_dir, "minilambda.sock", c->socket, err, errlen) !=
-            0 ||
-        config_path("MINILAMBDA_INVOKE_SOCKET", c->run_dir, "minilambda-invoke.sock",
-                    c->invoke_socket, err, errlen) != 0)
-        return -1;
-
-    if (config_int("MINILAMBDA_WORKERS", 2, 1, 64, &c->workers, err, errlen) != 0 ||
-        config_int("MINILAMBDA_THREADS", 16, 1, 256, &c->threads, err, errlen) != 0 ||
-        config_int("MINILAMBDA_CONTROL_THREADS", 4, 1, 64, &c->control_threads, err, errlen) != 0 ||
-        config_int("MINILAMBDA_JANITOR_INTERVAL", 30, 1, 3600, &c->janitor_interval, err, errlen) !=
-            0 ||
-        config_int("MINILAMBDA_GRACE", 30, 0, 3600, &c->grace, err, errlen) != 0 ||
-        config_int("MINILAMBDA_METRICS_SLOTS", 1024, 1, 1 << 20, &c->metrics_slots, err, errlen) !=
-            0 ||
-        config_int("MINILAMBDA_ASYNC_WORKERS", 4, 0, 64, &c->async_workers, err, errlen) != 0)
-        return -1;
-    int base, keep;
-    if (config_int("MINILAMBDA_RETRY_BASE_MS", 1000, 1, 3600000, &base, err, errlen) != 0 ||
-        config_int("MINILAMBDA_INVOCATION_RETENTION", 86400, 1, 365 * 86400, &keep, err, errlen) !=
-            0)
-        return -1;
-    c->retry_base_ms = base;
-    c->retention = keep;
-    if (config_bytes("MINILAMBDA_MAX_IMAGE_BYTES", CONFIG_MAX_IMAGE_BYTES, &c->max_image_bytes, err,
-                     errlen) != 0)
-        return -1;
-    const char *shm = getenv("MINILAMBDA_METRICS_SHM");
-    if (shm != NULL && *shm != '\0') {
-        int n = snprintf(c->metrics_shm, sizeof(c->metrics_shm), "%s", shm);
-        if (shm[0] != '/' || strchr(shm + 1, '/') != NULL || n >= (int)sizeof(c->metrics_shm)) {
-            snprintf(err, errlen,
-                     "MINILAMBDA_METRICS_SHM must look like /name (one slash, at most 127 bytes)");
+    case CONFIG_STR:
+        if (strlen(v) >= d->size)
+            return err_set(e, ERR_INVALID, "invalid_config", 0, "%s is longer than %zu bytes",
+                           d->name, d->size - 1);
+        if (d->check != NULL && d->check(d, v, e) != 0)
             return -1;
-        }
+        memcpy(field, v, strlen(v) + 1);
+        return 0;
+    case CONFIG_LEVEL:
+        if (log_parse_level(v, (log_level *)field) == 0)
+            return 0;
+        return err_set(e, ERR_INVALID, "invalid_config", 0,
+                       "%s must be error, warn, info or debug, not \"%.100s\"", d->name, v);
     }
+    return err_set(e, ERR_INTERNAL, NULL, 0, "%s: unknown setting type", d->name);
+}
 
+int config_load(config_t *c, err_t *e)
+{
+    char def[CONFIG_PATH_MAX + 64];
+    memset(c, 0, sizeof(*c));
+    for (size_t i = 0; i < CONFIG_ROWS; i++) {
+        const config_def *d = &config_table[i];
+        const char *v = getenv(d->name);
+        if (v == NULL || *v == '\0') {
+            if (d->def == NULL)
+                continue;
+            if (config_expand(c, d->def, def, sizeof(def)) != 0)
+                return err_set(e, ERR_INVALID, "invalid_config", 0,
+                               "%s: its default \"%s\" does not fit", d->name, d->def);
+            v = def;
+        }
+        if (config_set(c, d, v, e) != 0)
+            return -1;
+    }
     /* More slots than invoke threads would only queue requests in the
-     * socket backlog, which the contract forbids: cap at the thread count. */
-    int slots = c->workers * c->threads;
-    if (config_int("MINILAMBDA_MAX_CONCURRENCY", slots, 1, slots, &c->max_concurrency, err,
-                   errlen) != 0)
-        return -1;
-
-    c->level = LOG_INFO;
-    const char *lv = getenv("MINILAMBDA_LOG_LEVEL");
-    if (lv != NULL && *lv != '\0' && log_parse_level(lv, &c->level) != 0) {
-        snprintf(err, errlen, "MINILAMBDA_LOG_LEVEL must be error, warn, info or debug, not \"%s\"",
-                 lv);
-        return -1;
+     * socket backlog, which the contract forbids: the thread count is the
+     * default and the ceiling. */
+    int threads = c->workers * c->threads;
+    if (c->max_concurrency == 0 || c->max_concurrency > threads) {
+        if (c->max_concurrency > threads)
+            return err_set(e, ERR_INVALID, "invalid_config", 0,
+                           "MINILAMBDA_MAX_CONCURRENCY must be an integer from 1 to %d "
+                           "(workers x threads), not \"%d\"",
+                           threads, c->max_concurrency);
+        c->max_concurrency = threads;
     }
     return 0;
+}
+
+/* Write `s` single-quoted for a POSIX shell. */
+static void config_quote(FILE *out, const char *s)
+{
+    fputc('\'', out);
+    for (; *s; s++) {
+        if (*s == '\'')
+            fputs("'\\''", out);
+        else
+            fputc(*s, out);
+    }
+    fputc('\'', out);
+}
+
+void config_print(const config_t *c, FILE *out)
+{
+    for (size_t i = 0; i < CONFIG_ROWS; i++) {
+        const config_def *d = &config_table[i];
+        const char *field = (const char *)c + d->offset;
+        char num[32];
+        const char *v = num;
+        switch (d->type) {
+        case CONFIG_INT:
+            snprintf(num, sizeof(num), "%d", *(const int *)field);
+            break;
+        case CONFIG_LLONG:
+            snprintf(num, sizeof(num), "%lld", *(const long long *)field);
+            break;
+        case CONFIG_STR:
+            v = field;
+            break;
+        case CONFIG_LEVEL:
+            v = log_level_name(*(const log_level *)field);
+            break;
+        }
+        fprintf(out, "%s=", d->name);
+        config_quote(out, v);
+        fputc('\n', out);
+    }
+}
+
+void config_usage(FILE *out)
+{
+    for (size_t i = 0; i < CONFIG_ROWS; i++) {
+        const config_def *d = &config_table[i];
+        fprintf(out, "  %-32s %s (default: %s)\n", d->name, d->help,
+                d->def == NULL    ? "derived"
+                : *d->def == '\0' ? "none"
+                                  : d->def);
+    }
 }

@@ -1,17 +1,25 @@
 /*
- * config: every setting the pool reads, from MINILAMBDA_* environment
- * variables with the defaults documented in README.md.
+ * config: every setting, as one table of MINILAMBDA_* variables with their
+ * types, bounds, defaults and a line of help. The pool reads it from the
+ * environment; the scripts ask the binary for the effective values
+ * (`minilambda-fcgi --print-config`) instead of restating the defaults.
+ *
+ * A new setting is one row in config.c plus its field here.
  */
 #ifndef MINILAMBDA_CONFIG_H
 #define MINILAMBDA_CONFIG_H
 
 #include <stddef.h>
+#include <stdio.h>
 
+#include "err.h"
 #include "log.h"
 
 #define CONFIG_PATH_MAX 512
 
 typedef struct {
+    int port;                            /* MINILAMBDA_PORT: nginx's, for the scripts */
+    char bind[64];                       /* MINILAMBDA_BIND: nginx's listen address */
     char data_dir[CONFIG_PATH_MAX];      /* MINILAMBDA_DATA_DIR */
     char run_dir[CONFIG_PATH_MAX];       /* MINILAMBDA_RUN_DIR */
     char socket[CONFIG_PATH_MAX];        /* MINILAMBDA_SOCKET: control plane */
@@ -23,24 +31,32 @@ typedef struct {
     int janitor_interval;                /* MINILAMBDA_JANITOR_INTERVAL, seconds */
     int grace;                           /* MINILAMBDA_GRACE, seconds */
     int async_workers;                   /* MINILAMBDA_ASYNC_WORKERS */
-    long retry_base_ms;                  /* MINILAMBDA_RETRY_BASE_MS */
-    long retention;                      /* MINILAMBDA_INVOCATION_RETENTION, seconds */
-    unsigned long long max_image_bytes;  /* MINILAMBDA_MAX_IMAGE_BYTES: POST /images body */
+    long long retry_base_ms;             /* MINILAMBDA_RETRY_BASE_MS */
+    long long retention;                 /* MINILAMBDA_INVOCATION_RETENTION, seconds */
+    long long max_image_bytes;           /* MINILAMBDA_MAX_IMAGE_BYTES: POST /images body */
     char metrics_shm[128];               /* MINILAMBDA_METRICS_SHM; "" = derived */
     int metrics_slots;                   /* MINILAMBDA_METRICS_SLOTS */
+    char metrics_allow[1024];            /* MINILAMBDA_METRICS_ALLOW: CIDRs, "" = open */
     log_level level;                     /* MINILAMBDA_LOG_LEVEL */
 } config_t;
 
-/* MINILAMBDA_MAX_IMAGE_BYTES when unset: 4 GiB (scripts/lib.sh renders the
- * same default into nginx's client_max_body_size). */
-#define CONFIG_MAX_IMAGE_BYTES 4294967296ULL
+/*
+ * Fill `c` from the environment: each variable that is set and not empty is
+ * parsed and checked against its row, the others take the default. Returns
+ * 0, or -1 with `e` (ERR_INVALID) naming the variable and the rule it broke.
+ */
+int config_load(config_t *c, err_t *e);
 
-/* Fill `c` from the environment. Returns 0, or -1 with a sentence naming the
- * bad variable in `err` (and `c` partly filled). */
-int config_load(config_t *c, char *err, size_t errlen);
+/* Print the effective value of every setting as shell assignments
+ * (NAME='value', single-quoted), one per line, for the scripts to eval. */
+void config_print(const config_t *c, FILE *out);
+
+/* Print every setting with its default and help, for --help. */
+void config_usage(FILE *out);
 
 /* Parse a whole decimal integer in [lo, hi]. Returns 0, or -1 (`*out`
- * untouched) for empty text, trailing garbage or a value out of range. */
-int config_parse_int(const char *s, long lo, long hi, long *out);
+ * untouched) for empty text, signs or spaces where digits belong, trailing
+ * garbage or a value out of range. */
+int config_parse_int(const char *s, long long lo, long long hi, long long *out);
 
 #endif

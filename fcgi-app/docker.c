@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include "clock.h"
 #include "log.h"
 
 #define DOCKER_DEFAULT_SOCKET "/var/run/docker.sock"
@@ -44,6 +45,14 @@ struct docker_stream {
     buf_t pending; /* stream bytes that arrived with the 101 response */
     size_t pending_off;
 };
+
+int docker_err(docker_rc rc, const docker_result *res, err_t *e)
+{
+    err_kind kind = rc == DOCKER_UNREACHABLE ? ERR_ENGINE_UNREACHABLE
+                    : rc == DOCKER_TIMEOUT   ? ERR_ENGINE_TIMEOUT
+                                             : ERR_ENGINE;
+    return err_set(e, kind, NULL, 0, "%s", res->message);
+}
 
 docker_t *docker_new(char *err, size_t errlen)
 {
@@ -357,19 +366,12 @@ docker_rc docker_ping(docker_conn_t *c, long timeout_ms, docker_result *res)
     return docker_raw(c, "GET", "/_ping", NULL, NULL, timeout_ms, NULL, res);
 }
 
-static long docker_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
-}
-
 /* Wait until `fd` is ready for `events` or the deadline passes. 1 ready,
  * 0 timed out, -1 error. */
-static int docker_wait_fd(int fd, short events, long deadline)
+static int docker_wait_fd(int fd, short events, long long deadline)
 {
     for (;;) {
-        long left = deadline - docker_now_ms();
+        long long left = deadline - clock_mono_ms();
         if (left <= 0)
             return 0;
         struct pollfd p = {.fd = fd, .events = events};
@@ -380,70 +382,59 @@ static int docker_wait_fd(int fd, short events, long deadline)
     }
 }
 
-docker_rc docker_attach(docker_conn_t *c, const char *id, long timeout_ms, docker_stream_t **out,
-                        docker_result *res)
+/* A raw connection to the engine for stream `s` (curl CONNECT_ONLY). */
+static docker_rc docker_attach_connect(docker_conn_t *c, docker_stream_t *s, long timeout_ms,
+                                       docker_result *res)
 {
-    char path[512], req[768];
-    long deadline = docker_now_ms() + timeout_ms;
-    docker_stream_t *s = NULL;
     curl_socket_t sock = CURL_SOCKET_BAD;
-    docker_rc rc = DOCKER_ERROR;
-    char *end;
-
-    *out = NULL;
-    res->status = 0;
-    res->message[0] = '\0';
-    rc = docker_negotiate(c, timeout_ms, res);
-    if (rc != DOCKER_OK)
-        return rc;
-    rc = DOCKER_ERROR;
-    char rel[256];
-    snprintf(rel, sizeof(rel), "/containers/%s/attach?stream=1&stdin=1&stdout=1&stderr=1", id);
-    if (docker_path(c, rel, path, sizeof(path)) != 0)
-        goto fail;
-    s = calloc(1, sizeof(*s));
-    if (s == NULL)
-        goto fail;
-    buf_init(&s->pending, DOCKER_HEAD_MAX);
-    s->fd = -1;
     s->h = curl_easy_init();
     if (s->h == NULL)
-        goto fail;
+        return DOCKER_ERROR;
     docker_setup(c->d, s->h, c->errbuf);
     curl_easy_setopt(s->h, CURLOPT_URL, c->d->base);
     curl_easy_setopt(s->h, CURLOPT_CONNECT_ONLY, 1L);
     curl_easy_setopt(s->h, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms > 0 ? timeout_ms : 1L);
     CURLcode cc = curl_easy_perform(s->h);
     if (cc != CURLE_OK) {
-        rc = docker_curl_rc(cc);
         snprintf(res->message, sizeof(res->message), "attach: %s", curl_easy_strerror(cc));
-        goto fail;
+        return docker_curl_rc(cc);
     }
     if (curl_easy_getinfo(s->h, CURLINFO_ACTIVESOCKET, &sock) != CURLE_OK ||
         sock == CURL_SOCKET_BAD)
-        goto fail;
+        return DOCKER_ERROR;
     s->fd = (int)sock;
+    return DOCKER_OK;
+}
 
+/* Send the upgrade request for `path` on the raw connection. */
+static docker_rc docker_attach_request(docker_stream_t *s, const char *path, long long deadline,
+                                       docker_result *res)
+{
+    char req[768];
     int n = snprintf(req, sizeof(req),
                      "POST %s HTTP/1.1\r\nHost: docker\r\nContent-Type: text/plain\r\n"
                      "Content-Length: 0\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n",
                      path);
     if (n < 0 || (size_t)n >= sizeof(req))
-        goto fail;
+        return DOCKER_ERROR;
     for (size_t off = 0; off < (size_t)n;) {
         long w = docker_stream_send(s, req + off, (size_t)n - off);
         if (w < 0) {
-            rc = DOCKER_UNREACHABLE;
             snprintf(res->message, sizeof(res->message), "attach: send failed");
-            goto fail;
+            return DOCKER_UNREACHABLE;
         }
-        if (w == 0 && docker_wait_fd(s->fd, POLLOUT, deadline) <= 0) {
-            rc = DOCKER_TIMEOUT;
-            goto fail;
-        }
+        if (w == 0 && docker_wait_fd(s->fd, POLLOUT, deadline) <= 0)
+            return DOCKER_TIMEOUT;
         off += (size_t)w;
     }
-    /* Read the response head; bytes after it already belong to the stream. */
+    return DOCKER_OK;
+}
+
+/* Read the response head into s->pending (bytes after it already belong to
+ * the stream) and check it is the upgrade. */
+static docker_rc docker_attach_head(docker_stream_t *s, long long deadline, docker_result *res)
+{
+    char *end;
     for (;;) {
         char chunk[1024];
         end = s->pending.data ? strstr(s->pending.data, "\r\n\r\n") : NULL;
@@ -453,16 +444,14 @@ docker_rc docker_attach(docker_conn_t *c, const char *id, long timeout_ms, docke
         CURLcode rcc = curl_easy_recv(s->h, chunk, sizeof(chunk), &n_in);
         if (rcc == CURLE_AGAIN) {
             if (docker_wait_fd(s->fd, POLLIN, deadline) <= 0) {
-                rc = DOCKER_TIMEOUT;
                 snprintf(res->message, sizeof(res->message), "attach: no response in time");
-                goto fail;
+                return DOCKER_TIMEOUT;
             }
             continue;
         }
         if (rcc != CURLE_OK || n_in == 0 || buf_append(&s->pending, chunk, n_in) != BUF_OK) {
-            rc = DOCKER_UNREACHABLE;
             snprintf(res->message, sizeof(res->message), "attach: connection closed");
-            goto fail;
+            return DOCKER_UNREACHABLE;
         }
     }
     /* "HTTP/1.1 101 ...": check the shape before reading the code. */
@@ -476,10 +465,35 @@ docker_rc docker_attach(docker_conn_t *c, const char *id, long timeout_ms, docke
         buf_puts(&body, end + 4);
         docker_message(&body, res);
         buf_free(&body);
-        rc = DOCKER_API_ERROR;
-        goto fail;
+        return DOCKER_API_ERROR;
     }
     s->pending_off = (size_t)(end + 4 - s->pending.data);
+    return DOCKER_OK;
+}
+
+docker_rc docker_attach(docker_conn_t *c, const char *id, long timeout_ms, docker_stream_t **out,
+                        docker_result *res)
+{
+    char path[512], rel[256];
+    long long deadline = clock_mono_ms() + timeout_ms;
+    docker_stream_t *s = NULL;
+
+    *out = NULL;
+    res->status = 0;
+    res->message[0] = '\0';
+    docker_rc rc = docker_negotiate(c, timeout_ms, res);
+    if (rc != DOCKER_OK)
+        return rc;
+    rc = DOCKER_ERROR;
+    snprintf(rel, sizeof(rel), "/containers/%s/attach?stream=1&stdin=1&stdout=1&stderr=1", id);
+    if (docker_path(c, rel, path, sizeof(path)) != 0 || (s = calloc(1, sizeof(*s))) == NULL)
+        goto fail;
+    buf_init(&s->pending, DOCKER_HEAD_MAX);
+    s->fd = -1;
+    if ((rc = docker_attach_connect(c, s, timeout_ms, res)) != DOCKER_OK ||
+        (rc = docker_attach_request(s, path, deadline, res)) != DOCKER_OK ||
+        (rc = docker_attach_head(s, deadline, res)) != DOCKER_OK)
+        goto fail;
     *out = s;
     return DOCKER_OK;
 fail:

@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 #include "buf.h"
+#include "err.h"
 
 /* The newest Engine API version this client speaks. */
 #define DOCKER_API_VERSION "1.41"
@@ -37,6 +38,10 @@ typedef struct {
     long status;       /* HTTP status, 0 when none was received */
     char message[512]; /* Docker's {"message"} or a description of the failure */
 } docker_result;
+
+/* Fill `e` from the failed call `rc`/`res`: ERR_ENGINE_UNREACHABLE,
+ * ERR_ENGINE_TIMEOUT or ERR_ENGINE, with the engine's message. Returns -1. */
+int docker_err(docker_rc rc, const docker_result *res, err_t *e);
 
 /* Read DOCKER_HOST and friends. Returns a new endpoint (docker_free), or
  * NULL with the reason in `err`. */

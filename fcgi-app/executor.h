@@ -1,8 +1,8 @@
 /*
  * executor: the body of an async executor process. It claims PENDING runs
  * oldest first (woken by inotify on the queue directory the moment a run is
- * queued), runs each through the same invoke path as synchronous calls, and
- * records the outcome.
+ * queued), runs each through the same invoke bracket and runtime as
+ * synchronous calls, and records the outcome.
  */
 #ifndef MINILAMBDA_EXECUTOR_H
 #define MINILAMBDA_EXECUTOR_H
@@ -14,7 +14,7 @@
 typedef struct {
     const config_t *cfg;
     const char *instance; /* container label value */
-    slots_t *slots;       /* shared table; this executor tracks its run in `row` */
+    slots_t *slots;       /* shared table; this executor's runs sit in `row` */
     int row;
     int index; /* executor number, 0-based: names its claims */
     metrics_t *metrics;

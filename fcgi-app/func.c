@@ -3,11 +3,11 @@
 #include <math.h>
 #include <pthread.h>
 #include <regex.h>
-#include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
-#include <sys/time.h>
-#include <time.h>
+
+#include "clock.h"
 
 #define FUNC_IMAGE_MAX 255
 #define FUNC_ENV_MAX 128
@@ -29,6 +29,71 @@
     "(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?"                                                        \
     "(@[A-Za-z][A-Za-z0-9]*([-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,})?$"
 
+typedef enum {
+    FUNC_STRING, /* a string without NUL; `valid` decides the rest */
+    FUNC_INT,    /* an integer in [lo, hi] */
+    FUNC_NUMBER, /* a finite number in [lo, hi] */
+    FUNC_CHOICE, /* one of `choices` */
+    FUNC_ENV,    /* an object of at most FUNC_ENV_MAX strings with valid keys */
+    FUNC_ARGV    /* a non-empty array of at most FUNC_COMMAND_MAX strings */
+} func_kind;
+
+enum {
+    FUNC_REQUIRED = 1, /* must be given at registration */
+    FUNC_SETTABLE = 2, /* may be given at registration */
+    FUNC_MUTABLE = 4   /* PATCH may change it */
+};
+
+typedef struct {
+    const char *name;
+    func_kind kind;
+    unsigned flags;
+    double lo, hi;
+    const char *const *choices; /* FUNC_CHOICE, NULL-terminated */
+    const char *def;            /* the default as plain text ("120", "none"; "{}" for
+                                 * an empty object), or NULL: none */
+    const char *code;           /* the error code of a bad value */
+    const char *rule;           /* what a good value is, for the error */
+    bool (*valid)(json_object *v);
+} func_field;
+
+static bool func_name_ok(json_object *v);
+static bool func_image_ok(json_object *v);
+
+static const char *const func_networks[] = {"none", "bridge", NULL};
+
+static const func_field func_fields[] = {
+    {"id", FUNC_STRING, 0, 0, 0, NULL, NULL, "invalid_id", "set by the platform", NULL},
+    {"name", FUNC_STRING, FUNC_REQUIRED | FUNC_SETTABLE, 0, 0, NULL, NULL, "invalid_name",
+     "1-63 characters: letters, digits, '_', '.', '-', starting with a letter or digit, and "
+     "not shaped like a function id",
+     func_name_ok},
+    {"image", FUNC_STRING, FUNC_REQUIRED | FUNC_SETTABLE | FUNC_MUTABLE, 0, 0, NULL, NULL,
+     "invalid_image", "a Docker image reference such as \"repo/name:tag\"", func_image_ok},
+    {"timeout", FUNC_INT, FUNC_SETTABLE | FUNC_MUTABLE, 1, FUNC_TIMEOUT_MAX, NULL, "120",
+     "invalid_timeout", "an integer number of seconds, 1 to 900", NULL},
+    {"memory_mb", FUNC_INT, FUNC_SETTABLE | FUNC_MUTABLE, 16, 65536, NULL, "256", "invalid_memory",
+     "an integer number of MiB, 16 to 65536", NULL},
+    {"cpus", FUNC_NUMBER, FUNC_SETTABLE | FUNC_MUTABLE, 0.01, 64, NULL, "1.0", "invalid_cpus",
+     "a number from 0.01 to 64", NULL},
+    {"env", FUNC_ENV, FUNC_SETTABLE | FUNC_MUTABLE, 0, 0, NULL, "{}", "invalid_env",
+     "an object of at most 128 string values; keys match [A-Za-z_][A-Za-z0-9_]* (not "
+     "MINILAMBDA_*) and values are strings without NUL bytes",
+     NULL},
+    {"command", FUNC_ARGV, FUNC_SETTABLE | FUNC_MUTABLE, 0, 0, NULL, NULL, "invalid_command",
+     "a non-empty array of strings without NUL bytes", NULL},
+    {"network", FUNC_CHOICE, FUNC_SETTABLE | FUNC_MUTABLE, 0, 0, func_networks, "none",
+     "invalid_network", "\"none\" or \"bridge\"", NULL},
+    {"retries", FUNC_INT, FUNC_SETTABLE | FUNC_MUTABLE, 0, 3, NULL, "0", "invalid_retries",
+     "an integer from 0 to 3 (extra runs of a failed async invocation)", NULL},
+    {"created_at", FUNC_STRING, 0, 0, 0, NULL, NULL, "invalid_created_at", "set by the platform",
+     NULL},
+    {"updated_at", FUNC_STRING, 0, 0, 0, NULL, NULL, "invalid_updated_at", "set by the platform",
+     NULL},
+};
+
+#define FUNC_FIELDS (sizeof(func_fields) / sizeof(func_fields[0]))
+
 static regex_t func_image_re;
 static int func_image_re_ok = -1;
 static pthread_once_t func_image_once = PTHREAD_ONCE_INIT;
@@ -36,18 +101,6 @@ static pthread_once_t func_image_once = PTHREAD_ONCE_INIT;
 static void func_image_compile(void)
 {
     func_image_re_ok = regcomp(&func_image_re, FUNC_IMAGE_RE, REG_EXTENDED | REG_NOSUB);
-}
-
-static void func_fail(func_err *err, const char *code, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void func_fail(func_err *err, const char *code, const char *fmt, ...)
-{
-    va_list ap;
-    err->code = code;
-    va_start(ap, fmt);
-    vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
-    va_end(ap);
 }
 
 bool func_valid_name(const char *s, size_t len)
@@ -89,14 +142,16 @@ bool func_is_id(const char *s)
     return true;
 }
 
-void func_now(char *out, size_t outlen)
+/* A name shaped like an id could never be reached by that name. */
+static bool func_name_ok(json_object *v)
 {
-    struct timeval tv;
-    struct tm tm;
-    gettimeofday(&tv, NULL);
-    gmtime_r(&tv.tv_sec, &tm);
-    snprintf(out, outlen, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900, tm.tm_mon + 1,
-             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (long)(tv.tv_usec / 1000));
+    const char *s = json_object_get_string(v);
+    return func_valid_name(s, (size_t)json_object_get_string_len(v)) && !func_is_id(s);
+}
+
+static bool func_image_ok(json_object *v)
+{
+    return func_valid_image(json_object_get_string(v), (size_t)json_object_get_string_len(v));
 }
 
 /* A JSON string with no embedded NUL, at most `max` bytes. */
@@ -123,176 +178,146 @@ static bool func_env_key_ok(const char *k)
     return true;
 }
 
-/* Check one configurable field; `key` is known to be configurable. */
-static int func_check_field(const char *key, json_object *v, func_err *err)
+static const func_field *func_field_of(const char *key)
 {
-    if (strcmp(key, "name") == 0) {
-        /* A name shaped like an id could never be reached by that name. */
-        if (!json_object_is_type(v, json_type_string) ||
-            !func_valid_name(json_object_get_string(v), (size_t)json_object_get_string_len(v)) ||
-            func_is_id(json_object_get_string(v))) {
-            func_fail(err, "invalid_name",
-                      "%s must be 1-63 characters: letters, digits, '_', '.', '-', starting "
-                      "with a letter or digit, and not shaped like a function id",
-                      "name");
-            return -1;
-        }
-    } else if (strcmp(key, "image") == 0) {
-        if (!json_object_is_type(v, json_type_string) ||
-            !func_valid_image(json_object_get_string(v), (size_t)json_object_get_string_len(v))) {
-            func_fail(err, "invalid_image",
-                      "%s must be a Docker image reference such as \"repo/name:tag\"", "image");
-            return -1;
-        }
-    } else if (strcmp(key, "timeout") == 0) {
-        int64_t t = json_object_get_int64(v);
-        if (!json_object_is_type(v, json_type_int) || t < 1 || t > FUNC_TIMEOUT_MAX) {
-            func_fail(err, "invalid_timeout", "%s must be an integer number of seconds, 1 to 900",
-                      "timeout");
-            return -1;
-        }
-    } else if (strcmp(key, "memory_mb") == 0) {
-        int64_t m = json_object_get_int64(v);
-        if (!json_object_is_type(v, json_type_int) || m < FUNC_MEMORY_MIN || m > FUNC_MEMORY_MAX) {
-            func_fail(err, "invalid_memory", "%s must be an integer number of MiB, 16 to 65536",
-                      "memory_mb");
-            return -1;
-        }
-    } else if (strcmp(key, "cpus") == 0) {
-        double c = json_object_get_double(v);
+    for (size_t i = 0; i < FUNC_FIELDS; i++)
+        if (strcmp(func_fields[i].name, key) == 0)
+            return &func_fields[i];
+    return NULL;
+}
+
+/* Whether `v` is a good value for row `f`. */
+static bool func_value_ok(const func_field *f, json_object *v)
+{
+    switch (f->kind) {
+    case FUNC_STRING:
+        return func_plain_string(v, 65536) && (f->valid == NULL || f->valid(v));
+    case FUNC_INT: {
+        int64_t n = json_object_get_int64(v);
+        return json_object_is_type(v, json_type_int) && n >= (int64_t)f->lo && n <= (int64_t)f->hi;
+    }
+    case FUNC_NUMBER: {
+        double d = json_object_get_double(v);
         bool num =
             json_object_is_type(v, json_type_int) || json_object_is_type(v, json_type_double);
-        if (!num || !isfinite(c) || c < FUNC_CPUS_MIN || c > FUNC_CPUS_MAX) {
-            func_fail(err, "invalid_cpus", "%s must be a number from 0.01 to 64", "cpus");
-            return -1;
-        }
-    } else if (strcmp(key, "env") == 0) {
+        return num && isfinite(d) && d >= f->lo && d <= f->hi;
+    }
+    case FUNC_CHOICE:
+        if (!func_plain_string(v, 64))
+            return false;
+        for (size_t i = 0; f->choices[i]; i++)
+            if (strcmp(json_object_get_string(v), f->choices[i]) == 0)
+                return true;
+        return false;
+    case FUNC_ENV:
         if (!json_object_is_type(v, json_type_object) ||
-            json_object_object_length(v) > FUNC_ENV_MAX) {
-            func_fail(err, "invalid_env", "%s must be an object of at most 128 string values",
-                      "env");
-            return -1;
-        }
+            json_object_object_length(v) > FUNC_ENV_MAX)
+            return false;
         json_object_object_foreach(v, k, val)
         {
-            if (!func_env_key_ok(k) || !func_plain_string(val, FUNC_ENV_VALUE_MAX)) {
-                func_fail(err, "invalid_env",
-                          "%s keys must match [A-Za-z_][A-Za-z0-9_]* (not MINILAMBDA_*) and "
-                          "values must be strings without NUL bytes",
-                          "env");
-                return -1;
-            }
+            if (!func_env_key_ok(k) || !func_plain_string(val, FUNC_ENV_VALUE_MAX))
+                return false;
         }
-    } else if (strcmp(key, "command") == 0) {
+        return true;
+    case FUNC_ARGV: {
         size_t n = json_object_is_type(v, json_type_array) ? json_object_array_length(v) : 0;
         bool ok = n >= 1 && n <= FUNC_COMMAND_MAX;
         for (size_t i = 0; ok && i < n; i++)
             ok = func_plain_string(json_object_array_get_idx(v, i), FUNC_COMMAND_ARG_MAX);
-        if (!ok) {
-            func_fail(err, "invalid_command",
-                      "%s must be a non-empty array of strings without NUL bytes", "command");
-            return -1;
-        }
-    } else if (strcmp(key, "retries") == 0) {
-        int64_t n = json_object_get_int64(v);
-        if (!json_object_is_type(v, json_type_int) || n < 0 || n > FUNC_RETRIES_MAX) {
-            func_fail(err, "invalid_retries", "%s must be an integer from 0 to 3", "retries");
-            return -1;
-        }
-    } else if (strcmp(key, "network") == 0) {
-        const char *s = json_object_is_type(v, json_type_string) ? json_object_get_string(v) : "";
-        if (strcmp(s, "none") != 0 && strcmp(s, "bridge") != 0) {
-            func_fail(err, "invalid_network", "%s must be \"none\" or \"bridge\"", "network");
-            return -1;
-        }
+        return ok;
     }
-    return 0;
-}
-
-static const char *const func_config_keys[] = {"image",   "timeout", "memory_mb", "cpus", "env",
-                                               "command", "network", "retries",   NULL};
-
-static bool func_is_config_key(const char *key)
-{
-    for (size_t i = 0; func_config_keys[i]; i++)
-        if (strcmp(key, func_config_keys[i]) == 0)
-            return true;
+    }
     return false;
 }
 
-/* Reject keys that are neither configurable nor (for registration) the name. */
-static int func_check_keys(json_object *body, bool allow_name, func_err *err)
+static int func_check(const func_field *f, json_object *v, err_t *e)
 {
+    if (func_value_ok(f, v))
+        return 0;
+    return err_set(e, ERR_INVALID, f->code, 0, "%s must be %s", f->name, f->rule);
+}
+
+/* Check every key of a client's body: on registration (`patch` false) the
+ * settable fields, on PATCH the mutable ones. */
+static int func_check_body(json_object *body, bool patch, err_t *e)
+{
+    if (!json_object_is_type(body, json_type_object))
+        return err_set(e, ERR_INVALID, "invalid_body", 0, "the body must be a JSON object");
     json_object_object_foreach(body, key, val)
     {
-        if (func_is_config_key(key) || (allow_name && strcmp(key, "name") == 0)) {
-            if (func_check_field(key, val, err) != 0)
-                return -1;
-            continue;
-        }
-        if (!allow_name && (strcmp(key, "name") == 0 || strcmp(key, "id") == 0 ||
-                            strcmp(key, "created_at") == 0 || strcmp(key, "updated_at") == 0)) {
-            func_fail(err, "immutable_field", "field \"%.64s\" cannot be changed", key);
+        const func_field *f = func_field_of(key);
+        unsigned need = patch ? FUNC_MUTABLE : FUNC_SETTABLE;
+        if (f != NULL && (f->flags & need))
+            goto check;
+        if (f != NULL && patch)
+            return err_set(e, ERR_INVALID, "immutable_field", 0,
+                           "field \"%.64s\" cannot be changed", key);
+        return err_set(e, ERR_INVALID, "unknown_field", 0, "unknown field \"%.64s\"", key);
+    check:
+        if (func_check(f, val, e) != 0)
             return -1;
-        }
-        func_fail(err, "unknown_field", "unknown field \"%.64s\"", key);
-        return -1;
     }
     return 0;
+}
+
+/* The default of row `f` as a new object, or NULL when it has none. */
+static json_object *func_default(const func_field *f)
+{
+    if (f->def == NULL)
+        return NULL;
+    switch (f->kind) {
+    case FUNC_INT:
+        return json_object_new_int64(strtoll(f->def, NULL, 10));
+    case FUNC_NUMBER:
+        return json_object_new_double(strtod(f->def, NULL));
+    case FUNC_ENV:
+        return json_object_new_object();
+    case FUNC_ARGV:
+        return json_object_new_array();
+    default:
+        return json_object_new_string(f->def);
+    }
 }
 
 static void func_defaults(json_object *rec)
 {
-    if (!json_object_object_get_ex(rec, "timeout", NULL))
-        json_object_object_add(rec, "timeout", json_object_new_int(FUNC_TIMEOUT_DEFAULT));
-    if (!json_object_object_get_ex(rec, "memory_mb", NULL))
-        json_object_object_add(rec, "memory_mb", json_object_new_int(FUNC_MEMORY_DEFAULT));
-    if (!json_object_object_get_ex(rec, "cpus", NULL))
-        json_object_object_add(rec, "cpus", json_object_new_double(FUNC_CPUS_DEFAULT));
-    if (!json_object_object_get_ex(rec, "env", NULL))
-        json_object_object_add(rec, "env", json_object_new_object());
-    if (!json_object_object_get_ex(rec, "network", NULL))
-        json_object_object_add(rec, "network", json_object_new_string("none"));
-    if (!json_object_object_get_ex(rec, "retries", NULL))
-        json_object_object_add(rec, "retries", json_object_new_int(0));
+    for (size_t i = 0; i < FUNC_FIELDS; i++) {
+        const func_field *f = &func_fields[i];
+        if (f->def != NULL && !json_object_object_get_ex(rec, f->name, NULL))
+            json_object_object_add(rec, f->name, func_default(f));
+    }
 }
 
-static json_object *func_copy(json_object *src)
+/* Copy every member of `body` into `rec`. 0, or -1 when out of memory. */
+static int func_merge(json_object *rec, json_object *body, err_t *e)
 {
-    json_object *dst = NULL;
-    if (json_object_deep_copy(src, &dst, NULL) != 0)
-        return NULL;
-    return dst;
-}
-
-json_object *func_new(json_object *body, const char *id, const char *now, func_err *err)
-{
-    if (!json_object_is_type(body, json_type_object)) {
-        func_fail(err, "invalid_body", "the %s must be a JSON object", "body");
-        return NULL;
-    }
-    if (func_check_keys(body, true, err) != 0)
-        return NULL;
-    if (!json_object_object_get_ex(body, "name", NULL)) {
-        func_fail(err, "missing_field", "field \"%s\" is required", "name");
-        return NULL;
-    }
-    if (!json_object_object_get_ex(body, "image", NULL)) {
-        func_fail(err, "missing_field", "field \"%s\" is required", "image");
-        return NULL;
-    }
-
-    json_object *rec = json_object_new_object();
-    json_object_object_add(rec, "id", json_object_new_string(id));
     json_object_object_foreach(body, key, val)
     {
-        json_object *copy = func_copy(val);
-        if (copy == NULL) {
-            json_object_put(rec);
-            func_fail(err, "internal", "out of memory copying %s", key);
+        json_object *copy = NULL;
+        if (json_object_deep_copy(val, &copy, NULL) != 0)
+            return err_set(e, ERR_NOMEM, NULL, 0, "out of memory copying %s", key);
+        json_object_object_add(rec, key, copy);
+    }
+    return 0;
+}
+
+json_object *func_new(json_object *body, const char *id, const char *now, err_t *e)
+{
+    if (func_check_body(body, false, e) != 0)
+        return NULL;
+    for (size_t i = 0; i < FUNC_FIELDS; i++) {
+        if ((func_fields[i].flags & FUNC_REQUIRED) &&
+            !json_object_object_get_ex(body, func_fields[i].name, NULL)) {
+            err_set(e, ERR_INVALID, "missing_field", 0, "field \"%s\" is required",
+                    func_fields[i].name);
             return NULL;
         }
-        json_object_object_add(rec, key, copy);
+    }
+    json_object *rec = json_object_new_object();
+    json_object_object_add(rec, "id", json_object_new_string(id));
+    if (func_merge(rec, body, e) != 0) {
+        json_object_put(rec);
+        return NULL;
     }
     func_defaults(rec);
     json_object_object_add(rec, "created_at", json_object_new_string(now));
@@ -300,63 +325,93 @@ json_object *func_new(json_object *body, const char *id, const char *now, func_e
     return rec;
 }
 
-json_object *func_patch(json_object *rec, json_object *body, const char *now, func_err *err)
+json_object *func_patch(json_object *rec, json_object *body, const char *now, err_t *e)
 {
-    if (!json_object_is_type(body, json_type_object)) {
-        func_fail(err, "invalid_body", "the %s must be a JSON object", "body");
+    json_object *out = NULL;
+    if (func_check_body(body, true, e) != 0)
+        return NULL;
+    if (json_object_deep_copy(rec, &out, NULL) != 0) {
+        err_set(e, ERR_NOMEM, NULL, 0, "out of memory copying the record");
         return NULL;
     }
-    if (func_check_keys(body, false, err) != 0)
+    if (func_merge(out, body, e) != 0) {
+        json_object_put(out);
         return NULL;
-    json_object *out = func_copy(rec);
-    if (out == NULL) {
-        func_fail(err, "internal", "out of memory copying the %s", "record");
-        return NULL;
-    }
-    json_object_object_foreach(body, key, val)
-    {
-        json_object *copy = func_copy(val);
-        if (copy == NULL) {
-            json_object_put(out);
-            func_fail(err, "internal", "out of memory copying %s", key);
-            return NULL;
-        }
-        json_object_object_add(out, key, copy);
     }
     json_object_object_add(out, "updated_at", json_object_new_string(now));
     return out;
 }
 
-int func_load(json_object *rec, func_err *err)
+int func_load(json_object *rec, err_t *e)
 {
-    static const char *const required[] = {"id", "name", "image", NULL};
-    if (!json_object_is_type(rec, json_type_object)) {
-        func_fail(err, "corrupt", "a %s is not a JSON object", "record");
-        return -1;
-    }
-    for (size_t i = 0; required[i]; i++) {
+    static const char *const required[] = {"id", "name", "image"};
+    if (!json_object_is_type(rec, json_type_object))
+        return err_set(e, ERR_CORRUPT, "corrupt", 0, "a record is not a JSON object");
+    for (size_t i = 0; i < sizeof(required) / sizeof(required[0]); i++) {
         json_object *v;
         if (!json_object_object_get_ex(rec, required[i], &v) ||
-            !json_object_is_type(v, json_type_string)) {
-            func_fail(err, "corrupt", "a record has no string field \"%s\"", required[i]);
-            return -1;
-        }
+            !json_object_is_type(v, json_type_string))
+            return err_set(e, ERR_CORRUPT, "corrupt", 0, "a record has no string field \"%s\"",
+                           required[i]);
     }
-    /* A hand-edited file gets the same checks as the API. */
+    /* A hand-edited file gets the same checks as the API for what a PATCH
+     * could change; a seed file's names are taken as they are. */
     json_object_object_foreach(rec, key, val)
     {
-        if (func_is_config_key(key) && func_check_field(key, val, err) != 0)
+        const func_field *f = func_field_of(key);
+        if (f != NULL && (f->flags & FUNC_MUTABLE) && func_check(f, val, e) != 0)
             return -1;
     }
     func_defaults(rec);
     json_object *created;
     if (!json_object_object_get_ex(rec, "created_at", &created)) {
-        char now[32];
-        func_now(now, sizeof(now));
+        char now[CLOCK_RFC3339_LEN];
+        clock_now(now, sizeof(now));
         json_object_object_add(rec, "created_at", json_object_new_string(now));
         created = json_object_object_get(rec, "created_at");
     }
     if (!json_object_object_get_ex(rec, "updated_at", NULL))
         json_object_object_add(rec, "updated_at", json_object_get(created));
     return 0;
+}
+
+/* Member `key` of `rec` when present, else NULL. */
+static json_object *func_member(json_object *rec, const char *key)
+{
+    json_object *v;
+    return json_object_object_get_ex(rec, key, &v) ? v : NULL;
+}
+
+/* The default text of field `key`, or NULL. */
+static const char *func_def(const char *key)
+{
+    const func_field *f = func_field_of(key);
+    return f != NULL ? f->def : NULL;
+}
+
+const char *func_str(json_object *rec, const char *key)
+{
+    json_object *v = func_member(rec, key);
+    const char *def = func_def(key);
+    if (v != NULL && json_object_is_type(v, json_type_string))
+        return json_object_get_string(v);
+    return def != NULL ? def : "";
+}
+
+long long func_int(json_object *rec, const char *key)
+{
+    json_object *v = func_member(rec, key);
+    const char *def = func_def(key);
+    if (v != NULL)
+        return (long long)json_object_get_int64(v);
+    return def != NULL ? strtoll(def, NULL, 10) : 0;
+}
+
+double func_num(json_object *rec, const char *key)
+{
+    json_object *v = func_member(rec, key);
+    const char *def = func_def(key);
+    if (v != NULL)
+        return json_object_get_double(v);
+    return def != NULL ? strtod(def, NULL) : 0;
 }

@@ -1,6 +1,9 @@
 /*
- * func: the function record — validation of what a client sends, defaults,
- * and the JSON shape kept in functions.json and returned by the API.
+ * func: the function record and its fields, as one table (func.c): each
+ * row names a field, its JSON type and bounds, its default, whether it is
+ * required at registration and whether PATCH may change it, and the error
+ * code a bad value gets. Validation, defaults, PATCH, loading and the
+ * container spec all read that table; adding a field is one row plus its use.
  */
 #ifndef MINILAMBDA_FUNC_H
 #define MINILAMBDA_FUNC_H
@@ -9,22 +12,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#define FUNC_TIMEOUT_DEFAULT 120
-#define FUNC_TIMEOUT_MAX 900
-#define FUNC_MEMORY_DEFAULT 256
-#define FUNC_MEMORY_MIN 16
-#define FUNC_MEMORY_MAX 65536
-#define FUNC_CPUS_DEFAULT 1.0
-#define FUNC_CPUS_MIN 0.01
-#define FUNC_CPUS_MAX 64.0
-/* Extra runs of a FAILED or TIMEOUT async invocation. */
-#define FUNC_RETRIES_MAX 3
+#include "err.h"
 
-/* A validation failure: a stable machine word and a sentence for people. */
-typedef struct {
-    const char *code; /* static string, e.g. "invalid_name" */
-    char msg[256];
-} func_err;
+#define FUNC_TIMEOUT_MAX 900
 
 /* True when `s` is a valid function name (^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$). */
 bool func_valid_name(const char *s, size_t len);
@@ -38,28 +28,34 @@ bool func_is_id(const char *s);
 /*
  * Validate a registration body and build a new record from it: every field
  * checked, defaults filled in, id and timestamps set from `id` and `now`.
- * Returns a new object the caller owns (json_object_put), or NULL with `err`
- * filled in.
+ * Returns a new object the caller owns (json_object_put), or NULL with `e`
+ * filled in (ERR_INVALID and the field's code).
  */
-json_object *func_new(json_object *body, const char *id, const char *now, func_err *err);
+json_object *func_new(json_object *body, const char *id, const char *now, err_t *e);
 
 /*
  * Validate a PATCH body and apply it to a copy of `rec` (which is not
  * changed), setting updated_at to `now`. Returns a new object the caller
- * owns, or NULL with `err` filled in.
+ * owns, or NULL with `e` filled in.
  */
-json_object *func_patch(json_object *rec, json_object *body, const char *now, func_err *err);
+json_object *func_patch(json_object *rec, json_object *body, const char *now, err_t *e);
 
 /*
  * Check a record read from functions.json and fill in defaults for fields a
- * seed-format record lacks (timeout, memory_mb, cpus, env, network, retries,
- * updated_at). Changes `rec` in place. Returns 0, or -1 with `err` filled in
- * when a required field (id, name, image) is missing or of the wrong type.
+ * seed-format record lacks. Changes `rec` in place. Returns 0, or -1 with
+ * `e` filled in when a required field (id, name, image) is missing or of
+ * the wrong type, or a field breaks its row's rules.
  */
-int func_load(json_object *rec, func_err *err);
+int func_load(json_object *rec, err_t *e);
 
-/* Write the current time as RFC 3339 UTC with milliseconds into `out`
- * (at least 25 bytes). */
-void func_now(char *out, size_t outlen);
+/* Field `key` of `rec` as a string, or its default, or "" (borrowed from
+ * `rec` or static). */
+const char *func_str(json_object *rec, const char *key);
+
+/* Field `key` of `rec` as an integer, or its default (0 when none). */
+long long func_int(json_object *rec, const char *key);
+
+/* Field `key` of `rec` as a number, or its default (0 when none). */
+double func_num(json_object *rec, const char *key);
 
 #endif

@@ -1,19 +1,14 @@
 /*
- * handlers: the HTTP API — one function per route, dispatched from the
- * routing table in http.c.
+ * handlers: the HTTP API, one function per route row (route.c). Each gets
+ * the request as the gate admitted it — method checked, function resolved,
+ * slot taken where its row says so — answers it, or returns -1 with the
+ * error for the gate to answer.
  */
 #ifndef MINILAMBDA_HANDLERS_H
 #define MINILAMBDA_HANDLERS_H
 
-#include <fcgiapp.h>
-
-#include "async.h"
-#include "config.h"
-#include "docker.h"
-#include "http.h"
-#include "metrics.h"
-#include "slots.h"
-#include "store.h"
+#include "app.h"
+#include "err.h"
 
 /* Largest request body for the registry routes. */
 #define HANDLERS_BODY_MAX (1u * 1024 * 1024)
@@ -22,34 +17,42 @@
 /* Largest /metrics exposition. */
 #define HANDLERS_METRICS_MAX (64u * 1024 * 1024)
 
-/* What every request of one worker process shares. Borrowed pointers. */
-typedef struct {
-    const config_t *cfg;
-    store_t *store;
-    docker_t *docker;
-    slots_t *slots;
-    metrics_t *metrics;
-    async_t *async;
-    int worker;        /* this worker's row in `slots` */
-    char instance[24]; /* label value naming this platform instance */
-} handlers_app;
+/* GET /functions: the records, oldest first. */
+int handlers_list_functions(app_call *c, err_t *e);
 
-/* What one serving thread owns. */
-typedef struct {
-    handlers_app *app;
-    docker_conn_t *conn; /* owned by the thread */
-    int thread;          /* this thread's entry in the worker's slots row, or -1 */
-} handlers_thread;
+/* POST /functions: register; 201 with the record and a Location. */
+int handlers_create_function(app_call *c, err_t *e);
 
-/*
- * Take one of the global invocation slots for this thread, recording `id`
- * as what it runs. Returns 0 (give it back with slots_release), or -1 after
- * answering 429 with Retry-After (and `headers`, extra "Name: value\r\n"
- * lines, or NULL) when all are busy.
- */
-int handlers_take_slot(handlers_thread *t, http_req *r, const uuid_t id, const char *headers);
+/* GET /functions/{ref}: the record, flagged image_present:false when the
+ * engine lacks its image. */
+int handlers_get_function(app_call *c, err_t *e);
 
-/* Serve one request completely (the caller finishes it with FCGX_Finish_r). */
-void handlers_handle(handlers_thread *t, FCGX_Request *req);
+/* PATCH /functions/{ref}: change config fields; 200 with the record. */
+int handlers_update_function(app_call *c, err_t *e);
+
+/* DELETE /functions/{ref}: unregister; 204. */
+int handlers_delete_function(app_call *c, err_t *e);
+
+/* POST /invoke/{ref}: run synchronously (under the gate's slot). */
+int handlers_invoke(app_call *c, err_t *e);
+
+/* POST /invoke/{ref}/async, or /invoke/{ref} with X-Invocation-Type:
+ * Event: queue a run; 202 with its id and a Location. */
+int handlers_invoke_async(app_call *c, err_t *e);
+
+/* GET /invocations?function=&status=&limit=: records, newest first. */
+int handlers_list_invocations(app_call *c, err_t *e);
+
+/* GET (or POST) /invocations/{id}: one record with its result. */
+int handlers_get_invocation(app_call *c, err_t *e);
+
+/* DELETE /invocations/{id}: cancel a pending or running one. */
+int handlers_cancel_invocation(app_call *c, err_t *e);
+
+/* GET /healthz: {status, docker}; 503 when the engine does not answer. */
+int handlers_healthz(app_call *c, err_t *e);
+
+/* GET /metrics: the Prometheus exposition. */
+int handlers_metrics(app_call *c, err_t *e);
 
 #endif

@@ -1,55 +1,42 @@
 #include "http.h"
 
-#include <errno.h>
-#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include "config.h"
-#include "log.h"
 
-typedef struct {
-    const char *tmpl;
-    http_route_id route;
-    unsigned methods;
-    const char *allow;
-} http_route_def;
-
-/* "*" stands for one non-empty path segment: the {ref}. */
-static const http_route_def http_routes[] = {
-    {"/functions", ROUTE_FUNCTIONS, HTTP_GET | HTTP_HEAD | HTTP_POST, "GET, HEAD, POST"},
-    {"/functions/*", ROUTE_FUNCTION, HTTP_GET | HTTP_HEAD | HTTP_PATCH | HTTP_DELETE,
-     "GET, HEAD, PATCH, DELETE"},
-    {"/invoke/*", ROUTE_INVOKE, HTTP_POST, "POST"},
-    {"/invoke/*/async", ROUTE_INVOKE_ASYNC, HTTP_POST, "POST"},
-    {"/invocations", ROUTE_INVOCATIONS, HTTP_GET | HTTP_HEAD, "GET, HEAD"},
-    {"/invocations/*", ROUTE_INVOCATION, HTTP_GET | HTTP_HEAD | HTTP_POST | HTTP_DELETE,
-     "GET, HEAD, POST, DELETE"},
-    {"/healthz", ROUTE_HEALTHZ, HTTP_GET | HTTP_HEAD, "GET, HEAD"},
-    {"/metrics", ROUTE_METRICS, HTTP_GET | HTTP_HEAD, "GET, HEAD"},
-    {"/images", ROUTE_IMAGES, HTTP_GET | HTTP_HEAD | HTTP_POST, "GET, HEAD, POST"},
+static const struct {
+    const char *name;
+    unsigned bit;
+} http_methods[] = {
+    {"GET", HTTP_GET},     {"HEAD", HTTP_HEAD},     {"POST", HTTP_POST},
+    {"PATCH", HTTP_PATCH}, {"DELETE", HTTP_DELETE},
 };
 
-const char *const http_route_templates[ROUTE__COUNT] = {
-    "other",        "/functions",        "/functions/{ref}", "/invoke/{ref}", "/invoke/{ref}/async",
-    "/invocations", "/invocations/{id}", "/healthz",         "/metrics",      "/images",
-};
+#define HTTP_METHODS (sizeof(http_methods) / sizeof(http_methods[0]))
 
-static unsigned http_method_bit(const char *m)
+unsigned http_method_bit(const char *m)
 {
-    if (strcmp(m, "GET") == 0)
-        return HTTP_GET;
-    if (strcmp(m, "POST") == 0)
-        return HTTP_POST;
-    if (strcmp(m, "PATCH") == 0)
-        return HTTP_PATCH;
-    if (strcmp(m, "DELETE") == 0)
-        return HTTP_DELETE;
-    if (strcmp(m, "HEAD") == 0)
-        return HTTP_HEAD;
+    for (size_t i = 0; i < HTTP_METHODS; i++)
+        if (strcmp(m, http_methods[i].name) == 0)
+            return http_methods[i].bit;
     return 0;
+}
+
+void http_allow(unsigned bits, char *out, size_t outlen)
+{
+    size_t used = 0;
+    out[0] = '\0';
+    for (size_t i = 0; i < HTTP_METHODS; i++) {
+        if (!(bits & http_methods[i].bit))
+            continue;
+        int n = snprintf(out + used, outlen - used, "%s%s", used ? ", " : "", http_methods[i].name);
+        if (n < 0 || (size_t)n >= outlen - used)
+            return;
+        used += (size_t)n;
+    }
 }
 
 static int http_hex(char c)
@@ -88,47 +75,36 @@ static int http_decode(const char *s, size_t len, char *out, size_t outlen)
     return 0;
 }
 
-http_match_rc http_route(const char *method, const char *uri, http_match *m)
+int http_match_path(const char *tmpl, const char *uri, char *ref, size_t reflen)
 {
     size_t plen = strcspn(uri, "?#");
-    memset(m, 0, sizeof(*m));
+    const char *open = strchr(tmpl, '{');
     if (plen > 1 && uri[plen - 1] == '/')
         plen--; /* "/functions/" means "/functions" */
+    ref[0] = '\0';
+    if (open == NULL)
+        return plen == strlen(tmpl) && strncmp(uri, tmpl, plen) == 0;
 
-    for (size_t i = 0; i < sizeof(http_routes) / sizeof(http_routes[0]); i++) {
-        const http_route_def *d = &http_routes[i];
-        const char *star = strchr(d->tmpl, '*');
-        size_t pre = star ? (size_t)(star - d->tmpl) : strlen(d->tmpl);
-        if (plen < pre || strncmp(uri, d->tmpl, pre) != 0)
-            continue;
-        if (star == NULL) {
-            if (plen != pre)
-                continue;
-        } else {
-            const char *seg = uri + pre;
-            size_t rest = plen - pre;
-            const char *suffix = star + 1;
-            size_t slen = strlen(suffix);
-            if (rest <= slen || strncmp(seg + rest - slen, suffix, slen) != 0)
-                continue;
-            size_t seglen = rest - slen;
-            if (memchr(seg, '/', seglen) != NULL)
-                continue;
-            if (http_decode(seg, seglen, m->ref, sizeof(m->ref)) != 0)
-                return HTTP_MATCH_BAD_PATH;
-        }
-        m->route = d->route;
-        m->allow = d->allow;
-        m->tmpl = http_route_templates[d->route];
-        return (http_method_bit(method) & d->methods) ? HTTP_MATCH_OK : HTTP_MATCH_BAD_METHOD;
-    }
-    return HTTP_MATCH_NOT_FOUND;
+    size_t pre = (size_t)(open - tmpl);
+    const char *suffix = strchr(open, '}');
+    suffix = suffix ? suffix + 1 : open + strlen(open);
+    size_t slen = strlen(suffix);
+    if (plen < pre || strncmp(uri, tmpl, pre) != 0)
+        return 0;
+    const char *seg = uri + pre;
+    size_t rest = plen - pre;
+    if (rest <= slen || strncmp(seg + rest - slen, suffix, slen) != 0)
+        return 0;
+    size_t seglen = rest - slen;
+    if (memchr(seg, '/', seglen) != NULL)
+        return 0;
+    return http_decode(seg, seglen, ref, reflen) == 0 ? 1 : -1;
 }
 
 void http_req_init(http_req *r, FCGX_Request *fcgi)
 {
     const char *cl;
-    long v;
+    long long v;
     r->fcgi = fcgi;
     r->status = 0;
     r->method = FCGX_GetParam("REQUEST_METHOD", fcgi->envp);
@@ -142,38 +118,50 @@ void http_req_init(http_req *r, FCGX_Request *fcgi)
         r->content_type = NULL;
     cl = FCGX_GetParam("CONTENT_LENGTH", fcgi->envp);
     r->content_length = -1;
-    if (cl != NULL && config_parse_int(cl, 0, 0x7fffffffffffffffL, &v) == 0)
+    if (cl != NULL && config_parse_int(cl, 0, 0x7fffffffffffffffLL, &v) == 0)
         r->content_length = v;
 }
 
-http_body_rc http_read_body(http_req *r, size_t max, buf_t *out)
+const char *http_header(const http_req *r, const char *name)
 {
-    char chunk[65536];
-    if (r->content_length > 0 && (unsigned long)r->content_length > max)
-        return HTTP_BODY_TOO_BIG;
-    out->max = max;
-    for (;;) {
-        int n = FCGX_GetStr(chunk, sizeof(chunk), r->fcgi->in);
-        if (n <= 0)
-            break;
-        buf_rc rc = buf_append(out, chunk, (size_t)n);
-        if (rc == BUF_TOO_BIG)
-            return HTTP_BODY_TOO_BIG;
-        if (rc != BUF_OK)
-            return HTTP_BODY_NOMEM;
-    }
-    return HTTP_BODY_OK;
+    return FCGX_GetParam(name, r->fcgi->envp);
 }
 
-/* True for "application/json" with optional parameters, or "+json" types. */
-static int http_is_json_type(const char *ct)
+bool http_media_type_is(const char *ct, const char *type)
 {
     size_t n = strcspn(ct, ";");
     while (n > 0 && (ct[n - 1] == ' ' || ct[n - 1] == '\t'))
         n--;
-    if (n == 16 && strncasecmp(ct, "application/json", 16) == 0)
-        return 1;
-    return n > 5 && strncasecmp(ct + n - 5, "+json", 5) == 0;
+    return n == strlen(type) && strncasecmp(ct, type, n) == 0;
+}
+
+/* True for "application/json" with optional parameters, or "+json" types. */
+static bool http_is_json_type(const char *ct)
+{
+    size_t n = strcspn(ct, ";");
+    while (n > 0 && (ct[n - 1] == ' ' || ct[n - 1] == '\t'))
+        n--;
+    return http_media_type_is(ct, "application/json") ||
+           (n > 5 && strncasecmp(ct + n - 5, "+json", 5) == 0);
+}
+
+int http_read_body(http_req *r, size_t max, buf_t *out, err_t *e)
+{
+    char chunk[65536];
+    if (r->content_length > 0 && (unsigned long long)r->content_length > max)
+        return err_set(e, ERR_TOO_LARGE, NULL, 0, "the request body is larger than %zu bytes", max);
+    out->max = max;
+    for (;;) {
+        int n = FCGX_GetStr(chunk, sizeof(chunk), r->fcgi->in);
+        if (n <= 0)
+            return 0;
+        buf_rc rc = buf_append(out, chunk, (size_t)n);
+        if (rc == BUF_TOO_BIG)
+            return err_set(e, ERR_TOO_LARGE, NULL, 0, "the request body is larger than %zu bytes",
+                           max);
+        if (rc != BUF_OK)
+            return err_set(e, ERR_NOMEM, NULL, 0, "the server is out of memory");
+    }
 }
 
 /* True when an object key holds the escape \u0000: json-c would cut the key
@@ -209,9 +197,9 @@ int http_query(const http_req *r, const char *key, char *out, size_t outlen)
         return 0;
     for (q++; *q;) {
         size_t len = strcspn(q, "&#");
-        if (len > klen && strncmp(q, key, klen) == 0 && q[klen] == '=') {
+        if (len >= klen && strncmp(q, key, klen) == 0 && (len == klen || q[klen] == '=')) {
             char raw[1024];
-            size_t vlen = len - klen - 1;
+            size_t vlen = len > klen ? len - klen - 1 : 0;
             if (vlen >= sizeof(raw))
                 return -1;
             for (size_t i = 0; i < vlen; i++)
@@ -295,142 +283,133 @@ int http_json_member(const char *s, size_t n, const char *key, size_t *off, size
     return found;
 }
 
-int http_read_json(http_req *r, size_t max, int empty_ok, json_object **out, buf_t *raw)
+/* Tokenize `body` (valid UTF-8 without NUL bytes) as one strict JSON value
+ * with nothing after it but white space. */
+static int http_tokenize(const buf_t *body, json_object **out, err_t *e)
+{
+    json_tokener *tok = json_tokener_new_ex(HTTP_JSON_DEPTH);
+    const char *text = body->data ? body->data : "";
+    if (tok == NULL)
+        return err_set(e, ERR_NOMEM, NULL, 0, "the server is out of memory");
+    json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
+    json_object *obj = json_tokener_parse_ex(tok, text, (int)body->len);
+    enum json_tokener_error jerr = json_tokener_get_error(tok);
+    size_t end = json_tokener_get_parse_end(tok);
+    if (jerr == json_tokener_continue && end == body->len) {
+        /* A top-level number or literal ends only with the input: end it. */
+        obj = json_tokener_parse_ex(tok, "", 1);
+        jerr = json_tokener_get_error(tok);
+        end = body->len;
+    }
+    while (jerr == json_tokener_success && end < body->len && strchr(" \t\r\n", text[end]))
+        end++;
+    json_tokener_free(tok);
+    if (jerr == json_tokener_success && end == body->len) {
+        *out = obj;
+        return 0;
+    }
+    json_object_put(obj);
+    if (jerr == json_tokener_error_depth)
+        return err_set(e, ERR_INVALID, "json_too_deep", 0,
+                       "the request body nests deeper than %d levels", HTTP_JSON_DEPTH);
+    return err_set(e, ERR_INVALID, "invalid_json", 0,
+                   "the request body is not valid JSON (%s at byte %zu)",
+                   jerr == json_tokener_continue  ? "unexpected end"
+                   : jerr == json_tokener_success ? "trailing data"
+                                                  : json_tokener_error_desc(jerr),
+                   end);
+}
+
+/* Parse a JSON object body under the contract's rules. */
+static int http_parse_json(const buf_t *body, json_object **out, err_t *e)
+{
+    json_object *obj = NULL;
+    if (strlen(body->data ? body->data : "") != body->len)
+        return err_set(e, ERR_INVALID, "invalid_json", 0, "the request body contains a NUL byte");
+    if (!buf_is_utf8(body->data, body->len))
+        return err_set(e, ERR_INVALID, "invalid_json", 0, "the request body is not valid UTF-8");
+    if (http_tokenize(body, &obj, e) != 0)
+        return -1;
+    if (http_key_has_nul(body->data, body->len)) {
+        json_object_put(obj);
+        return err_set(e, ERR_INVALID, "invalid_json", 0, "an object key contains \\u0000");
+    }
+    if (!json_object_is_type(obj, json_type_object)) {
+        json_object_put(obj);
+        return err_set(e, ERR_INVALID, "invalid_body", 0, "the request body must be a JSON object");
+    }
+    *out = obj;
+    return 0;
+}
+
+static int http_not_json(err_t *e)
+{
+    return err_set(e, ERR_UNSUPPORTED, NULL, 0,
+                   "the request body must be JSON (Content-Type: application/json)");
+}
+
+int http_read_json(http_req *r, size_t max, bool empty_ok, json_object **out, buf_t *raw, err_t *e)
 {
     buf_t body;
-    json_tokener *tok = NULL;
-    json_object *obj = NULL;
     int rc = -1;
-    char msg[160];
 
     *out = NULL;
     buf_init(&body, max);
     if (r->content_type != NULL && !http_is_json_type(r->content_type)) {
-        http_send_error(r, 415, "unsupported_media_type",
-                        "the request body must be JSON (Content-Type: application/json)", NULL);
+        http_not_json(e);
         goto done;
     }
-    switch (http_read_body(r, max, &body)) {
-    case HTTP_BODY_OK:
-        break;
-    case HTTP_BODY_TOO_BIG:
-        snprintf(msg, sizeof(msg), "the request body is larger than %zu bytes", max);
-        http_send_error(r, 413, "payload_too_large", msg, NULL);
+    if (http_read_body(r, max, &body, e) != 0)
         goto done;
-    default:
-        http_send_error(r, 503, "out_of_memory", "the server is out of memory", NULL);
-        goto done;
-    }
     if (body.len == 0 && empty_ok) {
         *out = json_object_new_object();
         rc = 0;
         goto done;
     }
     if (r->content_type == NULL) {
-        http_send_error(r, 415, "unsupported_media_type",
-                        "the request body must be JSON (Content-Type: application/json)", NULL);
+        http_not_json(e);
         goto done;
     }
-    if (strlen(body.data ? body.data : "") != body.len) {
-        http_send_error(r, 400, "invalid_json", "the request body contains a NUL byte", NULL);
+    if (http_parse_json(&body, out, e) != 0)
         goto done;
-    }
-    if (!buf_is_utf8(body.data, body.len)) {
-        http_send_error(r, 400, "invalid_json", "the request body is not valid UTF-8", NULL);
-        goto done;
-    }
-    tok = json_tokener_new_ex(HTTP_JSON_DEPTH);
-    if (tok == NULL) {
-        http_send_error(r, 503, "out_of_memory", "the server is out of memory", NULL);
-        goto done;
-    }
-    json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
-    obj = json_tokener_parse_ex(tok, body.data ? body.data : "", (int)body.len);
-    enum json_tokener_error jerr = json_tokener_get_error(tok);
-    size_t end = json_tokener_get_parse_end(tok);
-    if (jerr == json_tokener_continue && end == body.len) {
-        /* A top-level number or literal ends only with the input: end it. */
-        obj = json_tokener_parse_ex(tok, "", 1);
-        jerr = json_tokener_get_error(tok);
-        end = body.len;
-    }
-    while (jerr == json_tokener_success && end < body.len && strchr(" \t\r\n", body.data[end]))
-        end++;
-    if (jerr == json_tokener_error_depth) {
-        snprintf(msg, sizeof(msg), "the request body nests deeper than %d levels", HTTP_JSON_DEPTH);
-        http_send_error(r, 400, "json_too_deep", msg, NULL);
-        goto done;
-    }
-    if (jerr != json_tokener_success || end != body.len) {
-        snprintf(msg, sizeof(msg), "the request body is not valid JSON (%s at byte %zu)",
-                 jerr == json_tokener_continue  ? "unexpected end"
-                 : jerr == json_tokener_success ? "trailing data"
-                                                : json_tokener_error_desc(jerr),
-                 end);
-        http_send_error(r, 400, "invalid_json", msg, NULL);
-        goto done;
-    }
-    if (http_key_has_nul(body.data, body.len)) {
-        http_send_error(r, 400, "invalid_json", "an object key contains \\u0000", NULL);
-        goto done;
-    }
-    if (!json_object_is_type(obj, json_type_object)) {
-        http_send_error(r, 400, "invalid_body", "the request body must be a JSON object", NULL);
-        goto done;
-    }
-    *out = obj;
-    obj = NULL;
     rc = 0;
     if (raw != NULL) {
         *raw = body;
         buf_init(&body, max);
     }
 done:
-    json_object_put(obj);
-    if (tok)
-        json_tokener_free(tok);
     buf_free(&body);
     return rc;
 }
 
 const char *http_reason(int status)
 {
-    switch (status) {
-    case 200:
-        return "OK";
-    case 201:
-        return "Created";
-    case 202:
-        return "Accepted";
-    case 204:
-        return "No Content";
-    case 400:
-        return "Bad Request";
-    case 404:
-        return "Not Found";
-    case 405:
-        return "Method Not Allowed";
-    case 409:
-        return "Conflict";
-    case 413:
-        return "Payload Too Large";
-    case 415:
-        return "Unsupported Media Type";
-    case 429:
-        return "Too Many Requests";
-    case 499:
-        return "Client Closed Request";
-    case 500:
-        return "Internal Server Error";
-    case 502:
-        return "Bad Gateway";
-    case 503:
-        return "Service Unavailable";
-    case 504:
-        return "Gateway Timeout";
-    default:
-        return "Unknown";
-    }
+    static const struct {
+        int status;
+        const char *reason;
+    } reasons[] = {
+        {200, "OK"},
+        {201, "Created"},
+        {202, "Accepted"},
+        {204, "No Content"},
+        {400, "Bad Request"},
+        {404, "Not Found"},
+        {405, "Method Not Allowed"},
+        {409, "Conflict"},
+        {413, "Payload Too Large"},
+        {415, "Unsupported Media Type"},
+        {429, "Too Many Requests"},
+        {499, "Client Closed Request"},
+        {500, "Internal Server Error"},
+        {502, "Bad Gateway"},
+        {503, "Service Unavailable"},
+        {504, "Gateway Timeout"},
+        {507, "Insufficient Storage"},
+    };
+    for (size_t i = 0; i < sizeof(reasons) / sizeof(reasons[0]); i++)
+        if (reasons[i].status == status)
+            return reasons[i].reason;
+    return "Unknown";
 }
 
 void http_send(http_req *r, int status, const char *headers, const char *ctype, const char *body,
@@ -473,4 +452,9 @@ void http_send_error(http_req *r, int status, const char *code, const char *msg,
     json_object_object_add(o, "code", json_object_new_string(code));
     http_send_json(r, status, o, headers);
     json_object_put(o);
+}
+
+void http_send_err(http_req *r, const err_t *e, const char *headers)
+{
+    http_send_error(r, err_status(e), err_code(e), e->msg, headers);
 }

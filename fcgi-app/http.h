@@ -1,88 +1,76 @@
 /*
- * http: the request/response layer over one FastCGI request — routing of
- * method and path to a route, bounded body reading, JSON parsing with the
- * contract's error mapping, and JSON responses.
+ * http: the request/response layer over one FastCGI request — matching a
+ * path against a route template, bounded body reading, strict JSON parsing,
+ * query strings, media types, and JSON answers (errors from an err_t). It
+ * knows no route table and no handler: the gate (route.c) does.
  */
 #ifndef MINILAMBDA_HTTP_H
 #define MINILAMBDA_HTTP_H
 
 #include <fcgiapp.h>
 #include <json-c/json.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "buf.h"
+#include "err.h"
 
 #define HTTP_REF_MAX 256
 #define HTTP_JSON_DEPTH 64
 
-typedef enum {
-    ROUTE_NONE = 0,
-    ROUTE_FUNCTIONS,    /* /functions */
-    ROUTE_FUNCTION,     /* /functions/{ref} */
-    ROUTE_INVOKE,       /* /invoke/{ref} */
-    ROUTE_INVOKE_ASYNC, /* /invoke/{ref}/async */
-    ROUTE_INVOCATIONS,  /* /invocations */
-    ROUTE_INVOCATION,   /* /invocations/{id} */
-    ROUTE_HEALTHZ,      /* /healthz */
-    ROUTE_METRICS,      /* /metrics */
-    ROUTE_IMAGES,       /* /images */
-    ROUTE__COUNT
-} http_route_id;
-
+/* Methods as bits, for route tables. */
 enum { HTTP_GET = 1, HTTP_POST = 2, HTTP_PATCH = 4, HTTP_DELETE = 8, HTTP_HEAD = 16 };
 
-typedef enum {
-    HTTP_MATCH_OK = 0,
-    HTTP_MATCH_NOT_FOUND,  /* no route has this path */
-    HTTP_MATCH_BAD_METHOD, /* the path exists; `allow` lists its methods */
-    HTTP_MATCH_BAD_PATH    /* bad percent-encoding or a NUL byte */
-} http_match_rc;
+/* The bit of method `m`, or 0 for a method no route has. */
+unsigned http_method_bit(const char *m);
 
-typedef struct {
-    http_route_id route;
-    const char *allow;      /* static "GET, POST" etc., for 405 */
-    char ref[HTTP_REF_MAX]; /* the decoded {ref} segment, or "" */
-    const char *tmpl;       /* static route template, e.g. "/functions/{ref}" */
-} http_match;
+/* Write the methods of `bits` as an Allow value ("GET, HEAD, POST") into
+ * `out`. */
+void http_allow(unsigned bits, char *out, size_t outlen);
 
-/* The route templates by http_route_id ("other" for ROUTE_NONE), for
- * metrics labels that never carry raw ids. */
-extern const char *const http_route_templates[ROUTE__COUNT];
-
-/* Match `method` and the raw request path `uri` (query string allowed, it is
- * ignored) against the routes. Fills `m` and returns the result. */
-http_match_rc http_route(const char *method, const char *uri, http_match *m);
+/*
+ * Match the path of the raw request URI `uri` (query string and fragment
+ * ignored, one trailing slash tolerated) against `tmpl`, in which "{name}"
+ * stands for one non-empty path segment. Returns 1 on a match (the
+ * segment, percent-decoded, in `ref`, or "" when the template has none), 0
+ * when it does not match, or -1 when the segment has a bad escape, a NUL
+ * byte or does not fit in `reflen`.
+ */
+int http_match_path(const char *tmpl, const char *uri, char *ref, size_t reflen);
 
 typedef struct {
     FCGX_Request *fcgi;
     const char *method;       /* borrowed from the FastCGI params */
     const char *uri;          /* REQUEST_URI */
     const char *content_type; /* NULL when absent */
-    long content_length;      /* -1 when absent or unparsable */
+    long long content_length; /* -1 when absent or unparsable */
     int status;               /* set by the send functions, for logging */
 } http_req;
 
 /* Fill `r` from the FastCGI request's parameters. */
 void http_req_init(http_req *r, FCGX_Request *fcgi);
 
-typedef enum {
-    HTTP_BODY_OK = 0,
-    HTTP_BODY_TOO_BIG = -1, /* more than `max` bytes */
-    HTTP_BODY_NOMEM = -2
-} http_body_rc;
+/* The request header `name` in CGI form ("HTTP_X_INVOCATION_TYPE"), or
+ * NULL. Borrowed. */
+const char *http_header(const http_req *r, const char *name);
 
-/* Read the whole request body into `out` (initialized by the caller with
- * any bound; `max` is enforced here). */
-http_body_rc http_read_body(http_req *r, size_t max, buf_t *out);
+/* Whether the media type of Content-Type `ct` (parameters ignored) is
+ * `type`, case-insensitively. */
+bool http_media_type_is(const char *ct, const char *type);
+
+/* Read the whole request body into `out` (its bound is set to `max`).
+ * Returns 0, or -1 with `e` (ERR_TOO_LARGE or ERR_NOMEM). */
+int http_read_body(http_req *r, size_t max, buf_t *out, err_t *e);
 
 /*
  * Read and parse a JSON object body of at most `max` bytes. An empty body
  * yields an empty object when `empty_ok`. On success returns 0 and `*out`
  * (caller owns) and, when `raw` is not NULL, the body's bytes in `raw`
  * (initialized by the caller; freed by the caller with buf_free). On
- * failure sends the error response (415, 413 or 400) and returns -1.
+ * failure returns -1 with `e`: 415 for another media type, 413, or 400
+ * (invalid_json, json_too_deep, invalid_body).
  */
-int http_read_json(http_req *r, size_t max, int empty_ok, json_object **out, buf_t *raw);
+int http_read_json(http_req *r, size_t max, bool empty_ok, json_object **out, buf_t *raw, err_t *e);
 
 /*
  * Find the top-level member `key` of the JSON object text `s` (`n` bytes,
@@ -94,8 +82,8 @@ int http_json_member(const char *s, size_t n, const char *key, size_t *off, size
 
 /*
  * Find `key` in the query string of `r` and percent-decode its value (with
- * '+' as space) into `out`. Returns 1 found, 0 absent, -1 for a bad escape,
- * a NUL byte or a value longer than `outlen - 1`.
+ * '+' as space) into `out` ("" for a bare key). Returns 1 found, 0 absent,
+ * -1 for a bad escape, a NUL byte or a value longer than `outlen - 1`.
  */
 int http_query(const http_req *r, const char *key, char *out, size_t outlen);
 
@@ -110,6 +98,9 @@ void http_send_json(http_req *r, int status, json_object *obj, const char *heade
 /* Send the contract's error envelope {"error": msg, "code": code}. */
 void http_send_error(http_req *r, int status, const char *code, const char *msg,
                      const char *headers);
+
+/* Send `e` as the error envelope with its status and code. */
+void http_send_err(http_req *r, const err_t *e, const char *headers);
 
 /* The reason phrase for `status` ("Not Found"), or "Unknown". */
 const char *http_reason(int status);

@@ -1,6 +1,7 @@
 #include "images.h"
 
 #include <curl/curl.h>
+#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,6 +9,8 @@
 #include <strings.h>
 #include <time.h>
 
+#include "clock.h"
+#include "http.h"
 #include "log.h"
 #include "multipart.h"
 
@@ -191,63 +194,32 @@ static size_t images_read_cb(char *dst, size_t size, size_t nitems, void *arg)
     return u->st == IMAGES_DONE ? 0 : CURL_READFUNC_ABORT;
 }
 
-/* Whether the media type of Content-Type `ct` (parameters ignored) is
- * `type`, case-insensitively. */
-static int images_type_is(const char *ct, const char *type)
+/* The error of an upload that stopped because of its request body. */
+static int images_body_error(const images_upload_ctx *u, err_t *e)
 {
-    size_t n = strcspn(ct, ";");
-    while (n > 0 && (ct[n - 1] == ' ' || ct[n - 1] == '\t'))
-        n--;
-    return n == strlen(type) && strncasecmp(ct, type, n) == 0;
-}
-
-/* Answer an upload that stopped because of its request body. */
-static void images_body_error(http_req *r, const images_upload_ctx *u)
-{
-    char msg[200];
     switch (u->st) {
     case IMAGES_TOO_BIG:
-        snprintf(msg, sizeof(msg), "the request body is larger than %llu bytes", u->max);
-        http_send_error(r, 413, "payload_too_large", msg, NULL);
-        break;
+        return err_set(e, ERR_TOO_LARGE, NULL, 0, "the request body is larger than %llu bytes",
+                       u->max);
     case IMAGES_BAD_MULTIPART:
-        snprintf(msg, sizeof(msg), "the multipart body is malformed: %s",
-                 multipart_strerror(u->mrc));
-        http_send_error(r, 400, "invalid_multipart", msg, NULL);
-        break;
+        return err_set(e, ERR_INVALID, "invalid_multipart", 0,
+                       "the multipart body is malformed: %s", multipart_strerror(u->mrc));
     case IMAGES_NO_IMAGE:
         if (u->other[0] != '\0')
-            snprintf(msg, sizeof(msg), "the form has no \"image\" field (it has \"%.64s\")",
-                     u->other);
-        else
-            snprintf(msg, sizeof(msg), "the form has no \"image\" field");
-        http_send_error(r, 400, "missing_image_field", msg, NULL);
-        break;
+            return err_set(e, ERR_INVALID, "missing_image_field", 0,
+                           "the form has no \"image\" field (it has \"%.64s\")", u->other);
+        return err_set(e, ERR_INVALID, "missing_image_field", 0, "the form has no \"image\" field");
     case IMAGES_TWO_IMAGES:
-        http_send_error(r, 400, "invalid_multipart", "the form has more than one \"image\" field",
-                        NULL);
-        break;
+        return err_set(e, ERR_INVALID, "invalid_multipart", 0,
+                       "the form has more than one \"image\" field");
     case IMAGES_EMPTY:
-        http_send_error(r, 400, "invalid_image", "the image file is empty", NULL);
-        break;
+        return err_set(e, ERR_INVALID, "invalid_image", 0, "the image file is empty");
     case IMAGES_CLIENT_GONE:
-        http_send_error(r, 400, "incomplete_body", "the request body ended before its end", NULL);
-        break;
+        return err_set(e, ERR_INVALID, "incomplete_body", 0,
+                       "the request body ended before its end");
     default:
-        http_send_error(r, 503, "out_of_memory", "the server is out of memory", NULL);
-        break;
+        return err_set(e, ERR_NOMEM, NULL, 0, "the server is out of memory");
     }
-}
-
-/* Answer a failed engine call. */
-static void images_engine_error(http_req *r, docker_rc rc, const docker_result *dr)
-{
-    if (rc == DOCKER_UNREACHABLE)
-        http_send_error(r, 503, "engine_unreachable", dr->message, NULL);
-    else if (rc == DOCKER_TIMEOUT)
-        http_send_error(r, 504, "engine_timeout", dr->message, NULL);
-    else
-        http_send_error(r, 502, "engine_error", dr->message, NULL);
 }
 
 /*
@@ -303,136 +275,120 @@ static void images_parse_load(const buf_t *reply, json_object *images, char *err
     json_tokener_free(tok);
 }
 
-/* Load the body into the engine and answer. Returns 1 when an image was
- * loaded, 0 otherwise. */
-static int images_load(handlers_thread *t, http_req *r, images_upload_ctx *u)
+/* Load the body into the engine and answer. 0 when an image was loaded,
+ * -1 with the error otherwise. */
+static int images_load(app_call *c, images_upload_ctx *u, err_t *e)
 {
     buf_t reply;
     docker_result dr;
     json_object *images = json_object_new_array(), *out = NULL;
-    char err[512];
-    int ok = 0;
+    char why[512];
+    int rc = -1;
 
     buf_init(&reply, IMAGES_LOAD_REPLY_MAX);
-    docker_rc rc = docker_call_stream(t->conn, "POST", "/images/load?quiet=1", "application/x-tar",
-                                      images_read_cb, u, IMAGES_LOAD_TIMEOUT_MS, &reply, &dr);
+    docker_rc drc =
+        docker_call_stream(c->t->conn, "POST", "/images/load?quiet=1", "application/x-tar",
+                           images_read_cb, u, IMAGES_LOAD_TIMEOUT_MS, &reply, &dr);
     if (u->st != IMAGES_READING && u->st != IMAGES_DONE) {
         /* We abandoned the transfer ourselves. */
         log_warn("image upload: abandoned after %llu bytes of body: %s", u->body,
                  u->st == IMAGES_CLIENT_GONE ? "the client went away"
                  : u->st == IMAGES_TOO_BIG   ? "over the size limit"
                                              : "the body is not a valid upload");
-        images_body_error(r, u);
+        images_body_error(u, e);
         goto done;
     }
-    if (rc == DOCKER_API_ERROR && dr.status >= 400 && dr.status < 500) {
-        http_send_error(r, 400, "invalid_image", dr.message, NULL);
+    if (drc == DOCKER_API_ERROR && dr.status >= 400 && dr.status < 500) {
+        err_set(e, ERR_INVALID, "invalid_image", 0, "%s", dr.message);
         goto done;
     }
-    if (rc != DOCKER_OK) {
-        log_error("image upload: POST /images/load failed: %s", dr.message);
-        images_engine_error(r, rc, &dr);
+    if (drc != DOCKER_OK) {
+        docker_err(drc, &dr, e);
         goto done;
     }
-    images_parse_load(&reply, images, err, sizeof(err));
-    if (err[0] != '\0') {
-        http_send_error(r, 400, "invalid_image", err, NULL);
+    images_parse_load(&reply, images, why, sizeof(why));
+    if (why[0] != '\0') {
+        err_set(e, ERR_INVALID, "invalid_image", 0, "%s", why);
         goto done;
     }
     if (json_object_array_length(images) == 0) {
-        http_send_error(r, 400, "invalid_image", "the archive holds no image", NULL);
+        err_set(e, ERR_INVALID, "invalid_image", 0, "the archive holds no image");
         goto done;
     }
     out = json_object_new_object();
     json_object_object_add(out, "message", json_object_new_string("Image Uploaded Successfully"));
     json_object_object_add(out, "images", json_object_get(images));
     json_object_object_add(out, "file_size", json_object_new_int64((int64_t)u->tar));
-    http_send_json(r, 200, out, NULL);
+    http_send_json(c->r, 200, out, NULL);
     log_info("image upload: loaded %s (%llu bytes)",
              json_object_to_json_string_ext(images, JSON_C_TO_STRING_PLAIN), u->tar);
-    ok = 1;
+    rc = 0;
 done:
     json_object_put(out);
     json_object_put(images);
     buf_free(&reply);
-    return ok;
+    return rc;
 }
 
-void images_upload(handlers_thread *t, http_req *r)
+/* Set up reading the body by its Content-Type: a multipart form (parsed by
+ * `mp` from u->chunk) or a raw tar. 0 or -1. */
+static int images_begin(app_call *c, images_upload_ctx *u, multipart_parser *mp, err_t *e)
 {
-    multipart_parser *mp = NULL;
-    char boundary[MULTIPART_BOUNDARY_MAX + 1], msg[200];
+    char boundary[MULTIPART_BOUNDARY_MAX + 1];
+    const char *ct = c->r->content_type;
+    if (ct != NULL && http_media_type_is(ct, "multipart/form-data")) {
+        u->chunk = malloc(IMAGES_CHUNK);
+        if (u->chunk == NULL)
+            return err_set(e, ERR_NOMEM, NULL, ENOMEM,
+                           "malloc() of the upload buffer failed: out of memory");
+        if (multipart_boundary(ct, boundary, sizeof(boundary)) != 0 ||
+            multipart_init(mp, boundary, &images_mp_cb, u) != 0)
+            return err_set(e, ERR_INVALID, "invalid_multipart", 0,
+                           "the Content-Type has no valid boundary parameter");
+        u->mp = mp;
+    } else if (ct == NULL || !http_media_type_is(ct, "application/x-tar")) {
+        return err_set(e, ERR_UNSUPPORTED, NULL, 0,
+                       "upload the image as multipart/form-data (field \"image\") or as an "
+                       "application/x-tar body");
+    }
+    if (c->r->content_length >= 0 && (unsigned long long)c->r->content_length > u->max)
+        return err_set(e, ERR_TOO_LARGE, NULL, 0, "the request body is larger than %llu bytes",
+                       u->max);
+    return 0;
+}
+
+int images_upload(app_call *c, err_t *e)
+{
+    multipart_parser mp;
     images_upload_ctx u;
-    int ok = 0;
+    int rc;
 
     memset(&u, 0, sizeof(u));
-    u.r = r;
-    u.max = t->app->cfg->max_image_bytes;
+    u.r = c->r;
+    u.max = (unsigned long long)c->t->app->cfg->max_image_bytes;
     buf_init(&u.spill, MULTIPART_DELIM_MAX);
-    if (r->content_type != NULL && images_type_is(r->content_type, "multipart/form-data")) {
-        mp = malloc(sizeof(*mp));
-        u.chunk = malloc(IMAGES_CHUNK);
-        if (mp == NULL || u.chunk == NULL) {
-            log_error("image upload: malloc() of the parser failed: out of memory");
-            http_send_error(r, 503, "out_of_memory", "the server is out of memory", NULL);
-            goto done;
-        }
-        if (multipart_boundary(r->content_type, boundary, sizeof(boundary)) != 0 ||
-            multipart_init(mp, boundary, &images_mp_cb, &u) != 0) {
-            http_send_error(r, 400, "invalid_multipart",
-                            "the Content-Type has no valid boundary parameter", NULL);
-            goto done;
-        }
-        u.mp = mp;
-    } else if (r->content_type == NULL || !images_type_is(r->content_type, "application/x-tar")) {
-        http_send_error(r, 415, "unsupported_media_type",
-                        "upload the image as multipart/form-data (field \"image\") or as an "
-                        "application/x-tar body",
-                        NULL);
-        goto done;
-    }
-    if (r->content_length >= 0 && (unsigned long long)r->content_length > u.max) {
-        snprintf(msg, sizeof(msg), "the request body is larger than %llu bytes", u.max);
-        http_send_error(r, 413, "payload_too_large", msg, NULL);
-        goto done;
-    }
-    /* An upload holds an invoke thread for as long as the client sends:
-     * it takes an invocation slot, so uploads can never leave /invoke with
-     * no thread while the limit still admits it (a queue, not a 429). */
-    uuid_t slot_id;
-    uuid_generate_random(slot_id);
-    if (handlers_take_slot(t, r, slot_id, NULL) != 0)
-        goto done;
-    ok = images_load(t, r, &u);
-    slots_release(t->app->slots, t->app->worker, t->thread);
-done:
-    metrics_image_upload(t->app->metrics, ok, u.tar);
+    rc = images_begin(c, &u, &mp, e);
+    if (rc == 0)
+        rc = images_load(c, &u, e);
+    metrics_image_upload(c->t->app->metrics, rc == 0, u.tar);
     buf_free(&u.spill);
     free(u.chunk);
-    free(mp);
+    return rc;
 }
 
 /* Parse ?detail=: 1 or true (or a bare "detail") is 1; absent, 0 or false
- * is 0; anything else -1. Other parameters are ignored. */
+ * is 0; anything else -1. */
 static int images_detail(http_req *r)
 {
-    const char *q = FCGX_GetParam("QUERY_STRING", r->fcgi->envp);
-    int detail = 0;
-    while (q != NULL && *q != '\0') {
-        size_t len = strcspn(q, "&");
-        if (len >= 6 && strncmp(q, "detail", 6) == 0 && (len == 6 || q[6] == '=')) {
-            const char *v = q + 6 + (len > 6);
-            size_t vlen = len > 6 ? len - 7 : 0;
-            if (len == 6 || (vlen == 1 && *v == '1') || (vlen == 4 && strncmp(v, "true", 4) == 0))
-                detail = 1;
-            else if ((vlen == 1 && *v == '0') || (vlen == 5 && strncmp(v, "false", 5) == 0))
-                detail = 0;
-            else
-                return -1;
-        }
-        q += len + (q[len] == '&');
-    }
-    return detail;
+    char v[8];
+    int found = http_query(r, "detail", v, sizeof(v));
+    if (found == 0)
+        return 0;
+    if (found == 1 && (strcmp(v, "") == 0 || strcmp(v, "1") == 0 || strcmp(v, "true") == 0))
+        return 1;
+    if (found == 1 && (strcmp(v, "0") == 0 || strcmp(v, "false") == 0))
+        return 0;
+    return -1;
 }
 
 /* The tags of one image entry of /images/json, without Docker's
@@ -472,30 +428,27 @@ static json_object *images_detail_obj(json_object *img)
     return o;
 }
 
-void images_list(handlers_thread *t, http_req *r)
+int images_list(app_call *c, err_t *e)
 {
     buf_t body;
     docker_result dr;
     json_object *list = NULL, *out = NULL;
-    int detail = images_detail(r);
+    int detail = images_detail(c->r), rc = -1;
 
     buf_init(&body, IMAGES_LIST_MAX);
     if (detail < 0) {
-        http_send_error(r, 400, "invalid_query", "detail must be 1, true, 0 or false", NULL);
+        err_set(e, ERR_INVALID, "invalid_query", 0, "detail must be 1, true, 0 or false");
         goto done;
     }
-    docker_rc rc =
-        docker_call(t->conn, "GET", "/images/json", NULL, IMAGES_LIST_TIMEOUT_MS, &body, &dr);
-    if (rc != DOCKER_OK) {
-        log_error("GET /images/json failed: %s", dr.message);
-        images_engine_error(r, rc, &dr);
+    docker_rc drc =
+        docker_call(c->t->conn, "GET", "/images/json", NULL, IMAGES_LIST_TIMEOUT_MS, &body, &dr);
+    if (drc != DOCKER_OK) {
+        docker_err(drc, &dr, e);
         goto done;
     }
     list = json_tokener_parse(body.data ? body.data : "");
     if (!json_object_is_type(list, json_type_array)) {
-        log_error("GET /images/json: the engine's reply is not a JSON array");
-        http_send_error(r, 502, "engine_error", "the engine's image list is not a JSON array",
-                        NULL);
+        err_set(e, ERR_ENGINE, NULL, 0, "the engine's image list is not a JSON array");
         goto done;
     }
     out = json_object_new_array();
@@ -510,11 +463,13 @@ void images_list(handlers_thread *t, http_req *r)
             json_object_array_add(out, json_object_get(json_object_array_get_idx(tags, j)));
         json_object_put(tags);
     }
-    http_send_json(r, 200, out, NULL);
+    http_send_json(c->r, 200, out, NULL);
+    rc = 0;
 done:
     json_object_put(out);
     json_object_put(list);
     buf_free(&body);
+    return rc;
 }
 
 typedef struct {
@@ -525,13 +480,6 @@ typedef struct {
 
 static images_seen images_cache[IMAGES_PRESENT_CACHE];
 static pthread_mutex_t images_cache_mu = PTHREAD_MUTEX_INITIALIZER;
-
-static long long images_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* The slot for `image` in the cache (a fixed table, hashed). */
 static images_seen *images_cache_slot(const char *image)
@@ -549,7 +497,7 @@ static void images_cache_put(const char *image, int present)
     images_seen *e = images_cache_slot(image);
     snprintf(e->image, sizeof(e->image), "%s", image);
     e->present = present;
-    e->at_ms = images_now_ms();
+    e->at_ms = clock_mono_ms();
     pthread_mutex_unlock(&images_cache_mu);
 }
 
@@ -559,7 +507,7 @@ static int images_cache_get(const char *image)
     int present = -1;
     pthread_mutex_lock(&images_cache_mu);
     images_seen *e = images_cache_slot(image);
-    if (strcmp(e->image, image) == 0 && images_now_ms() - e->at_ms < IMAGES_PRESENT_TTL_MS)
+    if (strcmp(e->image, image) == 0 && clock_mono_ms() - e->at_ms < IMAGES_PRESENT_TTL_MS)
         present = e->present;
     pthread_mutex_unlock(&images_cache_mu);
     return present;

@@ -6,17 +6,18 @@
 #ifndef MINILAMBDA_IMAGES_H
 #define MINILAMBDA_IMAGES_H
 
-#include "handlers.h"
-#include "http.h"
+#include "app.h"
+#include "docker.h"
+#include "err.h"
 
-/* Serve POST /images completely: 200 {message, images, file_size}, or the
- * 4xx/5xx JSON error. Counts minilambda_image_uploads_total and
- * minilambda_image_upload_bytes_total. */
-void images_upload(handlers_thread *t, http_req *r);
+/* Serve POST /images (under the gate's slot): 200 {message, images,
+ * file_size}, or -1 with the error. Counts minilambda_image_uploads_total
+ * and minilambda_image_upload_bytes_total. */
+int images_upload(app_call *c, err_t *e);
 
 /* Serve GET /images: an array of "repo:tag" strings, or with ?detail=1
  * objects {id, tags, size, created}. */
-void images_list(handlers_thread *t, http_req *r);
+int images_list(app_call *c, err_t *e);
 
 /* Whether the engine has `image`: 1 yes, 0 no, -1 could not tell. One
  * inspect call, its answer reused by this process for up to 2 s. */

@@ -65,13 +65,10 @@ done:
     return removed;
 }
 
-/* Keep containers whose run is going on in a live process. */
-static bool janitor_keep_running(json_object *labels, void *arg)
+/* Keep containers the runtime is using. */
+static bool janitor_keep_live(json_object *labels, void *arg)
 {
-    json_object *run;
-    uuid_t u;
-    return json_object_object_get_ex(labels, "minilambda.run", &run) &&
-           uuid_parse(json_object_get_string(run), u) == 0 && slots_running(arg, u);
+    return runtime_live(arg, labels);
 }
 
 static bool janitor_keep_none(json_object *labels, void *arg)
@@ -81,12 +78,12 @@ static bool janitor_keep_none(json_object *labels, void *arg)
     return false;
 }
 
-int janitor_sweep(docker_conn_t *c, const char *instance, slots_t *slots)
+int janitor_sweep(docker_conn_t *c, runtime_t *rt)
 {
     char filter[256];
     snprintf(filter, sizeof(filter),
-             "{\"label\":[\"minilambda.managed=1\",\"minilambda.instance=%s\"]}", instance);
-    return janitor_remove(c, filter, janitor_keep_running, slots);
+             "{\"label\":[\"minilambda.managed=1\",\"minilambda.instance=%s\"]}", rt->instance);
+    return janitor_remove(c, filter, janitor_keep_live, rt);
 }
 
 int janitor_remove_invocation(docker_conn_t *c, const char *invocation_id)

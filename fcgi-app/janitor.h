@@ -1,20 +1,20 @@
 /*
- * janitor: removes containers this platform instance created whose
- * invocation is no longer running in any live worker — what a crash left.
+ * janitor: removes containers this platform instance created that its
+ * runtime no longer uses — what a crash left.
  */
 #ifndef MINILAMBDA_JANITOR_H
 #define MINILAMBDA_JANITOR_H
 
 #include "docker.h"
-#include "slots.h"
+#include "runtime.h"
 
 /*
- * List containers labelled minilambda.managed=1 and
- * minilambda.instance=`instance`, and force-remove each whose invocation is
- * not running according to `slots`. Returns the number removed, or -1 when
- * the engine could not be asked (logged).
+ * List containers labelled minilambda.managed=1 and minilambda.instance of
+ * `rt`, and force-remove each that runtime_live says is not in use.
+ * Returns the number removed, or -1 when the engine could not be asked
+ * (logged).
  */
-int janitor_sweep(docker_conn_t *c, const char *instance, slots_t *slots);
+int janitor_sweep(docker_conn_t *c, runtime_t *rt);
 
 /* Force-remove every container of invocation `invocation_id` (a cancelled
  * run). Returns the number removed, or -1 when the engine could not be

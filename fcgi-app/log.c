@@ -3,9 +3,9 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/time.h>
-#include <time.h>
 #include <unistd.h>
+
+#include "clock.h"
 
 static log_level log_max = LOG_INFO;
 
@@ -27,21 +27,19 @@ int log_parse_level(const char *s, log_level *level)
     return -1;
 }
 
+const char *log_level_name(log_level level)
+{
+    return log_names[level];
+}
+
 void log_msg(log_level level, const char *fmt, ...)
 {
     if (level > log_max)
         return;
 
-    char line[2048];
-    struct timeval tv;
-    struct tm tm;
-    gettimeofday(&tv, NULL);
-    gmtime_r(&tv.tv_sec, &tm);
-
-    int n = snprintf(line, sizeof(line),
-                     "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ [%d] %s: ", tm.tm_year + 1900,
-                     tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                     (long)(tv.tv_usec / 1000), (int)getpid(), log_names[level]);
+    char line[2048], now[CLOCK_RFC3339_LEN];
+    clock_now(now, sizeof(now));
+    int n = snprintf(line, sizeof(line), "%s [%d] %s: ", now, (int)getpid(), log_names[level]);
     if (n < 0)
         return;
     va_list ap;

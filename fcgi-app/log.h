@@ -15,6 +15,9 @@ void log_set_level(log_level level);
  * for any other word. */
 int log_parse_level(const char *s, log_level *level);
 
+/* The name of `level` ("info"). */
+const char *log_level_name(log_level level);
+
 /* Write one line. Safe from any thread; never fails visibly. */
 void log_msg(log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

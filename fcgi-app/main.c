@@ -1,21 +1,25 @@
 /*
  * minilambda-fcgi: the FastCGI pool behind nginx. Reads its configuration
- * from MINILAMBDA_* variables, checks the function store, and runs the
- * master/worker pool until SIGTERM or SIGINT.
+ * from MINILAMBDA_* variables (config.c's table), checks the function
+ * store, and runs the master/worker pool until SIGTERM or SIGINT.
+ *
+ *   --print-config  the effective settings as shell assignments
+ *   --print-nginx   nginx location blocks rendered from the route table
  */
 #include <curl/curl.h>
-#include <errno.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "config.h"
+#include "err.h"
+#include "files.h"
 #include "log.h"
 #include "pool.h"
+#include "route.h"
 #include "store.h"
 
 /* Name this instance by its data dir, so two platforms side by side never
@@ -32,32 +36,58 @@ static void main_instance(const char *data_dir, char *out, size_t outlen)
     snprintf(out, outlen, "%016llx", (unsigned long long)h);
 }
 
+static void main_usage(const char *argv0)
+{
+    printf("usage: %s [--print-config | --print-nginx | --help]\n"
+           "Configured by these environment variables (see README.md):\n",
+           argv0);
+    config_usage(stdout);
+}
+
 int main(int argc, char **argv)
 {
     config_t cfg;
-    char err[512], instance[24];
+    err_t e;
+    char instance[24];
+    const char *mode = argc > 1 ? argv[1] : "";
 
-    if (argc > 1 && (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)) {
-        printf("usage: %s\nConfigured by MINILAMBDA_* environment variables; see README.md.\n",
-               argv[0]);
+    if (strcmp(mode, "-h") == 0 || strcmp(mode, "--help") == 0) {
+        main_usage(argv[0]);
         return 0;
     }
-    if (config_load(&cfg, err, sizeof(err)) != 0) {
-        fprintf(stderr, "minilambda: configuration error: %s\n", err);
+    if (*mode != '\0' && strcmp(mode, "--print-config") != 0 &&
+        strcmp(mode, "--print-nginx") != 0) {
+        fprintf(stderr, "minilambda: unknown argument \"%s\"; see --help\n", mode);
         return 2;
+    }
+    if (config_load(&cfg, &e) != 0) {
+        fprintf(stderr, "minilambda: configuration error: %s\n", e.msg);
+        return 2;
+    }
+    if (route_check(&e) != 0) {
+        fprintf(stderr, "minilambda: the route table is inconsistent: %s\n", e.msg);
+        return 2;
+    }
+    if (strcmp(mode, "--print-config") == 0) {
+        config_print(&cfg, stdout);
+        return 0;
+    }
+    if (strcmp(mode, "--print-nginx") == 0) {
+        route_print_nginx(stdout, &cfg);
+        return 0;
     }
     log_set_level(cfg.level);
     signal(SIGPIPE, SIG_IGN);
-    if (mkdir(cfg.run_dir, 0755) != 0 && errno != EEXIST) {
-        fprintf(stderr, "minilambda: mkdir(%s) failed: %s\n", cfg.run_dir, strerror(errno));
+    if (files_mkdir(cfg.run_dir, &e) != 0) {
+        fprintf(stderr, "minilambda: %s\n", e.msg);
         return 1;
     }
-    store_t *store = store_open(cfg.data_dir, err, sizeof(err));
+    store_t *store = store_open(cfg.data_dir, &e);
     if (store == NULL) {
         fprintf(stderr,
                 "minilambda: cannot start: %s\n"
                 "minilambda: the file was left untouched; fix or move it and start again\n",
-                err);
+                e.msg);
         return 1;
     }
     store_close(store);

@@ -12,10 +12,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
+
 #define METRICS_MAGIC 0x6d6c6d6574726963ULL /* "mlmetric" */
 #define METRICS_VERSION 1
 #define METRICS_NAME_MAX 64
-#define METRICS_ROUTES 16
 /* Status codes tracked individually; anything else counts as "other". */
 static const int metrics_codes[] = {200, 201, 202, 204, 400, 404, 405, 409, 413,
                                     415, 429, 499, 500, 502, 503, 504, 0};
@@ -65,13 +66,6 @@ static int metrics_route_count;
 static size_t metrics_slots_size(int slots)
 {
     return sizeof(metrics_seg) + sizeof(metrics_slot) * ((size_t)slots + 1);
-}
-
-static long long metrics_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 metrics_t *metrics_create(const char *name, int slots, int rows, int threads, char *err,
@@ -196,7 +190,7 @@ void metrics_begin(metrics_t *m, int row, int thread, const char *function)
     metrics_active *a = metrics_active_at(m, row, thread);
     atomic_fetch_add(&sl->in_flight, 1);
     if (a != NULL) {
-        atomic_store(&a->start_ms, (uint64_t)metrics_now_ms());
+        atomic_store(&a->start_ms, (uint64_t)clock_mono_ms());
         atomic_store(&a->slot, (uint32_t)(sl - m->seg->slot) + 1);
     }
 }
@@ -242,7 +236,7 @@ void metrics_reset_row(metrics_t *m, int row)
         metrics_slot *sl = &m->seg->slot[s - 1];
         atomic_fetch_sub(&sl->in_flight, 1);
         metrics_count(sl, METRICS_ERROR,
-                      (double)(metrics_now_ms() - (long long)atomic_load(&a->start_ms)));
+                      (double)(clock_mono_ms() - (long long)atomic_load(&a->start_ms)));
     }
 }
 
@@ -304,16 +298,12 @@ static int metrics_label(buf_t *out, const char *series, const char *fname, cons
     return buf_printf(out, "\"%s}", extra ? extra : "") == BUF_OK ? 0 : -1;
 }
 
-int metrics_render(metrics_t *m, const metrics_gauges *g, buf_t *out)
+/* Snapshot every claimed slot into `snap` (room for all); returns how many
+ * to show. The overflow slot shows only once something counted there. */
+static uint32_t metrics_snapshot(metrics_t *m, metrics_snap *snap)
 {
     metrics_seg *s = m->seg;
-    uint32_t n = s->slots + 1;
-    int rc = -1;
-    metrics_snap *snap = calloc(n, sizeof(*snap));
-    uint32_t used = 0;
-
-    if (snap == NULL)
-        return -1;
+    uint32_t n = s->slots + 1, used = 0;
     for (uint32_t i = 0; i < n; i++) {
         metrics_slot *sl = &s->slot[i];
         if (!atomic_load(&sl->ready))
@@ -327,23 +317,27 @@ int metrics_render(metrics_t *m, const metrics_gauges *g, buf_t *out)
         for (int k = 0; k <= METRICS_BUCKETS; k++)
             p->buckets[k] = atomic_load(&sl->buckets[k]);
         p->sum_us = atomic_load(&sl->sum_us);
-        /* The overflow slot shows only once something counted there. */
         if (i == n - 1 && p->total == 0 && p->by_status[METRICS_REJECTED] == 0 && p->in_flight == 0)
             continue;
         used++;
     }
+    return used;
+}
 
 #define OUT(...)                                                                                   \
     do {                                                                                           \
         if (buf_printf(out, __VA_ARGS__) != BUF_OK)                                                \
-            goto done;                                                                             \
+            return -1;                                                                             \
     } while (0)
 #define LABEL(series, fname, extra)                                                                \
     do {                                                                                           \
         if (metrics_label(out, series, fname, extra) != 0)                                         \
-            goto done;                                                                             \
+            return -1;                                                                             \
     } while (0)
 
+/* Total_Invocations and the Invocation_Duration_ms histogram. */
+static int metrics_render_seed(const metrics_snap *snap, uint32_t used, buf_t *out)
+{
     OUT("# HELP Total_Invocations Invocations that ran, by function.\n"
         "# TYPE Total_Invocations counter\n");
     for (uint32_t i = 0; i < used; i++) {
@@ -369,6 +363,12 @@ int metrics_render(metrics_t *m, const metrics_gauges *g, buf_t *out)
         LABEL("Invocation_Duration_ms_count", snap[i].name, NULL);
         OUT(" %llu\n", (unsigned long long)cum);
     }
+    return 0;
+}
+
+/* minilambda_invocations_total and minilambda_invocations_in_flight. */
+static int metrics_render_outcomes(const metrics_snap *snap, uint32_t used, buf_t *out)
+{
     OUT("# HELP minilambda_invocations_total Invocations by function and outcome.\n"
         "# TYPE minilambda_invocations_total counter\n");
     for (uint32_t i = 0; i < used; i++) {
@@ -385,6 +385,12 @@ int metrics_render(metrics_t *m, const metrics_gauges *g, buf_t *out)
         LABEL("minilambda_invocations_in_flight", snap[i].name, NULL);
         OUT(" %lld\n", (long long)snap[i].in_flight);
     }
+    return 0;
+}
+
+/* The series that are not per function. */
+static int metrics_render_platform(metrics_seg *s, const metrics_gauges *g, buf_t *out)
+{
     OUT("# HELP minilambda_async_queue_depth Async invocations waiting to run.\n"
         "# TYPE minilambda_async_queue_depth gauge\n"
         "minilambda_async_queue_depth %ld\n",
@@ -424,10 +430,23 @@ int metrics_render(metrics_t *m, const metrics_gauges *g, buf_t *out)
         "# TYPE process_start_time_seconds gauge\n"
         "process_start_time_seconds %llu\n",
         (unsigned long long)s->start_time);
-    rc = 0;
+    return 0;
+}
+
 #undef OUT
 #undef LABEL
-done:
+
+int metrics_render(metrics_t *m, const metrics_gauges *g, buf_t *out)
+{
+    metrics_snap *snap = calloc(m->seg->slots + 1, sizeof(*snap));
+    if (snap == NULL)
+        return -1;
+    uint32_t used = metrics_snapshot(m, snap);
+    int rc = metrics_render_seed(snap, used, out) == 0 &&
+                     metrics_render_outcomes(snap, used, out) == 0 &&
+                     metrics_render_platform(m->seg, g, out) == 0
+                 ? 0
+                 : -1;
     free(snap);
     return rc;
 }

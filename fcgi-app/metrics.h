@@ -18,6 +18,9 @@
 
 /* Histogram upper bounds in ms: 10, 110, ... 910, then +Inf. */
 #define METRICS_BUCKETS 10
+/* Route templates counted in minilambda_http_requests_total, "other"
+ * included (route.c asserts its table fits). */
+#define METRICS_ROUTES 32
 
 typedef struct metrics metrics_t;
 

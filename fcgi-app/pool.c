@@ -1,6 +1,5 @@
 #include "pool.h"
 
-#include <curl/curl.h>
 #include <errno.h>
 #include <fcgiapp.h>
 #include <pthread.h>
@@ -17,16 +16,17 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "app.h"
 #include "async.h"
+#include "clock.h"
+#include "cold.h"
 #include "docker.h"
 #include "executor.h"
-#include "handlers.h"
-#include "http.h"
 #include "janitor.h"
 #include "log.h"
 #include "metrics.h"
+#include "route.h"
 #include "slots.h"
-#include "store.h"
 
 #define POOL_BACKLOG 1024
 #define POOL_BACKOFF_MIN_MS 100
@@ -36,9 +36,9 @@
 
 typedef struct {
     pid_t pid; /* 0 when not running */
-    long started_ms;
-    long respawn_at_ms; /* when to start it again; 0 when not due */
-    long backoff_ms;
+    long long started_ms;
+    long long respawn_at_ms; /* when to start it again; 0 when not due */
+    long long backoff_ms;
     bool recover; /* an executor that died with its claim not yet recovered */
 } pool_worker;
 
@@ -50,15 +50,17 @@ typedef struct {
     slots_t *slots;
     metrics_t *metrics;
     async_t *async;
+    docker_t *docker;
+    docker_conn_t *conn;
+    runtime_t *runtime;   /* what the janitor asks which containers are live */
+    sigset_t signals;     /* blocked; waited for with sigtimedwait */
     int total;            /* FastCGI workers, then async executors */
     pool_worker *workers; /* [total] */
 } pool_master;
 
 /* Worker side. */
 typedef struct {
-    handlers_app app;
-    int control_fd;
-    int invoke_fd;
+    app_t app;
     atomic_bool stopping;
     pthread_mutex_t mu;
     pthread_cond_t idle;
@@ -68,14 +70,17 @@ typedef struct {
 typedef struct {
     pool_state *st;
     int fd;
+    app_plane plane;
     int thread; /* invoke-thread index, or -1 for the control plane */
 } pool_thread_arg;
 
-static long pool_now_ms(void)
+static void pool_busy(pool_state *st, int delta)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
+    pthread_mutex_lock(&st->mu);
+    st->busy += delta;
+    if (st->busy == 0)
+        pthread_cond_broadcast(&st->idle);
+    pthread_mutex_unlock(&st->mu);
 }
 
 static void *pool_serve(void *p)
@@ -83,13 +88,14 @@ static void *pool_serve(void *p)
     pool_thread_arg *a = p;
     pool_state *st = a->st;
     FCGX_Request req;
-    handlers_thread t = {
-        .app = &st->app, .conn = docker_conn_new(st->app.docker), .thread = a->thread};
+    app_thread t;
+    err_t e;
     int failures = 0;
 
-    if (t.conn == NULL || FCGX_InitRequest(&req, a->fd, 0) != 0) {
-        log_error("worker thread setup failed: docker_conn_new() or FCGX_InitRequest() failed");
-        docker_conn_free(t.conn);
+    if (app_thread_init(&t, &st->app, a->plane, a->thread, &e) != 0 ||
+        FCGX_InitRequest(&req, a->fd, 0) != 0) {
+        log_error("worker thread setup failed: %s", e.msg[0] ? e.msg : "FCGX_InitRequest()");
+        app_thread_free(&t);
         return NULL;
     }
     while (!atomic_load(&st->stopping)) {
@@ -109,19 +115,32 @@ static void *pool_serve(void *p)
             continue;
         }
         failures = 0;
-        pthread_mutex_lock(&st->mu);
-        st->busy++;
-        pthread_mutex_unlock(&st->mu);
-        handlers_handle(&t, &req);
+        pool_busy(st, 1);
+        route_handle(&t, &req);
         FCGX_Finish_r(&req);
-        pthread_mutex_lock(&st->mu);
-        if (--st->busy == 0)
-            pthread_cond_broadcast(&st->idle);
-        pthread_mutex_unlock(&st->mu);
+        pool_busy(st, -1);
     }
     FCGX_Free(&req, 1);
-    docker_conn_free(t.conn);
+    app_thread_free(&t);
     return NULL;
+}
+
+/* Wait up to the grace period for in-flight requests. */
+static void pool_drain(pool_state *st, int index, int grace)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += grace;
+    pthread_mutex_lock(&st->mu);
+    while (st->busy > 0) {
+        if (pthread_cond_timedwait(&st->idle, &st->mu, &until) != 0)
+            break;
+    }
+    int left = st->busy;
+    pthread_mutex_unlock(&st->mu);
+    if (left > 0)
+        log_warn("worker %d: %d requests still running after the %d s grace period", index, left,
+                 grace);
 }
 
 /* The body of a worker process; never returns. */
@@ -129,9 +148,8 @@ static void pool_worker_main(pool_master *m, int index)
 {
     const config_t *cfg = m->cfg;
     pool_state st;
-    sigset_t set;
+    err_t e;
     int sig = 0, nthreads = cfg->threads + cfg->control_threads;
-    char err[512] = "calloc() or FCGX_Init() failed";
     pthread_t *tids = calloc((size_t)nthreads, sizeof(*tids));
     pool_thread_arg *args = calloc((size_t)nthreads, sizeof(*args));
 
@@ -143,27 +161,21 @@ static void pool_worker_main(pool_master *m, int index)
     memset(&st, 0, sizeof(st));
     pthread_mutex_init(&st.mu, NULL);
     pthread_cond_init(&st.idle, NULL);
-    st.control_fd = m->control_fd;
-    st.invoke_fd = m->invoke_fd;
-    st.app.cfg = cfg;
-    st.app.slots = m->slots;
-    st.app.metrics = m->metrics;
-    st.app.async = async_open(cfg->data_dir, err, sizeof(err));
-    st.app.worker = index;
-    snprintf(st.app.instance, sizeof(st.app.instance), "%s", m->instance);
-    st.app.store = store_open(cfg->data_dir, err, sizeof(err));
-    st.app.docker = docker_new(err, sizeof(err));
-    if (tids == NULL || args == NULL || st.app.store == NULL || st.app.docker == NULL ||
-        st.app.async == NULL || FCGX_Init() != 0) {
-        log_error("worker %d start-up failed: %s", index, err);
+    err_set(&e, ERR_NOMEM, NULL, 0, "calloc() or FCGX_Init() failed");
+    if (tids == NULL || args == NULL ||
+        app_open(&st.app, cfg, m->slots, m->metrics, index, m->instance, &e) != 0 ||
+        FCGX_Init() != 0) {
+        log_error("worker %d start-up failed: %s", index, e.msg);
         _exit(1);
     }
 
     /* Threads inherit the blocked stop signals; only sigwait below sees them. */
     for (int i = 0; i < nthreads; i++) {
-        args[i].st = &st;
-        args[i].thread = i < cfg->threads ? i : -1;
-        args[i].fd = i < cfg->threads ? st.invoke_fd : st.control_fd;
+        bool invoke = i < cfg->threads;
+        args[i] = (pool_thread_arg){.st = &st,
+                                    .fd = invoke ? m->invoke_fd : m->control_fd,
+                                    .plane = invoke ? APP_INVOKE : APP_CONTROL,
+                                    .thread = invoke ? i : -1};
         if (pthread_create(&tids[i], NULL, pool_serve, &args[i]) != 0) {
             log_error("pthread_create() failed: %s", strerror(errno));
             _exit(1);
@@ -172,10 +184,11 @@ static void pool_worker_main(pool_master *m, int index)
     log_debug("worker %d serving with %d invoke and %d control threads", index, cfg->threads,
               cfg->control_threads);
 
-    sigemptyset(&set);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGINT);
-    sigwait(&set, &sig);
+    sigset_t stop;
+    sigemptyset(&stop);
+    sigaddset(&stop, SIGTERM);
+    sigaddset(&stop, SIGINT);
+    sigwait(&stop, &sig);
 
     /* Stop accepting. When the whole pool stops, the master has already shut
      * the shared listening sockets down, which wakes every accept() with
@@ -184,20 +197,7 @@ static void pool_worker_main(pool_master *m, int index)
      * not. */
     atomic_store(&st.stopping, true);
     FCGX_ShutdownPending();
-
-    struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += cfg->grace;
-    pthread_mutex_lock(&st.mu);
-    while (st.busy > 0) {
-        if (pthread_cond_timedwait(&st.idle, &st.mu, &until) != 0)
-            break;
-    }
-    int left = st.busy;
-    pthread_mutex_unlock(&st.mu);
-    if (left > 0)
-        log_warn("worker %d: %d requests still running after the %d s grace period", index, left,
-                 cfg->grace);
+    pool_drain(&st, index, cfg->grace);
     _exit(0);
 }
 
@@ -221,7 +221,7 @@ static int pool_spawn(pool_master *m, int index)
     pid_t pid = fork();
     if (pid < 0) {
         log_error("fork() failed: %s", strerror(errno));
-        m->workers[index].respawn_at_ms = pool_now_ms() + POOL_BACKOFF_MAX_MS;
+        m->workers[index].respawn_at_ms = clock_mono_ms() + POOL_BACKOFF_MAX_MS;
         return -1;
     }
     if (pid == 0 && index < m->cfg->workers)
@@ -229,7 +229,7 @@ static int pool_spawn(pool_master *m, int index)
     if (pid == 0)
         pool_executor_main(m, index);
     m->workers[index].pid = pid;
-    m->workers[index].started_ms = pool_now_ms();
+    m->workers[index].started_ms = clock_mono_ms();
     m->workers[index].respawn_at_ms = 0;
     log_info("%s %d started (pid %d)", index < m->cfg->workers ? "worker" : "executor", index,
              (int)pid);
@@ -250,8 +250,28 @@ static int pool_listen(const char *path)
     return fd;
 }
 
-/* Reap every exited worker and schedule its respawn. */
-static void pool_reap(pool_master *m, bool stopping, docker_conn_t *conn)
+/* Schedule the respawn of worker `i`, which exited with `status`. */
+static void pool_schedule(pool_master *m, int i, pid_t pid, int status)
+{
+    pool_worker *w = &m->workers[i];
+    long long lived = clock_mono_ms() - w->started_ms;
+    if (lived < POOL_STABLE_MS)
+        w->backoff_ms = w->backoff_ms ? w->backoff_ms * 2 : POOL_BACKOFF_MIN_MS;
+    else
+        w->backoff_ms = 0;
+    if (w->backoff_ms > POOL_BACKOFF_MAX_MS)
+        w->backoff_ms = POOL_BACKOFF_MAX_MS;
+    w->respawn_at_ms = clock_mono_ms() + w->backoff_ms;
+    if (WIFSIGNALED(status))
+        log_warn("worker %d (pid %d) killed by signal %d; respawn in %lld ms", i, (int)pid,
+                 WTERMSIG(status), w->backoff_ms);
+    else
+        log_warn("worker %d (pid %d) exited with status %d; respawn in %lld ms", i, (int)pid,
+                 WEXITSTATUS(status), w->backoff_ms);
+}
+
+/* Reap every exited worker and schedule its respawn (unless stopping). */
+static void pool_reap(pool_master *m, bool stopping)
 {
     int status;
     pid_t pid;
@@ -265,30 +285,17 @@ static void pool_reap(pool_master *m, bool stopping, docker_conn_t *conn)
             slots_reset_worker(m->slots, i);
             metrics_reset_row(m->metrics, i);
             w->recover = i >= m->cfg->workers;
-            if (stopping)
-                break;
-            long lived = pool_now_ms() - w->started_ms;
-            if (lived < POOL_STABLE_MS)
-                w->backoff_ms = w->backoff_ms ? w->backoff_ms * 2 : POOL_BACKOFF_MIN_MS;
-            else
-                w->backoff_ms = 0;
-            if (w->backoff_ms > POOL_BACKOFF_MAX_MS)
-                w->backoff_ms = POOL_BACKOFF_MAX_MS;
-            w->respawn_at_ms = pool_now_ms() + w->backoff_ms;
-            if (WIFSIGNALED(status))
-                log_warn("worker %d (pid %d) killed by signal %d; respawn in %ld ms", i, (int)pid,
-                         WTERMSIG(status), w->backoff_ms);
-            else
-                log_warn("worker %d (pid %d) exited with status %d; respawn in %ld ms", i, (int)pid,
-                         WEXITSTATUS(status), w->backoff_ms);
-            crashed = true;
+            if (!stopping) {
+                pool_schedule(m, i, pid, status);
+                crashed = true;
+            }
         }
     }
     /* A dead process's containers are leftovers now: sweep at once, and
      * before a dead executor's claim is requeued, so that its old container
      * is gone before a retry of the same invocation can start. */
-    if (crashed && conn != NULL)
-        janitor_sweep(conn, m->instance, m->slots);
+    if (crashed)
+        janitor_sweep(m->conn, m->runtime);
     for (int i = m->cfg->workers; i < m->total; i++) {
         if (m->workers[i].recover) {
             async_recover(m->async, i - m->cfg->workers);
@@ -305,143 +312,165 @@ static int pool_alive(pool_master *m)
     return n;
 }
 
-int pool_run(const config_t *cfg, const char *instance)
+/* Everything the master holds before the first fork. 0, or -1 (logged). */
+static int pool_open(pool_master *m)
 {
-    pool_master m = {.cfg = cfg, .instance = instance, .control_fd = -1, .invoke_fd = -1};
-    sigset_t set;
-    int rc = 1;
-    bool spawn_failed = false;
-    docker_conn_t *conn = NULL;
-    docker_t *docker = NULL;
-    char err[512];
+    const config_t *cfg = m->cfg;
+    char shm[160], why[512];
+    err_t e;
 
-    sigemptyset(&set);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGCHLD);
-    sigprocmask(SIG_BLOCK, &set, NULL);
-
-    m.total = cfg->workers + cfg->async_workers;
-    m.workers = calloc((size_t)m.total, sizeof(*m.workers));
-    m.slots = slots_create(cfg->workers, cfg->async_workers, cfg->threads);
-    if (m.workers == NULL || m.slots == NULL) {
+    m->total = cfg->workers + cfg->async_workers;
+    m->workers = calloc((size_t)m->total, sizeof(*m->workers));
+    m->slots = slots_create(cfg->workers, cfg->async_workers, cfg->threads);
+    if (m->workers == NULL || m->slots == NULL) {
         log_error("pool start-up failed: calloc() or mmap() failed: %s", strerror(errno));
-        goto done;
+        return -1;
     }
-    docker = docker_new(err, sizeof(err));
-    if (docker == NULL) {
-        log_error("pool start-up failed: %s", err);
-        goto done;
+    if ((m->docker = docker_new(why, sizeof(why))) == NULL) {
+        log_error("pool start-up failed: %s", why);
+        return -1;
     }
     /* Mapped before the first fork: every worker, and every respawn,
      * shares it. */
-    char shm[160];
     if (cfg->metrics_shm[0] != '\0')
         snprintf(shm, sizeof(shm), "%s", cfg->metrics_shm);
     else
-        snprintf(shm, sizeof(shm), "/minilambda-%s", instance);
-    m.metrics = metrics_create(shm, cfg->metrics_slots, m.total, cfg->threads, err, sizeof(err));
-    if (m.metrics == NULL) {
-        log_error("pool start-up failed: %s", err);
-        goto done;
+        snprintf(shm, sizeof(shm), "/minilambda-%s", m->instance);
+    m->metrics = metrics_create(shm, cfg->metrics_slots, m->total, cfg->threads, why, sizeof(why));
+    if (m->metrics == NULL) {
+        log_error("pool start-up failed: %s", why);
+        return -1;
     }
-    metrics_set_routes(http_route_templates, ROUTE__COUNT);
-    m.async = async_open(cfg->data_dir, err, sizeof(err));
-    if (m.async == NULL) {
-        log_error("pool start-up failed: %s", err);
-        goto done;
+    int nroutes;
+    const char *const *routes = route_metric_names(&nroutes);
+    metrics_set_routes(routes, nroutes);
+    if ((m->async = async_open(cfg->data_dir, &e)) == NULL) {
+        log_error("pool start-up failed: %s", e.msg);
+        return -1;
     }
     /* Runs claimed when the platform last stopped are not running now. */
-    async_recover(m.async, -1);
-    conn = docker_conn_new(docker);
-    m.control_fd = pool_listen(cfg->socket);
-    m.invoke_fd = pool_listen(cfg->invoke_socket);
-    if (conn == NULL || m.control_fd < 0 || m.invoke_fd < 0)
+    async_recover(m->async, -1);
+    m->conn = docker_conn_new(m->docker);
+    m->runtime = cold_new(m->slots, m->instance);
+    m->control_fd = pool_listen(cfg->socket);
+    m->invoke_fd = pool_listen(cfg->invoke_socket);
+    if (m->conn == NULL || m->runtime == NULL || m->control_fd < 0 || m->invoke_fd < 0)
+        return -1;
+    return 0;
+}
+
+/* Serve until a stop signal: respawn the dead, sweep and prune. */
+static void pool_loop(pool_master *m)
+{
+    const config_t *cfg = m->cfg;
+    long long next_sweep = clock_mono_ms() + cfg->janitor_interval * 1000LL;
+    for (;;) {
+        long long now = clock_mono_ms(), wake = next_sweep;
+        for (int i = 0; i < m->total; i++)
+            if (m->workers[i].pid == 0 && m->workers[i].respawn_at_ms < wake)
+                wake = m->workers[i].respawn_at_ms;
+        long long ms = wake > now ? wake - now : 0;
+        struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
+        siginfo_t info;
+        int sig = sigtimedwait(&m->signals, &info, &ts);
+        if (sig == SIGTERM || sig == SIGINT) {
+            log_info("signal %d: stopping the pool", sig);
+            return;
+        }
+        if (sig == SIGCHLD)
+            pool_reap(m, false);
+        now = clock_mono_ms();
+        for (int i = 0; i < m->total; i++)
+            if (m->workers[i].pid == 0 && m->workers[i].respawn_at_ms <= now)
+                pool_spawn(m, i);
+        if (now >= next_sweep) {
+            janitor_sweep(m->conn, m->runtime);
+            async_prune(m->async, cfg->retention);
+            next_sweep = now + cfg->janitor_interval * 1000LL;
+        }
+    }
+}
+
+/* Stop every worker gracefully: within the grace period (plus a margin)
+ * or killed, so no orphan survives the master. */
+static void pool_stop(pool_master *m)
+{
+    /* Only the master shuts the shared sockets down: that wakes every
+     * accept() in every worker, so none spins or hangs. */
+    shutdown(m->control_fd, SHUT_RDWR);
+    shutdown(m->invoke_fd, SHUT_RDWR);
+    for (int i = 0; i < m->total; i++)
+        if (m->workers[i].pid > 0)
+            kill(m->workers[i].pid, SIGTERM);
+    long long deadline = clock_mono_ms() + m->cfg->grace * 1000LL + 2000;
+    while (pool_alive(m) > 0) {
+        long long left = deadline - clock_mono_ms();
+        if (left <= 0) {
+            for (int i = 0; i < m->total; i++)
+                if (m->workers[i].pid > 0) {
+                    log_warn("worker %d did not stop in time: SIGKILL", i);
+                    kill(m->workers[i].pid, SIGKILL);
+                }
+            deadline = clock_mono_ms() + 5000;
+            continue;
+        }
+        struct timespec ts = {(time_t)(left / 1000), (long)(left % 1000) * 1000000L};
+        siginfo_t info;
+        if (sigtimedwait(&m->signals, &info, &ts) == SIGCHLD)
+            pool_reap(m, true);
+    }
+    janitor_sweep(m->conn, m->runtime);
+}
+
+static void pool_close(pool_master *m)
+{
+    if (m->control_fd >= 0) {
+        close(m->control_fd);
+        unlink(m->cfg->socket);
+    }
+    if (m->invoke_fd >= 0) {
+        close(m->invoke_fd);
+        unlink(m->cfg->invoke_socket);
+    }
+    runtime_free(m->runtime);
+    docker_conn_free(m->conn);
+    docker_free(m->docker);
+    slots_destroy(m->slots);
+    async_close(m->async);
+    metrics_close(m->metrics, 1);
+    free(m->workers);
+}
+
+int pool_run(const config_t *cfg, const char *instance)
+{
+    pool_master m = {.cfg = cfg, .instance = instance, .control_fd = -1, .invoke_fd = -1};
+    int rc = 1;
+
+    sigemptyset(&m.signals);
+    sigaddset(&m.signals, SIGTERM);
+    sigaddset(&m.signals, SIGINT);
+    sigaddset(&m.signals, SIGCHLD);
+    sigprocmask(SIG_BLOCK, &m.signals, NULL);
+
+    if (pool_open(&m) != 0)
         goto done;
     /* Crash leftovers from an earlier run of this instance go before any
      * executor can start a retry of their invocations. */
-    janitor_sweep(conn, instance, m.slots);
-    for (int i = 0; i < m.total; i++) {
-        if (pool_spawn(&m, i) != 0) {
-            spawn_failed = true;
-            goto stop;
-        }
+    janitor_sweep(m.conn, m.runtime);
+    bool spawned = true;
+    for (int i = 0; i < m.total && spawned; i++)
+        spawned = pool_spawn(&m, i) == 0;
+    if (spawned) {
+        log_info("minilambda pool up: %d workers x (%d invoke + %d control) threads, %d async "
+                 "executors, control %s, invoke %s, engine %s",
+                 cfg->workers, cfg->threads, cfg->control_threads, cfg->async_workers, cfg->socket,
+                 cfg->invoke_socket, docker_endpoint(m.docker));
+        pool_loop(&m);
     }
-    log_info("minilambda pool up: %d workers x (%d invoke + %d control) threads, %d async "
-             "executors, control %s, invoke %s, engine %s",
-             cfg->workers, cfg->threads, cfg->control_threads, cfg->async_workers, cfg->socket,
-             cfg->invoke_socket, docker_endpoint(docker));
-
-    long next_sweep = pool_now_ms() + cfg->janitor_interval * 1000L;
-    for (;;) {
-        long now = pool_now_ms(), wake = next_sweep;
-        for (int i = 0; i < m.total; i++)
-            if (m.workers[i].pid == 0 && m.workers[i].respawn_at_ms < wake)
-                wake = m.workers[i].respawn_at_ms;
-        long ms = wake > now ? wake - now : 0;
-        struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-        siginfo_t info;
-        int sig = sigtimedwait(&set, &info, &ts);
-        if (sig == SIGTERM || sig == SIGINT) {
-            log_info("signal %d: stopping the pool", sig);
-            break;
-        }
-        if (sig == SIGCHLD)
-            pool_reap(&m, false, conn);
-        now = pool_now_ms();
-        for (int i = 0; i < m.total; i++)
-            if (m.workers[i].pid == 0 && m.workers[i].respawn_at_ms <= now)
-                pool_spawn(&m, i);
-        if (now >= next_sweep) {
-            janitor_sweep(conn, instance, m.slots);
-            async_prune(m.async, cfg->retention);
-            next_sweep = now + cfg->janitor_interval * 1000L;
-        }
-    }
-stop:
-    /* Only the master shuts the shared sockets down: that wakes every
-     * accept() in every worker, so none spins or hangs. */
-    shutdown(m.control_fd, SHUT_RDWR);
-    shutdown(m.invoke_fd, SHUT_RDWR);
-    for (int i = 0; i < m.total; i++)
-        if (m.workers[i].pid > 0)
-            kill(m.workers[i].pid, SIGTERM);
-    /* Workers finish in-flight requests within the grace period; past it
-     * (plus a margin) they are killed, so no orphan survives the master. */
-    long deadline = pool_now_ms() + cfg->grace * 1000L + 2000;
-    while (pool_alive(&m) > 0) {
-        long left = deadline - pool_now_ms();
-        if (left <= 0) {
-            for (int i = 0; i < m.total; i++)
-                if (m.workers[i].pid > 0) {
-                    log_warn("worker %d did not stop in time: SIGKILL", i);
-                    kill(m.workers[i].pid, SIGKILL);
-                }
-            deadline = pool_now_ms() + 5000;
-            continue;
-        }
-        struct timespec ts = {left / 1000, (left % 1000) * 1000000L};
-        siginfo_t info;
-        if (sigtimedwait(&set, &info, &ts) == SIGCHLD)
-            pool_reap(&m, true, NULL);
-    }
-    janitor_sweep(conn, instance, m.slots);
-    rc = spawn_failed ? 1 : 0;
+    pool_stop(&m);
+    rc = spawned ? 0 : 1;
     log_info("pool stopped");
 done:
-    if (m.control_fd >= 0) {
-        close(m.control_fd);
-        unlink(cfg->socket);
-    }
-    if (m.invoke_fd >= 0) {
-        close(m.invoke_fd);
-        unlink(cfg->invoke_socket);
-    }
-    docker_conn_free(conn);
-    docker_free(docker);
-    slots_destroy(m.slots);
-    async_close(m.async);
-    metrics_close(m.metrics, 1);
-    free(m.workers);
+    pool_close(&m);
     return rc;
 }

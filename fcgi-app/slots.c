@@ -54,7 +54,7 @@ void slots_destroy(slots_t *s)
         munmap(s, s->size);
 }
 
-int slots_acquire(slots_t *s, int worker, int thread, const uuid_t id, int max)
+int slots_acquire(slots_t *s, int worker, int max)
 {
     /* The worker's own count goes first, so that the master, clearing a
      * dead worker's row, gives back every slot it held. */
@@ -66,7 +66,6 @@ int slots_acquire(slots_t *s, int worker, int thread, const uuid_t id, int max)
             return -1;
         }
     } while (!atomic_compare_exchange_weak(&s->total, &cur, cur + 1));
-    slots_track(s, worker, thread, id);
     return 0;
 }
 
@@ -86,9 +85,8 @@ void slots_untrack(slots_t *s, int row, int thread)
     atomic_store(&e->lo, 0);
 }
 
-void slots_release(slots_t *s, int worker, int thread)
+void slots_release(slots_t *s, int worker)
 {
-    slots_untrack(s, worker, thread);
     atomic_fetch_sub(&s->running[worker], 1);
     atomic_fetch_sub(&s->total, 1);
 }
@@ -109,6 +107,8 @@ bool slots_running(slots_t *s, const uuid_t id)
 {
     uint64_t hi, lo;
     slots_split(id, &hi, &lo);
+    if (hi == 0 && lo == 0)
+        return false; /* the mark of a free entry, never a run */
     int n = s->rows * s->threads;
     for (int i = 0; i < n; i++) {
         if (atomic_load(&s->entries[i].hi) == hi && atomic_load(&s->entries[i].lo) == lo)

@@ -3,11 +3,11 @@
  * shared mapping made before the first fork — the global invocation
  * concurrency count and the table of invocations running right now.
  *
- * Each worker owns one row: a count of its running invocations and one
- * entry per invoke thread holding the id of the invocation that thread is
- * running. When a worker dies, the master clears its row, so a crash can
- * never leak a concurrency slot, and the janitor can tell a container whose
- * invocation is still running from a crash leftover.
+ * Each worker owns one row: a count of the slots it holds and one entry per
+ * thread holding the run id of the container that thread's run holds (the
+ * cold runtime records it). When a worker dies, the master clears its row,
+ * so a crash can never leak a concurrency slot, and the janitor can tell a
+ * container whose run is still going from a crash leftover.
  */
 #ifndef MINILAMBDA_SLOTS_H
 #define MINILAMBDA_SLOTS_H
@@ -26,18 +26,16 @@ slots_t *slots_create(int workers, int extra, int threads);
 void slots_destroy(slots_t *s);
 
 /*
- * Take one of `max` global invocation slots for thread `thread` of worker
- * `worker` and record `id` as running there. Returns 0, or -1 when `max`
- * invocations are already running (nothing recorded).
+ * Take one of `max` global invocation slots for worker `worker`. Returns 0,
+ * or -1 when `max` are already taken (nothing taken).
  */
-int slots_acquire(slots_t *s, int worker, int thread, const uuid_t id, int max);
+int slots_acquire(slots_t *s, int worker, int max);
 
-/* Give back the slot taken by slots_acquire. */
-void slots_release(slots_t *s, int worker, int thread);
+/* Give back a slot taken by slots_acquire. */
+void slots_release(slots_t *s, int worker);
 
-/* Record `id` as running in row `row`, entry `thread`, without counting it
- * against the concurrency limit (async executors, which have their own
- * bound). */
+/* Record run `id` as holding a container at row `row`, entry `thread`
+ * (what a runtime does while a run of it is live). */
 void slots_track(slots_t *s, int row, int thread, const uuid_t id);
 
 /* Forget the entry recorded by slots_track. */

@@ -7,14 +7,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <uuid/uuid.h>
 
 #include "buf.h"
+#include "clock.h"
 #include "config.h"
-#include "log.h"
+#include "files.h"
 
 /* functions.json may hold many thousands of records; a bound still keeps a
  * runaway file from exhausting memory. */
@@ -23,7 +23,6 @@
 struct store {
     char dir[CONFIG_PATH_MAX];
     char path[CONFIG_PATH_MAX + 32];
-    char tmp[CONFIG_PATH_MAX + 32];
     char lock[CONFIG_PATH_MAX + 32];
 
     pthread_mutex_t mu; /* guards everything below */
@@ -41,12 +40,33 @@ struct store {
 
 static const int store_json_flags = JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE;
 
+/* Check a parsed file: an object of records keyed by their ids. */
+static int store_check(json_object *obj, const char *path, err_t *e)
+{
+    if (!json_object_is_type(obj, json_type_object))
+        return err_set(e, ERR_CORRUPT, NULL, 0, "%s must hold a JSON object keyed by function id",
+                       path);
+    json_object_object_foreach(obj, key, rec)
+    {
+        json_object *id;
+        if (func_load(rec, e) != 0) {
+            e->kind = ERR_CORRUPT;
+            e->code = NULL;
+            return err_prefix(e, "%s: record \"%.64s\"", path, key);
+        }
+        json_object_object_get_ex(rec, "id", &id);
+        if (strcmp(json_object_get_string(id), key) != 0)
+            return err_set(e, ERR_CORRUPT, NULL, 0, "%s: record \"%.64s\" has a different id", path,
+                           key);
+    }
+    return 0;
+}
+
 /*
  * Read and parse the file behind `fd`. An empty object stands for a missing
- * file (fd < 0). Returns 0 with `*root` owned by the caller, or -1 with the
- * reason in `err`.
+ * file (fd < 0). Returns 0 with `*root` owned by the caller, or -1.
  */
-static int store_parse_fd(int fd, const char *path, json_object **root, char *err, size_t errlen)
+static int store_parse(int fd, const char *path, json_object **root, err_t *e)
 {
     buf_t b;
     int rc = -1;
@@ -54,26 +74,8 @@ static int store_parse_fd(int fd, const char *path, json_object **root, char *er
     json_object *obj = NULL;
 
     buf_init(&b, STORE_FILE_MAX);
-    if (fd < 0) {
-        *root = json_object_new_object();
-        return 0;
-    }
-    for (;;) {
-        char chunk[65536];
-        ssize_t n = read(fd, chunk, sizeof(chunk));
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            snprintf(err, errlen, "read(%s) failed: %s", path, strerror(errno));
-            goto done;
-        }
-        if (n == 0)
-            break;
-        if (buf_append(&b, chunk, (size_t)n) != BUF_OK) {
-            snprintf(err, errlen, "%s is larger than %u bytes", path, STORE_FILE_MAX);
-            goto done;
-        }
-    }
+    if (fd >= 0 && files_read_fd(fd, path, &b, e) != 0)
+        goto done;
     if (b.len == 0) {
         *root = json_object_new_object();
         rc = 0;
@@ -81,42 +83,27 @@ static int store_parse_fd(int fd, const char *path, json_object **root, char *er
     }
     tok = json_tokener_new();
     if (tok == NULL) {
-        snprintf(err, errlen, "json_tokener_new() failed");
+        err_set(e, ERR_NOMEM, NULL, 0, "json_tokener_new() failed");
         goto done;
     }
     obj = json_tokener_parse_ex(tok, b.data, (int)b.len);
     enum json_tokener_error jerr = json_tokener_get_error(tok);
     size_t end = json_tokener_get_parse_end(tok);
     if (jerr != json_tokener_success) {
-        snprintf(err, errlen, "%s is not valid JSON (%s at byte %zu)", path,
-                 jerr == json_tokener_continue ? "truncated" : json_tokener_error_desc(jerr), end);
+        err_set(e, ERR_CORRUPT, NULL, 0, "%s is not valid JSON (%s at byte %zu)", path,
+                jerr == json_tokener_continue ? "truncated" : json_tokener_error_desc(jerr), end);
         goto done;
     }
     /* Trailing text after the object is as corrupt as a torn object. */
     while (end < b.len && strchr(" \t\r\n", b.data[end]) != NULL && b.data[end] != '\0')
         end++;
     if (end != b.len) {
-        snprintf(err, errlen, "%s is not valid JSON (trailing data at byte %zu)", path, end);
+        err_set(e, ERR_CORRUPT, NULL, 0, "%s is not valid JSON (trailing data at byte %zu)", path,
+                end);
         goto done;
     }
-    if (!json_object_is_type(obj, json_type_object)) {
-        snprintf(err, errlen, "%s must hold a JSON object keyed by function id", path);
+    if (store_check(obj, path, e) != 0)
         goto done;
-    }
-    json_object_object_foreach(obj, key, rec)
-    {
-        func_err ferr;
-        json_object *id;
-        if (func_load(rec, &ferr) != 0) {
-            snprintf(err, errlen, "%s: record \"%.64s\": %s", path, key, ferr.msg);
-            goto done;
-        }
-        json_object_object_get_ex(rec, "id", &id);
-        if (strcmp(json_object_get_string(id), key) != 0) {
-            snprintf(err, errlen, "%s: record \"%.64s\" has a different id", path, key);
-            goto done;
-        }
-    }
     *root = obj;
     obj = NULL;
     rc = 0;
@@ -128,10 +115,15 @@ done:
     return rc;
 }
 
-/* Open functions.json for reading; -1 with errno ENOENT when it is absent. */
-static int store_open_file(store_t *s)
+/* Open functions.json for reading: the descriptor, or -1 for a missing
+ * file (no error), or -1 with `e` filled in. `*missing` tells which. */
+static int store_open_file(store_t *s, bool *missing, err_t *e)
 {
-    return open(s->path, O_RDONLY | O_CLOEXEC);
+    int fd = open(s->path, O_RDONLY | O_CLOEXEC);
+    *missing = fd < 0 && errno == ENOENT;
+    if (fd < 0 && !*missing)
+        err_sys(e, errno, "open", s->path);
+    return fd;
 }
 
 struct store_item {
@@ -180,43 +172,33 @@ done:
 }
 
 /* Bring the cache up to date with the file. Call with `mu` held. */
-static store_rc store_refresh(store_t *s)
+static int store_refresh(store_t *s, err_t *e)
 {
     struct stat st;
-    int fd = store_open_file(s);
-    char err[512];
+    bool missing;
+    int fd = store_open_file(s, &missing, e);
     json_object *root = NULL;
+    char *list = NULL;
 
-    if (fd < 0 && errno != ENOENT) {
-        log_error("open(%s) failed: %s", s->path, strerror(errno));
-        return STORE_ERROR;
-    }
+    if (fd < 0 && !missing)
+        return -1;
+    memset(&st, 0, sizeof(st));
     if (fd >= 0 && fstat(fd, &st) != 0) {
-        log_error("fstat(%s) failed: %s", s->path, strerror(errno));
-        close(fd);
-        return STORE_ERROR;
+        err_sys(e, errno, "fstat", s->path);
+        goto fail;
     }
-    if (fd < 0)
-        memset(&st, 0, sizeof(st));
     if (s->cached && st.st_dev == s->dev && st.st_ino == s->ino && st.st_size == s->size &&
         st.st_mtim.tv_sec == s->mtime.tv_sec && st.st_mtim.tv_nsec == s->mtime.tv_nsec) {
         if (fd >= 0)
             close(fd);
-        return STORE_OK;
+        return 0;
     }
-    if (store_parse_fd(fd, s->path, &root, err, sizeof(err)) != 0) {
-        if (fd >= 0)
-            close(fd);
-        log_error("%s", err);
-        return STORE_ERROR;
-    }
-    char *list = store_render_list(root);
+    if (store_parse(fd, s->path, &root, e) != 0)
+        goto fail;
+    list = store_render_list(root);
     if (list == NULL) {
-        log_error("store_render_list() failed: out of memory");
-        json_object_put(root);
-        if (fd >= 0)
-            close(fd);
-        return STORE_ERROR;
+        err_set(e, ERR_NOMEM, NULL, ENOMEM, "store_render_list() failed: out of memory");
+        goto fail;
     }
     if (s->fd >= 0)
         close(s->fd);
@@ -230,7 +212,12 @@ static store_rc store_refresh(store_t *s)
     s->size = st.st_size;
     s->mtime = st.st_mtim;
     s->cached = true;
-    return STORE_OK;
+    return 0;
+fail:
+    json_object_put(root);
+    if (fd >= 0)
+        close(fd);
+    return -1;
 }
 
 /* The record for `ref` inside `root` (borrowed), or NULL. */
@@ -250,34 +237,35 @@ static json_object *store_find(json_object *root, const char *ref)
     return NULL;
 }
 
-store_t *store_open(const char *data_dir, char *err, size_t errlen)
+static int store_not_found(const char *ref, err_t *e)
+{
+    return err_set(e, ERR_NOT_FOUND, NULL, 0, "function \"%.200s\" not found", ref);
+}
+
+store_t *store_open(const char *data_dir, err_t *e)
 {
     store_t *s = calloc(1, sizeof(*s));
+    json_object *root = NULL;
+    bool missing;
     if (s == NULL) {
-        snprintf(err, errlen, "calloc() failed: out of memory");
+        err_set(e, ERR_NOMEM, NULL, ENOMEM, "calloc() failed: out of memory");
         return NULL;
     }
     pthread_mutex_init(&s->mu, NULL);
     s->fd = -1;
     int n1 = snprintf(s->dir, sizeof(s->dir), "%s", data_dir);
     int n2 = snprintf(s->path, sizeof(s->path), "%s/functions.json", data_dir);
-    snprintf(s->tmp, sizeof(s->tmp), "%s/functions.json.tmp", data_dir);
     snprintf(s->lock, sizeof(s->lock), "%s/functions.json.lock", data_dir);
     if (n1 < 0 || (size_t)n1 >= sizeof(s->dir) || n2 < 0 || (size_t)n2 >= sizeof(s->path)) {
-        snprintf(err, errlen, "data dir path is too long");
+        err_set(e, ERR_STORAGE, NULL, ENAMETOOLONG, "data dir path is too long");
         goto fail;
     }
-    if (mkdir(data_dir, 0755) != 0 && errno != EEXIST) {
-        snprintf(err, errlen, "mkdir(%s) failed: %s", data_dir, strerror(errno));
+    if (files_mkdir(data_dir, e) != 0)
         goto fail;
-    }
-    int fd = store_open_file(s);
-    if (fd < 0 && errno != ENOENT) {
-        snprintf(err, errlen, "open(%s) failed: %s", s->path, strerror(errno));
+    int fd = store_open_file(s, &missing, e);
+    if (fd < 0 && !missing)
         goto fail;
-    }
-    json_object *root = NULL;
-    int rc = store_parse_fd(fd, s->path, &root, err, errlen);
+    int rc = store_parse(fd, s->path, &root, e);
     if (fd >= 0)
         close(fd);
     if (rc != 0)
@@ -301,31 +289,31 @@ void store_close(store_t *s)
     free(s);
 }
 
-store_rc store_list(store_t *s, char **out)
+int store_list(store_t *s, char **out, err_t *e)
 {
     *out = NULL;
     pthread_mutex_lock(&s->mu);
-    store_rc rc = store_refresh(s);
-    if (rc == STORE_OK) {
+    int rc = store_refresh(s, e);
+    if (rc == 0) {
         *out = strdup(s->list);
         if (*out == NULL)
-            rc = STORE_ERROR;
+            rc = err_set(e, ERR_NOMEM, NULL, ENOMEM, "strdup() failed: out of memory");
     }
     pthread_mutex_unlock(&s->mu);
     return rc;
 }
 
-store_rc store_get(store_t *s, const char *ref, json_object **out)
+int store_get(store_t *s, const char *ref, json_object **out, err_t *e)
 {
     *out = NULL;
     pthread_mutex_lock(&s->mu);
-    store_rc rc = store_refresh(s);
-    if (rc == STORE_OK) {
+    int rc = store_refresh(s, e);
+    if (rc == 0) {
         json_object *rec = store_find(s->root, ref);
         if (rec == NULL)
-            rc = STORE_NOT_FOUND;
+            rc = store_not_found(ref, e);
         else if (json_object_deep_copy(rec, out, NULL) != 0)
-            rc = STORE_ERROR;
+            rc = err_set(e, ERR_NOMEM, NULL, ENOMEM, "out of memory copying a record");
     }
     pthread_mutex_unlock(&s->mu);
     return rc;
@@ -334,63 +322,24 @@ store_rc store_get(store_t *s, const char *ref, json_object **out)
 long store_count(store_t *s)
 {
     long n = -1;
+    err_t e;
     pthread_mutex_lock(&s->mu);
-    if (store_refresh(s) == STORE_OK)
+    if (store_refresh(s, &e) == 0)
         n = (long)json_object_object_length(s->root);
     pthread_mutex_unlock(&s->mu);
     return n;
 }
 
-/* Write `root` to the temp file and rename it over functions.json. */
-static store_rc store_write(store_t *s, json_object *root)
+/* Replace functions.json with `root`, durably. */
+static int store_write(store_t *s, json_object *root, err_t *e)
 {
-    const char *text = json_object_to_json_string_ext(
-        root, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED | JSON_C_TO_STRING_NOSLASHESCAPE);
-    size_t len = strlen(text);
-    store_rc rc = STORE_ERROR;
-    int dfd = -1;
-    int fd = open(s->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-
-    if (fd < 0) {
-        log_error("open(%s) failed: %s", s->tmp, strerror(errno));
-        goto done;
-    }
-    for (size_t off = 0; off < len;) {
-        ssize_t w = write(fd, text + off, len - off);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w < 0) {
-            log_error("write(%s) failed: %s", s->tmp, strerror(errno));
-            goto done;
-        }
-        off += (size_t)w;
-    }
-    if (write(fd, "\n", 1) != 1 || fsync(fd) != 0) {
-        log_error("write/fsync(%s) failed: %s", s->tmp, strerror(errno));
-        goto done;
-    }
-    if (close(fd) != 0) {
-        fd = -1;
-        log_error("close(%s) failed: %s", s->tmp, strerror(errno));
-        goto done;
-    }
-    fd = -1;
-    if (rename(s->tmp, s->path) != 0) {
-        log_error("rename(%s, %s) failed: %s", s->tmp, s->path, strerror(errno));
-        goto done;
-    }
-    dfd = open(s->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd < 0 || fsync(dfd) != 0) {
-        log_error("fsync(%s) failed: %s", s->dir, strerror(errno));
-        goto done;
-    }
-    rc = STORE_OK;
-done:
-    if (fd >= 0)
-        close(fd);
-    if (dfd >= 0)
-        close(dfd);
-    return rc;
+    size_t len;
+    const char *text = json_object_to_json_string_length(
+        root, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED | JSON_C_TO_STRING_NOSLASHESCAPE,
+        &len);
+    struct iovec iov[2] = {{.iov_base = (void *)text, .iov_len = len},
+                           {.iov_base = "\n", .iov_len = 1}};
+    return files_writev(s->path, iov, 2, FILES_SYNC_DIR, e);
 }
 
 typedef enum { STORE_OP_CREATE, STORE_OP_UPDATE, STORE_OP_DELETE } store_op;
@@ -409,112 +358,101 @@ static bool store_name_taken(json_object *root, const char *name, const char *ex
     return false;
 }
 
+/* Add a new record built from `body` to `root`; `*rec` gets a reference. */
+static int store_apply_create(json_object *root, json_object *body, const char *now,
+                              json_object **rec, err_t *e)
+{
+    uuid_t u;
+    char id[37];
+    uuid_generate_random(u);
+    uuid_unparse_lower(u, id);
+    *rec = func_new(body, id, now, e);
+    if (*rec == NULL)
+        return -1;
+    if (store_name_taken(root, func_str(*rec, "name"), NULL))
+        return err_set(e, ERR_CONFLICT, "name_conflict", 0,
+                       "a function with that name already exists");
+    json_object_object_add(root, id, json_object_get(*rec));
+    return 0;
+}
+
+/* Apply an update or delete of `ref` to `root`; an update's `*rec` gets a
+ * reference to the new record. */
+static int store_apply_change(json_object *root, store_op op, const char *ref, json_object *body,
+                              const char *now, json_object **rec, err_t *e)
+{
+    json_object *old = store_find(root, ref);
+    if (old == NULL)
+        return store_not_found(ref, e);
+    /* The key must outlive the deletion that frees the record's id. */
+    char *key = strdup(func_str(old, "id"));
+    int rc = -1;
+    if (key == NULL)
+        return err_set(e, ERR_NOMEM, NULL, ENOMEM, "strdup() failed: out of memory");
+    if (op == STORE_OP_DELETE) {
+        json_object_object_del(root, key);
+        rc = 0;
+    } else if ((*rec = func_patch(old, body, now, e)) != NULL) {
+        json_object_object_add(root, key, json_object_get(*rec));
+        rc = 0;
+    }
+    free(key);
+    return rc;
+}
+
 /*
  * The one read-modify-write path: lock, re-read, apply `op`, write, unlock.
  * `*out` (create/update) receives a caller-owned copy of the new record.
  */
-static store_rc store_modify(store_t *s, store_op op, const char *ref, json_object *body,
-                             json_object **out, func_err *ferr)
+static int store_modify(store_t *s, store_op op, const char *ref, json_object *body,
+                        json_object **out, err_t *e)
 {
-    char err[512];
-    char now[32];
+    char now[CLOCK_RFC3339_LEN];
     json_object *root = NULL, *rec = NULL;
-    store_rc rc = STORE_ERROR;
-    char *key = NULL;
-    int rfd = -1;
-    int lfd = open(s->lock, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    int rc = -1, rfd = -1;
+    bool missing;
 
     if (out)
         *out = NULL;
-    if (lfd < 0) {
-        log_error("open(%s) failed: %s", s->lock, strerror(errno));
-        return STORE_ERROR;
-    }
-    while (flock(lfd, LOCK_EX) != 0) {
-        if (errno != EINTR) {
-            log_error("flock(%s) failed: %s", s->lock, strerror(errno));
-            goto done;
-        }
-    }
-    rfd = store_open_file(s);
-    if (rfd < 0 && errno != ENOENT) {
-        log_error("open(%s) failed: %s", s->path, strerror(errno));
+    int lfd = files_lock(s->lock, e);
+    if (lfd < 0)
+        return -1;
+    rfd = store_open_file(s, &missing, e);
+    if (rfd < 0 && !missing)
         goto done;
-    }
-    if (store_parse_fd(rfd, s->path, &root, err, sizeof(err)) != 0) {
-        log_error("%s; refusing to overwrite it", err);
+    if (store_parse(rfd, s->path, &root, e) != 0)
         goto done;
-    }
-    func_now(now, sizeof(now));
-
-    if (op == STORE_OP_CREATE) {
-        uuid_t u;
-        char id[37];
-        uuid_generate_random(u);
-        uuid_unparse_lower(u, id);
-        rec = func_new(body, id, now, ferr);
-        if (rec == NULL) {
-            rc = STORE_INVALID;
-            goto done;
-        }
-        json_object *name;
-        json_object_object_get_ex(rec, "name", &name);
-        if (store_name_taken(root, json_object_get_string(name), NULL)) {
-            rc = STORE_CONFLICT;
-            goto done;
-        }
-        json_object_object_add(root, id, json_object_get(rec));
-    } else {
-        json_object *old = store_find(root, ref), *id;
-        if (old == NULL) {
-            rc = STORE_NOT_FOUND;
-            goto done;
-        }
-        json_object_object_get_ex(old, "id", &id);
-        /* The key must outlive the deletion that frees `id`'s string. */
-        key = strdup(json_object_get_string(id));
-        if (key == NULL) {
-            log_error("strdup() failed: out of memory");
-            goto done;
-        }
-        if (op == STORE_OP_DELETE) {
-            json_object_object_del(root, key);
-        } else {
-            rec = func_patch(old, body, now, ferr);
-            if (rec == NULL) {
-                rc = STORE_INVALID;
-                goto done;
-            }
-            json_object_object_add(root, key, json_object_get(rec));
-        }
-    }
-    rc = store_write(s, root);
-    if (rc == STORE_OK && out != NULL && rec != NULL) {
+    clock_now(now, sizeof(now));
+    if (op == STORE_OP_CREATE)
+        rc = store_apply_create(root, body, now, &rec, e);
+    else
+        rc = store_apply_change(root, op, ref, body, now, &rec, e);
+    if (rc == 0)
+        rc = store_write(s, root, e);
+    if (rc == 0 && out != NULL && rec != NULL) {
         *out = rec;
         rec = NULL;
     }
 done:
-    free(key);
     json_object_put(rec);
     json_object_put(root);
     if (rfd >= 0)
         close(rfd);
-    close(lfd); /* releases the flock */
+    files_unlock(lfd);
     return rc;
 }
 
-store_rc store_create(store_t *s, json_object *body, json_object **out, func_err *err)
+int store_create(store_t *s, json_object *body, json_object **out, err_t *e)
 {
-    return store_modify(s, STORE_OP_CREATE, NULL, body, out, err);
+    return store_modify(s, STORE_OP_CREATE, NULL, body, out, e);
 }
 
-store_rc store_update(store_t *s, const char *ref, json_object *patch, json_object **out,
-                      func_err *err)
+int store_update(store_t *s, const char *ref, json_object *patch, json_object **out, err_t *e)
 {
-    return store_modify(s, STORE_OP_UPDATE, ref, patch, out, err);
+    return store_modify(s, STORE_OP_UPDATE, ref, patch, out, e);
 }
 
-store_rc store_delete(store_t *s, const char *ref)
+int store_delete(store_t *s, const char *ref, err_t *e)
 {
-    return store_modify(s, STORE_OP_DELETE, ref, NULL, NULL, NULL);
+    return store_modify(s, STORE_OP_DELETE, ref, NULL, NULL, e);
 }

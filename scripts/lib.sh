@@ -12,13 +12,24 @@ ML_DOCKER_SOCK=/var/run/docker.sock
 ml_log() { printf 'minilambda: %s\n' "$*" >&2; }
 ml_die() { ml_log "$*"; exit 1; }
 
-# The documented defaults, the same for run, run -d, stop and the tests.
+# ml_cfg NAME: the effective value of setting NAME as the binary computes
+# it from the environment (its defaults, its checks): the scripts never
+# restate a default. Fails with the binary's message for a bad value.
+ml_cfg() {
+    local all line
+    [ -x "$ML_BIN" ] || ml_die "$ML_BIN is not built (scripts/run builds it)"
+    all=$("$ML_BIN" --print-config) || return 1
+    line=$(grep "^$1=" <<<"$all") || ml_die "unknown setting $1"
+    eval "printf '%s' ${line#*=}"
+}
+
+# Export the settings every script needs, as the binary resolves them.
 ml_defaults() {
-    : "${MINILAMBDA_PORT:=8300}"
-    : "${MINILAMBDA_BIND:=127.0.0.1}"
-    : "${MINILAMBDA_DATA_DIR:=/var/lib/minilambda}"
-    : "${MINILAMBDA_RUN_DIR:=/run/minilambda}"
-    export MINILAMBDA_PORT MINILAMBDA_BIND MINILAMBDA_DATA_DIR MINILAMBDA_RUN_DIR
+    local v val
+    for v in MINILAMBDA_PORT MINILAMBDA_BIND MINILAMBDA_DATA_DIR MINILAMBDA_RUN_DIR; do
+        val=$(ml_cfg "$v") || exit 1
+        export "$v=$val"
+    done
 }
 
 # Build out of tree in $ML_BUILD ("$@": extra configure options) when
@@ -89,33 +100,16 @@ ml_nginx_user() {
     fi
 }
 
-# nginx allow/deny lines for MINILAMBDA_METRICS_ALLOW (CIDRs separated by
-# commas or spaces); empty when unset, so /metrics is open like the API.
-ml_metrics_access() {
-    local cidr
-    [ -n "${MINILAMBDA_METRICS_ALLOW:-}" ] || return 0
-    for cidr in ${MINILAMBDA_METRICS_ALLOW//,/ }; do
-        case "$cidr" in
-        *[!0-9a-fA-F.:/]*) ml_die "MINILAMBDA_METRICS_ALLOW: \"$cidr\" is not an address or CIDR" ;;
-        esac
-        printf '            allow %s;\\n' "$cidr"
-    done
-    printf '            deny all;'
-}
-
-# Render nginx/minilambda.conf.in into the run dir.
+# Render nginx/minilambda.conf.in into the run dir; the locations come
+# from the binary's route table (which also checks MINILAMBDA_MAX_IMAGE_BYTES
+# and MINILAMBDA_METRICS_ALLOW).
 ml_render_nginx() {
-    local run=$MINILAMBDA_RUN_DIR user line access max=${MINILAMBDA_MAX_IMAGE_BYTES:-4294967296}
-    case "$max" in
-    *[!0-9]*) ml_die "MINILAMBDA_MAX_IMAGE_BYTES must be a number of bytes, not \"$max\"" ;;
-    *[1-9]*) ;;
-    *) ml_die "MINILAMBDA_MAX_IMAGE_BYTES must be at least 1" ;;
-    esac
-    access=$(ml_metrics_access) || return 1
+    local run=$MINILAMBDA_RUN_DIR user line
+    mkdir -p "$run/nginx-tmp"
+    "$ML_BIN" --print-nginx >"$run/locations.conf" || return 1
     user=$(ml_nginx_user)
     line=""
     [ -z "$user" ] || line="user $user;"
-    mkdir -p "$run/nginx-tmp"
     chmod 755 "$run"
     [ -z "$user" ] || chown "$user" "$run/nginx-tmp"
     cp "$ML_ROOT/nginx/fastcgi_params" "$run/fastcgi_params"
@@ -123,28 +117,26 @@ ml_render_nginx() {
         -e "s|@RUN_DIR@|$run|g" \
         -e "s|@PORT@|$MINILAMBDA_PORT|g" \
         -e "s|@BIND@|$MINILAMBDA_BIND|g" \
-        -e "s|@METRICS_ACCESS@|$access|" \
-        -e "s|@MAX_IMAGE_BYTES@|$max|g" \
-        -e "s|@SOCKET@|${MINILAMBDA_SOCKET:-$run/minilambda.sock}|g" \
-        -e "s|@INVOKE_SOCKET@|${MINILAMBDA_INVOKE_SOCKET:-$run/minilambda-invoke.sock}|g" \
+        -e "s|@SOCKET@|$(ml_cfg MINILAMBDA_SOCKET)|g" \
+        -e "s|@INVOKE_SOCKET@|$(ml_cfg MINILAMBDA_INVOKE_SOCKET)|g" \
+        -e "/@LOCATIONS@/{r $run/locations.conf" -e 'd}' \
         "$ML_ROOT/nginx/minilambda.conf.in" >"$run/nginx.conf"
 }
 
-ml_pool_ready() {
-    [ -S "${MINILAMBDA_SOCKET:-$MINILAMBDA_RUN_DIR/minilambda.sock}" ] &&
-        [ -S "${MINILAMBDA_INVOKE_SOCKET:-$MINILAMBDA_RUN_DIR/minilambda-invoke.sock}" ]
-}
+ml_pool_ready() { [ -S "$1" ] && [ -S "$2" ]; }
 
 # Start the pool in the background; pid in the run dir.
 ml_start_pool() {
-    local run=$MINILAMBDA_RUN_DIR
+    local run=$MINILAMBDA_RUN_DIR control invoke
+    control=$(ml_cfg MINILAMBDA_SOCKET) || return 1
+    invoke=$(ml_cfg MINILAMBDA_INVOKE_SOCKET) || return 1
     mkdir -p "$run" "$MINILAMBDA_DATA_DIR"
-    rm -f "${MINILAMBDA_SOCKET:-$run/minilambda.sock}" "${MINILAMBDA_INVOKE_SOCKET:-$run/minilambda-invoke.sock}"
+    rm -f "$control" "$invoke"
     local before=0
     [ ! -f "$run/minilambda.log" ] || before=$(wc -l <"$run/minilambda.log")
     "$ML_BIN" </dev/null >>"$run/minilambda.log" 2>&1 &
     echo $! >"$run/pool.pid"
-    if ! ml_wait_for 20 ml_pool_ready; then
+    if ! ml_wait_for 20 ml_pool_ready "$control" "$invoke"; then
         # Only what this start wrote: the log is appended to across runs.
         tail -n +"$((before + 1))" "$run/minilambda.log" | tail -5 >&2
         return 1
@@ -185,7 +177,10 @@ ml_start_nginx() {
 # finishes in-flight ones within MINILAMBDA_GRACE. Both are signalled
 # first, then waited for (past the grace, killed).
 ml_stop_all() {
-    local run=$MINILAMBDA_RUN_DIR pid f sig grace=${MINILAMBDA_GRACE:-30}
+    local run=$MINILAMBDA_RUN_DIR pid f sig grace
+    # A setting the binary refuses now was not the one the pool started with:
+    # then give no grace beyond the margin.
+    grace=$(ml_cfg MINILAMBDA_GRACE 2>/dev/null) || grace=0
     for f in nginx.pid.started pool.pid; do
         [ -f "$run/$f" ] || continue
         sig=TERM

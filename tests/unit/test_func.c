@@ -41,7 +41,7 @@ static bool image_ok(const char *s)
 /* func_new on `text` must fail with `code`. */
 static void new_fails(const char *text, const char *code)
 {
-    func_err err;
+    err_t err;
     json_object *body = parse(text);
     memset(&err, 0, sizeof(err));
     json_object *rec = func_new(body, ID, NOW, &err);
@@ -60,7 +60,7 @@ static void new_fails(const char *text, const char *code)
 /* func_new on `text` must succeed; the caller frees the record. */
 static json_object *new_ok(const char *text)
 {
-    func_err err;
+    err_t err;
     json_object *body = parse(text);
     memset(&err, 0, sizeof(err));
     json_object *rec = func_new(body, ID, NOW, &err);
@@ -285,7 +285,7 @@ static void test_new_keeps_given_fields(void **state)
         parse("{\"name\":\"f\",\"image\":\"busybox\",\"timeout\":30,\"memory_mb\":128,"
               "\"cpus\":0.5,\"env\":{\"GREETING\":\"hi\"},\"command\":[\"cat\",\"-\"],"
               "\"network\":\"bridge\"}");
-    func_err err;
+    err_t err;
     json_object *rec = func_new(body, ID, NOW, &err);
     assert_non_null(rec);
     assert_int_equal(json_object_get_int64(get(rec, "timeout")), 30);
@@ -360,7 +360,7 @@ static void test_new_cpus_not_finite(void **state)
     const double values[] = {NAN, INFINITY, -INFINITY};
     (void)state;
     for (size_t i = 0; i < sizeof(values) / sizeof(values[0]); i++) {
-        func_err err;
+        err_t err;
         json_object *body = parse("{\"name\":\"f\",\"image\":\"busybox\"}");
         json_object_object_add(body, "cpus", json_object_new_double(values[i]));
         json_object *rec = func_new(body, ID, NOW, &err);
@@ -396,7 +396,7 @@ static void test_new_env(void **state)
         parse("{\"name\":\"f\",\"image\":\"busybox\",\"env\":{\"A\":\"x\\u0000y\"}}");
     json_object *val = get(get(body, "env"), "A");
     assert_int_equal(json_object_get_string_len(val), 3); /* the test itself is right */
-    func_err err;
+    err_t err;
     json_object *rec = func_new(body, ID, NOW, &err);
     json_object_put(body);
     assert_null(rec);
@@ -421,7 +421,7 @@ static void test_new_command(void **state)
 /* func_new on {"name":"f","image":"busybox", key: value} built in code. */
 static const char *new_with(const char *key, json_object *value)
 {
-    static func_err err;
+    static err_t err;
     json_object *body = parse("{\"name\":\"f\",\"image\":\"busybox\"}");
     json_object_object_add(body, key, value);
     memset(&err, 0, sizeof(err));
@@ -546,7 +546,7 @@ static void test_new_body_shape(void **state)
     new_fails("42", "invalid_body");
     new_fails("[{\"name\":\"f\",\"image\":\"busybox\"}]", "invalid_body");
 
-    func_err err;
+    err_t err;
     memset(&err, 0, sizeof(err));
     assert_null(func_new(NULL, ID, NOW, &err));
     assert_string_equal(err.code, "invalid_body");
@@ -570,7 +570,7 @@ static json_object *sample_record(void)
 
 static void patch_fails(const char *text, const char *code)
 {
-    func_err err;
+    err_t err;
     json_object *rec = sample_record();
     json_object *body = parse(text);
     const char *before = json_object_to_json_string(rec);
@@ -594,7 +594,7 @@ static void patch_fails(const char *text, const char *code)
 
 static void test_patch_applies_to_copy(void **state)
 {
-    func_err err;
+    err_t err;
     (void)state;
     json_object *rec = sample_record();
     char before[2048];
@@ -637,7 +637,7 @@ static void test_patch_applies_to_copy(void **state)
 
 static void test_patch_empty_body_touches_updated_at(void **state)
 {
-    func_err err;
+    err_t err;
     (void)state;
     json_object *rec = sample_record();
     json_object *body = parse("{}");
@@ -689,7 +689,7 @@ static void test_new_retries_range(void **state)
 
 static void test_load_seed_record(void **state)
 {
-    func_err err;
+    err_t err;
     (void)state;
     json_object *rec = parse("{\"id\":\"" ID "\",\"name\":\"seed\",\"image\":\"busybox\","
                              "\"created_at\":\"2024-01-01T00:00:00.000Z\"}");
@@ -710,7 +710,7 @@ static void test_load_seed_record(void **state)
 
 static void test_load_keeps_existing_fields(void **state)
 {
-    func_err err;
+    err_t err;
     (void)state;
     json_object *rec = parse("{\"id\":\"" ID "\",\"name\":\"seed\",\"image\":\"busybox\","
                              "\"timeout\":7,\"memory_mb\":64,\"cpus\":2.5,\"env\":{\"A\":\"b\"},"
@@ -729,7 +729,7 @@ static void test_load_keeps_existing_fields(void **state)
 
 static void test_load_without_created_at(void **state)
 {
-    func_err err;
+    err_t err;
     (void)state;
     json_object *rec = parse("{\"id\":\"" ID "\",\"name\":\"seed\",\"image\":\"busybox\"}");
     assert_int_equal(func_load(rec, &err), 0);
@@ -758,7 +758,7 @@ static void test_load_rejects(void **state)
     };
     (void)state;
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-        func_err err;
+        err_t err;
         memset(&err, 0, sizeof(err));
         json_object *rec = parse(bad[i]);
         if (func_load(rec, &err) != -1)
@@ -768,43 +768,55 @@ static void test_load_rejects(void **state)
         json_object_put(rec);
     }
     /* The message names the missing field. */
-    func_err err;
+    err_t err;
     json_object *rec = parse(bad[0]);
     assert_int_equal(func_load(rec, &err), -1);
     assert_non_null(strstr(err.msg, "image"));
     json_object_put(rec);
 }
 
-static void test_now_format(void **state)
+/* The accessors the container spec reads: a record's value, or the field
+ * table's default when the record lacks it. */
+static void test_accessors_and_defaults(void **state)
 {
-    char now[32];
     (void)state;
-    func_now(now, sizeof(now));
-    assert_int_equal(strlen(now), 24);
-    for (int i = 0; i < 24; i++) {
-        char c = now[i];
-        switch (i) {
-        case 4:
-        case 7:
-            assert_int_equal(c, '-');
-            break;
-        case 10:
-            assert_int_equal(c, 'T');
-            break;
-        case 13:
-        case 16:
-            assert_int_equal(c, ':');
-            break;
-        case 19:
-            assert_int_equal(c, '.');
-            break;
-        case 23:
-            assert_int_equal(c, 'Z');
-            break;
-        default:
-            assert_true(c >= '0' && c <= '9');
-        }
+    json_object *rec = parse("{\"name\":\"f\",\"image\":\"busybox\",\"memory_mb\":64}");
+    json_object *empty = parse("{}");
+    assert_string_equal(func_str(rec, "name"), "f");
+    assert_int_equal(func_int(rec, "memory_mb"), 64);
+    assert_int_equal(func_int(empty, "memory_mb"), 256);
+    assert_int_equal(func_int(empty, "timeout"), 120);
+    assert_int_equal(func_int(empty, "retries"), 0);
+    assert_true(fabs(func_num(empty, "cpus") - 1.0) < 1e-12);
+    assert_string_equal(func_str(empty, "network"), "none");
+    assert_string_equal(func_str(empty, "image"), "");
+    assert_int_equal(func_int(empty, "no_such_field"), 0);
+    json_object_put(empty);
+    json_object_put(rec);
+}
+
+/* Every default the table gives passes the table's own checks: a record
+ * built from defaults loads, and PATCHing each field back to its default
+ * value is accepted. */
+static void test_defaults_are_valid(void **state)
+{
+    (void)state;
+    err_t err;
+    json_object *rec = new_ok("{\"name\":\"f\",\"image\":\"busybox\"}");
+    assert_int_equal(func_load(rec, &err), 0);
+    static const char *const fields[] = {"timeout", "memory_mb", "cpus",
+                                         "env",     "network",   "retries"};
+    for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
+        json_object *patch = json_object_new_object(), *v;
+        assert_true(json_object_object_get_ex(rec, fields[i], &v));
+        json_object_object_add(patch, fields[i], json_object_get(v));
+        json_object *out = func_patch(rec, patch, LATER, &err);
+        if (out == NULL)
+            fail_msg("the default of %s is refused: %s", fields[i], err.msg);
+        json_object_put(out);
+        json_object_put(patch);
     }
+    json_object_put(rec);
 }
 
 int main(void)
@@ -834,7 +846,8 @@ int main(void)
         cmocka_unit_test(test_load_keeps_existing_fields),
         cmocka_unit_test(test_load_without_created_at),
         cmocka_unit_test(test_load_rejects),
-        cmocka_unit_test(test_now_format),
+        cmocka_unit_test(test_accessors_and_defaults),
+        cmocka_unit_test(test_defaults_are_valid),
     };
     return cmocka_run_group_tests_name("func", tests, NULL, NULL);
 }

@@ -24,6 +24,63 @@
 #include "func.h"
 #include "store.h"
 
+/* The store answers 0/-1 with an err_t; the tests read it as one word. */
+typedef enum { STORE_OK, STORE_NOT_FOUND, STORE_CONFLICT, STORE_INVALID, STORE_ERROR } store_rc;
+
+static store_rc rc_of(int rc, const err_t *e)
+{
+    if (rc == 0)
+        return STORE_OK;
+    switch (e->kind) {
+    case ERR_NOT_FOUND:
+        return STORE_NOT_FOUND;
+    case ERR_CONFLICT:
+        return STORE_CONFLICT;
+    case ERR_INVALID:
+        return STORE_INVALID;
+    default:
+        return STORE_ERROR;
+    }
+}
+
+static store_t *t_open(const char *dir, char *why, size_t len)
+{
+    err_t e;
+    err_clear(&e);
+    store_t *s = store_open(dir, &e);
+    snprintf(why, len, "%s", e.msg);
+    return s;
+}
+
+static store_rc t_list(store_t *s, char **out)
+{
+    err_t e;
+    return rc_of(store_list(s, out, &e), &e);
+}
+
+static store_rc t_get(store_t *s, const char *ref, json_object **out)
+{
+    err_t e;
+    return rc_of(store_get(s, ref, out, &e), &e);
+}
+
+static store_rc t_create(store_t *s, json_object *body, json_object **out, err_t *e)
+{
+    return rc_of(store_create(s, body, out, e), e);
+}
+
+static store_rc t_update(store_t *s, const char *ref, json_object *patch, json_object **out,
+                         err_t *e)
+{
+    return rc_of(store_update(s, ref, patch, out, e), e);
+}
+
+static store_rc t_delete(store_t *s, const char *ref)
+{
+    err_t e;
+    return rc_of(store_delete(s, ref, &e), &e);
+}
+
 #define SEED_ID1 "11111111-1111-4111-8111-111111111111"
 #define SEED_ID2 "22222222-2222-4222-8222-222222222222"
 #define SEED_ID3 "33333333-3333-4333-8333-333333333333"
@@ -118,9 +175,9 @@ static json_object *parse(const char *text)
 static store_t *open_ok(fixture *f)
 {
     char err[512] = "";
-    store_t *s = store_open(f->dir, err, sizeof(err));
+    store_t *s = t_open(f->dir, err, sizeof(err));
     if (s == NULL)
-        fail_msg("store_open(%s): %s", f->dir, err);
+        fail_msg("t_open(%s): %s", f->dir, err);
     return s;
 }
 
@@ -144,14 +201,14 @@ static int64_t get_int(json_object *o, const char *key)
 static void create_ok(store_t *s, const char *name, const char *image, char *id, size_t idlen)
 {
     char text[256];
-    func_err ferr;
+    err_t ferr;
     json_object *out = NULL;
     snprintf(text, sizeof(text), "{\"name\":\"%s\",\"image\":\"%s\"}", name, image);
     json_object *body = parse(text);
-    store_rc rc = store_create(s, body, &out, &ferr);
+    store_rc rc = t_create(s, body, &out, &ferr);
     json_object_put(body);
     if (rc != STORE_OK)
-        fail_msg("store_create(%s) = %d", name, (int)rc);
+        fail_msg("t_create(%s) = %d", name, (int)rc);
     assert_non_null(out);
     if (id != NULL)
         snprintf(id, idlen, "%s", get_str(out, "id"));
@@ -164,18 +221,18 @@ static void test_open_creates_missing_dir(void **state)
     char sub[128], err[512] = "";
     snprintf(sub, sizeof(sub), "%s/data", f->dir);
     assert_false(file_exists(sub));
-    store_t *s = store_open(sub, err, sizeof(err));
+    store_t *s = t_open(sub, err, sizeof(err));
     assert_non_null(s);
     struct stat st;
     assert_int_equal(stat(sub, &st), 0);
     assert_true(S_ISDIR(st.st_mode));
     assert_int_equal(store_count(s), 0);
     char *list = NULL;
-    assert_int_equal(store_list(s, &list), STORE_OK);
+    assert_int_equal(t_list(s, &list), STORE_OK);
     assert_string_equal(list, "[]");
     free(list);
     json_object *rec = (json_object *)1;
-    assert_int_equal(store_get(s, "nothing", &rec), STORE_NOT_FOUND);
+    assert_int_equal(t_get(s, "nothing", &rec), STORE_NOT_FOUND);
     assert_null(rec);
     store_close(s);
 }
@@ -186,19 +243,19 @@ static void test_open_fails_cleanly(void **state)
     char path[160], err[512] = "";
     /* The parent of the data dir does not exist: mkdir fails. */
     snprintf(path, sizeof(path), "%s/no/such/dir", f->dir);
-    assert_null(store_open(path, err, sizeof(err)));
+    assert_null(t_open(path, err, sizeof(err)));
     assert_true(strlen(err) > 0);
 }
 
 static void test_round_trip(void **state)
 {
     fixture *f = *state;
-    func_err ferr;
+    err_t ferr;
     store_t *s = open_ok(f);
 
     json_object *body = parse("{\"name\":\"echo\",\"image\":\"busybox:1.36\",\"timeout\":10}");
     json_object *created = NULL;
-    assert_int_equal(store_create(s, body, &created, &ferr), STORE_OK);
+    assert_int_equal(t_create(s, body, &created, &ferr), STORE_OK);
     json_object_put(body);
     assert_non_null(created);
     char id[64];
@@ -211,14 +268,14 @@ static void test_round_trip(void **state)
 
     /* By id and by name, the same record. */
     json_object *by_id = NULL, *by_name = NULL;
-    assert_int_equal(store_get(s, id, &by_id), STORE_OK);
-    assert_int_equal(store_get(s, "echo", &by_name), STORE_OK);
+    assert_int_equal(t_get(s, id, &by_id), STORE_OK);
+    assert_int_equal(t_get(s, "echo", &by_name), STORE_OK);
     assert_true(json_object_equal(by_id, created));
     assert_true(json_object_equal(by_name, created));
     /* A copy: changing it does not change the store. */
     json_object_object_add(by_id, "image", json_object_new_string("changed"));
     json_object *again = NULL;
-    assert_int_equal(store_get(s, id, &again), STORE_OK);
+    assert_int_equal(t_get(s, id, &again), STORE_OK);
     assert_string_equal(get_str(again, "image"), "busybox:1.36");
     json_object_put(again);
     json_object_put(by_id);
@@ -228,7 +285,7 @@ static void test_round_trip(void **state)
     /* Update by name. */
     json_object *patch = parse("{\"timeout\":30,\"image\":\"busybox:latest\"}");
     json_object *updated = NULL;
-    assert_int_equal(store_update(s, "echo", patch, &updated, &ferr), STORE_OK);
+    assert_int_equal(t_update(s, "echo", patch, &updated, &ferr), STORE_OK);
     json_object_put(patch);
     assert_non_null(updated);
     assert_string_equal(get_str(updated, "id"), id);
@@ -237,7 +294,7 @@ static void test_round_trip(void **state)
     assert_string_equal(get_str(updated, "created_at"), get_str(created, "created_at"));
     assert_true(strcmp(get_str(updated, "updated_at"), get_str(created, "created_at")) >= 0);
     json_object *got = NULL;
-    assert_int_equal(store_get(s, id, &got), STORE_OK);
+    assert_int_equal(t_get(s, id, &got), STORE_OK);
     assert_true(json_object_equal(got, updated));
     json_object_put(got);
     json_object_put(updated);
@@ -246,27 +303,27 @@ static void test_round_trip(void **state)
     patch = parse("{\"name\":\"renamed\"}");
     updated = (json_object *)1;
     memset(&ferr, 0, sizeof(ferr));
-    assert_int_equal(store_update(s, id, patch, &updated, &ferr), STORE_INVALID);
+    assert_int_equal(t_update(s, id, patch, &updated, &ferr), STORE_INVALID);
     assert_null(updated);
     assert_string_equal(ferr.code, "immutable_field");
     json_object_put(patch);
-    assert_int_equal(store_get(s, "echo", &got), STORE_OK);
+    assert_int_equal(t_get(s, "echo", &got), STORE_OK);
     assert_int_equal(get_int(got, "timeout"), 30);
     json_object_put(got);
 
     /* Update and delete of unknown refs. */
     patch = parse("{\"timeout\":5}");
-    assert_int_equal(store_update(s, "nope", patch, &updated, &ferr), STORE_NOT_FOUND);
+    assert_int_equal(t_update(s, "nope", patch, &updated, &ferr), STORE_NOT_FOUND);
     assert_null(updated);
     json_object_put(patch);
-    assert_int_equal(store_delete(s, "nope"), STORE_NOT_FOUND);
+    assert_int_equal(t_delete(s, "nope"), STORE_NOT_FOUND);
 
     /* Delete by id. */
-    assert_int_equal(store_delete(s, id), STORE_OK);
-    assert_int_equal(store_get(s, id, &got), STORE_NOT_FOUND);
+    assert_int_equal(t_delete(s, id), STORE_OK);
+    assert_int_equal(t_get(s, id, &got), STORE_NOT_FOUND);
     assert_null(got);
-    assert_int_equal(store_get(s, "echo", &got), STORE_NOT_FOUND);
-    assert_int_equal(store_delete(s, id), STORE_NOT_FOUND);
+    assert_int_equal(t_get(s, "echo", &got), STORE_NOT_FOUND);
+    assert_int_equal(t_delete(s, id), STORE_NOT_FOUND);
     assert_int_equal(store_count(s), 0);
     json_object_put(created);
     store_close(s);
@@ -274,7 +331,7 @@ static void test_round_trip(void **state)
     /* Delete by name. */
     s = open_ok(f);
     create_ok(s, "byname", "busybox", NULL, 0);
-    assert_int_equal(store_delete(s, "byname"), STORE_OK);
+    assert_int_equal(t_delete(s, "byname"), STORE_OK);
     assert_int_equal(store_count(s), 0);
     store_close(s);
 }
@@ -289,7 +346,7 @@ static void test_persists_across_open(void **state)
 
     s = open_ok(f);
     json_object *got = NULL;
-    assert_int_equal(store_get(s, id, &got), STORE_OK);
+    assert_int_equal(t_get(s, id, &got), STORE_OK);
     assert_string_equal(get_str(got, "name"), "kept");
     json_object_put(got);
     store_close(s);
@@ -298,12 +355,12 @@ static void test_persists_across_open(void **state)
 static void test_create_invalid(void **state)
 {
     fixture *f = *state;
-    func_err ferr;
+    err_t ferr;
     store_t *s = open_ok(f);
     json_object *body = parse("{\"name\":\"x\",\"image\":\"busybox\",\"timeout\":0}");
     json_object *out = (json_object *)1;
     memset(&ferr, 0, sizeof(ferr));
-    assert_int_equal(store_create(s, body, &out, &ferr), STORE_INVALID);
+    assert_int_equal(t_create(s, body, &out, &ferr), STORE_INVALID);
     assert_null(out);
     assert_string_equal(ferr.code, "invalid_timeout");
     json_object_put(body);
@@ -322,14 +379,14 @@ static void test_list_oldest_first(void **state)
         create_ok(s, names[i], "busybox", ids[i], sizeof(ids[i]));
     }
     /* An update does not move a record. */
-    func_err ferr;
+    err_t ferr;
     json_object *patch = parse("{\"timeout\":1}"), *out = NULL;
-    assert_int_equal(store_update(s, ids[0], patch, &out, &ferr), STORE_OK);
+    assert_int_equal(t_update(s, ids[0], patch, &out, &ferr), STORE_OK);
     json_object_put(patch);
     json_object_put(out);
 
     char *list = NULL;
-    assert_int_equal(store_list(s, &list), STORE_OK);
+    assert_int_equal(t_list(s, &list), STORE_OK);
     json_object *arr = parse(list);
     free(list);
     assert_true(json_object_is_type(arr, json_type_array));
@@ -357,7 +414,7 @@ static void test_list_sorts_by_created_at(void **state)
     write_file(f->path, text, strlen(text));
     store_t *s = open_ok(f);
     char *list = NULL;
-    assert_int_equal(store_list(s, &list), STORE_OK);
+    assert_int_equal(t_list(s, &list), STORE_OK);
     json_object *arr = parse(list);
     free(list);
     assert_int_equal(json_object_array_length(arr), 3);
@@ -371,18 +428,18 @@ static void test_list_sorts_by_created_at(void **state)
 static void test_duplicate_name_conflicts(void **state)
 {
     fixture *f = *state;
-    func_err ferr;
+    err_t ferr;
     char id[64];
     store_t *s = open_ok(f);
     create_ok(s, "dup", "busybox", id, sizeof(id));
     json_object *body = parse("{\"name\":\"dup\",\"image\":\"alpine\"}");
     json_object *out = (json_object *)1;
-    assert_int_equal(store_create(s, body, &out, &ferr), STORE_CONFLICT);
+    assert_int_equal(t_create(s, body, &out, &ferr), STORE_CONFLICT);
     assert_null(out);
     json_object_put(body);
     assert_int_equal(store_count(s), 1);
     json_object *got = NULL;
-    assert_int_equal(store_get(s, "dup", &got), STORE_OK);
+    assert_int_equal(t_get(s, "dup", &got), STORE_OK);
     assert_string_equal(get_str(got, "id"), id);
     assert_string_equal(get_str(got, "image"), "busybox");
     json_object_put(got);
@@ -390,7 +447,7 @@ static void test_duplicate_name_conflicts(void **state)
     create_ok(s, "Dup", "busybox", NULL, 0);
     assert_int_equal(store_count(s), 2);
     /* Once deleted, the name is free again. */
-    assert_int_equal(store_delete(s, "dup"), STORE_OK);
+    assert_int_equal(t_delete(s, "dup"), STORE_OK);
     create_ok(s, "dup", "alpine", NULL, 0);
     assert_int_equal(store_count(s), 2);
     store_close(s);
@@ -401,7 +458,7 @@ static void corrupt_case(fixture *f, const char *text, size_t len)
 {
     char err[512] = "";
     write_file(f->path, text, len);
-    store_t *s = store_open(f->dir, err, sizeof(err));
+    store_t *s = t_open(f->dir, err, sizeof(err));
     if (s != NULL) {
         store_close(s);
         fail_msg("store_open accepted a corrupt file: %.*s", (int)len, text);
@@ -461,7 +518,7 @@ static void test_corrupt_files_refused(void **state)
 static void test_corrupt_file_never_overwritten(void **state)
 {
     fixture *f = *state;
-    func_err ferr;
+    err_t ferr;
     char id[64];
     store_t *s = open_ok(f);
     create_ok(s, "before", "busybox", id, sizeof(id));
@@ -473,22 +530,22 @@ static void test_corrupt_file_never_overwritten(void **state)
     assert_int_equal(rename(tmp, f->path), 0);
 
     json_object *got = (json_object *)1;
-    assert_int_equal(store_get(s, id, &got), STORE_ERROR);
+    assert_int_equal(t_get(s, id, &got), STORE_ERROR);
     assert_null(got);
     assert_int_equal(store_count(s), -1);
     char *list = (char *)1;
-    assert_int_equal(store_list(s, &list), STORE_ERROR);
+    assert_int_equal(t_list(s, &list), STORE_ERROR);
     assert_null(list);
 
     json_object *body = parse("{\"name\":\"after\",\"image\":\"busybox\"}");
     json_object *out = (json_object *)1;
-    assert_int_equal(store_create(s, body, &out, &ferr), STORE_ERROR);
+    assert_int_equal(t_create(s, body, &out, &ferr), STORE_ERROR);
     assert_null(out);
     json_object_put(body);
     json_object *patch = parse("{\"timeout\":5}");
-    assert_int_equal(store_update(s, id, patch, &out, &ferr), STORE_ERROR);
+    assert_int_equal(t_update(s, id, patch, &out, &ferr), STORE_ERROR);
     json_object_put(patch);
-    assert_int_equal(store_delete(s, id), STORE_ERROR);
+    assert_int_equal(t_delete(s, id), STORE_ERROR);
 
     size_t len = 0;
     char *now = read_file(f->path, &len);
@@ -514,7 +571,7 @@ static void test_seed_format(void **state)
     free(now);
 
     json_object *rec = NULL;
-    assert_int_equal(store_get(s, "hello", &rec), STORE_OK);
+    assert_int_equal(t_get(s, "hello", &rec), STORE_OK);
     assert_string_equal(get_str(rec, "id"), SEED_ID1);
     assert_string_equal(get_str(rec, "image"), "busybox");
     assert_int_equal(get_int(rec, "timeout"), 120);
@@ -566,7 +623,7 @@ static void test_cache_sees_replaced_file(void **state)
     store_t *s = open_ok(f);
     create_ok(s, "first", "busybox", id, sizeof(id));
     json_object *got = NULL;
-    assert_int_equal(store_get(s, "first", &got), STORE_OK); /* cached now */
+    assert_int_equal(t_get(s, "first", &got), STORE_OK); /* cached now */
     json_object_put(got);
     assert_int_equal(store_count(s), 1);
 
@@ -577,13 +634,13 @@ static void test_cache_sees_replaced_file(void **state)
     write_file(tmp, text, strlen(text));
     assert_int_equal(rename(tmp, f->path), 0);
 
-    assert_int_equal(store_get(s, "first", &got), STORE_NOT_FOUND);
-    assert_int_equal(store_get(s, SEED_ID2, &got), STORE_OK);
+    assert_int_equal(t_get(s, "first", &got), STORE_NOT_FOUND);
+    assert_int_equal(t_get(s, SEED_ID2, &got), STORE_OK);
     assert_string_equal(get_str(got, "name"), "n" SEED_ID2);
     json_object_put(got);
     assert_int_equal(store_count(s), 2);
     char *list = NULL;
-    assert_int_equal(store_list(s, &list), STORE_OK);
+    assert_int_equal(t_list(s, &list), STORE_OK);
     assert_non_null(strstr(list, SEED_ID1));
     assert_null(strstr(list, id));
     free(list);
@@ -592,7 +649,7 @@ static void test_cache_sees_replaced_file(void **state)
     const char *one = "{" REC(SEED_ID3, "") "}";
     write_file(f->path, one, strlen(one));
     assert_int_equal(store_count(s), 1);
-    assert_int_equal(store_get(s, SEED_ID3, &got), STORE_OK);
+    assert_int_equal(t_get(s, SEED_ID3, &got), STORE_OK);
     json_object_put(got);
 
     /* Removed: an empty store. */
@@ -613,14 +670,14 @@ static void test_two_stores_share_file(void **state)
     create_ok(b, "from-b", "busybox", NULL, 0);
     assert_int_equal(store_count(a), 2);
     json_object *got = NULL;
-    assert_int_equal(store_get(a, "from-b", &got), STORE_OK);
+    assert_int_equal(t_get(a, "from-b", &got), STORE_OK);
     json_object_put(got);
-    func_err ferr;
+    err_t ferr;
     json_object *body = parse("{\"name\":\"from-a\",\"image\":\"busybox\"}"), *out = NULL;
-    assert_int_equal(store_create(b, body, &out, &ferr), STORE_CONFLICT);
+    assert_int_equal(t_create(b, body, &out, &ferr), STORE_CONFLICT);
     json_object_put(body);
-    assert_int_equal(store_delete(b, "from-a"), STORE_OK);
-    assert_int_equal(store_get(a, "from-a", &got), STORE_NOT_FOUND);
+    assert_int_equal(t_delete(b, "from-a"), STORE_OK);
+    assert_int_equal(t_get(a, "from-a", &got), STORE_NOT_FOUND);
     store_close(a);
     store_close(b);
 }
@@ -635,7 +692,7 @@ static void test_file_after_write(void **state)
     assert_false(file_exists(f->path));
     create_ok(s, "one", "busybox", id1, sizeof(id1));
     create_ok(s, "two", "busybox:1.36", id2, sizeof(id2));
-    assert_int_equal(store_delete(s, "one"), STORE_OK);
+    assert_int_equal(t_delete(s, "one"), STORE_OK);
     create_ok(s, "three", "busybox", NULL, 0);
 
     assert_false(file_exists(tmp));
@@ -685,7 +742,7 @@ static void test_long_seed_id(void **state)
 {
     fixture *f = *state;
     char id[201], text[1024];
-    func_err ferr;
+    err_t ferr;
     memset(id, 'k', sizeof(id) - 1);
     id[sizeof(id) - 1] = '\0';
     snprintf(text, sizeof(text),
@@ -696,19 +753,19 @@ static void test_long_seed_id(void **state)
     store_t *s = f->s = open_ok(f);
 
     json_object *patch = parse("{\"timeout\":7}"), *out = NULL;
-    assert_int_equal(store_update(s, "long", patch, &out, &ferr), STORE_OK);
+    assert_int_equal(t_update(s, "long", patch, &out, &ferr), STORE_OK);
     json_object_put(patch);
     assert_string_equal(get_str(out, "id"), id);
     json_object_put(out);
     /* The file is still readable and holds the record once, changed. */
     assert_int_equal(store_count(s), 2);
     json_object *got = NULL;
-    assert_int_equal(store_get(s, id, &got), STORE_OK);
+    assert_int_equal(t_get(s, id, &got), STORE_OK);
     assert_int_equal(get_int(got, "timeout"), 7);
     json_object_put(got);
 
-    assert_int_equal(store_delete(s, id), STORE_OK);
-    assert_int_equal(store_get(s, "long", &got), STORE_NOT_FOUND);
+    assert_int_equal(t_delete(s, id), STORE_OK);
+    assert_int_equal(t_get(s, "long", &got), STORE_NOT_FOUND);
     assert_int_equal(store_count(s), 1);
     f->s = NULL;
     store_close(s);
@@ -731,11 +788,11 @@ static void *create_worker(void *p)
     worker_arg *a = p;
     for (int i = 0; i < PER_THREAD; i++) {
         char text[128];
-        func_err ferr;
+        err_t ferr;
         json_object *out = NULL;
         snprintf(text, sizeof(text), "{\"name\":\"t%d-f%d\",\"image\":\"busybox\"}", a->t, i);
         json_object *body = json_tokener_parse(text);
-        store_rc rc = store_create(a->s, body, &out, &ferr);
+        store_rc rc = t_create(a->s, body, &out, &ferr);
         json_object_put(body);
         json_object_put(out);
         if (rc == STORE_OK)
@@ -775,12 +832,12 @@ static void run_concurrent(fixture *f, bool shared)
             char name[32];
             json_object *got = NULL;
             snprintf(name, sizeof(name), "t%d-f%d", t, i);
-            assert_int_equal(store_get(s, name, &got), STORE_OK);
+            assert_int_equal(t_get(s, name, &got), STORE_OK);
             json_object_put(got);
         }
     }
     char *list = NULL;
-    assert_int_equal(store_list(s, &list), STORE_OK);
+    assert_int_equal(t_list(s, &list), STORE_OK);
     json_object *arr = parse(list);
     free(list);
     assert_int_equal(json_object_array_length(arr), THREADS * PER_THREAD);
@@ -797,6 +854,47 @@ static void test_concurrent_creates_shared_store(void **state)
 static void test_concurrent_creates_store_per_thread(void **state)
 {
     run_concurrent(*state, false);
+}
+
+/* A write that cannot happen reaches the caller with its cause: the call,
+ * the path and errno, as ERR_STORAGE (storage_error); the file and the
+ * cache stay as they were. */
+static void test_write_error_carries_context(void **state)
+{
+    fixture *f = *state;
+    char tmp[160], id[64];
+    err_t e;
+    store_t *s = open_ok(f);
+    create_ok(s, "kept", "busybox", id, sizeof(id));
+    size_t before_len = 0;
+    char *before = read_file(f->path, &before_len);
+
+    /* The temp file's name is taken by a directory: open() fails. */
+    snprintf(tmp, sizeof(tmp), "%s.tmp", f->path);
+    assert_int_equal(mkdir(tmp, 0755), 0);
+    json_object *body = parse("{\"name\":\"new\",\"image\":\"busybox\"}"), *out = NULL;
+    err_clear(&e);
+    assert_int_equal(store_create(s, body, &out, &e), -1);
+    assert_null(out);
+    assert_int_equal(e.kind, ERR_STORAGE);
+    assert_string_equal(err_code(&e), "storage_error");
+    assert_int_equal(err_status(&e), 500);
+    assert_int_equal(e.sys, EISDIR);
+    assert_non_null(strstr(e.msg, "functions.json.tmp"));
+    assert_non_null(strstr(e.msg, "open"));
+    json_object_put(body);
+    assert_int_equal(rmdir(tmp), 0);
+
+    size_t after_len = 0;
+    char *after = read_file(f->path, &after_len);
+    assert_int_equal(after_len, before_len);
+    assert_memory_equal(after, before, before_len);
+    assert_int_equal(t_get(s, "kept", &out), STORE_OK);
+    json_object_put(out);
+    assert_int_equal(t_get(s, "new", &out), STORE_NOT_FOUND);
+    free(before);
+    free(after);
+    store_close(s);
 }
 
 int main(void)
@@ -821,6 +919,7 @@ int main(void)
         T(test_long_seed_id),
         T(test_concurrent_creates_shared_store),
         T(test_concurrent_creates_store_per_thread),
+        T(test_write_error_carries_context),
     };
 #undef T
     return cmocka_run_group_tests_name("store", tests, NULL, NULL);

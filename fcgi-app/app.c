@@ -1,0 +1,70 @@
+#include "app.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cold.h"
+
+int app_open(app_t *a, const config_t *cfg, slots_t *slots, metrics_t *metrics, int row,
+             const char *instance, err_t *e)
+{
+    char why[512];
+    memset(a, 0, sizeof(*a));
+    a->cfg = cfg;
+    a->slots = slots;
+    a->metrics = metrics;
+    a->row = row;
+    snprintf(a->instance, sizeof(a->instance), "%s", instance);
+    if ((a->store = store_open(cfg->data_dir, e)) == NULL ||
+        (a->async = async_open(cfg->data_dir, e)) == NULL)
+        goto fail;
+    a->docker = docker_new(why, sizeof(why));
+    if (a->docker == NULL) {
+        err_set(e, ERR_INTERNAL, NULL, 0, "%s", why);
+        goto fail;
+    }
+    a->runtime = cold_new(slots, instance);
+    if (a->runtime == NULL) {
+        err_set(e, ERR_NOMEM, NULL, ENOMEM, "cold_new() failed: out of memory");
+        goto fail;
+    }
+    return 0;
+fail:
+    app_close(a);
+    return -1;
+}
+
+void app_close(app_t *a)
+{
+    runtime_free(a->runtime);
+    docker_free(a->docker);
+    async_close(a->async);
+    store_close(a->store);
+    memset(a, 0, sizeof(*a));
+}
+
+int app_thread_init(app_thread *t, app_t *a, app_plane plane, int thread, err_t *e)
+{
+    t->app = a;
+    t->plane = plane;
+    t->thread = thread;
+    t->conn = docker_conn_new(a->docker);
+    if (t->conn == NULL)
+        return err_set(e, ERR_NOMEM, NULL, ENOMEM, "docker_conn_new() failed: out of memory");
+    return 0;
+}
+
+void app_thread_free(app_thread *t)
+{
+    docker_conn_free(t->conn);
+    t->conn = NULL;
+}
+
+invoke_ctx app_invoke_ctx(const app_thread *t)
+{
+    invoke_ctx x = {.rt = t->app->runtime,
+                    .seat = {.conn = t->conn, .row = t->app->row, .thread = t->thread},
+                    .metrics = t->app->metrics};
+    return x;
+}

@@ -1,0 +1,299 @@
+#include "route.h"
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <string.h>
+#include <uuid/uuid.h>
+
+#include "handlers.h"
+#include "images.h"
+#include "log.h"
+#include "metrics.h"
+
+#define FN ROUTE_FUNCTION
+
+/* The API. Rows of one template sit together; a row that depends on a
+ * header comes before the row without the condition. */
+static const route_def route_table[] = {
+    {"/functions", HTTP_GET, handlers_list_functions, APP_CONTROL, 0, ROUTE_OPEN},
+    {"/functions", HTTP_POST, handlers_create_function, APP_CONTROL, 0, ROUTE_OPEN},
+    {"/functions/{ref}", HTTP_GET, handlers_get_function, APP_CONTROL, FN, ROUTE_OPEN},
+    {"/functions/{ref}", HTTP_PATCH, handlers_update_function, APP_CONTROL, 0, ROUTE_OPEN},
+    {"/functions/{ref}", HTTP_DELETE, handlers_delete_function, APP_CONTROL, 0, ROUTE_OPEN},
+    {"/invoke/{ref}", HTTP_POST, handlers_invoke_async, APP_INVOKE, FN | ROUTE_IF_EVENT,
+     ROUTE_OPEN},
+    {"/invoke/{ref}", HTTP_POST, handlers_invoke, APP_INVOKE, FN | ROUTE_SLOT, ROUTE_OPEN},
+    {"/invoke/{ref}/async", HTTP_POST, handlers_invoke_async, APP_INVOKE, FN, ROUTE_OPEN},
+    {"/invocations", HTTP_GET, handlers_list_invocations, APP_CONTROL, 0, ROUTE_OPEN},
+    {"/invocations/{id}", HTTP_GET, handlers_get_invocation, APP_CONTROL, 0, ROUTE_OPEN},
+    {"/invocations/{id}", HTTP_POST, handlers_get_invocation, APP_CONTROL, 0, ROUTE_OPEN},
+    {"/invocations/{id}", HTTP_DELETE, handlers_cancel_invocation, APP_CONTROL, 0, ROUTE_OPEN},
+    {"/healthz", HTTP_GET, handlers_healthz, APP_CONTROL, 0, ROUTE_OPEN},
+    {"/metrics", HTTP_GET, handlers_metrics, APP_CONTROL, ROUTE_ALLOWLIST, ROUTE_OPEN},
+    /* An upload holds a thread for as long as the client sends: it runs on
+     * the invoke plane under a slot, so it can never leave /invoke with no
+     * thread while the limit still admits a call. */
+    {"/images", HTTP_GET, images_list, APP_INVOKE, ROUTE_STREAM_BODY, ROUTE_OPEN},
+    {"/images", HTTP_POST, images_upload, APP_INVOKE, ROUTE_SLOT | ROUTE_STREAM_BODY, ROUTE_OPEN},
+};
+
+#undef FN
+
+#define ROUTE_ROWS (sizeof(route_table) / sizeof(route_table[0]))
+
+/* Every row may be its own template, plus "other": the metrics segment
+ * has room for them all. */
+_Static_assert(ROUTE_ROWS + 1 <= METRICS_ROUTES, "raise METRICS_ROUTES for the route table");
+
+static const char *route_names[ROUTE_ROWS + 1];
+static int route_ids[ROUTE_ROWS];
+static int route_name_count;
+static pthread_once_t route_once = PTHREAD_ONCE_INIT;
+
+/* Number the distinct templates in table order, after "other". */
+static void route_number(void)
+{
+    route_names[0] = "other";
+    route_name_count = 1;
+    for (size_t i = 0; i < ROUTE_ROWS; i++) {
+        int id = 0;
+        for (int k = 1; k < route_name_count && id == 0; k++)
+            if (strcmp(route_names[k], route_table[i].tmpl) == 0)
+                id = k;
+        if (id == 0) {
+            id = route_name_count++;
+            route_names[id] = route_table[i].tmpl;
+        }
+        route_ids[i] = id;
+    }
+}
+
+const char *const *route_metric_names(int *count)
+{
+    pthread_once(&route_once, route_number);
+    *count = route_name_count;
+    return route_names;
+}
+
+/* What X-Invocation-Type asks for. */
+typedef enum { ROUTE_TYPE_NONE, ROUTE_TYPE_EVENT, ROUTE_TYPE_SYNC, ROUTE_TYPE_BAD } route_type;
+
+static route_type route_invocation_type(const char *v)
+{
+    if (v == NULL)
+        return ROUTE_TYPE_NONE;
+    if (strcmp(v, "Event") == 0)
+        return ROUTE_TYPE_EVENT;
+    return strcmp(v, "RequestResponse") == 0 ? ROUTE_TYPE_SYNC : ROUTE_TYPE_BAD;
+}
+
+/* The methods row `d` answers. */
+static unsigned route_methods(const route_def *d)
+{
+    return d->method & HTTP_GET ? d->method | HTTP_HEAD : d->method;
+}
+
+int route_match(const char *method, const char *uri, const char *invocation_type, route_found *f,
+                err_t *e)
+{
+    unsigned bit = http_method_bit(method);
+    route_type type = route_invocation_type(invocation_type);
+
+    pthread_once(&route_once, route_number);
+    memset(f, 0, sizeof(*f));
+    for (size_t i = 0; i < ROUTE_ROWS; i++) {
+        const route_def *d = &route_table[i];
+        if (f->allow != 0 && strcmp(d->tmpl, route_table[i - 1].tmpl) != 0)
+            break; /* past the rows of the template that matched */
+        int m = http_match_path(d->tmpl, uri, f->ref, sizeof(f->ref));
+        if (m < 0)
+            return err_set(e, ERR_INVALID, "invalid_path", 0,
+                           "the path has a bad percent-escape, a NUL byte or an overlong segment");
+        if (m == 0)
+            continue;
+        f->allow |= route_methods(d);
+        f->metric = route_ids[i];
+        if ((d->flags & ROUTE_IF_EVENT) && type == ROUTE_TYPE_BAD)
+            return err_set(e, ERR_INVALID, "invalid_invocation_type", 0,
+                           "X-Invocation-Type must be Event or RequestResponse");
+        if (f->row == NULL && (route_methods(d) & bit) &&
+            (!(d->flags & ROUTE_IF_EVENT) || type == ROUTE_TYPE_EVENT))
+            f->row = d;
+    }
+    if (f->row != NULL)
+        return 0;
+    if (f->allow == 0)
+        return err_set(e, ERR_NOT_FOUND, NULL, 0, "no such route");
+    return err_set(e, ERR_METHOD, NULL, 0, "method not allowed on this route");
+}
+
+/* Take an invocation slot for `c`, minting its invocation id. 0, or -1
+ * after answering 429 (counted as rejected for a function route). */
+static int route_take_slot(app_call *c, const route_def *d)
+{
+    app_t *app = c->t->app;
+    char msg[160], headers[160];
+    uuid_t u;
+
+    uuid_generate_random(u);
+    uuid_unparse_lower(u, c->id);
+    if (slots_acquire(app->slots, app->row, app->cfg->max_concurrency) == 0)
+        return 0;
+    snprintf(msg, sizeof(msg), "all %d invocation slots are busy; retry shortly",
+             app->cfg->max_concurrency);
+    snprintf(headers, sizeof(headers), "Retry-After: 1\r\n%s%s%s",
+             d->flags & ROUTE_FUNCTION ? "X-Invocation-Id: " : "",
+             d->flags & ROUTE_FUNCTION ? c->id : "", d->flags & ROUTE_FUNCTION ? "\r\n" : "");
+    http_send_error(c->r, 429, "too_many_requests", msg, headers);
+    if (d->flags & ROUTE_FUNCTION) {
+        const char *name = json_object_get_string(json_object_object_get(c->function, "name"));
+        metrics_observe(app->metrics, name, METRICS_REJECTED, 0);
+        log_info("invoke function=%s id=%s status=rejected", name, c->id);
+    }
+    return -1;
+}
+
+/* Everything the gate checks after matching, in order: the plane, the
+ * access policy, the function, the slot. 1 when the handler may run
+ * (`*slot` says whether one was taken), 0 when answered here, -1 with `e`. */
+static int route_admit(app_call *c, const route_def *d, bool *slot, err_t *e)
+{
+    *slot = false;
+    /* nginx picks the plane by the decoded, normalized path and we route
+     * by the raw one: they differ only for dot segments or escaped slashes
+     * that resolve to another route (or for a hand-written nginx config). */
+    if (d->plane != c->t->plane)
+        return err_set(e, ERR_INVALID, "invalid_path", 0,
+                       "the path resolves to another route once decoded (dot segments or "
+                       "escaped slashes)");
+    switch (d->access) {
+    case ROUTE_OPEN:
+        break;
+    }
+    if ((d->flags & ROUTE_FUNCTION) && store_get(c->t->app->store, c->ref, &c->function, e) != 0)
+        return -1;
+    if (d->flags & ROUTE_SLOT) {
+        if (route_take_slot(c, d) != 0)
+            return 0;
+        *slot = true;
+    }
+    return 1;
+}
+
+void route_handle(app_thread *t, FCGX_Request *req)
+{
+    http_req r;
+    app_call c;
+    route_found f;
+    err_t e;
+    bool slot = false;
+    char headers[96] = "", methods[64];
+
+    http_req_init(&r, req);
+    memset(&c, 0, sizeof(c));
+    c.t = t;
+    c.r = &r;
+    err_clear(&e);
+    int go = route_match(r.method, r.uri, http_header(&r, "HTTP_X_INVOCATION_TYPE"), &f, &e);
+    if (go == 0) {
+        memcpy(c.ref, f.ref, sizeof(c.ref));
+        go = route_admit(&c, f.row, &slot, &e);
+    }
+    if (go > 0)
+        go = f.row->handler(&c, &e);
+    if (go < 0) {
+        if (e.kind == ERR_METHOD) {
+            http_allow(f.allow, methods, sizeof(methods));
+            snprintf(headers, sizeof(headers), "Allow: %s\r\n", methods);
+        }
+        http_send_err(&r, &e, headers[0] ? headers : NULL);
+        if (r.status >= 500)
+            log_error("%s %.200s: %s", r.method, r.uri, e.msg);
+    }
+    if (slot)
+        slots_release(t->app->slots, t->app->row);
+    json_object_put(c.function);
+    metrics_http(t->app->metrics, f.metric, r.status);
+}
+
+/* The first path segment of `tmpl` ("/functions" of "/functions/{ref}"). */
+static size_t route_segment(const char *tmpl)
+{
+    return 1 + strcspn(tmpl + 1, "/");
+}
+
+int route_check(err_t *e)
+{
+    for (size_t i = 0; i < ROUTE_ROWS; i++) {
+        const route_def *a = &route_table[i];
+        if (a->tmpl[0] != '/' || a->handler == NULL || a->method == 0 ||
+            (a->method & (a->method - 1)) != 0 ||
+            ((a->flags & ROUTE_SLOT) && a->plane != APP_INVOKE))
+            return err_set(e, ERR_INTERNAL, NULL, 0,
+                           "route %s: a template starts with '/', a row has one method and a "
+                           "handler, and only invoke-plane rows take slots",
+                           a->tmpl);
+        for (size_t k = 0; k < i; k++) {
+            const route_def *b = &route_table[k];
+            unsigned nginx = ROUTE_STREAM_BODY | ROUTE_ALLOWLIST;
+            size_t n = route_segment(a->tmpl);
+            if (n != route_segment(b->tmpl) || strncmp(a->tmpl, b->tmpl, n) != 0)
+                continue;
+            if (a->plane != b->plane || (a->flags & nginx) != (b->flags & nginx))
+                return err_set(e, ERR_INTERNAL, NULL, 0,
+                               "routes %s and %s share a path segment but not their plane or "
+                               "nginx flags",
+                               a->tmpl, b->tmpl);
+        }
+    }
+    return 0;
+}
+
+/* One location block for `path` (exact with "= ", prefix with "^~ "). */
+static void route_print_location(FILE *out, const char *match, const char *path, size_t n,
+                                 const route_def *d, const config_t *cfg)
+{
+    fprintf(out, "        location %s%.*s {\n", match, (int)n, path);
+    if (d->flags & ROUTE_STREAM_BODY)
+        fprintf(out,
+                "            client_max_body_size %lld;\n"
+                "            fastcgi_request_buffering off;\n",
+                cfg->max_image_bytes);
+    if ((d->flags & ROUTE_ALLOWLIST) && cfg->metrics_allow[0] != '\0') {
+        const char *p = cfg->metrics_allow;
+        while (*p != '\0') {
+            size_t len = strcspn(p, ", ");
+            if (len > 0)
+                fprintf(out, "            allow %.*s;\n", (int)len, p);
+            p += len + (p[len] != '\0');
+        }
+        fprintf(out, "            deny all;\n");
+    }
+    fprintf(out,
+            "            include %s/fastcgi_params;\n"
+            "            fastcgi_pass minilambda_%s;\n"
+            "        }\n",
+            cfg->run_dir, d->plane == APP_INVOKE ? "invoke" : "control");
+}
+
+void route_print_nginx(FILE *out, const config_t *cfg)
+{
+    fprintf(out, "        # From the route table (minilambda-fcgi --print-nginx): each first\n"
+                 "        # path segment goes to its routes' plane, with their body rules.\n");
+    for (size_t i = 0; i < ROUTE_ROWS; i++) {
+        const route_def *d = &route_table[i];
+        size_t n = route_segment(d->tmpl);
+        bool seen = false;
+        for (size_t k = 0; k < i && !seen; k++)
+            seen = route_segment(route_table[k].tmpl) == n &&
+                   strncmp(route_table[k].tmpl, d->tmpl, n) == 0;
+        if (seen)
+            continue;
+        route_print_location(out, "= ", d->tmpl, n, d, cfg);
+        char slashed[128];
+        snprintf(slashed, sizeof(slashed), "%.*s/", (int)n, d->tmpl);
+        route_print_location(out, "^~ ", slashed, n + 1, d, cfg);
+    }
+    route_def other = {"/", HTTP_GET, NULL, APP_CONTROL, 0, ROUTE_OPEN};
+    route_print_location(out, "", "/", 1, &other, cfg);
+}

@@ -1,0 +1,86 @@
+/*
+ * route: the route table and the one gate in front of every handler.
+ *
+ * A route is one row: a path template, one method, its handler, the plane
+ * (FastCGI socket) nginx sends it to, what the gate does before the handler
+ * (take an invocation slot, resolve the function {ref} names) and an
+ * access policy. The gate matches the request, answers 404/405/400 itself,
+ * checks the plane and the policy, resolves the function, takes the slot
+ * (429 with Retry-After when none is free), runs the handler, answers its
+ * error if it returns one, gives the slot back and counts the response
+ * under the route's template. Handlers never check methods or slots.
+ *
+ * nginx's locations are rendered from the same table (route_print_nginx),
+ * so a route cannot be sent to the wrong plane; metrics route ids are the
+ * table's templates. Adding a route is one row plus its handler.
+ */
+#ifndef MINILAMBDA_ROUTE_H
+#define MINILAMBDA_ROUTE_H
+
+#include <fcgiapp.h>
+#include <stdio.h>
+
+#include "app.h"
+#include "config.h"
+#include "err.h"
+
+/* A handler answers the request and returns 0, or returns -1 with `e`
+ * filled in for the gate to answer. */
+typedef int (*route_handler)(app_call *c, err_t *e);
+
+enum {
+    ROUTE_SLOT = 1,        /* the handler runs holding an invocation slot */
+    ROUTE_FUNCTION = 2,    /* {ref} names a function: 404 before the handler */
+    ROUTE_IF_EVENT = 4,    /* only when X-Invocation-Type is Event */
+    ROUTE_STREAM_BODY = 8, /* nginx streams the body, up to MAX_IMAGE_BYTES */
+    ROUTE_ALLOWLIST = 16   /* nginx admits only MINILAMBDA_METRICS_ALLOW */
+};
+
+/* Who may call a route. Every route is open until keys exist. */
+typedef enum { ROUTE_OPEN = 0 } route_access;
+
+typedef struct {
+    const char *tmpl; /* "/functions/{ref}" */
+    unsigned method;  /* one HTTP_* bit; a GET route answers HEAD too */
+    route_handler handler;
+    app_plane plane;
+    unsigned flags; /* ROUTE_* */
+    route_access access;
+} route_def;
+
+/* Serve one request completely through the gate (the caller finishes it
+ * with FCGX_Finish_r). */
+void route_handle(app_thread *t, FCGX_Request *req);
+
+/* What matching a request found. */
+typedef struct {
+    const route_def *row;   /* the row to serve it, or NULL */
+    char ref[HTTP_REF_MAX]; /* the decoded {ref}, or "" */
+    unsigned allow;         /* the methods of the path's template, 0 if none */
+    int metric;             /* the template's metrics id, 0 ("other") if none */
+} route_found;
+
+/*
+ * Match `method` and raw `uri` (with `invocation_type`, the
+ * X-Invocation-Type header or NULL) against the table into `f`. Returns 0
+ * with f->row set, or -1 with `e` filled in: 404 for an unknown path, 405
+ * (f->allow holds the path's methods), or 400 for a bad escape or
+ * invocation type.
+ */
+int route_match(const char *method, const char *uri, const char *invocation_type, route_found *f,
+                err_t *e);
+
+/* The metrics label of every route id: "other", then each template once.
+ * Sets `*count`; the array is static. */
+const char *const *route_metric_names(int *count);
+
+/* Check the table: every row's template, and the same plane and nginx
+ * flags for rows that share a first path segment (nginx routes by it). 0,
+ * or -1 with `e` naming the row. */
+int route_check(err_t *e);
+
+/* Print nginx location blocks for every route, from the table and `cfg`
+ * (socket paths come from the config template's upstreams). */
+void route_print_nginx(FILE *out, const config_t *cfg);
+
+#endif
