@@ -1,0 +1,333 @@
+/*
+ * Unit tests for async records: acceptance, claims, outcomes and retries,
+ * cancellation, listing, recovery of claims a dead executor held, and
+ * pruning, in a temporary data dir.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "async.h"
+#include "clock.h"
+#include "status.h"
+
+#define FN_ID "123e4567-e89b-42d3-a456-426614174000"
+
+typedef struct {
+    char dir[64];
+    async_t *a;
+    json_object *fn;
+} fixture;
+
+static int setup(void **state)
+{
+    fixture *f = calloc(1, sizeof(*f));
+    err_t e;
+    snprintf(f->dir, sizeof(f->dir), "/tmp/ml-async-test-XXXXXX");
+    if (mkdtemp(f->dir) == NULL)
+        return -1;
+    f->a = async_open(f->dir, &e);
+    f->fn = json_tokener_parse("{\"id\":\"" FN_ID "\",\"name\":\"fn\",\"retries\":1}");
+    *state = f;
+    return f->a != NULL && f->fn != NULL ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    fixture *f = *state;
+    char cmd[128];
+    async_close(f->a);
+    json_object_put(f->fn);
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
+    int rc = system(cmd);
+    free(f);
+    return rc == 0 ? 0 : -1;
+}
+
+static const char *str(json_object *o, const char *key)
+{
+    json_object *v;
+    return json_object_object_get_ex(o, key, &v) && v ? json_object_get_string(v) : NULL;
+}
+
+/* Accept a run of the fixture's function; its id into `id`. */
+static void accept_one(fixture *f, const char *event, char *id)
+{
+    json_object *rec = NULL;
+    err_t e;
+    assert_int_equal(async_accept(f->a, f->fn, event, strlen(event), 7, &rec, &e), 0);
+    assert_string_equal(str(rec, "status"), "PENDING");
+    assert_string_equal(str(rec, "function_name"), "fn");
+    assert_int_equal(json_object_get_int(json_object_object_get(rec, "max_attempts")), 2);
+    snprintf(id, RUNTIME_ID_LEN, "%s", str(rec, "id"));
+    json_object_put(rec);
+}
+
+static const char *status_of(fixture *f, const char *id)
+{
+    static char out[32];
+    json_object *rec = NULL;
+    err_t e;
+    if (async_get(f->a, id, &rec, &e) != 0)
+        return "absent";
+    snprintf(out, sizeof(out), "%s", str(rec, "status"));
+    json_object_put(rec);
+    return out;
+}
+
+static void result_of(runtime_result *res, status_outcome st, const char *out)
+{
+    runtime_result_init(res);
+    res->status = st;
+    res->exit_code = st == STATUS_SUCCEEDED ? 0 : 1;
+    buf_append(&res->out, out, strlen(out));
+}
+
+static void test_accept_claim_finish(void **state)
+{
+    fixture *f = *state;
+    char id[RUNTIME_ID_LEN];
+    async_job job;
+    long long next = 0;
+    err_t e;
+    runtime_result res;
+    json_object *rec = NULL;
+
+    accept_one(f, "{\"big\":123456789012345678901234567890}", id);
+    assert_int_equal(async_queue_depth(f->a), 1);
+    assert_int_equal(async_claim(f->a, 0, &job, &next, &e), 1);
+    assert_string_equal(job.id, id);
+    assert_int_equal(job.attempt, 1);
+    assert_int_equal(job.timeout_s, 7);
+    assert_string_equal(job.function_id, FN_ID);
+    /* The event comes back byte for byte. */
+    assert_string_equal(job.event.data, "{\"big\":123456789012345678901234567890}");
+    assert_string_equal(status_of(f, id), "RUNNING");
+    assert_int_equal(async_queue_depth(f->a), 0);
+
+    async_job other;
+    assert_int_equal(async_claim(f->a, 1, &other, &next, &e), 0);
+    assert_int_equal(next, -1);
+    async_job_free(&other);
+
+    result_of(&res, STATUS_SUCCEEDED, "done");
+    assert_int_equal(async_finish(f->a, &job, &res, 1000, &e), 0);
+    runtime_result_free(&res);
+    async_job_free(&job);
+    assert_int_equal(async_get(f->a, id, &rec, &e), 0);
+    assert_string_equal(str(rec, "status"), "COMPLETED");
+    assert_non_null(str(rec, "completed_at"));
+    json_object *result = json_object_object_get(rec, "result");
+    assert_string_equal(str(result, "output"), "done");
+    assert_int_equal(json_object_get_int(json_object_object_get(result, "exit_code")), 0);
+    json_object_put(rec);
+    /* Finished: cancelling is a conflict. */
+    bool running;
+    assert_int_equal(async_cancel(f->a, id, &rec, &running, &e), -1);
+    assert_int_equal(e.kind, ERR_CONFLICT);
+    assert_string_equal(err_code(&e), "already_finished");
+    assert_non_null(strstr(e.msg, "COMPLETED"));
+}
+
+/* A failure with attempts left goes back to PENDING, due after the
+ * backoff; the last attempt's failure is final. */
+static void test_retry_then_fail(void **state)
+{
+    fixture *f = *state;
+    char id[RUNTIME_ID_LEN];
+    async_job job;
+    long long next = 0;
+    err_t e;
+    runtime_result res;
+
+    accept_one(f, "{}", id);
+    assert_int_equal(async_claim(f->a, 0, &job, &next, &e), 1);
+    result_of(&res, STATUS_FAILED, "");
+    assert_int_equal(async_finish(f->a, &job, &res, 60000, &e), 0);
+    runtime_result_free(&res);
+    async_job_free(&job);
+    assert_string_equal(status_of(f, id), "PENDING");
+    /* Not due for a minute: nothing to claim, and the due time is known. */
+    assert_int_equal(async_claim(f->a, 0, &job, &next, &e), 0);
+    assert_true(next > 0);
+    async_job_free(&job);
+
+    /* Retry with no backoff this time. */
+    char id2[RUNTIME_ID_LEN];
+    accept_one(f, "{}", id2);
+    assert_int_equal(async_claim(f->a, 0, &job, &next, &e), 1);
+    result_of(&res, STATUS_TIMEOUT, "");
+    assert_int_equal(async_finish(f->a, &job, &res, 1, &e), 0);
+    runtime_result_free(&res);
+    async_job_free(&job);
+    /* Due 1 ms after the failure: poll for it, with a deadline. */
+    int got = 0;
+    for (long long until = clock_mono_ms() + 5000; got == 0 && clock_mono_ms() < until;) {
+        got = async_claim(f->a, 0, &job, &next, &e);
+        if (got == 0)
+            async_job_free(&job);
+    }
+    assert_int_equal(got, 1);
+    assert_string_equal(job.id, id2);
+    assert_int_equal(job.attempt, 2);
+    result_of(&res, STATUS_TIMEOUT, "");
+    assert_int_equal(async_finish(f->a, &job, &res, 1, &e), 0);
+    runtime_result_free(&res);
+    async_job_free(&job);
+    assert_string_equal(status_of(f, id2), "TIMEOUT");
+}
+
+static void test_cancel(void **state)
+{
+    fixture *f = *state;
+    char id[RUNTIME_ID_LEN], id2[RUNTIME_ID_LEN];
+    json_object *rec = NULL;
+    bool running = true;
+    err_t e;
+    async_job job;
+    long long next;
+    runtime_result res;
+
+    accept_one(f, "{}", id);
+    assert_int_equal(async_cancel(f->a, id, &rec, &running, &e), 0);
+    assert_false(running);
+    assert_string_equal(str(rec, "status"), "CANCELLED");
+    json_object_put(rec);
+    assert_true(async_is_cancelled(f->a, id));
+    /* Its marker went: nothing to claim. */
+    assert_int_equal(async_queue_depth(f->a), 0);
+    assert_int_equal(async_claim(f->a, 0, &job, &next, &e), 0);
+    async_job_free(&job);
+
+    /* A running one is reported running; its outcome does not overwrite
+     * the cancellation. */
+    accept_one(f, "{}", id2);
+    assert_int_equal(async_claim(f->a, 0, &job, &next, &e), 1);
+    assert_int_equal(async_cancel(f->a, id2, &rec, &running, &e), 0);
+    assert_true(running);
+    json_object_put(rec);
+    result_of(&res, STATUS_SUCCEEDED, "late");
+    assert_int_equal(async_finish(f->a, &job, &res, 1000, &e), 0);
+    runtime_result_free(&res);
+    async_job_free(&job);
+    assert_string_equal(status_of(f, id2), "CANCELLED");
+
+    assert_int_equal(async_cancel(f->a, "not-an-id", &rec, &running, &e), -1);
+    assert_int_equal(e.kind, ERR_NOT_FOUND);
+    assert_int_equal(async_cancel(f->a, "00000000-0000-4000-8000-000000000000", &rec, &running, &e),
+                     -1);
+    assert_int_equal(e.kind, ERR_NOT_FOUND);
+}
+
+static void test_list(void **state)
+{
+    fixture *f = *state;
+    char a[RUNTIME_ID_LEN], b[RUNTIME_ID_LEN];
+    json_object *list = NULL, *rec = NULL;
+    bool running;
+    err_t e;
+
+    accept_one(f, "{}", a);
+    /* created_at has milliseconds: let the clock move on before the next. */
+    for (long long t = clock_wall_ms(); clock_wall_ms() == t;)
+        ;
+    accept_one(f, "{}", b);
+    assert_int_equal(async_cancel(f->a, a, &rec, &running, &e), 0);
+    json_object_put(rec);
+    assert_int_equal(async_list(f->a, NULL, NULL, 10, &list, &e), 0);
+    assert_int_equal(json_object_array_length(list), 2);
+    /* Newest first. */
+    assert_string_equal(str(json_object_array_get_idx(list, 0), "id"), b);
+    json_object_put(list);
+    assert_int_equal(async_list(f->a, "fn", "cancelled", 10, &list, &e), 0);
+    assert_int_equal(json_object_array_length(list), 1);
+    assert_string_equal(str(json_object_array_get_idx(list, 0), "id"), a);
+    json_object_put(list);
+    assert_int_equal(async_list(f->a, FN_ID, "PENDING", 10, &list, &e), 0);
+    assert_int_equal(json_object_array_length(list), 1);
+    json_object_put(list);
+    assert_int_equal(async_list(f->a, "other", NULL, 10, &list, &e), 0);
+    assert_int_equal(json_object_array_length(list), 0);
+    json_object_put(list);
+    assert_int_equal(async_list(f->a, NULL, "NO_SUCH_STATUS", 10, &list, &e), 0);
+    assert_int_equal(json_object_array_length(list), 0);
+    json_object_put(list);
+    assert_int_equal(async_list(f->a, NULL, NULL, 1, &list, &e), 0);
+    assert_int_equal(json_object_array_length(list), 1);
+    json_object_put(list);
+}
+
+/* Claims of a dead executor: requeued while attempts remain, else FAILED
+ * "interrupted". */
+static void test_recover(void **state)
+{
+    fixture *f = *state;
+    char id[RUNTIME_ID_LEN];
+    async_job job;
+    long long next;
+    err_t e;
+    json_object *rec = NULL;
+
+    accept_one(f, "{}", id);
+    assert_int_equal(async_claim(f->a, 3, &job, &next, &e), 1);
+    async_job_free(&job);
+    assert_int_equal(async_recover(f->a, 2), 0); /* another executor's: untouched */
+    assert_string_equal(status_of(f, id), "RUNNING");
+    assert_int_equal(async_recover(f->a, 3), 1);
+    assert_int_equal(async_get(f->a, id, &rec, &e), 0);
+    assert_string_equal(str(rec, "status"), "PENDING");
+    assert_string_equal(str(rec, "error"), "interrupted");
+    json_object_put(rec);
+
+    assert_int_equal(async_claim(f->a, 3, &job, &next, &e), 1);
+    assert_int_equal(job.attempt, 2);
+    async_job_free(&job);
+    assert_int_equal(async_recover(f->a, -1), 1);
+    assert_int_equal(async_get(f->a, id, &rec, &e), 0);
+    assert_string_equal(str(rec, "status"), "FAILED");
+    assert_string_equal(str(rec, "error"), "interrupted");
+    assert_non_null(str(rec, "completed_at"));
+    json_object_put(rec);
+    assert_int_equal(async_recover(f->a, -1), 0);
+}
+
+static void test_prune(void **state)
+{
+    fixture *f = *state;
+    char done[RUNTIME_ID_LEN], waiting[RUNTIME_ID_LEN];
+    json_object *rec = NULL;
+    bool running;
+    err_t e;
+
+    accept_one(f, "{}", done);
+    accept_one(f, "{}", waiting);
+    assert_int_equal(async_cancel(f->a, done, &rec, &running, &e), 0);
+    json_object_put(rec);
+    assert_int_equal(async_prune(f->a, 3600), 0);
+    assert_string_equal(status_of(f, done), "CANCELLED");
+    assert_int_equal(async_prune(f->a, 0), 1);
+    assert_string_equal(status_of(f, done), "absent");
+    /* Unfinished records are never pruned. */
+    assert_string_equal(status_of(f, waiting), "PENDING");
+}
+
+int main(void)
+{
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+    const struct CMUnitTest tests[] = {
+        T(test_accept_claim_finish),
+        T(test_retry_then_fail),
+        T(test_cancel),
+        T(test_list),
+        T(test_recover),
+        T(test_prune),
+    };
+#undef T
+    return cmocka_run_group_tests_name("async", tests, NULL, NULL);
+}
