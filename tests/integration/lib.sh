@@ -97,6 +97,11 @@ it_workers() { pgrep -P "$(it_pool_pid)" || true; }
 IT_BG_PIDS=()
 it_bg() { IT_BG_PIDS+=("$1"); }
 
+# Functions it_cleanup calls once the stack is stopped (unmounting what a
+# test mounted, ...), in order.
+IT_AFTER=()
+it_after() { IT_AFTER+=("$1"); }
+
 it_cleanup() {
     local rc=$? p
     for p in "${IT_BG_PIDS[@]}"; do
@@ -109,6 +114,7 @@ it_cleanup() {
             tail -n 20 "$MINILAMBDA_RUN_DIR/minilambda.log" 2>/dev/null | sed 's/^/#   /'
         fi
     fi
+    for p in "${IT_AFTER[@]}"; do "$p" || true; done
     rm -rf "$IT_TMP"
 }
 trap it_cleanup EXIT
