@@ -89,11 +89,11 @@ static const config_def config_table[] = {
     {"MINILAMBDA_MAX_IMAGE_BYTES", CONFIG_LLONG, F(max_image_bytes), "4294967296", 1, INT64_MAX,
      NULL, "largest image upload in bytes (nginx and the app)"},
     {"MINILAMBDA_METRICS_SHM", CONFIG_STR, F(metrics_shm), "", 0, 0, config_check_shm,
-     "name of the metrics shared-memory segment (default /minilambda-<instance>)"},
+     "name of the metrics shared-memory segment; empty: /minilambda-<instance>"},
     {"MINILAMBDA_METRICS_SLOTS", CONFIG_INT, F(metrics_slots), "1024", 1, 1 << 20, NULL,
      "functions with their own series; more count as _overflow"},
     {"MINILAMBDA_METRICS_ALLOW", CONFIG_STR, F(metrics_allow), "", 0, 0, config_check_cidrs,
-     "CIDRs allowed to read /metrics, e.g. 10.0.0.0/8,127.0.0.1 (default: open)"},
+     "CIDRs allowed to read /metrics, e.g. 10.0.0.0/8,127.0.0.1; empty: anyone"},
     {"MINILAMBDA_LOG_LEVEL", CONFIG_LEVEL, F(level), "info", 0, 0, NULL,
      "error, warn, info or debug"},
 };
@@ -249,7 +249,7 @@ void config_usage(FILE *out)
         const config_def *d = &config_table[i];
         fprintf(out, "  %-32s %s (default: %s)\n", d->name, d->help,
                 d->def == NULL    ? "derived"
-                : *d->def == '\0' ? "none"
+                : *d->def == '\0' ? "empty"
                                   : d->def);
     }
 }
