@@ -6,19 +6,22 @@
 
 #include "cold.h"
 
-int app_open(app_t *a, const config_t *cfg, slots_t *slots, metrics_t *metrics, int row,
-             const char *instance, err_t *e)
+int app_open(app_t *a, const config_t *cfg, slots_t *slots, throttle_t *throttle,
+             metrics_t *metrics, int row, const char *instance, err_t *e)
 {
     char why[512];
     memset(a, 0, sizeof(*a));
     a->cfg = cfg;
     a->slots = slots;
+    a->throttle = throttle;
     a->metrics = metrics;
     a->row = row;
     snprintf(a->instance, sizeof(a->instance), "%s", instance);
     if ((a->store = store_open(cfg->data_dir, e)) == NULL ||
+        (a->keys = keys_open(cfg->data_dir, e)) == NULL ||
         (a->async = async_open(cfg->data_dir, e)) == NULL)
         goto fail;
+    store_limit(a->store, cfg->max_functions);
     a->docker = docker_new(why, sizeof(why));
     if (a->docker == NULL) {
         err_set(e, ERR_INTERNAL, NULL, 0, "%s", why);
@@ -40,6 +43,7 @@ void app_close(app_t *a)
     runtime_free(a->runtime);
     docker_free(a->docker);
     async_close(a->async);
+    keys_close(a->keys);
     store_close(a->store);
     memset(a, 0, sizeof(*a));
 }

@@ -8,6 +8,7 @@
 #define MINILAMBDA_APP_H
 
 #include <json-c/json.h>
+#include <stdbool.h>
 
 #include "async.h"
 #include "config.h"
@@ -15,6 +16,8 @@
 #include "err.h"
 #include "http.h"
 #include "invoke.h"
+#include "keys.h"
+#include "throttle.h"
 #include "metrics.h"
 #include "runtime.h"
 #include "slots.h"
@@ -22,15 +25,17 @@
 
 /* What every request of one worker process shares. */
 typedef struct {
-    const config_t *cfg; /* borrowed */
-    slots_t *slots;      /* borrowed: the master's shared table */
-    metrics_t *metrics;  /* borrowed: the master's segment */
-    store_t *store;      /* owned */
-    async_t *async;      /* owned */
-    docker_t *docker;    /* owned */
-    runtime_t *runtime;  /* owned */
-    int row;             /* this process's row in `slots` and the metrics */
-    char instance[24];   /* label value naming this platform instance */
+    const config_t *cfg;  /* borrowed */
+    slots_t *slots;       /* borrowed: the master's shared table */
+    metrics_t *metrics;   /* borrowed: the master's segment */
+    keys_t *keys;         /* owned */
+    throttle_t *throttle; /* borrowed: the master's shared rate tables */
+    store_t *store;       /* owned */
+    async_t *async;       /* owned */
+    docker_t *docker;     /* owned */
+    runtime_t *runtime;   /* owned */
+    int row;              /* this process's row in `slots` and the metrics */
+    char instance[24];    /* label value naming this platform instance */
 } app_t;
 
 /* The two FastCGI sockets: nginx sends each route to one of them. */
@@ -51,16 +56,21 @@ typedef struct {
     char ref[HTTP_REF_MAX];  /* the route's decoded {ref}, or "" */
     json_object *function;   /* the function {ref} names (function routes), borrowed */
     char id[RUNTIME_ID_LEN]; /* the invocation id minted with the slot, or "" */
+    /* The caller's key and what it may see, as the gate decided: */
+    const keys_key *key; /* NULL when no key was needed nor given */
+    const char *owner;   /* only runs started by this key id, or NULL: all */
+    bool redact;         /* env values are shown redacted */
+    long retry_after;    /* seconds, for an ERR_LIMIT answer */
 } app_call;
 
 /*
- * Open what a process of the pool serves with: the store, the async store,
- * the engine endpoint and the cold runtime; `cfg`, `slots` and `metrics`
- * are borrowed. Returns 0, or -1 with `e` filled in (`a` then holds
- * nothing to close).
+ * Open what a process of the pool serves with: the store, the key store,
+ * the async store, the engine endpoint and the cold runtime; `cfg`,
+ * `slots`, `throttle` and `metrics` are borrowed. Returns 0, or -1 with `e` filled in (`a` then
+ * holds nothing to close).
  */
-int app_open(app_t *a, const config_t *cfg, slots_t *slots, metrics_t *metrics, int row,
-             const char *instance, err_t *e);
+int app_open(app_t *a, const config_t *cfg, slots_t *slots, throttle_t *throttle,
+             metrics_t *metrics, int row, const char *instance, err_t *e);
 
 /* Close what app_open opened. */
 void app_close(app_t *a);

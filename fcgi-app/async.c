@@ -26,6 +26,10 @@
 #define ASYNC_PATH (CONFIG_PATH_MAX + 200)
 
 struct async {
+    /* The function whose run was claimed last by this process: claims go
+     * round the functions with due runs, so one function's flood cannot
+     * keep the others waiting. */
+    char last_function[RUNTIME_ID_LEN];
     char root[CONFIG_PATH_MAX + 16];
     char records[CONFIG_PATH_MAX + 32];
     char queue[CONFIG_PATH_MAX + 32];
@@ -136,11 +140,20 @@ static void async_set_done(json_object *rec)
     async_set_str(rec, "completed_at", now);
 }
 
-/* Create the queue marker for `id` due at `due_ms`. */
-static int async_enqueue(async_t *a, const char *id, long long due_ms, err_t *e)
+/* Markers are named <due>-<function id>-<id> (in running/, with the
+ * executor in front); the run's id is always the last RUNTIME_ID_LEN - 1
+ * bytes. `name` into its id (borrowed), or NULL when it is too short. */
+static const char *async_marker_id(const char *name)
+{
+    size_t len = strlen(name);
+    return len >= RUNTIME_ID_LEN ? name + len - (RUNTIME_ID_LEN - 1) : NULL;
+}
+
+/* Create the queue marker for run `id` of function `fid` due at `due_ms`. */
+static int async_enqueue(async_t *a, const char *id, const char *fid, long long due_ms, err_t *e)
 {
     char path[ASYNC_PATH];
-    snprintf(path, sizeof(path), "%s/%013lld-%s", a->queue, due_ms, id);
+    snprintf(path, sizeof(path), "%s/%013lld-%s-%s", a->queue, due_ms, fid, id);
     int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     if (fd < 0)
         return err_sys(e, errno, "open", path);
@@ -148,8 +161,9 @@ static int async_enqueue(async_t *a, const char *id, long long due_ms, err_t *e)
     return files_sync_dir(a->queue, e);
 }
 
-/* A new PENDING record of `function`. */
-static json_object *async_new_record(json_object *function, const char *id, int timeout_s)
+/* A new PENDING record of `function`, started by key `creator` (or NULL). */
+static json_object *async_new_record(json_object *function, const char *id, int timeout_s,
+                                     const char *creator)
 {
     char now[CLOCK_RFC3339_LEN];
     json_object *rec = json_object_new_object();
@@ -166,11 +180,12 @@ static json_object *async_new_record(json_object *function, const char *id, int 
                            json_object_new_int((int)func_int(function, "retries") + 1));
     json_object_object_add(rec, "timeout", json_object_new_int(timeout_s));
     async_set_str(rec, "error", NULL);
+    async_set_str(rec, "created_by", creator);
     return rec;
 }
 
 int async_accept(async_t *a, json_object *function, const char *event, size_t len, int timeout_s,
-                 json_object **out, err_t *e)
+                 const char *creator, json_object **out, err_t *e)
 {
     uuid_t u;
     char id[RUNTIME_ID_LEN], path[ASYNC_PATH];
@@ -178,13 +193,13 @@ int async_accept(async_t *a, json_object *function, const char *event, size_t le
     *out = NULL;
     uuid_generate_random(u);
     uuid_unparse_lower(u, id);
-    json_object *rec = async_new_record(function, id, timeout_s);
+    json_object *rec = async_new_record(function, id, timeout_s, creator);
 
     /* Event and record first (one directory sync covers both), marker last:
      * a marker always has a record. */
     async_path(a, id, ".event", path, sizeof(path));
     if (files_write(path, event, len, 0, e) != 0 || async_store(a, rec, e) != 0 ||
-        async_enqueue(a, id, clock_wall_ms(), e) != 0) {
+        async_enqueue(a, id, func_str(function, "id"), clock_wall_ms(), e) != 0) {
         /* The client is told it failed: leave no record that never runs. */
         unlink(path);
         async_path(a, id, ".json", path, sizeof(path));
@@ -223,15 +238,19 @@ static int async_cmp_created_desc(const void *x, const void *y)
 }
 
 /* Whether `rec` passes the list filters. */
-static bool async_matches(json_object *rec, const char *function, int status)
+static bool async_matches(json_object *rec, const char *function, int status,
+                          bool (*keep)(json_object *rec, void *arg), void *arg)
 {
     if (function != NULL && strcmp(function, func_str(rec, "function_id")) != 0 &&
         strcmp(function, func_str(rec, "function_name")) != 0)
         return false;
-    return status < 0 || async_status_of(rec) == status;
+    if (status >= 0 && async_status_of(rec) != status)
+        return false;
+    return keep == NULL || keep(rec, arg);
 }
 
-int async_list(async_t *a, const char *function, const char *status, int limit, json_object **out,
+int async_list(async_t *a, const char *function, const char *status,
+               bool (*keep)(json_object *rec, void *arg), void *arg, int limit, json_object **out,
                err_t *e)
 {
     status_record want = STATUS_REC_PENDING;
@@ -253,7 +272,7 @@ int async_list(async_t *a, const char *function, const char *status, int limit, 
             continue;
         snprintf(id, sizeof(id), "%.*s", (int)(n - 5), ent->d_name);
         json_object *rec = async_load(a, id);
-        if (rec != NULL && async_matches(rec, function, status ? (int)want : -1))
+        if (rec != NULL && async_matches(rec, function, status ? (int)want : -1, keep, arg))
             json_object_array_add(all, rec);
         else
             json_object_put(rec);
@@ -279,8 +298,8 @@ static int async_queued(async_t *a, const char *id, bool remove)
         return -1;
     struct dirent *ent;
     while ((ent = readdir(d)) != NULL) {
-        const char *dash = strchr(ent->d_name, '-');
-        if (dash == NULL || strcmp(dash + 1, id) != 0)
+        const char *mid = async_marker_id(ent->d_name);
+        if (mid == NULL || strcmp(mid, id) != 0)
             continue;
         char path[ASYNC_PATH];
         snprintf(path, sizeof(path), "%s/%.100s", a->queue, ent->d_name);
@@ -352,19 +371,38 @@ bool async_is_cancelled(async_t *a, const char *id)
     return c;
 }
 
-/* The oldest due marker name in queue/ into `out`; 1 found, 0 none due. */
-static int async_oldest(async_t *a, char *out, size_t outlen, long long *next_due_ms, err_t *e)
+/* The function id of marker `name` into `out` ("" for markers written
+ * before markers named it). */
+static void async_marker_function(const char *name, char *out, size_t outlen)
+{
+    const char *dash = strchr(name, '-');
+    size_t len = dash ? strlen(dash + 1) : 0;
+    if (len > RUNTIME_ID_LEN)
+        snprintf(out, outlen, "%.*s", (int)(len - RUNTIME_ID_LEN), dash + 1);
+    else
+        out[0] = '\0';
+}
+
+/*
+ * The next due marker in queue/ into `out`: round the functions that have
+ * due runs, the one after the function claimed last (in id order), and of
+ * that function the oldest run. 1 found, 0 none due (`*next_due_ms` is the
+ * earliest future due time or -1), -1 with `e`.
+ */
+static int async_next(async_t *a, char *out, size_t outlen, long long *next_due_ms, err_t *e)
 {
     DIR *d = opendir(a->queue);
     long long now = clock_wall_ms();
-    int found = 0;
+    char after[RUNTIME_ID_LEN] = "", first[RUNTIME_ID_LEN] = "", fid[RUNTIME_ID_LEN];
+    char first_name[128] = "";
+    bool have_after = false, have_first = false;
     *next_due_ms = -1;
     if (d == NULL)
         return err_sys(e, errno, "opendir", a->queue);
     struct dirent *ent;
     while ((ent = readdir(d)) != NULL) {
         char *end;
-        if (ent->d_name[0] == '.')
+        if (ent->d_name[0] == '.' || async_marker_id(ent->d_name) == NULL)
             continue;
         long long due = strtoll(ent->d_name, &end, 10);
         if (*end != '-')
@@ -374,14 +412,32 @@ static int async_oldest(async_t *a, char *out, size_t outlen, long long *next_du
                 *next_due_ms = due;
             continue;
         }
-        /* Names sort by due time: zero-padded milliseconds first. */
-        if (!found || strcmp(ent->d_name, out) < 0) {
+        async_marker_function(ent->d_name, fid, sizeof(fid));
+        /* The smallest function after the last one, and the smallest of all
+         * (to wrap around); within a function the oldest: names sort by due
+         * time, zero-padded milliseconds first. */
+        if (strcmp(fid, a->last_function) > 0 &&
+            (!have_after || strcmp(fid, after) < 0 ||
+             (strcmp(fid, after) == 0 && strcmp(ent->d_name, out) < 0))) {
+            snprintf(after, sizeof(after), "%s", fid);
             snprintf(out, outlen, "%.100s", ent->d_name);
-            found = 1;
+            have_after = true;
+        }
+        if (!have_first || strcmp(fid, first) < 0 ||
+            (strcmp(fid, first) == 0 && strcmp(ent->d_name, first_name) < 0)) {
+            snprintf(first, sizeof(first), "%s", fid);
+            snprintf(first_name, sizeof(first_name), "%.100s", ent->d_name);
+            have_first = true;
         }
     }
     closedir(d);
-    return found;
+    if (!have_after && have_first) {
+        snprintf(out, outlen, "%s", first_name);
+        snprintf(after, sizeof(after), "%s", first);
+    }
+    if (have_after || have_first)
+        snprintf(a->last_function, sizeof(a->last_function), "%s", after);
+    return have_after || have_first;
 }
 
 /*
@@ -418,7 +474,7 @@ int async_claim(async_t *a, int executor, async_job *job, long long *next_due_ms
     memset(job, 0, sizeof(*job));
     buf_init(&job->event, ASYNC_EVENT_MAX);
     for (;;) {
-        int f = async_oldest(a, name, sizeof(name), next_due_ms, e);
+        int f = async_next(a, name, sizeof(name), next_due_ms, e);
         if (f <= 0)
             return f;
         snprintf(job->marker, sizeof(job->marker), "%d-%s", executor, name);
@@ -429,7 +485,7 @@ int async_claim(async_t *a, int executor, async_job *job, long long *next_due_ms
                 continue; /* another executor won it */
             return err_sys(e, errno, "rename", from);
         }
-        snprintf(job->id, sizeof(job->id), "%s", strchr(name, '-') + 1);
+        snprintf(job->id, sizeof(job->id), "%s", async_marker_id(name));
         int st = async_start(a, job, e);
         if (st < 0)
             return err_prefix(e, "claim %s (left for recovery)", job->id);
@@ -482,7 +538,7 @@ static int async_record_outcome(async_t *a, async_job *job, json_object *rec,
         async_set_status(rec, STATUS_REC_PENDING);
         if (async_store(a, rec, e) != 0)
             return -1;
-        return async_enqueue(a, job->id, clock_wall_ms() + delay, e);
+        return async_enqueue(a, job->id, job->function_id, clock_wall_ms() + delay, e);
     }
     async_set_status(rec, final);
     async_set_done(rec);
@@ -522,33 +578,30 @@ void async_job_free(async_job *job)
 static int async_recover_one(async_t *a, const char *name)
 {
     err_t e;
-    /* <executor>-<due>-<id>: the id (which has dashes) follows the second
-     * dash. */
-    const char *id = strchr(name, '-');
-    id = id ? strchr(id + 1, '-') : NULL;
-    json_object *rec = id ? async_load(a, id + 1) : NULL;
+    const char *id = async_marker_id(name);
+    json_object *rec = id ? async_load(a, id) : NULL;
+    const char *fid = rec ? func_str(rec, "function_id") : "";
     int st = rec ? async_status_of(rec) : -1, n = 0;
     if (st == STATUS_REC_PENDING) {
         /* Claimed but not yet marked RUNNING, or requeued for a retry
          * without its new marker: queue it (once). */
-        if (async_queued(a, id + 1, false) == 0 &&
-            async_enqueue(a, id + 1, clock_wall_ms(), &e) != 0)
-            log_error("async recovery of %s: %s", id + 1, e.msg);
+        if (async_queued(a, id, false) == 0 && async_enqueue(a, id, fid, clock_wall_ms(), &e) != 0)
+            log_error("async recovery of %s: %s", id, e.msg);
     } else if (st == STATUS_REC_RUNNING) {
         int attempts = json_object_get_int(json_object_object_get(rec, "attempts"));
         int max = json_object_get_int(json_object_object_get(rec, "max_attempts"));
         async_set_str(rec, "error", "interrupted");
         if (attempts < max) {
             async_set_status(rec, STATUS_REC_PENDING);
-            if (async_store(a, rec, &e) != 0 || async_enqueue(a, id + 1, clock_wall_ms(), &e) != 0)
-                log_error("async recovery of %s: %s", id + 1, e.msg);
+            if (async_store(a, rec, &e) != 0 || async_enqueue(a, id, fid, clock_wall_ms(), &e) != 0)
+                log_error("async recovery of %s: %s", id, e.msg);
         } else {
             async_set_status(rec, STATUS_REC_FAILED);
             async_set_done(rec);
             if (async_store(a, rec, &e) != 0)
-                log_error("async recovery of %s: %s", id + 1, e.msg);
+                log_error("async recovery of %s: %s", id, e.msg);
         }
-        log_warn("async invocation %s was interrupted: %s", id + 1,
+        log_warn("async invocation %s was interrupted: %s", id,
                  attempts < max ? "requeued" : "FAILED");
         n = 1;
     }

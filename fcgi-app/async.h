@@ -4,15 +4,18 @@
  *   records/<id>.json    the record's metadata (small; what listing reads)
  *   records/<id>.event   the event bytes, written once at acceptance
  *   records/<id>.result  {output, logs, duration_ms, exit_code, truncated}
- *   queue/<due>-<id>     an empty marker per PENDING run, <due> in Unix ms
- *   running/<e>-<due>-<id>  the marker once executor <e> claimed it
+ *   queue/<due>-<function id>-<id>   an empty marker per PENDING run, <due>
+ *                        in Unix ms
+ *   running/<e>-<due>-<function id>-<id>  the marker once executor <e>
+ *                        claimed it
  *
  * A run is claimed by rename(2) of its marker from queue/ to running/, so
- * exactly one executor gets it. Every change of a record's status happens
- * under the flock of async/records.lock and is written with files_write. A
- * marker left in running/ by a process that died is recovered: the record
- * is requeued if it has attempts left, else it ends FAILED with error
- * "interrupted". Statuses are status_record values, stored by their names.
+ * exactly one executor gets it; executors take due runs round the functions
+ * that have them, so one function's flood does not starve the others. Every change of a record's
+ * status happens under the flock of async/records.lock and is written with files_write. A marker
+ * left in running/ by a process that died is recovered: the record is requeued if it has attempts
+ * left, else it ends FAILED with error "interrupted". Statuses are status_record values, stored by
+ * their names.
  *
  * Calls that can fail return -1 with the err_t filled in (ERR_NOT_FOUND for
  * an unknown id, ERR_CONFLICT already_finished, storage kinds for I/O).
@@ -42,19 +45,21 @@ void async_close(async_t *a);
 
 /*
  * Durably record a PENDING invocation of `function` (borrowed record) with
- * `event` (`len` bytes) and `timeout_s`, and queue it. On 0 `*out` is the
- * new record, owned by the caller; on -1 nothing of it is left.
+ * `event` (`len` bytes) and `timeout_s`, started by key `creator` (NULL:
+ * none), and queue it. On 0 `*out` is the new record, owned by the caller;
+ * on -1 nothing of it is left.
  */
 int async_accept(async_t *a, json_object *function, const char *event, size_t len, int timeout_s,
-                 json_object **out, err_t *e);
+                 const char *creator, json_object **out, err_t *e);
 
 /* The record `id` with its `result` when it has one; caller owns `*out`. */
 int async_get(async_t *a, const char *id, json_object **out, err_t *e);
 
 /* Records newest first, at most `limit`, filtered by function name or id and
- * by status (any case) when those are non-NULL; results are not read.
- * Caller owns `*out` (an array). */
-int async_list(async_t *a, const char *function, const char *status, int limit, json_object **out,
+ * by status (any case) when those are non-NULL, and by `keep(rec, arg)`
+ * when it is; results are not read. Caller owns `*out` (an array). */
+int async_list(async_t *a, const char *function, const char *status,
+               bool (*keep)(json_object *rec, void *arg), void *arg, int limit, json_object **out,
                err_t *e);
 
 /*

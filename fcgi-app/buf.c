@@ -80,10 +80,9 @@ buf_rc buf_printf(buf_t *b, const char *fmt, ...)
     return BUF_OK;
 }
 
-/* The length of the well-formed UTF-8 sequence at p[0..n), 0 when the bytes
- * there are not one, or -1 when they are a valid but incomplete prefix. */
-static int buf_utf8_len(const unsigned char *p, size_t n)
+int buf_utf8_seq(const char *s, size_t n)
 {
+    const unsigned char *p = (const unsigned char *)s;
     unsigned char c = p[0];
     int len;
     unsigned char lo = 0x80, hi = 0xBF;
@@ -118,9 +117,8 @@ static int buf_utf8_len(const unsigned char *p, size_t n)
 
 bool buf_is_utf8(const char *p, size_t n)
 {
-    const unsigned char *u = (const unsigned char *)p;
     for (size_t i = 0; i < n;) {
-        int len = buf_utf8_len(u + i, n - i);
+        int len = buf_utf8_seq(p + i, n - i);
         if (len <= 0)
             return false;
         i += (size_t)len;
@@ -131,11 +129,10 @@ bool buf_is_utf8(const char *p, size_t n)
 buf_rc buf_append_utf8(buf_t *b, const char *p, size_t n, int cut)
 {
     static const char replacement[] = "\xEF\xBF\xBD";
-    const unsigned char *u = (const unsigned char *)p;
     size_t i = 0, run = 0; /* valid bytes not yet copied start at i - run */
     buf_rc rc = BUF_OK;
     while (i < n) {
-        int len = buf_utf8_len(u + i, n - i);
+        int len = buf_utf8_seq(p + i, n - i);
         if (len > 0) {
             i += (size_t)len;
             run += (size_t)len;

@@ -49,6 +49,11 @@ buf_rc buf_printf(buf_t *b, const char *fmt, ...) __attribute__((format(printf, 
  */
 buf_rc buf_append_utf8(buf_t *b, const char *p, size_t n, int cut);
 
+/* The length of the well-formed UTF-8 sequence at p[0..n) (n >= 1), 0 when
+ * the bytes there are not one, or -1 when they are a valid but incomplete
+ * prefix (no overlong forms, surrogates or code points past U+10FFFF). */
+int buf_utf8_seq(const char *p, size_t n);
+
 /* True when all `n` bytes at `p` are well-formed UTF-8 (no overlong forms,
  * surrogates or code points past U+10FFFF). */
 bool buf_is_utf8(const char *p, size_t n);

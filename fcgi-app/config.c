@@ -1,5 +1,7 @@
 #include "config.h"
 
+#include "cidr.h"
+
 #include <errno.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -37,13 +39,20 @@ static int config_check_shm(const config_def *d, const char *v, err_t *e)
     return 0;
 }
 
-/* Addresses and CIDRs, separated by commas or spaces (nginx allow lines). */
+/* Addresses and CIDRs, separated by commas or spaces (nginx allow lines,
+ * and the app's own check). */
 static int config_check_cidrs(const config_def *d, const char *v, err_t *e)
 {
-    if (strspn(v, "0123456789abcdefABCDEF.:/, ") != strlen(v))
+    if (cidr_check(v, e) != 0)
+        return err_prefix(e, "%s must list addresses or CIDRs separated by commas", d->name);
+    return 0;
+}
+
+static int config_check_auth(const config_def *d, const char *v, err_t *e)
+{
+    if (strcmp(v, "auto") != 0 && strcmp(v, "on") != 0 && strcmp(v, "off") != 0)
         return err_set(e, ERR_INVALID, "invalid_config", 0,
-                       "%s must list addresses or CIDRs separated by commas, not \"%.100s\"",
-                       d->name, v);
+                       "%s must be auto, on or off, not \"%.100s\"", d->name, v);
     return 0;
 }
 
@@ -94,6 +103,24 @@ static const config_def config_table[] = {
      "functions with their own series; more count as _overflow"},
     {"MINILAMBDA_METRICS_ALLOW", CONFIG_STR, F(metrics_allow), "", 0, 0, config_check_cidrs,
      "CIDRs allowed to read /metrics, e.g. 10.0.0.0/8,127.0.0.1; empty: anyone"},
+    {"MINILAMBDA_METRICS_RECLAIM", CONFIG_INT, F(metrics_reclaim), "300", 0, 86400, NULL,
+     "seconds a deleted function's series stay before its slot may serve another"},
+    {"MINILAMBDA_AUTH", CONFIG_STR, F(auth), "auto", 0, 0, config_check_auth,
+     "API keys: auto (required unless nginx binds loopback only), on, or off (loopback only)"},
+    {"MINILAMBDA_AUTH_FAILURES", CONFIG_INT, F(auth_failures), "20", 1, 1000000, NULL,
+     "failed key checks a minute from one address before it gets 429"},
+    {"MINILAMBDA_MAX_UPLOADS", CONFIG_INT, F(max_uploads), "2", 1, 64, NULL,
+     "image uploads at once, across all workers; more get 429"},
+    {"MINILAMBDA_UPLOAD_MIN_RATE", CONFIG_LLONG, F(upload_min_rate), "65536", 0, INT64_MAX, NULL,
+     "bytes per second an upload must average over each window, or 408 (0: no minimum)"},
+    {"MINILAMBDA_UPLOAD_RATE_WINDOW", CONFIG_INT, F(upload_rate_window), "30", 1, 3600, NULL,
+     "seconds over which the upload rate is measured"},
+    {"MINILAMBDA_MAX_IMAGE_UNPACKED_BYTES", CONFIG_LLONG, F(max_unpacked_bytes), NULL, 1, INT64_MAX,
+     NULL,
+     "largest unpacked size of an uploaded image, compressed layers inflated (default 8 x "
+     "MINILAMBDA_MAX_IMAGE_BYTES)"},
+    {"MINILAMBDA_MAX_FUNCTIONS", CONFIG_INT, F(max_functions), "10000", 1, 1000000, NULL,
+     "registered functions at most"},
     {"MINILAMBDA_LOG_LEVEL", CONFIG_LEVEL, F(level), "info", 0, 0, NULL,
      "error, warn, info or debug"},
 };
@@ -170,6 +197,27 @@ static int config_set(config_t *c, const config_def *d, const char *v, err_t *e)
     return err_set(e, ERR_INTERNAL, NULL, 0, "%s: unknown setting type", d->name);
 }
 
+/* Whether nginx's listen address is loopback only. */
+static bool config_loopback(const char *bind)
+{
+    return strncmp(bind, "127.", 4) == 0 || strcmp(bind, "localhost") == 0 ||
+           strcmp(bind, "::1") == 0 || strcmp(bind, "[::1]") == 0;
+}
+
+/* Derive whether keys are required, and refuse "off" on a reachable bind. */
+static int config_auth(config_t *c, err_t *e)
+{
+    c->loopback_only = config_loopback(c->bind);
+    if (strcmp(c->auth, "off") == 0 && !c->loopback_only)
+        return err_set(e, ERR_INVALID, "invalid_config", 0,
+                       "MINILAMBDA_AUTH=off needs MINILAMBDA_BIND on loopback (127.0.0.1 or ::1), "
+                       "not \"%s\": anyone who reaches the port could do anything",
+                       c->bind);
+    c->auth_required =
+        strcmp(c->auth, "on") == 0 || (strcmp(c->auth, "auto") == 0 && !c->loopback_only);
+    return 0;
+}
+
 int config_load(config_t *c, err_t *e)
 {
     char def[CONFIG_PATH_MAX + 64];
@@ -200,7 +248,10 @@ int config_load(config_t *c, err_t *e)
                            threads, c->max_concurrency);
         c->max_concurrency = threads;
     }
-    return 0;
+    if (c->max_unpacked_bytes == 0)
+        c->max_unpacked_bytes =
+            c->max_image_bytes > INT64_MAX / 8 ? INT64_MAX : c->max_image_bytes * 8;
+    return config_auth(c, e);
 }
 
 /* Write `s` single-quoted for a POSIX shell. */

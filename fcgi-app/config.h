@@ -9,6 +9,7 @@
 #ifndef MINILAMBDA_CONFIG_H
 #define MINILAMBDA_CONFIG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 
@@ -37,7 +38,18 @@ typedef struct {
     char metrics_shm[128];               /* MINILAMBDA_METRICS_SHM; "" = derived */
     int metrics_slots;                   /* MINILAMBDA_METRICS_SLOTS */
     char metrics_allow[1024];            /* MINILAMBDA_METRICS_ALLOW: CIDRs, "" = open */
+    int metrics_reclaim;                 /* MINILAMBDA_METRICS_RECLAIM, seconds */
     log_level level;                     /* MINILAMBDA_LOG_LEVEL */
+    char auth[8];                        /* MINILAMBDA_AUTH: auto, on or off */
+    int auth_failures;                   /* MINILAMBDA_AUTH_FAILURES: per address a minute */
+    int max_uploads;                     /* MINILAMBDA_MAX_UPLOADS: at once, all workers */
+    long long upload_min_rate;           /* MINILAMBDA_UPLOAD_MIN_RATE, bytes/s; 0 off */
+    int upload_rate_window;              /* MINILAMBDA_UPLOAD_RATE_WINDOW, seconds */
+    long long max_unpacked_bytes;        /* MINILAMBDA_MAX_IMAGE_UNPACKED_BYTES */
+    int max_functions;                   /* MINILAMBDA_MAX_FUNCTIONS */
+    /* Derived: */
+    bool loopback_only; /* nginx binds a loopback address only */
+    bool auth_required; /* every route but the open ones needs a key */
 } config_t;
 
 /*

@@ -1,6 +1,9 @@
 #include "container.h"
 
+#include <curl/curl.h>
 #include <errno.h>
+#include <pthread.h>
+#include <stdbool.h>
 #include <poll.h>
 #include <stdio.h>
 #include <string.h>
@@ -12,6 +15,9 @@
 /* Removal must run even after the deadline, so it has its own budget. */
 #define CONTAINER_REMOVE_TIMEOUT_MS 15000
 #define CONTAINER_CHUNK 65536
+#define CONTAINER_INFO_MAX (1024 * 1024)
+#define CONTAINER_INFO_TIMEOUT_MS 5000
+#define CONTAINER_VOLUME_CACHE 64
 
 static void container_env(json_object *env, const char *key, const char *value)
 {
@@ -65,10 +71,12 @@ static json_object *container_one(const char *s)
     return a;
 }
 
-/* The HostConfig: limits and isolation. */
-static json_object *container_host(json_object *rec)
+/* The HostConfig: limits and isolation; a bounded tmpfs over /tmp and over
+ * every path in `volumes` (the image's VOLUMEs, which would otherwise get
+ * anonymous volumes on the engine's disk, past the read-only root). */
+static json_object *container_host(json_object *rec, json_object *volumes)
 {
-    json_object *host = json_object_new_object();
+    json_object *host = json_object_new_object(), *v;
     bool bridge = strcmp(func_str(rec, "network"), "bridge") == 0;
     long long mem = func_int(rec, "memory_mb") * 1024 * 1024;
 
@@ -76,27 +84,37 @@ static json_object *container_host(json_object *rec)
     json_object_object_add(host, "MemorySwap", json_object_new_int64(mem));
     json_object_object_add(host, "NanoCpus",
                            json_object_new_int64((int64_t)(func_num(rec, "cpus") * 1e9)));
-    json_object_object_add(host, "PidsLimit", json_object_new_int64(CONTAINER_PIDS_LIMIT));
+    /* gVisor's sandbox counts its own host threads, about nine a guest
+     * process: the same bound on guest processes needs a larger number. */
+    bool gvisor = strcmp(func_str(rec, "runtime"), "runsc") == 0;
+    json_object_object_add(host, "PidsLimit",
+                           json_object_new_int64(CONTAINER_PIDS_LIMIT * (gvisor ? 8 : 1)));
     json_object_object_add(host, "NetworkMode", json_object_new_string(bridge ? "bridge" : "none"));
     json_object_object_add(host, "CapDrop", container_one("ALL"));
     json_object_object_add(host, "SecurityOpt", container_one("no-new-privileges"));
     json_object_object_add(host, "ReadonlyRootfs", json_object_new_boolean(1));
     json_object *tmpfs = json_object_new_object();
+    for (size_t i = 0; volumes != NULL && i < json_object_array_length(volumes); i++)
+        json_object_object_add(tmpfs, json_object_get_string(json_object_array_get_idx(volumes, i)),
+                               json_object_new_string(CONTAINER_TMPFS));
     json_object_object_add(tmpfs, "/tmp", json_object_new_string(CONTAINER_TMPFS));
     json_object_object_add(host, "Tmpfs", tmpfs);
     /* We read the output over attach; a log file would only cost disk. */
     json_object *logcfg = json_object_new_object();
     json_object_object_add(logcfg, "Type", json_object_new_string("none"));
     json_object_object_add(host, "LogConfig", logcfg);
+    if (json_object_object_get_ex(rec, "runtime", &v) && json_object_is_type(v, json_type_string))
+        json_object_object_add(host, "Runtime", json_object_get(v));
     return host;
 }
 
-json_object *container_spec(const runtime_req *req, const char *instance)
+json_object *container_spec(const runtime_req *req, const char *instance, json_object *volumes)
 {
     json_object *rec = req->function, *v;
     json_object *spec = json_object_new_object();
 
-    json_object_object_add(spec, "Image", json_object_new_string(func_str(rec, "image")));
+    json_object_object_add(spec, "Image", json_object_new_string(func_image(rec)));
+    json_object_object_add(spec, "User", json_object_new_string(func_str(rec, "user")));
     if (json_object_object_get_ex(rec, "command", &v) && json_object_is_type(v, json_type_array))
         json_object_object_add(spec, "Cmd", json_object_get(v));
     json_object_object_add(spec, "Env", container_env_list(req));
@@ -110,7 +128,7 @@ json_object *container_spec(const runtime_req *req, const char *instance)
         spec, "NetworkDisabled",
         json_object_new_boolean(strcmp(func_str(rec, "network"), "bridge") != 0));
     json_object_object_add(spec, "Labels", container_labels(req, instance));
-    json_object_object_add(spec, "HostConfig", container_host(rec));
+    json_object_object_add(spec, "HostConfig", container_host(rec, volumes));
     return spec;
 }
 
@@ -131,14 +149,74 @@ static long container_left(long long deadline)
     return (long)(deadline - clock_mono_ms());
 }
 
+/* The VOLUMEs of image `image`, a new array (empty when it has none or
+ * cannot be inspected: then the create itself answers). An image id never
+ * changes what it holds, so its answer is kept for the process's life. */
+static json_object *container_volumes(docker_conn_t *c, const char *image, long long deadline)
+{
+    static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+    static struct {
+        char id[DOCKER_ID_MAX];
+        json_object *volumes;
+    } cache[CONTAINER_VOLUME_CACHE];
+    static unsigned next;
+    json_object *out = NULL, *o = NULL, *cfg, *vols;
+    bool by_id = strncmp(image, "sha256:", 7) == 0;
+    char path[512];
+    docker_result dr;
+    buf_t body;
+
+    pthread_mutex_lock(&mu);
+    for (unsigned i = 0; by_id && i < CONTAINER_VOLUME_CACHE && out == NULL; i++)
+        if (strcmp(cache[i].id, image) == 0)
+            out = json_object_get(cache[i].volumes);
+    pthread_mutex_unlock(&mu);
+    if (out != NULL)
+        return out;
+    out = json_object_new_array();
+    buf_init(&body, 1024 * 1024);
+    char *esc = curl_easy_escape(NULL, image, 0);
+    int n = esc ? snprintf(path, sizeof(path), "/images/%s/json", esc) : -1;
+    curl_free(esc);
+    if (n < 0 || (size_t)n >= sizeof(path) ||
+        docker_call(c, "GET", path, NULL, container_left(deadline), &body, &dr) != DOCKER_OK)
+        goto done;
+    o = json_tokener_parse(body.data ? body.data : "");
+    if (json_object_object_get_ex(o, "Config", &cfg) &&
+        json_object_object_get_ex(cfg, "Volumes", &vols) &&
+        json_object_is_type(vols, json_type_object)) {
+        json_object_object_foreach(vols, dir, unused)
+        {
+            (void)unused;
+            /* /tmp has its tmpfs already. */
+            if (dir[0] == '/' && strcmp(dir, "/tmp") != 0)
+                json_object_array_add(out, json_object_new_string(dir));
+        }
+    }
+    if (by_id) {
+        pthread_mutex_lock(&mu);
+        unsigned slot = next++ % CONTAINER_VOLUME_CACHE;
+        json_object_put(cache[slot].volumes);
+        snprintf(cache[slot].id, sizeof(cache[slot].id), "%s", image);
+        cache[slot].volumes = json_object_get(out);
+        pthread_mutex_unlock(&mu);
+    }
+done:
+    json_object_put(o);
+    buf_free(&body);
+    return out;
+}
+
 int container_create(docker_conn_t *c, const runtime_req *req, const char *instance,
                      long long deadline, char *cid, runtime_result *res)
 {
     docker_result dr;
     buf_t body;
-    json_object *spec = container_spec(req, instance), *o = NULL, *v;
+    json_object *volumes = container_volumes(c, func_image(req->function), deadline);
+    json_object *spec = container_spec(req, instance, volumes), *o = NULL, *v;
     int rc = -1;
 
+    json_object_put(volumes);
     buf_init(&body, 65536);
     docker_rc drc = docker_call(c, "POST", "/containers/create",
                                 json_object_to_json_string_ext(spec, JSON_C_TO_STRING_PLAIN),
@@ -305,4 +383,29 @@ void container_remove(docker_conn_t *c, const char *cid, const char *invocation_
     if (rc != DOCKER_OK && !(rc == DOCKER_API_ERROR && dr.status == 404))
         log_warn("invocation %s: DELETE /containers/%.12s failed: %s (the janitor will retry)",
                  invocation_id, cid, dr.message);
+}
+
+int container_runtime_known(docker_conn_t *c, const char *name, err_t *e)
+{
+    docker_result dr;
+    buf_t body;
+    json_object *info = NULL, *runtimes;
+    int rc = -1;
+    buf_init(&body, CONTAINER_INFO_MAX);
+    docker_rc drc = docker_call(c, "GET", "/info", NULL, CONTAINER_INFO_TIMEOUT_MS, &body, &dr);
+    if (drc != DOCKER_OK) {
+        docker_err(drc, &dr, e);
+        goto done;
+    }
+    info = json_tokener_parse(body.data ? body.data : "");
+    if (!json_object_object_get_ex(info, "Runtimes", &runtimes) ||
+        !json_object_is_type(runtimes, json_type_object)) {
+        err_set(e, ERR_ENGINE, NULL, 0, "GET /info: the engine lists no Runtimes");
+        goto done;
+    }
+    rc = json_object_object_get_ex(runtimes, name, NULL) ? 1 : 0;
+done:
+    json_object_put(info);
+    buf_free(&body);
+    return rc;
 }

@@ -18,15 +18,17 @@
 
 /*
  * The container create body for `req` (caller owns the object): image,
- * command, env (the function's and the MINILAMBDA_* values of this call),
+ * command, user, env (the function's and the MINILAMBDA_* values of this call),
  * labels naming `instance`, the invocation and the run, and the isolation
  * defaults: no network unless asked, memory and CPU limits, a pids limit,
  * every capability dropped, no-new-privileges, a read-only root with a
- * tmpfs on /tmp, and no log driver.
+ * tmpfs on /tmp and on each path of `volumes` (the image's VOLUMEs: an array,
+ * or NULL), no log driver, and the function's runtime when it names one.
  */
-json_object *container_spec(const runtime_req *req, const char *instance);
+json_object *container_spec(const runtime_req *req, const char *instance, json_object *volumes);
 
-/* Create the container for `req`; its id goes to `cid` (DOCKER_ID_MAX
+/* Create the container for `req` (inspecting its image for VOLUMEs, each
+ * of which gets a bounded tmpfs); its id goes to `cid` (DOCKER_ID_MAX
  * bytes). 0, or -1 with `res` failed (an image the engine lacks is
  * STATUS_IMAGE_MISSING). */
 int container_create(docker_conn_t *c, const runtime_req *req, const char *instance,
@@ -54,5 +56,9 @@ int container_wait(docker_conn_t *c, const char *cid, const runtime_req *req, lo
  * that it happens even after the run's deadline. A failure is logged and
  * left to the janitor. */
 void container_remove(docker_conn_t *c, const char *cid, const char *invocation_id);
+
+/* Whether the engine has an OCI runtime called `name` (GET /info): 1 yes,
+ * 0 no, -1 with `e` when the engine cannot tell. */
+int container_runtime_known(docker_conn_t *c, const char *name, err_t *e);
 
 #endif

@@ -13,11 +13,15 @@
 typedef enum {
     ERR_NONE = 0,
     ERR_INVALID,            /* 400: the request is wrong; `code` says how */
+    ERR_UNAUTHORIZED,       /* 401 unauthorized: no key, or one we do not know */
+    ERR_FORBIDDEN,          /* 403 forbidden: the key may not do this */
     ERR_NOT_FOUND,          /* 404 not_found */
     ERR_METHOD,             /* 405 method_not_allowed */
+    ERR_SLOW,               /* 408 request_timeout: the client sends too slowly */
     ERR_CONFLICT,           /* 409: `code` says which (name_conflict, ...) */
     ERR_TOO_LARGE,          /* 413 payload_too_large */
     ERR_UNSUPPORTED,        /* 415 unsupported_media_type */
+    ERR_LIMIT,              /* 429: a limit holds; `code` says which, retry later */
     ERR_STORAGE_FULL,       /* 507 storage_full: ENOSPC or EDQUOT */
     ERR_STORAGE,            /* 500 storage_error: any other I/O failure */
     ERR_CORRUPT,            /* 500 store_error: a file we wrote does not parse */

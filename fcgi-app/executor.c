@@ -104,7 +104,7 @@ int executor_run(const executor_ctx *x)
     sigset_t set;
     docker_conn_t *conn = NULL;
 
-    if (app_open(&app, x->cfg, x->slots, x->metrics, x->row, x->instance, &e) != 0) {
+    if (app_open(&app, x->cfg, x->slots, x->throttle, x->metrics, x->row, x->instance, &e) != 0) {
         log_error("executor %d start-up failed: %s", x->index, e.msg);
         return 1;
     }

@@ -8,6 +8,7 @@
 #define MINILAMBDA_EXECUTOR_H
 
 #include "config.h"
+#include "throttle.h"
 #include "metrics.h"
 #include "slots.h"
 
@@ -15,6 +16,7 @@ typedef struct {
     const config_t *cfg;
     const char *instance; /* container label value */
     slots_t *slots;       /* shared table; this executor's runs sit in `row` */
+    throttle_t *throttle; /* shared rate tables */
     int row;
     int index; /* executor number, 0-based: names its claims */
     metrics_t *metrics;

@@ -60,7 +60,9 @@ int files_writev(const char *path, const struct iovec *iov, int n, int flags, er
     int len = snprintf(tmp, sizeof(tmp), "%s.tmp", path);
     if (len < 0 || (size_t)len >= sizeof(tmp) || files_dir_of(path, dir, sizeof(dir), e) != 0)
         return err_set(e, ERR_STORAGE, NULL, ENAMETOOLONG, "path too long: %.200s", path);
-    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    /* A leftover temp file of another mode must not keep it: start afresh. */
+    unlink(tmp);
+    fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, (flags & FILES_PRIVATE) ? 0600 : 0644);
     if (fd < 0)
         return err_sys(e, errno, "open", tmp);
     if (files_write_all(fd, tmp, iov, n, e) != 0)
@@ -157,4 +159,54 @@ int files_mkdir(const char *path, err_t *e)
     if (mkdir(path, 0755) != 0 && errno != EEXIST)
         return err_sys(e, errno, "mkdir", path);
     return 0;
+}
+
+void files_stamp_init(files_stamp *st)
+{
+    memset(st, 0, sizeof(*st));
+    st->fd = -1;
+}
+
+int files_stamp_check(const files_stamp *st, const char *path, int *fd, files_stamp *next, err_t *e)
+{
+    struct stat sb;
+    files_stamp_init(next);
+    *fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (*fd < 0 && errno != ENOENT)
+        return err_sys(e, errno, "open", path);
+    if (*fd >= 0 && fstat(*fd, &sb) != 0) {
+        int sys = errno;
+        close(*fd);
+        *fd = -1;
+        return err_sys(e, sys, "fstat", path);
+    }
+    if (*fd < 0)
+        memset(&sb, 0, sizeof(sb));
+    next->known = true;
+    next->dev = sb.st_dev;
+    next->ino = sb.st_ino;
+    next->size = sb.st_size;
+    next->mtime = sb.st_mtim;
+    next->fd = *fd;
+    if (st->known && st->dev == next->dev && st->ino == next->ino && st->size == next->size &&
+        st->mtime.tv_sec == next->mtime.tv_sec && st->mtime.tv_nsec == next->mtime.tv_nsec) {
+        files_stamp_drop(next);
+        *fd = -1;
+        return 0;
+    }
+    return 1;
+}
+
+void files_stamp_take(files_stamp *st, files_stamp *next)
+{
+    files_stamp_drop(st);
+    *st = *next;
+    files_stamp_init(next);
+}
+
+void files_stamp_drop(files_stamp *st)
+{
+    if (st->fd >= 0)
+        close(st->fd);
+    files_stamp_init(st);
 }

@@ -14,7 +14,9 @@
 #ifndef MINILAMBDA_FILES_H
 #define MINILAMBDA_FILES_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <sys/stat.h>
 #include <sys/uio.h>
 
 #include "buf.h"
@@ -22,14 +24,16 @@
 
 /* files_write flags. */
 enum {
-    FILES_SYNC_DIR = 1 /* fsync the directory after the rename; without it
-                        * the new name is durable once something else
-                        * syncs the directory */
+    FILES_SYNC_DIR = 1, /* fsync the directory after the rename; without it
+                         * the new name is durable once something else
+                         * syncs the directory */
+    FILES_PRIVATE = 2   /* mode 0600 instead of 0644: secrets, keys */
 };
 
 /*
  * Replace `path` atomically with the `n` pieces of `iov` (written in order)
- * and make it durable as `flags` say. The file gets mode 0644. On failure
+ * and make it durable as `flags` say. The file gets mode 0644 (0600 with
+ * FILES_PRIVATE) from its creation on. On failure
  * `path` is unchanged, `path`.tmp is removed, and -1 is returned with `e`
  * filled in.
  */
@@ -57,6 +61,39 @@ int files_lock(const char *path, err_t *e);
 /* Release a lock taken by files_lock (closing its descriptor). -1 is a
  * no-op, so a cleanup path may call it unconditionally. */
 void files_unlock(int fd);
+
+/*
+ * What a reader's cache knows of the file it parsed, to tell a newer
+ * version cheaply: device, inode, size and mtime, and the file kept open
+ * so that its inode cannot be reused by a later version with the same size
+ * and mtime.
+ */
+typedef struct {
+    bool known; /* a version was taken */
+    dev_t dev;
+    ino_t ino;
+    off_t size;
+    struct timespec mtime;
+    int fd; /* the taken version, kept open; -1 when none */
+} files_stamp;
+
+/* An empty stamp (nothing known). */
+void files_stamp_init(files_stamp *st);
+
+/*
+ * Compare `path` with what `st` knows. Returns 0 when it is the same
+ * version (nothing is opened); 1 when it is new or changed: `*fd` is the
+ * open file to read (or -1 when it does not exist) and `next` its stamp,
+ * for files_stamp_take once it parsed (else files_stamp_drop); -1 with `e`.
+ */
+int files_stamp_check(const files_stamp *st, const char *path, int *fd, files_stamp *next,
+                      err_t *e);
+
+/* Make `next` the known version, closing the one `st` kept. */
+void files_stamp_take(files_stamp *st, files_stamp *next);
+
+/* Forget `st`'s version and close its file. */
+void files_stamp_drop(files_stamp *st);
 
 /* fsync the directory `dir`. 0 or -1. */
 int files_sync_dir(const char *dir, err_t *e);

@@ -12,7 +12,9 @@
 #define FUNC_IMAGE_MAX 255
 #define FUNC_ENV_MAX 128
 #define FUNC_ENV_KEY_MAX 128
-#define FUNC_ENV_VALUE_MAX 32768
+#define FUNC_ENV_VALUE_MAX 4096
+/* A whole record, serialized: what one registration may add to the store. */
+#define FUNC_RECORD_MAX 65536
 #define FUNC_COMMAND_MAX 256
 #define FUNC_COMMAND_ARG_MAX 32768
 
@@ -59,6 +61,8 @@ typedef struct {
 
 static bool func_name_ok(json_object *v);
 static bool func_image_ok(json_object *v);
+static bool func_user_ok(json_object *v);
+static bool func_runtime_ok(json_object *v);
 
 static const char *const func_networks[] = {"none", "bridge", NULL};
 
@@ -86,6 +90,14 @@ static const func_field func_fields[] = {
      "invalid_network", "\"none\" or \"bridge\"", NULL},
     {"retries", FUNC_INT, FUNC_SETTABLE | FUNC_MUTABLE, 0, 3, NULL, "0", "invalid_retries",
      "an integer from 0 to 3 (extra runs of a failed async invocation)", NULL},
+    {"user", FUNC_STRING, FUNC_SETTABLE | FUNC_MUTABLE, 0, 0, NULL, "65534:65534", "invalid_user",
+     "a user, uid, user:group or uid:gid the image knows (letters, digits, '_', '.', '-')",
+     func_user_ok},
+    {"runtime", FUNC_STRING, FUNC_SETTABLE | FUNC_MUTABLE, 0, 0, NULL, NULL, "invalid_runtime",
+     "the name of an OCI runtime the engine has, such as \"runsc\"", func_runtime_ok},
+    {"image_id", FUNC_STRING, 0, 0, 0, NULL, NULL, "invalid_image_id", "set by the platform", NULL},
+    {"created_by", FUNC_STRING, 0, 0, 0, NULL, NULL, "invalid_created_by", "set by the platform",
+     NULL},
     {"created_at", FUNC_STRING, 0, 0, 0, NULL, NULL, "invalid_created_at", "set by the platform",
      NULL},
     {"updated_at", FUNC_STRING, 0, 0, 0, NULL, NULL, "invalid_updated_at", "set by the platform",
@@ -152,6 +164,34 @@ static bool func_name_ok(json_object *v)
 static bool func_image_ok(json_object *v)
 {
     return func_valid_image(json_object_get_string(v), (size_t)json_object_get_string_len(v));
+}
+
+/* 1..`max` bytes of [A-Za-z0-9_.-], the first not '.' or '-'. */
+static bool func_word(const char *s, size_t len, size_t max)
+{
+    if (len < 1 || len > max || s[0] == '.' || s[0] == '-')
+        return false;
+    for (size_t i = 0; i < len; i++) {
+        char c = s[i];
+        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+              c == '_' || c == '.' || c == '-'))
+            return false;
+    }
+    return true;
+}
+
+static bool func_user_ok(json_object *v)
+{
+    const char *s = json_object_get_string(v);
+    const char *colon = strchr(s, ':');
+    if (colon == NULL)
+        return func_word(s, strlen(s), 32);
+    return func_word(s, (size_t)(colon - s), 32) && func_word(colon + 1, strlen(colon + 1), 32);
+}
+
+static bool func_runtime_ok(json_object *v)
+{
+    return func_word(json_object_get_string(v), (size_t)json_object_get_string_len(v), 64);
 }
 
 /* A JSON string with no embedded NUL, at most `max` bytes. */
@@ -294,14 +334,27 @@ static int func_merge(json_object *rec, json_object *body, err_t *e)
     json_object_object_foreach(body, key, val)
     {
         json_object *copy = NULL;
-        if (json_object_deep_copy(val, &copy, NULL) != 0)
+        if (val != NULL && json_object_deep_copy(val, &copy, NULL) != 0)
             return err_set(e, ERR_NOMEM, NULL, 0, "out of memory copying %s", key);
         json_object_object_add(rec, key, copy);
     }
     return 0;
 }
 
-json_object *func_new(json_object *body, const char *id, const char *now, err_t *e)
+/* A record must stay small: its serialized size is bounded. */
+static int func_fits(json_object *rec, err_t *e)
+{
+    size_t len;
+    json_object_to_json_string_length(rec, JSON_C_TO_STRING_PLAIN, &len);
+    if (len > FUNC_RECORD_MAX)
+        return err_set(e, ERR_TOO_LARGE, "record_too_large", 0,
+                       "the function record would take %zu bytes; at most %d are kept", len,
+                       FUNC_RECORD_MAX);
+    return 0;
+}
+
+json_object *func_new(json_object *body, const char *id, const char *now, json_object *sys,
+                      err_t *e)
 {
     if (func_check_body(body, false, e) != 0)
         return NULL;
@@ -315,17 +368,22 @@ json_object *func_new(json_object *body, const char *id, const char *now, err_t 
     }
     json_object *rec = json_object_new_object();
     json_object_object_add(rec, "id", json_object_new_string(id));
-    if (func_merge(rec, body, e) != 0) {
+    if (func_merge(rec, body, e) != 0 || (sys != NULL && func_merge(rec, sys, e) != 0)) {
         json_object_put(rec);
         return NULL;
     }
     func_defaults(rec);
     json_object_object_add(rec, "created_at", json_object_new_string(now));
     json_object_object_add(rec, "updated_at", json_object_new_string(now));
+    if (func_fits(rec, e) != 0) {
+        json_object_put(rec);
+        return NULL;
+    }
     return rec;
 }
 
-json_object *func_patch(json_object *rec, json_object *body, const char *now, err_t *e)
+json_object *func_patch(json_object *rec, json_object *body, const char *now, json_object *sys,
+                        err_t *e)
 {
     json_object *out = NULL;
     if (func_check_body(body, true, e) != 0)
@@ -334,11 +392,15 @@ json_object *func_patch(json_object *rec, json_object *body, const char *now, er
         err_set(e, ERR_NOMEM, NULL, 0, "out of memory copying the record");
         return NULL;
     }
-    if (func_merge(out, body, e) != 0) {
+    if (func_merge(out, body, e) != 0 || (sys != NULL && func_merge(out, sys, e) != 0)) {
         json_object_put(out);
         return NULL;
     }
     json_object_object_add(out, "updated_at", json_object_new_string(now));
+    if (func_fits(out, e) != 0) {
+        json_object_put(out);
+        return NULL;
+    }
     return out;
 }
 
@@ -395,7 +457,9 @@ const char *func_str(json_object *rec, const char *key)
     const char *def = func_def(key);
     if (v != NULL && json_object_is_type(v, json_type_string))
         return json_object_get_string(v);
-    return def != NULL ? def : "";
+    /* A record without the field (a seed one) gets the default; one with
+     * a field of another type gets nothing rather than a guess. */
+    return v == NULL && def != NULL ? def : "";
 }
 
 long long func_int(json_object *rec, const char *key)
@@ -414,4 +478,12 @@ double func_num(json_object *rec, const char *key)
     if (v != NULL)
         return json_object_get_double(v);
     return def != NULL ? strtod(def, NULL) : 0;
+}
+
+const char *func_image(json_object *rec)
+{
+    json_object *v;
+    if (json_object_object_get_ex(rec, "image_id", &v) && json_object_is_type(v, json_type_string))
+        return json_object_get_string(v);
+    return func_str(rec, "image");
 }

@@ -27,18 +27,22 @@ bool func_is_id(const char *s);
 
 /*
  * Validate a registration body and build a new record from it: every field
- * checked, defaults filled in, id and timestamps set from `id` and `now`.
- * Returns a new object the caller owns (json_object_put), or NULL with `e`
- * filled in (ERR_INVALID and the field's code).
+ * checked, defaults filled in, id and timestamps set from `id` and `now`,
+ * and the platform's own fields from `sys` (image_id, created_by; borrowed,
+ * may be NULL). Returns a new object the caller owns (json_object_put), or
+ * NULL with `e` filled in (ERR_INVALID and the field's code, or
+ * ERR_TOO_LARGE record_too_large past 64 KiB).
  */
-json_object *func_new(json_object *body, const char *id, const char *now, err_t *e);
+json_object *func_new(json_object *body, const char *id, const char *now, json_object *sys,
+                      err_t *e);
 
 /*
- * Validate a PATCH body and apply it to a copy of `rec` (which is not
- * changed), setting updated_at to `now`. Returns a new object the caller
- * owns, or NULL with `e` filled in.
+ * Validate a PATCH body and apply it, then `sys` (may be NULL), to a copy
+ * of `rec` (which is not changed), setting updated_at to `now`. Returns a
+ * new object the caller owns, or NULL with `e` filled in.
  */
-json_object *func_patch(json_object *rec, json_object *body, const char *now, err_t *e);
+json_object *func_patch(json_object *rec, json_object *body, const char *now, json_object *sys,
+                        err_t *e);
 
 /*
  * Check a record read from functions.json and fill in defaults for fields a
@@ -51,6 +55,10 @@ int func_load(json_object *rec, err_t *e);
 /* Field `key` of `rec` as a string, or its default, or "" (borrowed from
  * `rec` or static). */
 const char *func_str(json_object *rec, const char *key);
+
+/* The image a container of `rec` is made from: its pinned image_id when it
+ * has one, else its image reference (borrowed from `rec`). */
+const char *func_image(json_object *rec);
 
 /* Field `key` of `rec` as an integer, or its default (0 when none). */
 long long func_int(json_object *rec, const char *key);

@@ -5,6 +5,7 @@
 #include <uuid/uuid.h>
 
 #include "clock.h"
+#include "container.h"
 #include "func.h"
 #include "images.h"
 #include "invoke.h"
@@ -13,29 +14,105 @@
 
 #define HANDLERS_PING_TIMEOUT_MS 2000
 
+/* The record as the caller's key may see it: env values redacted for a
+ * read-only key. Changes `rec` in place. */
+static void handlers_view(const app_call *c, json_object *rec)
+{
+    json_object *env;
+    if (!c->redact || !json_object_object_get_ex(rec, "env", &env) ||
+        !json_object_is_type(env, json_type_object))
+        return;
+    json_object_object_foreach(env, key, val)
+    {
+        (void)val;
+        json_object_object_add(env, key, json_object_new_string("***"));
+    }
+}
+
 int handlers_list_functions(app_call *c, err_t *e)
 {
     char *list = NULL;
     if (store_list(c->t->app->store, &list, e) != 0)
         return -1;
-    http_send(c->r, 200, NULL, "application/json", list, strlen(list));
+    if (!c->redact && (c->key == NULL || c->key->functions == NULL)) {
+        /* The common case serves the store's serialized list as it is. */
+        http_send(c->r, 200, NULL, "application/json", list, strlen(list));
+        free(list);
+        return 0;
+    }
+    json_object *all = json_tokener_parse(list), *out = json_object_new_array();
     free(list);
+    for (size_t i = 0; all != NULL && i < json_object_array_length(all); i++) {
+        json_object *rec = json_object_array_get_idx(all, i);
+        if (!keys_allows_function(c->key, rec))
+            continue;
+        handlers_view(c, rec);
+        json_object_array_add(out, json_object_get(rec));
+    }
+    http_send_json(c->r, 200, out, NULL);
+    json_object_put(out);
+    json_object_put(all);
+    return 0;
+}
+
+/*
+ * The platform's own fields for a registration or a PATCH of `body`: who
+ * made it and, when `body` names an image, the image id it pins (null
+ * when the engine does not have it yet: the first upload of that tag pins
+ * it). A runtime must be one the engine knows.
+ */
+static int handlers_sys_fields(app_call *c, json_object *body, bool create, json_object **sys,
+                               err_t *e)
+{
+    json_object *v;
+    char id[DOCKER_ID_MAX];
+    *sys = json_object_new_object();
+    if (create)
+        json_object_object_add(*sys, "created_by",
+                               c->key ? json_object_new_string(c->key->id) : NULL);
+    if (json_object_object_get_ex(body, "runtime", &v) &&
+        json_object_is_type(v, json_type_string)) {
+        int known = container_runtime_known(c->t->conn, json_object_get_string(v), e);
+        if (known < 0)
+            return -1;
+        if (known == 0)
+            return err_set(e, ERR_INVALID, "unknown_runtime", 0,
+                           "the engine has no runtime \"%.64s\" (docker info lists them)",
+                           json_object_get_string(v));
+    }
+    if (!json_object_object_get_ex(body, "image", &v) ||
+        !json_object_is_type(v, json_type_string) ||
+        !func_valid_image(json_object_get_string(v), (size_t)json_object_get_string_len(v)))
+        return 0;
+    int found = images_resolve(c->t->conn, json_object_get_string(v), id, sizeof(id), e);
+    if (found < 0 && e->kind != ERR_ENGINE_UNREACHABLE)
+        return -1;
+    json_object_object_add(*sys, "image_id", found > 0 ? json_object_new_string(id) : NULL);
     return 0;
 }
 
 int handlers_create_function(app_call *c, err_t *e)
 {
-    json_object *body = NULL, *rec = NULL;
+    json_object *body = NULL, *rec = NULL, *sys = NULL, *name;
     char loc[128];
     int rc = -1;
-    if (http_read_json(c->r, HANDLERS_BODY_MAX, false, &body, NULL, e) != 0 ||
-        store_create(c->t->app->store, body, &rec, e) != 0)
+    if (http_read_json(c->r, HANDLERS_BODY_MAX, false, &body, NULL, e) != 0)
+        goto done;
+    if (json_object_object_get_ex(body, "name", &name) &&
+        !keys_allows_name(c->key, json_object_get_string(name))) {
+        err_set(e, ERR_FORBIDDEN, NULL, 0, "the key is not for function \"%.64s\"",
+                json_object_get_string(name));
+        goto done;
+    }
+    if (handlers_sys_fields(c, body, true, &sys, e) != 0 ||
+        store_create(c->t->app->store, body, sys, &rec, e) != 0)
         goto done;
     snprintf(loc, sizeof(loc), "Location: /functions/%s\r\n", func_str(rec, "id"));
     http_send_json(c->r, 201, rec, loc);
     log_info("registered function %s (%s)", func_str(rec, "name"), func_str(rec, "id"));
     rc = 0;
 done:
+    json_object_put(sys);
     json_object_put(rec);
     json_object_put(body);
     return rc;
@@ -46,22 +123,25 @@ int handlers_get_function(app_call *c, err_t *e)
     (void)e;
     /* Flag a missing image (one inspect); say nothing when unsure. */
     if (strcmp(c->r->method, "GET") == 0 &&
-        images_present(c->t->conn, func_str(c->function, "image")) == 0)
+        images_present(c->t->conn, func_image(c->function)) == 0)
         json_object_object_add(c->function, "image_present", json_object_new_boolean(0));
+    handlers_view(c, c->function);
     http_send_json(c->r, 200, c->function, NULL);
     return 0;
 }
 
 int handlers_update_function(app_call *c, err_t *e)
 {
-    json_object *body = NULL, *rec = NULL;
+    json_object *body = NULL, *rec = NULL, *sys = NULL;
     int rc = -1;
     if (http_read_json(c->r, HANDLERS_BODY_MAX, false, &body, NULL, e) != 0 ||
-        store_update(c->t->app->store, c->ref, body, &rec, e) != 0)
+        handlers_sys_fields(c, body, false, &sys, e) != 0 ||
+        store_update(c->t->app->store, c->ref, body, sys, &rec, e) != 0)
         goto done;
     http_send_json(c->r, 200, rec, NULL);
     rc = 0;
 done:
+    json_object_put(sys);
     json_object_put(rec);
     json_object_put(body);
     return rc;
@@ -71,8 +151,47 @@ int handlers_delete_function(app_call *c, err_t *e)
 {
     if (store_delete(c->t->app->store, c->ref, e) != 0)
         return -1;
+    metrics_retire(c->t->app->metrics, func_str(c->function, "name"));
     http_send(c->r, 204, NULL, "application/json", "", 0);
     log_info("deleted function %s", c->ref);
+    return 0;
+}
+
+int handlers_list_keys(app_call *c, err_t *e)
+{
+    json_object *list = NULL;
+    if (keys_list(c->t->app->keys, &list, e) != 0)
+        return -1;
+    http_send_json(c->r, 200, list, NULL);
+    json_object_put(list);
+    return 0;
+}
+
+int handlers_create_key(app_call *c, err_t *e)
+{
+    json_object *body = NULL, *made = NULL;
+    char loc[128];
+    int rc = -1;
+    if (http_read_json(c->r, HANDLERS_BODY_MAX, false, &body, NULL, e) != 0 ||
+        keys_create(c->t->app->keys, body, c->key ? c->key->id : NULL, &made, e) != 0)
+        goto done;
+    snprintf(loc, sizeof(loc), "Location: /keys/%s\r\nCache-Control: no-store\r\n",
+             func_str(made, "id"));
+    http_send_json(c->r, 201, made, loc);
+    log_info("created key %s (%s)", func_str(made, "id"), func_str(made, "name"));
+    rc = 0;
+done:
+    json_object_put(made);
+    json_object_put(body);
+    return rc;
+}
+
+int handlers_delete_key(app_call *c, err_t *e)
+{
+    if (keys_delete(c->t->app->keys, c->ref, e) != 0)
+        return -1;
+    http_send(c->r, 204, NULL, "application/json", "", 0);
+    log_info("revoked key %s", c->ref);
     return 0;
 }
 
@@ -136,13 +255,61 @@ static int handlers_invoke_read(app_call *c, handlers_invoke_in *in, err_t *e)
     return 0;
 }
 
+static void handlers_collect(void *arg, const char *p, size_t n)
+{
+    buf_append(arg, p, n);
+}
+
+/*
+ * Send the synchronous answer for `res`: result, duration, timestamp,
+ * invocation_id, status, exit_code, logs, and truncated, error and code
+ * where they apply. stdout and stderr are encoded as they are written to
+ * the client, so a 6 MiB output of control bytes (36 MiB as JSON) is never
+ * built in memory.
+ */
+static void handlers_answer(app_call *c, const runtime_req *req, const runtime_result *res,
+                            const char *now)
+{
+    char mid[512], exit_code[16], headers[128];
+    buf_t tail;
+    bool exited = res->status == STATUS_SUCCEEDED || res->status == STATUS_FAILED;
+
+    if (exited)
+        snprintf(exit_code, sizeof(exit_code), "%d", res->exit_code);
+    else
+        snprintf(exit_code, sizeof(exit_code), "null");
+    int n = snprintf(mid, sizeof(mid),
+                     ",\"duration\":%ld,\"timestamp\":\"%s\",\"invocation_id\":\"%s\","
+                     "\"status\":\"%s\",\"exit_code\":%s,\"logs\":",
+                     res->duration_ms, now, req->id, status_word(res->status), exit_code);
+    buf_init(&tail, 4096);
+    if (res->truncated)
+        buf_puts(&tail, ",\"truncated\":true");
+    if (res->status != STATUS_SUCCEEDED) {
+        buf_puts(&tail, ",\"error\":");
+        http_json_text(res->message, strlen(res->message), false, handlers_collect, &tail);
+        buf_printf(&tail, ",\"code\":\"%s\"", status_code(res->status));
+    }
+    buf_puts(&tail, "}");
+    http_part parts[] = {
+        {"{\"result\":", 10, false, false},
+        {res->out.data ? res->out.data : "", res->out.len, true, res->out.len >= res->out.max},
+        {mid, (size_t)n, false, false},
+        {res->err.data ? res->err.data : "", res->err.len, true, res->err.len >= res->err.max},
+        {tail.data, tail.len, false, false},
+    };
+    snprintf(headers, sizeof(headers), "X-Invocation-Id: %s\r\n", req->id);
+    http_send_parts(c->r, status_http(res->status), headers, parts,
+                    (int)(sizeof(parts) / sizeof(parts[0])));
+    buf_free(&tail);
+}
+
 int handlers_invoke(app_call *c, err_t *e)
 {
     handlers_invoke_in in;
     runtime_req req;
     runtime_result res;
-    char headers[128], now[CLOCK_RFC3339_LEN];
-    json_object *out = NULL;
+    char now[CLOCK_RFC3339_LEN];
 
     runtime_result_init(&res);
     if (handlers_invoke_read(c, &in, e) != 0) {
@@ -162,11 +329,7 @@ int handlers_invoke(app_call *c, err_t *e)
     clock_now(now, sizeof(now));
     invoke_ctx x = app_invoke_ctx(c->t);
     invoke_call(&x, &req, false, &res);
-
-    out = invoke_answer(&req, &res, now);
-    snprintf(headers, sizeof(headers), "X-Invocation-Id: %s\r\n", req.id);
-    http_send_json(c->r, status_http(res.status), out, headers);
-    json_object_put(out);
+    handlers_answer(c, &req, &res, now);
     handlers_invoke_in_free(&in);
     runtime_result_free(&res);
     return 0;
@@ -180,8 +343,8 @@ int handlers_invoke_async(app_call *c, err_t *e)
     int rc = -1;
 
     if (handlers_invoke_read(c, &in, e) != 0 ||
-        async_accept(c->t->app->async, c->function, in.event, in.event_len, in.timeout_s, &inv,
-                     e) != 0)
+        async_accept(c->t->app->async, c->function, in.event, in.event_len, in.timeout_s,
+                     c->key ? c->key->id : NULL, &inv, e) != 0)
         goto done;
     const char *id = func_str(inv, "id");
     snprintf(headers, sizeof(headers), "Location: /invocations/%s\r\nX-Invocation-Id: %s\r\n", id,
@@ -201,6 +364,17 @@ done:
     return rc;
 }
 
+/* Whether the caller's key may see invocation record `rec`: one it
+ * started when the gate limited it to its own, of a function it may touch. */
+static bool handlers_sees_run(json_object *rec, void *arg)
+{
+    const app_call *c = arg;
+    if (c->owner != NULL && strcmp(func_str(rec, "created_by"), c->owner) != 0)
+        return false;
+    return keys_allows_name(c->key, func_str(rec, "function_name")) ||
+           keys_allows_name(c->key, func_str(rec, "function_id"));
+}
+
 int handlers_list_invocations(app_call *c, err_t *e)
 {
     char function[256] = "", status[32] = "", limit_s[32] = "";
@@ -213,18 +387,33 @@ int handlers_list_invocations(app_call *c, err_t *e)
         (l == 1 && config_parse_int(limit_s, 1, ASYNC_LIST_MAX, &limit) != 0))
         return err_set(e, ERR_INVALID, "invalid_query", 0,
                        "query parameters are function, status and limit (1 to 1000)");
-    if (async_list(c->t->app->async, f == 1 ? function : NULL, s == 1 ? status : NULL, (int)limit,
-                   &list, e) != 0)
+    if (async_list(c->t->app->async, f == 1 ? function : NULL, s == 1 ? status : NULL,
+                   handlers_sees_run, c, (int)limit, &list, e) != 0)
         return -1;
     http_send_json(c->r, 200, list, NULL);
     json_object_put(list);
     return 0;
 }
 
+/* The record of invocation {id}, if the caller's key may see it. */
+static int handlers_run_of(app_call *c, json_object **rec, err_t *e)
+{
+    if (async_get(c->t->app->async, c->ref, rec, e) != 0)
+        return -1;
+    if (handlers_sees_run(*rec, c))
+        return 0;
+    json_object_put(*rec);
+    *rec = NULL;
+    return err_set(e, ERR_FORBIDDEN, NULL, 0,
+                   "the key may not see invocation %.64s (another key started it, or its "
+                   "function is not the key's)",
+                   c->ref);
+}
+
 int handlers_get_invocation(app_call *c, err_t *e)
 {
     json_object *rec = NULL;
-    if (async_get(c->t->app->async, c->ref, &rec, e) != 0)
+    if (handlers_run_of(c, &rec, e) != 0)
         return -1;
     http_send_json(c->r, 200, rec, NULL);
     json_object_put(rec);
@@ -235,6 +424,9 @@ int handlers_cancel_invocation(app_call *c, err_t *e)
 {
     json_object *rec = NULL;
     bool running = false;
+    if (handlers_run_of(c, &rec, e) != 0)
+        return -1;
+    json_object_put(rec);
     if (async_cancel(c->t->app->async, c->ref, &rec, &running, e) != 0)
         return -1;
     /* Marked CANCELLED first, so an executor about to start it sees that;

@@ -49,6 +49,15 @@ int handlers_get_invocation(app_call *c, err_t *e);
 /* DELETE /invocations/{id}: cancel a pending or running one. */
 int handlers_cancel_invocation(app_call *c, err_t *e);
 
+/* GET /keys: the keys, without secrets. */
+int handlers_list_keys(app_call *c, err_t *e);
+
+/* POST /keys: a new key; 201 with the secret, shown this once. */
+int handlers_create_key(app_call *c, err_t *e);
+
+/* DELETE /keys/{id}: revoke; 204. */
+int handlers_delete_key(app_call *c, err_t *e);
+
 /* GET /healthz: {status, docker}; 503 when the engine does not answer. */
 int handlers_healthz(app_call *c, err_t *e);
 

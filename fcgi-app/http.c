@@ -114,6 +114,12 @@ void http_req_init(http_req *r, FCGX_Request *fcgi)
         r->method = "GET";
     if (r->uri == NULL)
         r->uri = "/";
+    /* An absolute-form target ("GET http://host/metrics"): nginx routes it
+     * by its path, and so do we. */
+    if (strncasecmp(r->uri, "http://", 7) == 0 || strncasecmp(r->uri, "https://", 8) == 0) {
+        const char *path = strchr(strstr(r->uri, "//") + 2, '/');
+        r->uri = path != NULL ? path : "/";
+    }
     if (r->content_type != NULL && *r->content_type == '\0')
         r->content_type = NULL;
     cl = FCGX_GetParam("CONTENT_LENGTH", fcgi->envp);
@@ -283,6 +289,194 @@ int http_json_member(const char *s, size_t n, const char *key, size_t *off, size
     return found;
 }
 
+/* A decoded object key: where its bytes sit in the scan's key buffer. */
+typedef struct {
+    size_t off, len;
+} http_key;
+
+typedef struct {
+    buf_t bytes;    /* decoded keys of the objects open now, back to back */
+    http_key *keys; /* [n] */
+    size_t n, cap;
+} http_keyset;
+
+/* Order keys by their bytes in `base` (the key buffer). */
+static int http_key_cmp(const void *a, const void *b, void *base)
+{
+    const http_key *x = a, *y = b;
+    const char *p = base;
+    size_t n = x->len < y->len ? x->len : y->len;
+    int c = memcmp(p + x->off, p + y->off, n);
+    return c != 0 ? c : (x->len > y->len) - (x->len < y->len);
+}
+
+/* Append the UTF-8 of code point `cp` to `b`. */
+static int http_put_utf8(buf_t *b, unsigned cp)
+{
+    char u[4];
+    size_t n;
+    if (cp < 0x80) {
+        u[0] = (char)cp;
+        n = 1;
+    } else if (cp < 0x800) {
+        u[0] = (char)(0xc0 | cp >> 6);
+        u[1] = (char)(0x80 | (cp & 0x3f));
+        n = 2;
+    } else if (cp < 0x10000) {
+        u[0] = (char)(0xe0 | cp >> 12);
+        u[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
+        u[2] = (char)(0x80 | (cp & 0x3f));
+        n = 3;
+    } else {
+        u[0] = (char)(0xf0 | cp >> 18);
+        u[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
+        u[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
+        u[3] = (char)(0x80 | (cp & 0x3f));
+        n = 4;
+    }
+    return buf_append(b, u, n) == BUF_OK ? 0 : -1;
+}
+
+static unsigned http_hex4(const char *p)
+{
+    unsigned v = 0;
+    for (int i = 0; i < 4; i++)
+        v = v << 4 | (unsigned)http_hex(p[i]);
+    return v;
+}
+
+/* Decode the JSON string at `s[*i]` (its opening quote; the text is valid
+ * JSON) into `out`, leaving `*i` past its closing quote. */
+static int http_decode_string(const char *s, size_t n, size_t *i, buf_t *out)
+{
+    size_t k = *i + 1;
+    while (k < n && s[k] != '"') {
+        if (s[k] != '\\') {
+            size_t run = k;
+            while (k < n && s[k] != '"' && s[k] != '\\')
+                k++;
+            if (buf_append(out, s + run, k - run) != BUF_OK)
+                return -1;
+            continue;
+        }
+        char c = s[k + 1], lit = c == 'b'   ? '\b'
+                                 : c == 'f' ? '\f'
+                                 : c == 'n' ? '\n'
+                                 : c == 'r' ? '\r'
+                                 : c == 't' ? '\t'
+                                            : c;
+        if (c != 'u') {
+            if (buf_append(out, &lit, 1) != BUF_OK)
+                return -1;
+            k += 2;
+            continue;
+        }
+        unsigned cp = http_hex4(s + k + 2);
+        k += 6;
+        if (cp >= 0xd800 && cp < 0xdc00 && k + 6 <= n && s[k] == '\\' && s[k + 1] == 'u') {
+            unsigned lo = http_hex4(s + k + 2);
+            if (lo >= 0xdc00 && lo < 0xe000) {
+                cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
+                k += 6;
+            }
+        }
+        if (http_put_utf8(out, cp) != 0)
+            return -1;
+    }
+    *i = k + 1;
+    return 0;
+}
+
+/* Sort the keys of the object that opened at index `from` and look for a
+ * repeat. 1 (with it in `dup`), 0, or -1 when out of memory. */
+static int http_keys_repeat(http_keyset *ks, size_t from, char *dup, size_t duplen)
+{
+    qsort_r(ks->keys + from, ks->n - from, sizeof(*ks->keys), http_key_cmp, ks->bytes.data);
+    for (size_t i = from + 1; i < ks->n; i++) {
+        if (http_key_cmp(&ks->keys[i - 1], &ks->keys[i], ks->bytes.data) == 0) {
+            buf_t safe;
+            buf_init(&safe, 3 * 64 + 1);
+            buf_append_utf8(&safe, ks->bytes.data + ks->keys[i].off,
+                            ks->keys[i].len > 64 ? 64 : ks->keys[i].len, 1);
+            snprintf(dup, duplen, "%s", safe.data ? safe.data : "");
+            buf_free(&safe);
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/*
+ * Whether an object in the JSON text `s` (valid, already parsed) has a key
+ * twice, however it is spelled ("event" and "\u0065vent" are one key).
+ * json-c keeps the last one silently, while the raw text of the first
+ * could reach a function. 1 with the key in `dup`, 0, 2 for a
+ * single-quoted string (not JSON), or -1 when out of memory.
+ */
+static int http_json_duplicate(const char *s, size_t n, char *dup, size_t duplen)
+{
+    http_keyset ks = {.keys = NULL, .n = 0, .cap = 0};
+    size_t open_at[HTTP_JSON_DEPTH + 2], key_off[HTTP_JSON_DEPTH + 2];
+    bool is_object[HTTP_JSON_DEPTH + 2], want_key = false;
+    int depth = 0, rc = 0;
+
+    buf_init(&ks.bytes, n + 1);
+    for (size_t i = 0; i < n && rc == 0;) {
+        char c = s[i];
+        if (c == '{' || c == '[') {
+            if (depth >= HTTP_JSON_DEPTH + 1)
+                break;
+            is_object[depth] = c == '{';
+            open_at[depth] = ks.n;
+            key_off[depth] = ks.bytes.len;
+            depth++;
+            want_key = c == '{';
+            i++;
+        } else if (c == '}' || c == ']') {
+            depth--;
+            if (c == '}')
+                rc = http_keys_repeat(&ks, open_at[depth], dup, duplen);
+            ks.n = open_at[depth];
+            ks.bytes.len = key_off[depth];
+            want_key = false;
+            i++;
+        } else if (c == ',') {
+            want_key = depth > 0 && is_object[depth - 1];
+            i++;
+        } else if (c == '"' && want_key) {
+            if (ks.n == ks.cap) {
+                size_t cap = ks.cap ? ks.cap * 2 : 64;
+                http_key *k = realloc(ks.keys, cap * sizeof(*k));
+                if (k == NULL) {
+                    rc = -1;
+                    break;
+                }
+                ks.keys = k;
+                ks.cap = cap;
+            }
+            ks.keys[ks.n].off = ks.bytes.len;
+            if (http_decode_string(s, n, &i, &ks.bytes) != 0) {
+                rc = -1;
+                break;
+            }
+            ks.keys[ks.n].len = ks.bytes.len - ks.keys[ks.n].off;
+            ks.n++;
+            want_key = false;
+        } else if (c == '"') {
+            i = http_skip_string(s, i, n);
+        } else if (c == '\'') {
+            /* json-c takes single-quoted strings; JSON has none, and a key
+             * spelled so would hide from this check. */
+            rc = 2;
+        } else {
+            i++;
+        }
+    }
+    free(ks.keys);
+    buf_free(&ks.bytes);
+    return rc;
+}
+
 /* Tokenize `body` (valid UTF-8 without NUL bytes) as one strict JSON value
  * with nothing after it but white space. */
 static int http_tokenize(const buf_t *body, json_object **out, err_t *e)
@@ -320,8 +514,7 @@ static int http_tokenize(const buf_t *body, json_object **out, err_t *e)
                    end);
 }
 
-/* Parse a JSON object body under the contract's rules. */
-static int http_parse_json(const buf_t *body, json_object **out, err_t *e)
+int http_parse_json(const buf_t *body, json_object **out, err_t *e)
 {
     json_object *obj = NULL;
     if (strlen(body->data ? body->data : "") != body->len)
@@ -333,6 +526,18 @@ static int http_parse_json(const buf_t *body, json_object **out, err_t *e)
     if (http_key_has_nul(body->data, body->len)) {
         json_object_put(obj);
         return err_set(e, ERR_INVALID, "invalid_json", 0, "an object key contains \\u0000");
+    }
+    char dup[200];
+    int d = http_json_duplicate(body->data, body->len, dup, sizeof(dup));
+    if (d != 0) {
+        json_object_put(obj);
+        if (d < 0)
+            return err_set(e, ERR_NOMEM, NULL, 0, "the server is out of memory");
+        if (d == 2)
+            return err_set(e, ERR_INVALID, "invalid_json", 0,
+                           "the request body is not valid JSON (a single-quoted string)");
+        return err_set(e, ERR_INVALID, "duplicate_key", 0,
+                       "the key \"%s\" appears twice in one object", dup);
     }
     if (!json_object_is_type(obj, json_type_object)) {
         json_object_put(obj);
@@ -393,10 +598,14 @@ const char *http_reason(int status)
         {202, "Accepted"},
         {204, "No Content"},
         {400, "Bad Request"},
+        {401, "Unauthorized"},
+        {403, "Forbidden"},
         {404, "Not Found"},
         {405, "Method Not Allowed"},
+        {408, "Request Timeout"},
         {409, "Conflict"},
         {413, "Payload Too Large"},
+        {422, "Unprocessable Content"},
         {415, "Unsupported Media Type"},
         {429, "Too Many Requests"},
         {499, "Client Closed Request"},
@@ -436,6 +645,95 @@ void http_send(http_req *r, int status, const char *headers, const char *ctype, 
         FCGX_PutStr(body, (int)len, r->fcgi->out);
 }
 
+size_t http_json_text(const char *p, size_t n, bool cut,
+                      void (*emit)(void *arg, const char *s, size_t len), void *arg)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t total = 2, i = 0, run = 0;
+    if (emit)
+        emit(arg, "\"", 1);
+    while (i < n) {
+        unsigned char c = (unsigned char)p[i];
+        int len = c >= 0x20 && c != '"' && c != '\\' ? buf_utf8_seq(p + i, n - i) : 0;
+        if (len > 0) {
+            i += (size_t)len;
+            run += (size_t)len;
+            continue;
+        }
+        if (emit && run > 0)
+            emit(arg, p + i - run, run);
+        total += run;
+        run = 0;
+        char esc[8];
+        size_t elen;
+        if (c < 0x20 || c == '"' || c == '\\') {
+            const char *short_form = c == '"'    ? "\\\""
+                                     : c == '\\' ? "\\\\"
+                                     : c == '\n' ? "\\n"
+                                     : c == '\r' ? "\\r"
+                                     : c == '\t' ? "\\t"
+                                     : c == '\b' ? "\\b"
+                                     : c == '\f' ? "\\f"
+                                                 : NULL;
+            if (short_form != NULL) {
+                elen = 2;
+                memcpy(esc, short_form, 2);
+            } else {
+                elen = 6;
+                memcpy(esc, "\\u00", 4);
+                esc[4] = hex[c >> 4];
+                esc[5] = hex[c & 15];
+            }
+        } else if (len < 0 && cut) {
+            break; /* a character cut at a size cap */
+        } else {
+            elen = 3;
+            memcpy(esc, "\xEF\xBF\xBD", 3);
+        }
+        if (emit)
+            emit(arg, esc, elen);
+        total += elen;
+        i++;
+    }
+    if (emit && run > 0)
+        emit(arg, p + i - run, run);
+    total += run;
+    if (emit)
+        emit(arg, "\"", 1);
+    return total;
+}
+
+static void http_put(void *arg, const char *s, size_t len)
+{
+    FCGX_PutStr(s, (int)len, arg);
+}
+
+void http_send_parts(http_req *r, int status, const char *headers, const http_part *parts,
+                     int count)
+{
+    char head[256];
+    size_t total = 0;
+    for (int i = 0; i < count; i++)
+        total += parts[i].text ? http_json_text(parts[i].p, parts[i].n, parts[i].cut, NULL, NULL)
+                               : parts[i].n;
+    r->status = status;
+    int n = snprintf(head, sizeof(head), "Status: %d %s\r\n", status, http_reason(status));
+    FCGX_PutStr(head, n, r->fcgi->out);
+    if (headers != NULL)
+        FCGX_PutS(headers, r->fcgi->out);
+    n = snprintf(head, sizeof(head),
+                 "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n", total);
+    FCGX_PutStr(head, n, r->fcgi->out);
+    if (strcmp(r->method, "HEAD") == 0)
+        return;
+    for (int i = 0; i < count; i++) {
+        if (parts[i].text)
+            http_json_text(parts[i].p, parts[i].n, parts[i].cut, http_put, r->fcgi->out);
+        else
+            FCGX_PutStr(parts[i].p, (int)parts[i].n, r->fcgi->out);
+    }
+}
+
 void http_send_json(http_req *r, int status, json_object *obj, const char *headers)
 {
     size_t len;
@@ -448,10 +746,18 @@ void http_send_error(http_req *r, int status, const char *code, const char *msg,
                      const char *headers)
 {
     json_object *o = json_object_new_object();
+    buf_t safe;
+    size_t len = strlen(msg);
+    /* A message may quote what the client sent (a path, a key): whatever
+     * bytes that was, the answer stays valid UTF-8, so valid JSON. */
+    buf_init(&safe, len * 3 + 1);
+    if (buf_append_utf8(&safe, msg, len, 0) == BUF_OK)
+        msg = safe.data ? safe.data : "";
     json_object_object_add(o, "error", json_object_new_string(msg));
     json_object_object_add(o, "code", json_object_new_string(code));
     http_send_json(r, status, o, headers);
     json_object_put(o);
+    buf_free(&safe);
 }
 
 void http_send_err(http_req *r, const err_t *e, const char *headers)

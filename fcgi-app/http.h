@@ -73,6 +73,15 @@ int http_read_body(http_req *r, size_t max, buf_t *out, err_t *e);
 int http_read_json(http_req *r, size_t max, bool empty_ok, json_object **out, buf_t *raw, err_t *e);
 
 /*
+ * Parse `body` as a request's JSON object under the contract's rules: valid
+ * UTF-8 without NUL bytes, strict JSON at most HTTP_JSON_DEPTH deep,
+ * nothing after it, no key holding \u0000 and no key twice in one object,
+ * however spelled. 0 with `*out` (caller owns), or -1 with `e` (400:
+ * invalid_json, json_too_deep, duplicate_key, invalid_body).
+ */
+int http_parse_json(const buf_t *body, json_object **out, err_t *e);
+
+/*
  * Find the top-level member `key` of the JSON object text `s` (`n` bytes,
  * already validated, e.g. by http_read_json) and give its value's byte
  * range: the last one when the key repeats, as json-c keeps. Returns 1 with
@@ -91,6 +100,30 @@ int http_query(const http_req *r, const char *key, char *out, size_t outlen);
  * lines. */
 void http_send(http_req *r, int status, const char *headers, const char *ctype, const char *body,
                size_t len);
+
+/*
+ * Write the `n` bytes at `p` as one JSON string literal (quotes included):
+ * valid UTF-8 (a byte that is not becomes U+FFFD; with `cut`, an incomplete
+ * sequence at the very end is dropped), with quotes, backslashes and
+ * control characters escaped. The pieces go to `emit` (NULL: nowhere).
+ * Returns the literal's length in bytes.
+ */
+size_t http_json_text(const char *p, size_t n, bool cut,
+                      void (*emit)(void *arg, const char *s, size_t len), void *arg);
+
+/* One piece of a streamed answer: raw bytes, or (`text`) bytes written as
+ * a JSON string with http_json_text. Borrowed. */
+typedef struct {
+    const char *p;
+    size_t n;
+    bool text;
+    bool cut;
+} http_part;
+
+/* Send a JSON answer made of `count` pieces, written to the client as
+ * they are encoded: a large output is never copied into one body first. */
+void http_send_parts(http_req *r, int status, const char *headers, const http_part *parts,
+                     int count);
 
 /* Send `obj` (borrowed) serialized as the response body. */
 void http_send_json(http_req *r, int status, json_object *obj, const char *headers);

@@ -2,7 +2,10 @@
 
 #include <curl/curl.h>
 #include <errno.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,9 +13,11 @@
 #include <time.h>
 
 #include "clock.h"
+#include "func.h"
 #include "http.h"
 #include "log.h"
 #include "multipart.h"
+#include "tarscan.h"
 
 /* Bytes of a multipart body read from the client per step (a raw tar is
  * read straight into libcurl's upload buffer instead). */
@@ -31,6 +36,7 @@
  * no engine call at all, at the price of an answer up to this stale. */
 #define IMAGES_PRESENT_TTL_MS 2000
 #define IMAGES_PRESENT_CACHE 64
+#define IMAGES_INSPECT_MAX (1024 * 1024)
 
 /* Where an upload's request body stands. */
 typedef enum {
@@ -42,6 +48,8 @@ typedef enum {
     IMAGES_NO_IMAGE,   /* a form without an "image" field */
     IMAGES_TWO_IMAGES, /* a form with more than one */
     IMAGES_EMPTY,      /* an image of zero bytes */
+    IMAGES_TOO_SLOW,   /* slower than MINILAMBDA_UPLOAD_MIN_RATE over a window */
+    IMAGES_REFUSED,    /* the scanner refused the image (too large unpacked, ...) */
     IMAGES_NOMEM
 } images_state;
 
@@ -63,6 +71,11 @@ typedef struct {
     char other[64]; /* the first other field's name, for the error */
     images_state st;
     multipart_rc mrc;
+    tarscan_t *scan; /* what the image would unpack to */
+    err_t scan_err;  /* why the scanner refused it */
+    /* The minimum rate: body bytes at the start of the current window. */
+    long long min_rate, window_ms, window_start_ms;
+    unsigned long long window_start_body;
 } images_upload_ctx;
 
 static int images_part_begin(void *arg, const char *name, const char *filename)
@@ -82,11 +95,22 @@ static int images_part_begin(void *arg, const char *name, const char *filename)
     return 0;
 }
 
+/* Pass `n` image bytes to the scanner before they go to the engine. */
+static int images_scan(images_upload_ctx *u, const char *p, size_t n)
+{
+    if (tarscan_feed(u->scan, p, n, &u->scan_err) == 0)
+        return 0;
+    u->st = IMAGES_REFUSED;
+    return -1;
+}
+
 static int images_part_data(void *arg, const char *p, size_t n)
 {
     images_upload_ctx *u = arg;
     if (!u->in_image)
         return 0;
+    if (images_scan(u, p, n) != 0)
+        return -1;
     size_t fit = u->room - u->filled < n ? u->room - u->filled : n;
     memcpy(u->dst + u->filled, p, fit);
     u->filled += fit;
@@ -109,6 +133,52 @@ static int images_part_end(void *arg)
 static const multipart_callbacks images_mp_cb = {images_part_begin, images_part_data,
                                                  images_part_end};
 
+/* Whether the current rate window has closed short of the minimum rate;
+ * a window that closed well starts the next one. */
+static bool images_too_slow(images_upload_ctx *u)
+{
+    long long now = clock_mono_ms();
+    if (u->min_rate == 0 || now - u->window_start_ms < u->window_ms)
+        return false;
+    if (u->body - u->window_start_body < (unsigned long long)(u->min_rate * u->window_ms / 1000))
+        return true;
+    u->window_start_ms = now;
+    u->window_start_body = u->body;
+    return false;
+}
+
+/* Read up to `want` body bytes into `into`: what has arrived, without
+ * waiting for more once something is there, checking the rate each time
+ * it must wait. A wait lasts at most one window (SO_RCVTIMEO, set by
+ * images_upload), so a client that trickles cannot hold the thread past
+ * it. Returns the count (0 at the end of the body), or -1 when the client
+ * sends too slowly. */
+static int images_read_some(images_upload_ctx *u, char *into, size_t want)
+{
+    FCGX_Stream *in = u->r->fcgi->in;
+    size_t got = 0;
+    while (got < want) {
+        size_t avail = in->rdNext < in->stop ? (size_t)(in->stop - in->rdNext) : 0;
+        if (avail == 0 && got > 0)
+            break;
+        if (avail == 0 && images_too_slow(u))
+            return -1;
+        /* With nothing buffered, one byte makes libfcgi take in the next
+         * record (from its buffer, or the socket); the rest of that record
+         * is buffered after it. */
+        size_t take = avail == 0 ? 1 : avail < want - got ? avail : want - got;
+        int n = FCGX_GetStr(into + got, (int)take, in);
+        if (n <= 0) {
+            /* A read that timed out is a window with nothing in it. */
+            if (FCGX_GetError(in) != 0 && images_too_slow(u))
+                return -1;
+            break;
+        }
+        got += (size_t)n;
+    }
+    return (int)got;
+}
+
 /* Read the next piece of the body and pass the image bytes in it to the
  * read callback's buffer. Reads at most the room left, so the parser's
  * output (the input plus the few delimiter bytes it held back) overflows
@@ -120,7 +190,11 @@ static void images_pull(images_upload_ctx *u)
     if (want > IMAGES_CHUNK)
         want = IMAGES_CHUNK;
     char *into = u->mp != NULL ? u->chunk : u->dst + u->filled;
-    int n = FCGX_GetStr(into, (int)want, in);
+    int n = images_read_some(u, into, want);
+    if (n < 0) {
+        u->st = IMAGES_TOO_SLOW;
+        return;
+    }
     if (n > 0) {
         u->body += (unsigned)n;
         if (u->body > u->max) {
@@ -128,6 +202,8 @@ static void images_pull(images_upload_ctx *u)
             return;
         }
         if (u->mp == NULL) {
+            if (images_scan(u, into, (size_t)n) != 0)
+                return;
             u->filled += (size_t)n;
             u->tar += (unsigned)n;
         } else {
@@ -141,10 +217,10 @@ static void images_pull(images_upload_ctx *u)
             }
         }
     }
-    if (n >= 0 && (size_t)n == want)
+    if (n > 0)
         return;
-    /* A short read: the body ended, completely or not. libfcgi flags an
-     * error when nginx closed the connection mid-body (the client left). */
+    /* The body ended, completely or not. libfcgi flags an error when nginx
+     * closed the connection mid-body (the client left). */
     if (FCGX_GetError(in) != 0 ||
         (u->r->content_length >= 0 && u->body != (unsigned long long)u->r->content_length)) {
         u->st = IMAGES_CLIENT_GONE;
@@ -160,6 +236,10 @@ static void images_pull(images_upload_ctx *u)
             u->st = IMAGES_NO_IMAGE;
             return;
         }
+    }
+    if (u->tar > 0 && tarscan_finish(u->scan, &u->scan_err) != 0) {
+        u->st = IMAGES_REFUSED;
+        return;
     }
     u->st = u->tar == 0 ? IMAGES_EMPTY : IMAGES_DONE;
 }
@@ -217,6 +297,13 @@ static int images_body_error(const images_upload_ctx *u, err_t *e)
     case IMAGES_CLIENT_GONE:
         return err_set(e, ERR_INVALID, "incomplete_body", 0,
                        "the request body ended before its end");
+    case IMAGES_REFUSED:
+        *e = u->scan_err;
+        return -1;
+    case IMAGES_TOO_SLOW:
+        return err_set(e, ERR_SLOW, "upload_too_slow", 0,
+                       "the upload sent fewer than %lld bytes a second over %lld s", u->min_rate,
+                       u->window_ms / 1000);
     default:
         return err_set(e, ERR_NOMEM, NULL, 0, "the server is out of memory");
     }
@@ -275,6 +362,57 @@ static void images_parse_load(const buf_t *reply, json_object *images, char *err
     json_tokener_free(tok);
 }
 
+/* `ref` with ":latest" when it names no tag or digest, as docker reads it. */
+static void images_full_ref(const char *ref, char *out, size_t outlen)
+{
+    const char *slash = strrchr(ref, '/');
+    const char *last = slash ? slash + 1 : ref;
+    bool tagged = strchr(last, ':') != NULL || strchr(ref, '@') != NULL;
+    snprintf(out, outlen, "%s%s", ref, tagged ? "" : ":latest");
+}
+
+/*
+ * After a load: the functions whose image reference is a tag the load
+ * (re)set. A pinned one whose pin differs keeps running its own image and
+ * is listed in `retagged`; one not pinned yet pins to the loaded image
+ * and is listed in `pinned`.
+ */
+static void images_follow(app_call *c, json_object *loaded, json_object *retagged,
+                          json_object *pinned)
+{
+    char *list = NULL, full[300], want[300], id[DOCKER_ID_MAX];
+    err_t e;
+    json_object *all = NULL;
+    if (store_list(c->t->app->store, &list, &e) != 0 || (all = json_tokener_parse(list)) == NULL) {
+        log_warn("image upload: cannot read the functions to follow tags: %s", e.msg);
+        goto done;
+    }
+    for (size_t i = 0; i < json_object_array_length(loaded); i++) {
+        const char *ref = json_object_get_string(json_object_array_get_idx(loaded, i));
+        if (strncmp(ref, "sha256:", 7) == 0 ||
+            images_resolve(c->t->conn, ref, id, sizeof(id), &e) != 1)
+            continue;
+        images_full_ref(ref, want, sizeof(want));
+        for (size_t k = 0; k < json_object_array_length(all); k++) {
+            json_object *rec = json_object_array_get_idx(all, k), *pin, *out = NULL;
+            images_full_ref(func_str(rec, "image"), full, sizeof(full));
+            if (strcmp(full, want) != 0)
+                continue;
+            bool has = json_object_object_get_ex(rec, "image_id", &pin) && pin != NULL;
+            if (has && strcmp(json_object_get_string(pin), id) != 0) {
+                json_object_array_add(retagged, json_object_new_string(func_str(rec, "name")));
+            } else if (!has &&
+                       store_pin(c->t->app->store, func_str(rec, "id"), id, &out, &e) == 0) {
+                json_object_array_add(pinned, json_object_new_string(func_str(rec, "name")));
+                json_object_put(out);
+            }
+        }
+    }
+done:
+    json_object_put(all);
+    free(list);
+}
+
 /* Load the body into the engine and answer. 0 when an image was loaded,
  * -1 with the error otherwise. */
 static int images_load(app_call *c, images_upload_ctx *u, err_t *e)
@@ -294,6 +432,8 @@ static int images_load(app_call *c, images_upload_ctx *u, err_t *e)
         log_warn("image upload: abandoned after %llu bytes of body: %s", u->body,
                  u->st == IMAGES_CLIENT_GONE ? "the client went away"
                  : u->st == IMAGES_TOO_BIG   ? "over the size limit"
+                 : u->st == IMAGES_TOO_SLOW  ? "slower than the minimum rate"
+                 : u->st == IMAGES_REFUSED   ? u->scan_err.msg
                                              : "the body is not a valid upload");
         images_body_error(u, e);
         goto done;
@@ -319,6 +459,10 @@ static int images_load(app_call *c, images_upload_ctx *u, err_t *e)
     json_object_object_add(out, "message", json_object_new_string("Image Uploaded Successfully"));
     json_object_object_add(out, "images", json_object_get(images));
     json_object_object_add(out, "file_size", json_object_new_int64((int64_t)u->tar));
+    json_object *retagged = json_object_new_array(), *pinned = json_object_new_array();
+    images_follow(c, images, retagged, pinned);
+    json_object_object_add(out, "retagged", retagged);
+    json_object_object_add(out, "pinned", pinned);
     http_send_json(c->r, 200, out, NULL);
     log_info("image upload: loaded %s (%llu bytes)",
              json_object_to_json_string_ext(images, JSON_C_TO_STRING_PLAIN), u->tar);
@@ -366,10 +510,21 @@ int images_upload(app_call *c, err_t *e)
     memset(&u, 0, sizeof(u));
     u.r = c->r;
     u.max = (unsigned long long)c->t->app->cfg->max_image_bytes;
+    u.min_rate = c->t->app->cfg->upload_min_rate;
+    u.window_ms = (long long)c->t->app->cfg->upload_rate_window * 1000;
+    u.window_start_ms = clock_mono_ms();
+    if (u.min_rate > 0) {
+        struct timeval tv = {.tv_sec = c->t->app->cfg->upload_rate_window};
+        if (setsockopt(c->r->fcgi->ipcFd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) != 0)
+            log_warn("image upload: setsockopt(SO_RCVTIMEO) failed: %s", strerror(errno));
+    }
     buf_init(&u.spill, MULTIPART_DELIM_MAX);
-    rc = images_begin(c, &u, &mp, e);
+    u.scan = tarscan_new((unsigned long long)c->t->app->cfg->max_unpacked_bytes);
+    rc = u.scan == NULL ? err_set(e, ERR_NOMEM, NULL, ENOMEM, "tarscan_new() failed: out of memory")
+                        : images_begin(c, &u, &mp, e);
     if (rc == 0)
         rc = images_load(c, &u, e);
+    tarscan_free(u.scan);
     metrics_image_upload(c->t->app->metrics, rc == 0, u.tar);
     buf_free(&u.spill);
     free(u.chunk);
@@ -513,25 +668,64 @@ static int images_cache_get(const char *image)
     return present;
 }
 
-int images_present(docker_conn_t *c, const char *image)
+/* GET /images/{image}/json into `out`. */
+static docker_rc images_inspect(docker_conn_t *c, const char *image, buf_t *out, docker_result *dr)
 {
     char path[1024];
+    char *esc = curl_easy_escape(NULL, image, 0);
+    if (esc == NULL) {
+        snprintf(dr->message, sizeof(dr->message), "curl_easy_escape() failed");
+        return DOCKER_ERROR;
+    }
+    int n = snprintf(path, sizeof(path), "/images/%s/json", esc);
+    curl_free(esc);
+    if (n < 0 || (size_t)n >= sizeof(path)) {
+        snprintf(dr->message, sizeof(dr->message), "image reference too long");
+        return DOCKER_ERROR;
+    }
+    return docker_call(c, "GET", path, NULL, IMAGES_INSPECT_TIMEOUT_MS, out, dr);
+}
+
+int images_present(docker_conn_t *c, const char *image)
+{
     docker_result dr;
     int cached = images_cache_get(image);
     if (cached >= 0)
         return cached;
-    char *esc = curl_easy_escape(NULL, image, 0);
-    if (esc == NULL)
-        return -1;
-    int n = snprintf(path, sizeof(path), "/images/%s/json", esc);
-    curl_free(esc);
-    if (n < 0 || (size_t)n >= sizeof(path))
-        return -1;
-    docker_rc rc = docker_call(c, "GET", path, NULL, IMAGES_INSPECT_TIMEOUT_MS, NULL, &dr);
+    docker_rc rc = images_inspect(c, image, NULL, &dr);
     if (rc == DOCKER_OK || (rc == DOCKER_API_ERROR && dr.status == 404)) {
         images_cache_put(image, rc == DOCKER_OK);
         return rc == DOCKER_OK;
     }
     log_warn("image inspect %s failed: %s", image, dr.message);
     return -1;
+}
+
+int images_resolve(docker_conn_t *c, const char *image, char *id, size_t idlen, err_t *e)
+{
+    docker_result dr;
+    buf_t body;
+    json_object *o = NULL, *v;
+    int rc = -1;
+    buf_init(&body, IMAGES_INSPECT_MAX);
+    docker_rc drc = images_inspect(c, image, &body, &dr);
+    if (drc == DOCKER_API_ERROR && dr.status == 404) {
+        rc = 0;
+        goto done;
+    }
+    if (drc != DOCKER_OK) {
+        docker_err(drc, &dr, e);
+        goto done;
+    }
+    o = json_tokener_parse(body.data ? body.data : "");
+    if (!json_object_object_get_ex(o, "Id", &v) || !json_object_is_type(v, json_type_string)) {
+        err_set(e, ERR_ENGINE, NULL, 0, "image inspect %.200s: no Id in the answer", image);
+        goto done;
+    }
+    snprintf(id, idlen, "%s", json_object_get_string(v));
+    rc = 1;
+done:
+    json_object_put(o);
+    buf_free(&body);
+    return rc;
 }

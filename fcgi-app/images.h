@@ -23,4 +23,8 @@ int images_list(app_call *c, err_t *e);
  * inspect call, its answer reused by this process for up to 2 s. */
 int images_present(docker_conn_t *c, const char *image);
 
+/* Resolve `image` (a reference) to the engine's image id ("sha256:...")
+ * in `id`. 1 found, 0 when the engine has no such image, -1 with `e`. */
+int images_resolve(docker_conn_t *c, const char *image, char *id, size_t idlen, err_t *e);
+
 #endif

@@ -35,23 +35,3 @@ json_object *invoke_text(const buf_t *b)
     buf_free(&t);
     return o;
 }
-
-json_object *invoke_answer(const runtime_req *req, const runtime_result *res, const char *now)
-{
-    json_object *out = json_object_new_object();
-    bool exited = res->status == STATUS_SUCCEEDED || res->status == STATUS_FAILED;
-    json_object_object_add(out, "result", invoke_text(&res->out));
-    json_object_object_add(out, "duration", json_object_new_int64(res->duration_ms));
-    json_object_object_add(out, "timestamp", json_object_new_string(now));
-    json_object_object_add(out, "invocation_id", json_object_new_string(req->id));
-    json_object_object_add(out, "status", json_object_new_string(status_word(res->status)));
-    json_object_object_add(out, "exit_code", exited ? json_object_new_int(res->exit_code) : NULL);
-    json_object_object_add(out, "logs", invoke_text(&res->err));
-    if (res->truncated)
-        json_object_object_add(out, "truncated", json_object_new_boolean(1));
-    if (res->status != STATUS_SUCCEEDED) {
-        json_object_object_add(out, "error", json_object_new_string(res->message));
-        json_object_object_add(out, "code", json_object_new_string(status_code(res->status)));
-    }
-    return out;
-}

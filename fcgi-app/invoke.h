@@ -1,8 +1,8 @@
 /*
  * invoke: the bracket around one run, shared by synchronous calls and the
  * async executors — the in-flight gauge, the runtime, the outcome counted
- * under the function's name, and one log line — plus the JSON shapes a
- * run's output takes in answers and records.
+ * under the function's name, and one log line — and the JSON text a run's
+ * output takes in records.
  */
 #ifndef MINILAMBDA_INVOKE_H
 #define MINILAMBDA_INVOKE_H
@@ -34,10 +34,5 @@ void invoke_call(const invoke_ctx *x, const runtime_req *req, bool async, runtim
  * when `b` is full, its capture stopped at the cap and a character cut
  * there is dropped. Caller owns it; NULL when out of memory. */
 json_object *invoke_text(const buf_t *b);
-
-/* The synchronous answer for `res` (caller owns it): result, duration,
- * timestamp (`now`), invocation_id, status, exit_code, logs, and
- * truncated, error and code where they apply. */
-json_object *invoke_answer(const runtime_req *req, const runtime_result *res, const char *now);
 
 #endif

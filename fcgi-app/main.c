@@ -17,6 +17,7 @@
 #include "config.h"
 #include "err.h"
 #include "files.h"
+#include "keys.h"
 #include "log.h"
 #include "pool.h"
 #include "route.h"
@@ -34,6 +35,30 @@ static void main_instance(const char *data_dir, char *out, size_t outlen)
         h *= 1099511628211ULL;
     }
     snprintf(out, outlen, "%016llx", (unsigned long long)h);
+}
+
+/* Keys are required: when none exist yet, write an admin key to
+ * <data dir>/admin.key (mode 0600) so the operator can make the others. */
+static int main_admin_key(const config_t *cfg)
+{
+    char path[CONFIG_PATH_MAX + 16];
+    err_t e;
+    snprintf(path, sizeof(path), "%s/admin.key", cfg->data_dir);
+    keys_t *k = keys_open(cfg->data_dir, &e);
+    int made = k != NULL ? keys_bootstrap(k, path, &e) : -1;
+    keys_close(k);
+    if (made < 0) {
+        fprintf(stderr,
+                "minilambda: cannot start: API keys are required and none could be "
+                "made: %s\n",
+                e.msg);
+        return -1;
+    }
+    if (made > 0)
+        log_warn("API keys are required (MINILAMBDA_AUTH=%s, bind %s) and none existed: an admin "
+                 "key was written to %s (mode 0600)",
+                 cfg->auth, cfg->bind, path);
+    return 0;
 }
 
 static void main_usage(const char *argv0)
@@ -91,6 +116,8 @@ int main(int argc, char **argv)
         return 1;
     }
     store_close(store);
+    if (cfg.auth_required && main_admin_key(&cfg) != 0)
+        return 1;
     if (curl_global_init(CURL_GLOBAL_ALL) != CURLE_OK) {
         fprintf(stderr, "minilambda: curl_global_init() failed\n");
         return 1;

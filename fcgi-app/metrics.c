@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,13 +19,17 @@
 #define METRICS_VERSION 1
 #define METRICS_NAME_MAX 64
 /* Status codes tracked individually; anything else counts as "other". */
-static const int metrics_codes[] = {200, 201, 202, 204, 400, 404, 405, 409, 413,
-                                    415, 429, 499, 500, 502, 503, 504, 0};
+static const int metrics_codes[] = {200, 201, 202, 204, 400, 401, 403, 404, 405, 408, 409,
+                                    413, 415, 422, 429, 499, 500, 502, 503, 504, 507, 0};
 #define METRICS_CODES (sizeof(metrics_codes) / sizeof(metrics_codes[0]))
 
+/* retired_ms while a process reclaims the slot for another function. */
+#define METRICS_RECLAIMING UINT64_MAX
+
 typedef struct {
-    _Atomic uint64_t hash;  /* 0 while free; claimed with CAS */
-    _Atomic uint32_t ready; /* 1 once `name` is written */
+    _Atomic uint64_t hash;       /* 0 while free; claimed with CAS */
+    _Atomic uint32_t ready;      /* 1 once `name` is written */
+    _Atomic uint64_t retired_ms; /* monotonic ms its function was deleted, 0 while in use */
     char name[METRICS_NAME_MAX];
     _Atomic uint64_t total;
     _Atomic uint64_t by_status[METRICS_STATUS__COUNT];
@@ -47,6 +52,7 @@ typedef struct {
     uint32_t threads;
     uint64_t size;
     uint64_t start_time; /* Unix seconds */
+    uint64_t reclaim_ms; /* how long a deleted function's slot stays its own */
     _Atomic uint64_t http[METRICS_ROUTES][METRICS_CODES];
     _Atomic uint64_t uploads[2]; /* failed, succeeded */
     _Atomic uint64_t upload_bytes;
@@ -68,8 +74,8 @@ static size_t metrics_slots_size(int slots)
     return sizeof(metrics_seg) + sizeof(metrics_slot) * ((size_t)slots + 1);
 }
 
-metrics_t *metrics_create(const char *name, int slots, int rows, int threads, char *err,
-                          size_t errlen)
+metrics_t *metrics_create(const char *name, int slots, int rows, int threads, int reclaim_s,
+                          char *err, size_t errlen)
 {
     size_t size =
         metrics_slots_size(slots) + sizeof(metrics_active) * (size_t)rows * (size_t)threads;
@@ -109,6 +115,7 @@ metrics_t *metrics_create(const char *name, int slots, int rows, int threads, ch
     m->active = (metrics_active *)((char *)p + metrics_slots_size(slots));
     m->seg->size = size;
     m->seg->start_time = (uint64_t)time(NULL);
+    m->seg->reclaim_ms = (uint64_t)reclaim_s * 1000;
     metrics_slot *ovf = &m->seg->slot[slots];
     snprintf(ovf->name, sizeof(ovf->name), "_overflow");
     atomic_store(&ovf->hash, 1);
@@ -143,17 +150,61 @@ static uint64_t metrics_hash(const char *s)
     return h | 2; /* never 0 (free) nor 1 (the overflow marker) */
 }
 
-/* The slot for `function`, claimed on first use; the overflow slot when
- * the table is full. */
-static metrics_slot *metrics_slot_for(metrics_t *m, const char *function)
+/* Whether slot `sl` holds `function` (waiting, boundedly, for a claimer
+ * between its CAS and `ready`: one that died right there leaves the slot
+ * unusable rather than wedging us). */
+static bool metrics_is(metrics_slot *sl, const char *function)
+{
+    for (int spin = 0; spin < 1000000 && !atomic_load(&sl->ready); spin++)
+        ;
+    return atomic_load(&sl->ready) && strncmp(sl->name, function, METRICS_NAME_MAX - 1) == 0;
+}
+
+/* Whether `sl` belongs to a function deleted more than the grace ago with
+ * nothing of it in flight. */
+static bool metrics_reclaimable(metrics_seg *s, metrics_slot *sl)
+{
+    uint64_t r = atomic_load(&sl->retired_ms);
+    return r != 0 && r != METRICS_RECLAIMING && (uint64_t)clock_mono_ms() - r >= s->reclaim_ms &&
+           atomic_load(&sl->in_flight) == 0;
+}
+
+/* Take over the retired slot `sl` for `function` (hash `h`). */
+static bool metrics_reclaim(metrics_seg *s, metrics_slot *sl, const char *function, uint64_t h)
+{
+    uint64_t r = atomic_load(&sl->retired_ms);
+    if (!metrics_reclaimable(s, sl) ||
+        !atomic_compare_exchange_strong(&sl->retired_ms, &r, METRICS_RECLAIMING))
+        return false;
+    /* Not ready while it changes hands: a reader waits, then compares. */
+    atomic_store(&sl->ready, 0);
+    atomic_store(&sl->hash, h);
+    atomic_store(&sl->total, 0);
+    for (int k = 0; k < METRICS_STATUS__COUNT; k++)
+        atomic_store(&sl->by_status[k], 0);
+    for (int k = 0; k <= METRICS_BUCKETS; k++)
+        atomic_store(&sl->buckets[k], 0);
+    atomic_store(&sl->sum_us, 0);
+    snprintf(sl->name, sizeof(sl->name), "%s", function);
+    atomic_store(&sl->retired_ms, 0);
+    atomic_store(&sl->ready, 1);
+    return true;
+}
+
+/* The slot holding `function`, or NULL; with `claim`, a new one is
+ * claimed on first use (a free slot, else the first reclaimable one on the
+ * way), and the overflow slot answers when the table is full. A slot found
+ * for a function deleted and registered again is in use again. */
+static metrics_slot *metrics_find(metrics_t *m, const char *function, bool claim)
 {
     metrics_seg *s = m->seg;
     uint64_t h = metrics_hash(function);
     uint32_t n = s->slots;
+    metrics_slot *reuse = NULL;
     for (uint32_t i = 0; i < n; i++) {
         metrics_slot *sl = &s->slot[(h + i) % n];
         uint64_t cur = atomic_load(&sl->hash);
-        if (cur == 0) {
+        if (cur == 0 && claim && reuse == NULL) {
             uint64_t expect = 0;
             if (atomic_compare_exchange_strong(&sl->hash, &expect, h)) {
                 snprintf(sl->name, sizeof(sl->name), "%s", function);
@@ -162,18 +213,33 @@ static metrics_slot *metrics_slot_for(metrics_t *m, const char *function)
             }
             cur = expect;
         }
-        if (cur != h)
-            continue;
-        /* Claimed by someone with our hash: wait for its name, then compare.
-         * The claimer writes a few bytes between the CAS and `ready`; a
-         * claimer that died right there leaves the slot unusable, so the
-         * wait is bounded. */
-        for (int spin = 0; spin < 1000000 && !atomic_load(&sl->ready); spin++)
-            ;
-        if (atomic_load(&sl->ready) && strncmp(sl->name, function, METRICS_NAME_MAX - 1) == 0)
+        if (cur == 0)
+            break; /* the end of this hash's chain: it is nowhere further */
+        if (cur == h && metrics_is(sl, function)) {
+            uint64_t r = atomic_load(&sl->retired_ms);
+            if (r != 0 && r != METRICS_RECLAIMING)
+                atomic_compare_exchange_strong(&sl->retired_ms, &r, 0);
             return sl;
+        }
+        if (claim && reuse == NULL && metrics_reclaimable(s, sl))
+            reuse = sl;
     }
-    return &s->slot[n];
+    if (reuse != NULL && metrics_reclaim(s, reuse, function, h))
+        return reuse;
+    return claim ? &s->slot[n] : NULL;
+}
+
+static metrics_slot *metrics_slot_for(metrics_t *m, const char *function)
+{
+    return metrics_find(m, function, true);
+}
+
+void metrics_retire(metrics_t *m, const char *function)
+{
+    metrics_slot *sl = metrics_find(m, function, false);
+    uint64_t zero = 0;
+    if (sl != NULL)
+        atomic_compare_exchange_strong(&sl->retired_ms, &zero, (uint64_t)clock_mono_ms() | 1);
 }
 
 static metrics_active *metrics_active_at(metrics_t *m, int row, int thread)

@@ -38,11 +38,17 @@ typedef enum {
  * Create the segment `name` afresh (a leftover of an earlier run, whatever
  * its layout, is replaced: counts start at zero with each master) with room
  * for `slots` functions and for `rows` x `threads` running invocations, and
- * map it. Returns the mapping (metrics_close) or NULL with the reason in
- * `err`.
+ * map it. A deleted function's slot may serve another function `reclaim_s`
+ * seconds after metrics_retire. Returns the mapping (metrics_close) or NULL
+ * with the reason in `err`.
  */
-metrics_t *metrics_create(const char *name, int slots, int rows, int threads, char *err,
-                          size_t errlen);
+metrics_t *metrics_create(const char *name, int slots, int rows, int threads, int reclaim_s,
+                          char *err, size_t errlen);
+
+/* `function` was deleted: its series stay for the reclaim period, then its
+ * slot may go to another function (a function of the same name registered
+ * again meanwhile keeps it). */
+void metrics_retire(metrics_t *m, const char *function);
 
 /* Unmap; with `unlink_it` also remove the segment (the master, on a clean
  * exit). */

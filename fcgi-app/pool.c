@@ -1,6 +1,7 @@
 #include "pool.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <fcgiapp.h>
 #include <pthread.h>
 #include <signal.h>
@@ -23,6 +24,7 @@
 #include "docker.h"
 #include "executor.h"
 #include "janitor.h"
+#include "throttle.h"
 #include "log.h"
 #include "metrics.h"
 #include "route.h"
@@ -33,6 +35,14 @@
 #define POOL_BACKOFF_MAX_MS 10000
 /* A worker that lived less than this counts as crash-looping. */
 #define POOL_STABLE_MS 5000
+/* Invoke threads each worker has beyond MINILAMBDA_THREADS. The limit is
+ * MINILAMBDA_MAX_CONCURRENCY slots; with every slot busy these threads are
+ * still there to accept the next calls and answer 429 at once, instead of
+ * leaving them unseen in the socket's backlog. */
+#define POOL_SPARE_THREADS 4
+/* Allocations this large come from mmap, so that a large answer's memory
+ * goes back to the system when it is freed, not into a heap that stays. */
+#define POOL_MMAP_THRESHOLD (256 * 1024)
 
 typedef struct {
     pid_t pid; /* 0 when not running */
@@ -48,6 +58,7 @@ typedef struct {
     int control_fd;
     int invoke_fd;
     slots_t *slots;
+    throttle_t *throttle;
     metrics_t *metrics;
     async_t *async;
     docker_t *docker;
@@ -149,7 +160,8 @@ static void pool_worker_main(pool_master *m, int index)
     const config_t *cfg = m->cfg;
     pool_state st;
     err_t e;
-    int sig = 0, nthreads = cfg->threads + cfg->control_threads;
+    int invoke_threads = cfg->threads + POOL_SPARE_THREADS;
+    int sig = 0, nthreads = invoke_threads + cfg->control_threads;
     pthread_t *tids = calloc((size_t)nthreads, sizeof(*tids));
     pool_thread_arg *args = calloc((size_t)nthreads, sizeof(*args));
 
@@ -157,13 +169,14 @@ static void pool_worker_main(pool_master *m, int index)
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (getppid() == 1)
         _exit(1);
+    mallopt(M_MMAP_THRESHOLD, POOL_MMAP_THRESHOLD);
 
     memset(&st, 0, sizeof(st));
     pthread_mutex_init(&st.mu, NULL);
     pthread_cond_init(&st.idle, NULL);
     err_set(&e, ERR_NOMEM, NULL, 0, "calloc() or FCGX_Init() failed");
     if (tids == NULL || args == NULL ||
-        app_open(&st.app, cfg, m->slots, m->metrics, index, m->instance, &e) != 0 ||
+        app_open(&st.app, cfg, m->slots, m->throttle, m->metrics, index, m->instance, &e) != 0 ||
         FCGX_Init() != 0) {
         log_error("worker %d start-up failed: %s", index, e.msg);
         _exit(1);
@@ -171,7 +184,7 @@ static void pool_worker_main(pool_master *m, int index)
 
     /* Threads inherit the blocked stop signals; only sigwait below sees them. */
     for (int i = 0; i < nthreads; i++) {
-        bool invoke = i < cfg->threads;
+        bool invoke = i < invoke_threads;
         args[i] = (pool_thread_arg){.st = &st,
                                     .fd = invoke ? m->invoke_fd : m->control_fd,
                                     .plane = invoke ? APP_INVOKE : APP_CONTROL,
@@ -181,7 +194,7 @@ static void pool_worker_main(pool_master *m, int index)
             _exit(1);
         }
     }
-    log_debug("worker %d serving with %d invoke and %d control threads", index, cfg->threads,
+    log_debug("worker %d serving with %d invoke and %d control threads", index, invoke_threads,
               cfg->control_threads);
 
     sigset_t stop;
@@ -210,6 +223,7 @@ static void pool_executor_main(pool_master *m, int index)
     executor_ctx x = {.cfg = m->cfg,
                       .instance = m->instance,
                       .slots = m->slots,
+                      .throttle = m->throttle,
                       .row = index,
                       .index = index - m->cfg->workers,
                       .metrics = m->metrics};
@@ -321,8 +335,9 @@ static int pool_open(pool_master *m)
 
     m->total = cfg->workers + cfg->async_workers;
     m->workers = calloc((size_t)m->total, sizeof(*m->workers));
-    m->slots = slots_create(cfg->workers, cfg->async_workers, cfg->threads);
-    if (m->workers == NULL || m->slots == NULL) {
+    m->slots = slots_create(cfg->workers, cfg->async_workers, cfg->threads + POOL_SPARE_THREADS);
+    m->throttle = throttle_create();
+    if (m->workers == NULL || m->slots == NULL || m->throttle == NULL) {
         log_error("pool start-up failed: calloc() or mmap() failed: %s", strerror(errno));
         return -1;
     }
@@ -336,7 +351,9 @@ static int pool_open(pool_master *m)
         snprintf(shm, sizeof(shm), "%s", cfg->metrics_shm);
     else
         snprintf(shm, sizeof(shm), "/minilambda-%s", m->instance);
-    m->metrics = metrics_create(shm, cfg->metrics_slots, m->total, cfg->threads, why, sizeof(why));
+    m->metrics =
+        metrics_create(shm, cfg->metrics_slots, m->total, cfg->threads + POOL_SPARE_THREADS,
+                       cfg->metrics_reclaim, why, sizeof(why));
     if (m->metrics == NULL) {
         log_error("pool start-up failed: %s", why);
         return -1;
@@ -436,6 +453,7 @@ static void pool_close(pool_master *m)
     docker_conn_free(m->conn);
     docker_free(m->docker);
     slots_destroy(m->slots);
+    throttle_destroy(m->throttle);
     async_close(m->async);
     metrics_close(m->metrics, 1);
     free(m->workers);

@@ -3,7 +3,10 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <string.h>
+#include <strings.h>
 #include <uuid/uuid.h>
+
+#include "cidr.h"
 
 #include "handlers.h"
 #include "images.h"
@@ -11,33 +14,48 @@
 #include "metrics.h"
 
 #define FN ROUTE_FUNCTION
+#define OPEN ROUTE_OPEN
+#define DEPLOY KEYS_DEPLOY
+#define INVOKE KEYS_INVOKE
+#define READ KEYS_READ
 
 /* The API. Rows of one template sit together; a row that depends on a
- * header comes before the row without the condition. */
+ * header comes before the row without the condition. Admin keys may call
+ * every route; the last column names the other scopes that may. */
 static const route_def route_table[] = {
-    {"/functions", HTTP_GET, handlers_list_functions, APP_CONTROL, 0, ROUTE_OPEN},
-    {"/functions", HTTP_POST, handlers_create_function, APP_CONTROL, 0, ROUTE_OPEN},
-    {"/functions/{ref}", HTTP_GET, handlers_get_function, APP_CONTROL, FN, ROUTE_OPEN},
-    {"/functions/{ref}", HTTP_PATCH, handlers_update_function, APP_CONTROL, 0, ROUTE_OPEN},
-    {"/functions/{ref}", HTTP_DELETE, handlers_delete_function, APP_CONTROL, 0, ROUTE_OPEN},
-    {"/invoke/{ref}", HTTP_POST, handlers_invoke_async, APP_INVOKE, FN | ROUTE_IF_EVENT,
-     ROUTE_OPEN},
-    {"/invoke/{ref}", HTTP_POST, handlers_invoke, APP_INVOKE, FN | ROUTE_SLOT, ROUTE_OPEN},
-    {"/invoke/{ref}/async", HTTP_POST, handlers_invoke_async, APP_INVOKE, FN, ROUTE_OPEN},
-    {"/invocations", HTTP_GET, handlers_list_invocations, APP_CONTROL, 0, ROUTE_OPEN},
-    {"/invocations/{id}", HTTP_GET, handlers_get_invocation, APP_CONTROL, 0, ROUTE_OPEN},
-    {"/invocations/{id}", HTTP_POST, handlers_get_invocation, APP_CONTROL, 0, ROUTE_OPEN},
-    {"/invocations/{id}", HTTP_DELETE, handlers_cancel_invocation, APP_CONTROL, 0, ROUTE_OPEN},
-    {"/healthz", HTTP_GET, handlers_healthz, APP_CONTROL, 0, ROUTE_OPEN},
-    {"/metrics", HTTP_GET, handlers_metrics, APP_CONTROL, ROUTE_ALLOWLIST, ROUTE_OPEN},
-    /* An upload holds a thread for as long as the client sends: it runs on
-     * the invoke plane under a slot, so it can never leave /invoke with no
-     * thread while the limit still admits a call. */
-    {"/images", HTTP_GET, images_list, APP_INVOKE, ROUTE_STREAM_BODY, ROUTE_OPEN},
-    {"/images", HTTP_POST, images_upload, APP_INVOKE, ROUTE_SLOT | ROUTE_STREAM_BODY, ROUTE_OPEN},
+    {"/functions", HTTP_GET, handlers_list_functions, APP_CONTROL, ROUTE_REDACT, DEPLOY | READ},
+    {"/functions", HTTP_POST, handlers_create_function, APP_CONTROL, 0, DEPLOY},
+    {"/functions/{ref}", HTTP_GET, handlers_get_function, APP_CONTROL, FN | ROUTE_REDACT,
+     DEPLOY | READ},
+    {"/functions/{ref}", HTTP_PATCH, handlers_update_function, APP_CONTROL, FN, DEPLOY},
+    {"/functions/{ref}", HTTP_DELETE, handlers_delete_function, APP_CONTROL, FN, DEPLOY},
+    {"/invoke/{ref}", HTTP_POST, handlers_invoke_async, APP_INVOKE, FN | ROUTE_IF_EVENT, INVOKE},
+    {"/invoke/{ref}", HTTP_POST, handlers_invoke, APP_INVOKE, FN | ROUTE_SLOT, INVOKE},
+    {"/invoke/{ref}/async", HTTP_POST, handlers_invoke_async, APP_INVOKE, FN, INVOKE},
+    {"/invocations", HTTP_GET, handlers_list_invocations, APP_CONTROL, ROUTE_OWN,
+     DEPLOY | READ | INVOKE},
+    {"/invocations/{id}", HTTP_GET, handlers_get_invocation, APP_CONTROL, ROUTE_OWN,
+     DEPLOY | READ | INVOKE},
+    {"/invocations/{id}", HTTP_POST, handlers_get_invocation, APP_CONTROL, ROUTE_OWN,
+     DEPLOY | READ | INVOKE},
+    {"/invocations/{id}", HTTP_DELETE, handlers_cancel_invocation, APP_CONTROL, ROUTE_OWN, INVOKE},
+    {"/healthz", HTTP_GET, handlers_healthz, APP_CONTROL, 0, OPEN},
+    {"/metrics", HTTP_GET, handlers_metrics, APP_CONTROL, ROUTE_ALLOWLIST, KEYS_METRICS},
+    /* An upload holds a thread for as long as the client sends: it takes an
+     * upload slot of its own (MINILAMBDA_MAX_UPLOADS) on the control plane,
+     * never an invocation's thread or slot. */
+    {"/images", HTTP_GET, images_list, APP_CONTROL, ROUTE_STREAM_BODY, DEPLOY},
+    {"/images", HTTP_POST, images_upload, APP_CONTROL, ROUTE_UPLOAD | ROUTE_STREAM_BODY, DEPLOY},
+    {"/keys", HTTP_GET, handlers_list_keys, APP_CONTROL, 0, KEYS_ADMIN},
+    {"/keys", HTTP_POST, handlers_create_key, APP_CONTROL, 0, KEYS_ADMIN},
+    {"/keys/{id}", HTTP_DELETE, handlers_delete_key, APP_CONTROL, 0, KEYS_ADMIN},
 };
 
 #undef FN
+#undef OPEN
+#undef DEPLOY
+#undef INVOKE
+#undef READ
 
 #define ROUTE_ROWS (sizeof(route_table) / sizeof(route_table[0]))
 
@@ -127,38 +145,109 @@ int route_match(const char *method, const char *uri, const char *invocation_type
     return err_set(e, ERR_METHOD, NULL, 0, "method not allowed on this route");
 }
 
-/* Take an invocation slot for `c`, minting its invocation id. 0, or -1
- * after answering 429 (counted as rejected for a function route). */
-static int route_take_slot(app_call *c, const route_def *d)
+/* Take a slot of `pool` for `c` (an invocation slot mints its id). 0, or
+ * -1 with a 429 (an invocation's counted as rejected). */
+static int route_take_slot(app_call *c, const route_def *d, slots_pool pool, err_t *e)
 {
     app_t *app = c->t->app;
-    char msg[160], headers[160];
+    int max = pool == SLOTS_UPLOAD ? app->cfg->max_uploads : app->cfg->max_concurrency;
     uuid_t u;
 
-    uuid_generate_random(u);
-    uuid_unparse_lower(u, c->id);
-    if (slots_acquire(app->slots, app->row, app->cfg->max_concurrency) == 0)
+    if (pool == SLOTS_INVOKE) {
+        uuid_generate_random(u);
+        uuid_unparse_lower(u, c->id);
+    }
+    if (slots_acquire(app->slots, pool, app->row, max) == 0)
         return 0;
-    snprintf(msg, sizeof(msg), "all %d invocation slots are busy; retry shortly",
-             app->cfg->max_concurrency);
-    snprintf(headers, sizeof(headers), "Retry-After: 1\r\n%s%s%s",
-             d->flags & ROUTE_FUNCTION ? "X-Invocation-Id: " : "",
-             d->flags & ROUTE_FUNCTION ? c->id : "", d->flags & ROUTE_FUNCTION ? "\r\n" : "");
-    http_send_error(c->r, 429, "too_many_requests", msg, headers);
+    c->retry_after = 1;
+    if (pool == SLOTS_UPLOAD)
+        return err_set(e, ERR_LIMIT, "too_many_uploads", 0,
+                       "all %d upload slots are busy; retry shortly", max);
     if (d->flags & ROUTE_FUNCTION) {
         const char *name = json_object_get_string(json_object_object_get(c->function, "name"));
         metrics_observe(app->metrics, name, METRICS_REJECTED, 0);
         log_info("invoke function=%s id=%s status=rejected", name, c->id);
     }
-    return -1;
+    return err_set(e, ERR_LIMIT, NULL, 0, "all %d invocation slots are busy; retry shortly", max);
 }
 
-/* Everything the gate checks after matching, in order: the plane, the
- * access policy, the function, the slot. 1 when the handler may run
- * (`*slot` says whether one was taken), 0 when answered here, -1 with `e`. */
-static int route_admit(app_call *c, const route_def *d, bool *slot, err_t *e)
+/* The token of an "Authorization: Bearer <token>" header, or NULL. */
+static const char *route_bearer(const char *h)
 {
-    *slot = false;
+    if (h == NULL || strncasecmp(h, "Bearer ", 7) != 0)
+        return NULL;
+    h += 7;
+    while (*h == ' ')
+        h++;
+    return *h != '\0' ? h : NULL;
+}
+
+/* Who is calling: find the key the request presents (`*key`, NULL when
+ * none was given and none is needed). 0, or -1 with `e` (401, or 429 for
+ * an address that failed too often this minute). */
+static int route_authenticate(app_call *c, const route_def *d, keys_key *key, bool *have, err_t *e)
+{
+    app_t *app = c->t->app;
+    const char *addr = http_header(c->r, "REMOTE_ADDR");
+    const char *token = route_bearer(http_header(c->r, "HTTP_AUTHORIZATION"));
+    bool needed = d->access != ROUTE_OPEN && app->cfg->auth_required;
+
+    *have = false;
+    if (token == NULL && !needed && http_header(c->r, "HTTP_AUTHORIZATION") == NULL)
+        return 0;
+    if (addr == NULL)
+        addr = "";
+    if (throttle_failures(app->throttle, addr) >= app->cfg->auth_failures) {
+        c->retry_after = (throttle_minute_left() + 999) / 1000;
+        return err_set(e, ERR_LIMIT, "too_many_failures", 0,
+                       "too many failed key checks from this address; retry in a minute");
+    }
+    int found = token != NULL ? keys_find(app->keys, token, key, e) : 0;
+    if (found < 0)
+        return -1;
+    if (found == 0) {
+        throttle_fail(app->throttle, addr);
+        return err_set(e, ERR_UNAUTHORIZED, NULL, 0,
+                       token == NULL ? "this route needs an API key: Authorization: Bearer <key>"
+                                     : "the API key is not known (revoked, or never issued)");
+    }
+    *have = true;
+    c->key = key;
+    return 0;
+}
+
+/* May the caller's key call route `d`, and at what rate? Sets the key's
+ * view: only its own runs, env redacted. */
+static int route_authorize(app_call *c, const route_def *d, err_t *e)
+{
+    const keys_key *k = c->key;
+    if (k == NULL || d->access == ROUTE_OPEN)
+        return 0;
+    if (!(k->scopes & KEYS_ADMIN) && !(k->scopes & d->access))
+        return err_set(e, ERR_FORBIDDEN, NULL, 0, "the key's scopes do not allow this route");
+    unsigned wide = KEYS_ADMIN | (d->access & ~(KEYS_INVOKE | KEYS_READ));
+    if ((d->flags & ROUTE_OWN) && !(k->scopes & (wide | KEYS_READ)))
+        c->owner = k->id;
+    if ((d->flags & ROUTE_REDACT) && !(k->scopes & wide))
+        c->redact = true;
+    if (k->rate > 0) {
+        long wait = throttle_take(c->t->app->throttle, k->id, k->rate);
+        if (wait > 0) {
+            c->retry_after = (wait + 999) / 1000;
+            return err_set(e, ERR_LIMIT, "rate_limited", 0,
+                           "the key's rate of %g requests a second is used up", k->rate);
+        }
+    }
+    return 0;
+}
+
+/* Everything the gate checks after matching, in order. 1 when the handler
+ * may run (`*slot` is the pool of the slot taken, or -1), -1 with `e`. */
+static int route_admit(app_call *c, const route_def *d, keys_key *key, bool *have_key, int *slot,
+                       err_t *e)
+{
+    app_t *app = c->t->app;
+    *slot = -1;
     /* nginx picks the plane by the decoded, normalized path and we route
      * by the raw one: they differ only for dot segments or escaped slashes
      * that resolve to another route (or for a hand-written nginx config). */
@@ -166,18 +255,38 @@ static int route_admit(app_call *c, const route_def *d, bool *slot, err_t *e)
         return err_set(e, ERR_INVALID, "invalid_path", 0,
                        "the path resolves to another route once decoded (dot segments or "
                        "escaped slashes)");
-    switch (d->access) {
-    case ROUTE_OPEN:
-        break;
-    }
-    if ((d->flags & ROUTE_FUNCTION) && store_get(c->t->app->store, c->ref, &c->function, e) != 0)
+    if ((d->flags & ROUTE_ALLOWLIST) &&
+        !cidr_allows(app->cfg->metrics_allow, http_header(c->r, "REMOTE_ADDR")))
+        return err_set(e, ERR_FORBIDDEN, NULL, 0, "this address may not read %s", d->tmpl);
+    if (route_authenticate(c, d, key, have_key, e) != 0 || route_authorize(c, d, e) != 0)
         return -1;
-    if (d->flags & ROUTE_SLOT) {
-        if (route_take_slot(c, d) != 0)
-            return 0;
-        *slot = true;
-    }
+    if ((d->flags & ROUTE_FUNCTION) && store_get(app->store, c->ref, &c->function, e) != 0)
+        return -1;
+    if ((d->flags & ROUTE_FUNCTION) && !keys_allows_function(c->key, c->function))
+        return err_set(e, ERR_FORBIDDEN, NULL, 0, "the key is not for function \"%.64s\"", c->ref);
+    slots_pool pool = (d->flags & ROUTE_UPLOAD) ? SLOTS_UPLOAD : SLOTS_INVOKE;
+    if ((d->flags & (ROUTE_SLOT | ROUTE_UPLOAD)) && route_take_slot(c, d, pool, e) != 0)
+        return -1;
+    if (d->flags & (ROUTE_SLOT | ROUTE_UPLOAD))
+        *slot = (int)pool;
     return 1;
+}
+
+/* The headers an error answer carries besides its body. */
+static void route_error_headers(const app_call *c, const route_found *f, const err_t *e, char *out,
+                                size_t outlen)
+{
+    char methods[64];
+    out[0] = '\0';
+    if (e->kind == ERR_METHOD) {
+        http_allow(f->allow, methods, sizeof(methods));
+        snprintf(out, outlen, "Allow: %s\r\n", methods);
+    } else if (e->kind == ERR_UNAUTHORIZED) {
+        snprintf(out, outlen, "WWW-Authenticate: Bearer realm=\"minilambda\"\r\n");
+    } else if (e->kind == ERR_LIMIT) {
+        snprintf(out, outlen, "Retry-After: %ld\r\n%s%s%s", c->retry_after > 0 ? c->retry_after : 1,
+                 c->id[0] ? "X-Invocation-Id: " : "", c->id, c->id[0] ? "\r\n" : "");
+    }
 }
 
 void route_handle(app_thread *t, FCGX_Request *req)
@@ -185,9 +294,11 @@ void route_handle(app_thread *t, FCGX_Request *req)
     http_req r;
     app_call c;
     route_found f;
+    keys_key key;
     err_t e;
-    bool slot = false;
-    char headers[96] = "", methods[64];
+    bool have_key = false;
+    int slot = -1;
+    char headers[256];
 
     http_req_init(&r, req);
     memset(&c, 0, sizeof(c));
@@ -197,21 +308,20 @@ void route_handle(app_thread *t, FCGX_Request *req)
     int go = route_match(r.method, r.uri, http_header(&r, "HTTP_X_INVOCATION_TYPE"), &f, &e);
     if (go == 0) {
         memcpy(c.ref, f.ref, sizeof(c.ref));
-        go = route_admit(&c, f.row, &slot, &e);
+        go = route_admit(&c, f.row, &key, &have_key, &slot, &e);
     }
     if (go > 0)
         go = f.row->handler(&c, &e);
     if (go < 0) {
-        if (e.kind == ERR_METHOD) {
-            http_allow(f.allow, methods, sizeof(methods));
-            snprintf(headers, sizeof(headers), "Allow: %s\r\n", methods);
-        }
+        route_error_headers(&c, &f, &e, headers, sizeof(headers));
         http_send_err(&r, &e, headers[0] ? headers : NULL);
         if (r.status >= 500)
             log_error("%s %.200s: %s", r.method, r.uri, e.msg);
     }
-    if (slot)
-        slots_release(t->app->slots, t->app->row);
+    if (slot >= 0)
+        slots_release(t->app->slots, (slots_pool)slot, t->app->row);
+    if (have_key)
+        keys_key_free(&key);
     json_object_put(c.function);
     metrics_http(t->app->metrics, f.metric, r.status);
 }
@@ -228,10 +338,12 @@ int route_check(err_t *e)
         const route_def *a = &route_table[i];
         if (a->tmpl[0] != '/' || a->handler == NULL || a->method == 0 ||
             (a->method & (a->method - 1)) != 0 ||
-            ((a->flags & ROUTE_SLOT) && a->plane != APP_INVOKE))
+            ((a->flags & ROUTE_SLOT) && a->plane != APP_INVOKE) ||
+            ((a->flags & ROUTE_UPLOAD) && a->plane != APP_CONTROL))
             return err_set(e, ERR_INTERNAL, NULL, 0,
                            "route %s: a template starts with '/', a row has one method and a "
-                           "handler, and only invoke-plane rows take slots",
+                           "handler; invocation slots are taken on the invoke plane, upload "
+                           "slots on the control plane",
                            a->tmpl);
         for (size_t k = 0; k < i; k++) {
             const route_def *b = &route_table[k];
@@ -294,6 +406,6 @@ void route_print_nginx(FILE *out, const config_t *cfg)
         snprintf(slashed, sizeof(slashed), "%.*s/", (int)n, d->tmpl);
         route_print_location(out, "^~ ", slashed, n + 1, d, cfg);
     }
-    route_def other = {"/", HTTP_GET, NULL, APP_CONTROL, 0, ROUTE_OPEN};
+    route_def other = {"/", HTTP_GET, NULL, APP_CONTROL, 0, 0};
     route_print_location(out, "", "/", 1, &other, cfg);
 }

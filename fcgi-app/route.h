@@ -3,12 +3,16 @@
  *
  * A route is one row: a path template, one method, its handler, the plane
  * (FastCGI socket) nginx sends it to, what the gate does before the handler
- * (take an invocation slot, resolve the function {ref} names) and an
- * access policy. The gate matches the request, answers 404/405/400 itself,
- * checks the plane and the policy, resolves the function, takes the slot
- * (429 with Retry-After when none is free), runs the handler, answers its
- * error if it returns one, gives the slot back and counts the response
- * under the route's template. Handlers never check methods or slots.
+ * (take an invocation or upload slot, resolve the function {ref} names) and
+ * its access policy: the key scopes that may call it. The gate matches the
+ * request (404/405/400), checks the plane, the metrics allow list, the key
+ * (401 with WWW-Authenticate; 429 for an address with too many failures),
+ * its scopes (403), its rate (429), resolves the function (404) and checks
+ * the key's function list (403), takes the slot (429 with Retry-After),
+ * runs the handler, answers its error if it returns one, gives the slot
+ * back and counts the response under the route's template. Handlers never
+ * check methods, keys or slots; they get the key's view (`c->owner`,
+ * `c->redact`, `c->key` for lists) from the gate.
  *
  * nginx's locations are rendered from the same table (route_print_nginx),
  * so a route cannot be sent to the wrong plane; metrics route ids are the
@@ -23,29 +27,34 @@
 #include "app.h"
 #include "config.h"
 #include "err.h"
+#include "keys.h"
 
 /* A handler answers the request and returns 0, or returns -1 with `e`
  * filled in for the gate to answer. */
 typedef int (*route_handler)(app_call *c, err_t *e);
 
 enum {
-    ROUTE_SLOT = 1,        /* the handler runs holding an invocation slot */
-    ROUTE_FUNCTION = 2,    /* {ref} names a function: 404 before the handler */
-    ROUTE_IF_EVENT = 4,    /* only when X-Invocation-Type is Event */
-    ROUTE_STREAM_BODY = 8, /* nginx streams the body, up to MAX_IMAGE_BYTES */
-    ROUTE_ALLOWLIST = 16   /* nginx admits only MINILAMBDA_METRICS_ALLOW */
+    ROUTE_SLOT = 1,         /* the handler runs holding an invocation slot */
+    ROUTE_UPLOAD = 2,       /* the handler runs holding an upload slot */
+    ROUTE_FUNCTION = 4,     /* {ref} names a function: 404 before the handler */
+    ROUTE_IF_EVENT = 8,     /* only when X-Invocation-Type is Event */
+    ROUTE_STREAM_BODY = 16, /* nginx streams the body, up to MAX_IMAGE_BYTES */
+    ROUTE_ALLOWLIST = 32,   /* only MINILAMBDA_METRICS_ALLOW (nginx and the gate) */
+    ROUTE_OWN = 64,         /* an invoke-scope key sees only the runs it started */
+    ROUTE_REDACT = 128      /* a read-scope key sees env values redacted */
 };
 
-/* Who may call a route. Every route is open until keys exist. */
-typedef enum { ROUTE_OPEN = 0 } route_access;
+/* Who may call a route: ROUTE_OPEN, or the KEYS_* scopes that may (admin
+ * always may). */
+#define ROUTE_OPEN 0u
 
 typedef struct {
     const char *tmpl; /* "/functions/{ref}" */
     unsigned method;  /* one HTTP_* bit; a GET route answers HEAD too */
     route_handler handler;
     app_plane plane;
-    unsigned flags; /* ROUTE_* */
-    route_access access;
+    unsigned flags;  /* ROUTE_* */
+    unsigned access; /* ROUTE_OPEN or KEYS_* bits */
 } route_def;
 
 /* Serve one request completely through the gate (the caller finishes it

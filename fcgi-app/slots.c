@@ -12,13 +12,13 @@ typedef struct {
 } slots_entry;
 
 struct slots {
-    _Atomic int total; /* counted invocations running, all workers */
-    int workers;       /* rows counted against the limit */
-    int rows;          /* all rows */
+    _Atomic int total[SLOTS__POOLS]; /* slots taken, all workers, by pool */
+    int workers;                     /* rows counted against the limits */
+    int rows;                        /* all rows */
     int threads;
     size_t size;
-    _Atomic int *running; /* [workers] */
-    slots_entry *entries; /* [workers * threads] */
+    _Atomic int *running; /* [rows * SLOTS__POOLS]: each row's share */
+    slots_entry *entries; /* [rows * threads] */
 };
 
 static void slots_split(const uuid_t id, uint64_t *hi, uint64_t *lo)
@@ -30,7 +30,7 @@ static void slots_split(const uuid_t id, uint64_t *hi, uint64_t *lo)
 slots_t *slots_create(int workers, int extra, int threads)
 {
     size_t head = sizeof(slots_t);
-    size_t run = sizeof(_Atomic int) * (size_t)(workers + extra);
+    size_t run = sizeof(_Atomic int) * (size_t)(workers + extra) * SLOTS__POOLS;
     size_t ent = sizeof(slots_entry) * (size_t)(workers + extra) * (size_t)threads;
     size_t size = head + run + ent + 64;
     void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
@@ -54,18 +54,19 @@ void slots_destroy(slots_t *s)
         munmap(s, s->size);
 }
 
-int slots_acquire(slots_t *s, int worker, int max)
+int slots_acquire(slots_t *s, slots_pool pool, int worker, int max)
 {
+    _Atomic int *mine = &s->running[worker * SLOTS__POOLS + pool];
     /* The worker's own count goes first, so that the master, clearing a
      * dead worker's row, gives back every slot it held. */
-    atomic_fetch_add(&s->running[worker], 1);
-    int cur = atomic_load(&s->total);
+    atomic_fetch_add(mine, 1);
+    int cur = atomic_load(&s->total[pool]);
     do {
         if (cur >= max) {
-            atomic_fetch_sub(&s->running[worker], 1);
+            atomic_fetch_sub(mine, 1);
             return -1;
         }
-    } while (!atomic_compare_exchange_weak(&s->total, &cur, cur + 1));
+    } while (!atomic_compare_exchange_weak(&s->total[pool], &cur, cur + 1));
     return 0;
 }
 
@@ -85,10 +86,10 @@ void slots_untrack(slots_t *s, int row, int thread)
     atomic_store(&e->lo, 0);
 }
 
-void slots_release(slots_t *s, int worker)
+void slots_release(slots_t *s, slots_pool pool, int worker)
 {
-    atomic_fetch_sub(&s->running[worker], 1);
-    atomic_fetch_sub(&s->total, 1);
+    atomic_fetch_sub(&s->running[worker * SLOTS__POOLS + pool], 1);
+    atomic_fetch_sub(&s->total[pool], 1);
 }
 
 void slots_reset_worker(slots_t *s, int worker)
@@ -98,9 +99,11 @@ void slots_reset_worker(slots_t *s, int worker)
         atomic_store(&e->hi, 0);
         atomic_store(&e->lo, 0);
     }
-    int held = atomic_exchange(&s->running[worker], 0);
-    if (worker < s->workers)
-        atomic_fetch_sub(&s->total, held);
+    for (int pool = 0; pool < SLOTS__POOLS; pool++) {
+        int held = atomic_exchange(&s->running[worker * SLOTS__POOLS + pool], 0);
+        if (worker < s->workers)
+            atomic_fetch_sub(&s->total[pool], held);
+    }
 }
 
 bool slots_running(slots_t *s, const uuid_t id)

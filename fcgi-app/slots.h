@@ -17,6 +17,10 @@
 
 typedef struct slots slots_t;
 
+/* Separate limits: invocations, and image uploads (which must never take
+ * an invocation's place). */
+typedef enum { SLOTS_INVOKE = 0, SLOTS_UPLOAD, SLOTS__POOLS } slots_pool;
+
 /* Map the shared table: `workers` counted rows plus `extra` rows that only
  * track, each of `threads` entries. Returns the table (free with
  * slots_destroy in the process that made it) or NULL with errno set. */
@@ -26,13 +30,13 @@ slots_t *slots_create(int workers, int extra, int threads);
 void slots_destroy(slots_t *s);
 
 /*
- * Take one of `max` global invocation slots for worker `worker`. Returns 0,
- * or -1 when `max` are already taken (nothing taken).
+ * Take one of the `max` global slots of `pool` for worker `worker`.
+ * Returns 0, or -1 when `max` are already taken (nothing taken).
  */
-int slots_acquire(slots_t *s, int worker, int max);
+int slots_acquire(slots_t *s, slots_pool pool, int worker, int max);
 
 /* Give back a slot taken by slots_acquire. */
-void slots_release(slots_t *s, int worker);
+void slots_release(slots_t *s, slots_pool pool, int worker);
 
 /* Record run `id` as holding a container at row `row`, entry `thread`
  * (what a runtime does while a run of it is live). */

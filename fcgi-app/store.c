@@ -25,17 +25,11 @@ struct store {
     char path[CONFIG_PATH_MAX + 32];
     char lock[CONFIG_PATH_MAX + 32];
 
+    long max_functions; /* 0: no bound */
     pthread_mutex_t mu; /* guards everything below */
-    bool cached;
-    dev_t dev;
-    ino_t ino;
-    off_t size;
-    struct timespec mtime;
-    json_object *root; /* the parsed file, owned */
-    int fd;            /* the parsed file, kept open so its inode cannot be
-                        * reused by a later version with the same size and
-                        * mtime; -1 when none */
-    char *list;        /* the records oldest first, serialized, owned */
+    files_stamp stamp;  /* the version parsed into `root` */
+    json_object *root;  /* the parsed file, owned */
+    char *list;         /* the records oldest first, serialized, owned */
 };
 
 static const int store_json_flags = JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE;
@@ -174,25 +168,14 @@ done:
 /* Bring the cache up to date with the file. Call with `mu` held. */
 static int store_refresh(store_t *s, err_t *e)
 {
-    struct stat st;
-    bool missing;
-    int fd = store_open_file(s, &missing, e);
+    files_stamp next;
     json_object *root = NULL;
     char *list = NULL;
+    int fd;
 
-    if (fd < 0 && !missing)
-        return -1;
-    memset(&st, 0, sizeof(st));
-    if (fd >= 0 && fstat(fd, &st) != 0) {
-        err_sys(e, errno, "fstat", s->path);
-        goto fail;
-    }
-    if (s->cached && st.st_dev == s->dev && st.st_ino == s->ino && st.st_size == s->size &&
-        st.st_mtim.tv_sec == s->mtime.tv_sec && st.st_mtim.tv_nsec == s->mtime.tv_nsec) {
-        if (fd >= 0)
-            close(fd);
-        return 0;
-    }
+    int changed = files_stamp_check(&s->stamp, s->path, &fd, &next, e);
+    if (changed <= 0)
+        return changed;
     if (store_parse(fd, s->path, &root, e) != 0)
         goto fail;
     list = store_render_list(root);
@@ -200,23 +183,15 @@ static int store_refresh(store_t *s, err_t *e)
         err_set(e, ERR_NOMEM, NULL, ENOMEM, "store_render_list() failed: out of memory");
         goto fail;
     }
-    if (s->fd >= 0)
-        close(s->fd);
-    s->fd = fd;
+    files_stamp_take(&s->stamp, &next);
     json_object_put(s->root);
     free(s->list);
     s->root = root;
     s->list = list;
-    s->dev = st.st_dev;
-    s->ino = st.st_ino;
-    s->size = st.st_size;
-    s->mtime = st.st_mtim;
-    s->cached = true;
     return 0;
 fail:
     json_object_put(root);
-    if (fd >= 0)
-        close(fd);
+    files_stamp_drop(&next);
     return -1;
 }
 
@@ -252,7 +227,7 @@ store_t *store_open(const char *data_dir, err_t *e)
         return NULL;
     }
     pthread_mutex_init(&s->mu, NULL);
-    s->fd = -1;
+    files_stamp_init(&s->stamp);
     int n1 = snprintf(s->dir, sizeof(s->dir), "%s", data_dir);
     int n2 = snprintf(s->path, sizeof(s->path), "%s/functions.json", data_dir);
     snprintf(s->lock, sizeof(s->lock), "%s/functions.json.lock", data_dir);
@@ -283,8 +258,7 @@ void store_close(store_t *s)
         return;
     json_object_put(s->root);
     free(s->list);
-    if (s->fd >= 0)
-        close(s->fd);
+    files_stamp_drop(&s->stamp);
     pthread_mutex_destroy(&s->mu);
     free(s);
 }
@@ -342,7 +316,7 @@ static int store_write(store_t *s, json_object *root, err_t *e)
     return files_writev(s->path, iov, 2, FILES_SYNC_DIR, e);
 }
 
-typedef enum { STORE_OP_CREATE, STORE_OP_UPDATE, STORE_OP_DELETE } store_op;
+typedef enum { STORE_OP_CREATE, STORE_OP_UPDATE, STORE_OP_DELETE, STORE_OP_PIN } store_op;
 
 static bool store_name_taken(json_object *root, const char *name, const char *except_id)
 {
@@ -358,15 +332,21 @@ static bool store_name_taken(json_object *root, const char *name, const char *ex
     return false;
 }
 
-/* Add a new record built from `body` to `root`; `*rec` gets a reference. */
-static int store_apply_create(json_object *root, json_object *body, const char *now,
-                              json_object **rec, err_t *e)
+/* Add a new record built from `body` and `sys` to `root`; `*rec` gets a
+ * reference. */
+static int store_apply_create(store_t *s, json_object *root, json_object *body, json_object *sys,
+                              const char *now, json_object **rec, err_t *e)
 {
     uuid_t u;
     char id[37];
+    if (s->max_functions > 0 && json_object_object_length(root) >= s->max_functions)
+        return err_set(e, ERR_CONFLICT, "too_many_functions", 0,
+                       "%ld functions are registered, the most this platform keeps "
+                       "(MINILAMBDA_MAX_FUNCTIONS)",
+                       s->max_functions);
     uuid_generate_random(u);
     uuid_unparse_lower(u, id);
-    *rec = func_new(body, id, now, e);
+    *rec = func_new(body, id, now, sys, e);
     if (*rec == NULL)
         return -1;
     if (store_name_taken(root, func_str(*rec, "name"), NULL))
@@ -376,10 +356,10 @@ static int store_apply_create(json_object *root, json_object *body, const char *
     return 0;
 }
 
-/* Apply an update or delete of `ref` to `root`; an update's `*rec` gets a
- * reference to the new record. */
+/* Apply an update, pin or delete of `ref` to `root`; an update's or pin's
+ * `*rec` gets a reference to the new record. */
 static int store_apply_change(json_object *root, store_op op, const char *ref, json_object *body,
-                              const char *now, json_object **rec, err_t *e)
+                              json_object *sys, const char *now, json_object **rec, err_t *e)
 {
     json_object *old = store_find(root, ref);
     if (old == NULL)
@@ -389,10 +369,20 @@ static int store_apply_change(json_object *root, store_op op, const char *ref, j
     int rc = -1;
     if (key == NULL)
         return err_set(e, ERR_NOMEM, NULL, ENOMEM, "strdup() failed: out of memory");
+    json_object *pinned;
     if (op == STORE_OP_DELETE) {
         json_object_object_del(root, key);
         rc = 0;
-    } else if ((*rec = func_patch(old, body, now, e)) != NULL) {
+    } else if (op == STORE_OP_PIN && json_object_object_get_ex(old, "image_id", &pinned) &&
+               pinned != NULL) {
+        /* Pinned meanwhile (by a PATCH or another first call): keep it. */
+        *rec = json_object_get(old);
+        rc = 0;
+    } else if (op == STORE_OP_PIN) {
+        json_object_object_add(old, "image_id", json_object_get(sys));
+        *rec = json_object_get(old);
+        rc = 0;
+    } else if ((*rec = func_patch(old, body, now, sys, e)) != NULL) {
         json_object_object_add(root, key, json_object_get(*rec));
         rc = 0;
     }
@@ -405,7 +395,7 @@ static int store_apply_change(json_object *root, store_op op, const char *ref, j
  * `*out` (create/update) receives a caller-owned copy of the new record.
  */
 static int store_modify(store_t *s, store_op op, const char *ref, json_object *body,
-                        json_object **out, err_t *e)
+                        json_object *sys, json_object **out, err_t *e)
 {
     char now[CLOCK_RFC3339_LEN];
     json_object *root = NULL, *rec = NULL;
@@ -424,9 +414,9 @@ static int store_modify(store_t *s, store_op op, const char *ref, json_object *b
         goto done;
     clock_now(now, sizeof(now));
     if (op == STORE_OP_CREATE)
-        rc = store_apply_create(root, body, now, &rec, e);
+        rc = store_apply_create(s, root, body, sys, now, &rec, e);
     else
-        rc = store_apply_change(root, op, ref, body, now, &rec, e);
+        rc = store_apply_change(root, op, ref, body, sys, now, &rec, e);
     if (rc == 0)
         rc = store_write(s, root, e);
     if (rc == 0 && out != NULL && rec != NULL) {
@@ -442,17 +432,31 @@ done:
     return rc;
 }
 
-int store_create(store_t *s, json_object *body, json_object **out, err_t *e)
+int store_create(store_t *s, json_object *body, json_object *sys, json_object **out, err_t *e)
 {
-    return store_modify(s, STORE_OP_CREATE, NULL, body, out, e);
+    return store_modify(s, STORE_OP_CREATE, NULL, body, sys, out, e);
 }
 
-int store_update(store_t *s, const char *ref, json_object *patch, json_object **out, err_t *e)
+int store_update(store_t *s, const char *ref, json_object *patch, json_object *sys,
+                 json_object **out, err_t *e)
 {
-    return store_modify(s, STORE_OP_UPDATE, ref, patch, out, e);
+    return store_modify(s, STORE_OP_UPDATE, ref, patch, sys, out, e);
+}
+
+int store_pin(store_t *s, const char *ref, const char *image_id, json_object **out, err_t *e)
+{
+    json_object *id = json_object_new_string(image_id);
+    int rc = store_modify(s, STORE_OP_PIN, ref, NULL, id, out, e);
+    json_object_put(id);
+    return rc;
 }
 
 int store_delete(store_t *s, const char *ref, err_t *e)
 {
-    return store_modify(s, STORE_OP_DELETE, ref, NULL, NULL, e);
+    return store_modify(s, STORE_OP_DELETE, ref, NULL, NULL, NULL, e);
+}
+
+void store_limit(store_t *s, long max_functions)
+{
+    s->max_functions = max_functions;
 }

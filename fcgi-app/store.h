@@ -46,13 +46,23 @@ int store_get(store_t *s, const char *ref, json_object **out, err_t *e);
 /* The number of records, or -1 when the file cannot be read. */
 long store_count(store_t *s);
 
-/* Validate `body` and add a record with a fresh id. On 0 `*out` is a copy
- * of the new record owned by the caller. */
-int store_create(store_t *s, json_object *body, json_object **out, err_t *e);
+/* Bound the number of records store_create admits (0: none); past it,
+ * ERR_CONFLICT too_many_functions. Call before sharing the store. */
+void store_limit(store_t *s, long max_functions);
 
-/* Validate `patch` and apply it to the record `ref`. On 0 `*out` is a copy
- * of the changed record owned by the caller. */
-int store_update(store_t *s, const char *ref, json_object *patch, json_object **out, err_t *e);
+/* Validate `body` and add a record with a fresh id, with the platform's
+ * own fields from `sys` (borrowed, may be NULL). On 0 `*out` is a copy of
+ * the new record owned by the caller. */
+int store_create(store_t *s, json_object *body, json_object *sys, json_object **out, err_t *e);
+
+/* Validate `patch` and apply it, then `sys` (may be NULL), to the record
+ * `ref`. On 0 `*out` is a copy of the changed record owned by the caller. */
+int store_update(store_t *s, const char *ref, json_object *patch, json_object *sys,
+                 json_object **out, err_t *e);
+
+/* Pin record `ref` to `image_id` unless it is pinned already (then it
+ * keeps its pin). On 0 `*out` is a copy of the record as stored. */
+int store_pin(store_t *s, const char *ref, const char *image_id, json_object **out, err_t *e);
 
 /* Remove the record `ref`. 0 or -1. */
 int store_delete(store_t *s, const char *ref, err_t *e);

@@ -64,16 +64,50 @@ ml_engine_answers() {
     fi
 }
 
+# ml_docker_config FILE: write the daemon.json for a dockerd we start: the
+# machine's /etc/docker/daemon.json, if any (--config-file replaces it, so
+# its settings are carried over), with gVisor's runsc registered as runtime
+# "runsc" when installed. Functions asking for a runtime are checked against
+# GET /info's Runtimes, so without runsc they are refused, not broken.
+# runtimeArgs "--network=none": this runsc (Debian's 20221219) tells the
+# host's network namespace by /proc/sys/net/core/rmem_default existing, and
+# kernels since 6.x show that file in every namespace, so with its own
+# network stack every start fails ("cannot run with network enabled in root
+# network namespace", gVisor issue 10704). Functions run with NetworkMode
+# "none" anyway. Its default platform (ptrace) and the cgroup limits work
+# as they are: no --platform, no --ignore-cgroups.
+ml_docker_config() {
+    local file=$1 system=/etc/docker/daemon.json runsc base='{}'
+    [ ! -f "$system" ] || base=$(cat "$system")
+    runsc=$(command -v runsc || true)
+    if [ -n "$runsc" ]; then
+        jq --arg path "$runsc" \
+            '.runtimes.runsc = {path: $path, runtimeArgs: ["--network=none"]}' \
+            <<<"$base" >"$file"
+    else
+        jq . <<<"$base" >"$file"
+    fi || ml_die "cannot write $file (is $system valid JSON?)"
+}
+
 # Start dockerd when no engine answers; its pid goes to $1 so only we stop it.
+# Its daemon.json (ml_docker_config) is written next to the pid file. An
+# engine that already answers is used as it is.
 ml_docker_up() {
-    local pidfile=$1
+    local pidfile=$1 dir
     ml_engine_answers && return 0
     [ -z "${DOCKER_HOST:-}" ] || ml_die "DOCKER_HOST=$DOCKER_HOST does not answer"
     ml_log "no Docker engine answers: starting dockerd"
-    dockerd --iptables=false --bridge=none --pidfile "$pidfile.dockerd" </dev/null \
-        >>"$(dirname "$pidfile")/dockerd.log" 2>&1 &
+    dir=$(dirname "$pidfile")
+    ml_docker_config "$dir/daemon.json"
+    dockerd --config-file "$dir/daemon.json" --iptables=false --bridge=none \
+        --pidfile "$pidfile.dockerd" </dev/null >>"$dir/dockerd.log" 2>&1 &
     echo $! >"$pidfile"
-    ml_wait_for 60 ml_engine_answers || ml_die "dockerd did not come up (see $(dirname "$pidfile")/dockerd.log)"
+    ml_wait_for 60 ml_engine_answers || ml_die "dockerd did not come up (see $dir/dockerd.log)"
+}
+
+# ml_engine_has_runtime NAME: the engine lists runtime NAME in GET /info.
+ml_engine_has_runtime() {
+    docker info --format '{{json .Runtimes}}' 2>/dev/null | jq -e --arg r "$1" 'has($r)' >/dev/null
 }
 
 # Stop the dockerd recorded in $1, if any.

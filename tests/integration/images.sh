@@ -130,19 +130,28 @@ it_req HEAD /images -I
 it_expect "HEAD /images: 200" 200
 
 # --- a function whose image is gone --------------------------------------
-docker rmi "$TB" >/dev/null
+# A function runs the image id it was pinned to, so its image is gone only
+# when that image is: one of its own, whose only tag is removed.
+TC="$PFX-c:v1"
+IMG_TAGS+=("$TC")
+mkdir -p "$IT_TMP/own"
+echo "$PFX" >"$IT_TMP/own/marker"
+tar -C "$IT_TMP/own" -cf - . | docker import - "$TC" >/dev/null
+docker save -o "$IT_TMP/c.tar" "$TC"
+it_register fc "$TC"
+docker rmi "$TC" >/dev/null
 # Each worker reuses a presence answer for up to 2 s: poll, with a deadline.
-fb_flag_is() {
-    it_req GET /functions/fb
+fc_flag_is() {
+    it_req GET /functions/fc
     [ "$IT_STATUS" = 200 ] && [ "$(jq -c '.image_present' <"$IT_BODY")" = "$1" ]
 }
-it_true "GET /functions/fb after its image was removed: image_present false" \
-    ml_wait_for 10 fb_flag_is false
+it_true "GET /functions/fc after its image was removed: image_present false" \
+    ml_wait_for 10 fc_flag_is false
 it_req GET /functions
 it_true "GET /functions (the list) does no per-record inspect" jqe 'all(.[]; has("image_present") | not)'
-upload_raw "$IT_TMP/b.tar"
-it_expect "re-upload of $TB: 200" 200
-it_true "GET /functions/fb: the flag is gone once the image is back" ml_wait_for 10 fb_flag_is null
+upload_raw "$IT_TMP/c.tar"
+it_expect "re-upload of $TC: 200" 200
+it_true "GET /functions/fc: the flag is gone once the image is back" ml_wait_for 10 fc_flag_is null
 
 # --- bad uploads ---------------------------------------------------------
 head -c 300000 /dev/urandom >"$IT_TMP/garbage.bin"

@@ -162,8 +162,12 @@ it_busybox_image() {
 }
 
 # it_register NAME IMAGE [EXTRA_JSON_FIELDS]: register a function, fail loudly.
+# With MINILAMBDA_TEST_RUNTIME set, every function runs in that OCI runtime.
 it_register() {
     local extra=${3:-}
+    if [ -n "${MINILAMBDA_TEST_RUNTIME:-}" ]; then
+        extra="${extra:+$extra,}\"runtime\":\"$MINILAMBDA_TEST_RUNTIME\""
+    fi
     it_json POST /functions "{\"name\":\"$1\",\"image\":\"$2\"${extra:+,$extra}}"
     if [ "$IT_STATUS" != 201 ]; then
         echo "Bail out! registering $1 failed: $IT_STATUS $(cat "$IT_BODY")"

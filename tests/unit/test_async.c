@@ -61,9 +61,10 @@ static void accept_one(fixture *f, const char *event, char *id)
 {
     json_object *rec = NULL;
     err_t e;
-    assert_int_equal(async_accept(f->a, f->fn, event, strlen(event), 7, &rec, &e), 0);
+    assert_int_equal(async_accept(f->a, f->fn, event, strlen(event), 7, "key-1", &rec, &e), 0);
     assert_string_equal(str(rec, "status"), "PENDING");
     assert_string_equal(str(rec, "function_name"), "fn");
+    assert_string_equal(str(rec, "created_by"), "key-1");
     assert_int_equal(json_object_get_int(json_object_object_get(rec, "max_attempts")), 2);
     snprintf(id, RUNTIME_ID_LEN, "%s", str(rec, "id"));
     json_object_put(rec);
@@ -240,25 +241,25 @@ static void test_list(void **state)
     accept_one(f, "{}", b);
     assert_int_equal(async_cancel(f->a, a, &rec, &running, &e), 0);
     json_object_put(rec);
-    assert_int_equal(async_list(f->a, NULL, NULL, 10, &list, &e), 0);
+    assert_int_equal(async_list(f->a, NULL, NULL, NULL, NULL, 10, &list, &e), 0);
     assert_int_equal(json_object_array_length(list), 2);
     /* Newest first. */
     assert_string_equal(str(json_object_array_get_idx(list, 0), "id"), b);
     json_object_put(list);
-    assert_int_equal(async_list(f->a, "fn", "cancelled", 10, &list, &e), 0);
+    assert_int_equal(async_list(f->a, "fn", "cancelled", NULL, NULL, 10, &list, &e), 0);
     assert_int_equal(json_object_array_length(list), 1);
     assert_string_equal(str(json_object_array_get_idx(list, 0), "id"), a);
     json_object_put(list);
-    assert_int_equal(async_list(f->a, FN_ID, "PENDING", 10, &list, &e), 0);
+    assert_int_equal(async_list(f->a, FN_ID, "PENDING", NULL, NULL, 10, &list, &e), 0);
     assert_int_equal(json_object_array_length(list), 1);
     json_object_put(list);
-    assert_int_equal(async_list(f->a, "other", NULL, 10, &list, &e), 0);
+    assert_int_equal(async_list(f->a, "other", NULL, NULL, NULL, 10, &list, &e), 0);
     assert_int_equal(json_object_array_length(list), 0);
     json_object_put(list);
-    assert_int_equal(async_list(f->a, NULL, "NO_SUCH_STATUS", 10, &list, &e), 0);
+    assert_int_equal(async_list(f->a, NULL, "NO_SUCH_STATUS", NULL, NULL, 10, &list, &e), 0);
     assert_int_equal(json_object_array_length(list), 0);
     json_object_put(list);
-    assert_int_equal(async_list(f->a, NULL, NULL, 1, &list, &e), 0);
+    assert_int_equal(async_list(f->a, NULL, NULL, NULL, NULL, 1, &list, &e), 0);
     assert_int_equal(json_object_array_length(list), 1);
     json_object_put(list);
 }

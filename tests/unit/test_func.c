@@ -44,7 +44,7 @@ static void new_fails(const char *text, const char *code)
     err_t err;
     json_object *body = parse(text);
     memset(&err, 0, sizeof(err));
-    json_object *rec = func_new(body, ID, NOW, &err);
+    json_object *rec = func_new(body, ID, NOW, NULL, &err);
     if (rec != NULL) {
         json_object_put(rec);
         json_object_put(body);
@@ -63,7 +63,7 @@ static json_object *new_ok(const char *text)
     err_t err;
     json_object *body = parse(text);
     memset(&err, 0, sizeof(err));
-    json_object *rec = func_new(body, ID, NOW, &err);
+    json_object *rec = func_new(body, ID, NOW, NULL, &err);
     json_object_put(body);
     if (rec == NULL)
         fail_msg("func_new rejected %s: %s %s", text, err.code ? err.code : "?", err.msg);
@@ -286,7 +286,7 @@ static void test_new_keeps_given_fields(void **state)
               "\"cpus\":0.5,\"env\":{\"GREETING\":\"hi\"},\"command\":[\"cat\",\"-\"],"
               "\"network\":\"bridge\"}");
     err_t err;
-    json_object *rec = func_new(body, ID, NOW, &err);
+    json_object *rec = func_new(body, ID, NOW, NULL, &err);
     assert_non_null(rec);
     assert_int_equal(json_object_get_int64(get(rec, "timeout")), 30);
     assert_int_equal(json_object_get_int64(get(rec, "memory_mb")), 128);
@@ -363,7 +363,7 @@ static void test_new_cpus_not_finite(void **state)
         err_t err;
         json_object *body = parse("{\"name\":\"f\",\"image\":\"busybox\"}");
         json_object_object_add(body, "cpus", json_object_new_double(values[i]));
-        json_object *rec = func_new(body, ID, NOW, &err);
+        json_object *rec = func_new(body, ID, NOW, NULL, &err);
         json_object_put(body);
         assert_null(rec);
         assert_string_equal(err.code, "invalid_cpus");
@@ -397,7 +397,7 @@ static void test_new_env(void **state)
     json_object *val = get(get(body, "env"), "A");
     assert_int_equal(json_object_get_string_len(val), 3); /* the test itself is right */
     err_t err;
-    json_object *rec = func_new(body, ID, NOW, &err);
+    json_object *rec = func_new(body, ID, NOW, NULL, &err);
     json_object_put(body);
     assert_null(rec);
     assert_string_equal(err.code, "invalid_env");
@@ -425,7 +425,7 @@ static const char *new_with(const char *key, json_object *value)
     json_object *body = parse("{\"name\":\"f\",\"image\":\"busybox\"}");
     json_object_object_add(body, key, value);
     memset(&err, 0, sizeof(err));
-    json_object *rec = func_new(body, ID, NOW, &err);
+    json_object *rec = func_new(body, ID, NOW, NULL, &err);
     json_object_put(body);
     if (rec != NULL) {
         json_object_put(rec);
@@ -473,12 +473,12 @@ static void test_new_env_and_command_limits(void **state)
     env = json_object_new_object();
     json_object_object_add(env, key, json_object_new_string("x"));
     assert_string_equal(new_with("env", env), "invalid_env");
-    /* Values of 32768 bytes, not 32769. */
+    /* Values of 4096 bytes, not 4097. */
     env = json_object_new_object();
-    json_object_object_add(env, "A", string_of(32768));
+    json_object_object_add(env, "A", string_of(4096));
     assert_null(new_with("env", env));
     env = json_object_new_object();
-    json_object_object_add(env, "A", string_of(32769));
+    json_object_object_add(env, "A", string_of(4097));
     assert_string_equal(new_with("env", env), "invalid_env");
 
     /* 256 arguments, not 257; arguments of 32768 bytes, not 32769. */
@@ -499,6 +499,49 @@ static void test_new_env_and_command_limits(void **state)
     json_object_array_add(cmd, json_object_new_string("sh"));
     json_object_array_add(cmd, string_of(32769));
     assert_string_equal(new_with("command", cmd), "invalid_command");
+
+    /* Fields within their own bounds, but a record past 64 KiB: 413. */
+    cmd = json_object_new_array();
+    for (int i = 0; i < 3; i++)
+        json_object_array_add(cmd, string_of(30000));
+    assert_string_equal(new_with("command", cmd), "record_too_large");
+}
+
+/* Every string field refuses an embedded NUL: "none\u0000host" is not
+ * "none". */
+static void test_strings_refuse_nul(void **state)
+{
+    (void)state;
+    field_fails("\"network\":\"none\\u0000host\"", "invalid_network");
+    field_fails("\"user\":\"1000\\u0000:0\"", "invalid_user");
+    field_fails("\"runtime\":\"runc\\u0000x\"", "invalid_runtime");
+    field_fails("\"env\":{\"A\":\"x\\u0000y\"}", "invalid_env");
+    field_fails("\"command\":[\"sh\\u0000\"]", "invalid_command");
+    new_fails("{\"name\":\"f\\u0000g\",\"image\":\"busybox\"}", "invalid_name");
+    new_fails("{\"name\":\"f\",\"image\":\"busybox\\u0000:x\"}", "invalid_image");
+}
+
+static void test_user_and_runtime(void **state)
+{
+    (void)state;
+    json_object *rec = new_ok("{\"name\":\"f\",\"image\":\"busybox\"}");
+    assert_string_equal(get_str(rec, "user"), "65534:65534");
+    assert_false(json_object_object_get_ex(rec, "runtime", NULL));
+    json_object_put(rec);
+    field_ok("\"user\":\"1000\"");
+    field_ok("\"user\":\"0:0\"");
+    field_ok("\"user\":\"app:staff\"");
+    field_ok("\"runtime\":\"runsc\"");
+    field_ok("\"runtime\":\"io.containerd.runc.v2\"");
+    field_fails("\"user\":\"\"", "invalid_user");
+    field_fails("\"user\":\"a:b:c\"", "invalid_user");
+    field_fails("\"user\":\"root;rm\"", "invalid_user");
+    field_fails("\"user\":5", "invalid_user");
+    field_fails("\"runtime\":\"\"", "invalid_runtime");
+    field_fails("\"runtime\":\"../x\"", "invalid_runtime");
+    /* The platform's own fields cannot be set by a client. */
+    field_fails("\"image_id\":\"sha256:00\"", "unknown_field");
+    field_fails("\"created_by\":\"me\"", "unknown_field");
 }
 
 static void test_new_network(void **state)
@@ -548,16 +591,16 @@ static void test_new_body_shape(void **state)
 
     err_t err;
     memset(&err, 0, sizeof(err));
-    assert_null(func_new(NULL, ID, NOW, &err));
+    assert_null(func_new(NULL, ID, NOW, NULL, &err));
     assert_string_equal(err.code, "invalid_body");
 
     /* missing_field names the field. */
     json_object *body = parse("{\"name\":\"f\"}");
-    assert_null(func_new(body, ID, NOW, &err));
+    assert_null(func_new(body, ID, NOW, NULL, &err));
     assert_non_null(strstr(err.msg, "image"));
     json_object_put(body);
     body = parse("{\"image\":\"busybox\"}");
-    assert_null(func_new(body, ID, NOW, &err));
+    assert_null(func_new(body, ID, NOW, NULL, &err));
     assert_non_null(strstr(err.msg, "name"));
     json_object_put(body);
 }
@@ -577,7 +620,7 @@ static void patch_fails(const char *text, const char *code)
     char copy[2048];
     snprintf(copy, sizeof(copy), "%s", before);
     memset(&err, 0, sizeof(err));
-    json_object *out = func_patch(rec, body, LATER, &err);
+    json_object *out = func_patch(rec, body, LATER, NULL, &err);
     if (out != NULL) {
         json_object_put(out);
         json_object_put(rec);
@@ -604,7 +647,7 @@ static void test_patch_applies_to_copy(void **state)
         parse("{\"image\":\"busybox:1.36\",\"timeout\":900,\"env\":{\"N\":\"1\"},"
               "\"command\":[\"cat\"],\"network\":\"bridge\",\"memory_mb\":16,\"cpus\":0.25,"
               "\"retries\":2}");
-    json_object *out = func_patch(rec, body, LATER, &err);
+    json_object *out = func_patch(rec, body, LATER, NULL, &err);
     assert_non_null(out);
     assert_ptr_not_equal(out, rec);
 
@@ -641,7 +684,7 @@ static void test_patch_empty_body_touches_updated_at(void **state)
     (void)state;
     json_object *rec = sample_record();
     json_object *body = parse("{}");
-    json_object *out = func_patch(rec, body, LATER, &err);
+    json_object *out = func_patch(rec, body, LATER, NULL, &err);
     assert_non_null(out);
     assert_string_equal(get_str(out, "updated_at"), LATER);
     assert_string_equal(get_str(rec, "updated_at"), NOW);
@@ -810,7 +853,7 @@ static void test_defaults_are_valid(void **state)
         json_object *patch = json_object_new_object(), *v;
         assert_true(json_object_object_get_ex(rec, fields[i], &v));
         json_object_object_add(patch, fields[i], json_object_get(v));
-        json_object *out = func_patch(rec, patch, LATER, &err);
+        json_object *out = func_patch(rec, patch, LATER, NULL, &err);
         if (out == NULL)
             fail_msg("the default of %s is refused: %s", fields[i], err.msg);
         json_object_put(out);
@@ -846,6 +889,8 @@ int main(void)
         cmocka_unit_test(test_load_keeps_existing_fields),
         cmocka_unit_test(test_load_without_created_at),
         cmocka_unit_test(test_load_rejects),
+        cmocka_unit_test(test_strings_refuse_nul),
+        cmocka_unit_test(test_user_and_runtime),
         cmocka_unit_test(test_accessors_and_defaults),
         cmocka_unit_test(test_defaults_are_valid),
     };

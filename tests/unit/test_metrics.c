@@ -47,7 +47,7 @@ static metrics_t *open_segment(fixture *f, int slots)
 {
     char err[256] = "";
     fixture_name(f->name, sizeof(f->name));
-    f->m = metrics_create(f->name, slots, 4, 4, err, sizeof(err));
+    f->m = metrics_create(f->name, slots, 4, 4, 300, err, sizeof(err));
     if (f->m == NULL)
         fail_msg("metrics_create(%s, %d): %s", f->name, slots, err);
     return f->m;
@@ -681,7 +681,7 @@ static void test_create_errors_and_recreate(void **state)
     fixture *f = *state;
     char err[256] = "";
     /* Not a valid shm name (a slash inside): an error, no mapping. */
-    metrics_t *bad = metrics_create("/ml-test/bad", 4, 1, 1, err, sizeof(err));
+    metrics_t *bad = metrics_create("/ml-test/bad", 4, 1, 1, 300, err, sizeof(err));
     assert_null(bad);
     assert_true(strlen(err) > 0);
 
@@ -689,7 +689,7 @@ static void test_create_errors_and_recreate(void **state)
     open_segment(f, 4);
     metrics_observe(f->m, "old", METRICS_SUCCEEDED, 1);
     metrics_close(f->m, 0);
-    f->m = metrics_create(f->name, 4, 1, 1, err, sizeof(err));
+    f->m = metrics_create(f->name, 4, 1, 1, 300, err, sizeof(err));
     assert_non_null(f->m);
     const char *text = render(f, 0, 0);
     assert_null(strstr(text, "function="));

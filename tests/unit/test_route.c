@@ -457,15 +457,18 @@ static void test_gate_flags(void **state)
     assert_int_equal(match("POST", "/invoke/fn/async", &f), M_OK);
     assert_true(f.row->flags & ROUTE_FUNCTION);
     assert_false(f.row->flags & ROUTE_SLOT);
+    /* An upload takes an upload slot on the control plane, never an
+     * invocation's thread or slot. */
     assert_int_equal(match("POST", "/images", &f), M_OK);
-    assert_true(f.row->flags & ROUTE_SLOT);
-    assert_int_equal(f.row->plane, APP_INVOKE);
+    assert_true(f.row->flags & ROUTE_UPLOAD);
+    assert_false(f.row->flags & ROUTE_SLOT);
+    assert_int_equal(f.row->plane, APP_CONTROL);
     assert_int_equal(match("GET", "/functions/fn", &f), M_OK);
     assert_true(f.row->flags & ROUTE_FUNCTION);
     assert_int_equal(f.row->plane, APP_CONTROL);
-    /* PATCH and DELETE resolve the function under the store's lock. */
+    /* PATCH and DELETE resolve it too, for a key's function list. */
     assert_int_equal(match("PATCH", "/functions/fn", &f), M_OK);
-    assert_false(f.row->flags & ROUTE_FUNCTION);
+    assert_true(f.row->flags & ROUTE_FUNCTION);
     assert_int_equal(match("GET", "/functions", &f), M_OK);
     assert_int_equal(f.row->flags & (ROUTE_SLOT | ROUTE_FUNCTION), 0);
     assert_int_equal(match("GET", "/metrics", &f), M_OK);
@@ -486,8 +489,8 @@ static void test_metric_names(void **state)
     int n;
     const char *const *names = route_metric_names(&n);
     (void)state;
-    /* "other" and the nine templates, each once. */
-    assert_int_equal(n, 10);
+    /* "other" and the eleven templates, each once. */
+    assert_int_equal(n, 12);
     assert_string_equal(names[0], "other");
     assert_true(n <= METRICS_ROUTES);
     for (int i = 0; i < n; i++)

@@ -191,7 +191,7 @@ static void test_invoke_bracket_metrics(void **state)
     (void)state;
 
     snprintf(shm, sizeof(shm), "/ml-test-runtime-%d", (int)getpid());
-    metrics_t *m = metrics_create(shm, 8, 1, 1, why, sizeof(why));
+    metrics_t *m = metrics_create(shm, 8, 1, 1, 300, why, sizeof(why));
     assert_non_null(m);
     memset(&f, 0, sizeof(f));
     f.exit_code = 3;
@@ -223,40 +223,6 @@ static void test_invoke_bracket_metrics(void **state)
     buf_free(&text);
     runtime_free(rt);
     metrics_close(m, 1);
-    json_object_put(fn);
-}
-
-/* The synchronous answer carries the contract's fields for each outcome. */
-static void test_invoke_answer(void **state)
-{
-    runtime_req req;
-    runtime_result res;
-    json_object *fn = json_tokener_parse("{\"name\":\"f\",\"id\":\"i\"}"), *v;
-    (void)state;
-    fake_req(&req, fn);
-    runtime_result_init(&res);
-    res.status = STATUS_SUCCEEDED;
-    res.exit_code = 0;
-    res.duration_ms = 12;
-    buf_append(&res.out, "out\xff", 4);
-    json_object *a = invoke_answer(&req, &res, "2026-01-01T00:00:00.000Z");
-    assert_string_equal(json_object_get_string(json_object_object_get(a, "status")), "succeeded");
-    assert_string_equal(json_object_get_string(json_object_object_get(a, "result")),
-                        "out\xef\xbf\xbd");
-    assert_int_equal(json_object_get_int(json_object_object_get(a, "exit_code")), 0);
-    assert_int_equal(json_object_get_int(json_object_object_get(a, "duration")), 12);
-    assert_false(json_object_object_get_ex(a, "error", NULL));
-    assert_false(json_object_object_get_ex(a, "truncated", NULL));
-    json_object_put(a);
-    runtime_fail(&res, STATUS_TIMEOUT, "too slow");
-    res.truncated = true;
-    a = invoke_answer(&req, &res, "2026-01-01T00:00:00.000Z");
-    assert_string_equal(json_object_get_string(json_object_object_get(a, "code")), "timeout");
-    assert_string_equal(json_object_get_string(json_object_object_get(a, "error")), "too slow");
-    assert_true(json_object_object_get_ex(a, "exit_code", &v) && v == NULL);
-    assert_true(json_object_get_boolean(json_object_object_get(a, "truncated")));
-    json_object_put(a);
-    runtime_result_free(&res);
     json_object_put(fn);
 }
 
@@ -325,7 +291,7 @@ static void test_container_spec(void **state)
     fake_req(&req, fn);
     req.attempt = 2;
     snprintf(req.run, sizeof(req.run), "22222222-2222-4222-8222-222222222222");
-    json_object *spec = container_spec(&req, "inst1");
+    json_object *spec = container_spec(&req, "inst1", NULL);
     json_object *host = at(spec, "HostConfig");
 
     assert_string_equal(json_object_get_string(at(spec, "Image")), "img:1");
@@ -374,13 +340,37 @@ static void test_container_spec(void **state)
     /* A bare record: the table's defaults, the image's own command. */
     fn = json_tokener_parse("{\"id\":\"fid\",\"name\":\"fname\",\"image\":\"img\"}");
     fake_req(&req, fn);
-    spec = container_spec(&req, "inst1");
+    spec = container_spec(&req, "inst1", NULL);
     host = at(spec, "HostConfig");
     assert_false(json_object_object_get_ex(spec, "Cmd", NULL));
     assert_int_equal(json_object_get_int64(at(host, "Memory")), 256LL * 1024 * 1024);
     assert_int_equal(json_object_get_int64(at(host, "NanoCpus")), 1000000000LL);
     assert_string_equal(json_object_get_string(at(host, "NetworkMode")), "none");
     assert_true(env_has(at(spec, "Env"), "MINILAMBDA_ATTEMPT=1"));
+    assert_string_equal(json_object_get_string(at(spec, "User")), "65534:65534");
+    assert_string_equal(json_object_get_string(at(spec, "Image")), "img");
+    assert_false(json_object_object_get_ex(host, "Runtime", NULL));
+    json_object_put(spec);
+    json_object_put(fn);
+
+    /* The image's VOLUMEs get a bounded tmpfs each, never a volume. */
+    fn = json_tokener_parse("{\"id\":\"fid\",\"name\":\"fname\",\"image\":\"img\","
+                            "\"image_id\":\"sha256:abc\",\"user\":\"1000:1000\","
+                            "\"runtime\":\"runsc\"}");
+    fake_req(&req, fn);
+    json_object *vols = json_tokener_parse("[\"/data\",\"/var/cache\"]");
+    spec = container_spec(&req, "inst1", vols);
+    host = at(spec, "HostConfig");
+    assert_string_equal(json_object_get_string(at(at(host, "Tmpfs"), "/data")), CONTAINER_TMPFS);
+    assert_string_equal(json_object_get_string(at(at(host, "Tmpfs"), "/var/cache")),
+                        CONTAINER_TMPFS);
+    assert_false(json_object_object_get_ex(host, "Binds", NULL));
+    assert_false(json_object_object_get_ex(spec, "Volumes", NULL));
+    /* A pinned function runs its image id, as its user, in its runtime. */
+    assert_string_equal(json_object_get_string(at(spec, "Image")), "sha256:abc");
+    assert_string_equal(json_object_get_string(at(spec, "User")), "1000:1000");
+    assert_string_equal(json_object_get_string(at(host, "Runtime")), "runsc");
+    json_object_put(vols);
     json_object_put(spec);
     json_object_put(fn);
 
@@ -388,7 +378,7 @@ static void test_container_spec(void **state)
     fn = json_tokener_parse(
         "{\"id\":\"fid\",\"name\":\"fname\",\"image\":\"img\",\"network\":\"bridge\"}");
     fake_req(&req, fn);
-    spec = container_spec(&req, "inst1");
+    spec = container_spec(&req, "inst1", NULL);
     assert_string_equal(json_object_get_string(at(at(spec, "HostConfig"), "NetworkMode")),
                         "bridge");
     assert_false(json_object_get_boolean(at(spec, "NetworkDisabled")));
@@ -399,8 +389,9 @@ static void test_container_spec(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_run_order),      cmocka_unit_test(test_invoke_bracket_metrics),
-        cmocka_unit_test(test_invoke_answer),  cmocka_unit_test(test_cold_live),
+        cmocka_unit_test(test_run_order),
+        cmocka_unit_test(test_invoke_bracket_metrics),
+        cmocka_unit_test(test_cold_live),
         cmocka_unit_test(test_container_spec),
     };
     return cmocka_run_group_tests_name("runtime", tests, NULL, NULL);

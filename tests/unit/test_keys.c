@@ -1,0 +1,316 @@
+/*
+ * Unit tests for API keys and their limits: creating, finding, listing and
+ * revoking keys (only hashes at rest), the admin key made at start-up,
+ * function lists; the shared rate buckets and failure counts; and when the
+ * settings make keys required.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "clock.h"
+#include "config.h"
+#include "files.h"
+#include "keys.h"
+#include "throttle.h"
+
+typedef struct {
+    char dir[64];
+    keys_t *k;
+} fixture;
+
+static int setup(void **state)
+{
+    fixture *f = calloc(1, sizeof(*f));
+    err_t e;
+    snprintf(f->dir, sizeof(f->dir), "/tmp/ml-keys-test-XXXXXX");
+    if (mkdtemp(f->dir) == NULL)
+        return -1;
+    f->k = keys_open(f->dir, &e);
+    *state = f;
+    return f->k != NULL ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    fixture *f = *state;
+    char cmd[128];
+    keys_close(f->k);
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
+    int rc = system(cmd);
+    free(f);
+    return rc == 0 ? 0 : -1;
+}
+
+/* Create a key from `body`; its secret into `secret`, its id into `id`. */
+static void make(fixture *f, const char *body, char *secret, char *id)
+{
+    json_object *b = json_tokener_parse(body), *out = NULL;
+    err_t e;
+    if (keys_create(f->k, b, "creator-1", &out, &e) != 0)
+        fail_msg("keys_create(%s): %s", body, e.msg);
+    snprintf(secret, 80, "%s", json_object_get_string(json_object_object_get(out, "key")));
+    snprintf(id, 40, "%s", json_object_get_string(json_object_object_get(out, "id")));
+    assert_false(json_object_object_get_ex(out, "hash", NULL));
+    assert_string_equal(json_object_get_string(json_object_object_get(out, "created_by")),
+                        "creator-1");
+    json_object_put(out);
+    json_object_put(b);
+}
+
+static const char *create_code(fixture *f, const char *body)
+{
+    static char code[64];
+    json_object *b = json_tokener_parse(body), *out = NULL;
+    err_t e;
+    int rc = keys_create(f->k, b, NULL, &out, &e);
+    snprintf(code, sizeof(code), "%s", rc == 0 ? "ok" : err_code(&e));
+    json_object_put(out);
+    json_object_put(b);
+    return code;
+}
+
+static void test_create_find(void **state)
+{
+    fixture *f = *state;
+    char secret[80], id[40], path[128];
+    keys_key k;
+    err_t e;
+    make(f, "{\"name\":\"ci\",\"scopes\":[\"invoke\",\"read\"],\"rate\":2.5}", secret, id);
+    assert_int_equal(strncmp(secret, KEYS_PREFIX, 4), 0);
+    assert_int_equal(strlen(secret), 4 + 43);
+    assert_int_equal(keys_find(f->k, secret, &k, &e), 1);
+    assert_string_equal(k.id, id);
+    assert_int_equal(k.scopes, KEYS_INVOKE | KEYS_READ);
+    assert_null(k.functions);
+    assert_true(k.rate > 2.4 && k.rate < 2.6);
+    keys_key_free(&k);
+    /* A near miss is no key. */
+    secret[10] ^= 1;
+    assert_int_equal(keys_find(f->k, secret, &k, &e), 0);
+    assert_int_equal(keys_find(f->k, "", &k, &e), 0);
+    secret[10] ^= 1;
+    /* Only the hash is at rest, in a private file. */
+    snprintf(path, sizeof(path), "%s/keys.json", f->dir);
+    buf_t b;
+    buf_init(&b, 1 << 20);
+    assert_int_equal(files_read(path, &b, &e), 0);
+    assert_null(strstr(b.data, secret));
+    assert_null(strstr(b.data, secret + 4));
+    buf_free(&b);
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0600);
+}
+
+static void test_list_delete(void **state)
+{
+    fixture *f = *state;
+    char s1[80], id1[40], s2[80], id2[40];
+    json_object *list = NULL;
+    keys_key k;
+    err_t e;
+    make(f, "{\"name\":\"one\",\"scopes\":[\"admin\"]}", s1, id1);
+    make(f, "{\"name\":\"two\",\"scopes\":[\"metrics\"],\"functions\":[\"f\"]}", s2, id2);
+    assert_int_equal(keys_list(f->k, &list, &e), 0);
+    assert_int_equal(json_object_array_length(list), 2);
+    for (size_t i = 0; i < 2; i++) {
+        json_object *r = json_object_array_get_idx(list, i);
+        assert_false(json_object_object_get_ex(r, "hash", NULL));
+        assert_false(json_object_object_get_ex(r, "key", NULL));
+        assert_true(json_object_object_get_ex(r, "prefix", NULL));
+    }
+    json_object_put(list);
+    /* A second handle (another worker) sees a revocation at once. */
+    keys_t *other = keys_open(f->dir, &e);
+    assert_int_equal(keys_find(other, s1, &k, &e), 1);
+    keys_key_free(&k);
+    assert_int_equal(keys_delete(f->k, id1, &e), 0);
+    assert_int_equal(keys_find(other, s1, &k, &e), 0);
+    assert_int_equal(keys_find(other, s2, &k, &e), 1);
+    keys_key_free(&k);
+    assert_int_equal(keys_delete(f->k, id1, &e), -1);
+    assert_int_equal(e.kind, ERR_NOT_FOUND);
+    keys_close(other);
+}
+
+static void test_validation(void **state)
+{
+    fixture *f = *state;
+    (void)f;
+    assert_string_equal(create_code(f, "{\"scopes\":[\"read\"]}"), "invalid_name");
+    assert_string_equal(create_code(f, "{\"name\":\"x\"}"), "invalid_scopes");
+    assert_string_equal(create_code(f, "{\"name\":\"x\",\"scopes\":[]}"), "invalid_scopes");
+    assert_string_equal(create_code(f, "{\"name\":\"x\",\"scopes\":[\"read\",\"read\"]}"),
+                        "invalid_scopes");
+    assert_string_equal(create_code(f, "{\"name\":\"x\",\"scopes\":[\"root\"]}"), "invalid_scopes");
+    assert_string_equal(create_code(f, "{\"name\":\"x\",\"scopes\":[\"read\"],\"rate\":-1}"),
+                        "invalid_rate");
+    assert_string_equal(create_code(f, "{\"name\":\"x\",\"scopes\":[\"read\"],\"rate\":10001}"),
+                        "invalid_rate");
+    assert_string_equal(
+        create_code(f, "{\"name\":\"x\",\"scopes\":[\"read\"],\"functions\":\"f\"}"),
+        "invalid_functions");
+    assert_string_equal(create_code(f, "{\"name\":\"x\",\"scopes\":[\"read\"],\"admin\":true}"),
+                        "unknown_field");
+    assert_string_equal(create_code(f, "{\"name\":\"a\\u0000b\",\"scopes\":[\"read\"]}"),
+                        "invalid_name");
+    assert_string_equal(create_code(f, "{\"name\":\"x\",\"scopes\":[\"read\"],\"rate\":10000}"),
+                        "ok");
+}
+
+static void test_bootstrap(void **state)
+{
+    fixture *f = *state;
+    char path[128];
+    err_t e;
+    keys_key k;
+    snprintf(path, sizeof(path), "%s/admin.key", f->dir);
+    assert_int_equal(keys_bootstrap(f->k, path, &e), 1);
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0600);
+    buf_t b;
+    buf_init(&b, 1024);
+    assert_int_equal(files_read(path, &b, &e), 0);
+    assert_int_equal(b.data[b.len - 1], '\n');
+    b.data[--b.len] = '\0';
+    assert_int_equal(keys_find(f->k, b.data, &k, &e), 1);
+    assert_int_equal(k.scopes, KEYS_ADMIN);
+    keys_key_free(&k);
+    buf_free(&b);
+    /* Keys exist now: nothing more is made. */
+    assert_int_equal(keys_bootstrap(f->k, path, &e), 0);
+}
+
+static void test_function_lists(void **state)
+{
+    fixture *f = *state;
+    char s[80], id[40];
+    keys_key k;
+    err_t e;
+    json_object *fa = json_tokener_parse("{\"id\":\"id-a\",\"name\":\"a\"}");
+    json_object *fb = json_tokener_parse("{\"id\":\"id-b\",\"name\":\"b\"}");
+    make(f, "{\"name\":\"x\",\"scopes\":[\"invoke\"],\"functions\":[\"a\",\"id-c\"]}", s, id);
+    assert_int_equal(keys_find(f->k, s, &k, &e), 1);
+    assert_true(keys_allows_function(&k, fa));
+    assert_false(keys_allows_function(&k, fb));
+    assert_true(keys_allows_name(&k, "id-c"));
+    assert_false(keys_allows_name(&k, "b"));
+    keys_key_free(&k);
+    /* No list, or no key at all (keys not required): anything. */
+    make(f, "{\"name\":\"y\",\"scopes\":[\"invoke\"]}", s, id);
+    assert_int_equal(keys_find(f->k, s, &k, &e), 1);
+    assert_true(keys_allows_function(&k, fb));
+    keys_key_free(&k);
+    assert_true(keys_allows_function(NULL, fb));
+    json_object_put(fa);
+    json_object_put(fb);
+    assert_int_equal(keys_scope("deploy"), KEYS_DEPLOY);
+    assert_int_equal(keys_scope("Deploy"), 0);
+}
+
+static void test_throttle_rate(void **state)
+{
+    (void)state;
+    throttle_t *t = throttle_create();
+    assert_non_null(t);
+    /* One second's worth at once, then a wait of about 1/rate. */
+    for (int i = 0; i < 5; i++)
+        assert_int_equal(throttle_take(t, "k5", 5), 0);
+    long wait = throttle_take(t, "k5", 5);
+    assert_true(wait > 0 && wait <= 201);
+    /* Another key has its own bucket. */
+    assert_int_equal(throttle_take(t, "k-other", 5), 0);
+    /* A rate under one still lets one request through. */
+    assert_int_equal(throttle_take(t, "slow", 0.5), 0);
+    wait = throttle_take(t, "slow", 0.5);
+    assert_true(wait > 1000 && wait <= 2001);
+    /* The bucket refills with time: poll, with a deadline. */
+    long long until = clock_mono_ms() + 3000;
+    while (throttle_take(t, "k5", 5) != 0 && clock_mono_ms() < until)
+        ;
+    assert_true(clock_mono_ms() < until);
+    throttle_destroy(t);
+}
+
+static void test_throttle_failures(void **state)
+{
+    (void)state;
+    throttle_t *t = throttle_create();
+    assert_int_equal(throttle_failures(t, "10.0.0.1"), 0);
+    /* Failures count across processes sharing the mapping. */
+    pid_t pid = fork();
+    if (pid == 0) {
+        for (int i = 0; i < 3; i++)
+            throttle_fail(t, "10.0.0.1");
+        _exit(0);
+    }
+    int status;
+    waitpid(pid, &status, 0);
+    int n = throttle_failures(t, "10.0.0.1");
+    /* Unless the minute turned meanwhile. */
+    assert_true(n == 3 || n == 0);
+    assert_int_equal(throttle_failures(t, "10.0.0.2"), 0);
+    assert_true(throttle_minute_left() > 0 && throttle_minute_left() <= 60000);
+    throttle_destroy(t);
+}
+
+/* When keys are required: on always; auto unless nginx binds loopback
+ * only; off refused on a reachable bind. */
+static void test_config_auth(void **state)
+{
+    config_t c;
+    err_t e;
+    (void)state;
+    static const struct {
+        const char *auth, *bind;
+        int ok;
+        bool required;
+    } rows[] = {
+        {"auto", "127.0.0.1", 1, false}, {"auto", "0.0.0.0", 1, true},
+        {"auto", "::1", 1, false},       {"auto", "10.1.2.3", 1, true},
+        {"on", "127.0.0.1", 1, true},    {"off", "127.0.0.1", 1, false},
+        {"off", "0.0.0.0", 0, false},    {"maybe", "127.0.0.1", 0, false},
+    };
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        setenv("MINILAMBDA_AUTH", rows[i].auth, 1);
+        setenv("MINILAMBDA_BIND", rows[i].bind, 1);
+        int rc = config_load(&c, &e);
+        if ((rc == 0) != rows[i].ok)
+            fail_msg("AUTH=%s BIND=%s: %s", rows[i].auth, rows[i].bind, rc ? e.msg : "accepted");
+        if (rc == 0)
+            assert_int_equal(c.auth_required, rows[i].required);
+        else
+            assert_non_null(strstr(e.msg, "MINILAMBDA_AUTH"));
+    }
+    unsetenv("MINILAMBDA_AUTH");
+    unsetenv("MINILAMBDA_BIND");
+}
+
+int main(void)
+{
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+    const struct CMUnitTest tests[] = {
+        T(test_create_find),
+        T(test_list_delete),
+        T(test_validation),
+        T(test_bootstrap),
+        T(test_function_lists),
+        cmocka_unit_test(test_throttle_rate),
+        cmocka_unit_test(test_throttle_failures),
+        cmocka_unit_test(test_config_auth),
+    };
+#undef T
+    return cmocka_run_group_tests_name("keys", tests, NULL, NULL);
+}
