@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,7 +26,15 @@
 #define ASYNC_RESULT_MAX (6u * (RUNTIME_STDOUT_MAX + RUNTIME_STDERR_MAX) + 65536)
 #define ASYNC_PATH (CONFIG_PATH_MAX + 200)
 
+/* Queue depth counted again at most this often, unless close to the
+ * bound, where every accept counts exactly. */
+#define ASYNC_DEPTH_TTL_MS 1000
+#define ASYNC_DEPTH_MARGIN 1000
+
 struct async {
+    pthread_mutex_t mu; /* guards the depth cache */
+    long depth;         /* queue depth when counted, plus accepts since */
+    long long depth_ms; /* when counted; 0: never */
     /* The function whose run was claimed last by this process: claims go
      * round the functions with due runs, so one function's flood cannot
      * keep the others waiting. */
@@ -46,6 +55,7 @@ async_t *async_open(const char *data_dir, err_t *e)
         err_set(e, ERR_NOMEM, NULL, ENOMEM, "calloc() failed: out of memory");
         return NULL;
     }
+    pthread_mutex_init(&a->mu, NULL);
     snprintf(a->root, sizeof(a->root), "%s/async", data_dir);
     snprintf(a->records, sizeof(a->records), "%s/records", a->root);
     snprintf(a->queue, sizeof(a->queue), "%s/queue", a->root);
@@ -62,7 +72,15 @@ async_t *async_open(const char *data_dir, err_t *e)
 
 void async_close(async_t *a)
 {
+    if (a == NULL)
+        return;
+    pthread_mutex_destroy(&a->mu);
     free(a);
+}
+
+int async_sweep_tmp(async_t *a, err_t *e)
+{
+    return files_sweep_tmp(a->records, e);
 }
 
 const char *async_queue_dir(const async_t *a)
@@ -363,6 +381,36 @@ long async_queue_depth(async_t *a)
     return n;
 }
 
+int async_admit(async_t *a, long long max, err_t *e)
+{
+    int rc = 0;
+    pthread_mutex_lock(&a->mu);
+    long long now = clock_mono_ms();
+    /* Counting a directory of 100000 markers takes milliseconds: far from
+     * the bound a recent count will do; near it, every accept counts. */
+    if (a->depth_ms == 0 || now - a->depth_ms > ASYNC_DEPTH_TTL_MS ||
+        a->depth + ASYNC_DEPTH_MARGIN >= max) {
+        long n = async_queue_depth(a);
+        if (n < 0) {
+            rc = err_sys(e, errno, "opendir", a->queue);
+            goto done;
+        }
+        a->depth = n;
+        a->depth_ms = now;
+    }
+    if (a->depth >= max) {
+        rc = err_set(e, ERR_LIMIT, "queue_full", 0,
+                     "the async queue holds %ld invocations, its limit "
+                     "(MINILAMBDA_ASYNC_MAX_PENDING); try again later",
+                     a->depth);
+        goto done;
+    }
+    a->depth++;
+done:
+    pthread_mutex_unlock(&a->mu);
+    return rc;
+}
+
 bool async_is_cancelled(async_t *a, const char *id)
 {
     json_object *rec = async_load(a, id);
@@ -574,39 +622,39 @@ void async_job_free(async_job *job)
 }
 
 /* Recover the run of one marker `name` in running/ (under the lock). 1 when
- * a RUNNING run was interrupted, else 0. */
+ * a RUNNING run was interrupted, 0 when there was nothing to do, -1 when its
+ * record or marker could not be written (the claim must then stay). */
 static int async_recover_one(async_t *a, const char *name)
 {
     err_t e;
     const char *id = async_marker_id(name);
     json_object *rec = id ? async_load(a, id) : NULL;
     const char *fid = rec ? func_str(rec, "function_id") : "";
-    int st = rec ? async_status_of(rec) : -1, n = 0;
+    int st = rec ? async_status_of(rec) : -1, rc = 0;
     if (st == STATUS_REC_PENDING) {
         /* Claimed but not yet marked RUNNING, or requeued for a retry
          * without its new marker: queue it (once). */
         if (async_queued(a, id, false) == 0 && async_enqueue(a, id, fid, clock_wall_ms(), &e) != 0)
-            log_error("async recovery of %s: %s", id, e.msg);
+            rc = -1;
     } else if (st == STATUS_REC_RUNNING) {
         int attempts = json_object_get_int(json_object_object_get(rec, "attempts"));
         int max = json_object_get_int(json_object_object_get(rec, "max_attempts"));
+        bool again = attempts < max;
         async_set_str(rec, "error", "interrupted");
-        if (attempts < max) {
-            async_set_status(rec, STATUS_REC_PENDING);
-            if (async_store(a, rec, &e) != 0 || async_enqueue(a, id, fid, clock_wall_ms(), &e) != 0)
-                log_error("async recovery of %s: %s", id, e.msg);
-        } else {
-            async_set_status(rec, STATUS_REC_FAILED);
+        async_set_status(rec, again ? STATUS_REC_PENDING : STATUS_REC_FAILED);
+        if (!again)
             async_set_done(rec);
-            if (async_store(a, rec, &e) != 0)
-                log_error("async recovery of %s: %s", id, e.msg);
-        }
-        log_warn("async invocation %s was interrupted: %s", id,
-                 attempts < max ? "requeued" : "FAILED");
-        n = 1;
+        rc = async_store(a, rec, &e) == 0 &&
+                     (!again || async_enqueue(a, id, fid, clock_wall_ms(), &e) == 0)
+                 ? 1
+                 : -1;
+        if (rc > 0)
+            log_warn("async invocation %s was interrupted: %s", id, again ? "requeued" : "FAILED");
     }
+    if (rc < 0)
+        log_error("async recovery of %s: %s; its claim stays until it can be written", id, e.msg);
     json_object_put(rec);
-    return n;
+    return rc;
 }
 
 int async_recover(async_t *a, int executor)
@@ -614,6 +662,7 @@ int async_recover(async_t *a, int executor)
     char prefix[32];
     err_t e;
     int n = 0;
+    bool failed = false;
     DIR *d = opendir(a->running);
     if (d == NULL) {
         log_error("opendir(%s) failed: %s", a->running, strerror(errno));
@@ -632,13 +681,46 @@ int async_recover(async_t *a, int executor)
         if (ent->d_name[0] == '.' ||
             (executor >= 0 && strncmp(ent->d_name, prefix, strlen(prefix)) != 0))
             continue;
-        n += async_recover_one(a, ent->d_name);
+        int r = async_recover_one(a, ent->d_name);
+        if (r < 0) {
+            /* A marker goes only once its record was durably rewritten. */
+            failed = true;
+            continue;
+        }
+        n += r;
         snprintf(path, sizeof(path), "%s/%.150s", a->running, ent->d_name);
         unlink(path);
     }
     files_unlock(lfd);
     closedir(d);
-    return n;
+    return failed ? -1 : n;
+}
+
+int async_release(async_t *a, async_job *job, err_t *e)
+{
+    char path[ASYNC_PATH];
+    int rc = 0;
+    int lfd = files_lock(a->lock, e);
+    if (lfd < 0)
+        return -1;
+    json_object *rec = async_load(a, job->id);
+    /* One cancelled meanwhile stays as the canceller left it. */
+    if (rec != NULL && async_status_of(rec) == STATUS_REC_RUNNING) {
+        json_object_object_add(rec, "attempts", json_object_new_int(job->attempt - 1));
+        async_set_status(rec, STATUS_REC_PENDING);
+        async_set_str(rec, "started_at", NULL);
+        rc = async_store(a, rec, e) == 0 &&
+                     async_enqueue(a, job->id, job->function_id, clock_wall_ms(), e) == 0
+                 ? 0
+                 : -1;
+    }
+    files_unlock(lfd);
+    if (rc == 0) {
+        snprintf(path, sizeof(path), "%s/%s", a->running, job->marker);
+        unlink(path);
+    }
+    json_object_put(rec);
+    return rc;
 }
 
 /* Whether `id`'s record is finished and completed at or before `cutoff`

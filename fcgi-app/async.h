@@ -44,6 +44,13 @@ async_t *async_open(const char *data_dir, err_t *e);
 void async_close(async_t *a);
 
 /*
+ * Admit one more queued invocation while fewer than `max` wait. Returns 0,
+ * or -1 with `e` ERR_LIMIT "queue_full" (429) past the bound, or a storage
+ * error when the queue cannot be counted.
+ */
+int async_admit(async_t *a, long long max, err_t *e);
+
+/*
  * Durably record a PENDING invocation of `function` (borrowed record) with
  * `event` (`len` bytes) and `timeout_s`, started by key `creator` (NULL:
  * none), and queue it. On 0 `*out` is the new record, owned by the caller;
@@ -105,6 +112,14 @@ bool async_is_cancelled(async_t *a, const char *id);
 int async_finish(async_t *a, async_job *job, const runtime_result *res, long long retry_base_ms,
                  err_t *e);
 
+/*
+ * Give a claimed run back as if it had never been claimed: PENDING again
+ * with its attempts as they were, due now (the engine failed it, not the
+ * function). A run cancelled meanwhile stays CANCELLED. Releases the claim
+ * on success; on -1 the claim stays for async_recover.
+ */
+int async_release(async_t *a, async_job *job, err_t *e);
+
 /* Release a job's memory. */
 void async_job_free(async_job *job);
 
@@ -112,14 +127,20 @@ void async_job_free(async_job *job);
  * Recover runs claimed by executor `executor` (or by any executor when
  * -1) whose process is gone: a RUNNING one is requeued when it has attempts
  * left, else it ends FAILED with error "interrupted"; a PENDING one whose
- * marker was lost in between is queued again. Returns how many RUNNING runs
- * were interrupted, or -1 (logged).
+ * marker was lost in between is queued again. A claim goes only once its
+ * record was durably rewritten: one that could not be (a full disk) stays
+ * for the next call. Returns how many RUNNING runs were interrupted, or -1
+ * (logged) when something stays to be recovered.
  */
 int async_recover(async_t *a, int executor);
 
 /* Delete finished records whose completed_at is more than `retention_s`
  * seconds old. Returns how many, or -1. */
 int async_prune(async_t *a, long long retention_s);
+
+/* Remove the temp files of record writes a crash interrupted. Returns how
+ * many, or -1 with `e`. */
+int async_sweep_tmp(async_t *a, err_t *e);
 
 /* The directory executors watch for new markers (inotify). */
 const char *async_queue_dir(const async_t *a);

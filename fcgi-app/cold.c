@@ -34,6 +34,8 @@ static int cold_acquire(runtime_t *rt, const runtime_seat *seat, const runtime_r
                      : rc == DOCKER_TIMEOUT   ? STATUS_TIMEOUT
                                               : STATUS_ENGINE_ERROR,
                      "attach: %.400s", dr.message);
+        /* Before the start: nothing of the function ran. */
+        res->engine_fault = rc == DOCKER_UNREACHABLE || rc == DOCKER_TIMEOUT;
         return -1;
     }
     /* A canceller that looked for this container before it existed has

@@ -91,6 +91,8 @@ static const config_def config_table[] = {
      "seconds in-flight requests get to finish on stop"},
     {"MINILAMBDA_ASYNC_WORKERS", CONFIG_INT, F(async_workers), "4", 0, 64, NULL,
      "async executor processes (0 disables async execution)"},
+    {"MINILAMBDA_ASYNC_MAX_PENDING", CONFIG_LLONG, F(async_max_pending), "100000", 1, INT64_MAX,
+     NULL, "queued async invocations at most; past it POST .../async answers 429 queue_full"},
     {"MINILAMBDA_RETRY_BASE_MS", CONFIG_LLONG, F(retry_base_ms), "1000", 1, 3600000, NULL,
      "first retry delay of an async invocation; doubles each attempt"},
     {"MINILAMBDA_INVOCATION_RETENTION", CONFIG_LLONG, F(retention), "86400", 1, 365 * 86400, NULL,
@@ -121,6 +123,8 @@ static const config_def config_table[] = {
      "MINILAMBDA_MAX_IMAGE_BYTES)"},
     {"MINILAMBDA_MAX_FUNCTIONS", CONFIG_INT, F(max_functions), "10000", 1, 1000000, NULL,
      "registered functions at most"},
+    {"MINILAMBDA_MIN_FREE_BYTES", CONFIG_LLONG, F(min_free_bytes), "104857600", 0, INT64_MAX, NULL,
+     "free space the data dir's file system needs for /healthz to say ok"},
     {"MINILAMBDA_LOG_LEVEL", CONFIG_LEVEL, F(level), "info", 0, 0, NULL,
      "error, warn, info or debug"},
 };

@@ -32,6 +32,7 @@ typedef struct {
     int janitor_interval;                /* MINILAMBDA_JANITOR_INTERVAL, seconds */
     int grace;                           /* MINILAMBDA_GRACE, seconds */
     int async_workers;                   /* MINILAMBDA_ASYNC_WORKERS */
+    long long async_max_pending;         /* MINILAMBDA_ASYNC_MAX_PENDING */
     long long retry_base_ms;             /* MINILAMBDA_RETRY_BASE_MS */
     long long retention;                 /* MINILAMBDA_INVOCATION_RETENTION, seconds */
     long long max_image_bytes;           /* MINILAMBDA_MAX_IMAGE_BYTES: POST /images body */
@@ -47,6 +48,7 @@ typedef struct {
     int upload_rate_window;              /* MINILAMBDA_UPLOAD_RATE_WINDOW, seconds */
     long long max_unpacked_bytes;        /* MINILAMBDA_MAX_IMAGE_UNPACKED_BYTES */
     int max_functions;                   /* MINILAMBDA_MAX_FUNCTIONS */
+    long long min_free_bytes;            /* MINILAMBDA_MIN_FREE_BYTES: for /healthz */
     /* Derived: */
     bool loopback_only; /* nginx binds a loopback address only */
     bool auth_required; /* every route but the open ones needs a key */

@@ -132,15 +132,18 @@ json_object *container_spec(const runtime_req *req, const char *instance, json_o
     return spec;
 }
 
-/* Map a failed engine call onto the result. */
+/* Map a failed engine call of `step` onto the result. An engine that does
+ * not answer, or (before the function `started`) answers too late, is the
+ * engine's fault, not the function's. */
 static int container_engine_fail(runtime_result *res, docker_rc rc, const docker_result *dr,
-                                 const char *step)
+                                 const char *step, bool started)
 {
     if (rc == DOCKER_TIMEOUT)
         runtime_fail(res, STATUS_TIMEOUT, "the function timed out");
     else
         runtime_fail(res, rc == DOCKER_UNREACHABLE ? STATUS_UNREACHABLE : STATUS_ENGINE_ERROR,
                      "%s: %.400s", step, dr->message);
+    res->engine_fault = rc == DOCKER_UNREACHABLE || (rc == DOCKER_TIMEOUT && !started);
     return -1;
 }
 
@@ -228,7 +231,7 @@ int container_create(docker_conn_t *c, const runtime_req *req, const char *insta
         goto done;
     }
     if (drc != DOCKER_OK) {
-        container_engine_fail(res, drc, &dr, "create container");
+        container_engine_fail(res, drc, &dr, "create container", false);
         goto done;
     }
     o = json_tokener_parse(body.data ? body.data : "");
@@ -251,7 +254,7 @@ int container_start(docker_conn_t *c, const char *cid, long long deadline, runti
     docker_result dr;
     snprintf(path, sizeof(path), "/containers/%s/start", cid);
     docker_rc rc = docker_call(c, "POST", path, NULL, container_left(deadline), NULL, &dr);
-    return rc == DOCKER_OK ? 0 : container_engine_fail(res, rc, &dr, "start container");
+    return rc == DOCKER_OK ? 0 : container_engine_fail(res, rc, &dr, "start container", false);
 }
 
 static void container_sink(void *arg, int stream, const char *p, size_t n)
@@ -275,6 +278,7 @@ static int container_drain(docker_stream_t *s, docker_demux *dm, runtime_result 
             return 1;
         if (n < 0) {
             runtime_fail(res, STATUS_ENGINE_ERROR, "the engine closed the attach stream");
+            res->engine_fault = true;
             return -1;
         }
         if (docker_demux_feed(dm, chunk, (size_t)n, container_sink, res) != 0) {
@@ -353,7 +357,7 @@ int container_wait(docker_conn_t *c, const char *cid, const runtime_req *req, lo
         goto done;
     }
     if (drc != DOCKER_OK) {
-        container_engine_fail(res, drc, &dr, "wait for container");
+        container_engine_fail(res, drc, &dr, "wait for container", true);
         goto done;
     }
     o = json_tokener_parse(body.data ? body.data : "");

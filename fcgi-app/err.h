@@ -24,7 +24,7 @@ typedef enum {
     ERR_LIMIT,              /* 429: a limit holds; `code` says which, retry later */
     ERR_STORAGE_FULL,       /* 507 storage_full: ENOSPC or EDQUOT */
     ERR_STORAGE,            /* 500 storage_error: any other I/O failure */
-    ERR_CORRUPT,            /* 500 store_error: a file we wrote does not parse */
+    ERR_CORRUPT,            /* 503 store_corrupt: a file we wrote does not parse */
     ERR_NOMEM,              /* 503 out_of_memory */
     ERR_ENGINE_UNREACHABLE, /* 503 engine_unreachable */
     ERR_ENGINE_TIMEOUT,     /* 504 engine_timeout */

@@ -18,6 +18,13 @@
 /* Even with inotify, look at the queue this often: a marker whose backoff
  * has passed makes no event. */
 #define EXECUTOR_RESCAN_MS 1000
+/* The engine's answer before each claim; and how often to ask again while
+ * it does not answer (it is back within this of its return). */
+#define EXECUTOR_PING_TIMEOUT_MS 1000
+#define EXECUTOR_ENGINE_RETRY_MS 250
+/* Retrying a write the disk refused. */
+#define EXECUTOR_STALL_MIN_MS 500
+#define EXECUTOR_STALL_MAX_MS 10000
 
 typedef struct {
     async_t *async;
@@ -30,22 +37,40 @@ static int executor_cancelled(void *arg)
     return async_is_cancelled(c->async, c->id);
 }
 
-/* Run one claimed job to its recorded end. 0, or -1 with `e` when its
- * outcome could not be recorded. */
-static int executor_job(const executor_ctx *x, app_t *app, docker_conn_t *conn, async_job *job,
-                        err_t *e)
+/* How an executor waits: the stop signal, and the queue's inotify. */
+typedef struct {
+    int sfd, ifd;
+} executor_fds;
+
+/* Wait up to `ms` for a stop signal or a new marker. 1 to stop, 0 to look
+ * again, -1 on error. */
+static int executor_wait(const executor_fds *f, long long ms)
+{
+    struct pollfd p[2] = {{.fd = f->sfd, .events = POLLIN}, {.fd = f->ifd, .events = POLLIN}};
+    if (poll(p, 2, (int)(ms > 0 ? ms : 0)) < 0 && errno != EINTR)
+        return -1;
+    if (p[0].revents & POLLIN)
+        return 1;
+    if (p[1].revents & POLLIN) {
+        char ev[4096];
+        while (read(f->ifd, ev, sizeof(ev)) > 0)
+            ;
+    }
+    return 0;
+}
+
+/* Run one claimed job; its outcome into `res` (initialized by the caller). */
+static void executor_job(const executor_ctx *x, app_t *app, docker_conn_t *conn, async_job *job,
+                         runtime_result *res)
 {
     json_object *fn = NULL;
-    runtime_result res;
     runtime_req req;
     err_t why;
     uuid_t u;
-    int rc;
 
-    runtime_result_init(&res);
     if (store_get(app->store, job->function_id, &fn, &why) != 0) {
-        runtime_fail(&res, STATUS_ENGINE_ERROR, "function %s no longer exists", job->function_id);
-        goto done;
+        runtime_fail(res, STATUS_ENGINE_ERROR, "function %s no longer exists", job->function_id);
+        return;
     }
     memset(&req, 0, sizeof(req));
     snprintf(req.id, sizeof(req.id), "%s", job->id);
@@ -65,42 +90,110 @@ static int executor_job(const executor_ctx *x, app_t *app, docker_conn_t *conn, 
     invoke_ctx ix = {.rt = app->runtime,
                      .seat = {.conn = conn, .row = x->row, .thread = 0},
                      .metrics = x->metrics};
-    invoke_call(&ix, &req, true, &res);
-done:
-    rc = async_finish(app->async, job, &res, x->cfg->retry_base_ms, e);
-    runtime_result_free(&res);
+    invoke_call(&ix, &req, true, res);
     json_object_put(fn);
-    return rc;
 }
 
-/* Wait for the next due run, a new marker or a stop signal. 1 to stop, 0
- * to look again, -1 on error. */
-static int executor_wait(int sfd, int ifd, int got, long long next_due)
+/*
+ * Record the outcome of `job`: its result, or, when the engine failed it,
+ * the run given back untouched. A write that fails (a full disk) is not
+ * the end of the run: the executor keeps the outcome, says so in the log and
+ * in its state (for /healthz), and tries again with a growing delay until
+ * it is written. 0 once recorded, 1 when a stop signal came first (the
+ * claim then stays for recovery), -1 on error.
+ */
+static int executor_record(const executor_ctx *x, app_t *app, const executor_fds *f, async_job *job,
+                           const runtime_result *res)
 {
-    struct pollfd p[2] = {{.fd = sfd, .events = POLLIN}, {.fd = ifd, .events = POLLIN}};
-    int wait_ms = got == 1 ? 0 : EXECUTOR_RESCAN_MS;
-    if (got == 0 && next_due >= 0) {
-        long long left = next_due - clock_wall_ms();
-        if (left < wait_ms)
-            wait_ms = left > 0 ? (int)left : 0;
+    long long delay = EXECUTOR_STALL_MIN_MS;
+    for (;;) {
+        err_t e;
+        int rc = res->engine_fault ? async_release(app->async, job, &e)
+                                   : async_finish(app->async, job, res, x->cfg->retry_base_ms, &e);
+        if (rc == 0) {
+            slots_set_state(x->slots, x->row, SLOTS_UP, 0);
+            if (res->engine_fault)
+                log_warn("executor %d: the engine failed invocation %s (%s); it is pending again, "
+                         "not counted as an attempt",
+                         x->index, job->id, res->message);
+            return 0;
+        }
+        slots_set_state(x->slots, x->row, SLOTS_STORAGE_STALL, e.sys);
+        log_error("executor %d: cannot record invocation %s: %s; trying again in %lld ms", x->index,
+                  job->id, e.msg, delay);
+        int w = executor_wait(f, delay);
+        if (w != 0)
+            return w;
+        delay = delay * 2 > EXECUTOR_STALL_MAX_MS ? EXECUTOR_STALL_MAX_MS : delay * 2;
     }
-    if (poll(p, 2, wait_ms) < 0 && errno != EINTR)
-        return -1;
-    if (p[0].revents & POLLIN)
-        return 1;
-    if (p[1].revents & POLLIN) {
-        char ev[4096];
-        while (read(ifd, ev, sizeof(ev)) > 0)
-            ;
+}
+
+/* Whether the engine answers. While it does not, no run is claimed: a run
+ * claimed then would only fail for the engine's sake. The state and one
+ * log line follow each change. */
+static bool executor_engine_up(const executor_ctx *x, docker_conn_t *conn, bool *was_up)
+{
+    docker_result dr;
+    bool up = docker_ping(conn, EXECUTOR_PING_TIMEOUT_MS, &dr) == DOCKER_OK;
+    if (up != *was_up) {
+        if (up)
+            log_info("executor %d: the engine answers again; claiming runs", x->index);
+        else
+            log_warn("executor %d: the engine does not answer (%s); not claiming runs", x->index,
+                     dr.message);
+        *was_up = up;
     }
-    return 0;
+    slots_set_state(x->slots, x->row, up ? SLOTS_UP : SLOTS_ENGINE_WAIT, 0);
+    return up;
+}
+
+/* Claim and run what is due until a stop signal. 0 on a stop, -1 on an
+ * error that needs a new process. */
+static int executor_loop(const executor_ctx *x, app_t *app, docker_conn_t *conn,
+                         const executor_fds *f)
+{
+    bool engine_up = true;
+    for (;;) {
+        async_job job;
+        long long next_due = -1;
+        err_t e;
+        if (!executor_engine_up(x, conn, &engine_up)) {
+            int w = executor_wait(f, EXECUTOR_ENGINE_RETRY_MS);
+            if (w != 0)
+                return w > 0 ? 0 : -1;
+            continue;
+        }
+        int got = async_claim(app->async, x->index, &job, &next_due, &e);
+        int w = 0;
+        if (got == 1) {
+            runtime_result res;
+            runtime_result_init(&res);
+            executor_job(x, app, conn, &job, &res);
+            w = executor_record(x, app, f, &job, &res);
+            runtime_result_free(&res);
+        }
+        async_job_free(&job);
+        if (got < 0) {
+            log_error("executor %d: %s; restarting", x->index, e.msg);
+            return -1;
+        }
+        if (w != 0)
+            return w > 0 ? 0 : -1;
+        long long wait_ms = got == 1 ? 0 : EXECUTOR_RESCAN_MS;
+        if (got == 0 && next_due >= 0 && next_due - clock_wall_ms() < wait_ms)
+            wait_ms = next_due - clock_wall_ms();
+        w = executor_wait(f, wait_ms);
+        if (w != 0)
+            return w > 0 ? 0 : -1;
+    }
 }
 
 int executor_run(const executor_ctx *x)
 {
     app_t app;
     err_t e;
-    int rc = 1, ifd = -1, sfd = -1;
+    int rc = 1;
+    executor_fds f = {-1, -1};
     sigset_t set;
     docker_conn_t *conn = NULL;
 
@@ -112,40 +205,21 @@ int executor_run(const executor_ctx *x)
     sigemptyset(&set);
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGINT);
-    sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
-    ifd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
-    if (conn == NULL || sfd < 0 || ifd < 0 ||
-        inotify_add_watch(ifd, async_queue_dir(app.async), IN_CREATE | IN_MOVED_TO) < 0) {
+    f.sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+    f.ifd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+    if (conn == NULL || f.sfd < 0 || f.ifd < 0 ||
+        inotify_add_watch(f.ifd, async_queue_dir(app.async), IN_CREATE | IN_MOVED_TO) < 0) {
         log_error("executor %d: docker_conn_new(), signalfd() or inotify failed: %s", x->index,
                   strerror(errno));
         goto done;
     }
-    for (;;) {
-        async_job job;
-        long long next_due = -1;
-        int got = async_claim(app.async, x->index, &job, &next_due, &e);
-        if (got == 1 && executor_job(x, &app, conn, &job, &e) != 0)
-            got = -1;
-        async_job_free(&job);
-        if (got < 0) {
-            /* Exit: the master respawns us and recovers what we held. */
-            log_error("executor %d: %s; restarting", x->index, e.msg);
-            goto done;
-        }
-        int w = executor_wait(sfd, ifd, got, next_due);
-        if (w < 0) {
-            log_error("executor %d: poll() failed: %s", x->index, strerror(errno));
-            goto done;
-        }
-        if (w > 0)
-            break;
-    }
-    rc = 0;
+    slots_set_state(x->slots, x->row, SLOTS_UP, 0);
+    rc = executor_loop(x, &app, conn, &f) == 0 ? 0 : 1;
 done:
-    if (ifd >= 0)
-        close(ifd);
-    if (sfd >= 0)
-        close(sfd);
+    if (f.ifd >= 0)
+        close(f.ifd);
+    if (f.sfd >= 0)
+        close(f.sfd);
     docker_conn_free(conn);
     app_close(&app);
     return rc;

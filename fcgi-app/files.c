@@ -1,5 +1,6 @@
 #include "files.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -209,4 +210,44 @@ void files_stamp_drop(files_stamp *st)
     if (st->fd >= 0)
         close(st->fd);
     files_stamp_init(st);
+}
+
+int files_keep(const char *path, const char *copy, err_t *e)
+{
+    char tmp[FILES_PATH_MAX];
+    int n = snprintf(tmp, sizeof(tmp), "%s.tmp", copy);
+    if (n < 0 || (size_t)n >= sizeof(tmp))
+        return err_set(e, ERR_STORAGE, NULL, ENAMETOOLONG, "path too long: %.200s", copy);
+    unlink(tmp);
+    if (link(path, tmp) != 0) {
+        if (errno == ENOENT)
+            return 0;
+        return err_sys(e, errno, "link", tmp);
+    }
+    if (rename(tmp, copy) != 0) {
+        int sys = errno;
+        unlink(tmp);
+        return err_sys(e, sys, "rename", tmp);
+    }
+    return 0;
+}
+
+int files_sweep_tmp(const char *dir, err_t *e)
+{
+    char path[FILES_PATH_MAX];
+    int n = 0;
+    DIR *d = opendir(dir);
+    if (d == NULL)
+        return err_sys(e, errno, "opendir", dir);
+    struct dirent *ent;
+    while ((ent = readdir(d)) != NULL) {
+        size_t len = strlen(ent->d_name);
+        if (len <= 4 || strcmp(ent->d_name + len - 4, ".tmp") != 0)
+            continue;
+        int w = snprintf(path, sizeof(path), "%s/%s", dir, ent->d_name);
+        if (w > 0 && (size_t)w < sizeof(path) && unlink(path) == 0)
+            n++;
+    }
+    closedir(d);
+    return n;
 }

@@ -95,6 +95,16 @@ void files_stamp_take(files_stamp *st, files_stamp *next);
 /* Forget `st`'s version and close its file. */
 void files_stamp_drop(files_stamp *st);
 
+/* Make `copy` another name of the file `path` is now (a hard link,
+ * replacing `copy` atomically), so that the version survives `path`'s next
+ * replacement: the last good file kept beside a store. 0 (also when `path`
+ * does not exist), or -1 with `e`. */
+int files_keep(const char *path, const char *copy, err_t *e);
+
+/* Remove the temp files (*.tmp) that writes interrupted by a crash left in
+ * `dir`. Returns how many, or -1 with `e` when `dir` cannot be read. */
+int files_sweep_tmp(const char *dir, err_t *e);
+
 /* fsync the directory `dir`. 0 or -1. */
 int files_sync_dir(const char *dir, err_t *e);
 

@@ -7,6 +7,7 @@
 #include "clock.h"
 #include "container.h"
 #include "func.h"
+#include "health.h"
 #include "images.h"
 #include "invoke.h"
 #include "janitor.h"
@@ -343,6 +344,7 @@ int handlers_invoke_async(app_call *c, err_t *e)
     int rc = -1;
 
     if (handlers_invoke_read(c, &in, e) != 0 ||
+        async_admit(c->t->app->async, c->t->app->cfg->async_max_pending, e) != 0 ||
         async_accept(c->t->app->async, c->function, in.event, in.event_len, in.timeout_s,
                      c->key ? c->key->id : NULL, &inv, e) != 0)
         goto done;
@@ -438,20 +440,69 @@ int handlers_cancel_invocation(app_call *c, err_t *e)
     return 0;
 }
 
+static void handlers_health(app_call *c, health_report *r)
+{
+    app_t *app = c->t->app;
+    health_ctx x = {.cfg = app->cfg,
+                    .conn = c->t->conn,
+                    .store = app->store,
+                    .slots = app->slots,
+                    .first_executor = app->cfg->workers};
+    health_check(&x, HANDLERS_PING_TIMEOUT_MS, r);
+}
+
 int handlers_healthz(app_call *c, err_t *e)
 {
-    docker_result dr;
-    json_object *o = json_object_new_object();
+    health_report r;
+    char why[1024] = "";
+    size_t used = 0;
+    const char *code = NULL;
+    json_object *o = json_object_new_object(), *parts = json_object_new_object();
+    json_object *failed = json_object_new_array();
     (void)e;
-    docker_rc rc = docker_ping(c->t->conn, HANDLERS_PING_TIMEOUT_MS, &dr);
-    bool up = rc == DOCKER_OK;
-    json_object_object_add(o, "status", json_object_new_string(up ? "ok" : "unavailable"));
-    json_object_object_add(o, "docker", json_object_new_string(up ? "reachable" : "unreachable"));
-    if (!up) {
-        json_object_object_add(o, "error", json_object_new_string(dr.message));
-        json_object_object_add(o, "code", json_object_new_string("engine_unreachable"));
+
+    handlers_health(c, &r);
+    bool ok = health_ok(&r);
+    json_object_object_add(o, "status", json_object_new_string(ok ? "ok" : "unavailable"));
+    json_object_object_add(
+        o, "docker", json_object_new_string(r.up[HEALTH_ENGINE] ? "reachable" : "unreachable"));
+    for (int p = 0; p < HEALTH__N; p++) {
+        json_object *part = json_object_new_object();
+        json_object_object_add(part, "status", json_object_new_string(r.up[p] ? "ok" : "failed"));
+        if (!r.up[p]) {
+            json_object_object_add(part, "code", json_object_new_string(r.code[p]));
+            json_object_object_add(part, "error", json_object_new_string(r.detail[p]));
+            json_object_array_add(failed, json_object_new_string(health_name(p)));
+            if (code == NULL)
+                code = r.code[p];
+            /* One line naming every failed part, for a load balancer's log. */
+            int n = snprintf(why + used, sizeof(why) - used, "%s%s: %s", used ? "; " : "",
+                             health_name(p), r.detail[p]);
+            if (n > 0 && (size_t)n < sizeof(why) - used)
+                used += (size_t)n;
+        }
+        if (p == HEALTH_STORE && r.functions >= 0)
+            json_object_object_add(part, "functions", json_object_new_int64(r.functions));
+        if (p == HEALTH_DISK && r.free_bytes >= 0) {
+            json_object_object_add(part, "free_bytes", json_object_new_int64(r.free_bytes));
+            json_object_object_add(part, "min_free_bytes",
+                                   json_object_new_int64(c->t->app->cfg->min_free_bytes));
+        }
+        if (p == HEALTH_EXECUTORS) {
+            json_object_object_add(part, "running", json_object_new_int(r.executors_up));
+            json_object_object_add(part, "configured", json_object_new_int(r.executors));
+        }
+        json_object_object_add(parts, health_name(p), part);
     }
-    http_send_json(c->r, up ? 200 : 503, o, NULL);
+    json_object_object_add(o, "components", parts);
+    if (!ok) {
+        json_object_object_add(o, "failed", failed);
+        json_object_object_add(o, "code", json_object_new_string(code));
+        json_object_object_add(o, "error", json_object_new_string(why));
+    } else {
+        json_object_put(failed);
+    }
+    http_send_json(c->r, ok ? 200 : 503, o, NULL);
     json_object_put(o);
     return 0;
 }
@@ -459,10 +510,17 @@ int handlers_healthz(app_call *c, err_t *e)
 int handlers_metrics(app_call *c, err_t *e)
 {
     app_t *app = c->t->app;
+    health_report r;
     buf_t out;
     int rc = 0;
-    metrics_gauges g = {.functions = store_count(app->store),
-                        .queue_depth = async_queue_depth(app->async)};
+
+    handlers_health(c, &r);
+    metrics_gauges g = {.functions = r.functions, .queue_depth = async_queue_depth(app->async)};
+    for (int p = 0; p < HEALTH__N && p < METRICS_UP_MAX; p++) {
+        g.up_name[p] = health_name(p);
+        g.up[p] = r.up[p];
+        g.nup++;
+    }
     buf_init(&out, HANDLERS_METRICS_MAX);
     if (metrics_render(app->metrics, &g, &out) != 0)
         rc = err_set(e, ERR_INTERNAL, NULL, 0, "the metrics exposition did not fit in memory");

@@ -58,7 +58,8 @@ int handlers_create_key(app_call *c, err_t *e);
 /* DELETE /keys/{id}: revoke; 204. */
 int handlers_delete_key(app_call *c, err_t *e);
 
-/* GET /healthz: {status, docker}; 503 when the engine does not answer. */
+/* GET /healthz: {status, docker, components{engine, store, data_dir, disk,
+ * executors}}; 503 naming the failed parts in `failed` and `error`. */
 int handlers_healthz(app_call *c, err_t *e);
 
 /* GET /metrics: the Prometheus exposition. */

@@ -306,7 +306,8 @@ static int http_key_cmp(const void *a, const void *b, void *base)
     const http_key *x = a, *y = b;
     const char *p = base;
     size_t n = x->len < y->len ? x->len : y->len;
-    int c = memcmp(p + x->off, p + y->off, n);
+    /* Empty keys only: the buffer may never have been allocated. */
+    int c = n > 0 ? memcmp(p + x->off, p + y->off, n) : 0;
     return c != 0 ? c : (x->len > y->len) - (x->len < y->len);
 }
 

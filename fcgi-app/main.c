@@ -108,7 +108,8 @@ int main(int argc, char **argv)
         return 1;
     }
     store_t *store = store_open(cfg.data_dir, &e);
-    if (store == NULL) {
+    if (store == NULL || store_verify(store, &e) != 0) {
+        store_close(store);
         fprintf(stderr,
                 "minilambda: cannot start: %s\n"
                 "minilambda: the file was left untouched; fix or move it and start again\n",

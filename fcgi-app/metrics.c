@@ -466,6 +466,12 @@ static int metrics_render_platform(metrics_seg *s, const metrics_gauges *g, buf_
             "# TYPE minilambda_functions gauge\n"
             "minilambda_functions %ld\n",
             g->functions);
+    if (g->nup > 0)
+        OUT("# HELP minilambda_up Whether each part the platform needs works (1) or not (0), as "
+            "/healthz reports it.\n"
+            "# TYPE minilambda_up gauge\n");
+    for (int i = 0; i < g->nup; i++)
+        OUT("minilambda_up{component=\"%s\"} %d\n", g->up_name[i], g->up[i] ? 1 : 0);
     OUT("# HELP minilambda_http_requests_total HTTP responses by route template and code.\n"
         "# TYPE minilambda_http_requests_total counter\n");
     for (int r = 0; r < metrics_route_count; r++) {

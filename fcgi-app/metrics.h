@@ -12,6 +12,7 @@
 #ifndef MINILAMBDA_METRICS_H
 #define MINILAMBDA_METRICS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "buf.h"
@@ -83,9 +84,15 @@ void metrics_image_upload(metrics_t *m, int ok, unsigned long long bytes);
 void metrics_set_routes(const char *const *names, int count);
 
 /* Set the gauges that are not counted in the segment. */
+#define METRICS_UP_MAX 8
 typedef struct {
     long functions;   /* registered functions, or -1 when unknown */
     long queue_depth; /* PENDING async invocations */
+    /* minilambda_up{component}: `nup` parts, each named (static) and up
+     * or not. */
+    int nup;
+    const char *up_name[METRICS_UP_MAX];
+    bool up[METRICS_UP_MAX];
 } metrics_gauges;
 
 /* Append the whole exposition (text format 0.0.4) to `out`. Returns 0, or

@@ -18,21 +18,21 @@
 #include <unistd.h>
 
 #include "app.h"
-#include "async.h"
 #include "clock.h"
-#include "cold.h"
 #include "docker.h"
 #include "executor.h"
-#include "janitor.h"
-#include "throttle.h"
 #include "log.h"
 #include "metrics.h"
 #include "route.h"
 #include "slots.h"
+#include "sweeper.h"
+#include "throttle.h"
 
 #define POOL_BACKLOG 1024
 #define POOL_BACKOFF_MIN_MS 100
 #define POOL_BACKOFF_MAX_MS 10000
+/* How long the janitor's last sweep may take on stop. */
+#define POOL_JANITOR_STOP_MS 5000
 /* A worker that lived less than this counts as crash-looping. */
 #define POOL_STABLE_MS 5000
 /* Invoke threads each worker has beyond MINILAMBDA_THREADS. The limit is
@@ -49,9 +49,11 @@ typedef struct {
     long long started_ms;
     long long respawn_at_ms; /* when to start it again; 0 when not due */
     long long backoff_ms;
-    bool recover; /* an executor that died with its claim not yet recovered */
 } pool_worker;
 
+/* The master holds no engine connection and no file of the data dir: it
+ * forks, reaps and signals, so that nothing the engine or the disk does can
+ * keep it from respawning a dead process. */
 typedef struct {
     const config_t *cfg;
     const char *instance;
@@ -60,13 +62,11 @@ typedef struct {
     slots_t *slots;
     throttle_t *throttle;
     metrics_t *metrics;
-    async_t *async;
-    docker_t *docker;
-    docker_conn_t *conn;
-    runtime_t *runtime;   /* what the janitor asks which containers are live */
+    docker_t *docker;     /* only read from the environment, for the log */
     sigset_t signals;     /* blocked; waited for with sigtimedwait */
     int total;            /* FastCGI workers, then async executors */
-    pool_worker *workers; /* [total] */
+    int janitor;          /* index of the janitor process: total */
+    pool_worker *workers; /* [total + 1] */
 } pool_master;
 
 /* Worker side. */
@@ -230,6 +230,38 @@ static void pool_executor_main(pool_master *m, int index)
     _exit(executor_run(&x));
 }
 
+/* The body of the janitor process; never returns. */
+static void pool_janitor_main(pool_master *m)
+{
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() == 1)
+        _exit(1);
+    sweeper_ctx x = {.cfg = m->cfg,
+                     .instance = m->instance,
+                     .slots = m->slots,
+                     .first_executor = m->cfg->workers,
+                     .executors = m->cfg->async_workers};
+    _exit(sweeper_run(&x));
+}
+
+static const char *pool_role(const pool_master *m, int index)
+{
+    if (index == m->janitor)
+        return "janitor";
+    return index < m->cfg->workers ? "worker" : "executor";
+}
+
+/* An executor may start only once the claims of its row (and, at start-up,
+ * of every row) are recovered: else it could claim a run whose container
+ * from before is still there. */
+static bool pool_may_spawn(pool_master *m, int index)
+{
+    if (index < m->cfg->workers || index == m->janitor)
+        return true;
+    return !slots_needs_recovery(m->slots, SLOTS_ALL_ROWS) &&
+           !slots_needs_recovery(m->slots, index);
+}
+
 static int pool_spawn(pool_master *m, int index)
 {
     pid_t pid = fork();
@@ -238,6 +270,8 @@ static int pool_spawn(pool_master *m, int index)
         m->workers[index].respawn_at_ms = clock_mono_ms() + POOL_BACKOFF_MAX_MS;
         return -1;
     }
+    if (pid == 0 && index == m->janitor)
+        pool_janitor_main(m);
     if (pid == 0 && index < m->cfg->workers)
         pool_worker_main(m, index);
     if (pid == 0)
@@ -245,8 +279,9 @@ static int pool_spawn(pool_master *m, int index)
     m->workers[index].pid = pid;
     m->workers[index].started_ms = clock_mono_ms();
     m->workers[index].respawn_at_ms = 0;
-    log_info("%s %d started (pid %d)", index < m->cfg->workers ? "worker" : "executor", index,
-             (int)pid);
+    if (index != m->janitor)
+        slots_set_state(m->slots, index, SLOTS_UP, 0);
+    log_info("%s %d started (pid %d)", pool_role(m, index), index, (int)pid);
     return 0;
 }
 
@@ -264,7 +299,7 @@ static int pool_listen(const char *path)
     return fd;
 }
 
-/* Schedule the respawn of worker `i`, which exited with `status`. */
+/* Schedule the respawn of process `i`, which exited with `status`. */
 static void pool_schedule(pool_master *m, int i, pid_t pid, int status)
 {
     pool_worker *w = &m->workers[i];
@@ -277,51 +312,47 @@ static void pool_schedule(pool_master *m, int i, pid_t pid, int status)
         w->backoff_ms = POOL_BACKOFF_MAX_MS;
     w->respawn_at_ms = clock_mono_ms() + w->backoff_ms;
     if (WIFSIGNALED(status))
-        log_warn("worker %d (pid %d) killed by signal %d; respawn in %lld ms", i, (int)pid,
-                 WTERMSIG(status), w->backoff_ms);
+        log_warn("%s %d (pid %d) killed by signal %d; respawn in %lld ms", pool_role(m, i), i,
+                 (int)pid, WTERMSIG(status), w->backoff_ms);
     else
-        log_warn("worker %d (pid %d) exited with status %d; respawn in %lld ms", i, (int)pid,
-                 WEXITSTATUS(status), w->backoff_ms);
+        log_warn("%s %d (pid %d) exited with status %d; respawn in %lld ms", pool_role(m, i), i,
+                 (int)pid, WEXITSTATUS(status), w->backoff_ms);
 }
 
-/* Reap every exited worker and schedule its respawn (unless stopping). */
+/* Reap every exited process and schedule its respawn (unless stopping). */
 static void pool_reap(pool_master *m, bool stopping)
 {
     int status;
     pid_t pid;
-    bool crashed = false;
+    bool died = false;
     while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-        for (int i = 0; i < m->total; i++) {
+        for (int i = 0; i <= m->total; i++) {
             pool_worker *w = &m->workers[i];
             if (w->pid != pid)
                 continue;
             w->pid = 0;
-            slots_reset_worker(m->slots, i);
-            metrics_reset_row(m->metrics, i);
-            w->recover = i >= m->cfg->workers;
-            if (!stopping) {
-                pool_schedule(m, i, pid, status);
-                crashed = true;
+            if (i != m->janitor) {
+                slots_reset_worker(m->slots, i);
+                slots_set_state(m->slots, i, SLOTS_DOWN, 0);
+                metrics_reset_row(m->metrics, i);
+                died = true;
             }
+            if (i >= m->cfg->workers && i < m->total)
+                slots_need_recovery(m->slots, i);
+            if (!stopping)
+                pool_schedule(m, i, pid, status);
         }
     }
-    /* A dead process's containers are leftovers now: sweep at once, and
-     * before a dead executor's claim is requeued, so that its old container
-     * is gone before a retry of the same invocation can start. */
-    if (crashed)
-        janitor_sweep(m->conn, m->runtime);
-    for (int i = m->cfg->workers; i < m->total; i++) {
-        if (m->workers[i].recover) {
-            async_recover(m->async, i - m->cfg->workers);
-            m->workers[i].recover = false;
-        }
-    }
+    /* A dead process's containers are leftovers now; the janitor sweeps
+     * them, then recovers a dead executor's claims. */
+    if (died && m->workers[m->janitor].pid > 0)
+        kill(m->workers[m->janitor].pid, SIGUSR1);
 }
 
-static int pool_alive(pool_master *m)
+static int pool_alive(pool_master *m, int upto)
 {
     int n = 0;
-    for (int i = 0; i < m->total; i++)
+    for (int i = 0; i < upto; i++)
         n += m->workers[i].pid != 0;
     return n;
 }
@@ -331,10 +362,10 @@ static int pool_open(pool_master *m)
 {
     const config_t *cfg = m->cfg;
     char shm[160], why[512];
-    err_t e;
 
     m->total = cfg->workers + cfg->async_workers;
-    m->workers = calloc((size_t)m->total, sizeof(*m->workers));
+    m->janitor = m->total;
+    m->workers = calloc((size_t)m->total + 1, sizeof(*m->workers));
     m->slots = slots_create(cfg->workers, cfg->async_workers, cfg->threads + POOL_SPARE_THREADS);
     m->throttle = throttle_create();
     if (m->workers == NULL || m->slots == NULL || m->throttle == NULL) {
@@ -361,31 +392,40 @@ static int pool_open(pool_master *m)
     int nroutes;
     const char *const *routes = route_metric_names(&nroutes);
     metrics_set_routes(routes, nroutes);
-    if ((m->async = async_open(cfg->data_dir, &e)) == NULL) {
-        log_error("pool start-up failed: %s", e.msg);
-        return -1;
-    }
-    /* Runs claimed when the platform last stopped are not running now. */
-    async_recover(m->async, -1);
-    m->conn = docker_conn_new(m->docker);
-    m->runtime = cold_new(m->slots, m->instance);
+    /* Runs claimed when the platform last stopped are not running now; the
+     * janitor recovers them before any executor starts. */
+    slots_need_recovery(m->slots, SLOTS_ALL_ROWS);
     m->control_fd = pool_listen(cfg->socket);
     m->invoke_fd = pool_listen(cfg->invoke_socket);
-    if (m->conn == NULL || m->runtime == NULL || m->control_fd < 0 || m->invoke_fd < 0)
+    if (m->control_fd < 0 || m->invoke_fd < 0)
         return -1;
     return 0;
 }
 
-/* Serve until a stop signal: respawn the dead, sweep and prune. */
+/* Start every process that is due: dead past its backoff, and (for an
+ * executor) recovered. */
+static void pool_start_due(pool_master *m)
+{
+    long long now = clock_mono_ms();
+    for (int i = 0; i <= m->total; i++) {
+        pool_worker *w = &m->workers[i];
+        if (w->pid == 0 && w->respawn_at_ms <= now && pool_may_spawn(m, i))
+            pool_spawn(m, i);
+    }
+}
+
+/* Serve until a stop signal: respawn the dead. */
 static void pool_loop(pool_master *m)
 {
-    const config_t *cfg = m->cfg;
-    long long next_sweep = clock_mono_ms() + cfg->janitor_interval * 1000LL;
     for (;;) {
-        long long now = clock_mono_ms(), wake = next_sweep;
-        for (int i = 0; i < m->total; i++)
-            if (m->workers[i].pid == 0 && m->workers[i].respawn_at_ms < wake)
-                wake = m->workers[i].respawn_at_ms;
+        long long now = clock_mono_ms(), wake = now + 60000;
+        for (int i = 0; i <= m->total; i++) {
+            pool_worker *w = &m->workers[i];
+            /* An executor awaiting recovery is woken by the janitor's
+             * SIGUSR1, not by the clock. */
+            if (w->pid == 0 && w->respawn_at_ms < wake && pool_may_spawn(m, i))
+                wake = w->respawn_at_ms;
+        }
         long long ms = wake > now ? wake - now : 0;
         struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
         siginfo_t info;
@@ -396,36 +436,24 @@ static void pool_loop(pool_master *m)
         }
         if (sig == SIGCHLD)
             pool_reap(m, false);
-        now = clock_mono_ms();
-        for (int i = 0; i < m->total; i++)
-            if (m->workers[i].pid == 0 && m->workers[i].respawn_at_ms <= now)
-                pool_spawn(m, i);
-        if (now >= next_sweep) {
-            janitor_sweep(m->conn, m->runtime);
-            async_prune(m->async, cfg->retention);
-            next_sweep = now + cfg->janitor_interval * 1000LL;
-        }
+        pool_start_due(m);
     }
 }
 
-/* Stop every worker gracefully: within the grace period (plus a margin)
- * or killed, so no orphan survives the master. */
-static void pool_stop(pool_master *m)
+/* SIGTERM processes [from, to) and wait for them `wait_ms`, then kill
+ * what is left, so no orphan survives the master. */
+static void pool_stop_range(pool_master *m, int from, int to, long long wait_ms)
 {
-    /* Only the master shuts the shared sockets down: that wakes every
-     * accept() in every worker, so none spins or hangs. */
-    shutdown(m->control_fd, SHUT_RDWR);
-    shutdown(m->invoke_fd, SHUT_RDWR);
-    for (int i = 0; i < m->total; i++)
+    for (int i = from; i < to; i++)
         if (m->workers[i].pid > 0)
             kill(m->workers[i].pid, SIGTERM);
-    long long deadline = clock_mono_ms() + m->cfg->grace * 1000LL + 2000;
-    while (pool_alive(m) > 0) {
+    long long deadline = clock_mono_ms() + wait_ms;
+    while (pool_alive(m, to) - pool_alive(m, from) > 0) {
         long long left = deadline - clock_mono_ms();
         if (left <= 0) {
-            for (int i = 0; i < m->total; i++)
+            for (int i = from; i < to; i++)
                 if (m->workers[i].pid > 0) {
-                    log_warn("worker %d did not stop in time: SIGKILL", i);
+                    log_warn("%s %d did not stop in time: SIGKILL", pool_role(m, i), i);
                     kill(m->workers[i].pid, SIGKILL);
                 }
             deadline = clock_mono_ms() + 5000;
@@ -436,7 +464,20 @@ static void pool_stop(pool_master *m)
         if (sigtimedwait(&m->signals, &info, &ts) == SIGCHLD)
             pool_reap(m, true);
     }
-    janitor_sweep(m->conn, m->runtime);
+}
+
+/* Stop every process gracefully; the janitor last, so that its final sweep
+ * sees what the others left. */
+static void pool_stop(pool_master *m)
+{
+    /* Only the master shuts the shared sockets down: that wakes every
+     * accept() in every worker, so none spins or hangs. */
+    shutdown(m->control_fd, SHUT_RDWR);
+    shutdown(m->invoke_fd, SHUT_RDWR);
+    pool_stop_range(m, 0, m->total, m->cfg->grace * 1000LL + 2000);
+    /* The janitor serves no request: its last sweep gets a short while,
+     * so a frozen engine cannot hold the stop up. */
+    pool_stop_range(m, m->janitor, m->janitor + 1, POOL_JANITOR_STOP_MS);
 }
 
 static void pool_close(pool_master *m)
@@ -449,12 +490,9 @@ static void pool_close(pool_master *m)
         close(m->invoke_fd);
         unlink(m->cfg->invoke_socket);
     }
-    runtime_free(m->runtime);
-    docker_conn_free(m->conn);
     docker_free(m->docker);
     slots_destroy(m->slots);
     throttle_destroy(m->throttle);
-    async_close(m->async);
     metrics_close(m->metrics, 1);
     free(m->workers);
 }
@@ -468,15 +506,14 @@ int pool_run(const config_t *cfg, const char *instance)
     sigaddset(&m.signals, SIGTERM);
     sigaddset(&m.signals, SIGINT);
     sigaddset(&m.signals, SIGCHLD);
+    sigaddset(&m.signals, SIGUSR1);
     sigprocmask(SIG_BLOCK, &m.signals, NULL);
 
     if (pool_open(&m) != 0)
         goto done;
-    /* Crash leftovers from an earlier run of this instance go before any
-     * executor can start a retry of their invocations. */
-    janitor_sweep(m.conn, m.runtime);
-    bool spawned = true;
-    for (int i = 0; i < m.total && spawned; i++)
+    /* The janitor first: executors wait for its start-up recovery. */
+    bool spawned = pool_spawn(&m, m.janitor) == 0;
+    for (int i = 0; i < cfg->workers && spawned; i++)
         spawned = pool_spawn(&m, i) == 0;
     if (spawned) {
         log_info("minilambda pool up: %d workers x (%d invoke + %d control) threads, %d async "

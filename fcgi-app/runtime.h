@@ -48,10 +48,12 @@ typedef struct {
 /* How one run went. */
 typedef struct {
     status_outcome status;
-    int exit_code;  /* valid for SUCCEEDED and FAILED */
-    buf_t out;      /* stdout, at most RUNTIME_STDOUT_MAX bytes, owned */
-    buf_t err;      /* stderr, at most RUNTIME_STDERR_MAX bytes, owned */
-    bool truncated; /* some output was dropped at a cap */
+    int exit_code;     /* valid for SUCCEEDED and FAILED */
+    buf_t out;         /* stdout, at most RUNTIME_STDOUT_MAX bytes, owned */
+    buf_t err;         /* stderr, at most RUNTIME_STDERR_MAX bytes, owned */
+    bool truncated;    /* some output was dropped at a cap */
+    bool engine_fault; /* the engine failed it (unreachable, or too slow before
+                        * the function started): not the function's attempt */
     long duration_ms;
     char message[512]; /* why, for every status but SUCCEEDED */
 } runtime_result;

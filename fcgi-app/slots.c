@@ -11,13 +11,21 @@ typedef struct {
     _Atomic uint64_t lo;
 } slots_entry;
 
+typedef struct {
+    _Atomic int state;    /* slots_state */
+    _Atomic int sys;      /* errno of a stall */
+    _Atomic int recovery; /* 1 while its claims wait for the janitor */
+} slots_row;
+
 struct slots {
     _Atomic int total[SLOTS__POOLS]; /* slots taken, all workers, by pool */
+    _Atomic int recovery_all;        /* start-up recovery not done yet */
     int workers;                     /* rows counted against the limits */
     int rows;                        /* all rows */
     int threads;
     size_t size;
     _Atomic int *running; /* [rows * SLOTS__POOLS]: each row's share */
+    slots_row *row;       /* [rows] */
     slots_entry *entries; /* [rows * threads] */
 };
 
@@ -31,8 +39,9 @@ slots_t *slots_create(int workers, int extra, int threads)
 {
     size_t head = sizeof(slots_t);
     size_t run = sizeof(_Atomic int) * (size_t)(workers + extra) * SLOTS__POOLS;
+    size_t rows = sizeof(slots_row) * (size_t)(workers + extra);
     size_t ent = sizeof(slots_entry) * (size_t)(workers + extra) * (size_t)threads;
-    size_t size = head + run + ent + 64;
+    size_t size = head + run + rows + ent + 64;
     void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     if (p == MAP_FAILED)
         return NULL;
@@ -42,8 +51,9 @@ slots_t *slots_create(int workers, int extra, int threads)
     s->threads = threads;
     s->size = size;
     s->running = (_Atomic int *)((char *)p + head);
+    s->row = (slots_row *)((char *)p + head + run);
     /* Entries start 16-byte aligned after the counters. */
-    uintptr_t e = ((uintptr_t)((char *)p + head + run) + 15) & ~(uintptr_t)15;
+    uintptr_t e = ((uintptr_t)((char *)p + head + run + rows) + 15) & ~(uintptr_t)15;
     s->entries = (slots_entry *)e;
     return s;
 }
@@ -118,4 +128,37 @@ bool slots_running(slots_t *s, const uuid_t id)
             return true;
     }
     return false;
+}
+
+void slots_set_state(slots_t *s, int row, slots_state st, int sys)
+{
+    atomic_store(&s->row[row].sys, sys);
+    atomic_store(&s->row[row].state, (int)st);
+}
+
+slots_state slots_state_of(slots_t *s, int row, int *sys)
+{
+    if (sys != NULL)
+        *sys = atomic_load(&s->row[row].sys);
+    return (slots_state)atomic_load(&s->row[row].state);
+}
+
+void slots_need_recovery(slots_t *s, int row)
+{
+    atomic_store(row == SLOTS_ALL_ROWS ? &s->recovery_all : &s->row[row].recovery, 1);
+}
+
+bool slots_needs_recovery(slots_t *s, int row)
+{
+    return atomic_load(row == SLOTS_ALL_ROWS ? &s->recovery_all : &s->row[row].recovery) != 0;
+}
+
+void slots_recovered(slots_t *s, int row)
+{
+    atomic_store(row == SLOTS_ALL_ROWS ? &s->recovery_all : &s->row[row].recovery, 0);
+}
+
+int slots_rows(const slots_t *s)
+{
+    return s->rows;
 }

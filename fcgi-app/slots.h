@@ -52,4 +52,33 @@ void slots_reset_worker(slots_t *s, int worker);
 /* True when invocation `id` is running in some worker. */
 bool slots_running(slots_t *s, const uuid_t id);
 
+/* What a process row is doing, for /healthz. */
+typedef enum {
+    SLOTS_DOWN = 0,     /* not running (or not started yet) */
+    SLOTS_UP,           /* serving */
+    SLOTS_ENGINE_WAIT,  /* an executor waiting for the engine to answer */
+    SLOTS_STORAGE_STALL /* an executor that cannot record an outcome */
+} slots_state;
+
+/* Set row `row`'s state and, for a stall, the errno behind it. */
+void slots_set_state(slots_t *s, int row, slots_state st, int sys);
+
+/* Row `row`'s state; its errno into `*sys` when not NULL. */
+slots_state slots_state_of(slots_t *s, int row, int *sys);
+
+/* Recovery of dead executors' claims, handed from the master to the
+ * janitor process: row `row` (or SLOTS_ALL_ROWS) needs it. */
+#define SLOTS_ALL_ROWS (-1)
+void slots_need_recovery(slots_t *s, int row);
+
+/* Whether row `row` still waits for recovery (SLOTS_ALL_ROWS: the one at
+ * start-up). */
+bool slots_needs_recovery(slots_t *s, int row);
+
+/* The janitor recovered row `row` (or SLOTS_ALL_ROWS). */
+void slots_recovered(slots_t *s, int row);
+
+/* The number of process rows (workers, then executors). */
+int slots_rows(const slots_t *s);
+
 #endif

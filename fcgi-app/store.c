@@ -15,6 +15,7 @@
 #include "clock.h"
 #include "config.h"
 #include "files.h"
+#include "log.h"
 
 /* functions.json may hold many thousands of records; a bound still keeps a
  * runaway file from exhausting memory. */
@@ -24,6 +25,7 @@ struct store {
     char dir[CONFIG_PATH_MAX];
     char path[CONFIG_PATH_MAX + 32];
     char lock[CONFIG_PATH_MAX + 32];
+    char bak[CONFIG_PATH_MAX + 32];
 
     long max_functions; /* 0: no bound */
     pthread_mutex_t mu; /* guards everything below */
@@ -56,9 +58,24 @@ static int store_check(json_object *obj, const char *path, err_t *e)
     return 0;
 }
 
+/* Say, after a corrupt file's message, that it stays as it is and how to
+ * put the last good version back. */
+static void store_restore_hint(const char *path, err_t *e)
+{
+    char msg[sizeof(e->msg)];
+    snprintf(msg, sizeof(msg), "%s", e->msg);
+    int n = snprintf(e->msg, sizeof(e->msg),
+                     "%.150s; it is left as it is: the last good version is %.120s.bak "
+                     "(mv it over the file to restore it)",
+                     msg, path);
+    (void)n;
+}
+
 /*
  * Read and parse the file behind `fd`. An empty object stands for a missing
- * file (fd < 0). Returns 0 with `*root` owned by the caller, or -1.
+ * file (fd < 0). Returns 0 with `*root` owned by the caller, or -1 (a file
+ * that does not parse, an empty one included, is ERR_CORRUPT and says how
+ * to restore the last good version).
  */
 static int store_parse(int fd, const char *path, json_object **root, err_t *e)
 {
@@ -70,9 +87,15 @@ static int store_parse(int fd, const char *path, json_object **root, err_t *e)
     buf_init(&b, STORE_FILE_MAX);
     if (fd >= 0 && files_read_fd(fd, path, &b, e) != 0)
         goto done;
-    if (b.len == 0) {
+    /* Only a missing file means "no functions yet": an empty one is a
+     * write that never finished, and rewriting it would lose them all. */
+    if (fd < 0) {
         *root = json_object_new_object();
         rc = 0;
+        goto done;
+    }
+    if (b.len == 0) {
+        err_set(e, ERR_CORRUPT, NULL, 0, "%s is empty (0 bytes)", path);
         goto done;
     }
     tok = json_tokener_new();
@@ -102,6 +125,8 @@ static int store_parse(int fd, const char *path, json_object **root, err_t *e)
     obj = NULL;
     rc = 0;
 done:
+    if (rc != 0 && e->kind == ERR_CORRUPT)
+        store_restore_hint(path, e);
     json_object_put(obj);
     if (tok)
         json_tokener_free(tok);
@@ -220,8 +245,6 @@ static int store_not_found(const char *ref, err_t *e)
 store_t *store_open(const char *data_dir, err_t *e)
 {
     store_t *s = calloc(1, sizeof(*s));
-    json_object *root = NULL;
-    bool missing;
     if (s == NULL) {
         err_set(e, ERR_NOMEM, NULL, ENOMEM, "calloc() failed: out of memory");
         return NULL;
@@ -231,21 +254,16 @@ store_t *store_open(const char *data_dir, err_t *e)
     int n1 = snprintf(s->dir, sizeof(s->dir), "%s", data_dir);
     int n2 = snprintf(s->path, sizeof(s->path), "%s/functions.json", data_dir);
     snprintf(s->lock, sizeof(s->lock), "%s/functions.json.lock", data_dir);
+    snprintf(s->bak, sizeof(s->bak), "%s/functions.json.bak", data_dir);
     if (n1 < 0 || (size_t)n1 >= sizeof(s->dir) || n2 < 0 || (size_t)n2 >= sizeof(s->path)) {
         err_set(e, ERR_STORAGE, NULL, ENAMETOOLONG, "data dir path is too long");
         goto fail;
     }
+    /* The file itself is read on first use (store_verify at start-up): a
+     * process that opens the store while the file is damaged still serves,
+     * answering store_corrupt where the store is needed. */
     if (files_mkdir(data_dir, e) != 0)
         goto fail;
-    int fd = store_open_file(s, &missing, e);
-    if (fd < 0 && !missing)
-        goto fail;
-    int rc = store_parse(fd, s->path, &root, e);
-    if (fd >= 0)
-        close(fd);
-    if (rc != 0)
-        goto fail;
-    json_object_put(root);
     return s;
 fail:
     store_close(s);
@@ -293,6 +311,14 @@ int store_get(store_t *s, const char *ref, json_object **out, err_t *e)
     return rc;
 }
 
+int store_verify(store_t *s, err_t *e)
+{
+    pthread_mutex_lock(&s->mu);
+    int rc = store_refresh(s, e);
+    pthread_mutex_unlock(&s->mu);
+    return rc;
+}
+
 long store_count(store_t *s)
 {
     long n = -1;
@@ -304,9 +330,13 @@ long store_count(store_t *s)
     return n;
 }
 
-/* Replace functions.json with `root`, durably. */
+/* Replace functions.json with `root`, durably, keeping the version it
+ * replaces as functions.json.bak. */
 static int store_write(store_t *s, json_object *root, err_t *e)
 {
+    err_t why;
+    if (files_keep(s->path, s->bak, &why) != 0)
+        log_warn("the store's backup was not kept: %s", why.msg);
     size_t len;
     const char *text = json_object_to_json_string_length(
         root, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED | JSON_C_TO_STRING_NOSLASHESCAPE,

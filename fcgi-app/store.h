@@ -25,12 +25,20 @@
 typedef struct store store_t;
 
 /*
- * Open the store in `data_dir`, creating the directory if needed, and check
- * that functions.json (if present) parses and every record loads. Returns a
- * store the caller frees with store_close, or NULL with `e` filled in (the
- * file is never modified on failure).
+ * Open the store in `data_dir`, creating the directory if needed; the file
+ * is read on first use. Returns a store the caller frees with store_close,
+ * or NULL with `e` filled in.
  */
 store_t *store_open(const char *data_dir, err_t *e);
+
+/*
+ * Check that functions.json parses and every record loads: a missing file
+ * is an empty store; an empty or unparsable one is ERR_CORRUPT, whose
+ * message says how to restore functions.json.bak. 0, or -1 with `e`
+ * filled in. The file is never modified: a corrupt store answers every
+ * call with ERR_CORRUPT until a human fixes it.
+ */
+int store_verify(store_t *s, err_t *e);
 
 /* Free the store and its cache. */
 void store_close(store_t *s);

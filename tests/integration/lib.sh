@@ -321,3 +321,65 @@ it_fcgi_workers() {
     done
     return 0
 }
+
+# --- a private engine, for fault tests ----------------------------------
+
+# it_engine_start: start (or restart) a dockerd of this test's own, with
+# its own --data-root, --exec-root, pid file and socket under
+# $IT_TMP/engine, so that killing or freezing it never touches the shared
+# one. Exports DOCKER_HOST to it; IT_ENGINE_PID is its pid. it_cleanup
+# stops it (it_engine_cleanup).
+IT_ENGINE_DIR="$IT_TMP/engine"
+IT_ENGINE_PID=""
+it_engine_start() {
+    local d=$IT_ENGINE_DIR
+    mkdir -p "$d/data" "$d/exec"
+    [ -f "$d/daemon.json" ] || echo '{}' >"$d/daemon.json"
+    dockerd --config-file "$d/daemon.json" --data-root "$d/data" --exec-root "$d/exec" \
+        --pidfile "$d/dockerd.pid" -H "unix://$d/docker.sock" \
+        --iptables=false --ip-forward=false --ip-masq=false --bridge=none \
+        </dev/null >>"$d/dockerd.log" 2>&1 &
+    IT_ENGINE_PID=$!
+    # Killing it is the point: no job notice for that.
+    disown "$IT_ENGINE_PID"
+    export DOCKER_HOST="unix://$d/docker.sock"
+    if [ "${#IT_AFTER[@]}" -eq 0 ] || [[ " ${IT_AFTER[*]} " != *" it_engine_cleanup "* ]]; then
+        it_after it_engine_cleanup
+    fi
+    ml_wait_for 60 docker version || { echo "Bail out! the private dockerd did not start"; tail -5 "$d/dockerd.log"; exit 1; }
+}
+
+# it_engine_kill SIGNAL: signal the private dockerd (KILL: wait until gone).
+it_engine_kill() {
+    kill "-$1" "$IT_ENGINE_PID"
+    if [ "$1" = KILL ] || [ "$1" = TERM ]; then
+        ml_wait_for 60 ml_not_running "$IT_ENGINE_PID"
+    fi
+}
+
+# The containerd a private dockerd started (it may outlive a killed dockerd).
+it_engine_containerd() { cat "$IT_ENGINE_DIR/exec/containerd/containerd.pid" 2>/dev/null || true; }
+
+# Stop the private engine and what it started, remove its containers first.
+it_engine_cleanup() {
+    local pid m
+    [ -n "$IT_ENGINE_PID" ] || return 0
+    kill -CONT "$IT_ENGINE_PID" 2>/dev/null || true
+    if kill -0 "$IT_ENGINE_PID" 2>/dev/null; then
+        docker ps -aq | xargs -r docker rm -f >/dev/null 2>&1 || true
+        kill -TERM "$IT_ENGINE_PID" 2>/dev/null || true
+        ml_wait_for 30 ml_not_running "$IT_ENGINE_PID" || kill -KILL "$IT_ENGINE_PID" 2>/dev/null || true
+    fi
+    pid=$(it_engine_containerd)
+    if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null &&
+        grep -q containerd "/proc/$pid/cmdline" 2>/dev/null; then
+        kill -TERM "$pid" 2>/dev/null || true
+        ml_wait_for 20 ml_not_running "$pid" || kill -KILL "$pid" 2>/dev/null || true
+    fi
+    # Mounts the engine left (overlay layers, its netns files) go before rm.
+    findmnt -rn -o TARGET | grep "^$IT_ENGINE_DIR/" | sort -r | while read -r m; do
+        umount -l "$m" 2>/dev/null || true
+    done
+    unset DOCKER_HOST
+    IT_ENGINE_PID=""
+}

@@ -55,7 +55,12 @@ it_start
 # --- healthz ---------------------------------------------------------------
 it_req GET /healthz
 it_expect "GET /healthz is 200" 200
-it_eq "healthz body" '{"docker":"reachable","status":"ok"}' "$(jq -cS . "$IT_BODY" 2>/dev/null)"
+it_eq "healthz status and docker" '{"docker":"reachable","status":"ok"}' "$(jq -cS '{docker, status}' "$IT_BODY" 2>/dev/null)"
+it_eq "healthz: every component ok" "data_dir:ok disk:ok engine:ok executors:ok store:ok" \
+    "$(it_jq '[.components | to_entries[] | "\(.key):\(.value.status)"] | sort | join(" ")')"
+it_true "healthz: the store counts its functions" test "$(it_jq '.components.store.functions')" -ge 0
+it_true "healthz: free bytes over the minimum" \
+    test "$(it_jq '.components.disk.free_bytes > .components.disk.min_free_bytes')" = true
 it_true "healthz is application/json" json_ct
 
 # --- the seed records ------------------------------------------------------
@@ -362,13 +367,29 @@ cp "$(store_file)" "$IT_TMP/good.json"
 printf '{"torn": {"id": "torn", "na' >"$(store_file)"
 cp "$(store_file)" "$IT_TMP/torn.json"
 it_json POST /functions '{"name":"after-corruption","image":"busybox"}'
-it_expect "POST with a corrupt functions.json: 500 store_error" 500 store_error
+it_expect "POST with a corrupt functions.json: 503 store_corrupt" 503 store_corrupt
+it_true "store_corrupt says how to restore the backup" grep -q 'functions.json.bak' "$IT_BODY"
 it_json PATCH /functions/seed-late '{"timeout":9}'
-it_expect "PATCH with a corrupt functions.json: 500 store_error" 500 store_error
+it_expect "PATCH with a corrupt functions.json: 503 store_corrupt" 503 store_corrupt
+it_req GET /functions
+it_expect "GET /functions with a corrupt functions.json: 503 store_corrupt" 503 store_corrupt
+it_req DELETE /functions/seed-late
+it_expect "DELETE with a corrupt functions.json: 503 store_corrupt" 503 store_corrupt
+it_json POST /invoke/seed-late '{}'
+it_expect "invoke with a corrupt functions.json: 503 store_corrupt" 503 store_corrupt
+it_req GET /healthz
+it_expect "corrupt store: /healthz 503 store_corrupt" 503 store_corrupt
+it_eq "corrupt store: /healthz names the store, only" store "$(it_jq '.failed | join(",")')"
+it_eq "corrupt store: the engine is still reachable" reachable "$(it_jq .docker)"
+it_req GET /metrics
+it_true "corrupt store: minilambda_up{component=\"store\"} 0" grep -qx 'minilambda_up{component="store"} 0' "$IT_BODY"
+it_true "corrupt store: minilambda_up{component=\"engine\"} 1" grep -qx 'minilambda_up{component="engine"} 1' "$IT_BODY"
 it_true "the corrupt file was not overwritten" cmp -s "$IT_TMP/torn.json" "$(store_file)"
 cp "$IT_TMP/good.json" "$(store_file)"
 it_req GET /functions/seed-late
 it_expect "the restored file is served again" 200
+it_req GET /healthz
+it_expect "restored store: /healthz 200 again" 200
 
 # --- a corrupt functions.json stops start-up ------------------------------------
 CORRUPT_N=0
@@ -388,13 +409,16 @@ corrupt_start() {
     it_true "corrupt ($desc): file unchanged" cmp -s "$dir/orig.json" "$dir/data/functions.json"
     it_true "corrupt ($desc): no socket left" test ! -e "$dir/run/minilambda.sock"
 }
+corrupt_start "empty, 0 bytes" ""
 corrupt_start "truncated" "{\"$SEED_EARLY\": {\"id\": \"$SEED_EARLY\", \"name\": \"x\", \"ima"
 corrupt_start "not JSON" "this is not json"
 corrupt_start "an array" '[]'
 corrupt_start "trailing garbage" "{} xyz"
 corrupt_start "a record without a name" "{\"$SEED_EARLY\": {\"id\": \"$SEED_EARLY\", \"image\": \"busybox\"}}"
 corrupt_start "a key that is not the id" "{\"$SEED_EARLY\": {\"id\": \"$SEED_LATE\", \"name\": \"x\", \"image\": \"busybox\"}}"
-it_true "corrupt: the message says why (not valid JSON)" grep -q 'not valid JSON' "$IT_TMP/corrupt1/stderr"
+it_true "corrupt: an empty file is named as such" grep -q 'is empty (0 bytes)' "$IT_TMP/corrupt1/stderr"
+it_true "corrupt: the message says how to restore the backup" grep -q 'functions.json.bak' "$IT_TMP/corrupt1/stderr"
+it_true "corrupt: the message says why (not valid JSON)" grep -q 'not valid JSON' "$IT_TMP/corrupt2/stderr"
 
 # --- /healthz without an engine ---------------------------------------------------
 # A second stack whose DOCKER_HOST points at a socket that does not exist.
@@ -406,6 +430,7 @@ it_req GET /healthz --max-time 10
 it_expect "no engine: /healthz 503 engine_unreachable" 503 engine_unreachable
 it_eq "no engine: status and docker fields" "unavailable unreachable" "$(it_jq '"\(.status) \(.docker)"')"
 it_true "no engine: error is a sentence" test -n "$(it_jq '.error // empty')"
+it_eq "no engine: /healthz names the engine" engine "$(it_jq '.failed | join(",")')"
 it_true "no engine: application/json" json_ct
 ok_post "no engine: the registry still works" '{"name":"no-engine","image":"busybox"}'
 

@@ -44,7 +44,7 @@ static void test_err_table(void **state)
         {ERR_UNSUPPORTED, 415, "unsupported_media_type"},
         {ERR_STORAGE_FULL, 507, "storage_full"},
         {ERR_STORAGE, 500, "storage_error"},
-        {ERR_CORRUPT, 500, "store_error"},
+        {ERR_CORRUPT, 503, "store_corrupt"},
         {ERR_NOMEM, 503, "out_of_memory"},
         {ERR_ENGINE_UNREACHABLE, 503, "engine_unreachable"},
         {ERR_ENGINE_TIMEOUT, 504, "engine_timeout"},

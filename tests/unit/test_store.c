@@ -48,6 +48,10 @@ static store_t *t_open(const char *dir, char *why, size_t len)
     err_t e;
     err_clear(&e);
     store_t *s = store_open(dir, &e);
+    if (s != NULL && store_verify(s, &e) != 0) {
+        store_close(s);
+        s = NULL;
+    }
     snprintf(why, len, "%s", e.msg);
     return s;
 }
@@ -87,8 +91,9 @@ static store_rc t_delete(store_t *s, const char *ref)
 
 typedef struct {
     char dir[64];
-    char path[128]; /* dir/functions.json */
-    store_t *s;     /* closed by teardown, so a failed test leaks nothing */
+    char path[128];    /* dir/functions.json */
+    char bakpath[160]; /* dir/functions.json.bak */
+    store_t *s;        /* closed by teardown, so a failed test leaks nothing */
 } fixture;
 
 static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
@@ -110,6 +115,7 @@ static int setup(void **state)
         return -1;
     }
     snprintf(f->path, sizeof(f->path), "%s/functions.json", f->dir);
+    snprintf(f->bakpath, sizeof(f->bakpath), "%s/functions.json.bak", f->dir);
     *state = f;
     return 0;
 }
@@ -603,16 +609,57 @@ static void test_seed_format(void **state)
     json_object_put(root);
 }
 
-static void test_empty_file_is_empty_store(void **state)
+/* A 0-byte file is a write that never finished, not "no functions": it
+ * is refused, named, and left as it is, and the message says how to put
+ * the backup back. */
+static void test_empty_file_is_corrupt(void **state)
 {
     fixture *f = *state;
+    char err[512] = "";
+    struct stat st;
     write_file(f->path, "", 0);
+    assert_null(t_open(f->dir, err, sizeof(err)));
+    assert_non_null(strstr(err, "empty"));
+    assert_non_null(strstr(err, "functions.json.bak"));
+    assert_int_equal(stat(f->path, &st), 0);
+    assert_int_equal(st.st_size, 0);
+    write_file(f->path, " {}\n", 4);
     store_t *s = open_ok(f);
     assert_int_equal(store_count(s), 0);
     store_close(s);
-    write_file(f->path, " {}\n", 4);
-    s = open_ok(f);
-    assert_int_equal(store_count(s), 0);
+}
+
+/* A file damaged under a running store: every call answers store_corrupt
+ * (503) and no write touches it; the backup holds the last good version. */
+static void test_corrupt_while_open(void **state)
+{
+    fixture *f = *state;
+    char id[64];
+    err_t e;
+    json_object *got = NULL;
+    store_t *s = open_ok(f);
+    create_ok(s, "first", "busybox", id, sizeof(id));
+    create_ok(s, "second", "busybox", NULL, 0);
+    char *bak = read_file(f->bakpath, NULL);
+    assert_non_null(strstr(bak, "first"));
+    assert_null(strstr(bak, "second"));
+    free(bak);
+
+    write_file(f->path, "{\"half", 6);
+    assert_int_equal(store_get(s, "first", &got, &e), -1);
+    assert_int_equal(e.kind, ERR_CORRUPT);
+    assert_int_equal(err_status(&e), 503);
+    assert_string_equal(err_code(&e), "store_corrupt");
+    json_object *body = parse("{\"name\":\"third\",\"image\":\"busybox\"}");
+    assert_int_equal(store_create(s, body, NULL, &got, &e), -1);
+    json_object_put(body);
+    assert_int_equal(e.kind, ERR_CORRUPT);
+    assert_int_equal(store_delete(s, id, &e), -1);
+    assert_int_equal(store_count(s), -1);
+    size_t len = 0;
+    char *now = read_file(f->path, &len);
+    assert_int_equal(len, 6);
+    free(now);
     store_close(s);
 }
 
@@ -730,6 +777,7 @@ static void test_file_after_write(void **state)
         if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
             continue;
         if (strcmp(e->d_name, "functions.json") != 0 &&
+            strcmp(e->d_name, "functions.json.bak") != 0 &&
             strcmp(e->d_name, "functions.json.lock") != 0)
             fail_msg("unexpected file %s left in the data dir", e->d_name);
     }
@@ -912,7 +960,8 @@ int main(void)
         T(test_corrupt_files_refused),
         T(test_corrupt_file_never_overwritten),
         T(test_seed_format),
-        T(test_empty_file_is_empty_store),
+        T(test_empty_file_is_corrupt),
+        T(test_corrupt_while_open),
         T(test_cache_sees_replaced_file),
         T(test_two_stores_share_file),
         T(test_file_after_write),

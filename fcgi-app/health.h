@@ -1,0 +1,60 @@
+/*
+ * health: what /healthz and minilambda_up{component} report — each part
+ * the platform needs to serve, checked the same way for both:
+ *
+ *   engine     the Docker engine answers a ping;
+ *   store      functions.json parses (a missing file is an empty store);
+ *   data_dir   the data dir accepts new files;
+ *   disk       its file system has MINILAMBDA_MIN_FREE_BYTES free;
+ *   executors  every async executor is running and not stalled on a write.
+ */
+#ifndef MINILAMBDA_HEALTH_H
+#define MINILAMBDA_HEALTH_H
+
+#include <stdbool.h>
+
+#include "config.h"
+#include "docker.h"
+#include "slots.h"
+#include "store.h"
+
+typedef enum {
+    HEALTH_ENGINE = 0,
+    HEALTH_STORE,
+    HEALTH_DATA_DIR,
+    HEALTH_DISK,
+    HEALTH_EXECUTORS,
+    HEALTH__N
+} health_part;
+
+typedef struct {
+    bool up[HEALTH__N];
+    const char *code[HEALTH__N]; /* the error code of a failed part (static) */
+    char detail[HEALTH__N][256]; /* why a part failed, or "" */
+    long functions;              /* registered functions, or -1 */
+    long long free_bytes;        /* on the data dir's file system, or -1 */
+    int executors;               /* configured */
+    int executors_up;            /* running and not stalled */
+} health_report;
+
+/* What the checks borrow. `first_executor` is the executors' first row in
+ * `slots`. */
+typedef struct {
+    const config_t *cfg;
+    docker_conn_t *conn;
+    store_t *store;
+    slots_t *slots;
+    int first_executor;
+} health_ctx;
+
+/* Check every part into `r` (filled in whole). Never fails; the engine
+ * check waits at most `ping_ms`. */
+void health_check(const health_ctx *x, int ping_ms, health_report *r);
+
+/* The part's name as /healthz and the metric label say it (static). */
+const char *health_name(health_part p);
+
+/* Whether every part is up. */
+bool health_ok(const health_report *r);
+
+#endif

@@ -1,0 +1,168 @@
+#include "sweeper.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include "async.h"
+#include "clock.h"
+#include "cold.h"
+#include "docker.h"
+#include "files.h"
+#include "janitor.h"
+#include "log.h"
+
+/* While recovery waits (a full disk), try it this often. */
+#define SWEEPER_RETRY_MS 1000
+
+typedef struct {
+    const sweeper_ctx *x;
+    async_t *async;
+    docker_t *docker;
+    docker_conn_t *conn;
+    runtime_t *runtime;
+} sweeper_state;
+
+/* Recover what awaits recovery, after a sweep: the start-up's (all rows)
+ * and each dead executor's. Tells the master when a row is done. Returns
+ * whether something still waits. */
+static bool sweeper_recover(sweeper_state *st)
+{
+    const sweeper_ctx *x = st->x;
+    bool waiting = false, done = false;
+    if (slots_needs_recovery(x->slots, SLOTS_ALL_ROWS)) {
+        if (async_recover(st->async, -1) >= 0) {
+            slots_recovered(x->slots, SLOTS_ALL_ROWS);
+            done = true;
+        } else {
+            waiting = true;
+        }
+    }
+    for (int i = 0; i < x->executors; i++) {
+        int row = x->first_executor + i;
+        if (!slots_needs_recovery(x->slots, row))
+            continue;
+        if (async_recover(st->async, i) >= 0) {
+            slots_recovered(x->slots, row);
+            done = true;
+        } else {
+            waiting = true;
+        }
+    }
+    if (done)
+        kill(getppid(), SIGUSR1);
+    return waiting;
+}
+
+/* Whether something awaits recovery. */
+static bool sweeper_pending(const sweeper_ctx *x)
+{
+    bool any = slots_needs_recovery(x->slots, SLOTS_ALL_ROWS);
+    for (int i = 0; i < x->executors && !any; i++)
+        any = slots_needs_recovery(x->slots, x->first_executor + i);
+    return any;
+}
+
+/* One pass: sweep, then recover what waits. Returns whether something
+ * still waits. */
+static bool sweeper_pass(sweeper_state *st)
+{
+    /* The sweep goes first: a dead process's container must be gone before
+     * a retry of its run can start. */
+    janitor_sweep(st->conn, st->runtime);
+    return sweeper_recover(st);
+}
+
+static int sweeper_open(sweeper_state *st, const sweeper_ctx *x, err_t *e)
+{
+    char why[512];
+    memset(st, 0, sizeof(*st));
+    st->x = x;
+    if ((st->async = async_open(x->cfg->data_dir, e)) == NULL)
+        return -1;
+    if ((st->docker = docker_new(why, sizeof(why))) == NULL)
+        return err_set(e, ERR_INTERNAL, NULL, 0, "%s", why);
+    st->conn = docker_conn_new(st->docker);
+    st->runtime = cold_new(x->slots, x->instance);
+    if (st->conn == NULL || st->runtime == NULL)
+        return err_set(e, ERR_NOMEM, NULL, ENOMEM, "docker_conn_new() or cold_new() failed");
+    return 0;
+}
+
+static void sweeper_close(sweeper_state *st)
+{
+    runtime_free(st->runtime);
+    docker_conn_free(st->conn);
+    docker_free(st->docker);
+    async_close(st->async);
+}
+
+/* The temp files of writes a crash interrupted, in the data dir. */
+static void sweeper_tmp(sweeper_state *st)
+{
+    err_t e;
+    int n = files_sweep_tmp(st->x->cfg->data_dir, &e);
+    int m = async_sweep_tmp(st->async, &e);
+    if (n < 0 || m < 0)
+        log_warn("janitor: removing temp files: %s", e.msg);
+    else if (n + m > 0)
+        log_info("janitor: removed %d temp files of interrupted writes", n + m);
+}
+
+int sweeper_run(const sweeper_ctx *x)
+{
+    sweeper_state st;
+    sigset_t set;
+    err_t e;
+    int rc = 1, sfd = -1;
+
+    if (sweeper_open(&st, x, &e) != 0) {
+        log_error("janitor start-up failed: %s", e.msg);
+        goto done;
+    }
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGUSR1);
+    sfd = signalfd(-1, &set, SFD_CLOEXEC);
+    if (sfd < 0) {
+        log_error("janitor: signalfd() failed: %s", strerror(errno));
+        goto done;
+    }
+    sweeper_tmp(&st);
+    bool waiting = sweeper_pass(&st);
+    long long next = clock_mono_ms() + x->cfg->janitor_interval * 1000LL;
+    for (;;) {
+        long long left = next - clock_mono_ms();
+        if (waiting && left > SWEEPER_RETRY_MS)
+            left = SWEEPER_RETRY_MS;
+        struct pollfd p = {.fd = sfd, .events = POLLIN};
+        int r = poll(&p, 1, (int)(left > 0 ? left : 0));
+        struct signalfd_siginfo si;
+        if (r > 0 && read(sfd, &si, sizeof(si)) == (ssize_t)sizeof(si) && si.ssi_signo != SIGUSR1)
+            break;
+        if (r < 0 && errno != EINTR) {
+            log_error("janitor: poll() failed: %s", strerror(errno));
+            goto done;
+        }
+        bool due = clock_mono_ms() >= next;
+        if (r > 0 || waiting || due || sweeper_pending(x))
+            waiting = sweeper_pass(&st);
+        if (due) {
+            async_prune(st.async, x->cfg->retention);
+            next = clock_mono_ms() + x->cfg->janitor_interval * 1000LL;
+        }
+    }
+    /* The others have stopped: a last sweep for what they left. */
+    janitor_sweep(st.conn, st.runtime);
+    rc = 0;
+done:
+    if (sfd >= 0)
+        close(sfd);
+    sweeper_close(&st);
+    return rc;
+}
