@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "cold.h"
+#include "warm.h"
 
 int app_open(app_t *a, const config_t *cfg, slots_t *slots, throttle_t *throttle,
              metrics_t *metrics, int row, const char *instance, err_t *e)
@@ -27,9 +27,9 @@ int app_open(app_t *a, const config_t *cfg, slots_t *slots, throttle_t *throttle
         err_set(e, ERR_INTERNAL, NULL, 0, "%s", why);
         goto fail;
     }
-    a->runtime = cold_new(slots, instance);
+    a->runtime = warm_new(slots, instance, cfg->init);
     if (a->runtime == NULL) {
-        err_set(e, ERR_NOMEM, NULL, ENOMEM, "cold_new() failed: out of memory");
+        err_set(e, ERR_NOMEM, NULL, ENOMEM, "warm_new() failed: out of memory");
         goto fail;
     }
     return 0;
@@ -54,8 +54,12 @@ int app_thread_init(app_thread *t, app_t *a, app_plane plane, int thread, err_t 
     t->plane = plane;
     t->thread = thread;
     t->conn = docker_conn_new(a->docker);
-    if (t->conn == NULL)
+    t->lease = NULL;
+    if (t->conn == NULL || app_lease(a, &t->lease) != 0) {
+        docker_conn_free(t->conn);
+        t->conn = NULL;
         return err_set(e, ERR_NOMEM, NULL, ENOMEM, "docker_conn_new() failed: out of memory");
+    }
     return 0;
 }
 
@@ -63,12 +67,24 @@ void app_thread_free(app_thread *t)
 {
     docker_conn_free(t->conn);
     t->conn = NULL;
+    lease_client_free(t->lease);
+    t->lease = NULL;
+}
+
+int app_lease(const app_t *a, lease_client_t **out)
+{
+    *out = NULL;
+    if (a->cfg->warm_max == 0)
+        return 0;
+    *out = lease_client_new(a->cfg->keeper_socket);
+    return *out != NULL ? 0 : -1;
 }
 
 invoke_ctx app_invoke_ctx(const app_thread *t)
 {
-    invoke_ctx x = {.rt = t->app->runtime,
-                    .seat = {.conn = t->conn, .row = t->app->row, .thread = t->thread},
-                    .metrics = t->app->metrics};
+    invoke_ctx x = {
+        .rt = t->app->runtime,
+        .seat = {.conn = t->conn, .lease = t->lease, .row = t->app->row, .thread = t->thread},
+        .metrics = t->app->metrics};
     return x;
 }

@@ -43,8 +43,9 @@ typedef enum { APP_CONTROL = 0, APP_INVOKE } app_plane;
 
 /* What one serving thread owns. */
 typedef struct {
-    app_t *app;          /* borrowed */
-    docker_conn_t *conn; /* owned */
+    app_t *app;            /* borrowed */
+    docker_conn_t *conn;   /* owned */
+    lease_client_t *lease; /* owned: the line to the keeper, or NULL: warm starts off */
     app_plane plane;
     int thread; /* this thread's seat in its row (invoke threads), or -1 */
 } app_thread;
@@ -65,7 +66,7 @@ typedef struct {
 
 /*
  * Open what a process of the pool serves with: the store, the key store,
- * the async store, the engine endpoint and the cold runtime; `cfg`,
+ * the async store, the engine endpoint and the runtime; `cfg`,
  * `slots`, `throttle` and `metrics` are borrowed. Returns 0, or -1 with `e` filled in (`a` then
  * holds nothing to close).
  */
@@ -81,6 +82,10 @@ int app_thread_init(app_thread *t, app_t *a, app_plane plane, int thread, err_t 
 
 /* Free the thread's state. */
 void app_thread_free(app_thread *t);
+
+/* A new line to the keeper into `*out` (the caller frees it), or NULL
+ * when warm starts are off. 0, or -1 when out of memory. */
+int app_lease(const app_t *a, lease_client_t **out);
 
 /* The invoke bracket's context for runs on thread `t`. */
 invoke_ctx app_invoke_ctx(const app_thread *t);

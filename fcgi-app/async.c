@@ -198,6 +198,7 @@ static json_object *async_new_record(json_object *function, const char *id, int 
                            json_object_new_int((int)func_int(function, "retries") + 1));
     json_object_object_add(rec, "timeout", json_object_new_int(timeout_s));
     async_set_str(rec, "error", NULL);
+    async_set_str(rec, "start", NULL);
     async_set_str(rec, "created_by", creator);
     return rec;
 }
@@ -581,6 +582,7 @@ static int async_record_outcome(async_t *a, async_job *job, json_object *rec,
     status_record final = status_final(res->status);
     int max = json_object_get_int(json_object_object_get(rec, "max_attempts"));
     async_set_str(rec, "error", res->status == STATUS_SUCCEEDED ? NULL : res->message);
+    async_set_str(rec, "start", res->started ? invoke_start_word(res->start) : NULL);
     if (final != STATUS_REC_COMPLETED && job->attempt < max) {
         long long delay = retry_base_ms << (job->attempt - 1);
         async_set_status(rec, STATUS_REC_PENDING);

@@ -11,6 +11,9 @@
 /* Milliseconds on the monotonic clock (an arbitrary origin). */
 long long clock_mono_ms(void);
 
+/* Microseconds on the monotonic clock, for measuring short spans. */
+long long clock_mono_us(void);
+
 /* Milliseconds since the Unix epoch. */
 long long clock_wall_ms(void);
 

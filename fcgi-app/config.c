@@ -6,7 +6,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 typedef enum {
     CONFIG_INT,   /* int, within [lo, hi] */
@@ -61,6 +63,18 @@ static int config_check_path(const config_def *d, const char *v, err_t *e)
     if (v[0] != '/')
         return err_set(e, ERR_INVALID, "invalid_config", 0,
                        "%s must be an absolute path, not \"%.100s\"", d->name, v);
+    return 0;
+}
+
+/* The init helper must exist and be executable, or warm starts could not
+ * work at all: say so at start-up. */
+static int config_check_init(const config_def *d, const char *v, err_t *e)
+{
+    if (config_check_path(d, v, e) != 0)
+        return -1;
+    if (access(v, X_OK) != 0)
+        return err_set(e, ERR_INVALID, "invalid_config", errno, "%s: %.200s is not executable: %s",
+                       d->name, v, strerror(errno));
     return 0;
 }
 
@@ -125,6 +139,13 @@ static const config_def config_table[] = {
      "registered functions at most"},
     {"MINILAMBDA_MIN_FREE_BYTES", CONFIG_LLONG, F(min_free_bytes), "104857600", 0, INT64_MAX, NULL,
      "free space the data dir's file system needs for /healthz to say ok"},
+    {"MINILAMBDA_WARM_IDLE", CONFIG_INT, F(warm_idle), "300", 0, 86400, NULL,
+     "seconds a called function keeps a warm container after its last call (0: none)"},
+    {"MINILAMBDA_WARM_MAX", CONFIG_INT, F(warm_max), "32", 0, CONFIG_WARM_MAX, NULL,
+     "warm containers at most, all functions together (0: no warm starts)"},
+    {"MINILAMBDA_INIT", CONFIG_STR, F(init), NULL, 0, 0, config_check_init,
+     "minilambda-init, mounted into warm containers (default: next to the binary, else "
+     "installed)"},
     {"MINILAMBDA_LOG_LEVEL", CONFIG_LEVEL, F(level), "info", 0, 0, NULL,
      "error, warn, info or debug"},
 };
@@ -208,6 +229,28 @@ static bool config_loopback(const char *bind)
            strcmp(bind, "::1") == 0 || strcmp(bind, "[::1]") == 0;
 }
 
+/* Where minilambda-init is when MINILAMBDA_INIT is not set: beside this
+ * binary (a build tree), else where `make install` puts it. Left empty
+ * when neither exists: warm starts are then off, cold ones work. */
+static void config_default_init(config_t *c)
+{
+    char self[CONFIG_PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+    if (n > 0) {
+        self[n] = '\0';
+        char *slash = strrchr(self, '/');
+        if (slash != NULL) {
+            *slash = '\0';
+            int w = snprintf(c->init, sizeof(c->init), "%s/minilambda-init", self);
+            if (w > 0 && (size_t)w < sizeof(c->init) && access(c->init, X_OK) == 0)
+                return;
+        }
+    }
+    int w = snprintf(c->init, sizeof(c->init), "%s/minilambda-init", ML_PKGLIBEXECDIR);
+    if (w <= 0 || (size_t)w >= sizeof(c->init) || access(c->init, X_OK) != 0)
+        c->init[0] = '\0';
+}
+
 /* Derive whether keys are required, and refuse "off" on a reachable bind. */
 static int config_auth(config_t *c, err_t *e)
 {
@@ -255,6 +298,13 @@ int config_load(config_t *c, err_t *e)
     if (c->max_unpacked_bytes == 0)
         c->max_unpacked_bytes =
             c->max_image_bytes > INT64_MAX / 8 ? INT64_MAX : c->max_image_bytes * 8;
+    if (c->init[0] == '\0')
+        config_default_init(c);
+    int n = snprintf(c->keeper_socket, sizeof(c->keeper_socket), "%s/keeper.sock", c->run_dir);
+    if (n < 0 || (size_t)n >= 108)
+        return err_set(e, ERR_INVALID, "invalid_config", 0,
+                       "MINILAMBDA_RUN_DIR is too long for a unix socket path: \"%.100s\"",
+                       c->run_dir);
     return config_auth(c, e);
 }
 

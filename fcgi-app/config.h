@@ -18,6 +18,9 @@
 
 #define CONFIG_PATH_MAX 512
 
+/* The most MINILAMBDA_WARM_MAX may be: the keeper's table is this big. */
+#define CONFIG_WARM_MAX 256
+
 typedef struct {
     int port;                            /* MINILAMBDA_PORT: nginx's, for the scripts */
     char bind[64];                       /* MINILAMBDA_BIND: nginx's listen address */
@@ -49,9 +52,13 @@ typedef struct {
     long long max_unpacked_bytes;        /* MINILAMBDA_MAX_IMAGE_UNPACKED_BYTES */
     int max_functions;                   /* MINILAMBDA_MAX_FUNCTIONS */
     long long min_free_bytes;            /* MINILAMBDA_MIN_FREE_BYTES: for /healthz */
+    int warm_idle;                       /* MINILAMBDA_WARM_IDLE, seconds */
+    int warm_max;                        /* MINILAMBDA_WARM_MAX: warm containers at most */
+    char init[CONFIG_PATH_MAX];          /* MINILAMBDA_INIT; "" when none: no warm starts */
     /* Derived: */
-    bool loopback_only; /* nginx binds a loopback address only */
-    bool auth_required; /* every route but the open ones needs a key */
+    bool loopback_only;                       /* nginx binds a loopback address only */
+    bool auth_required;                       /* every route but the open ones needs a key */
+    char keeper_socket[CONFIG_PATH_MAX + 16]; /* $MINILAMBDA_RUN_DIR/keeper.sock */
 } config_t;
 
 /*

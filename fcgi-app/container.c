@@ -17,7 +17,8 @@
 #define CONTAINER_CHUNK 65536
 #define CONTAINER_INFO_MAX (1024 * 1024)
 #define CONTAINER_INFO_TIMEOUT_MS 5000
-#define CONTAINER_VOLUME_CACHE 64
+#define CONTAINER_IMAGE_CACHE 64
+#define CONTAINER_BIND_MAX 4200
 
 static void container_env(json_object *env, const char *key, const char *value)
 {
@@ -26,8 +27,10 @@ static void container_env(json_object *env, const char *key, const char *value)
     json_object_array_add(env, json_object_new_string(line));
 }
 
-/* The Env array: the function's own variables, then this call's values. */
-static json_object *container_env_list(const runtime_req *req)
+/* The Env array: the function's own variables, then this call's values
+ * (a cold container) or only what holds for every call (a warm one: the
+ * call's values reach it at call time). */
+static json_object *container_env_list(const runtime_req *req, container_mode mode)
 {
     json_object *rec = req->function, *v;
     json_object *env = json_object_new_array();
@@ -44,6 +47,10 @@ static json_object *container_env_list(const runtime_req *req)
         }
     }
     container_env(env, "MINILAMBDA_FUNCTION_NAME", func_str(rec, "name"));
+    if (mode == CONTAINER_PROCESS)
+        container_env(env, "MINILAMBDA_LOOP", "1");
+    if (mode != CONTAINER_COLD)
+        return env;
     container_env(env, "MINILAMBDA_INVOCATION_ID", req->id);
     snprintf(num, sizeof(num), "%d", req->attempt > 0 ? req->attempt : 1);
     container_env(env, "MINILAMBDA_ATTEMPT", num);
@@ -52,13 +59,21 @@ static json_object *container_env_list(const runtime_req *req)
     return env;
 }
 
-static json_object *container_labels(const runtime_req *req, const char *instance)
+static const char *const container_mode_names[] = {"cold", "fresh", "reuse", "process"};
+
+static json_object *container_labels(const runtime_req *req, const char *instance,
+                                     container_mode mode)
 {
     json_object *labels = json_object_new_object();
     json_object_object_add(labels, "minilambda.managed", json_object_new_string("1"));
     json_object_object_add(labels, "minilambda.function",
                            json_object_new_string(func_str(req->function, "id")));
-    json_object_object_add(labels, "minilambda.invocation", json_object_new_string(req->id));
+    /* A warm container is made before its call: its invocation is not
+     * known yet. */
+    json_object_object_add(labels, "minilambda.invocation",
+                           json_object_new_string(req->id[0] ? req->id : "warm"));
+    json_object_object_add(labels, "minilambda.mode",
+                           json_object_new_string(container_mode_names[mode]));
     json_object_object_add(labels, "minilambda.run", json_object_new_string(req->run));
     json_object_object_add(labels, "minilambda.instance", json_object_new_string(instance));
     return labels;
@@ -74,7 +89,7 @@ static json_object *container_one(const char *s)
 /* The HostConfig: limits and isolation; a bounded tmpfs over /tmp and over
  * every path in `volumes` (the image's VOLUMEs, which would otherwise get
  * anonymous volumes on the engine's disk, past the read-only root). */
-static json_object *container_host(json_object *rec, json_object *volumes)
+static json_object *container_host(json_object *rec, json_object *volumes, const char *init)
 {
     json_object *host = json_object_new_object(), *v;
     bool bridge = strcmp(func_str(rec, "network"), "bridge") == 0;
@@ -105,19 +120,53 @@ static json_object *container_host(json_object *rec, json_object *volumes)
     json_object_object_add(host, "LogConfig", logcfg);
     if (json_object_object_get_ex(rec, "runtime", &v) && json_object_is_type(v, json_type_string))
         json_object_object_add(host, "Runtime", json_object_get(v));
+    if (init != NULL) {
+        buf_t bind;
+        buf_init(&bind, CONTAINER_BIND_MAX);
+        if (buf_printf(&bind, "%s:" CONTAINER_INIT_PATH ":ro", init) == BUF_OK)
+            json_object_object_add(host, "Binds", container_one(bind.data));
+        buf_free(&bind);
+    }
     return host;
 }
 
-json_object *container_spec(const runtime_req *req, const char *instance, json_object *volumes)
+/* Append the strings of array `from` (or nothing when it is not one). */
+static void container_extend(json_object *to, json_object *from)
 {
-    json_object *rec = req->function, *v;
-    json_object *spec = json_object_new_object();
+    for (size_t i = 0;
+         json_object_is_type(from, json_type_array) && i < json_object_array_length(from); i++)
+        json_object_array_add(to, json_object_get(json_object_array_get_idx(from, i)));
+}
 
+json_object *container_spec(const runtime_req *req, const char *instance, container_mode mode,
+                            const char *init, json_object *image)
+{
+    json_object *rec = req->function, *v, *cmd = NULL;
+    json_object *spec = json_object_new_object();
+    bool wrapped = mode == CONTAINER_FRESH || mode == CONTAINER_REUSE;
+
+    if (json_object_object_get_ex(rec, "command", &v) && json_object_is_type(v, json_type_array))
+        cmd = v;
     json_object_object_add(spec, "Image", json_object_new_string(func_image(rec)));
     json_object_object_add(spec, "User", json_object_new_string(func_str(rec, "user")));
-    if (json_object_object_get_ex(rec, "command", &v) && json_object_is_type(v, json_type_array))
-        json_object_object_add(spec, "Cmd", json_object_get(v));
-    json_object_object_add(spec, "Env", container_env_list(req));
+    if (wrapped) {
+        /* minilambda-init runs the image's own entrypoint and command (or
+         * the function's command): an entrypoint given at create replaces
+         * the image's command too, so both are spelled out. */
+        json_object *entry = json_object_new_array();
+        json_object_array_add(entry, json_object_new_string(CONTAINER_INIT_PATH));
+        json_object_array_add(entry,
+                              json_object_new_string(mode == CONTAINER_FRESH ? "fresh" : "reuse"));
+        json_object_array_add(entry, json_object_new_string("--"));
+        container_extend(entry, json_object_object_get(image, "entrypoint"));
+        json_object_object_add(spec, "Entrypoint", entry);
+        json_object *args = json_object_new_array();
+        container_extend(args, cmd ? cmd : json_object_object_get(image, "cmd"));
+        json_object_object_add(spec, "Cmd", args);
+    } else if (cmd != NULL) {
+        json_object_object_add(spec, "Cmd", json_object_get(cmd));
+    }
+    json_object_object_add(spec, "Env", container_env_list(req, mode));
     json_object_object_add(spec, "AttachStdin", json_object_new_boolean(1));
     json_object_object_add(spec, "AttachStdout", json_object_new_boolean(1));
     json_object_object_add(spec, "AttachStderr", json_object_new_boolean(1));
@@ -127,8 +176,10 @@ json_object *container_spec(const runtime_req *req, const char *instance, json_o
     json_object_object_add(
         spec, "NetworkDisabled",
         json_object_new_boolean(strcmp(func_str(rec, "network"), "bridge") != 0));
-    json_object_object_add(spec, "Labels", container_labels(req, instance));
-    json_object_object_add(spec, "HostConfig", container_host(rec, volumes));
+    json_object_object_add(spec, "Labels", container_labels(req, instance, mode));
+    json_object_object_add(
+        spec, "HostConfig",
+        container_host(rec, json_object_object_get(image, "volumes"), wrapped ? init : NULL));
     return spec;
 }
 
@@ -152,31 +203,41 @@ static long container_left(long long deadline)
     return (long)(deadline - clock_mono_ms());
 }
 
-/* The VOLUMEs of image `image`, a new array (empty when it has none or
- * cannot be inspected: then the create itself answers). An image id never
- * changes what it holds, so its answer is kept for the process's life. */
-static json_object *container_volumes(docker_conn_t *c, const char *image, long long deadline)
+/* Keep the strings of array `from` into a new array, or NULL when it is
+ * not an array. */
+static json_object *container_strings(json_object *from)
+{
+    if (!json_object_is_type(from, json_type_array))
+        return NULL;
+    json_object *out = json_object_new_array();
+    container_extend(out, from);
+    return out;
+}
+
+json_object *container_image(docker_conn_t *c, const char *image, long long deadline)
 {
     static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
     static struct {
         char id[DOCKER_ID_MAX];
-        json_object *volumes;
-    } cache[CONTAINER_VOLUME_CACHE];
+        json_object *info;
+    } cache[CONTAINER_IMAGE_CACHE];
     static unsigned next;
-    json_object *out = NULL, *o = NULL, *cfg, *vols;
+    json_object *out = NULL, *o = NULL, *cfg = NULL, *vols, *list;
     bool by_id = strncmp(image, "sha256:", 7) == 0;
     char path[512];
     docker_result dr;
     buf_t body;
 
     pthread_mutex_lock(&mu);
-    for (unsigned i = 0; by_id && i < CONTAINER_VOLUME_CACHE && out == NULL; i++)
+    for (unsigned i = 0; by_id && i < CONTAINER_IMAGE_CACHE && out == NULL; i++)
         if (strcmp(cache[i].id, image) == 0)
-            out = json_object_get(cache[i].volumes);
+            out = json_object_get(cache[i].info);
     pthread_mutex_unlock(&mu);
     if (out != NULL)
         return out;
-    out = json_object_new_array();
+    out = json_object_new_object();
+    list = json_object_new_array();
+    json_object_object_add(out, "volumes", list);
     buf_init(&body, 1024 * 1024);
     char *esc = curl_easy_escape(NULL, image, 0);
     int n = esc ? snprintf(path, sizeof(path), "/images/%s/json", esc) : -1;
@@ -185,23 +246,30 @@ static json_object *container_volumes(docker_conn_t *c, const char *image, long 
         docker_call(c, "GET", path, NULL, container_left(deadline), &body, &dr) != DOCKER_OK)
         goto done;
     o = json_tokener_parse(body.data ? body.data : "");
-    if (json_object_object_get_ex(o, "Config", &cfg) &&
-        json_object_object_get_ex(cfg, "Volumes", &vols) &&
+    if (!json_object_object_get_ex(o, "Config", &cfg))
+        goto done;
+    if (json_object_object_get_ex(cfg, "Volumes", &vols) &&
         json_object_is_type(vols, json_type_object)) {
         json_object_object_foreach(vols, dir, unused)
         {
             (void)unused;
             /* /tmp has its tmpfs already. */
             if (dir[0] == '/' && strcmp(dir, "/tmp") != 0)
-                json_object_array_add(out, json_object_new_string(dir));
+                json_object_array_add(list, json_object_new_string(dir));
         }
     }
+    json_object *entry = container_strings(json_object_object_get(cfg, "Entrypoint"));
+    json_object *cmd = container_strings(json_object_object_get(cfg, "Cmd"));
+    if (entry)
+        json_object_object_add(out, "entrypoint", entry);
+    if (cmd)
+        json_object_object_add(out, "cmd", cmd);
     if (by_id) {
         pthread_mutex_lock(&mu);
-        unsigned slot = next++ % CONTAINER_VOLUME_CACHE;
-        json_object_put(cache[slot].volumes);
+        unsigned slot = next++ % CONTAINER_IMAGE_CACHE;
+        json_object_put(cache[slot].info);
         snprintf(cache[slot].id, sizeof(cache[slot].id), "%s", image);
-        cache[slot].volumes = json_object_get(out);
+        cache[slot].info = json_object_get(out);
         pthread_mutex_unlock(&mu);
     }
 done:
@@ -211,15 +279,16 @@ done:
 }
 
 int container_create(docker_conn_t *c, const runtime_req *req, const char *instance,
-                     long long deadline, char *cid, runtime_result *res)
+                     container_mode mode, const char *init, long long deadline, char *cid,
+                     runtime_result *res)
 {
     docker_result dr;
     buf_t body;
-    json_object *volumes = container_volumes(c, func_image(req->function), deadline);
-    json_object *spec = container_spec(req, instance, volumes), *o = NULL, *v;
+    json_object *image = container_image(c, func_image(req->function), deadline);
+    json_object *spec = container_spec(req, instance, mode, init, image), *o = NULL, *v;
     int rc = -1;
 
-    json_object_put(volumes);
+    json_object_put(image);
     buf_init(&body, 65536);
     docker_rc drc = docker_call(c, "POST", "/containers/create",
                                 json_object_to_json_string_ext(spec, JSON_C_TO_STRING_PLAIN),
@@ -257,17 +326,46 @@ int container_start(docker_conn_t *c, const char *cid, long long deadline, runti
     return rc == DOCKER_OK ? 0 : container_engine_fail(res, rc, &dr, "start container", false);
 }
 
-static void container_sink(void *arg, int stream, const char *p, size_t n)
+static void container_capture(runtime_result *r, int stream, const char *p, size_t n)
 {
-    runtime_result *r = arg;
     buf_t *b = stream == 2 ? &r->err : &r->out;
     if (buf_append_some(b, p, n) < n)
         r->truncated = true;
 }
 
+int container_feed_plain(void *arg, int stream, const char *p, size_t n)
+{
+    container_capture(arg, stream, p, n);
+    return 0;
+}
+
+/* The demultiplexer's sink: hand each piece to the exchange's feed until
+ * the answer is complete; output past it only marks the exchange. */
+typedef struct {
+    container_io *io;
+    runtime_result *res;
+    int state; /* 0 going on, 1 answer complete, -1 broken */
+} container_sink_arg;
+
+static void container_sink(void *arg, int stream, const char *p, size_t n)
+{
+    container_sink_arg *a = arg;
+    /* stderr is not ordered with stdout: logs that come late are still
+     * the call's. Anything else after the answer spoils the container. */
+    if (a->state > 0 && stream == 2) {
+        a->io->feed(a->io->arg, stream, p, n);
+        return;
+    }
+    if (a->state != 0) {
+        a->io->spill = true;
+        return;
+    }
+    a->state = a->io->feed(a->io->arg, stream, p, n);
+}
+
 /* Read whatever the stream has now into the demultiplexer. 1 at the end of
  * the stream, 0 when drained for now, -1 with `res` failed. */
-static int container_drain(docker_stream_t *s, docker_demux *dm, runtime_result *res)
+static int container_drain(docker_stream_t *s, docker_demux *dm, container_sink_arg *a)
 {
     char chunk[CONTAINER_CHUNK];
     for (;;) {
@@ -277,28 +375,37 @@ static int container_drain(docker_stream_t *s, docker_demux *dm, runtime_result 
         if (n == 0)
             return 1;
         if (n < 0) {
-            runtime_fail(res, STATUS_ENGINE_ERROR, "the engine closed the attach stream");
-            res->engine_fault = true;
+            runtime_fail(a->res, STATUS_ENGINE_ERROR, "the engine closed the attach stream");
+            a->res->engine_fault = true;
             return -1;
         }
-        if (docker_demux_feed(dm, chunk, (size_t)n, container_sink, res) != 0) {
-            runtime_fail(res, STATUS_ENGINE_ERROR, "the attach stream is not in Docker's framing");
+        if (docker_demux_feed(dm, chunk, (size_t)n, container_sink, a) != 0) {
+            runtime_fail(a->res, STATUS_ENGINE_ERROR,
+                         "the attach stream is not in Docker's framing");
             return -1;
         }
     }
 }
 
-int container_pump(docker_stream_t *s, const runtime_req *req, runtime_result *res,
-                   long long deadline)
+int container_exchange(docker_stream_t *s, const runtime_req *req, container_io *io,
+                       runtime_result *res, long long deadline)
 {
     docker_demux dm;
     size_t in_off = 0;
     bool in_done = false;
+    container_sink_arg a = {.io = io, .res = res};
+    /* A run cancelled by DELETE /invocations/{id} is looked at this often
+     * when its container cannot be found by label (a warm one). */
+    int tick = io->watch_cancel && req->cancelled != NULL ? 250 : 1000;
+
+    size_t total = io->pre_len + io->in_len;
 
     docker_demux_init(&dm);
+    io->spill = false;
     for (;;) {
-        if (!in_done && in_off == req->event_len) {
-            docker_stream_close_write(s);
+        if (!in_done && in_off == total) {
+            if (io->half_close)
+                docker_stream_close_write(s);
             in_done = true;
         }
         struct pollfd p[2] = {{.fd = docker_stream_fd(s), .events = POLLIN},
@@ -311,9 +418,13 @@ int container_pump(docker_stream_t *s, const runtime_req *req, runtime_result *r
                          req->timeout_s);
             return -1;
         }
-        int r = poll(p, req->cancel_fd >= 0 ? 2 : 1, (int)(left > 1000 ? 1000 : left));
+        int r = poll(p, req->cancel_fd >= 0 ? 2 : 1, (int)(left > tick ? tick : left));
         if (r < 0 && errno != EINTR) {
             runtime_fail(res, STATUS_ENGINE_ERROR, "poll() failed: %s", strerror(errno));
+            return -1;
+        }
+        if (r == 0 && tick < 1000 && req->cancelled(req->cancelled_arg)) {
+            runtime_fail(res, STATUS_CANCELLED, "the invocation was cancelled");
             return -1;
         }
         if (r <= 0)
@@ -323,20 +434,42 @@ int container_pump(docker_stream_t *s, const runtime_req *req, runtime_result *r
             return -1;
         }
         if (!in_done && (p[0].revents & (POLLOUT | POLLERR | POLLHUP))) {
-            size_t want = req->event_len - in_off;
-            long w = docker_stream_send(s, req->event + in_off,
-                                        want > CONTAINER_CHUNK ? CONTAINER_CHUNK : want);
+            /* The header first, then the event: one offset across both. */
+            bool head = in_off < io->pre_len;
+            const char *from = head ? io->pre + in_off : io->in + (in_off - io->pre_len);
+            size_t want = head ? io->pre_len - in_off : total - in_off;
+            long w = docker_stream_send(s, from, want > CONTAINER_CHUNK ? CONTAINER_CHUNK : want);
             if (w < 0)
                 in_done = true; /* the function stopped reading stdin; keep its output */
             else
                 in_off += (size_t)w;
         }
         if (p[0].revents & (POLLIN | POLLHUP | POLLERR)) {
-            int d = container_drain(s, &dm, res);
-            if (d != 0)
-                return d > 0 ? 0 : -1;
+            int d = container_drain(s, &dm, &a);
+            if (d < 0 || a.state < 0)
+                return -1;
+            if (a.state > 0)
+                return 0;
+            if (d > 0) {
+                if (io->feed == container_feed_plain)
+                    return 0;
+                runtime_fail(res, STATUS_PROTOCOL_ERROR,
+                             "the container's output ended before its answer");
+                return -1;
+            }
         }
     }
+}
+
+int container_pump(docker_stream_t *s, const runtime_req *req, runtime_result *res,
+                   long long deadline)
+{
+    container_io io = {.in = req->event,
+                       .in_len = req->event_len,
+                       .half_close = true,
+                       .feed = container_feed_plain,
+                       .arg = res};
+    return container_exchange(s, req, &io, res, deadline);
 }
 
 int container_wait(docker_conn_t *c, const char *cid, const runtime_req *req, long long deadline,

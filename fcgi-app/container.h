@@ -9,6 +9,7 @@
 #define MINILAMBDA_CONTAINER_H
 
 #include <json-c/json.h>
+#include <stdbool.h>
 
 #include "docker.h"
 #include "runtime.h"
@@ -16,34 +17,85 @@
 #define CONTAINER_PIDS_LIMIT 256
 #define CONTAINER_TMPFS "rw,nosuid,nodev,size=64m"
 
-/*
- * The container create body for `req` (caller owns the object): image,
- * command, user, env (the function's and the MINILAMBDA_* values of this call),
- * labels naming `instance`, the invocation and the run, and the isolation
- * defaults: no network unless asked, memory and CPU limits, a pids limit,
- * every capability dropped, no-new-privileges, a read-only root with a
- * tmpfs on /tmp and on each path of `volumes` (the image's VOLUMEs: an array,
- * or NULL), no log driver, and the function's runtime when it names one.
- */
-json_object *container_spec(const runtime_req *req, const char *instance, json_object *volumes);
+/* How a container runs its function. */
+typedef enum {
+    CONTAINER_COLD = 0, /* as the image says; this call's values in its env */
+    CONTAINER_FRESH,    /* minilambda-init, one call: its values in a header */
+    CONTAINER_REUSE,    /* minilambda-init, calls one at a time, a process each */
+    CONTAINER_PROCESS   /* the function's own process, over the loop protocol */
+} container_mode;
 
-/* Create the container for `req` (inspecting its image for VOLUMEs, each
- * of which gets a bounded tmpfs); its id goes to `cid` (DOCKER_ID_MAX
- * bytes). 0, or -1 with `res` failed (an image the engine lacks is
- * STATUS_IMAGE_MISSING). */
+/* Where minilambda-init is mounted inside a container. */
+#define CONTAINER_INIT_PATH "/.minilambda/init"
+
+/*
+ * The container create body for `req` in `mode` (caller owns the object):
+ * image, command, user, env (the function's, and for COLD the MINILAMBDA_*
+ * values of this call), labels naming `instance`, the invocation (or
+ * "warm"), the run and the mode, and the isolation defaults: no network
+ * unless asked, memory and CPU limits, a pids limit, every capability
+ * dropped, no-new-privileges, a read-only root with a tmpfs on /tmp and on
+ * each VOLUME of `image` (container_image's answer, or NULL), no log
+ * driver, and the function's runtime when it names one. FRESH and REUSE
+ * bind `init` (a host path) read-only at CONTAINER_INIT_PATH and run it
+ * before the image's entrypoint and command.
+ */
+json_object *container_spec(const runtime_req *req, const char *instance, container_mode mode,
+                            const char *init, json_object *image);
+
+/*
+ * What image `image` says of itself: {"volumes": [...], "entrypoint":
+ * [...], "cmd": [...]} (the last two absent when unset). A new object the
+ * caller puts; only "volumes" (empty) when the image cannot be inspected:
+ * the create then answers. Answers for image ids are cached.
+ */
+json_object *container_image(docker_conn_t *c, const char *image, long long deadline);
+
+/* Create the container for `req` in `mode` (see container_spec); its id
+ * goes to `cid` (DOCKER_ID_MAX bytes). 0, or -1 with `res` failed (an image
+ * the engine lacks is STATUS_IMAGE_MISSING). */
 int container_create(docker_conn_t *c, const runtime_req *req, const char *instance,
-                     long long deadline, char *cid, runtime_result *res);
+                     container_mode mode, const char *init, long long deadline, char *cid,
+                     runtime_result *res);
 
 /* Start container `cid`. 0 or -1 with `res` failed. */
 int container_start(docker_conn_t *c, const char *cid, long long deadline, runtime_result *res);
 
+/* One exchange over an attach stream: bytes to write, then output read
+ * until the answer is complete. */
+typedef struct {
+    const char *pre; /* for stdin first (a request header), borrowed, or NULL */
+    size_t pre_len;
+    const char *in; /* for stdin then (the event), borrowed */
+    size_t in_len;
+    bool half_close;   /* close stdin after them: the event ends there */
+    bool watch_cancel; /* ask req->cancelled while it runs (a warm container,
+                        * which DELETE cannot find by label) */
+    /* Each piece of output, demultiplexed (stream 1 stdout, 2 stderr).
+     * Returns 0 to go on, 1 when the answer is complete, -1 when the
+     * output breaks the protocol (having failed the result). */
+    int (*feed)(void *arg, int stream, const char *p, size_t n);
+    void *arg;
+    bool spill; /* out: output came after the complete answer */
+} container_io;
+
+/* A feed that captures into the runtime_result `arg`'s capped buffers and
+ * is complete only at the end of the stream. */
+int container_feed_plain(void *arg, int stream, const char *p, size_t n);
+
 /*
- * Write the event to stdin (then half-close it) and demultiplex stdout and
- * stderr into `res`'s capped buffers until the stream ends. Returns 0 at
- * the end of the stream, or -1 with `res` failed: STATUS_TIMEOUT at the
- * deadline, STATUS_CANCELLED when req->cancel_fd hangs up, or an engine
- * error.
+ * Write io->pre and io->in to stdin and feed the output to io->feed until it says the
+ * answer is complete, or (container_feed_plain) the stream ends. Returns
+ * 0, or -1 with `res` failed: STATUS_TIMEOUT at the deadline,
+ * STATUS_CANCELLED when req->cancel_fd hangs up or (watch_cancel)
+ * req->cancelled says so, STATUS_PROTOCOL_ERROR when the stream ends
+ * before the answer, or an engine error.
  */
+int container_exchange(docker_stream_t *s, const runtime_req *req, container_io *io,
+                       runtime_result *res, long long deadline);
+
+/* container_exchange of the event, half-closed, captured plainly: a cold
+ * or fresh container's whole run. */
 int container_pump(docker_stream_t *s, const runtime_req *req, runtime_result *res,
                    long long deadline);
 

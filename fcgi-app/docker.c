@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "clock.h"
 #include "log.h"
@@ -508,8 +509,36 @@ int docker_stream_fd(docker_stream_t *s)
     return s->fd;
 }
 
+docker_stream_t *docker_stream_adopt(int fd, const void *pending, size_t n)
+{
+    docker_stream_t *s = calloc(1, sizeof(*s));
+    if (s == NULL)
+        return NULL;
+    s->fd = fd;
+    buf_init(&s->pending, DOCKER_HEAD_MAX);
+    if (n > 0 && buf_append(&s->pending, pending, n) != BUF_OK) {
+        buf_free(&s->pending);
+        free(s);
+        return NULL;
+    }
+    return s;
+}
+
+size_t docker_stream_unread(docker_stream_t *s, const char **p)
+{
+    *p = s->pending.data ? s->pending.data + s->pending_off : "";
+    return s->pending.len - s->pending_off;
+}
+
 long docker_stream_send(docker_stream_t *s, const void *p, size_t n)
 {
+    if (s->h == NULL) {
+        /* An adopted socket: plain send, never blocking, never SIGPIPE. */
+        ssize_t w = send(s->fd, p, n, MSG_DONTWAIT | MSG_NOSIGNAL);
+        if (w < 0)
+            return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? 0 : -1;
+        return (long)w;
+    }
     size_t sent = 0;
     CURLcode cc = curl_easy_send(s->h, p, n, &sent);
     if (cc == CURLE_AGAIN)
@@ -531,6 +560,12 @@ long docker_stream_recv(docker_stream_t *s, void *p, size_t n)
         s->pending_off += take;
         return (long)take;
     }
+    if (s->h == NULL) {
+        ssize_t r = recv(s->fd, p, n, MSG_DONTWAIT);
+        if (r < 0)
+            return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? -2 : -1;
+        return (long)r;
+    }
     size_t got = 0;
     CURLcode cc = curl_easy_recv(s->h, p, n, &got);
     if (cc == CURLE_AGAIN)
@@ -544,6 +579,8 @@ void docker_stream_close(docker_stream_t *s)
         return;
     if (s->h)
         curl_easy_cleanup(s->h); /* closes the socket too */
+    else if (s->fd >= 0)
+        close(s->fd);
     buf_free(&s->pending);
     free(s);
 }

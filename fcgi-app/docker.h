@@ -115,6 +115,19 @@ long docker_stream_recv(docker_stream_t *s, void *p, size_t n);
 void docker_stream_close(docker_stream_t *s);
 
 /*
+ * A stream over an attach socket `fd` another process opened and handed
+ * over (its upgrade already done); `pending` (`n` bytes, copied) are
+ * stream bytes that process had read but not consumed. Takes ownership of
+ * `fd` on success only. Returns the stream, or NULL when out of memory.
+ */
+docker_stream_t *docker_stream_adopt(int fd, const void *pending, size_t n);
+
+/* The bytes read from the socket but not yet consumed (borrowed; valid
+ * until the next call on `s`): what must travel with the socket when it
+ * is handed to another process. */
+size_t docker_stream_unread(docker_stream_t *s, const char **p);
+
+/*
  * Demultiplexer for Docker's stream framing: 8-byte headers (stream type,
  * three zero bytes, big-endian payload length) each followed by a payload.
  * Frames and headers may be split anywhere across feeds.

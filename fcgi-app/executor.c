@@ -60,8 +60,8 @@ static int executor_wait(const executor_fds *f, long long ms)
 }
 
 /* Run one claimed job; its outcome into `res` (initialized by the caller). */
-static void executor_job(const executor_ctx *x, app_t *app, docker_conn_t *conn, async_job *job,
-                         runtime_result *res)
+static void executor_job(const executor_ctx *x, app_t *app, const runtime_seat *seat,
+                         async_job *job, runtime_result *res)
 {
     json_object *fn = NULL;
     runtime_req req;
@@ -87,9 +87,7 @@ static void executor_job(const executor_ctx *x, app_t *app, docker_conn_t *conn,
     executor_cancel_arg ca = {.async = app->async, .id = job->id};
     req.cancelled = executor_cancelled;
     req.cancelled_arg = &ca;
-    invoke_ctx ix = {.rt = app->runtime,
-                     .seat = {.conn = conn, .row = x->row, .thread = 0},
-                     .metrics = x->metrics};
+    invoke_ctx ix = {.rt = app->runtime, .seat = *seat, .metrics = x->metrics};
     invoke_call(&ix, &req, true, res);
     json_object_put(fn);
 }
@@ -149,7 +147,7 @@ static bool executor_engine_up(const executor_ctx *x, docker_conn_t *conn, bool 
 
 /* Claim and run what is due until a stop signal. 0 on a stop, -1 on an
  * error that needs a new process. */
-static int executor_loop(const executor_ctx *x, app_t *app, docker_conn_t *conn,
+static int executor_loop(const executor_ctx *x, app_t *app, const runtime_seat *seat,
                          const executor_fds *f)
 {
     bool engine_up = true;
@@ -157,7 +155,7 @@ static int executor_loop(const executor_ctx *x, app_t *app, docker_conn_t *conn,
         async_job job;
         long long next_due = -1;
         err_t e;
-        if (!executor_engine_up(x, conn, &engine_up)) {
+        if (!executor_engine_up(x, seat->conn, &engine_up)) {
             int w = executor_wait(f, EXECUTOR_ENGINE_RETRY_MS);
             if (w != 0)
                 return w > 0 ? 0 : -1;
@@ -168,7 +166,7 @@ static int executor_loop(const executor_ctx *x, app_t *app, docker_conn_t *conn,
         if (got == 1) {
             runtime_result res;
             runtime_result_init(&res);
-            executor_job(x, app, conn, &job, &res);
+            executor_job(x, app, seat, &job, &res);
             w = executor_record(x, app, f, &job, &res);
             runtime_result_free(&res);
         }
@@ -196,12 +194,15 @@ int executor_run(const executor_ctx *x)
     executor_fds f = {-1, -1};
     sigset_t set;
     docker_conn_t *conn = NULL;
+    lease_client_t *lease = NULL;
 
     if (app_open(&app, x->cfg, x->slots, x->throttle, x->metrics, x->row, x->instance, &e) != 0) {
         log_error("executor %d start-up failed: %s", x->index, e.msg);
         return 1;
     }
     conn = docker_conn_new(app.docker);
+    if (app_lease(&app, &lease) != 0)
+        log_warn("executor %d: out of memory for the keeper's line; runs start cold", x->index);
     sigemptyset(&set);
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGINT);
@@ -214,13 +215,15 @@ int executor_run(const executor_ctx *x)
         goto done;
     }
     slots_set_state(x->slots, x->row, SLOTS_UP, 0);
-    rc = executor_loop(x, &app, conn, &f) == 0 ? 0 : 1;
+    runtime_seat seat = {.conn = conn, .lease = lease, .row = x->row, .thread = 0};
+    rc = executor_loop(x, &app, &seat, &f) == 0 ? 0 : 1;
 done:
     if (f.ifd >= 0)
         close(f.ifd);
     if (f.sfd >= 0)
         close(f.sfd);
     docker_conn_free(conn);
+    lease_client_free(lease);
     app_close(&app);
     return rc;
 }

@@ -65,6 +65,7 @@ static bool func_user_ok(json_object *v);
 static bool func_runtime_ok(json_object *v);
 
 static const char *const func_networks[] = {"none", "bridge", NULL};
+static const char *const func_reuses[] = {"none", "container", "process", NULL};
 
 static const func_field func_fields[] = {
     {"id", FUNC_STRING, 0, 0, 0, NULL, NULL, "invalid_id", "set by the platform", NULL},
@@ -95,6 +96,12 @@ static const func_field func_fields[] = {
      func_user_ok},
     {"runtime", FUNC_STRING, FUNC_SETTABLE | FUNC_MUTABLE, 0, 0, NULL, NULL, "invalid_runtime",
      "the name of an OCI runtime the engine has, such as \"runsc\"", func_runtime_ok},
+    {"keep_warm", FUNC_INT, FUNC_SETTABLE | FUNC_MUTABLE, 0, FUNC_KEEP_WARM_MAX, NULL, "0",
+     "invalid_keep_warm", "an integer from 0 to 16 (prestarted containers kept ready)", NULL},
+    {"reuse", FUNC_CHOICE, FUNC_SETTABLE | FUNC_MUTABLE, 0, 0, func_reuses, "none", "invalid_reuse",
+     "\"none\" (a fresh container per call), \"container\" (a fresh process per call in a "
+     "reused container) or \"process\" (one process serving calls over the loop protocol)",
+     NULL},
     {"image_id", FUNC_STRING, 0, 0, 0, NULL, NULL, "invalid_image_id", "set by the platform", NULL},
     {"created_by", FUNC_STRING, 0, 0, 0, NULL, NULL, "invalid_created_by", "set by the platform",
      NULL},
@@ -486,4 +493,17 @@ const char *func_image(json_object *rec)
     if (json_object_object_get_ex(rec, "image_id", &v) && json_object_is_type(v, json_type_string))
         return json_object_get_string(v);
     return func_str(rec, "image");
+}
+
+uint64_t func_generation(json_object *rec)
+{
+    /* FNV-1a over the record as stored: any change of any field (image,
+     * image_id, env, limits, updated_at) gives another value. */
+    const char *s = json_object_to_json_string_ext(rec, JSON_C_TO_STRING_PLAIN);
+    uint64_t h = 0xcbf29ce484222325ULL;
+    for (; s != NULL && *s; s++) {
+        h ^= (unsigned char)*s;
+        h *= 0x100000001b3ULL;
+    }
+    return h != 0 ? h : 1;
 }

@@ -9,12 +9,14 @@
 #define MINILAMBDA_FUNC_H
 
 #include <json-c/json.h>
+#include <stdint.h>
 #include <stdbool.h>
 #include <stddef.h>
 
 #include "err.h"
 
 #define FUNC_TIMEOUT_MAX 900
+#define FUNC_KEEP_WARM_MAX 16
 
 /* True when `s` is a valid function name (^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$). */
 bool func_valid_name(const char *s, size_t len);
@@ -55,6 +57,10 @@ int func_load(json_object *rec, err_t *e);
 /* Field `key` of `rec` as a string, or its default, or "" (borrowed from
  * `rec` or static). */
 const char *func_str(json_object *rec, const char *key);
+
+/* A value that changes whenever record `rec` changes (never 0): a warm
+ * container made from one generation never serves another. */
+uint64_t func_generation(json_object *rec);
 
 /* The image a container of `rec` is made from: its pinned image_id when it
  * has one, else its image reference (borrowed from `rec`). */

@@ -131,6 +131,21 @@ int handlers_get_function(app_call *c, err_t *e)
     return 0;
 }
 
+/* After a change of function `id` (its record now in the store, or gone):
+ * no call may run in a container made from the old record, so the keeper
+ * drops those before the answer. */
+static void handlers_drain(app_call *c, const char *id)
+{
+    json_object *now = NULL;
+    err_t e;
+    uint64_t gen = store_get(c->t->app->store, id, &now, &e) == 0 ? func_generation(now) : 0;
+    if (lease_drain(c->t->lease, id, gen) != 0)
+        log_warn("the keeper did not confirm dropping warm containers of %s; calls still never "
+                 "take them (their record changed)",
+                 id);
+    json_object_put(now);
+}
+
 int handlers_update_function(app_call *c, err_t *e)
 {
     json_object *body = NULL, *rec = NULL, *sys = NULL;
@@ -139,6 +154,7 @@ int handlers_update_function(app_call *c, err_t *e)
         handlers_sys_fields(c, body, false, &sys, e) != 0 ||
         store_update(c->t->app->store, c->ref, body, sys, &rec, e) != 0)
         goto done;
+    handlers_drain(c, func_str(rec, "id"));
     http_send_json(c->r, 200, rec, NULL);
     rc = 0;
 done:
@@ -152,6 +168,7 @@ int handlers_delete_function(app_call *c, err_t *e)
 {
     if (store_delete(c->t->app->store, c->ref, e) != 0)
         return -1;
+    handlers_drain(c, func_str(c->function, "id"));
     metrics_retire(c->t->app->metrics, func_str(c->function, "name"));
     http_send(c->r, 204, NULL, "application/json", "", 0);
     log_info("deleted function %s", c->ref);
@@ -279,10 +296,13 @@ static void handlers_answer(app_call *c, const runtime_req *req, const runtime_r
         snprintf(exit_code, sizeof(exit_code), "%d", res->exit_code);
     else
         snprintf(exit_code, sizeof(exit_code), "null");
+    char start[16] = "null";
+    if (res->started)
+        snprintf(start, sizeof(start), "\"%s\"", invoke_start_word(res->start));
     int n = snprintf(mid, sizeof(mid),
                      ",\"duration\":%ld,\"timestamp\":\"%s\",\"invocation_id\":\"%s\","
-                     "\"status\":\"%s\",\"exit_code\":%s,\"logs\":",
-                     res->duration_ms, now, req->id, status_word(res->status), exit_code);
+                     "\"status\":\"%s\",\"start\":%s,\"exit_code\":%s,\"logs\":",
+                     res->duration_ms, now, req->id, status_word(res->status), start, exit_code);
     buf_init(&tail, 4096);
     if (res->truncated)
         buf_puts(&tail, ",\"truncated\":true");

@@ -14,13 +14,22 @@ void invoke_call(const invoke_ctx *x, const runtime_req *req, bool async, runtim
                             ? METRICS_CANCELLED
                             : status_metrics(res->status);
     metrics_observe(x->metrics, fname, ms, (double)res->duration_ms);
+    if (res->started)
+        metrics_start(x->metrics, fname, res->start);
     metrics_end(x->metrics, x->seat.row, x->seat.thread);
-    log_info("%sinvoke function=%s id=%s attempt=%d status=%s exit=%d duration_ms=%ld out=%zu "
-             "err=%zu%s%s",
-             async ? "async " : "", fname, req->id, req->attempt, status_word(res->status),
+    log_info("%sinvoke function=%s id=%s attempt=%d start=%s status=%s exit=%d duration_ms=%ld "
+             "out=%zu err=%zu%s%s",
+             async ? "async " : "", fname, req->id, req->attempt,
+             res->started ? invoke_start_word(res->start) : "none", status_word(res->status),
              res->exit_code, res->duration_ms, res->out.len, res->err.len,
              res->status == STATUS_SUCCEEDED ? "" : " error=",
              res->status == STATUS_SUCCEEDED ? "" : res->message);
+}
+
+const char *invoke_start_word(metrics_start_kind start)
+{
+    static const char *const words[METRICS_START__COUNT] = {"cold", "warm", "reused"};
+    return start < METRICS_START__COUNT ? words[start] : "cold";
 }
 
 json_object *invoke_text(const buf_t *b)

@@ -30,6 +30,9 @@ typedef struct {
  */
 void invoke_call(const invoke_ctx *x, const runtime_req *req, bool async, runtime_result *res);
 
+/* "cold", "warm" or "reused" (static), as answers and records say it. */
+const char *invoke_start_word(metrics_start_kind start);
+
 /* A JSON string of captured output `b` as valid UTF-8 (buf_append_utf8);
  * when `b` is full, its capture stopped at the cap and a character cut
  * there is dropped. Caller owns it; NULL when out of memory. */

@@ -16,7 +16,7 @@
 #include "clock.h"
 
 #define METRICS_MAGIC 0x6d6c6d6574726963ULL /* "mlmetric" */
-#define METRICS_VERSION 1
+#define METRICS_VERSION 2
 #define METRICS_NAME_MAX 64
 /* Status codes tracked individually; anything else counts as "other". */
 static const int metrics_codes[] = {200, 201, 202, 204, 400, 401, 403, 404, 405, 408, 409,
@@ -36,6 +36,8 @@ typedef struct {
     _Atomic int64_t in_flight;
     _Atomic uint64_t buckets[METRICS_BUCKETS + 1]; /* per bucket, not cumulative */
     _Atomic uint64_t sum_us;
+    _Atomic uint64_t starts[METRICS_START__COUNT];
+    _Atomic int64_t warm; /* ready warm containers, as the keeper last said */
 } metrics_slot;
 
 /* What one thread is running now: its function's slot and start time. */
@@ -185,6 +187,9 @@ static bool metrics_reclaim(metrics_seg *s, metrics_slot *sl, const char *functi
     for (int k = 0; k <= METRICS_BUCKETS; k++)
         atomic_store(&sl->buckets[k], 0);
     atomic_store(&sl->sum_us, 0);
+    for (int k = 0; k < METRICS_START__COUNT; k++)
+        atomic_store(&sl->starts[k], 0);
+    atomic_store(&sl->warm, 0);
     snprintf(sl->name, sizeof(sl->name), "%s", function);
     atomic_store(&sl->retired_ms, 0);
     atomic_store(&sl->ready, 1);
@@ -311,6 +316,19 @@ void metrics_observe(metrics_t *m, const char *function, metrics_status status, 
     metrics_count(metrics_slot_for(m, function), status, ms);
 }
 
+void metrics_start(metrics_t *m, const char *function, metrics_start_kind start)
+{
+    atomic_fetch_add(&metrics_slot_for(m, function)->starts[start], 1);
+}
+
+void metrics_set_warm(metrics_t *m, const char *function, long n)
+{
+    /* Zero never claims a slot: a deleted function's stays retired. */
+    metrics_slot *sl = metrics_find(m, function, n > 0);
+    if (sl != NULL)
+        atomic_store(&sl->warm, (int64_t)n);
+}
+
 void metrics_set_routes(const char *const *names, int count)
 {
     metrics_route_names = names;
@@ -352,7 +370,11 @@ typedef struct {
     const char *name;
     uint64_t total, by_status[METRICS_STATUS__COUNT], buckets[METRICS_BUCKETS + 1], sum_us;
     int64_t in_flight;
+    uint64_t starts[METRICS_START__COUNT];
+    int64_t warm;
 } metrics_snap;
+
+static const char *const metrics_start_names[] = {"cold", "warm", "reused"};
 
 static const char *const metrics_status_names[] = {"succeeded", "failed", "timeout",
                                                    "rejected",  "error",  "cancelled"};
@@ -383,6 +405,9 @@ static uint32_t metrics_snapshot(metrics_t *m, metrics_snap *snap)
         for (int k = 0; k <= METRICS_BUCKETS; k++)
             p->buckets[k] = atomic_load(&sl->buckets[k]);
         p->sum_us = atomic_load(&sl->sum_us);
+        for (int k = 0; k < METRICS_START__COUNT; k++)
+            p->starts[k] = atomic_load(&sl->starts[k]);
+        p->warm = atomic_load(&sl->warm);
         if (i == n - 1 && p->total == 0 && p->by_status[METRICS_REJECTED] == 0 && p->in_flight == 0)
             continue;
         used++;
@@ -450,6 +475,23 @@ static int metrics_render_outcomes(const metrics_snap *snap, uint32_t used, buf_
     for (uint32_t i = 0; i < used; i++) {
         LABEL("minilambda_invocations_in_flight", snap[i].name, NULL);
         OUT(" %lld\n", (long long)snap[i].in_flight);
+    }
+    OUT("# HELP minilambda_starts_total Runs by how their container started: cold (created "
+        "for the call), warm (prestarted), reused (served an earlier call).\n"
+        "# TYPE minilambda_starts_total counter\n");
+    for (uint32_t i = 0; i < used; i++) {
+        for (int k = 0; k < METRICS_START__COUNT; k++) {
+            char st[48];
+            snprintf(st, sizeof(st), ",start=\"%s\"", metrics_start_names[k]);
+            LABEL("minilambda_starts_total", snap[i].name, st);
+            OUT(" %llu\n", (unsigned long long)snap[i].starts[k]);
+        }
+    }
+    OUT("# HELP minilambda_warm_containers Warm containers ready for the function now.\n"
+        "# TYPE minilambda_warm_containers gauge\n");
+    for (uint32_t i = 0; i < used; i++) {
+        LABEL("minilambda_warm_containers", snap[i].name, NULL);
+        OUT(" %lld\n", (long long)snap[i].warm);
     }
     return 0;
 }

@@ -83,6 +83,20 @@ void metrics_image_upload(metrics_t *m, int ok, unsigned long long bytes);
  * `route`; set once at start-up (borrowed, static strings). */
 void metrics_set_routes(const char *const *names, int count);
 
+/* How a run's container started (minilambda_starts_total{start}). */
+typedef enum {
+    METRICS_START_COLD = 0,
+    METRICS_START_WARM,
+    METRICS_START_REUSED,
+    METRICS_START__COUNT
+} metrics_start_kind;
+
+/* Count one run of `function` whose container started as `start`. */
+void metrics_start(metrics_t *m, const char *function, metrics_start_kind start);
+
+/* Set minilambda_warm_containers{function}: `n` ready now (the keeper). */
+void metrics_set_warm(metrics_t *m, const char *function, long n);
+
 /* Set the gauges that are not counted in the segment. */
 #define METRICS_UP_MAX 8
 typedef struct {

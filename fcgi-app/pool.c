@@ -21,6 +21,7 @@
 #include "clock.h"
 #include "docker.h"
 #include "executor.h"
+#include "keeper.h"
 #include "log.h"
 #include "metrics.h"
 #include "route.h"
@@ -66,7 +67,9 @@ typedef struct {
     sigset_t signals;     /* blocked; waited for with sigtimedwait */
     int total;            /* FastCGI workers, then async executors */
     int janitor;          /* index of the janitor process: total */
-    pool_worker *workers; /* [total + 1] */
+    int keeper;           /* index of the keeper process: total + 1 (if warm starts are on) */
+    int procs;            /* total + 1, or + 2 with the keeper */
+    pool_worker *workers; /* [procs] */
 } pool_master;
 
 /* Worker side. */
@@ -244,10 +247,26 @@ static void pool_janitor_main(pool_master *m)
     _exit(sweeper_run(&x));
 }
 
+/* The body of the keeper process; never returns. */
+static void pool_keeper_main(pool_master *m)
+{
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() == 1)
+        _exit(1);
+    keeper_ctx x = {.cfg = m->cfg,
+                    .instance = m->instance,
+                    .slots = m->slots,
+                    .metrics = m->metrics,
+                    .socket = m->cfg->keeper_socket};
+    _exit(keeper_run(&x));
+}
+
 static const char *pool_role(const pool_master *m, int index)
 {
     if (index == m->janitor)
         return "janitor";
+    if (index == m->keeper)
+        return "keeper";
     return index < m->cfg->workers ? "worker" : "executor";
 }
 
@@ -256,7 +275,7 @@ static const char *pool_role(const pool_master *m, int index)
  * from before is still there. */
 static bool pool_may_spawn(pool_master *m, int index)
 {
-    if (index < m->cfg->workers || index == m->janitor)
+    if (index < m->cfg->workers || index >= m->total)
         return true;
     return !slots_needs_recovery(m->slots, SLOTS_ALL_ROWS) &&
            !slots_needs_recovery(m->slots, index);
@@ -272,6 +291,8 @@ static int pool_spawn(pool_master *m, int index)
     }
     if (pid == 0 && index == m->janitor)
         pool_janitor_main(m);
+    if (pid == 0 && index == m->keeper)
+        pool_keeper_main(m);
     if (pid == 0 && index < m->cfg->workers)
         pool_worker_main(m, index);
     if (pid == 0)
@@ -279,7 +300,7 @@ static int pool_spawn(pool_master *m, int index)
     m->workers[index].pid = pid;
     m->workers[index].started_ms = clock_mono_ms();
     m->workers[index].respawn_at_ms = 0;
-    if (index != m->janitor)
+    if (index < m->total)
         slots_set_state(m->slots, index, SLOTS_UP, 0);
     log_info("%s %d started (pid %d)", pool_role(m, index), index, (int)pid);
     return 0;
@@ -326,15 +347,20 @@ static void pool_reap(pool_master *m, bool stopping)
     pid_t pid;
     bool died = false;
     while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-        for (int i = 0; i <= m->total; i++) {
+        for (int i = 0; i < m->procs; i++) {
             pool_worker *w = &m->workers[i];
             if (w->pid != pid)
                 continue;
             w->pid = 0;
-            if (i != m->janitor) {
+            if (i < m->total) {
                 slots_reset_worker(m->slots, i);
                 slots_set_state(m->slots, i, SLOTS_DOWN, 0);
                 metrics_reset_row(m->metrics, i);
+                died = true;
+            }
+            if (i == m->keeper) {
+                /* What it held ready is nobody's now: the janitor's. */
+                slots_reset_keeper(m->slots);
                 died = true;
             }
             if (i >= m->cfg->workers && i < m->total)
@@ -365,7 +391,9 @@ static int pool_open(pool_master *m)
 
     m->total = cfg->workers + cfg->async_workers;
     m->janitor = m->total;
-    m->workers = calloc((size_t)m->total + 1, sizeof(*m->workers));
+    m->keeper = cfg->warm_max > 0 ? m->total + 1 : -1;
+    m->procs = m->total + (cfg->warm_max > 0 ? 2 : 1);
+    m->workers = calloc((size_t)m->procs, sizeof(*m->workers));
     m->slots = slots_create(cfg->workers, cfg->async_workers, cfg->threads + POOL_SPARE_THREADS);
     m->throttle = throttle_create();
     if (m->workers == NULL || m->slots == NULL || m->throttle == NULL) {
@@ -407,7 +435,7 @@ static int pool_open(pool_master *m)
 static void pool_start_due(pool_master *m)
 {
     long long now = clock_mono_ms();
-    for (int i = 0; i <= m->total; i++) {
+    for (int i = 0; i < m->procs; i++) {
         pool_worker *w = &m->workers[i];
         if (w->pid == 0 && w->respawn_at_ms <= now && pool_may_spawn(m, i))
             pool_spawn(m, i);
@@ -419,7 +447,7 @@ static void pool_loop(pool_master *m)
 {
     for (;;) {
         long long now = clock_mono_ms(), wake = now + 60000;
-        for (int i = 0; i <= m->total; i++) {
+        for (int i = 0; i < m->procs; i++) {
             pool_worker *w = &m->workers[i];
             /* An executor awaiting recovery is woken by the janitor's
              * SIGUSR1, not by the clock. */
@@ -475,8 +503,11 @@ static void pool_stop(pool_master *m)
     shutdown(m->control_fd, SHUT_RDWR);
     shutdown(m->invoke_fd, SHUT_RDWR);
     pool_stop_range(m, 0, m->total, m->cfg->grace * 1000LL + 2000);
-    /* The janitor serves no request: its last sweep gets a short while,
-     * so a frozen engine cannot hold the stop up. */
+    /* The keeper and the janitor serve no request: their last removals
+     * get a short while, so a frozen engine cannot hold the stop up. The
+     * janitor goes last, to sweep what the others left. */
+    if (m->keeper >= 0)
+        pool_stop_range(m, m->keeper, m->keeper + 1, POOL_JANITOR_STOP_MS);
     pool_stop_range(m, m->janitor, m->janitor + 1, POOL_JANITOR_STOP_MS);
 }
 
@@ -513,6 +544,8 @@ int pool_run(const config_t *cfg, const char *instance)
         goto done;
     /* The janitor first: executors wait for its start-up recovery. */
     bool spawned = pool_spawn(&m, m.janitor) == 0;
+    if (spawned && m.keeper >= 0)
+        spawned = pool_spawn(&m, m.keeper) == 0;
     for (int i = 0; i < cfg->workers && spawned; i++)
         spawned = pool_spawn(&m, i) == 0;
     if (spawned) {

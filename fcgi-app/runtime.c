@@ -59,8 +59,11 @@ void runtime_run(runtime_t *rt, const runtime_seat *seat, const runtime_req *req
 
     memset(&l, 0, sizeof(l));
     l.deadline = start + (long long)req->timeout_s * 1000;
-    if (rt->ops->acquire(rt, seat, req, &l, res) == 0 && rt->ops->run(rt, seat, req, &l, res) == 0)
-        l.ran = true;
+    if (rt->ops->acquire(rt, seat, req, &l, res) == 0) {
+        res->started = true;
+        if (rt->ops->run(rt, seat, req, &l, res) == 0)
+            l.ran = true;
+    }
     rt->ops->release(rt, seat, req, &l, res);
     res->duration_ms = (long)(clock_mono_ms() - start);
 }

@@ -9,10 +9,10 @@
  *   live     whether a managed container is in use by this runtime now
  *
  * runtime_run drives one invocation through them; the janitor asks
- * runtime_live which containers to keep. Today's implementation is the
- * cold one (cold.h): a fresh container per call. A runtime that keeps
- * containers between calls plugs in here, and the janitor and the metrics
- * see it through the same interface. A runtime knows no HTTP request.
+ * runtime_live which containers to keep. The implementation (warm.h) takes
+ * a warm container from the keeper when one is ready and makes a cold one
+ * when none is; the janitor and the metrics see both through this
+ * interface. A runtime knows no HTTP request.
  */
 #ifndef MINILAMBDA_RUNTIME_H
 #define MINILAMBDA_RUNTIME_H
@@ -23,6 +23,8 @@
 
 #include "buf.h"
 #include "docker.h"
+#include "lease.h"
+#include "metrics.h"
 #include "status.h"
 
 #define RUNTIME_STDOUT_MAX (6u * 1024 * 1024)
@@ -48,12 +50,14 @@ typedef struct {
 /* How one run went. */
 typedef struct {
     status_outcome status;
-    int exit_code;     /* valid for SUCCEEDED and FAILED */
-    buf_t out;         /* stdout, at most RUNTIME_STDOUT_MAX bytes, owned */
-    buf_t err;         /* stderr, at most RUNTIME_STDERR_MAX bytes, owned */
-    bool truncated;    /* some output was dropped at a cap */
-    bool engine_fault; /* the engine failed it (unreachable, or too slow before
-                        * the function started): not the function's attempt */
+    int exit_code;            /* valid for SUCCEEDED and FAILED */
+    buf_t out;                /* stdout, at most RUNTIME_STDOUT_MAX bytes, owned */
+    buf_t err;                /* stderr, at most RUNTIME_STDERR_MAX bytes, owned */
+    bool truncated;           /* some output was dropped at a cap */
+    bool engine_fault;        /* the engine failed it (unreachable, or too slow before
+                               * the function started): not the function's attempt */
+    metrics_start_kind start; /* how its container started: cold, warm, reused */
+    bool started;             /* it got a container (start says how) */
     long duration_ms;
     char message[512]; /* why, for every status but SUCCEEDED */
 } runtime_result;
@@ -72,16 +76,21 @@ void runtime_fail(runtime_result *r, status_outcome status, const char *fmt, ...
  * (process row, thread) in the shared tables. Borrowed. */
 typedef struct {
     docker_conn_t *conn;
+    lease_client_t *lease; /* the thread's line to the keeper, or NULL: none */
     int row;
     int thread;
 } runtime_seat;
 
 /* The container one run holds, from acquire to release. */
 typedef struct {
-    char cid[DOCKER_ID_MAX]; /* "" when none was created */
-    docker_stream_t *stream; /* the attach stream, owned; NULL when none */
-    long long deadline;      /* monotonic ms by which the run must end */
-    bool ran;                /* run reached the end of the output */
+    char cid[DOCKER_ID_MAX];  /* "" when none was created */
+    char run[RUNTIME_ID_LEN]; /* its run label: the call's, or the warm container's */
+    docker_stream_t *stream;  /* the attach stream, owned; NULL when none */
+    long long deadline;       /* monotonic ms by which the run must end */
+    bool ran;                 /* run reached the end of the output */
+    int mode;                 /* container_mode it runs in */
+    bool reusable;            /* it may serve another call after this one */
+    bool leased;              /* it came from the keeper */
 } runtime_lease;
 
 typedef struct runtime runtime_t;

@@ -18,10 +18,11 @@ typedef struct {
 } slots_row;
 
 struct slots {
-    _Atomic int total[SLOTS__POOLS]; /* slots taken, all workers, by pool */
-    _Atomic int recovery_all;        /* start-up recovery not done yet */
-    int workers;                     /* rows counted against the limits */
-    int rows;                        /* all rows */
+    _Atomic int total[SLOTS__POOLS];  /* slots taken, all workers, by pool */
+    slots_entry keep[SLOTS_KEEP_MAX]; /* the runs of the keeper's ready containers */
+    _Atomic int recovery_all;         /* start-up recovery not done yet */
+    int workers;                      /* rows counted against the limits */
+    int rows;                         /* all rows */
     int threads;
     size_t size;
     _Atomic int *running; /* [rows * SLOTS__POOLS]: each row's share */
@@ -89,6 +90,17 @@ void slots_track(slots_t *s, int row, int thread, const uuid_t id)
     atomic_store(&e->lo, lo);
 }
 
+bool slots_track_if_free(slots_t *s, int row, int thread, const uuid_t id)
+{
+    uint64_t hi, lo, zero = 0;
+    slots_split(id, &hi, &lo);
+    slots_entry *e = &s->entries[row * s->threads + thread];
+    if (atomic_load(&e->lo) != 0 || !atomic_compare_exchange_strong(&e->hi, &zero, hi))
+        return false;
+    atomic_store(&e->lo, lo);
+    return true;
+}
+
 void slots_untrack(slots_t *s, int row, int thread)
 {
     slots_entry *e = &s->entries[row * s->threads + thread];
@@ -127,7 +139,31 @@ bool slots_running(slots_t *s, const uuid_t id)
         if (atomic_load(&s->entries[i].hi) == hi && atomic_load(&s->entries[i].lo) == lo)
             return true;
     }
+    for (int i = 0; i < SLOTS_KEEP_MAX; i++) {
+        if (atomic_load(&s->keep[i].hi) == hi && atomic_load(&s->keep[i].lo) == lo)
+            return true;
+    }
     return false;
+}
+
+void slots_keep(slots_t *s, int i, const uuid_t id)
+{
+    uint64_t hi, lo;
+    slots_split(id, &hi, &lo);
+    atomic_store(&s->keep[i].hi, hi);
+    atomic_store(&s->keep[i].lo, lo);
+}
+
+void slots_unkeep(slots_t *s, int i)
+{
+    atomic_store(&s->keep[i].hi, 0);
+    atomic_store(&s->keep[i].lo, 0);
+}
+
+void slots_reset_keeper(slots_t *s)
+{
+    for (int i = 0; i < SLOTS_KEEP_MAX; i++)
+        slots_unkeep(s, i);
 }
 
 void slots_set_state(slots_t *s, int row, slots_state st, int sys)
@@ -156,6 +192,22 @@ bool slots_needs_recovery(slots_t *s, int row)
 void slots_recovered(slots_t *s, int row)
 {
     atomic_store(row == SLOTS_ALL_ROWS ? &s->recovery_all : &s->row[row].recovery, 0);
+}
+
+int slots_threads(const slots_t *s)
+{
+    return s->threads;
+}
+
+bool slots_untrack_if(slots_t *s, int row, int thread, const uuid_t id)
+{
+    uint64_t hi, lo;
+    slots_split(id, &hi, &lo);
+    slots_entry *e = &s->entries[row * s->threads + thread];
+    if (atomic_load(&e->lo) != lo || !atomic_compare_exchange_strong(&e->hi, &hi, 0))
+        return false;
+    atomic_store(&e->lo, 0);
+    return true;
 }
 
 int slots_rows(const slots_t *s)

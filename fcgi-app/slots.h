@@ -42,6 +42,11 @@ void slots_release(slots_t *s, slots_pool pool, int worker);
  * (what a runtime does while a run of it is live). */
 void slots_track(slots_t *s, int row, int thread, const uuid_t id);
 
+/* slots_track, only when the entry is free: the keeper handing a
+ * container to a seat whose caller may have given up waiting and tracked a
+ * cold run of its own. Returns whether it was recorded. */
+bool slots_track_if_free(slots_t *s, int row, int thread, const uuid_t id);
+
 /* Forget the entry recorded by slots_track. */
 void slots_untrack(slots_t *s, int row, int thread);
 
@@ -51,6 +56,20 @@ void slots_reset_worker(slots_t *s, int worker);
 
 /* True when invocation `id` is running in some worker. */
 bool slots_running(slots_t *s, const uuid_t id);
+
+/* The keeper's table: the run ids of the warm containers it holds ready,
+ * entries 0 .. SLOTS_KEEP_MAX - 1, so that the janitor keeps them. A
+ * container leased to a call is tracked in the caller's seat instead
+ * (slots_track), written by the keeper before it hands it over. */
+#define SLOTS_KEEP_MAX 256
+void slots_keep(slots_t *s, int i, const uuid_t id);
+
+/* Forget keeper entry `i`. */
+void slots_unkeep(slots_t *s, int i);
+
+/* Forget every keeper entry (the master calls this when the keeper died:
+ * its ready containers are leftovers now). */
+void slots_reset_keeper(slots_t *s);
 
 /* What a process row is doing, for /healthz. */
 typedef enum {
@@ -80,5 +99,12 @@ void slots_recovered(slots_t *s, int row);
 
 /* The number of process rows (workers, then executors). */
 int slots_rows(const slots_t *s);
+
+/* The number of entries of each row. */
+int slots_threads(const slots_t *s);
+
+/* slots_untrack, only when the entry still holds `id`. Returns whether it
+ * did. */
+bool slots_untrack_if(slots_t *s, int row, int thread, const uuid_t id);
 
 #endif

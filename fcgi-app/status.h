@@ -14,12 +14,13 @@
 /* How one run ended. */
 typedef enum {
     STATUS_SUCCEEDED = 0,
-    STATUS_FAILED,        /* the function exited non-zero */
-    STATUS_TIMEOUT,       /* the deadline passed; the container was killed */
-    STATUS_CANCELLED,     /* the client went away or DELETE cancelled it */
-    STATUS_UNREACHABLE,   /* the engine did not answer */
-    STATUS_IMAGE_MISSING, /* the engine has no such image */
-    STATUS_ENGINE_ERROR,  /* the engine refused or failed mid-way */
+    STATUS_FAILED,         /* the function exited non-zero */
+    STATUS_TIMEOUT,        /* the deadline passed; the container was killed */
+    STATUS_CANCELLED,      /* the client went away or DELETE cancelled it */
+    STATUS_UNREACHABLE,    /* the engine did not answer */
+    STATUS_IMAGE_MISSING,  /* the engine has no such image */
+    STATUS_ENGINE_ERROR,   /* the engine refused or failed mid-way */
+    STATUS_PROTOCOL_ERROR, /* a reused container broke its framing; it was discarded */
     STATUS__OUTCOMES
 } status_outcome;
 

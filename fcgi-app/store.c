@@ -319,6 +319,21 @@ int store_verify(store_t *s, err_t *e)
     return rc;
 }
 
+int store_each(store_t *s, void (*fn)(json_object *rec, void *arg), void *arg, err_t *e)
+{
+    pthread_mutex_lock(&s->mu);
+    int rc = store_refresh(s, e);
+    if (rc == 0) {
+        json_object_object_foreach(s->root, id, rec)
+        {
+            (void)id;
+            fn(rec, arg);
+        }
+    }
+    pthread_mutex_unlock(&s->mu);
+    return rc;
+}
+
 long store_count(store_t *s)
 {
     long n = -1;

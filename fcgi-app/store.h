@@ -51,6 +51,11 @@ int store_list(store_t *s, char **out, err_t *e);
  * (json_object_put). 0, or -1 (`*out` NULL). */
 int store_get(store_t *s, const char *ref, json_object **out, err_t *e);
 
+/* Call `fn` on every record (borrowed, valid during the call only; `fn`
+ * must not call the store) under the store's lock. 0, or -1 with `e` when
+ * the file cannot be read. */
+int store_each(store_t *s, void (*fn)(json_object *rec, void *arg), void *arg, err_t *e);
+
 /* The number of records, or -1 when the file cannot be read. */
 long store_count(store_t *s);
 

@@ -10,11 +10,11 @@
 
 #include "async.h"
 #include "clock.h"
-#include "cold.h"
 #include "docker.h"
 #include "files.h"
 #include "janitor.h"
 #include "log.h"
+#include "warm.h"
 
 /* While recovery waits (a full disk), try it this often. */
 #define SWEEPER_RETRY_MS 1000
@@ -87,9 +87,9 @@ static int sweeper_open(sweeper_state *st, const sweeper_ctx *x, err_t *e)
     if ((st->docker = docker_new(why, sizeof(why))) == NULL)
         return err_set(e, ERR_INTERNAL, NULL, 0, "%s", why);
     st->conn = docker_conn_new(st->docker);
-    st->runtime = cold_new(x->slots, x->instance);
+    st->runtime = warm_new(x->slots, x->instance, x->cfg->init);
     if (st->conn == NULL || st->runtime == NULL)
-        return err_set(e, ERR_NOMEM, NULL, ENOMEM, "docker_conn_new() or cold_new() failed");
+        return err_set(e, ERR_NOMEM, NULL, ENOMEM, "docker_conn_new() or warm_new() failed");
     return 0;
 }
 

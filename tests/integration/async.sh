@@ -176,7 +176,7 @@ for _ in 1 2 3 4; do
     SLEEPERS+=("$IT_INV")
 done
 it_true "four long runs occupy the four executors" ml_wait_for 30 it_all_are RUNNING "${SLEEPERS[@]}"
-it_true "their four containers run" ml_wait_for 30 it_count_is 4 "label=minilambda.function=${FID[sleeper]}" status=running
+it_true "their four containers run" ml_wait_for 30 it_running_is sleeper 4
 queue echo '{"event":{"never":"runs"}}'
 IDP=$IT_INV
 it_expect "a run behind busy executors is accepted" 202
@@ -202,7 +202,7 @@ for i in "${SLEEPERS[@]:1}"; do
     it_req DELETE "/invocations/$i"
     it_expect "DELETE of another RUNNING invocation: 200" 200
 done
-it_true "no container of the long runs is left" ml_wait_for 20 it_count_is 0 "label=minilambda.function=${FID[sleeper]}"
+it_true "no container of the long runs is left" ml_wait_for 20 it_settled sleeper
 queue echo '{"event":{"after":"cancel"}}'
 IDQ=$IT_INV
 it_true "the freed executors run new work" it_inv_wait 30 "$IDQ" COMPLETED
@@ -233,7 +233,7 @@ samples="$IT_TMP/samples"
 (
     for _ in $(seq 1 4000); do
         [ ! -e "$stop_sampling" ] || break
-        docker ps -q --filter "label=minilambda.function=${FID[tok]}" | wc -l >>"$samples"
+        it_running tok >>"$samples"
     done
 ) &
 sampler=$!
@@ -290,7 +290,7 @@ for id in "${!TOKEN[@]}"; do
 done
 it_eq "every record holds its own event's output and its own id in the logs" 0 "${#bad[@]}"
 [ "${#bad[@]}" -eq 0 ] || echo "#   e.g. $(head -c 400 "$IT_TMP/res/${bad[0]}")"
-it_true "no container of tok is left" ml_wait_for 20 it_count_is 0 "label=minilambda.function=${FID[tok]}"
+it_true "no container of tok is left" ml_wait_for 20 it_settled tok
 
 # --- listing -----------------------------------------------------------------
 it_req GET '/invocations?limit=1000'

@@ -155,11 +155,29 @@ it_expect() {
     it_ok "$desc"
 }
 
-# Make sure the tiny busybox test image exists (FROM scratch + busybox-static).
+# Make sure the tiny busybox test image exists (FROM scratch + busybox-static
+# + ml-loop), rebuilt when an older one lacks the adapter.
 it_busybox_image() {
-    docker image inspect "$IT_BUSYBOX" >/dev/null 2>&1 && return 0
+    local v
+    v=$(docker image inspect --format '{{index .Config.Labels "minilambda.test-image"}}' \
+        "$IT_BUSYBOX" 2>/dev/null || true)
+    [ "$v" = 3 ] && return 0
     "$IT_DIR/../../scripts/test-image" >/dev/null
 }
+
+# How functions run: MINILAMBDA_TEST_MODE is cold (the default: no keeper,
+# a fresh container per call, as the seed), warm (reuse "none" with the
+# keeper's prestarted containers), container (reuse "container") or process
+# (reuse "process", classic functions wrapped in the test image's ml-loop).
+IT_MODE=${MINILAMBDA_TEST_MODE:-cold}
+case "$IT_MODE" in
+cold) export MINILAMBDA_WARM_MAX=${MINILAMBDA_WARM_MAX:-0} ;;
+warm | container | process) ;;
+*)
+    echo "Bail out! MINILAMBDA_TEST_MODE=$IT_MODE: cold, warm, container or process"
+    exit 1
+    ;;
+esac
 
 # it_register NAME IMAGE [EXTRA_JSON_FIELDS]: register a function, fail loudly.
 # With MINILAMBDA_TEST_RUNTIME set, every function runs in that OCI runtime.
@@ -168,6 +186,19 @@ it_register() {
     if [ -n "${MINILAMBDA_TEST_RUNTIME:-}" ]; then
         extra="${extra:+$extra,}\"runtime\":\"$MINILAMBDA_TEST_RUNTIME\""
     fi
+    case "$IT_MODE" in
+    container) extra="${extra:+$extra,}\"reuse\":\"container\"" ;;
+    process)
+        extra="${extra:+$extra,}\"reuse\":\"process\""
+        # Every command of the test image looped by its ml-loop (fn_sh's are
+        # already); without one, the image's own "cat".
+        if [ "$2" = "$IT_BUSYBOX" ]; then
+            extra=$(jq -c '(.command // ["cat"]) as $c
+                | .command = (if $c[0] == "/bin/ml-loop" then $c else ["/bin/ml-loop"] + $c end)
+                | tostring | .[1:-1]' <<<"{$extra}" | jq -r .)
+        fi
+        ;;
+    esac
     it_json POST /functions "{\"name\":\"$1\",\"image\":\"$2\"${extra:+,$extra}}"
     if [ "$IT_STATUS" != 201 ]; then
         echo "Bail out! registering $1 failed: $IT_STATUS $(cat "$IT_BODY")"
@@ -188,18 +219,62 @@ fn() {
 # fn_sh NAME SCRIPT [EXTRA_JSON_FIELDS]: a busybox function running sh -c SCRIPT.
 fn_sh() {
     local cmd
-    cmd=$(jq -cn --arg s "$2" '["sh","-c",$s]')
+    if [ "$IT_MODE" = process ]; then
+        cmd=$(jq -cn --arg s "$2" '["/bin/ml-loop","sh","-c",$s]')
+    else
+        cmd=$(jq -cn --arg s "$2" '["sh","-c",$s]')
+    fi
     fn "$1" "$IT_BUSYBOX" "\"command\":$cmd${3:+,$3}"
 }
 
 # it_no_containers_left: one check per function in FID that none of its
-# containers remains (removal may lag the response a little: poll).
+# containers remains (removal may lag the response a little: poll). With
+# warm starts, the ones left are exactly those the keeper holds ready
+# (minilambda_warm_containers{function}): none is a call's leftover.
 it_no_containers_left() {
     local f
     for f in "${!FID[@]}"; do
-        it_true "no container of $f is left" \
-            ml_wait_for 30 it_count_is 0 "label=minilambda.function=${FID[$f]}"
+        if [ "$IT_MODE" = cold ]; then
+            it_true "no container of $f is left" \
+                ml_wait_for 30 it_count_is 0 "label=minilambda.function=${FID[$f]}"
+        else
+            it_true "no container of $f is left but the ready warm ones" \
+                ml_wait_for 30 it_only_warm_left "$f"
+        fi
     done
+}
+
+# it_settled NAME: no container of function NAME is a call's (cold mode:
+# none at all; warm modes: only the ready warm ones).
+it_settled() {
+    if [ "$IT_MODE" = cold ]; then
+        it_count_is 0 "label=minilambda.function=${FID[$1]}"
+    else
+        it_only_warm_left "$1"
+    fi
+}
+
+# it_running NAME: how many runs of function NAME are going now (cold mode:
+# its running containers; warm modes, where ready ones run too: the
+# in-flight gauge).
+it_running() {
+    if [ "$IT_MODE" = cold ]; then
+        it_count_containers "label=minilambda.function=${FID[$1]}" status=running
+    else
+        it_scrape "$IT_TMP/running-metrics.$BASHPID"
+        it_metric0 "minilambda_invocations_in_flight{function=\"$1\"}" "$IT_TMP/running-metrics.$BASHPID"
+    fi
+}
+
+# it_running_is NAME N: N runs of NAME are going now.
+it_running_is() { [ "$(it_running "$1")" = "$2" ]; }
+
+# it_only_warm_left NAME: function NAME's containers are the ready warm ones.
+it_only_warm_left() {
+    local n
+    it_scrape "$IT_TMP/warm-metrics"
+    n=$(it_metric0 "minilambda_warm_containers{function=\"$1\"}" "$IT_TMP/warm-metrics")
+    it_count_is "$n" "label=minilambda.function=${FID[$1]}"
 }
 
 # Containers of this platform left in the engine.

@@ -17,7 +17,7 @@
 #include <unistd.h>
 #include <uuid/uuid.h>
 
-#include "cold.h"
+#include "warm.h"
 #include "container.h"
 #include "invoke.h"
 #include "metrics.h"
@@ -117,7 +117,7 @@ static void test_run_order(void **state)
     fake_state f;
     runtime_req req;
     runtime_result res;
-    runtime_seat seat = {NULL, 0, 0};
+    runtime_seat seat = {NULL, NULL, 0, 0};
     json_object *fn = json_tokener_parse("{\"name\":\"f\",\"id\":\"i\"}");
     (void)state;
 
@@ -196,7 +196,7 @@ static void test_invoke_bracket_metrics(void **state)
     memset(&f, 0, sizeof(f));
     f.exit_code = 3;
     runtime_t *rt = runtime_new(&fake_ops, &f, "inst");
-    invoke_ctx x = {.rt = rt, .seat = {NULL, 0, 0}, .metrics = m};
+    invoke_ctx x = {.rt = rt, .seat = {NULL, NULL, 0, 0}, .metrics = m};
     fake_req(&req, fn);
     runtime_result_init(&res);
     invoke_call(&x, &req, false, &res);
@@ -226,13 +226,13 @@ static void test_invoke_bracket_metrics(void **state)
     json_object_put(fn);
 }
 
-static void test_cold_live(void **state)
+static void test_warm_live(void **state)
 {
     uuid_t u;
     char run[40], text[160];
     (void)state;
     slots_t *s = slots_create(1, 0, 2);
-    runtime_t *rt = cold_new(s, "inst");
+    runtime_t *rt = warm_new(s, "inst", "");
     assert_non_null(rt);
     uuid_generate_random(u);
     uuid_unparse_lower(u, run);
@@ -246,6 +246,19 @@ static void test_cold_live(void **state)
     assert_false(runtime_live(rt, bad));
     assert_false(runtime_live(rt, none));
     slots_untrack(s, 0, 1);
+    assert_false(runtime_live(rt, labels));
+    /* A ready warm container the keeper holds is live too, until the
+     * keeper dies and the master clears its table. */
+    slots_keep(s, 7, u);
+    assert_true(runtime_live(rt, labels));
+    slots_reset_keeper(s);
+    assert_false(runtime_live(rt, labels));
+    /* The keeper hands it to a seat only while that seat is free. */
+    assert_true(slots_track_if_free(s, 0, 0, u));
+    assert_false(slots_track_if_free(s, 0, 0, u));
+    assert_true(runtime_live(rt, labels));
+    assert_true(slots_untrack_if(s, 0, 0, u));
+    assert_false(slots_untrack_if(s, 0, 0, u));
     assert_false(runtime_live(rt, labels));
     json_object_put(labels);
     json_object_put(bad);
@@ -291,7 +304,7 @@ static void test_container_spec(void **state)
     fake_req(&req, fn);
     req.attempt = 2;
     snprintf(req.run, sizeof(req.run), "22222222-2222-4222-8222-222222222222");
-    json_object *spec = container_spec(&req, "inst1", NULL);
+    json_object *spec = container_spec(&req, "inst1", CONTAINER_COLD, NULL, NULL);
     json_object *host = at(spec, "HostConfig");
 
     assert_string_equal(json_object_get_string(at(spec, "Image")), "img:1");
@@ -340,7 +353,7 @@ static void test_container_spec(void **state)
     /* A bare record: the table's defaults, the image's own command. */
     fn = json_tokener_parse("{\"id\":\"fid\",\"name\":\"fname\",\"image\":\"img\"}");
     fake_req(&req, fn);
-    spec = container_spec(&req, "inst1", NULL);
+    spec = container_spec(&req, "inst1", CONTAINER_COLD, NULL, NULL);
     host = at(spec, "HostConfig");
     assert_false(json_object_object_get_ex(spec, "Cmd", NULL));
     assert_int_equal(json_object_get_int64(at(host, "Memory")), 256LL * 1024 * 1024);
@@ -358,8 +371,8 @@ static void test_container_spec(void **state)
                             "\"image_id\":\"sha256:abc\",\"user\":\"1000:1000\","
                             "\"runtime\":\"runsc\"}");
     fake_req(&req, fn);
-    json_object *vols = json_tokener_parse("[\"/data\",\"/var/cache\"]");
-    spec = container_spec(&req, "inst1", vols);
+    json_object *vols = json_tokener_parse("{\"volumes\":[\"/data\",\"/var/cache\"]}");
+    spec = container_spec(&req, "inst1", CONTAINER_COLD, NULL, vols);
     host = at(spec, "HostConfig");
     assert_string_equal(json_object_get_string(at(at(host, "Tmpfs"), "/data")), CONTAINER_TMPFS);
     assert_string_equal(json_object_get_string(at(at(host, "Tmpfs"), "/var/cache")),
@@ -378,11 +391,44 @@ static void test_container_spec(void **state)
     fn = json_tokener_parse(
         "{\"id\":\"fid\",\"name\":\"fname\",\"image\":\"img\",\"network\":\"bridge\"}");
     fake_req(&req, fn);
-    spec = container_spec(&req, "inst1", NULL);
+    spec = container_spec(&req, "inst1", CONTAINER_COLD, NULL, NULL);
     assert_string_equal(json_object_get_string(at(at(spec, "HostConfig"), "NetworkMode")),
                         "bridge");
     assert_false(json_object_get_boolean(at(spec, "NetworkDisabled")));
     json_object_put(spec);
+    json_object_put(fn);
+
+    /* Warm: minilambda-init wraps the image's entrypoint and command, the
+     * call's values are not in the env (they come with the call). */
+    fn = json_tokener_parse("{\"id\":\"fid\",\"name\":\"fname\",\"image\":\"img\"}");
+    fake_req(&req, fn);
+    req.id[0] = '\0';
+    json_object *image =
+        json_tokener_parse("{\"volumes\":[],\"entrypoint\":[\"/entry\",\"-x\"],\"cmd\":[\"run\"]}");
+    spec = container_spec(&req, "inst1", CONTAINER_REUSE, "/opt/ml/minilambda-init", image);
+    assert_string_equal(
+        json_object_to_json_string_ext(at(spec, "Entrypoint"), JSON_C_TO_STRING_PLAIN),
+        "[\"\\/.minilambda\\/init\",\"reuse\",\"--\",\"\\/entry\",\"-x\"]");
+    assert_string_equal(json_object_to_json_string_ext(at(spec, "Cmd"), JSON_C_TO_STRING_PLAIN),
+                        "[\"run\"]");
+    assert_string_equal(
+        json_object_get_string(json_object_array_get_idx(at(at(spec, "HostConfig"), "Binds"), 0)),
+        "/opt/ml/minilambda-init:/.minilambda/init:ro");
+    env = at(spec, "Env");
+    assert_true(env_has(env, "MINILAMBDA_FUNCTION_NAME=fname"));
+    assert_false(env_has_prefix(env, "MINILAMBDA_INVOCATION_ID="));
+    assert_false(env_has_prefix(env, "MINILAMBDA_DEADLINE_MS="));
+    labels = at(spec, "Labels");
+    assert_string_equal(json_object_get_string(at(labels, "minilambda.invocation")), "warm");
+    assert_string_equal(json_object_get_string(at(labels, "minilambda.mode")), "reuse");
+    json_object_put(spec);
+    /* The loop protocol: the image as it is, told to loop. */
+    spec = container_spec(&req, "inst1", CONTAINER_PROCESS, "/opt/ml/minilambda-init", image);
+    assert_false(json_object_object_get_ex(spec, "Entrypoint", NULL));
+    assert_false(json_object_object_get_ex(at(spec, "HostConfig"), "Binds", NULL));
+    assert_true(env_has(at(spec, "Env"), "MINILAMBDA_LOOP=1"));
+    json_object_put(spec);
+    json_object_put(image);
     json_object_put(fn);
 }
 
@@ -391,7 +437,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_run_order),
         cmocka_unit_test(test_invoke_bracket_metrics),
-        cmocka_unit_test(test_cold_live),
+        cmocka_unit_test(test_warm_live),
         cmocka_unit_test(test_container_spec),
     };
     return cmocka_run_group_tests_name("runtime", tests, NULL, NULL);

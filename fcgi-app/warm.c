@@ -1,0 +1,252 @@
+#include "warm.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <uuid/uuid.h>
+
+#include "clock.h"
+#include "config.h"
+#include "container.h"
+#include "frames.h"
+#include "func.h"
+
+/* A request header: a few short values. */
+#define WARM_HEADER_MAX 4096
+
+typedef struct {
+    slots_t *slots;
+    char init[CONFIG_PATH_MAX]; /* "" when there is none */
+} warm_state;
+
+/* How calls of function `rec` run. */
+static container_mode warm_mode(const warm_state *st, json_object *rec)
+{
+    const char *reuse = func_str(rec, "reuse");
+    if (strcmp(reuse, "process") == 0)
+        return CONTAINER_PROCESS;
+    if (st->init[0] == '\0')
+        return CONTAINER_COLD;
+    return strcmp(reuse, "container") == 0 ? CONTAINER_REUSE : CONTAINER_FRESH;
+}
+
+/* Ask the keeper for a ready container. 1 with `l` holding it, else 0. */
+static int warm_take(const runtime_seat *seat, const runtime_req *req, runtime_lease *l,
+                     runtime_result *res)
+{
+    lease_msg m;
+    int fd;
+    const char *fid = func_str(req->function, "id");
+    if (lease_take(seat->lease, fid, func_generation(req->function), l->mode, seat->row,
+                   seat->thread, &m, &fd) != 1)
+        return 0;
+    l->stream = docker_stream_adopt(fd, m.unread, m.unread_len);
+    snprintf(l->cid, sizeof(l->cid), "%s", m.cid);
+    snprintf(l->run, sizeof(l->run), "%s", m.run);
+    l->leased = true;
+    if (l->stream == NULL) {
+        /* Out of memory: the keeper already tracked it here; release
+         * removes it. */
+        close(fd);
+        runtime_fail(res, STATUS_ENGINE_ERROR, "out of memory taking a warm container");
+        return -1;
+    }
+    res->start = (metrics_start_kind)m.start;
+    return 1;
+}
+
+static int warm_acquire(runtime_t *rt, const runtime_seat *seat, const runtime_req *req,
+                        runtime_lease *l, runtime_result *res)
+{
+    warm_state *st = rt->impl;
+    docker_result dr;
+    uuid_t run;
+
+    l->mode = warm_mode(st, req->function);
+    if (l->mode != CONTAINER_COLD && seat->lease != NULL) {
+        int took = warm_take(seat, req, l, res);
+        if (took < 0)
+            return -1;
+        if (took > 0) {
+            if (req->cancelled != NULL && req->cancelled(req->cancelled_arg)) {
+                runtime_fail(res, STATUS_CANCELLED, "the invocation was cancelled");
+                return -1;
+            }
+            return 0;
+        }
+    }
+    /* None ready: start cold at once. A call without reuse gets the seed's
+     * fresh container, its values in its env. */
+    if (l->mode == CONTAINER_FRESH)
+        l->mode = CONTAINER_COLD;
+    res->start = METRICS_START_COLD;
+    snprintf(l->run, sizeof(l->run), "%s", req->run);
+    if (uuid_parse(req->run, run) != 0) {
+        runtime_fail(res, STATUS_ENGINE_ERROR, "run id \"%.40s\" is not a UUID", req->run);
+        return -1;
+    }
+    /* Recorded before the container exists, so the janitor never takes it
+     * for a leftover. */
+    slots_track(st->slots, seat->row, seat->thread, run);
+    if (container_create(seat->conn, req, rt->instance, (container_mode)l->mode, st->init,
+                         l->deadline, l->cid, res) != 0)
+        return -1;
+    docker_rc rc =
+        docker_attach(seat->conn, l->cid, (long)(l->deadline - clock_mono_ms()), &l->stream, &dr);
+    if (rc != DOCKER_OK) {
+        runtime_fail(res,
+                     rc == DOCKER_UNREACHABLE ? STATUS_UNREACHABLE
+                     : rc == DOCKER_TIMEOUT   ? STATUS_TIMEOUT
+                                              : STATUS_ENGINE_ERROR,
+                     "attach: %.400s", dr.message);
+        /* Before the start: nothing of the function ran. */
+        res->engine_fault = rc == DOCKER_UNREACHABLE || rc == DOCKER_TIMEOUT;
+        return -1;
+    }
+    /* A canceller that looked for this container before it existed has
+     * marked the run cancelled by now: look once more before starting. */
+    if (req->cancelled != NULL && req->cancelled(req->cancelled_arg)) {
+        runtime_fail(res, STATUS_CANCELLED, "the invocation was cancelled");
+        return -1;
+    }
+    return container_start(seat->conn, l->cid, l->deadline, res);
+}
+
+/* One answer of a reused container, parsed as it comes. */
+typedef struct {
+    frames_parser p;
+    runtime_result *res;
+} warm_answer;
+
+static void warm_sink(void *arg, int stream, const char *p, size_t n)
+{
+    container_feed_plain(arg, stream, p, n);
+}
+
+static int warm_feed(void *arg, int stream, const char *p, size_t n)
+{
+    warm_answer *a = arg;
+    int r = frames_feed(&a->p, stream, p, n);
+    if (r < 0)
+        runtime_fail(a->res, STATUS_PROTOCOL_ERROR, "%s; the container was discarded", a->p.error);
+    return r;
+}
+
+static int warm_run(runtime_t *rt, const runtime_seat *seat, const runtime_req *req,
+                    runtime_lease *l, runtime_result *res)
+{
+    (void)rt;
+    (void)seat;
+    if (l->mode == CONTAINER_COLD)
+        return container_pump(l->stream, req, res, l->deadline);
+
+    frames_call call = {.function = func_str(req->function, "name"),
+                        .id = req->id,
+                        .attempt = req->attempt,
+                        .deadline_ms = clock_wall_ms() + (long long)req->timeout_s * 1000};
+    warm_answer a = {.res = res};
+    buf_t head;
+    int rc = -1;
+    buf_init(&head, WARM_HEADER_MAX);
+    int hr = l->mode == CONTAINER_PROCESS ? frames_loop_request(&head, &call, req->event_len)
+                                          : frames_init_request(&head, &call, req->event_len);
+    if (hr != 0) {
+        runtime_fail(res, STATUS_ENGINE_ERROR, "the request header does not fit");
+        goto done;
+    }
+    container_io io = {.pre = head.data,
+                       .pre_len = head.len,
+                       .in = req->event,
+                       .in_len = req->event_len,
+                       .watch_cancel = true};
+    if (l->mode == CONTAINER_FRESH) {
+        /* Run once, as a cold one: the event ends with stdin. */
+        io.half_close = true;
+        io.feed = container_feed_plain;
+        io.arg = res;
+        rc = container_exchange(l->stream, req, &io, res, l->deadline);
+        goto done;
+    }
+    frames_begin(&a.p, l->mode == CONTAINER_PROCESS, warm_sink, res);
+    io.feed = warm_feed;
+    io.arg = &a;
+    if (container_exchange(l->stream, req, &io, res, l->deadline) != 0)
+        goto done;
+    res->exit_code = a.p.exit_code;
+    res->status = res->exit_code == 0 ? STATUS_SUCCEEDED : STATUS_FAILED;
+    if (res->exit_code != 0)
+        snprintf(res->message, sizeof(res->message), "the function exited with code %d",
+                 res->exit_code);
+    /* Output after the answer means the next call could not trust it. */
+    l->reusable = !io.spill;
+    rc = 0;
+done:
+    buf_free(&head);
+    return rc;
+}
+
+/* Remove the container: by the keeper, off the call's path, or here. */
+static void warm_remove(const runtime_seat *seat, const runtime_req *req, runtime_lease *l)
+{
+    if (l->cid[0] == '\0')
+        return;
+    if (lease_remove(seat->lease, func_str(req->function, "id"), l->cid, l->leased) != 0)
+        container_remove(seat->conn, l->cid, req->id);
+}
+
+static void warm_release(runtime_t *rt, const runtime_seat *seat, const runtime_req *req,
+                         runtime_lease *l, runtime_result *res)
+{
+    warm_state *st = rt->impl;
+    bool reused = l->mode == CONTAINER_REUSE || l->mode == CONTAINER_PROCESS;
+
+    if (l->ran && !reused)
+        container_wait(seat->conn, l->cid, req, l->deadline, res);
+    if (reused && l->ran && l->reusable &&
+        (res->status == STATUS_SUCCEEDED || res->status == STATUS_FAILED)) {
+        const char *unread;
+        size_t n = docker_stream_unread(l->stream, &unread);
+        if (lease_give(seat->lease, func_str(req->function, "id"), func_generation(req->function),
+                       l->mode, l->cid, l->run, l->leased, docker_stream_fd(l->stream), unread,
+                       n) == 0)
+            l->cid[0] = '\0'; /* the keeper's now */
+    }
+    docker_stream_close(l->stream);
+    l->stream = NULL;
+    warm_remove(seat, req, l);
+    slots_untrack(st->slots, seat->row, seat->thread);
+}
+
+static bool warm_live(runtime_t *rt, json_object *labels)
+{
+    warm_state *st = rt->impl;
+    json_object *run;
+    uuid_t u;
+    return json_object_object_get_ex(labels, "minilambda.run", &run) &&
+           uuid_parse(json_object_get_string(run), u) == 0 && slots_running(st->slots, u);
+}
+
+static void warm_free(void *impl)
+{
+    free(impl);
+}
+
+static const runtime_ops warm_ops = {
+    .name = "warm",
+    .acquire = warm_acquire,
+    .run = warm_run,
+    .release = warm_release,
+    .live = warm_live,
+    .free = warm_free,
+};
+
+runtime_t *warm_new(slots_t *slots, const char *instance, const char *init)
+{
+    warm_state *st = calloc(1, sizeof(*st));
+    if (st == NULL)
+        return NULL;
+    st->slots = slots;
+    snprintf(st->init, sizeof(st->init), "%s", init ? init : "");
+    return runtime_new(&warm_ops, st, instance);
+}

@@ -1,0 +1,5 @@
+#!/usr/bin/env bash
+# The async tests once more, every function run with reuse "process": the test functions wrapped in the loop protocol (ml-loop).
+set -euo pipefail
+export MINILAMBDA_TEST_MODE=process
+exec bash "$(dirname "$0")/async.sh"

@@ -1,0 +1,5 @@
+#!/usr/bin/env bash
+# The async tests once more, every function run with reuse "none", from the keeper's prestarted containers.
+set -euo pipefail
+export MINILAMBDA_TEST_MODE=warm
+exec bash "$(dirname "$0")/async.sh"

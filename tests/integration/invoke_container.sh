@@ -1,0 +1,5 @@
+#!/usr/bin/env bash
+# The invoke tests once more, every function run with reuse "container": a reused container, a fresh process per call.
+set -euo pipefail
+export MINILAMBDA_TEST_MODE=container
+exec bash "$(dirname "$0")/invoke.sh"
