@@ -134,9 +134,23 @@ ml_nginx_user() {
     fi
 }
 
+# ml_nginx_part NAME: the lines of the rendered nginx.conf between the
+# template's "include part: NAME" markers, with a header saying what they
+# are; fails when the template has no such part.
+ml_nginx_part() {
+    local conf=$MINILAMBDA_RUN_DIR/nginx.conf part
+    part=$(sed -n "/# --- begin include part: $1 /,/# --- end include part: $1 ---/p" "$conf")
+    [ -n "$part" ] || { ml_log "$conf has no include part \"$1\""; return 1; }
+    printf '# minilambda: the %s part of %s, rendered with it from the template\n' "$1" "$conf"
+    printf '# (README: Install on a server). Rewritten at every start: do not edit.\n'
+    printf '%s\n' "$part"
+}
+
 # Render nginx/minilambda.conf.in into the run dir; the locations come
 # from the binary's route table (which also checks MINILAMBDA_MAX_IMAGE_BYTES
-# and MINILAMBDA_METRICS_ALLOW).
+# and MINILAMBDA_METRICS_ALLOW). Besides the whole nginx.conf, its upstreams
+# and server parts are written on their own (nginx-upstreams.conf,
+# nginx-server.conf) for a server's own nginx to include.
 ml_render_nginx() {
     local run=$MINILAMBDA_RUN_DIR user line
     mkdir -p "$run/nginx-tmp"
@@ -155,6 +169,8 @@ ml_render_nginx() {
         -e "s|@INVOKE_SOCKET@|$(ml_cfg MINILAMBDA_INVOKE_SOCKET)|g" \
         -e "/@LOCATIONS@/{r $run/locations.conf" -e 'd}' \
         "$ML_ROOT/nginx/minilambda.conf.in" >"$run/nginx.conf"
+    ml_nginx_part upstreams >"$run/nginx-upstreams.conf" || return 1
+    ml_nginx_part server >"$run/nginx-server.conf" || return 1
 }
 
 ml_pool_ready() { [ -S "$1" ] && [ -S "$2" ]; }
