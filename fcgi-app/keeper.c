@@ -738,16 +738,17 @@ static void keeper_tick(keeper_t *k)
             keeper_fn_forget(k, f); /* moves the last one here */
             continue;
         }
+        if ((f->generation == 0 || f->record == NULL) && keeper_fn_load(k, f->id) == NULL) {
+            i++;
+            continue;
+        }
         /* Idle, nothing to keep, nothing held: forget it, so that the
          * table holds only the functions warmth is kept for. */
         if (!keeper_active(k, f, now) && f->keep_warm == 0 && !keeper_holds(k, f)) {
             keeper_fn_forget(k, f);
             continue;
         }
-        if (f->generation == 0 || f->record == NULL)
-            f = keeper_fn_load(k, f->id);
-        if (f != NULL)
-            keeper_balance(k, f, now);
+        keeper_balance(k, f, now);
         i++;
     }
 }
