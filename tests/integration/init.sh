@@ -46,36 +46,8 @@ run() {
         <"$IT_TMP/in" >"$IT_TMP/out" 2>"$IT_TMP/err" || RC=$?
 }
 
-# request EVENT KEY=VALUE...: append one request to $IT_TMP/in.
-request() {
-    local event=$1
-    shift
-    printf 'MLINIT/1 %d %d\n' "$#" "${#event}" >>"$IT_TMP/in"
-    [ "$#" -eq 0 ] || printf '%s\n' "$@" >>"$IT_TMP/in"
-    printf '%s' "$event" >>"$IT_TMP/in"
-}
-
-# decode: split the frames of $IT_TMP/out into $IT_TMP/o, $IT_TMP/e and the
-# statuses in $IT_TMP/x (space separated). False on a malformed frame.
-decode() {
-    local LC_ALL=C kind len data statuses=""
-    : >"$IT_TMP/o"
-    : >"$IT_TMP/e"
-    while IFS=' ' read -r kind len; do
-        [[ "$len" =~ ^[0-9]+$ ]] || return 1
-        case "$kind" in
-        x) statuses="${statuses:+$statuses }$len" ;;
-        o | e)
-            [ "$len" -ge 1 ] && [ "$len" -le 65536 ] || return 1
-            IFS= read -r -N "$len" data || return 1
-            [ "${#data}" -eq "$len" ] || return 1
-            printf '%s' "$data" >>"$IT_TMP/$kind"
-            ;;
-        *) return 1 ;;
-        esac
-    done <"$IT_TMP/out"
-    printf '%s' "$statuses" >"$IT_TMP/x"
-}
+request() { it_init_request "$IT_TMP/in" "$@"; }
+decode() { it_init_decode "$IT_TMP/out" "$IT_TMP"; }
 
 # --- fresh mode ---------------------------------------------------------
 
