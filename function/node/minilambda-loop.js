@@ -179,6 +179,12 @@ async function loop(handler, rawMode) {
   // into the running call's result (to stderr, as a log, between calls).
   const stdout = process.stdout;
   const realWrite = stdout.write.bind(stdout);
+  // A response is done once the stream says it was handed to the OS: a
+  // pipe may take a large one in several goes, and exiting before would
+  // cut it.
+  const respond = (buf) => new Promise((resolve, reject) => {
+    realWrite(buf, (err) => (err ? reject(err) : resolve()));
+  });
   let captured = null;
   stdout.write = function capture(chunk, encoding, cb) {
     const done = typeof encoding === 'function' ? encoding : cb;
@@ -214,8 +220,7 @@ async function loop(handler, rawMode) {
     const body = Buffer.concat(captured);
     captured = null;
     const head = JSON.stringify({ exit_code: result.code, result_length: body.length });
-    // Synchronous for pipes and files on Linux: responses go out in order.
-    realWrite(Buffer.concat([Buffer.from(head + '\n', 'ascii'), body]));
+    await respond(Buffer.concat([Buffer.from(head + '\n', 'ascii'), body]));
   }
 }
 
@@ -231,11 +236,13 @@ function serve(handler, options = {}) {
     });
     return;
   }
+  // Exit explicitly (a handler's timers must not keep the process), once
+  // the last words were handed to the OS.
   loop(handler, rawMode).then(
     (code) => process.exit(code),
     (e) => {
-      log(e instanceof ProtocolError ? e.message : `${(e && e.stack) || e}`);
-      process.exit(EXIT_PROTOCOL);
+      const msg = e instanceof ProtocolError ? e.message : `${(e && e.stack) || e}`;
+      process.stderr.write(`minilambda-loop: ${msg}\n`, () => process.exit(EXIT_PROTOCOL));
     },
   );
 }

@@ -35,6 +35,26 @@ def run(cmd, stdin, loop):
     return p.returncode, p.stdout, p.stderr
 
 
+def slow_reader(cmd, stdin):
+    """Run `cmd` in loop mode over `stdin` and read its stdout only after it
+    had a second to exit: a helper that exits before its last response left
+    it (the pipe being full) loses the rest. The second bounds a wait for
+    something that must not happen; it synchronises nothing."""
+    env = dict(os.environ, ML_FUNCTION_DIR=FUNCTION_DIR, PYTHONDONTWRITEBYTECODE="1",
+               MINILAMBDA_LOOP="1")
+    p = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                         stderr=subprocess.DEVNULL, env=env)
+    p.stdin.write(stdin)
+    p.stdin.close()
+    try:
+        p.wait(timeout=1)
+    except subprocess.TimeoutExpired:
+        pass
+    out = p.stdout.read()
+    p.stdout.close()
+    return p.wait(timeout=TIMEOUT), out
+
+
 def request(event, **fields):
     fields["event_length"] = len(event)
     return json.dumps(fields).encode() + b"\n" + event
@@ -152,6 +172,14 @@ def test_helper(lang, cmd):
         check("%s loop: %s" % (lang, desc), ok(*got), (got[0], got[1][:300]))
     check("%s loop: the exception's trace and the logs are on stderr" % lang,
           b"boom" in err and b"to-log" in err, err)
+
+    rc, out = slow_reader(cmd, request(ev({"op": "big", "n": 1 << 20}), id="slow"))
+    try:
+        responses = parse_responses(out)
+    except ValueError as e:
+        responses = [e]
+    check("%s loop: a slow reader still gets the whole last response" % lang,
+          rc == 0 and responses == [(0, b"x" * (1 << 20))], (rc, len(out)))
 
     for desc, stream in (
             ("a request line that is not JSON", b"not json\n"),
