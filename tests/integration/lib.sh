@@ -458,3 +458,66 @@ it_engine_cleanup() {
     unset DOCKER_HOST
     IT_ENGINE_PID=""
 }
+
+# --- minilambda-init and the loop protocol --------------------------------
+
+# it_init_request FILE EVENT [KEY=VALUE...]: append one minilambda-init
+# request (MLINIT/1 header, env lines, event) to FILE.
+it_init_request() {
+    local file=$1 event=$2 LC_ALL=C
+    shift 2
+    printf 'MLINIT/1 %d %d\n' "$#" "${#event}" >>"$file"
+    [ "$#" -eq 0 ] || printf '%s\n' "$@" >>"$file"
+    printf '%s' "$event" >>"$file"
+}
+
+# it_init_decode FILE DIR: split the frames minilambda-init wrote in reuse
+# mode (FILE) into DIR/o (stdout), DIR/e (stderr) and DIR/x (the statuses,
+# space separated). False on a malformed frame. Text only: bash drops NULs.
+it_init_decode() {
+    local file=$1 dir=$2 LC_ALL=C kind len data statuses=""
+    : >"$dir/o"
+    : >"$dir/e"
+    : >"$dir/x"
+    while IFS=' ' read -r kind len; do
+        [[ "$len" =~ ^[0-9]+$ ]] || return 1
+        case "$kind" in
+        x) statuses="${statuses:+$statuses }$len" ;;
+        o | e)
+            [ "$len" -ge 1 ] && [ "$len" -le 65536 ] || return 1
+            IFS= read -r -N "$len" data || return 1
+            [ "${#data}" -eq "$len" ] || return 1
+            printf '%s' "$data" >>"$dir/$kind"
+            ;;
+        *) return 1 ;;
+        esac
+    done <"$file"
+    printf '%s' "$statuses" >"$dir/x"
+}
+
+# it_loop_request FILE EVENT JSON_FIELDS: append one loop-protocol request
+# (reuse "process") to FILE: {JSON_FIELDS..., "event_length": N} and EVENT.
+it_loop_request() {
+    local file=$1 event=$2 fields=$3 LC_ALL=C
+    printf '{%s%s"event_length":%d}\n%s' "$fields" "${fields:+,}" "${#event}" "$event" >>"$file"
+}
+
+# it_loop_decode FILE DIR: split the loop-protocol responses in FILE into
+# DIR/1, DIR/2, ... (the results) and DIR/codes (the exit codes, space
+# separated). False on a malformed response. Text only.
+it_loop_decode() {
+    local file=$1 dir=$2 LC_ALL=C line len code data n=0 codes=""
+    while IFS= read -r line; do
+        len=$(jq -er '.result_length | select(type == "number")' <<<"$line" 2>/dev/null) || return 1
+        code=$(jq -er '.exit_code | select(type == "number")' <<<"$line" 2>/dev/null) || return 1
+        data=""
+        if [ "$len" -gt 0 ]; then
+            IFS= read -r -N "$len" data || return 1
+        fi
+        [ "${#data}" -eq "$len" ] || return 1
+        n=$((n + 1))
+        printf '%s' "$data" >"$dir/$n"
+        codes="${codes:+$codes }$code"
+    done <"$file"
+    printf '%s' "$codes" >"$dir/codes"
+}
