@@ -55,6 +55,7 @@ typedef struct {
 typedef struct {
     const config_t *cfg;
     const char *instance;
+    pid_t self; /* the master's pid, which its children check they are under */
     int control_fd;
     int invoke_fd;
     slots_t *slots;
@@ -165,9 +166,11 @@ static void pool_worker_main(pool_master *m, int index)
     pthread_t *tids = calloc((size_t)nthreads, sizeof(*tids));
     pool_thread_arg *args = calloc((size_t)nthreads, sizeof(*args));
 
-    /* Die with the master, whatever kills it. */
+    /* Die with the master, whatever kills it. A master that died before
+     * this line was reached has left us to a subreaper (the supervisor) or
+     * init: compare with its pid, not with 1. */
     prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (getppid() == 1)
+    if (getppid() != m->self)
         _exit(1);
     mallopt(M_MMAP_THRESHOLD, POOL_MMAP_THRESHOLD);
 
@@ -218,7 +221,7 @@ static void pool_worker_main(pool_master *m, int index)
 static void pool_executor_main(pool_master *m, int index)
 {
     prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (getppid() == 1)
+    if (getppid() != m->self)
         _exit(1);
     executor_ctx x = {.cfg = m->cfg,
                       .instance = m->instance,
@@ -461,7 +464,8 @@ static void pool_close(pool_master *m)
 
 int pool_run(const config_t *cfg, const char *instance)
 {
-    pool_master m = {.cfg = cfg, .instance = instance, .control_fd = -1, .invoke_fd = -1};
+    pool_master m = {
+        .cfg = cfg, .instance = instance, .self = getpid(), .control_fd = -1, .invoke_fd = -1};
     int rc = 1;
 
     sigemptyset(&m.signals);
@@ -472,11 +476,16 @@ int pool_run(const config_t *cfg, const char *instance)
 
     if (pool_open(&m) != 0)
         goto done;
-    /* Crash leftovers from an earlier run of this instance go before any
+    /* Serve first: the FastCGI workers start at once, so that a master
+     * restarted after a crash answers without waiting for the engine. The
+     * sweep keeps what they run (as every periodic sweep does). Crash
+     * leftovers from an earlier run of this instance go before any
      * executor can start a retry of their invocations. */
-    janitor_sweep(m.conn, m.runtime);
     bool spawned = true;
-    for (int i = 0; i < m.total && spawned; i++)
+    for (int i = 0; i < cfg->workers && spawned; i++)
+        spawned = pool_spawn(&m, i) == 0;
+    janitor_sweep(m.conn, m.runtime);
+    for (int i = cfg->workers; i < m.total && spawned; i++)
         spawned = pool_spawn(&m, i) == 0;
     if (spawned) {
         log_info("minilambda pool up: %d workers x (%d invoke + %d control) threads, %d async "

@@ -79,19 +79,30 @@ it_start() {
     ml_start_nginx || { echo "Bail out! nginx did not start"; exit 1; }
 }
 
-# Stop the pool only (nginx stays), e.g. to restart it.
+# Stop the pool only (nginx stays), e.g. to restart it: SIGTERM to its
+# supervisor, which stops the master and waits for it. True once the
+# supervisor is gone.
 it_stop_pool() {
     local pid
-    pid=$(cat "$MINILAMBDA_RUN_DIR/pool.pid")
-    kill -TERM "$pid"
-    ml_wait_for 60 ml_not_running "$pid"
-    rm -f "$MINILAMBDA_RUN_DIR/pool.pid"
+    pid=$(it_supervisor_pid) || return 1
+    ml_stop_pool
+    ml_not_running "$pid"
 }
 
-it_pool_pid() { cat "$MINILAMBDA_RUN_DIR/pool.pid"; }
+# The pool's supervisor: the process pool.pid records (while it is that one).
+it_supervisor_pid() { ml_pid_live "$MINILAMBDA_RUN_DIR/pool.pid"; }
 
-# The pids of the pool's workers.
-it_workers() { pgrep -P "$(it_pool_pid)" || true; }
+# The pool's master: the supervisor's child. Between a master's death and
+# its restart there is none (or, for a few milliseconds, the dying workers
+# the supervisor reaps as their subreaper).
+it_pool_pid() { ml_pool_master; }
+
+# The pids of the pool's workers (and async executors): the master's children.
+it_workers() {
+    local m
+    m=$(it_pool_pid) || return 0
+    pgrep -P "$m" || true
+}
 
 # Background helpers (samplers...) a test started: it_cleanup stops them.
 IT_BG_PIDS=()
