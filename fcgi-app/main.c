@@ -7,6 +7,8 @@
  *                   master (what scripts/run starts)
  *   --print-config  the effective settings as shell assignments
  *   --print-nginx   nginx location blocks rendered from the route table
+ *   --print-instance  the minilambda.instance label of this configuration's
+ *                     containers (its data dir's name)
  */
 #include <curl/curl.h>
 #include <limits.h>
@@ -86,7 +88,7 @@ static int main_pool(void *arg)
 
 static void main_usage(const char *argv0)
 {
-    printf("usage: %s [--supervise | --print-config | --print-nginx | --help]\n"
+    printf("usage: %s [--supervise | --print-config | --print-nginx | --print-instance | --help]\n"
            "Configured by these environment variables (see README.md):\n",
            argv0);
     config_usage(stdout);
@@ -104,7 +106,8 @@ int main(int argc, char **argv)
         return 0;
     }
     if (*mode != '\0' && strcmp(mode, "--print-config") != 0 &&
-        strcmp(mode, "--print-nginx") != 0 && strcmp(mode, "--supervise") != 0) {
+        strcmp(mode, "--print-nginx") != 0 && strcmp(mode, "--print-instance") != 0 &&
+        strcmp(mode, "--supervise") != 0) {
         fprintf(stderr, "minilambda: unknown argument \"%s\"; see --help\n", mode);
         return 2;
     }
@@ -124,6 +127,13 @@ int main(int argc, char **argv)
         route_print_nginx(stdout, &cfg);
         return 0;
     }
+    main_instance(cfg.data_dir, instance, sizeof(instance));
+    /* So that scripts (and scripts/test's last check) can find this
+     * instance's containers among other instances' on a shared engine. */
+    if (strcmp(mode, "--print-instance") == 0) {
+        printf("%s\n", instance);
+        return 0;
+    }
     log_set_level(cfg.level);
     signal(SIGPIPE, SIG_IGN);
     if (files_mkdir(cfg.run_dir, &e) != 0) {
@@ -141,7 +151,6 @@ int main(int argc, char **argv)
     store_close(store);
     if (cfg.auth_required && main_admin_key(&cfg) != 0)
         return 1;
-    main_instance(cfg.data_dir, instance, sizeof(instance));
     main_pool_args args = {.cfg = &cfg, .instance = instance};
     /* The checks above ran once, here: a corrupt store stops the
      * supervisor too, instead of a master that fails again and again. */

@@ -74,6 +74,9 @@ it_start() {
     export MINILAMBDA_PORT
     export MINILAMBDA_LOG_LEVEL=${MINILAMBDA_LOG_LEVEL:-info}
     mkdir -p "$MINILAMBDA_RUN_DIR" "$MINILAMBDA_DATA_DIR"
+    # scripts/test's last check counts the containers of these instances
+    # only: other instances may share the engine.
+    [ -z "${ML_IT_INSTANCES:-}" ] || "$ML_BIN" --print-instance >>"$ML_IT_INSTANCES"
     BASE="http://127.0.0.1:$MINILAMBDA_PORT"
     ml_start_pool || { echo "Bail out! the pool did not start"; exit 1; }
     ml_start_nginx || { echo "Bail out! nginx did not start"; exit 1; }
