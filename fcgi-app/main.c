@@ -3,8 +3,12 @@
  * from MINILAMBDA_* variables (config.c's table), checks the function
  * store, and runs the master/worker pool until SIGTERM or SIGINT.
  *
+ *   --supervise     run the pool under a supervisor that restarts a dead
+ *                   master (what scripts/run starts)
  *   --print-config  the effective settings as shell assignments
  *   --print-nginx   nginx location blocks rendered from the route table
+ *   --print-instance  the minilambda.instance label of this configuration's
+ *                     containers (its data dir's name)
  */
 #include <curl/curl.h>
 #include <limits.h>
@@ -22,6 +26,7 @@
 #include "pool.h"
 #include "route.h"
 #include "store.h"
+#include "supervise.h"
 
 /* Name this instance by its data dir, so two platforms side by side never
  * sweep each other's containers, and a restart finds its own leftovers. */
@@ -61,9 +66,29 @@ static int main_admin_key(const config_t *cfg)
     return 0;
 }
 
+/* What the master needs: the settings and the instance name. */
+typedef struct {
+    const config_t *cfg;
+    const char *instance;
+} main_pool_args;
+
+/* The master: the pool, run here or in the supervisor's child. The
+ * supervisor itself never initialises libcurl: it makes no engine call. */
+static int main_pool(void *arg)
+{
+    const main_pool_args *a = arg;
+    if (curl_global_init(CURL_GLOBAL_ALL) != CURLE_OK) {
+        fprintf(stderr, "minilambda: curl_global_init() failed\n");
+        return 1;
+    }
+    int rc = pool_run(a->cfg, a->instance);
+    curl_global_cleanup();
+    return rc;
+}
+
 static void main_usage(const char *argv0)
 {
-    printf("usage: %s [--print-config | --print-nginx | --help]\n"
+    printf("usage: %s [--supervise | --print-config | --print-nginx | --print-instance | --help]\n"
            "Configured by these environment variables (see README.md):\n",
            argv0);
     config_usage(stdout);
@@ -81,7 +106,8 @@ int main(int argc, char **argv)
         return 0;
     }
     if (*mode != '\0' && strcmp(mode, "--print-config") != 0 &&
-        strcmp(mode, "--print-nginx") != 0) {
+        strcmp(mode, "--print-nginx") != 0 && strcmp(mode, "--print-instance") != 0 &&
+        strcmp(mode, "--supervise") != 0) {
         fprintf(stderr, "minilambda: unknown argument \"%s\"; see --help\n", mode);
         return 2;
     }
@@ -99,6 +125,13 @@ int main(int argc, char **argv)
     }
     if (strcmp(mode, "--print-nginx") == 0) {
         route_print_nginx(stdout, &cfg);
+        return 0;
+    }
+    main_instance(cfg.data_dir, instance, sizeof(instance));
+    /* So that scripts (and scripts/test's last check) can find this
+     * instance's containers among other instances' on a shared engine. */
+    if (strcmp(mode, "--print-instance") == 0) {
+        printf("%s\n", instance);
         return 0;
     }
     log_set_level(cfg.level);
@@ -119,12 +152,10 @@ int main(int argc, char **argv)
     store_close(store);
     if (cfg.auth_required && main_admin_key(&cfg) != 0)
         return 1;
-    if (curl_global_init(CURL_GLOBAL_ALL) != CURLE_OK) {
-        fprintf(stderr, "minilambda: curl_global_init() failed\n");
-        return 1;
-    }
-    main_instance(cfg.data_dir, instance, sizeof(instance));
-    int rc = pool_run(&cfg, instance);
-    curl_global_cleanup();
-    return rc;
+    main_pool_args args = {.cfg = &cfg, .instance = instance};
+    /* The checks above ran once, here: a corrupt store stops the
+     * supervisor too, instead of a master that fails again and again. */
+    if (strcmp(mode, "--supervise") == 0)
+        return supervise_run(cfg.grace, main_pool, &args);
+    return main_pool(&args);
 }

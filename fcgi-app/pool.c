@@ -58,6 +58,7 @@ typedef struct {
 typedef struct {
     const config_t *cfg;
     const char *instance;
+    pid_t self; /* the master's pid, which its children check they are under */
     int control_fd;
     int invoke_fd;
     slots_t *slots;
@@ -168,9 +169,11 @@ static void pool_worker_main(pool_master *m, int index)
     pthread_t *tids = calloc((size_t)nthreads, sizeof(*tids));
     pool_thread_arg *args = calloc((size_t)nthreads, sizeof(*args));
 
-    /* Die with the master, whatever kills it. */
+    /* Die with the master, whatever kills it. A master that died before
+     * this line was reached has left us to a subreaper (the supervisor) or
+     * init: compare with its pid, not with 1. */
     prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (getppid() == 1)
+    if (getppid() != m->self)
         _exit(1);
     mallopt(M_MMAP_THRESHOLD, POOL_MMAP_THRESHOLD);
 
@@ -221,7 +224,7 @@ static void pool_worker_main(pool_master *m, int index)
 static void pool_executor_main(pool_master *m, int index)
 {
     prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (getppid() == 1)
+    if (getppid() != m->self)
         _exit(1);
     executor_ctx x = {.cfg = m->cfg,
                       .instance = m->instance,
@@ -237,7 +240,7 @@ static void pool_executor_main(pool_master *m, int index)
 static void pool_janitor_main(pool_master *m)
 {
     prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (getppid() == 1)
+    if (getppid() != m->self)
         _exit(1);
     sweeper_ctx x = {.cfg = m->cfg,
                      .instance = m->instance,
@@ -251,7 +254,7 @@ static void pool_janitor_main(pool_master *m)
 static void pool_keeper_main(pool_master *m)
 {
     prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (getppid() == 1)
+    if (getppid() != m->self)
         _exit(1);
     keeper_ctx x = {.cfg = m->cfg,
                     .instance = m->instance,
@@ -530,7 +533,8 @@ static void pool_close(pool_master *m)
 
 int pool_run(const config_t *cfg, const char *instance)
 {
-    pool_master m = {.cfg = cfg, .instance = instance, .control_fd = -1, .invoke_fd = -1};
+    pool_master m = {
+        .cfg = cfg, .instance = instance, .self = getpid(), .control_fd = -1, .invoke_fd = -1};
     int rc = 1;
 
     sigemptyset(&m.signals);

@@ -74,24 +74,38 @@ it_start() {
     export MINILAMBDA_PORT
     export MINILAMBDA_LOG_LEVEL=${MINILAMBDA_LOG_LEVEL:-info}
     mkdir -p "$MINILAMBDA_RUN_DIR" "$MINILAMBDA_DATA_DIR"
+    # scripts/test's last check counts the containers of these instances
+    # only: other instances may share the engine.
+    [ -z "${ML_IT_INSTANCES:-}" ] || "$ML_BIN" --print-instance >>"$ML_IT_INSTANCES"
     BASE="http://127.0.0.1:$MINILAMBDA_PORT"
     ml_start_pool || { echo "Bail out! the pool did not start"; exit 1; }
     ml_start_nginx || { echo "Bail out! nginx did not start"; exit 1; }
 }
 
-# Stop the pool only (nginx stays), e.g. to restart it.
+# Stop the pool only (nginx stays), e.g. to restart it: SIGTERM to its
+# supervisor, which stops the master and waits for it. True once the
+# supervisor is gone.
 it_stop_pool() {
     local pid
-    pid=$(cat "$MINILAMBDA_RUN_DIR/pool.pid")
-    kill -TERM "$pid"
-    ml_wait_for 60 ml_not_running "$pid"
-    rm -f "$MINILAMBDA_RUN_DIR/pool.pid"
+    pid=$(it_supervisor_pid) || return 1
+    ml_stop_pool
+    ml_not_running "$pid"
 }
 
-it_pool_pid() { cat "$MINILAMBDA_RUN_DIR/pool.pid"; }
+# The pool's supervisor: the process pool.pid records (while it is that one).
+it_supervisor_pid() { ml_pid_live "$MINILAMBDA_RUN_DIR/pool.pid"; }
 
-# The pids of the pool's workers.
-it_workers() { pgrep -P "$(it_pool_pid)" || true; }
+# The pool's master: the supervisor's child. Between a master's death and
+# its restart there is none (or, for a few milliseconds, the dying workers
+# the supervisor reaps as their subreaper).
+it_pool_pid() { ml_pool_master; }
+
+# The pids of the pool's workers (and async executors): the master's children.
+it_workers() {
+    local m
+    m=$(it_pool_pid) || return 0
+    pgrep -P "$m" || true
+}
 
 # Background helpers (samplers...) a test started: it_cleanup stops them.
 IT_BG_PIDS=()
