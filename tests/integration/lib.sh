@@ -76,7 +76,10 @@ it_start() {
     mkdir -p "$MINILAMBDA_RUN_DIR" "$MINILAMBDA_DATA_DIR"
     # scripts/test's last check counts the containers of these instances
     # only: other instances may share the engine.
-    [ -z "${ML_IT_INSTANCES:-}" ] || "$ML_BIN" --print-instance >>"$ML_IT_INSTANCES"
+    # Each line names the test too, so that a leftover points at its test.
+    if [ -n "${ML_IT_INSTANCES:-}" ]; then
+        printf '%s %s\n' "$("$ML_BIN" --print-instance)" "${0##*/}" >>"$ML_IT_INSTANCES"
+    fi
     BASE="http://127.0.0.1:$MINILAMBDA_PORT"
     ml_start_pool || { echo "Bail out! the pool did not start"; exit 1; }
     ml_start_nginx || { echo "Bail out! nginx did not start"; exit 1; }

@@ -52,6 +52,10 @@ stack_ids() {
     for p in $(it_supervisor_pid) $(it_pool_pid) $(it_workers); do proc_id "$p"; done
 }
 children_are() { [ "$(it_workers | grep -c .)" -eq "$1" ]; }
+# The master's children: workers, executors, the janitor, and the keeper
+# when warm containers are kept.
+KIDS=$((MINILAMBDA_WORKERS + MINILAMBDA_ASYNC_WORKERS + 1))
+[ "${MINILAMBDA_WARM_MAX:-32}" -eq 0 ] || KIDS=$((KIDS + 1))
 # premise DESC COMMAND...: what the checks below build on; not a result of
 # its own (it holds with or without a supervisor): bail out when it fails.
 premise() {
@@ -69,7 +73,7 @@ it_eq "the supervisor has one child, the master" 1 "$(grep -c . <<<"$MASTER")"
 it_true "the supervisor logged the master's start" \
     grep -q "\\[$SUP\\] info: master started (pid $MASTER)" "$LOG"
 premise "the master runs the workers and the executors" \
-    ml_wait_for 10 children_are $((MINILAMBDA_WORKERS + MINILAMBDA_ASYNC_WORKERS))
+    ml_wait_for 10 children_are "$KIDS"
 
 # --- 1. kill -9 of the master ---------------------------------------------------
 it_async hang '{"event":{}}'
@@ -132,7 +136,7 @@ it_true "kill master: the supervisor is the same process" \
 it_true "kill master: the log says how it died and what replaced it" \
     grep -q "\\[$SUP\\] warn: master (pid $MASTER) killed by signal 9; restarted as pid $NEW\$" "$LOG"
 it_true "kill master: the new master runs every worker and executor again" \
-    ml_wait_for 10 children_are $((MINILAMBDA_WORKERS + MINILAMBDA_ASYNC_WORKERS))
+    ml_wait_for 10 children_are "$KIDS"
 it_json POST /invoke/echo '{"event":{"after":"kill"}}'
 it_expect "kill master: a sync invoke works" 200
 it_eq "kill master: ... with its result" '{"after":"kill"}' "$(it_jq .result)"
