@@ -21,6 +21,9 @@ int app_open(app_t *a, const config_t *cfg, slots_t *slots, throttle_t *throttle
         (a->keys = keys_open(cfg->data_dir, e)) == NULL ||
         (a->async = async_open(cfg->data_dir, e)) == NULL)
         goto fail;
+    records_limits lim = records_limits_of(cfg);
+    if ((a->records = records_open(cfg->data_dir, &lim, e)) == NULL)
+        goto fail;
     store_limit(a->store, cfg->max_functions);
     a->docker = docker_new(why, sizeof(why));
     if (a->docker == NULL) {
@@ -42,6 +45,7 @@ void app_close(app_t *a)
 {
     runtime_free(a->runtime);
     docker_free(a->docker);
+    records_close(a->records);
     async_close(a->async);
     keys_close(a->keys);
     store_close(a->store);

@@ -19,6 +19,7 @@
 #include "keys.h"
 #include "throttle.h"
 #include "metrics.h"
+#include "records.h"
 #include "runtime.h"
 #include "slots.h"
 #include "store.h"
@@ -32,6 +33,7 @@ typedef struct {
     throttle_t *throttle; /* borrowed: the master's shared rate tables */
     store_t *store;       /* owned */
     async_t *async;       /* owned */
+    records_t *records;   /* owned: records of synchronous calls */
     docker_t *docker;     /* owned */
     runtime_t *runtime;   /* owned */
     int row;              /* this process's row in `slots` and the metrics */
@@ -66,7 +68,7 @@ typedef struct {
 
 /*
  * Open what a process of the pool serves with: the store, the key store,
- * the async store, the engine endpoint and the runtime; `cfg`,
+ * the async store, the sync records, the engine endpoint and the runtime; `cfg`,
  * `slots`, `throttle` and `metrics` are borrowed. Returns 0, or -1 with `e` filled in (`a` then
  * holds nothing to close).
  */

@@ -56,3 +56,16 @@ int clock_parse_rfc3339(const char *s, long long *out)
     *out = (long long)timegm(&tm);
     return 0;
 }
+
+int clock_parse_rfc3339_ms(const char *s, long long *out)
+{
+    long long secs, ms = 0;
+    if (clock_parse_rfc3339(s, &secs) != 0)
+        return -1;
+    const char *dot = strchr(s, '.');
+    for (int i = 0, scale = 100; dot != NULL && i < 3 && dot[1 + i] >= '0' && dot[1 + i] <= '9';
+         i++, scale /= 10)
+        ms += (dot[1 + i] - '0') * scale;
+    *out = secs * 1000 + ms;
+    return 0;
+}

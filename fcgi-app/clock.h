@@ -29,4 +29,8 @@ void clock_now(char *out, size_t outlen);
  * seconds. Returns 0, or -1 (`*out` untouched) for anything else. */
 int clock_parse_rfc3339(const char *s, long long *out);
 
+/* clock_parse_rfc3339 to Unix milliseconds (fraction digits past the third
+ * ignored). Returns 0, or -1 (`*out` untouched). */
+int clock_parse_rfc3339_ms(const char *s, long long *out);
+
 #endif

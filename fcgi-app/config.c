@@ -58,6 +58,14 @@ static int config_check_auth(const config_def *d, const char *v, err_t *e)
     return 0;
 }
 
+static int config_check_onoff(const config_def *d, const char *v, err_t *e)
+{
+    if (strcmp(v, "on") != 0 && strcmp(v, "off") != 0)
+        return err_set(e, ERR_INVALID, "invalid_config", 0, "%s must be on or off, not \"%.100s\"",
+                       d->name, v);
+    return 0;
+}
+
 static int config_check_path(const config_def *d, const char *v, err_t *e)
 {
     if (v[0] != '/')
@@ -85,7 +93,7 @@ static const config_def config_table[] = {
     {"MINILAMBDA_BIND", CONFIG_STR, F(bind), "127.0.0.1", 0, 0, NULL,
      "address nginx listens on (0.0.0.0 for every interface)"},
     {"MINILAMBDA_DATA_DIR", CONFIG_STR, F(data_dir), "/var/lib/minilambda", 0, 0, config_check_path,
-     "functions.json, its lock file and async records"},
+     "functions.json, its lock file and invocation records"},
     {"MINILAMBDA_RUN_DIR", CONFIG_STR, F(run_dir), "/run/minilambda", 0, 0, config_check_path,
      "sockets, pids, logs, rendered nginx config"},
     {"MINILAMBDA_SOCKET", CONFIG_STR, F(socket), "$MINILAMBDA_RUN_DIR/minilambda.sock", 0, 0,
@@ -110,7 +118,17 @@ static const config_def config_table[] = {
     {"MINILAMBDA_RETRY_BASE_MS", CONFIG_LLONG, F(retry_base_ms), "1000", 1, 3600000, NULL,
      "first retry delay of an async invocation; doubles each attempt"},
     {"MINILAMBDA_INVOCATION_RETENTION", CONFIG_LLONG, F(retention), "86400", 1, 365 * 86400, NULL,
-     "seconds a finished async record is kept"},
+     "seconds a finished invocation record (sync or async) is kept"},
+    {"MINILAMBDA_RECORDS", CONFIG_STR, F(records), "on", 0, 0, config_check_onoff,
+     "on: every synchronous call leaves a record (GET /invocations/{id}); off: only async ones"},
+    {"MINILAMBDA_RECORD_OUTPUT_MAX", CONFIG_LLONG, F(record_output_max), "65536", 0, 6291456, NULL,
+     "bytes of stdout, and of stderr, a synchronous call's record keeps (the rest is cut, "
+     "truncated: true)"},
+    {"MINILAMBDA_RECORDS_PER_FUNCTION", CONFIG_LLONG, F(records_per_function), "10000", 1,
+     1000000000, NULL, "newest synchronous records kept per function; older ones are pruned"},
+    {"MINILAMBDA_RECORDS_MAX_BYTES", CONFIG_LLONG, F(records_max_bytes), "1073741824", 65536,
+     INT64_MAX, NULL,
+     "bytes all synchronous records may take on disk; past it the janitor prunes the oldest"},
     {"MINILAMBDA_MAX_IMAGE_BYTES", CONFIG_LLONG, F(max_image_bytes), "4294967296", 1, INT64_MAX,
      NULL, "largest image upload in bytes (nginx and the app)"},
     {"MINILAMBDA_METRICS_SHM", CONFIG_STR, F(metrics_shm), "", 0, 0, config_check_shm,

@@ -38,6 +38,10 @@ typedef struct {
     long long async_max_pending;         /* MINILAMBDA_ASYNC_MAX_PENDING */
     long long retry_base_ms;             /* MINILAMBDA_RETRY_BASE_MS */
     long long retention;                 /* MINILAMBDA_INVOCATION_RETENTION, seconds */
+    char records[8];                     /* MINILAMBDA_RECORDS: on or off */
+    long long record_output_max;         /* MINILAMBDA_RECORD_OUTPUT_MAX, bytes each */
+    long long records_per_function;      /* MINILAMBDA_RECORDS_PER_FUNCTION */
+    long long records_max_bytes;         /* MINILAMBDA_RECORDS_MAX_BYTES */
     long long max_image_bytes;           /* MINILAMBDA_MAX_IMAGE_BYTES: POST /images body */
     char metrics_shm[128];               /* MINILAMBDA_METRICS_SHM; "" = derived */
     int metrics_slots;                   /* MINILAMBDA_METRICS_SLOTS */

@@ -100,6 +100,24 @@ int files_write(const char *path, const void *data, size_t len, int flags, err_t
     return files_writev(path, &one, 1, flags, e);
 }
 
+int files_append(int fd, const char *path, const struct iovec *iov, int n, err_t *e)
+{
+    size_t want = 0;
+    ssize_t w;
+    for (int i = 0; i < n; i++)
+        want += iov[i].iov_len;
+    /* A signal before anything was written leaves nothing to undo: retry.
+     * A part written cannot be completed without splitting the append. */
+    do
+        w = writev(fd, iov, n);
+    while (w < 0 && errno == EINTR);
+    if (w < 0)
+        return err_sys(e, errno, "writev", path);
+    if ((size_t)w != want)
+        return err_sys(e, ENOSPC, "writev", path);
+    return 0;
+}
+
 int files_read_fd(int fd, const char *path, buf_t *out, err_t *e)
 {
     char chunk[65536];

@@ -43,6 +43,15 @@ int files_writev(const char *path, const struct iovec *iov, int n, int flags, er
 int files_write(const char *path, const void *data, size_t len, int flags, err_t *e);
 
 /*
+ * Append the `n` pieces of `iov` to `fd` (opened with O_APPEND; named `path`
+ * in errors) with one writev(2), so that what other processes append to the
+ * same file never lands inside them. No fsync: the bytes are as durable as
+ * the page cache. Returns 0, or -1 with `e`: a short write (a full disk) is
+ * reported as ENOSPC, and the file may then end with part of the pieces.
+ */
+int files_append(int fd, const char *path, const struct iovec *iov, int n, err_t *e);
+
+/*
  * Append the whole file behind `fd` (named `path` in errors) to `out`, up to
  * its bound. Returns 0, or -1 with `e` filled in: a file past the bound is
  * ERR_STORAGE with errno EFBIG. `fd` stays open and is read from its

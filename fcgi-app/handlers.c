@@ -325,12 +325,48 @@ static void handlers_answer(app_call *c, const runtime_req *req, const runtime_r
     buf_free(&tail);
 }
 
+/* Append the record of call `c` (`res`, or refused with `refused`). */
+static void handlers_record(app_call *c, long long created_ms, int timeout_s,
+                            const runtime_result *res, const err_t *refused)
+{
+    err_t e;
+    records_t *r = c->t->app->records;
+    if (!records_enabled(r) || c->function == NULL || c->id[0] == '\0')
+        return;
+    records_call call = {.id = c->id,
+                         .function = c->function,
+                         .created_ms = created_ms,
+                         .timeout_s = timeout_s,
+                         .creator = c->key ? c->key->id : NULL,
+                         .res = res};
+    if (res != NULL) {
+        call.http_status = status_http(res->status);
+        call.code = status_code(res->status);
+    } else {
+        call.http_status = err_status(refused);
+        call.code = err_code(refused);
+        call.error = refused->msg;
+    }
+    long long t0 = clock_mono_us();
+    err_clear(&e);
+    if (records_append(r, &call, &e) != 0)
+        log_warn("record of invocation %s not written: %s", c->id, e.msg);
+    else
+        log_debug("record id=%s us=%lld", c->id, clock_mono_us() - t0);
+}
+
+void handlers_record_refused(app_call *c, const err_t *e)
+{
+    handlers_record(c, clock_wall_ms(), 0, NULL, e);
+}
+
 int handlers_invoke(app_call *c, err_t *e)
 {
     handlers_invoke_in in;
     runtime_req req;
     runtime_result res;
     char now[CLOCK_RFC3339_LEN];
+    long long created_ms = clock_wall_ms();
 
     runtime_result_init(&res);
     if (handlers_invoke_read(c, &in, e) != 0) {
@@ -350,6 +386,8 @@ int handlers_invoke(app_call *c, err_t *e)
     clock_now(now, sizeof(now));
     invoke_ctx x = app_invoke_ctx(c->t);
     invoke_call(&x, &req, false, &res);
+    /* Before the answer, so the id the client gets is always readable. */
+    handlers_record(c, created_ms, in.timeout_s, &res, NULL);
     handlers_answer(c, &req, &res, now);
     handlers_invoke_in_free(&in);
     runtime_result_free(&res);
@@ -397,30 +435,134 @@ static bool handlers_sees_run(json_object *rec, void *arg)
            keys_allows_name(c->key, func_str(rec, "function_id"));
 }
 
-int handlers_list_invocations(app_call *c, err_t *e)
+/* What a listing asks for, for the async side's filter. */
+typedef struct {
+    app_call *c;
+    const records_key *before; /* NULL: from the newest */
+    long long since_ms;        /* -1: any */
+} handlers_page;
+
+/* Whether async record `rec` belongs on the page: visible to the key,
+ * created at or after `since`, after the cursor. */
+static bool handlers_async_keep(json_object *rec, void *arg)
 {
-    char function[256] = "", status[32] = "", limit_s[32] = "";
+    const handlers_page *p = arg;
+    records_key k;
+    if (!handlers_sees_run(rec, p->c) || records_key_of(rec, &k) != 0)
+        return false;
+    if (p->since_ms >= 0 && k.created_ms < p->since_ms)
+        return false;
+    return p->before == NULL || records_key_cmp(&k, p->before) > 0;
+}
+
+static int handlers_cmp_newest(const void *x, const void *y)
+{
+    json_object *const *a = x, *const *b = y;
+    records_key ka = {0}, kb = {0};
+    records_key_of(*a, &ka);
+    records_key_of(*b, &kb);
+    return records_key_cmp(&ka, &kb);
+}
+
+/* Parse the listing's query into `q` (function, status, since, cursor,
+ * limit). `*paged` is whether a cursor parameter was given. */
+static int handlers_list_query(app_call *c, char *function, size_t flen, records_query *q,
+                               records_key *before, bool *paged, err_t *e)
+{
+    char status[32] = "", since[64] = "", cursor[RECORDS_CURSOR_LEN] = "", limit_s[32] = "";
     long long limit = ASYNC_LIST_DEFAULT;
-    json_object *list = NULL;
-    int f = http_query(c->r, "function", function, sizeof(function));
+    status_record st;
+    int f = http_query(c->r, "function", function, flen);
     int s = http_query(c->r, "status", status, sizeof(status));
+    int t = http_query(c->r, "since", since, sizeof(since));
+    int k = http_query(c->r, "cursor", cursor, sizeof(cursor));
     int l = http_query(c->r, "limit", limit_s, sizeof(limit_s));
-    if (f < 0 || s < 0 || l < 0 ||
-        (l == 1 && config_parse_int(limit_s, 1, ASYNC_LIST_MAX, &limit) != 0))
+    memset(q, 0, sizeof(*q));
+    q->status = -1;
+    q->since_ms = -1;
+    if (f < 0 || l < 0 || (l == 1 && config_parse_int(limit_s, 1, ASYNC_LIST_MAX, &limit) != 0))
         return err_set(e, ERR_INVALID, "invalid_query", 0,
-                       "query parameters are function, status and limit (1 to 1000)");
-    if (async_list(c->t->app->async, f == 1 ? function : NULL, s == 1 ? status : NULL,
-                   handlers_sees_run, c, (int)limit, &list, e) != 0)
-        return -1;
-    http_send_json(c->r, 200, list, NULL);
-    json_object_put(list);
+                       "query parameters are function, status, since, cursor and limit (1 to "
+                       "1000)");
+    if (s < 0 || (s == 1 && status_record_parse(status, &st) != 0))
+        return err_set(e, ERR_INVALID, "invalid_status", 0,
+                       "status must be PENDING, RUNNING, COMPLETED, FAILED, TIMEOUT, CANCELLED or "
+                       "REJECTED");
+    if (t < 0 || (t == 1 && clock_parse_rfc3339_ms(since, &q->since_ms) != 0))
+        return err_set(e, ERR_INVALID, "invalid_since", 0,
+                       "since must be an RFC 3339 UTC time, e.g. 2026-11-27T16:00:00.000Z");
+    *paged = k == 1;
+    if (k < 0 || (k == 1 && cursor[0] != '\0' && records_cursor_decode(cursor, before) != 0))
+        return err_set(e, ERR_INVALID, "invalid_cursor", 0,
+                       "the cursor is not one a listing gave (pass next_cursor back as it is)");
+    q->function = f == 1 ? function : NULL;
+    q->status = s == 1 ? (int)st : -1;
+    q->before = k == 1 && cursor[0] != '\0' ? before : NULL;
+    q->limit = (int)limit;
     return 0;
 }
 
-/* The record of invocation {id}, if the caller's key may see it. */
+int handlers_list_invocations(app_call *c, err_t *e)
+{
+    char function[256] = "", status[32] = "", next[RECORDS_CURSOR_LEN] = "", headers[160] = "";
+    records_query q;
+    records_key before, last;
+    bool paged = false;
+    json_object *sync = NULL, *async = NULL, *page = NULL;
+    int rc = -1;
+
+    if (handlers_list_query(c, function, sizeof(function), &q, &before, &paged, e) != 0)
+        return -1;
+    if (q.status >= 0)
+        snprintf(status, sizeof(status), "%s", status_record_name((status_record)q.status));
+    handlers_page hp = {.c = c, .before = q.before, .since_ms = q.since_ms};
+    int limit = q.limit;
+    /* One more than the page from each side: whether a next page exists. */
+    q.limit = limit + 1;
+    q.keep = handlers_sees_run;
+    q.arg = c;
+    if (records_list(c->t->app->records, &q, &sync, e) != 0 ||
+        async_list(c->t->app->async, q.function, q.status >= 0 ? status : NULL, handlers_async_keep,
+                   &hp, limit + 1, &async, e) != 0)
+        goto done;
+    for (size_t i = 0; i < json_object_array_length(async); i++) {
+        json_object *rec = json_object_array_get_idx(async, i);
+        json_object_object_add(rec, "type", json_object_new_string("async"));
+        json_object_array_add(sync, json_object_get(rec));
+    }
+    json_object_array_sort(sync, handlers_cmp_newest);
+    size_t total = json_object_array_length(sync);
+    page = json_object_new_array();
+    for (size_t i = 0; i < total && (int)i < limit; i++)
+        json_object_array_add(page, json_object_get(json_object_array_get_idx(sync, i)));
+    if ((int)total > limit &&
+        records_key_of(json_object_array_get_idx(page, (size_t)limit - 1), &last) == 0) {
+        records_cursor_encode(&last, next, sizeof(next));
+        snprintf(headers, sizeof(headers), "X-Next-Cursor: %s\r\n", next);
+    }
+    if (paged) {
+        json_object *o = json_object_new_object();
+        json_object_object_add(o, "invocations", page);
+        json_object_object_add(o, "next_cursor", next[0] ? json_object_new_string(next) : NULL);
+        page = o;
+    }
+    http_send_json(c->r, 200, page, headers[0] ? headers : NULL);
+    rc = 0;
+done:
+    json_object_put(page);
+    json_object_put(async);
+    json_object_put(sync);
+    return rc;
+}
+
+/* The record of invocation {id}, async or sync, if the caller's key may
+ * see it. */
 static int handlers_run_of(app_call *c, json_object **rec, err_t *e)
 {
-    if (async_get(c->t->app->async, c->ref, rec, e) != 0)
+    int rc = async_get(c->t->app->async, c->ref, rec, e);
+    if (rc != 0 && e->kind == ERR_NOT_FOUND)
+        rc = records_get(c->t->app->records, c->ref, rec, e);
+    if (rc != 0)
         return -1;
     if (handlers_sees_run(*rec, c))
         return 0;
@@ -448,7 +590,12 @@ int handlers_cancel_invocation(app_call *c, err_t *e)
     bool running = false;
     if (handlers_run_of(c, &rec, e) != 0)
         return -1;
+    /* A synchronous call's record is written once it has ended. */
+    bool sync = strcmp(func_str(rec, "type"), "sync") == 0;
     json_object_put(rec);
+    if (sync)
+        return err_set(e, ERR_CONFLICT, "already_finished", 0,
+                       "invocation %.64s was synchronous and has already finished", c->ref);
     if (async_cancel(c->t->app->async, c->ref, &rec, &running, e) != 0)
         return -1;
     /* Marked CANCELLED first, so an executor about to start it sees that;

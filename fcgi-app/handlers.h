@@ -33,14 +33,23 @@ int handlers_update_function(app_call *c, err_t *e);
 /* DELETE /functions/{ref}: unregister; 204. */
 int handlers_delete_function(app_call *c, err_t *e);
 
-/* POST /invoke/{ref}: run synchronously (under the gate's slot). */
+/* POST /invoke/{ref}: run synchronously (under the gate's slot), record
+ * the call (records.h), then answer. */
 int handlers_invoke(app_call *c, err_t *e);
+
+/* The record of a synchronous call the gate refused (`e`, already answered)
+ * after minting its id: 429 at the slot limit, a bad body. Best effort:
+ * a record that cannot be written is logged. */
+void handlers_record_refused(app_call *c, const err_t *e);
 
 /* POST /invoke/{ref}/async, or /invoke/{ref} with X-Invocation-Type:
  * Event: queue a run; 202 with its id and a Location. */
 int handlers_invoke_async(app_call *c, err_t *e);
 
-/* GET /invocations?function=&status=&limit=: records, newest first. */
+/* GET /invocations?function=&status=&since=&cursor=&limit=: sync and
+ * async records, newest first by (created_at, id). The body is an array;
+ * with a `cursor` parameter (empty: from the newest) it is
+ * {invocations, next_cursor}. X-Next-Cursor names the next page either way. */
 int handlers_list_invocations(app_call *c, err_t *e);
 
 /* GET (or POST) /invocations/{id}: one record with its result. */

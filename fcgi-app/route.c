@@ -284,8 +284,12 @@ static void route_error_headers(const app_call *c, const route_found *f, const e
     } else if (e->kind == ERR_UNAUTHORIZED) {
         snprintf(out, outlen, "WWW-Authenticate: Bearer realm=\"minilambda\"\r\n");
     } else if (e->kind == ERR_LIMIT) {
-        snprintf(out, outlen, "Retry-After: %ld\r\n%s%s%s", c->retry_after > 0 ? c->retry_after : 1,
-                 c->id[0] ? "X-Invocation-Id: " : "", c->id, c->id[0] ? "\r\n" : "");
+        snprintf(out, outlen, "Retry-After: %ld\r\n", c->retry_after > 0 ? c->retry_after : 1);
+    }
+    /* A call with an id has a record under it, refused or not. */
+    if (c->id[0] != '\0') {
+        size_t used = strlen(out);
+        snprintf(out + used, outlen - used, "X-Invocation-Id: %s\r\n", c->id);
     }
 }
 
@@ -317,6 +321,10 @@ void route_handle(app_thread *t, FCGX_Request *req)
         http_send_err(&r, &e, headers[0] ? headers : NULL);
         if (r.status >= 500)
             log_error("%s %.200s: %s", r.method, r.uri, e.msg);
+        /* A call refused once it had an id (the client got it in
+         * X-Invocation-Id) leaves a record too. */
+        if (c.id[0] != '\0' && f.row != NULL && (f.row->flags & ROUTE_SLOT))
+            handlers_record_refused(&c, &e);
     }
     if (slot >= 0)
         slots_release(t->app->slots, (slots_pool)slot, t->app->row);

@@ -20,7 +20,7 @@ static const struct {
 };
 
 static const char *const status_records[STATUS__RECORDS] = {
-    "PENDING", "RUNNING", "COMPLETED", "FAILED", "TIMEOUT", "CANCELLED",
+    "PENDING", "RUNNING", "COMPLETED", "FAILED", "TIMEOUT", "CANCELLED", "REJECTED",
 };
 
 const char *status_word(status_outcome o)
@@ -48,6 +48,11 @@ status_record status_final(status_outcome o)
     return status_outcomes[o].final;
 }
 
+status_record status_sync(status_outcome o)
+{
+    return o == STATUS_CANCELLED ? STATUS_REC_CANCELLED : status_outcomes[o].final;
+}
+
 const char *status_record_name(status_record s)
 {
     return status_records[s];
@@ -67,5 +72,5 @@ int status_record_parse(const char *s, status_record *out)
 bool status_record_finished(status_record s)
 {
     return s == STATUS_REC_COMPLETED || s == STATUS_REC_FAILED || s == STATUS_REC_TIMEOUT ||
-           s == STATUS_REC_CANCELLED;
+           s == STATUS_REC_CANCELLED || s == STATUS_REC_REJECTED;
 }

@@ -32,6 +32,7 @@ typedef enum {
     STATUS_REC_FAILED,
     STATUS_REC_TIMEOUT,
     STATUS_REC_CANCELLED,
+    STATUS_REC_REJECTED, /* a synchronous call refused before it ran (429, a bad body) */
     STATUS__RECORDS
 } status_record;
 
@@ -51,13 +52,17 @@ metrics_status status_metrics(status_outcome o);
 /* The status an async record ends in after a run that ended `o`. */
 status_record status_final(status_outcome o);
 
+/* The status a synchronous call's record ends in after a run that ended
+ * `o`: as status_final, but a call its client abandoned is CANCELLED. */
+status_record status_sync(status_outcome o);
+
 /* "PENDING", "RUNNING", ... (static). */
 const char *status_record_name(status_record s);
 
 /* Parse a record status, case-insensitively. 0, or -1 for any other word. */
 int status_record_parse(const char *s, status_record *out);
 
-/* True for COMPLETED, FAILED, TIMEOUT and CANCELLED. */
+/* True for COMPLETED, FAILED, TIMEOUT, CANCELLED and REJECTED. */
 bool status_record_finished(status_record s);
 
 #endif

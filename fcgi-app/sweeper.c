@@ -14,6 +14,7 @@
 #include "files.h"
 #include "janitor.h"
 #include "log.h"
+#include "records.h"
 #include "warm.h"
 
 /* While recovery waits (a full disk), try it this often. */
@@ -22,6 +23,7 @@
 typedef struct {
     const sweeper_ctx *x;
     async_t *async;
+    records_t *records;
     docker_t *docker;
     docker_conn_t *conn;
     runtime_t *runtime;
@@ -82,7 +84,9 @@ static int sweeper_open(sweeper_state *st, const sweeper_ctx *x, err_t *e)
     char why[512];
     memset(st, 0, sizeof(*st));
     st->x = x;
-    if ((st->async = async_open(x->cfg->data_dir, e)) == NULL)
+    records_limits lim = records_limits_of(x->cfg);
+    if ((st->async = async_open(x->cfg->data_dir, e)) == NULL ||
+        (st->records = records_open(x->cfg->data_dir, &lim, e)) == NULL)
         return -1;
     if ((st->docker = docker_new(why, sizeof(why))) == NULL)
         return err_set(e, ERR_INTERNAL, NULL, 0, "%s", why);
@@ -98,6 +102,7 @@ static void sweeper_close(sweeper_state *st)
     runtime_free(st->runtime);
     docker_conn_free(st->conn);
     docker_free(st->docker);
+    records_close(st->records);
     async_close(st->async);
 }
 
@@ -111,6 +116,18 @@ static void sweeper_tmp(sweeper_state *st)
         log_warn("janitor: removing temp files: %s", e.msg);
     else if (n + m > 0)
         log_info("janitor: removed %d temp files of interrupted writes", n + m);
+}
+
+/* Sync records past their cap, retention or the byte cap. */
+static void sweeper_prune_records(sweeper_state *st)
+{
+    records_pruned p;
+    err_t e;
+    if (records_prune(st->records, clock_wall_ms(), &p, &e) != 0)
+        log_warn("janitor: pruning invocation records: %s", e.msg);
+    else if (p.segments > 0)
+        log_info("janitor: pruned %ld record segments (%lld bytes), %lld bytes left", p.segments,
+                 p.bytes_freed, p.bytes_left);
 }
 
 int sweeper_run(const sweeper_ctx *x)
@@ -154,6 +171,7 @@ int sweeper_run(const sweeper_ctx *x)
             waiting = sweeper_pass(&st);
         if (due) {
             async_prune(st.async, x->cfg->retention);
+            sweeper_prune_records(&st);
             next = clock_mono_ms() + x->cfg->janitor_interval * 1000LL;
         }
     }

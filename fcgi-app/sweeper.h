@@ -12,7 +12,7 @@
  *     container is gone before a retry of its run can start; the master
  *     respawns that executor only then;
  *   - every MINILAMBDA_JANITOR_INTERVAL, a sweep and the pruning of old
- *     async records;
+ *     async records and of sync records (records.h);
  *   - on SIGTERM, a last sweep.
  *
  * Recovery that cannot be written (a full disk) is tried again each pass.

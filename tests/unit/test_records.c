@@ -1,0 +1,403 @@
+/*
+ * Unit tests for the records of synchronous calls: a record round trip with
+ * its output cut to the cap, refused calls, listing newest first with
+ * filters and cursors (stable while records are added), the per-function
+ * cap, retention and byte cap with the janitor's pruning, torn index lines,
+ * and a segment deleted under a writer, in a temporary data dir.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <uuid/uuid.h>
+
+#include "clock.h"
+#include "records.h"
+
+#define FN_A "123e4567-e89b-42d3-a456-426614174000"
+#define FN_B "223e4567-e89b-42d3-a456-426614174000"
+
+typedef struct {
+    char dir[64];
+    records_limits lim;
+    records_t *r;
+    json_object *fa, *fb;
+} fixture;
+
+static int setup(void **state)
+{
+    fixture *f = calloc(1, sizeof(*f));
+    err_t e;
+    snprintf(f->dir, sizeof(f->dir), "/tmp/ml-records-test-XXXXXX");
+    if (mkdtemp(f->dir) == NULL)
+        return -1;
+    f->lim = (records_limits){.enabled = true,
+                              .output_max = 16,
+                              .per_function = 1000,
+                              .max_bytes = 1LL << 30,
+                              .retention_s = 3600};
+    f->r = records_open(f->dir, &f->lim, &e);
+    f->fa = json_tokener_parse("{\"id\":\"" FN_A "\",\"name\":\"alpha\"}");
+    f->fb = json_tokener_parse("{\"id\":\"" FN_B "\",\"name\":\"beta\"}");
+    *state = f;
+    return f->r != NULL ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    fixture *f = *state;
+    char cmd[128];
+    records_close(f->r);
+    json_object_put(f->fa);
+    json_object_put(f->fb);
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
+    int rc = system(cmd);
+    free(f);
+    return rc == 0 ? 0 : -1;
+}
+
+/* Reopen the fixture's records with its (changed) limits. */
+static void reopen(fixture *f)
+{
+    err_t e;
+    records_close(f->r);
+    f->r = records_open(f->dir, &f->lim, &e);
+    assert_non_null(f->r);
+}
+
+static const char *str(json_object *o, const char *key)
+{
+    json_object *v;
+    return json_object_object_get_ex(o, key, &v) && v ? json_object_get_string(v) : NULL;
+}
+
+static long long num(json_object *o, const char *key)
+{
+    return json_object_get_int64(json_object_object_get(o, key));
+}
+
+/* Record one call of `fn` created at `created_ms` that ended `st` with
+ * `out` on stdout; its new id into `id`. */
+static void add(fixture *f, json_object *fn, long long created_ms, status_outcome st,
+                const char *out, char *id)
+{
+    runtime_result res;
+    uuid_t u;
+    err_t e;
+    uuid_generate_random(u);
+    uuid_unparse_lower(u, id);
+    runtime_result_init(&res);
+    res.status = st;
+    res.exit_code = st == STATUS_SUCCEEDED ? 0 : 3;
+    res.started = true;
+    res.start = METRICS_START_COLD;
+    res.duration_ms = 12;
+    buf_append(&res.out, out, strlen(out));
+    buf_append(&res.err, "log line", 8);
+    records_call c = {.id = id,
+                      .function = fn,
+                      .created_ms = created_ms,
+                      .timeout_s = 5,
+                      .creator = "key-1",
+                      .res = &res,
+                      .http_status = status_http(st),
+                      .code = status_code(st)};
+    assert_int_equal(records_append(f->r, &c, &e), 0);
+    runtime_result_free(&res);
+}
+
+/* List with `q`; the caller frees the array. */
+static json_object *list(fixture *f, records_query q)
+{
+    json_object *out = NULL;
+    err_t e;
+    if (q.limit == 0)
+        q.limit = 100;
+    if (q.status == 0 && q.since_ms == 0) {
+        q.status = -1;
+        q.since_ms = -1;
+    }
+    assert_int_equal(records_list(f->r, &q, &out, &e), 0);
+    return out;
+}
+
+static bool found(fixture *f, const char *id)
+{
+    json_object *rec = NULL;
+    err_t e;
+    int rc = records_get(f->r, id, &rec, &e);
+    json_object_put(rec);
+    if (rc != 0)
+        assert_int_equal(e.kind, ERR_NOT_FOUND);
+    return rc == 0;
+}
+
+static void test_round_trip(void **state)
+{
+    fixture *f = *state;
+    char id[RUNTIME_ID_LEN];
+    json_object *rec = NULL;
+    err_t e;
+    long long now = clock_wall_ms();
+
+    add(f, f->fa, now, STATUS_FAILED, "0123456789abcdefXYZ\n\"quoted\"", id);
+    assert_int_equal(records_get(f->r, id, &rec, &e), 0);
+    assert_string_equal(str(rec, "id"), id);
+    assert_string_equal(str(rec, "type"), "sync");
+    assert_string_equal(str(rec, "function_id"), FN_A);
+    assert_string_equal(str(rec, "function_name"), "alpha");
+    assert_string_equal(str(rec, "status"), "FAILED");
+    assert_string_equal(str(rec, "start"), "cold");
+    assert_string_equal(str(rec, "code"), "function_failed");
+    assert_string_equal(str(rec, "created_by"), "key-1");
+    assert_int_equal(num(rec, "http_status"), 502);
+    assert_int_equal(num(rec, "timeout"), 5);
+    long long created;
+    assert_int_equal(clock_parse_rfc3339_ms(str(rec, "created_at"), &created), 0);
+    assert_int_equal(created, now);
+    json_object *result = json_object_object_get(rec, "result");
+    /* Cut to the 16-byte cap, and said so. */
+    assert_string_equal(str(result, "output"), "0123456789abcdef");
+    assert_string_equal(str(result, "logs"), "log line");
+    assert_int_equal(num(result, "output_bytes"), 28);
+    assert_int_equal(num(result, "exit_code"), 3);
+    assert_int_equal(num(result, "duration_ms"), 12);
+    assert_true(json_object_get_boolean(json_object_object_get(rec, "truncated")));
+    json_object_put(rec);
+
+    /* Unknown and malformed ids. */
+    assert_false(found(f, "00000000-0000-4000-8000-000000000000"));
+    assert_false(found(f, "../../etc/passwd"));
+}
+
+static void test_refused(void **state)
+{
+    fixture *f = *state;
+    json_object *rec = NULL;
+    err_t e;
+    const char *id = "33333333-0000-4000-8000-000000000000";
+    records_call c = {.id = id,
+                      .function = f->fb,
+                      .created_ms = clock_wall_ms(),
+                      .http_status = 429,
+                      .code = "too_many_requests",
+                      .error = "all 2 invocation slots are busy"};
+    assert_int_equal(records_append(f->r, &c, &e), 0);
+    assert_int_equal(records_get(f->r, id, &rec, &e), 0);
+    assert_string_equal(str(rec, "status"), "REJECTED");
+    assert_string_equal(str(rec, "error"), "all 2 invocation slots are busy");
+    assert_null(json_object_object_get(rec, "result"));
+    assert_null(str(rec, "started_at"));
+    json_object_put(rec);
+    json_object *l = list(f, (records_query){.status = STATUS_REC_REJECTED, .since_ms = -1});
+    assert_int_equal(json_object_array_length(l), 1);
+    assert_int_equal(num(json_object_array_get_idx(l, 0), "http_status"), 429);
+    assert_null(str(json_object_array_get_idx(l, 0), "exit_code"));
+    json_object_put(l);
+}
+
+static void test_list_filters(void **state)
+{
+    fixture *f = *state;
+    char ids[10][RUNTIME_ID_LEN];
+    long long t = clock_wall_ms() - 10000;
+    for (int i = 0; i < 10; i++)
+        add(f, i % 2 ? f->fb : f->fa, t + i * 100, i == 4 ? STATUS_TIMEOUT : STATUS_SUCCEEDED,
+            "out", ids[i]);
+
+    json_object *l = list(f, (records_query){0});
+    assert_int_equal(json_object_array_length(l), 10);
+    for (int i = 0; i < 10; i++)
+        assert_string_equal(str(json_object_array_get_idx(l, (size_t)i), "id"), ids[9 - i]);
+    /* Listed records carry no output. */
+    assert_null(json_object_object_get(json_object_array_get_idx(l, 0), "result"));
+    json_object_put(l);
+
+    l = list(f, (records_query){.function = "alpha", .status = -1, .since_ms = -1});
+    assert_int_equal(json_object_array_length(l), 5);
+    assert_string_equal(str(json_object_array_get_idx(l, 0), "function_name"), "alpha");
+    json_object_put(l);
+    l = list(f, (records_query){.function = FN_B, .status = -1, .since_ms = -1});
+    assert_int_equal(json_object_array_length(l), 5);
+    json_object_put(l);
+    l = list(f, (records_query){.function = "gamma", .status = -1, .since_ms = -1});
+    assert_int_equal(json_object_array_length(l), 0);
+    json_object_put(l);
+    l = list(f, (records_query){.status = STATUS_REC_TIMEOUT, .since_ms = -1});
+    assert_int_equal(json_object_array_length(l), 1);
+    assert_string_equal(str(json_object_array_get_idx(l, 0), "id"), ids[4]);
+    json_object_put(l);
+    l = list(f, (records_query){.status = -1, .since_ms = t + 700});
+    assert_int_equal(json_object_array_length(l), 3);
+    json_object_put(l);
+}
+
+static void test_cursor_paging(void **state)
+{
+    fixture *f = *state;
+    char ids[25][RUNTIME_ID_LEN], extra[RUNTIME_ID_LEN], text[RECORDS_CURSOR_LEN];
+    long long t = clock_wall_ms() - 60000;
+    records_key cur;
+    bool seen[25] = {false};
+    int pages = 0, total = 0;
+
+    for (int i = 0; i < 25; i++)
+        add(f, i % 3 ? f->fa : f->fb, t + i, STATUS_SUCCEEDED, "x", ids[i]);
+    records_query q = {.status = -1, .since_ms = -1, .limit = 10};
+    for (;;) {
+        json_object *l = list(f, q);
+        size_t n = json_object_array_length(l);
+        pages++;
+        for (size_t i = 0; i < n; i++) {
+            const char *id = str(json_object_array_get_idx(l, i), "id");
+            for (int k = 0; k < 25; k++)
+                if (strcmp(id, ids[k]) == 0) {
+                    assert_false(seen[k]);
+                    seen[k] = true;
+                    total++;
+                }
+        }
+        /* A record written between pages is newer than every cursor: it
+         * never shifts what the next page holds. */
+        if (pages == 1)
+            add(f, f->fa, clock_wall_ms(), STATUS_SUCCEEDED, "new", extra);
+        if (n < 10) {
+            json_object_put(l);
+            break;
+        }
+        assert_int_equal(records_key_of(json_object_array_get_idx(l, n - 1), &cur), 0);
+        records_cursor_encode(&cur, text, sizeof(text));
+        json_object_put(l);
+        static records_key dec;
+        assert_int_equal(records_cursor_decode(text, &dec), 0);
+        assert_int_equal(records_key_cmp(&dec, &cur), 0);
+        q.before = &dec;
+    }
+    assert_int_equal(pages, 3);
+    assert_int_equal(total, 25);
+
+    records_key k;
+    assert_int_equal(records_cursor_decode("", &k), -1);
+    assert_int_equal(records_cursor_decode("not a cursor", &k), -1);
+    assert_int_equal(records_cursor_decode("MS4xMjM", &k), -1); /* "1.123": no id */
+}
+
+static void test_cap(void **state)
+{
+    fixture *f = *state;
+    char ids[40][RUNTIME_ID_LEN];
+    records_pruned p;
+    err_t e;
+    f->lim.per_function = 5;
+    reopen(f);
+    long long t = clock_wall_ms() - 1000;
+    for (int i = 0; i < 40; i++)
+        add(f, f->fa, t + i, STATUS_SUCCEEDED, "payload-payload", ids[i]);
+    json_object *l = list(f, (records_query){.function = "alpha", .status = -1, .since_ms = -1});
+    assert_int_equal(json_object_array_length(l), 5);
+    assert_string_equal(str(json_object_array_get_idx(l, 0), "id"), ids[39]);
+    json_object_put(l);
+    assert_true(found(f, ids[39]));
+    assert_true(found(f, ids[35]));
+    assert_false(found(f, ids[34]));
+    assert_false(found(f, ids[0]));
+    assert_int_equal(records_prune(f->r, clock_wall_ms(), &p, &e), 0);
+    assert_true(found(f, ids[35]));
+    assert_false(found(f, ids[0]));
+}
+
+static void test_retention_and_bytes(void **state)
+{
+    fixture *f = *state;
+    char ids[200][RUNTIME_ID_LEN], big[2048];
+    records_pruned p;
+    err_t e;
+    memset(big, 'b', sizeof(big) - 1);
+    big[sizeof(big) - 1] = '\0';
+    f->lim.output_max = sizeof(big);
+    f->lim.max_bytes = 262144;
+    reopen(f);
+    for (int i = 0; i < 200; i++)
+        add(f, i % 2 ? f->fa : f->fb, clock_wall_ms(), STATUS_SUCCEEDED, big, ids[i]);
+    assert_int_equal(records_prune(f->r, clock_wall_ms(), &p, &e), 0);
+    assert_true(p.segments > 0);
+    assert_true(p.bytes_left <= 262144 + 200 * 128);
+    /* The newest stay, the oldest went. */
+    assert_true(found(f, ids[199]));
+    assert_false(found(f, ids[0]));
+    /* Another pass finds nothing more to do. */
+    assert_int_equal(records_prune(f->r, clock_wall_ms(), &p, &e), 0);
+    assert_int_equal(p.segments, 0);
+    assert_true(found(f, ids[199]));
+
+    /* Past the retention, everything goes; appends start afresh. */
+    assert_int_equal(
+        records_prune(f->r, clock_wall_ms() + f->lim.retention_s * 1000 + 60000, &p, &e), 0);
+    assert_false(found(f, ids[199]));
+    json_object *l = list(f, (records_query){0});
+    assert_int_equal(json_object_array_length(l), 0);
+    json_object_put(l);
+    char again[RUNTIME_ID_LEN];
+    add(f, f->fa, clock_wall_ms(), STATUS_SUCCEEDED, "x", again);
+    assert_true(found(f, again));
+}
+
+static void test_torn_and_deleted(void **state)
+{
+    fixture *f = *state;
+    char a[RUNTIME_ID_LEN], b[RUNTIME_ID_LEN], c[RUNTIME_ID_LEN], path[256];
+    add(f, f->fa, clock_wall_ms(), STATUS_SUCCEEDED, "a", a);
+    /* An append cut short (a full disk) leaves part of a line. */
+    snprintf(path, sizeof(path), "%s/records/fn/" FN_A "/0000000001.idx", f->dir);
+    int fd = open(path, O_WRONLY | O_APPEND);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, "0000000000001 torn", 18), 18);
+    close(fd);
+    add(f, f->fa, clock_wall_ms(), STATUS_SUCCEEDED, "b", b);
+    add(f, f->fa, clock_wall_ms(), STATUS_SUCCEEDED, "c", c);
+    json_object *l = list(f, (records_query){0});
+    /* The line after the torn one is lost with it; the others stay. */
+    assert_int_equal(json_object_array_length(l), 2);
+    assert_string_equal(str(json_object_array_get_idx(l, 0), "id"), c);
+    assert_string_equal(str(json_object_array_get_idx(l, 1), "id"), a);
+    json_object_put(l);
+    assert_true(found(f, b));
+
+    /* The janitor deletes the segment a writer holds open: the next record
+     * goes to a fresh one and can be read. */
+    unlink(path);
+    snprintf(path, sizeof(path), "%s/records/fn/" FN_A "/0000000001.log", f->dir);
+    unlink(path);
+    add(f, f->fa, clock_wall_ms(), STATUS_SUCCEEDED, "after", a);
+    assert_true(found(f, a));
+}
+
+static void test_off(void **state)
+{
+    fixture *f = *state;
+    char id[RUNTIME_ID_LEN];
+    f->lim.enabled = false;
+    reopen(f);
+    add(f, f->fa, clock_wall_ms(), STATUS_SUCCEEDED, "x", id);
+    assert_false(found(f, id));
+}
+
+int main(void)
+{
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+    const struct CMUnitTest tests[] = {
+        T(test_round_trip),       T(test_refused), T(test_list_filters),
+        T(test_cursor_paging),    T(test_cap),     T(test_retention_and_bytes),
+        T(test_torn_and_deleted), T(test_off),
+    };
+#undef T
+    return cmocka_run_group_tests_name("records", tests, NULL, NULL);
+}
