@@ -97,8 +97,8 @@ records_t *records_open(const char *data_dir, const records_limits *lim, err_t *
     /* Small enough that deleting whole segments keeps near the byte cap,
      * big enough that a busy function does not make thousands. */
     r->seg_bytes = r->lim.max_bytes / 16;
-    if (r->seg_bytes < 64 * 1024)
-        r->seg_bytes = 64 * 1024;
+    if (r->seg_bytes < 4096)
+        r->seg_bytes = 4096;
     if (r->seg_bytes > 8 * 1024 * 1024)
         r->seg_bytes = 8 * 1024 * 1024;
     for (int i = 0; i < RECORDS_OPEN; i++)

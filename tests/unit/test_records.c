@@ -354,15 +354,16 @@ static void test_torn_and_deleted(void **state)
 {
     fixture *f = *state;
     char a[RUNTIME_ID_LEN], b[RUNTIME_ID_LEN], c[RUNTIME_ID_LEN], path[256];
-    add(f, f->fa, clock_wall_ms(), STATUS_SUCCEEDED, "a", a);
+    long long t = clock_wall_ms() - 1000;
+    add(f, f->fa, t, STATUS_SUCCEEDED, "a", a);
     /* An append cut short (a full disk) leaves part of a line. */
     snprintf(path, sizeof(path), "%s/records/fn/" FN_A "/0000000001.idx", f->dir);
     int fd = open(path, O_WRONLY | O_APPEND);
     assert_true(fd >= 0);
     assert_int_equal(write(fd, "0000000000001 torn", 18), 18);
     close(fd);
-    add(f, f->fa, clock_wall_ms(), STATUS_SUCCEEDED, "b", b);
-    add(f, f->fa, clock_wall_ms(), STATUS_SUCCEEDED, "c", c);
+    add(f, f->fa, t + 1, STATUS_SUCCEEDED, "b", b);
+    add(f, f->fa, t + 2, STATUS_SUCCEEDED, "c", c);
     json_object *l = list(f, (records_query){0});
     /* The line after the torn one is lost with it; the others stay. */
     assert_int_equal(json_object_array_length(l), 2);
