@@ -25,8 +25,9 @@
 /* Functions whose newest segment a process keeps open. */
 #define RECORDS_OPEN 64
 /* How far apart in time appends of different processes may land out of
- * order in one index (the time is read before the write). */
-#define RECORDS_SKEW_MS 5000
+ * order in one index: each reads the time just before its write (under its
+ * process's lock), so only a process stalled between the two lands late. */
+#define RECORDS_SKEW_MS 1000
 /* The longest a call can take: a record is written at most this long after
  * it was created. */
 #define RECORDS_RUN_MAX_MS ((FUNC_TIMEOUT_MAX + 60) * 1000LL)
@@ -392,15 +393,18 @@ int records_append(records_t *r, const records_call *c, err_t *e)
         return 0;
     if (!func_is_id(c->id) || !func_is_id(fid))
         return err_set(e, ERR_INTERNAL, NULL, 0, "a record needs an invocation and function id");
-    long long done = clock_wall_ms();
     status_record st = res != NULL ? status_sync(res->status) : STATUS_REC_REJECTED;
+    pthread_mutex_lock(&r->mu);
+    /* The completion time is read under the lock, just before the append,
+     * so that within a process index lines are in time order. */
+    long long done = c->done_ms > 0 ? c->done_ms : clock_wall_ms();
     json_object *rec = records_json(r, c, st, done, &truncated);
     const char *text = json_object_to_json_string_length(rec, records_json_flags, &len);
     if (text == NULL) {
+        pthread_mutex_unlock(&r->mu);
         json_object_put(rec);
         return err_set(e, ERR_NOMEM, NULL, ENOMEM, "json_object_to_json_string() failed");
     }
-    pthread_mutex_lock(&r->mu);
     /* A segment the janitor deleted between our check and our write took a
      * record nobody can read: write it once more into a fresh one. */
     for (int attempt = 0; attempt < 2 && rc != 0; attempt++) {

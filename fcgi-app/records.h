@@ -70,6 +70,7 @@ typedef struct {
     const char *id;            /* the invocation id */
     json_object *function;     /* the function record */
     long long created_ms;      /* wall ms when the call was taken */
+    long long done_ms;         /* when it ended; 0: now (benchmarks and tests set it) */
     int timeout_s;             /* 0 when the call was refused before reading it */
     const char *creator;       /* the key's id, or NULL */
     const runtime_result *res; /* how it ran; NULL when refused before running */
