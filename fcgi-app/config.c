@@ -121,6 +121,9 @@ static const config_def config_table[] = {
      "MINILAMBDA_MAX_IMAGE_BYTES)"},
     {"MINILAMBDA_MAX_FUNCTIONS", CONFIG_INT, F(max_functions), "10000", 1, 1000000, NULL,
      "registered functions at most"},
+    {"MINILAMBDA_IDEMPOTENCY_MAX_BYTES", CONFIG_LLONG, F(idempotency_max_bytes), "268435456", 65536,
+     INT64_MAX, NULL,
+     "bytes the Idempotency-Key records may take on disk; past it a new key is 507"},
     {"MINILAMBDA_LOG_LEVEL", CONFIG_LEVEL, F(level), "info", 0, 0, NULL,
      "error, warn, info or debug"},
 };

@@ -47,6 +47,7 @@ typedef struct {
     int upload_rate_window;              /* MINILAMBDA_UPLOAD_RATE_WINDOW, seconds */
     long long max_unpacked_bytes;        /* MINILAMBDA_MAX_IMAGE_UNPACKED_BYTES */
     int max_functions;                   /* MINILAMBDA_MAX_FUNCTIONS */
+    long long idempotency_max_bytes;     /* MINILAMBDA_IDEMPOTENCY_MAX_BYTES */
     /* Derived: */
     bool loopback_only; /* nginx binds a loopback address only */
     bool auth_required; /* every route but the open ones needs a key */

@@ -23,6 +23,7 @@
 #include "cold.h"
 #include "docker.h"
 #include "executor.h"
+#include "idem.h"
 #include "janitor.h"
 #include "throttle.h"
 #include "log.h"
@@ -61,6 +62,7 @@ typedef struct {
     throttle_t *throttle;
     metrics_t *metrics;
     async_t *async;
+    idem_t *idem; /* what the master prunes of the Idempotency-Key records */
     docker_t *docker;
     docker_conn_t *conn;
     runtime_t *runtime;   /* what the janitor asks which containers are live */
@@ -367,6 +369,13 @@ static int pool_open(pool_master *m)
     }
     /* Runs claimed when the platform last stopped are not running now. */
     async_recover(m->async, -1);
+    /* Counted before any worker writes: a count a dead process left high
+     * is right again. */
+    if ((m->idem = idem_open(cfg->data_dir, cfg->idempotency_max_bytes, &e)) == NULL ||
+        idem_recount(m->idem, &e) != 0) {
+        log_error("pool start-up failed: %s", e.msg);
+        return -1;
+    }
     m->conn = docker_conn_new(m->docker);
     m->runtime = cold_new(m->slots, m->instance);
     m->control_fd = pool_listen(cfg->socket);
@@ -403,6 +412,7 @@ static void pool_loop(pool_master *m)
         if (now >= next_sweep) {
             janitor_sweep(m->conn, m->runtime);
             async_prune(m->async, cfg->retention);
+            idem_prune(m->idem, clock_wall_ms());
             next_sweep = now + cfg->janitor_interval * 1000LL;
         }
     }
@@ -455,6 +465,7 @@ static void pool_close(pool_master *m)
     slots_destroy(m->slots);
     throttle_destroy(m->throttle);
     async_close(m->async);
+    idem_close(m->idem);
     metrics_close(m->metrics, 1);
     free(m->workers);
 }
