@@ -19,7 +19,8 @@ int app_open(app_t *a, const config_t *cfg, slots_t *slots, throttle_t *throttle
     snprintf(a->instance, sizeof(a->instance), "%s", instance);
     if ((a->store = store_open(cfg->data_dir, e)) == NULL ||
         (a->keys = keys_open(cfg->data_dir, e)) == NULL ||
-        (a->async = async_open(cfg->data_dir, e)) == NULL)
+        (a->async = async_open(cfg->data_dir, e)) == NULL ||
+        (a->idem = idem_open(cfg->data_dir, cfg->idempotency_max_bytes, e)) == NULL)
         goto fail;
     store_limit(a->store, cfg->max_functions);
     a->docker = docker_new(why, sizeof(why));
@@ -42,6 +43,7 @@ void app_close(app_t *a)
 {
     runtime_free(a->runtime);
     docker_free(a->docker);
+    idem_close(a->idem);
     async_close(a->async);
     keys_close(a->keys);
     store_close(a->store);

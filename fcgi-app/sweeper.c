@@ -12,6 +12,7 @@
 #include "clock.h"
 #include "docker.h"
 #include "files.h"
+#include "idem.h"
 #include "janitor.h"
 #include "log.h"
 #include "warm.h"
@@ -22,6 +23,7 @@
 typedef struct {
     const sweeper_ctx *x;
     async_t *async;
+    idem_t *idem; /* whose records the periodic pass prunes */
     docker_t *docker;
     docker_conn_t *conn;
     runtime_t *runtime;
@@ -84,6 +86,8 @@ static int sweeper_open(sweeper_state *st, const sweeper_ctx *x, err_t *e)
     st->x = x;
     if ((st->async = async_open(x->cfg->data_dir, e)) == NULL)
         return -1;
+    if ((st->idem = idem_open(x->cfg->data_dir, x->cfg->idempotency_max_bytes, e)) == NULL)
+        return -1;
     if ((st->docker = docker_new(why, sizeof(why))) == NULL)
         return err_set(e, ERR_INTERNAL, NULL, 0, "%s", why);
     st->conn = docker_conn_new(st->docker);
@@ -99,6 +103,7 @@ static void sweeper_close(sweeper_state *st)
     docker_conn_free(st->conn);
     docker_free(st->docker);
     async_close(st->async);
+    idem_close(st->idem);
 }
 
 /* The temp files of writes a crash interrupted, in the data dir. */
@@ -154,6 +159,7 @@ int sweeper_run(const sweeper_ctx *x)
             waiting = sweeper_pass(&st);
         if (due) {
             async_prune(st.async, x->cfg->retention);
+            idem_prune(st.idem, clock_wall_ms());
             next = clock_mono_ms() + x->cfg->janitor_interval * 1000LL;
         }
     }
