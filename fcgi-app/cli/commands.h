@@ -70,10 +70,12 @@ int commands_complete(int argc, char **argv, buf_t *out);
 void commands_find(int argc, char **argv, const commands_entry **entry, const char **group,
                    const char **unknown, unsigned char *skip);
 
-/* Append the help of `entry` (usage line, summary, options) to `out`. */
+/* Append the help of `entry` (usage line, summary, options) to `out`.
+ * Returns 0, or -1 when `out` is full (what fit stays). */
 int commands_help(const commands_entry *entry, buf_t *out);
 
-/* Append the help of a group ("fn"), or of everything when `group` is NULL. */
+/* Append the help of a group ("fn"), or of everything when `group` is
+ * NULL. Returns 0, or -1 when `out` is full (what fit stays). */
 int commands_help_group(const char *group, buf_t *out);
 
 #endif

@@ -168,7 +168,9 @@ static cli_exit push_inspect(const char *docker, const char *tag, long long *siz
         char *end;
         errno = 0;
         long long v = strtoll(out, &end, 10);
-        if (end != out && errno == 0 && v >= 0)
+        /* Anything but one number: the size stays unknown (0), and the
+         * bar shows what went without a percentage. */
+        if (end != out && errno == 0 && v >= 0 && strspn(end, " \t\r\n") == strlen(end))
             *size = v;
         return CLI_OK;
     }
