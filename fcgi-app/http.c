@@ -415,6 +415,10 @@ static int http_decode_string(const char *s, size_t n, size_t *i, buf_t *out)
  * repeat. 1 (with it in `dup`), 0, or -1 when out of memory. */
 static int http_keys_repeat(http_keyset *ks, size_t from, char *dup, size_t duplen)
 {
+    /* Fewer than two keys repeat nothing; and an empty body's `keys` is
+     * still NULL, which qsort_r must not be given even for no elements. */
+    if (ks->n - from < 2)
+        return 0;
     qsort_r(ks->keys + from, ks->n - from, sizeof(*ks->keys), http_key_cmp, ks->bytes.data);
     for (size_t i = from + 1; i < ks->n; i++) {
         if (http_key_cmp(&ks->keys[i - 1], &ks->keys[i], ks->bytes.data) == 0) {
