@@ -5,6 +5,8 @@
  *
  *   --print-config  the effective settings as shell assignments
  *   --print-nginx   nginx location blocks rendered from the route table
+ *   --print-openapi the OpenAPI document, built from the route, field,
+ *                   error and status tables (openapi.c)
  */
 #include <curl/curl.h>
 #include <limits.h>
@@ -19,6 +21,7 @@
 #include "files.h"
 #include "keys.h"
 #include "log.h"
+#include "openapi.h"
 #include "pool.h"
 #include "route.h"
 #include "store.h"
@@ -63,7 +66,7 @@ static int main_admin_key(const config_t *cfg)
 
 static void main_usage(const char *argv0)
 {
-    printf("usage: %s [--print-config | --print-nginx | --help]\n"
+    printf("usage: %s [--print-config | --print-nginx | --print-openapi | --help]\n"
            "Configured by these environment variables (see README.md):\n",
            argv0);
     config_usage(stdout);
@@ -81,7 +84,7 @@ int main(int argc, char **argv)
         return 0;
     }
     if (*mode != '\0' && strcmp(mode, "--print-config") != 0 &&
-        strcmp(mode, "--print-nginx") != 0) {
+        strcmp(mode, "--print-nginx") != 0 && strcmp(mode, "--print-openapi") != 0) {
         fprintf(stderr, "minilambda: unknown argument \"%s\"; see --help\n", mode);
         return 2;
     }
@@ -99,6 +102,13 @@ int main(int argc, char **argv)
     }
     if (strcmp(mode, "--print-nginx") == 0) {
         route_print_nginx(stdout, &cfg);
+        return 0;
+    }
+    if (strcmp(mode, "--print-openapi") == 0) {
+        if (openapi_print(stdout, &e) != 0) {
+            fprintf(stderr, "minilambda: cannot print the OpenAPI document: %s\n", e.msg);
+            return 1;
+        }
         return 0;
     }
     log_set_level(cfg.level);
