@@ -952,11 +952,13 @@ static int openapi_shape_schema(const openapi_shape *sh, json_object **out, err_
     json_object *required = json_object_new_array();
     openapi_add_str(s, "type", "object");
     openapi_add_str(s, "description", sh->desc);
+    json_object_object_add(s, "properties", props);
+    json_object_object_add(s, "required", required);
+    if (sh->closed)
+        json_object_object_add(s, "additionalProperties", json_object_new_boolean(0));
     for (const openapi_prop *p = sh->props; p->name != NULL; p++) {
         json_object *ps = NULL;
         if (openapi_prop_schema(p, &ps) != 0) {
-            json_object_put(required);
-            json_object_put(props);
             json_object_put(s);
             return err_set(e, ERR_INTERNAL, NULL, 0, "schema %s: the default of %s does not parse",
                            sh->name, p->name);
@@ -965,10 +967,6 @@ static int openapi_shape_schema(const openapi_shape *sh, json_object **out, err_
         if (p->flags & OPENAPI_REQ)
             json_object_array_add(required, json_object_new_string(p->name));
     }
-    json_object_object_add(s, "properties", props);
-    json_object_object_add(s, "required", required);
-    if (sh->closed)
-        json_object_object_add(s, "additionalProperties", json_object_new_boolean(0));
     *out = s;
     return 0;
 }
@@ -1216,6 +1214,7 @@ static int openapi_answer_value(const openapi_route *r, const openapi_example *x
                                 json_object **out, err_t *e)
 {
     err_t why;
+    *out = NULL;
     if (openapi_json(x->answer, out) != 0)
         return err_set(e, ERR_INTERNAL, NULL, 0, "%s example %s: the answer does not parse", r->op,
                        x->name);
@@ -1223,14 +1222,14 @@ static int openapi_answer_value(const openapi_route *r, const openapi_example *x
         return 0;
     bool list = json_object_is_type(*out, json_type_array);
     size_t n = list ? json_object_array_length(*out) : 1;
-    for (size_t i = 0; i < n; i++) {
-        if (func_load(list ? json_object_array_get_idx(*out, i) : *out, &why) != 0) {
-            json_object_put(*out);
-            *out = NULL;
-            return err_set(e, ERR_INTERNAL, NULL, 0, "%s example %s: %s", r->op, x->name, why.msg);
-        }
-    }
-    return 0;
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++)
+        rc = func_load(list ? json_object_array_get_idx(*out, i) : *out, &why);
+    if (rc == 0)
+        return 0;
+    json_object_put(*out);
+    *out = NULL;
+    return err_set(e, ERR_INTERNAL, NULL, 0, "%s example %s: %s", r->op, x->name, why.msg);
 }
 
 /* The examples of `r` answered with `status`, or NULL when none is. */
@@ -1278,13 +1277,86 @@ static int openapi_cmp_status(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+/* The response of `r` at `status`: the answer's schema and the errors at
+ * that status, with the examples answered so. 0 with `*out`, or -1. */
+static int openapi_response(const openapi_route *r, const openapi_errs *l, int status,
+                            json_object **out, err_t *e)
+{
+    const openapi_answer *a = NULL;
+    json_object *run = json_object_new_array(), *other = json_object_new_array();
+    json_object *alts = json_object_new_array(), *resp = json_object_new_object();
+    json_object *examples = NULL;
+    char desc[1024] = "", both[1200];
+    size_t used = 0;
+    int rc = -1;
+
+    for (size_t i = 0; i < OPENAPI_ANSWERS; i++)
+        if (r->answers[i].status == status)
+            a = &r->answers[i];
+    if (a != NULL && a->type != NULL)
+        json_object_array_add(alts,
+                              openapi_type(strcmp(a->type, "text") == 0 ? "string" : a->type));
+    for (size_t i = 0; i < l->n; i++) {
+        if (l->v[i].status != status)
+            continue;
+        json_object_array_add(l->v[i].run ? run : other, json_object_new_string(l->v[i].code));
+        int n = snprintf(desc + used, sizeof(desc) - used, "%s`%s`",
+                         used ? ", " : "Errors: ", l->v[i].code);
+        if (n > 0 && (size_t)n < sizeof(desc) - used)
+            used += (size_t)n;
+    }
+    /* A run's outcome answers an InvokeResult with its error and code. */
+    if (json_object_array_length(run) > 0)
+        json_object_array_add(alts, openapi_coded("InvokeResult", json_object_get(run), true));
+    if (json_object_array_length(other) > 0)
+        json_object_array_add(alts, openapi_coded("Error", json_object_get(other), false));
+    if (openapi_answer_examples(r, status, a != NULL ? a->type : NULL, &examples, e) != 0)
+        goto done;
+    if (examples != NULL && json_object_array_length(alts) == 0) {
+        err_set(e, ERR_INTERNAL, NULL, 0,
+                "%s: an example answers %d with a body, which it has none", r->op, status);
+        goto done;
+    }
+    snprintf(both, sizeof(both), "%s%s%s", a != NULL ? a->desc : "", a != NULL && used ? " " : "",
+             desc);
+    openapi_add_str(resp, "description", both);
+    if (json_object_array_length(alts) > 0) {
+        json_object *media = json_object_new_object(), *content = json_object_new_object();
+        json_object *schema = json_object_get(json_object_array_get_idx(alts, 0));
+        if (json_object_array_length(alts) > 1) {
+            json_object_put(schema);
+            schema = json_object_new_object();
+            json_object_object_add(schema, "anyOf", json_object_get(alts));
+        }
+        json_object_object_add(media, "schema", schema);
+        if (examples != NULL)
+            json_object_object_add(media, "examples", examples);
+        examples = NULL;
+        bool text = a != NULL && a->type != NULL && strcmp(a->type, "text") == 0;
+        json_object_object_add(content, text ? "text/plain" : "application/json", media);
+        json_object_object_add(resp, "content", content);
+    }
+    openapi_bodiless_examples(r, status, resp);
+    *out = resp;
+    resp = NULL;
+    rc = 0;
+done:
+    json_object_put(examples);
+    json_object_put(resp);
+    json_object_put(alts);
+    json_object_put(other);
+    json_object_put(run);
+    return rc;
+}
+
 /* The responses object of `r`: its answers, then its errors, by status. */
 static int openapi_responses(const openapi_route *r, const openapi_errs *l, json_object **out,
                              err_t *e)
 {
     int statuses[OPENAPI_ERRS_MAX + OPENAPI_ANSWERS];
     size_t ns = 0;
-    json_object *responses = json_object_new_object();
+    json_object *responses = json_object_new_object(), *resp;
+    char key[8];
 
     for (size_t i = 0; i < OPENAPI_ANSWERS; i++)
         if (r->answers[i].status != 0)
@@ -1302,81 +1374,23 @@ static int openapi_responses(const openapi_route *r, const openapi_errs *l, json
         for (size_t k = 0; k < ns && !seen; k++)
             seen = statuses[k] == x->status;
         if (!seen) {
-            json_object_put(responses);
-            return err_set(e, ERR_INTERNAL, NULL, 0,
-                           "%s example %s answers %d, which the route does not document", r->op,
-                           x->name, x->status);
+            err_set(e, ERR_INTERNAL, NULL, 0,
+                    "%s example %s answers %d, which the route does not document", r->op, x->name,
+                    x->status);
+            goto fail;
         }
     }
-
     for (size_t k = 0; k < ns; k++) {
-        int status = statuses[k];
-        const openapi_answer *a = NULL;
-        json_object *run = json_object_new_array(), *other = json_object_new_array();
-        json_object *alts = json_object_new_array(), *resp = json_object_new_object();
-        char desc[1024] = "", key[8];
-        size_t used = 0;
-
-        for (size_t i = 0; i < OPENAPI_ANSWERS; i++)
-            if (r->answers[i].status == status)
-                a = &r->answers[i];
-        if (a != NULL && a->type != NULL)
-            json_object_array_add(alts,
-                                  openapi_type(strcmp(a->type, "text") == 0 ? "string" : a->type));
-        for (size_t i = 0; i < l->n; i++) {
-            if (l->v[i].status != status)
-                continue;
-            json_object_array_add(l->v[i].run ? run : other, json_object_new_string(l->v[i].code));
-            int n = snprintf(desc + used, sizeof(desc) - used, "%s`%s`",
-                             used ? ", " : "Errors: ", l->v[i].code);
-            if (n > 0 && (size_t)n < sizeof(desc) - used)
-                used += (size_t)n;
-        }
-        if (json_object_array_length(run) > 0)
-            json_object_array_add(alts, openapi_coded("InvokeResult", json_object_get(run), true));
-        if (json_object_array_length(other) > 0)
-            json_object_array_add(alts, openapi_coded("Error", json_object_get(other), false));
-        json_object_put(run);
-        json_object_put(other);
-        if (a != NULL) {
-            char both[1200];
-            snprintf(both, sizeof(both), "%s%s%s", a->desc, used ? " " : "", desc);
-            openapi_add_str(resp, "description", both);
-        } else {
-            openapi_add_str(resp, "description", desc);
-        }
-        if (json_object_array_length(alts) > 0) {
-            json_object *media = json_object_new_object(), *content = json_object_new_object();
-            json_object *examples;
-            if (json_object_array_length(alts) == 1) {
-                json_object_object_add(media, "schema",
-                                       json_object_get(json_object_array_get_idx(alts, 0)));
-            } else {
-                json_object *any = json_object_new_object();
-                json_object_object_add(any, "anyOf", json_object_get(alts));
-                json_object_object_add(media, "schema", any);
-            }
-            if (openapi_answer_examples(r, status, a != NULL ? a->type : NULL, &examples, e) != 0) {
-                json_object_put(media);
-                json_object_put(content);
-                json_object_put(alts);
-                json_object_put(resp);
-                json_object_put(responses);
-                return -1;
-            }
-            if (examples != NULL)
-                json_object_object_add(media, "examples", examples);
-            bool text = a != NULL && a->type != NULL && strcmp(a->type, "text") == 0;
-            json_object_object_add(content, text ? "text/plain" : "application/json", media);
-            json_object_object_add(resp, "content", content);
-        }
-        json_object_put(alts);
-        openapi_bodiless_examples(r, status, resp);
-        snprintf(key, sizeof(key), "%d", status);
+        if (openapi_response(r, l, statuses[k], &resp, e) != 0)
+            goto fail;
+        snprintf(key, sizeof(key), "%d", statuses[k]);
         json_object_object_add(responses, key, resp);
     }
     *out = responses;
     return 0;
+fail:
+    json_object_put(responses);
+    return -1;
 }
 
 /* The value of `name` in the query string `q`, into `out`. */
@@ -1571,19 +1585,16 @@ static int openapi_operation(openapi_build *b, const openapi_route *r, json_obje
     unsigned flags, access;
     openapi_errs errs = {.n = 0};
     char notes[2048], tag[32];
-    json_object *op = json_object_new_object(), *responses = NULL, *params, *body;
+    json_object *op, *responses = NULL, *params, *body;
 
     openapi_rows_of(r, &flags, &access);
     openapi_route_errors(b, r, flags, access, &errs);
-    if (errs.full) {
-        json_object_put(op);
+    if (errs.full)
         return err_set(e, ERR_INTERNAL, NULL, 0, "%s answers more than %d errors", r->op,
                        OPENAPI_ERRS_MAX);
-    }
-    if (openapi_responses(r, &errs, &responses, e) != 0) {
-        json_object_put(op);
+    if (openapi_responses(r, &errs, &responses, e) != 0)
         return -1;
-    }
+    op = json_object_new_object();
     for (size_t i = 0; i < errs.n; i++)
         openapi_add_unique(b->codes, errs.v[i].code);
     snprintf(tag, sizeof(tag), "%.*s", (int)strcspn(r->tmpl + 1, "/"), r->tmpl + 1);
