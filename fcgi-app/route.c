@@ -91,6 +91,12 @@ static void route_number(void)
     }
 }
 
+const route_def *route_rows(size_t *count)
+{
+    *count = ROUTE_ROWS;
+    return route_table;
+}
+
 const char *const *route_metric_names(int *count)
 {
     pthread_once(&route_once, route_number);

@@ -89,6 +89,10 @@ typedef struct {
 int route_match(const char *method, const char *uri, const char *invocation_type, route_found *f,
                 err_t *e);
 
+/* The route table itself, for what documents it (openapi.c): `*count`
+ * rows, static. */
+const route_def *route_rows(size_t *count);
+
 /* The metrics label of every route id: "other", then each template once.
  * Sets `*count`; the array is static. */
 const char *const *route_metric_names(int *count);

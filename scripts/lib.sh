@@ -250,13 +250,17 @@ ml_nginx_part() {
 
 # Render nginx/minilambda.conf.in into the run dir; the locations come
 # from the binary's route table (which also checks MINILAMBDA_MAX_IMAGE_BYTES
-# and MINILAMBDA_METRICS_ALLOW). Besides the whole nginx.conf, its upstreams
+# and MINILAMBDA_METRICS_ALLOW), and so does the OpenAPI document nginx
+# serves at /openapi.json. Besides the whole nginx.conf, its upstreams
 # and server parts are written on their own (nginx-upstreams.conf,
 # nginx-server.conf) for a server's own nginx to include.
 ml_render_nginx() {
     local run=$MINILAMBDA_RUN_DIR user line
     mkdir -p "$run/nginx-tmp"
     "$ML_BIN" --print-nginx >"$run/locations.conf" || return 1
+    "$ML_BIN" --print-openapi >"$run/openapi.json.tmp" || return 1
+    chmod 644 "$run/openapi.json.tmp"
+    mv -f "$run/openapi.json.tmp" "$run/openapi.json"
     user=$(ml_nginx_user)
     line=""
     [ -z "$user" ] || line="user $user;"
