@@ -94,7 +94,9 @@ export async function request(method, path, { body, open = false } = {}) {
       json = null; // a truncated or odd body: callers use text
     }
   }
-  if (res.status === 401 && !open) {
+  // A 401 to a call made before the user changed the key says nothing
+  // about the new one.
+  if (res.status === 401 && !open && k === key()) {
     const refused = k !== '';
     forgetKey();
     if (!waiting) {
