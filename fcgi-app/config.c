@@ -164,6 +164,9 @@ static const config_def config_table[] = {
     {"MINILAMBDA_INIT", CONFIG_STR, F(init), NULL, 0, 0, config_check_init,
      "minilambda-init, mounted into warm containers (default: next to the binary, else "
      "installed)"},
+    {"MINILAMBDA_IDEMPOTENCY_MAX_BYTES", CONFIG_LLONG, F(idempotency_max_bytes), "268435456", 65536,
+     INT64_MAX, NULL,
+     "bytes the Idempotency-Key records may take on disk; past it a new key is 507"},
     {"MINILAMBDA_LOG_LEVEL", CONFIG_LEVEL, F(level), "info", 0, 0, NULL,
      "error, warn, info or debug"},
 };

@@ -59,6 +59,7 @@ typedef struct {
     int warm_idle;                       /* MINILAMBDA_WARM_IDLE, seconds */
     int warm_max;                        /* MINILAMBDA_WARM_MAX: warm containers at most */
     char init[CONFIG_PATH_MAX];          /* MINILAMBDA_INIT; "" when none: no warm starts */
+    long long idempotency_max_bytes;     /* MINILAMBDA_IDEMPOTENCY_MAX_BYTES */
     /* Derived: */
     bool loopback_only;                       /* nginx binds a loopback address only */
     bool auth_required;                       /* every route but the open ones needs a key */

@@ -9,6 +9,8 @@
  *   --print-nginx   nginx location blocks rendered from the route table
  *   --print-instance  the minilambda.instance label of this configuration's
  *                     containers (its data dir's name)
+ *   --print-openapi the OpenAPI document, built from the route, field,
+ *                   error and status tables (openapi.c)
  */
 #include <curl/curl.h>
 #include <limits.h>
@@ -23,6 +25,7 @@
 #include "files.h"
 #include "keys.h"
 #include "log.h"
+#include "openapi.h"
 #include "pool.h"
 #include "route.h"
 #include "store.h"
@@ -88,7 +91,8 @@ static int main_pool(void *arg)
 
 static void main_usage(const char *argv0)
 {
-    printf("usage: %s [--supervise | --print-config | --print-nginx | --print-instance | --help]\n"
+    printf("usage: %s [--supervise | --print-config | --print-nginx | --print-instance |\n"
+           "          --print-openapi | --help]\n"
            "Configured by these environment variables (see README.md):\n",
            argv0);
     config_usage(stdout);
@@ -107,7 +111,7 @@ int main(int argc, char **argv)
     }
     if (*mode != '\0' && strcmp(mode, "--print-config") != 0 &&
         strcmp(mode, "--print-nginx") != 0 && strcmp(mode, "--print-instance") != 0 &&
-        strcmp(mode, "--supervise") != 0) {
+        strcmp(mode, "--print-openapi") != 0 && strcmp(mode, "--supervise") != 0) {
         fprintf(stderr, "minilambda: unknown argument \"%s\"; see --help\n", mode);
         return 2;
     }
@@ -125,6 +129,13 @@ int main(int argc, char **argv)
     }
     if (strcmp(mode, "--print-nginx") == 0) {
         route_print_nginx(stdout, &cfg);
+        return 0;
+    }
+    if (strcmp(mode, "--print-openapi") == 0) {
+        if (openapi_print(stdout, &e) != 0) {
+            fprintf(stderr, "minilambda: cannot print the OpenAPI document: %s\n", e.msg);
+            return 1;
+        }
         return 0;
     }
     main_instance(cfg.data_dir, instance, sizeof(instance));

@@ -21,6 +21,7 @@
 #include "clock.h"
 #include "docker.h"
 #include "executor.h"
+#include "idem.h"
 #include "keeper.h"
 #include "log.h"
 #include "metrics.h"
@@ -391,6 +392,7 @@ static int pool_open(pool_master *m)
 {
     const config_t *cfg = m->cfg;
     char shm[160], why[512];
+    err_t e;
 
     m->total = cfg->workers + cfg->async_workers;
     m->janitor = m->total;
@@ -426,6 +428,15 @@ static int pool_open(pool_master *m)
     /* Runs claimed when the platform last stopped are not running now; the
      * janitor recovers them before any executor starts. */
     slots_need_recovery(m->slots, SLOTS_ALL_ROWS);
+    /* Counted before any worker writes: a count a dead process left high
+     * is right again. The janitor prunes the records from then on. */
+    idem_t *idem = idem_open(cfg->data_dir, cfg->idempotency_max_bytes, &e);
+    int counted = idem != NULL ? idem_recount(idem, &e) : -1;
+    idem_close(idem);
+    if (counted != 0) {
+        log_error("pool start-up failed: %s", e.msg);
+        return -1;
+    }
     m->control_fd = pool_listen(cfg->socket);
     m->invoke_fd = pool_listen(cfg->invoke_socket);
     if (m->control_fd < 0 || m->invoke_fd < 0)

@@ -32,6 +32,8 @@
  * it was created. */
 #define RECORDS_RUN_MAX_MS ((FUNC_TIMEOUT_MAX + 60) * 1000LL)
 #define RECORDS_BLOCK 65536
+/* How far back in time a listing's first pass reads. */
+#define RECORDS_WINDOW_MS 60000LL
 /* Bounds on what a reader loads: one record line, one id shard. */
 #define RECORDS_LINE_MAX (64u * 1024 * 1024)
 #define RECORDS_SHARD_MAX (256u * 1024 * 1024)
@@ -68,6 +70,7 @@ typedef struct {
     int exit;   /* -1: none */
     bool truncated;
     int http;
+    int timeout; /* seconds */
     char id[RUNTIME_ID_LEN];
     char creator[RUNTIME_ID_LEN]; /* "" when none */
     char code[32];                /* "" when none */
@@ -319,6 +322,14 @@ static const char *records_start_word(char c)
     return c == 'c' ? "cold" : c == 'w' ? "warm" : c == 'r' ? "reused" : NULL;
 }
 
+/* The seconds `c` had: its own, or the function's when it was refused
+ * before its body was read. */
+static int records_timeout(const records_call *c)
+{
+    long long t = c->timeout_s > 0 ? c->timeout_s : func_int(c->function, "timeout");
+    return t > 0 && t <= 999 ? (int)t : 0;
+}
+
 /* The full record of `c`, completed at `done_ms`. */
 static json_object *records_json(const records_t *r, const records_call *c, status_record st,
                                  long long done_ms, bool *truncated)
@@ -338,8 +349,9 @@ static json_object *records_json(const records_t *r, const records_call *c, stat
     records_set_str(rec, "created_at", created);
     records_set_str(rec, "started_at", res != NULL ? created : NULL);
     records_set_str(rec, "completed_at", done);
-    json_object_object_add(rec, "timeout",
-                           c->timeout_s > 0 ? json_object_new_int(c->timeout_s) : NULL);
+    json_object_object_add(rec, "attempts", json_object_new_int(res != NULL ? 1 : 0));
+    json_object_object_add(rec, "max_attempts", json_object_new_int(1));
+    json_object_object_add(rec, "timeout", json_object_new_int(records_timeout(c)));
     records_set_str(rec, "error",
                     res == NULL                       ? c->error
                     : res->status == STATUS_SUCCEEDED ? NULL
@@ -433,11 +445,11 @@ int records_append(records_t *r, const records_call *c, err_t *e)
         int n =
             snprintf(idx, sizeof(idx),
                      "%013lld %013lld %-36.36s %d %c %010lld %012lld %010zu %4d %d %03d "
-                     "%-36.36s %-24.24s",
+                     "%-36.36s %-24.24s %03d",
                      c->created_ms, done, c->id, (int)st, records_start_char(res), duration, off,
                      len, exit_code < -1 || exit_code > 9999 ? -1 : exit_code, truncated ? 1 : 0,
                      c->http_status % 1000, c->creator && c->creator[0] ? c->creator : "-",
-                     c->code && c->code[0] ? c->code : "-");
+                     c->code && c->code[0] ? c->code : "-", records_timeout(c));
         records_pad(idx, RECORDS_IDX_LEN, n);
         struct iovec one = {.iov_base = idx, .iov_len = RECORDS_IDX_LEN};
         records_path(r, fid, s->seq, ".idx", path, sizeof(path));
@@ -509,12 +521,12 @@ static void records_word(const char *line, int at, int width, char *out, size_t 
  * line that is not one (a torn append). */
 static int records_parse(const char *line, size_t len, records_entry *en)
 {
-    long long v[9];
-    static const int at[9] = {0, 14, 65, 69, 80, 93, 104, 109, 111};
-    static const int width[9] = {13, 13, 1, 10, 12, 10, 4, 1, 3};
+    long long v[10];
+    static const int at[10] = {0, 14, 65, 69, 80, 93, 104, 109, 111, 177};
+    static const int width[10] = {13, 13, 1, 10, 12, 10, 4, 1, 3, 3};
     if (len != RECORDS_IDX_LEN - 1)
         return -1;
-    for (int i = 0; i < 9; i++)
+    for (int i = 0; i < 10; i++)
         if (records_num(line, at[i], width[i], &v[i]) != 0)
             return -1;
     records_word(line, 28, 36, en->id, sizeof(en->id));
@@ -533,6 +545,7 @@ static int records_parse(const char *line, size_t len, records_entry *en)
     en->exit = (int)v[6];
     en->truncated = v[7] != 0;
     en->http = (int)v[8];
+    en->timeout = (int)v[9];
     return 0;
 }
 
@@ -718,6 +731,12 @@ static json_object *records_entry_json(const records_entry *en, const char *fid,
     records_set_str(o, "created_at", created);
     records_set_str(o, "started_at", en->status == STATUS_REC_REJECTED ? NULL : created);
     records_set_str(o, "completed_at", done);
+    json_object_object_add(o, "attempts",
+                           json_object_new_int(en->status == STATUS_REC_REJECTED ? 0 : 1));
+    json_object_object_add(o, "max_attempts", json_object_new_int(1));
+    json_object_object_add(o, "timeout", json_object_new_int(en->timeout));
+    /* The reason's text is in the record (by id); a listing has its code. */
+    json_object_object_add(o, "error", NULL);
     json_object_object_add(o, "duration_ms", json_object_new_int64(en->duration));
     json_object_object_add(o, "exit_code", en->exit >= 0 ? json_object_new_int(en->exit) : NULL);
     json_object_object_add(o, "http_status", json_object_new_int(en->http));
@@ -739,8 +758,10 @@ typedef struct {
     const records_query *q;
     long long cutoff; /* completed before this: past the retention */
     const char *fid, *name;
-    long long rank; /* records of the current function seen, newest first */
-    bool stop;      /* nothing older of this function can enter */
+    long long rank;  /* records of the current function seen, newest first */
+    bool stop;       /* nothing older of this function can enter */
+    long long floor; /* this pass reads lines completed after this only */
+    bool cut;        /* a function had lines older than the floor */
     records_item *items;
     int n;
 } records_listing;
@@ -761,6 +782,10 @@ static int records_list_visit(const records_entry *en, void *arg)
         (q->since_ms >= 0 && en->done < q->since_ms - RECORDS_SKEW_MS) ||
         (l->n == q->limit && en->done < l->items[l->n - 1].key.created_ms - RECORDS_SKEW_MS))
         return l->stop = true;
+    if (en->done < l->floor - RECORDS_SKEW_MS) {
+        l->cut = true;
+        return l->stop = true;
+    }
     if (en->done < l->cutoff || (q->status >= 0 && en->status != q->status) ||
         (q->since_ms >= 0 && en->created < q->since_ms))
         return 0;
@@ -832,13 +857,32 @@ int records_list(records_t *r, const records_query *q, json_object **out, err_t 
         free(l.items);
         return err_sys(e, errno, "opendir", r->fn);
     }
-    struct dirent *ent;
-    /* With a function id, only its directory; else every one. */
+    /* With a function id, only its directory; else every one. Functions
+     * are read one after the other, each back to a floor in time: a pass
+     * whose page is not full at the floor (a filter few records match, a
+     * function with none) goes again with a floor further back, so one
+     * function is never read to its start before the others are read at
+     * all. */
     bool by_id = q->function != NULL && func_is_id(q->function);
-    while (rc == 0 && (ent = readdir(d)) != NULL) {
-        if (!func_is_id(ent->d_name) || (by_id && strcmp(ent->d_name, q->function) != 0))
-            continue;
-        rc = records_list_fn(&l, ent->d_name, e);
+    long long anchor = q->before != NULL ? q->before->created_ms : clock_wall_ms();
+    for (long long window = RECORDS_WINDOW_MS; rc == 0; window *= 8) {
+        struct dirent *ent;
+        l.floor = anchor - window;
+        l.cut = false;
+        for (int i = 0; i < l.n; i++)
+            json_object_put(l.items[i].entry);
+        l.n = 0;
+        rewinddir(d);
+        while (rc == 0 && (ent = readdir(d)) != NULL) {
+            if (!func_is_id(ent->d_name) || (by_id && strcmp(ent->d_name, q->function) != 0))
+                continue;
+            rc = records_list_fn(&l, ent->d_name, e);
+        }
+        /* Done when no function had lines past the floor, or when the page
+         * is full with records all created after it (no line completed
+         * before the floor can have been created later). */
+        if (!l.cut || (l.n == q->limit && l.items[l.n - 1].key.created_ms >= l.floor))
+            break;
     }
     closedir(d);
     json_object *arr = json_object_new_array();
@@ -1102,7 +1146,7 @@ static long long records_compact(records_t *r, int shard, const records_segments
                     continue;
                 }
                 snprintf(key.fid, sizeof(key.fid), "%.36s", line + 37);
-                if (records_num(line, 74, 10, &key.seq) == 0 &&
+                if (records_num(line, 74, 10, &key.seq) == 0 && all->n > 0 &&
                     bsearch(&key, all->v, all->n, sizeof(*all->v), records_seg_cmp_id) != NULL)
                     buf_append(&keep, line, RECORDS_ID_LEN);
             }
@@ -1165,8 +1209,10 @@ int records_prune(records_t *r, long long now_ms, records_pruned *out, err_t *e)
         out->segments++;
         total -= s->bytes + s->entries * RECORDS_ID_LEN;
     }
-    memmove(all.v, all.v + gone, (all.n - gone) * sizeof(*all.v));
-    all.n -= gone;
+    if (gone > 0) {
+        memmove(all.v, all.v + gone, (all.n - gone) * sizeof(*all.v));
+        all.n -= gone;
+    }
     if (all.n > 0)
         qsort(all.v, all.n, sizeof(*all.v), records_seg_cmp_id);
     for (size_t i = 0; i < all.n; i++)

@@ -126,7 +126,8 @@ typedef struct {
 /*
  * Records as `q` asks, newest first, at most q->limit, without their
  * output: id, type "sync", function_id, function_name, status, start,
- * created_at, started_at, completed_at, duration_ms, exit_code,
+ * created_at, started_at, completed_at, attempts, max_attempts, timeout,
+ * error (null: the text is in the record), duration_ms, exit_code,
  * http_status, code, truncated, created_by. Caller owns `*out` (an array).
  */
 int records_list(records_t *r, const records_query *q, json_object **out, err_t *e);

@@ -12,6 +12,7 @@
 #include "clock.h"
 #include "docker.h"
 #include "files.h"
+#include "idem.h"
 #include "janitor.h"
 #include "log.h"
 #include "records.h"
@@ -24,6 +25,7 @@ typedef struct {
     const sweeper_ctx *x;
     async_t *async;
     records_t *records;
+    idem_t *idem; /* whose records the periodic pass prunes */
     docker_t *docker;
     docker_conn_t *conn;
     runtime_t *runtime;
@@ -88,6 +90,8 @@ static int sweeper_open(sweeper_state *st, const sweeper_ctx *x, err_t *e)
     if ((st->async = async_open(x->cfg->data_dir, e)) == NULL ||
         (st->records = records_open(x->cfg->data_dir, &lim, e)) == NULL)
         return -1;
+    if ((st->idem = idem_open(x->cfg->data_dir, x->cfg->idempotency_max_bytes, e)) == NULL)
+        return -1;
     if ((st->docker = docker_new(why, sizeof(why))) == NULL)
         return err_set(e, ERR_INTERNAL, NULL, 0, "%s", why);
     st->conn = docker_conn_new(st->docker);
@@ -104,6 +108,7 @@ static void sweeper_close(sweeper_state *st)
     docker_free(st->docker);
     records_close(st->records);
     async_close(st->async);
+    idem_close(st->idem);
 }
 
 /* The temp files of writes a crash interrupted, in the data dir. */
@@ -172,6 +177,7 @@ int sweeper_run(const sweeper_ctx *x)
         if (due) {
             async_prune(st.async, x->cfg->retention);
             sweeper_prune_records(&st);
+            idem_prune(st.idem, clock_wall_ms());
             next = clock_mono_ms() + x->cfg->janitor_interval * 1000LL;
         }
     }

@@ -9,6 +9,9 @@ ML_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 ML_BUILD=${ML_BUILD:-$ML_ROOT/build}
 ML_BIN=${ML_BIN:-$ML_BUILD/minilambda-fcgi}
 ML_DOCKER_SOCK=/var/run/docker.sock
+# The dashboard's static files (nginx/ui/ in the source tree; an installed
+# layout points this at its copy).
+ML_UI_DIR=${ML_UI_DIR:-$ML_ROOT/nginx/ui}
 
 ml_log() { printf 'minilambda: %s\n' "$*" >&2; }
 ml_die() { ml_log "$*"; exit 1; }
@@ -250,19 +253,31 @@ ml_nginx_part() {
 
 # Render nginx/minilambda.conf.in into the run dir; the locations come
 # from the binary's route table (which also checks MINILAMBDA_MAX_IMAGE_BYTES
-# and MINILAMBDA_METRICS_ALLOW). Besides the whole nginx.conf, its upstreams
+# and MINILAMBDA_METRICS_ALLOW), and so does the OpenAPI document nginx
+# serves at /openapi.json. Besides the whole nginx.conf, its upstreams
 # and server parts are written on their own (nginx-upstreams.conf,
-# nginx-server.conf) for a server's own nginx to include.
+# nginx-server.conf) for a server's own nginx to include. The dashboard's files are copied next
+# to it, like fastcgi_params: nginx's workers (www-data) can read the run
+# dir, not necessarily a checkout under /root.
 ml_render_nginx() {
     local run=$MINILAMBDA_RUN_DIR user line
     mkdir -p "$run/nginx-tmp"
     "$ML_BIN" --print-nginx >"$run/locations.conf" || return 1
+    "$ML_BIN" --print-openapi >"$run/openapi.json.tmp" || return 1
+    chmod 644 "$run/openapi.json.tmp"
+    mv -f "$run/openapi.json.tmp" "$run/openapi.json"
     user=$(ml_nginx_user)
     line=""
     [ -z "$user" ] || line="user $user;"
     chmod 755 "$run"
     [ -z "$user" ] || chown "$user" "$run/nginx-tmp"
     cp "$ML_ROOT/nginx/fastcgi_params" "$run/fastcgi_params"
+    if [ ! -f "$ML_UI_DIR/index.html" ]; then
+        ml_log "no dashboard in $ML_UI_DIR (ML_UI_DIR names the folder of nginx/ui)"
+        return 1
+    fi
+    rm -rf "${run:?}/ui"
+    cp -R "$ML_UI_DIR" "$run/ui" && chmod -R a+rX "$run/ui" || return 1
     sed -e "s|@USER_LINE@|$line|" \
         -e "s|@RUN_DIR@|$run|g" \
         -e "s|@PORT@|$MINILAMBDA_PORT|g" \

@@ -208,8 +208,9 @@ it_register() {
     process)
         extra="${extra:+$extra,}\"reuse\":\"process\""
         # Every command of the test image looped by its ml-loop (fn_sh's are
-        # already); without one, the image's own "cat".
-        if [ "$2" = "$IT_BUSYBOX" ]; then
+        # already); without one, the image's own "cat". IT_LOOP_NATIVE=1:
+        # the command speaks the loop protocol itself.
+        if [ "$2" = "$IT_BUSYBOX" ] && [ -z "${IT_LOOP_NATIVE:-}" ]; then
             extra=$(jq -c '(.command // ["cat"]) as $c
                 | .command = (if $c[0] == "/bin/ml-loop" then $c else ["/bin/ml-loop"] + $c end)
                 | tostring | .[1:-1]' <<<"{$extra}" | jq -r .)
