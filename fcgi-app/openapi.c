@@ -107,7 +107,6 @@ static const char *const openapi_part_status[] = {"ok", "failed", NULL};
 static const char *const openapi_detail[] = {"1", "true", "0", "false", NULL};
 static const char *const openapi_types[] = {"Event", "RequestResponse", NULL};
 static const char *const openapi_run_types[] = {"sync", "async", NULL};
-static const char *const openapi_starts[] = {"cold", "warm", "reused", NULL};
 
 /* The codes a failed /healthz part names (health.c). */
 static const char *const openapi_health_codes[] = {
@@ -175,8 +174,8 @@ static const openapi_prop openapi_invocation[] = {
     {"created_by", "string", OPENAPI_REQ | OPENAPI_NULL, "The id of the key that queued it.", 0, 0,
      NULL, NULL},
     {"start", "string", OPENAPI_NULL,
-     "How its container started; null when it got none (a sync record always has it).", 0, 0,
-     openapi_starts, NULL},
+     "How its container started: `cold`, `warm` or `reused`; null when it got none.", 0, 0, NULL,
+     NULL},
     {"http_status", "integer", 0, "Sync: the status the call was answered with.", 0, 0, NULL, NULL},
     {"code", "string", OPENAPI_NULL,
      "Sync: the answer's error code, or null. A listing's sync records carry this and `error: "

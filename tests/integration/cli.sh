@@ -272,7 +272,9 @@ rc_is "inv ls" 0
 out_has "inv ls: the header" '^ID +FUNCTION +STATUS +ATTEMPTS +CREATED +ERROR$'
 out_has "inv ls: the row" "^$INV +logger +COMPLETED +1/1 "
 ml inv ls --function logger -q
-it_eq "inv ls --function -q: the id" "$INV" "$(cat "$OUT")"
+# Newest first: the async run, then the record of the synchronous call above.
+it_eq "inv ls --function -q: the ids, newest first" "$INV" "$(head -1 "$OUT")"
+it_eq "inv ls --function -q: the sync call's record too" 2 "$(wc -l <"$OUT")"
 ml -o json inv ls --status COMPLETED
 jq_is "inv ls --status: only those" '[.[].status] | unique' '["COMPLETED"]'
 ml -o json inv ls --limit 1
