@@ -815,3 +815,135 @@ int async_prune(async_t *a, long long retention_s)
     closedir(d);
     return n;
 }
+
+/* A record as async_bound weighs it. */
+typedef struct {
+    char id[RUNTIME_ID_LEN];
+    char fid[RUNTIME_ID_LEN];
+    long long mtime_ns; /* of its .json: a finished one was last written when it finished */
+    long long bytes;    /* its .json, .event and .result */
+    bool finished, gone;
+} async_weight;
+
+static int async_weight_by_function(const void *x, const void *y)
+{
+    const async_weight *a = x, *b = y;
+    int c = strcmp(a->fid, b->fid);
+    if (c != 0)
+        return c;
+    return (b->mtime_ns > a->mtime_ns) - (b->mtime_ns < a->mtime_ns); /* newest first */
+}
+
+static int async_weight_by_age(const void *x, const void *y)
+{
+    const async_weight *a = x, *b = y;
+    return (a->mtime_ns > b->mtime_ns) - (a->mtime_ns < b->mtime_ns); /* oldest first */
+}
+
+/* The records under records/ with their sizes into `*out`; the sum into
+ * `*total`. 0, or -1. */
+static int async_weigh(async_t *a, async_weight **out, size_t *n, long long *total)
+{
+    static const char *const ext[] = {".json", ".event", ".result"};
+    size_t cap = 0;
+    *out = NULL;
+    *n = 0;
+    *total = 0;
+    DIR *d = opendir(a->records);
+    if (d == NULL)
+        return -1;
+    struct dirent *ent;
+    while ((ent = readdir(d)) != NULL) {
+        size_t len = strlen(ent->d_name);
+        char path[ASYNC_PATH];
+        struct stat st;
+        if (len != RUNTIME_ID_LEN - 1 + 5 || strcmp(ent->d_name + len - 5, ".json") != 0)
+            continue;
+        if (*n == cap) {
+            size_t ncap = cap ? cap * 2 : 256;
+            async_weight *grown = realloc(*out, ncap * sizeof(*grown));
+            if (grown == NULL) {
+                closedir(d);
+                return -1;
+            }
+            *out = grown;
+            cap = ncap;
+        }
+        async_weight *w = &(*out)[*n];
+        memset(w, 0, sizeof(*w));
+        snprintf(w->id, sizeof(w->id), "%.*s", (int)(len - 5), ent->d_name);
+        for (size_t i = 0; i < 3; i++) {
+            async_path(a, w->id, ext[i], path, sizeof(path));
+            if (stat(path, &st) != 0)
+                continue;
+            w->bytes += st.st_size;
+            if (i == 0)
+                w->mtime_ns = (long long)st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec;
+        }
+        *total += w->bytes;
+        (*n)++;
+    }
+    closedir(d);
+    return 0;
+}
+
+/* Delete record `w`, its metadata first (so no listing shows half of it). */
+static void async_drop(async_t *a, async_weight *w, long long *total)
+{
+    static const char *const ext[] = {".json", ".event", ".result"};
+    char path[ASYNC_PATH];
+    for (size_t i = 0; i < 3; i++) {
+        async_path(a, w->id, ext[i], path, sizeof(path));
+        unlink(path);
+    }
+    w->gone = true;
+    *total -= w->bytes;
+}
+
+int async_bound(async_t *a, long long per_function, long long max_bytes)
+{
+    async_weight *v = NULL;
+    size_t n = 0;
+    long long total = 0;
+    int dropped = 0;
+    if (async_weigh(a, &v, &n, &total) != 0) {
+        free(v);
+        return -1;
+    }
+    /* Only a count past the cap can hold a function past it. */
+    bool cap = per_function > 0 && (long long)n > per_function;
+    if (cap || total > max_bytes) {
+        for (size_t i = 0; i < n; i++) {
+            json_object *rec = async_load(a, v[i].id);
+            int st = rec ? async_status_of(rec) : -1;
+            v[i].finished = st >= 0 && status_record_finished((status_record)st);
+            snprintf(v[i].fid, sizeof(v[i].fid), "%s", rec ? func_str(rec, "function_id") : "");
+            json_object_put(rec);
+        }
+    }
+    if (cap && n > 0) {
+        qsort(v, n, sizeof(*v), async_weight_by_function);
+        long long kept = 0;
+        for (size_t i = 0; i < n; i++) {
+            if (i == 0 || strcmp(v[i].fid, v[i - 1].fid) != 0)
+                kept = 0;
+            if (!v[i].finished)
+                continue;
+            if (++kept > per_function) {
+                async_drop(a, &v[i], &total);
+                dropped++;
+            }
+        }
+    }
+    if (total > max_bytes && n > 0) {
+        qsort(v, n, sizeof(*v), async_weight_by_age);
+        for (size_t i = 0; i < n && total > max_bytes; i++) {
+            if (!v[i].finished || v[i].gone)
+                continue;
+            async_drop(a, &v[i], &total);
+            dropped++;
+        }
+    }
+    free(v);
+    return dropped;
+}

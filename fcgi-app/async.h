@@ -141,6 +141,16 @@ int async_recover(async_t *a, int executor);
  * seconds old. Returns how many, or -1. */
 int async_prune(async_t *a, long long retention_s);
 
+/*
+ * Keep finished records within bounds: of each function only the
+ * `per_function` newest finished ones (by completion), and all records
+ * together (event and result files included) within `max_bytes`, the
+ * oldest finished ones going first. PENDING and RUNNING records are never
+ * deleted. For the janitor: it reads every record only when a bound may
+ * be passed. Returns how many were deleted, or -1.
+ */
+int async_bound(async_t *a, long long per_function, long long max_bytes);
+
 /* Remove the temp files of record writes a crash interrupted. Returns how
  * many, or -1 with `e`. */
 int async_sweep_tmp(async_t *a, err_t *e);

@@ -125,10 +125,13 @@ static const config_def config_table[] = {
      "bytes of stdout, and of stderr, a synchronous call's record keeps (the rest is cut, "
      "truncated: true)"},
     {"MINILAMBDA_RECORDS_PER_FUNCTION", CONFIG_LLONG, F(records_per_function), "10000", 1,
-     1000000000, NULL, "newest synchronous records kept per function; older ones are pruned"},
+     1000000000, NULL,
+     "newest records kept per function, sync ones and finished async ones each; older ones "
+     "are pruned"},
     {"MINILAMBDA_RECORDS_MAX_BYTES", CONFIG_LLONG, F(records_max_bytes), "1073741824", 65536,
      INT64_MAX, NULL,
-     "bytes all synchronous records may take on disk; past it the janitor prunes the oldest"},
+     "bytes sync records may take on disk, and finished async ones as much; past it the "
+     "janitor prunes the oldest"},
     {"MINILAMBDA_MAX_IMAGE_BYTES", CONFIG_LLONG, F(max_image_bytes), "4294967296", 1, INT64_MAX,
      NULL, "largest image upload in bytes (nginx and the app)"},
     {"MINILAMBDA_METRICS_SHM", CONFIG_STR, F(metrics_shm), "", 0, 0, config_check_shm,

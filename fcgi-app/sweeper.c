@@ -176,6 +176,11 @@ int sweeper_run(const sweeper_ctx *x)
             waiting = sweeper_pass(&st);
         if (due) {
             async_prune(st.async, x->cfg->retention);
+            int b = async_bound(st.async, x->cfg->records_per_function, x->cfg->records_max_bytes);
+            if (b > 0)
+                log_info("janitor: pruned %d finished async records past the per-function or "
+                         "byte cap",
+                         b);
             sweeper_prune_records(&st);
             idem_prune(st.idem, clock_wall_ms());
             next = clock_mono_ms() + x->cfg->janitor_interval * 1000LL;

@@ -179,6 +179,19 @@ done
 it_eq "cap 3: function=echo lists the newest 3" 3 "$(it_inv_count function=echo)"
 it_true "cap 3: the newest is readable" exists "$ID"
 it_true "cap 3: the oldest is gone (404)" it_inv_gone "$first"
+# Finished async records obey the same cap, through the janitor.
+async_ids=()
+for i in 1 2 3 4 5; do
+    it_async echo "{\"event\":{\"async\":$i}}"
+    async_ids+=("$IT_INV")
+done
+it_true "cap 3: 5 async runs complete" ml_wait_for 60 it_all_are COMPLETED "${async_ids[@]:2}"
+async_count_is() {
+    [ "$(curl -sf "$BASE/invocations?function=echo&limit=1000" | jq '[.[] | select(.type == "async")] | length')" = "$1" ]
+}
+it_true "cap 3: the janitor prunes the finished async ones to 3" ml_wait_for 30 async_count_is 3
+it_true "cap 3: the oldest async one is gone (404)" it_inv_gone "${async_ids[0]}"
+it_true "cap 3: the newest async one stays" exists "${async_ids[4]}"
 
 # --- pruning by the byte cap -------------------------------------------------------
 ml_stop_all

@@ -9,7 +9,9 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <fcntl.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -319,6 +321,46 @@ static void test_prune(void **state)
     assert_string_equal(status_of(f, waiting), "PENDING");
 }
 
+/* Finish `n` runs of the fixture's function, each completed 10 s after
+ * the one before (their record files' mtimes), ids into `ids`. */
+static void finish_runs(fixture *f, int n, char ids[][RUNTIME_ID_LEN])
+{
+    json_object *rec = NULL;
+    bool running;
+    err_t e;
+    for (int i = 0; i < n; i++) {
+        char path[320];
+        accept_one(f, "{}", ids[i]);
+        assert_int_equal(async_cancel(f->a, ids[i], &rec, &running, &e), 0);
+        json_object_put(rec);
+        snprintf(path, sizeof(path), "%s/async/records/%s.json", f->dir, ids[i]);
+        struct timespec t[2] = {{.tv_sec = 1700000000 + i * 10}, {.tv_sec = 1700000000 + i * 10}};
+        assert_int_equal(utimensat(AT_FDCWD, path, t, 0), 0);
+    }
+}
+
+static void test_bound(void **state)
+{
+    fixture *f = *state;
+    char ids[5][RUNTIME_ID_LEN], waiting[RUNTIME_ID_LEN];
+    finish_runs(f, 5, ids);
+    accept_one(f, "{}", waiting);
+    /* Within both bounds: nothing goes. */
+    assert_int_equal(async_bound(f->a, 10, 1LL << 40), 0);
+    /* Two per function: the three oldest finished go, the pending stays. */
+    assert_int_equal(async_bound(f->a, 2, 1LL << 40), 3);
+    assert_string_equal(status_of(f, ids[0]), "absent");
+    assert_string_equal(status_of(f, ids[2]), "absent");
+    assert_string_equal(status_of(f, ids[3]), "CANCELLED");
+    assert_string_equal(status_of(f, ids[4]), "CANCELLED");
+    assert_string_equal(status_of(f, waiting), "PENDING");
+    /* A byte cap nothing fits under: every finished one goes, oldest
+     * first; the pending one is never deleted. */
+    assert_int_equal(async_bound(f->a, 10, 1), 2);
+    assert_string_equal(status_of(f, ids[4]), "absent");
+    assert_string_equal(status_of(f, waiting), "PENDING");
+}
+
 /* An acceptance under a chosen id (an Idempotency-Key's retry): a run
  * with that id already is returned as it is, queued again only when an
  * acceptance that died left it without its marker. */
@@ -372,6 +414,7 @@ int main(void)
         T(test_list),
         T(test_recover),
         T(test_prune),
+        T(test_bound),
         T(test_accept_with_id),
     };
 #undef T
