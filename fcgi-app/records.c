@@ -380,8 +380,8 @@ static json_object *records_json(const records_t *r, const records_call *c, stat
     return rec;
 }
 
-/* Write the fixed-width line `fmt` makes into `out` (`width` bytes,
- * spaces to the '\n'). */
+/* Make the `n` characters written at `out` a fixed-width line: spaces up
+ * to `width` - 1 bytes, then '\n'. */
 static void records_pad(char *out, size_t width, int n)
 {
     if (n < 0)
@@ -403,6 +403,7 @@ int records_append(records_t *r, const records_call *c, err_t *e)
 
     if (!r->lim.enabled)
         return 0;
+    err_clear(e);
     if (!func_is_id(c->id) || !func_is_id(fid))
         return err_set(e, ERR_INTERNAL, NULL, 0, "a record needs an invocation and function id");
     status_record st = res != NULL ? status_sync(res->status) : STATUS_REC_REJECTED;
@@ -412,14 +413,11 @@ int records_append(records_t *r, const records_call *c, err_t *e)
     long long done = c->done_ms > 0 ? c->done_ms : clock_wall_ms();
     json_object *rec = records_json(r, c, st, done, &truncated);
     const char *text = json_object_to_json_string_length(rec, records_json_flags, &len);
-    if (text == NULL) {
-        pthread_mutex_unlock(&r->mu);
-        json_object_put(rec);
-        return err_set(e, ERR_NOMEM, NULL, ENOMEM, "json_object_to_json_string() failed");
-    }
+    if (text == NULL)
+        err_set(e, ERR_NOMEM, NULL, ENOMEM, "json_object_to_json_string() failed");
     /* A segment the janitor deleted between our check and our write took a
      * record nobody can read: write it once more into a fresh one. */
-    for (int attempt = 0; attempt < 2 && rc != 0; attempt++) {
+    for (int attempt = 0; text != NULL && attempt < 2 && rc != 0; attempt++) {
         records_seg *s = records_seg_for(r, fid, func_str(c->function, "name"), e);
         if (s == NULL)
             break;
