@@ -87,6 +87,15 @@ record "$ID_BAD"
 it_eq "its record: REJECTED, 400, unknown_field, no result" "REJECTED 400 unknown_field null" \
     "$(it_jq '"\(.status) \(.http_status) \(.code) \(.result)"')"
 
+# A body past the app's 6 MiB (nginx lets up to 8 MiB through to it).
+{ printf '{"event":"'; head -c 7000000 /dev/zero | tr '\0' x; printf '"}'; } >"$IT_TMP/big-body"
+it_req POST /invoke/echo -H 'Content-Type: application/json' --data-binary "@$IT_TMP/big-body"
+it_expect "a 7 MB invoke body answers 413" 413 payload_too_large
+ID_413=$(it_header X-Invocation-Id)
+record "$ID_413"
+it_eq "its record: REJECTED, 413, payload_too_large" "REJECTED 413 payload_too_large" \
+    "$(it_jq '"\(.status) \(.http_status) \(.code)"')"
+
 # --- output cut to the record's cap --------------------------------------------
 invoke big '{"event":{}}'
 it_expect "a function writing 5000 + 3000 bytes answers 200" 200
@@ -112,16 +121,16 @@ it_expect "a cursor that decodes to no position: 400 invalid_cursor" 400 invalid
 # --- filters --------------------------------------------------------------------
 it_true "function=echo lists only echo's" \
     test "$(curl -sf "$BASE/invocations?function=echo" | jq -r '[.[].function_name] | unique | join(",")')" = echo
-it_eq "function=echo lists both of echo's (200 and the refusal)" 2 "$(it_inv_count function=echo)"
+it_eq "function=echo lists echo's three (200 and the two refusals)" 3 "$(it_inv_count function=echo)"
 it_eq "function=ID lists the same as function=NAME" "$(ids function=echo)" "$(ids "function=${FID[echo]}")"
 it_eq "status=FAILED lists the failed call" "$ID_FAIL" "$(ids status=failed)"
 it_eq "status=TIMEOUT lists the timed-out call" "$ID_TIMEOUT" "$(ids status=TIMEOUT)"
-it_eq "status=REJECTED lists the refusal" "$ID_BAD" "$(ids status=REJECTED)"
+it_eq "status=REJECTED lists the refusals" "$ID_413 $ID_BAD" "$(ids status=REJECTED | tr '\n' ' ' | sed 's/ $//')"
 T1=$(date -u +%Y-%m-%dT%H:%M:%S.%3NZ)
 invoke echo '{"event":{"after":"T1"}}'
 ID_T1=$ID
 it_eq "since=T1 lists only the call made after it" "$ID_T1" "$(ids "since=$T1")"
-it_eq "since=T0 lists all 6 calls" 6 "$(it_inv_count "since=$T0")"
+it_eq "since=T0 lists all 7 calls" 7 "$(it_inv_count "since=$T0")"
 it_async echo '{"event":{"queued":true}}'
 ID_ASYNC=$IT_INV
 it_inv_wait 30 "$ID_ASYNC" COMPLETED || true
@@ -139,7 +148,7 @@ for i in $(seq 1 12); do
 done | xargs -P 4 -I{} curl -s -o /dev/null --max-time 60 -H 'Content-Type: application/json' \
     -d {} "$BASE/invoke/echo"
 ids function=echo >"$IT_TMP/expected"
-it_eq "16 echo records (15 sync, 1 async) before paging" 16 "$(wc -l <"$IT_TMP/expected")"
+it_eq "17 echo records (16 sync, 1 async) before paging" 17 "$(wc -l <"$IT_TMP/expected")"
 : >"$IT_TMP/paged"
 cursor=""
 pages=0
@@ -156,7 +165,7 @@ while :; do
     [ "$pages" != 1 ] || invoke echo '{"event":{"between":"pages"}}'
     [ "$pages" -lt 10 ] || break
 done
-it_eq "16 records in pages of 4: 4 pages" 4 "$pages"
+it_eq "17 records in pages of 4: 5 pages" 5 "$pages"
 it_eq "the pages hold exactly the records listed before paging, in order" \
     "$(cat "$IT_TMP/expected")" "$(cat "$IT_TMP/paged")"
 it_req GET '/invocations?function=echo&limit=4'
