@@ -13,8 +13,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 
+#include "buf.h"
 #include "config.h"
+#include "engines.h"
 #include "err.h"
 #include "files.h"
 #include "keys.h"
@@ -23,11 +26,37 @@
 #include "route.h"
 #include "store.h"
 
-/* Name this instance by its data dir, so two platforms side by side never
- * sweep each other's containers, and a restart finds its own leftovers. */
+/* Name this instance: a random id kept in the data dir
+ * (<data dir>/instance), made at the first start. Its containers carry it
+ * (minilambda.instance), so a janitor never removes another platform's
+ * containers on an engine they share, even when both use the same data dir
+ * path on their own machines, and a restart finds its own leftovers. When
+ * the file cannot be read or made, the data dir's path names it, as
+ * before. */
 static void main_instance(const char *data_dir, char *out, size_t outlen)
 {
-    char real[PATH_MAX];
+    char real[PATH_MAX], path[CONFIG_PATH_MAX + 16], id[20];
+    unsigned char rnd[8];
+    buf_t b;
+    err_t e;
+    snprintf(path, sizeof(path), "%s/instance", data_dir);
+    buf_init(&b, 64);
+    if (files_read(path, &b, &e) == 0 && b.len >= 16 && strspn(b.data, "0123456789abcdef") == 16) {
+        snprintf(out, outlen, "%.16s", b.data);
+        buf_free(&b);
+        return;
+    }
+    buf_free(&b);
+    if (getrandom(rnd, sizeof(rnd), 0) == (ssize_t)sizeof(rnd)) {
+        for (size_t i = 0; i < sizeof(rnd); i++)
+            snprintf(id + 2 * i, 3, "%02x", rnd[i]);
+        id[16] = '\n';
+        if (files_write(path, id, 17, FILES_SYNC_DIR, &e) == 0) {
+            snprintf(out, outlen, "%.16s", id);
+            return;
+        }
+        log_warn("cannot keep this instance's id: %s; naming it by its data dir", e.msg);
+    }
     const char *p = realpath(data_dir, real) ? real : data_dir;
     uint64_t h = 1469598103934665603ULL;
     for (; *p; p++) {
@@ -122,6 +151,11 @@ int main(int argc, char **argv)
     if (curl_global_init(CURL_GLOBAL_ALL) != CURLE_OK) {
         fprintf(stderr, "minilambda: curl_global_init() failed\n");
         return 1;
+    }
+    if (cfg.registry[0] != '\0' && engines_registry_check(cfg.registry, &e) != 0) {
+        fprintf(stderr, "minilambda: configuration error: %s\n", e.msg);
+        curl_global_cleanup();
+        return 2;
     }
     main_instance(cfg.data_dir, instance, sizeof(instance));
     int rc = pool_run(&cfg, instance);
