@@ -18,7 +18,8 @@ int app_open(app_t *a, const config_t *cfg, slots_t *slots, throttle_t *throttle
     snprintf(a->instance, sizeof(a->instance), "%s", instance);
     if ((a->store = store_open(cfg->data_dir, e)) == NULL ||
         (a->keys = keys_open(cfg->data_dir, e)) == NULL ||
-        (a->async = async_open(cfg->data_dir, e)) == NULL)
+        (a->async = async_open(cfg->data_dir, e)) == NULL ||
+        (a->idem = idem_open(cfg->data_dir, cfg->idempotency_max_bytes, e)) == NULL)
         goto fail;
     store_limit(a->store, cfg->max_functions);
     if ((a->engines = engines_open(cfg, engines, e)) == NULL)
@@ -38,6 +39,7 @@ void app_close(app_t *a)
 {
     runtime_free(a->runtime);
     engines_close(a->engines);
+    idem_close(a->idem);
     async_close(a->async);
     keys_close(a->keys);
     store_close(a->store);

@@ -16,6 +16,7 @@
 #include "engines.h"
 #include "err.h"
 #include "http.h"
+#include "idem.h"
 #include "invoke.h"
 #include "keys.h"
 #include "throttle.h"
@@ -33,6 +34,7 @@ typedef struct {
     throttle_t *throttle; /* borrowed: the master's shared rate tables */
     store_t *store;       /* owned */
     async_t *async;       /* owned */
+    idem_t *idem;         /* owned */
     engines_t *engines;   /* owned: the engines (their state shared) */
     runtime_t *runtime;   /* owned */
     int row;              /* this process's row in `slots` and the metrics */
@@ -58,20 +60,23 @@ typedef struct {
     http_req *r;
     char ref[HTTP_REF_MAX];  /* the route's decoded {ref}, or "" */
     json_object *function;   /* the function {ref} names (function routes), borrowed */
-    char id[RUNTIME_ID_LEN]; /* the invocation id minted with the slot, or "" */
+    char id[RUNTIME_ID_LEN]; /* what it makes: the slot's run, a key's intent; or "" */
     /* The caller's key and what it may see, as the gate decided: */
     const keys_key *key; /* NULL when no key was needed nor given */
     const char *owner;   /* only runs started by this key id, or NULL: all */
     bool redact;         /* env values are shown redacted */
-    long retry_after;    /* seconds, for an ERR_LIMIT answer */
+    long retry_after;    /* seconds, for an ERR_LIMIT answer (or a 409 to retry) */
+    /* The answer is kept for retries with the request's Idempotency-Key,
+     * so a run goes on to its end when its client goes away. */
+    bool recorded;
 } app_call;
 
 /*
  * Open what a process of the pool serves with: the store, the key store,
- * the async store, the engines and the runtime; `cfg`, `slots`,
- * `throttle`, `metrics` and `engines` (the shared engine state) are
- * borrowed. Returns 0, or -1 with `e` filled in (`a` then
- * holds nothing to close).
+ * the async store, the Idempotency-Key records, the engines and the
+ * runtime; `cfg`, `slots`, `throttle`, `metrics` and `engines` (the shared
+ * engine state) are borrowed. Returns 0, or -1 with `e` filled in (`a`
+ * then holds nothing to close).
  */
 int app_open(app_t *a, const config_t *cfg, slots_t *slots, throttle_t *throttle,
              metrics_t *metrics, engines_shm_t *engines, int row, const char *instance, err_t *e);

@@ -203,15 +203,62 @@ static json_object *async_new_record(json_object *function, const char *id, int 
     return rec;
 }
 
+/* Whether run `id` has a marker in running/ (claimed). */
+static bool async_claimed(async_t *a, const char *id)
+{
+    DIR *d = opendir(a->running);
+    bool found = false;
+    if (d == NULL)
+        return true; /* unsure: never queue a second marker */
+    struct dirent *ent;
+    while (!found && (ent = readdir(d)) != NULL) {
+        const char *mid = async_marker_id(ent->d_name);
+        found = mid != NULL && strcmp(mid, id) == 0;
+    }
+    closedir(d);
+    return found;
+}
+
+static int async_queued(async_t *a, const char *id, bool remove);
+
+/*
+ * Find the run `id` an acceptance made before: 1 with `*out` (the caller
+ * owns it), 0 when there is none, -1 with `e`. One still PENDING with no
+ * marker in queue/ or running/ lost it when its acceptance died between
+ * the record and the marker: it is queued now. Under the records lock,
+ * which an executor takes to mark its claim RUNNING, so the marker of a
+ * claimed run that is still PENDING is in running/.
+ */
+static int async_accepted(async_t *a, const char *id, json_object **out, err_t *e)
+{
+    int lfd = files_lock(a->lock, e);
+    if (lfd < 0)
+        return -1;
+    *out = async_load(a, id);
+    if (*out != NULL && async_status_of(*out) == STATUS_REC_PENDING &&
+        async_queued(a, id, false) == 0 && !async_claimed(a, id) &&
+        async_enqueue(a, id, func_str(*out, "function_id"), clock_wall_ms(), e) != 0)
+        log_error("async requeue of %s: %s", id, e->msg);
+    files_unlock(lfd);
+    return *out != NULL;
+}
+
 int async_accept(async_t *a, json_object *function, const char *event, size_t len, int timeout_s,
-                 const char *creator, json_object **out, err_t *e)
+                 const char *creator, const char *want, json_object **out, err_t *e)
 {
     uuid_t u;
     char id[RUNTIME_ID_LEN], path[ASYNC_PATH];
 
     *out = NULL;
+    if (want != NULL && !func_is_id(want))
+        return err_set(e, ERR_INTERNAL, NULL, 0, "\"%.64s\" is not an invocation id", want);
+    int found = want != NULL ? async_accepted(a, want, out, e) : 0;
+    if (found != 0)
+        return found > 0 ? 0 : -1;
     uuid_generate_random(u);
     uuid_unparse_lower(u, id);
+    if (want != NULL)
+        snprintf(id, sizeof(id), "%s", want);
     json_object *rec = async_new_record(function, id, timeout_s, creator);
 
     /* Event and record first (one directory sync covers both), marker last:

@@ -53,11 +53,14 @@ int async_admit(async_t *a, long long max, err_t *e);
 /*
  * Durably record a PENDING invocation of `function` (borrowed record) with
  * `event` (`len` bytes) and `timeout_s`, started by key `creator` (NULL:
- * none), and queue it. On 0 `*out` is the new record, owned by the caller;
- * on -1 nothing of it is left.
+ * none), under id `id` (NULL: a fresh one), and queue it. A run that has
+ * that id already is the one a retry of this acceptance looks for (an
+ * Idempotency-Key's): it is returned as it is, and queued again if an
+ * acceptance that died left it without its queue marker. On 0 `*out` is
+ * the record, owned by the caller; on -1 nothing of it is left.
  */
 int async_accept(async_t *a, json_object *function, const char *event, size_t len, int timeout_s,
-                 const char *creator, json_object **out, err_t *e);
+                 const char *creator, const char *id, json_object **out, err_t *e);
 
 /* The record `id` with its `result` when it has one; caller owns `*out`. */
 int async_get(async_t *a, const char *id, json_object **out, err_t *e);

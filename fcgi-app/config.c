@@ -336,6 +336,9 @@ static const config_def config_table[] = {
      "separated (empty: DOCKER_HOST alone)"},
     {"MINILAMBDA_REGISTRY", CONFIG_STR, F(registry), "", 0, 0, config_check_registry,
      "host:port of a Docker registry: uploads are pushed there, engines pull on first use"},
+    {"MINILAMBDA_IDEMPOTENCY_MAX_BYTES", CONFIG_LLONG, F(idempotency_max_bytes), "268435456", 65536,
+     INT64_MAX, NULL,
+     "bytes the Idempotency-Key records may take on disk; past it a new key is 507"},
     {"MINILAMBDA_LOG_LEVEL", CONFIG_LEVEL, F(level), "info", 0, 0, NULL,
      "error, warn, info or debug"},
 };

@@ -68,6 +68,7 @@ typedef struct {
     char init[CONFIG_PATH_MAX];          /* MINILAMBDA_INIT; "" when none: no warm starts */
     char engines[4096];                  /* MINILAMBDA_ENGINES; "" = DOCKER_HOST alone */
     char registry[256];                  /* MINILAMBDA_REGISTRY: host:port, or "" */
+    long long idempotency_max_bytes;     /* MINILAMBDA_IDEMPOTENCY_MAX_BYTES */
     /* Derived: */
     bool loopback_only;                       /* nginx binds a loopback address only */
     bool auth_required;                       /* every route but the open ones needs a key */

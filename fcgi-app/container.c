@@ -18,7 +18,6 @@
 #define CONTAINER_INFO_MAX (1024 * 1024)
 #define CONTAINER_INFO_TIMEOUT_MS 5000
 #define CONTAINER_IMAGE_CACHE 64
-#define CONTAINER_BIND_MAX 4200
 
 static void container_env(json_object *env, const char *key, const char *value)
 {
@@ -120,12 +119,18 @@ static json_object *container_host(json_object *rec, json_object *volumes, const
     json_object_object_add(host, "LogConfig", logcfg);
     if (json_object_object_get_ex(rec, "runtime", &v) && json_object_is_type(v, json_type_string))
         json_object_object_add(host, "Runtime", json_object_get(v));
+    /* A mount, not a bind: a bind whose source is missing (a rebuild
+     * replacing the file) makes the engine create an empty directory
+     * there; a mount fails the create instead. */
     if (init != NULL) {
-        buf_t bind;
-        buf_init(&bind, CONTAINER_BIND_MAX);
-        if (buf_printf(&bind, "%s:" CONTAINER_INIT_PATH ":ro", init) == BUF_OK)
-            json_object_object_add(host, "Binds", container_one(bind.data));
-        buf_free(&bind);
+        json_object *m = json_object_new_object();
+        json_object_object_add(m, "Type", json_object_new_string("bind"));
+        json_object_object_add(m, "Source", json_object_new_string(init));
+        json_object_object_add(m, "Target", json_object_new_string(CONTAINER_INIT_PATH));
+        json_object_object_add(m, "ReadOnly", json_object_new_boolean(1));
+        json_object *mounts = json_object_new_array();
+        json_object_array_add(mounts, m);
+        json_object_object_add(host, "Mounts", mounts);
     }
     return host;
 }

@@ -19,6 +19,7 @@ static const struct {
     [ERR_CONFLICT] = {409, "conflict"},
     [ERR_TOO_LARGE] = {413, "payload_too_large"},
     [ERR_UNSUPPORTED] = {415, "unsupported_media_type"},
+    [ERR_UNPROCESSABLE] = {422, "unprocessable"},
     [ERR_LIMIT] = {429, "too_many_requests"},
     [ERR_STORAGE_FULL] = {507, "storage_full"},
     [ERR_STORAGE] = {500, "storage_error"},

@@ -21,6 +21,7 @@ typedef enum {
     ERR_CONFLICT,           /* 409: `code` says which (name_conflict, ...) */
     ERR_TOO_LARGE,          /* 413 payload_too_large */
     ERR_UNSUPPORTED,        /* 415 unsupported_media_type */
+    ERR_UNPROCESSABLE,      /* 422: at odds with what it repeats; `code` says how */
     ERR_LIMIT,              /* 429: a limit holds; `code` says which, retry later */
     ERR_STORAGE_FULL,       /* 507 storage_full: ENOSPC or EDQUOT */
     ERR_STORAGE,            /* 500 storage_error: any other I/O failure */

@@ -507,3 +507,135 @@ uint64_t func_generation(json_object *rec)
     }
     return h != 0 ? h : 1;
 }
+
+/* The fields func_new sets on every record, with their JSON Schema format:
+ * always present, never null. The platform's other fields (image_id,
+ * created_by) are null until known. */
+static const struct {
+    const char *name;
+    const char *format;
+} func_stamps[] = {{"id", "uuid"}, {"created_at", "date-time"}, {"updated_at", "date-time"}};
+
+#define FUNC_STAMPS (sizeof(func_stamps) / sizeof(func_stamps[0]))
+
+static const char *func_stamp_format(const char *name)
+{
+    for (size_t i = 0; i < FUNC_STAMPS; i++)
+        if (strcmp(func_stamps[i].name, name) == 0)
+            return func_stamps[i].format;
+    return NULL;
+}
+
+/* The JSON type word of row `f`'s values. */
+static const char *func_json_type(const func_field *f)
+{
+    switch (f->kind) {
+    case FUNC_STRING:
+    case FUNC_CHOICE:
+        return "string";
+    case FUNC_INT:
+        return "integer";
+    case FUNC_NUMBER:
+        return "number";
+    case FUNC_ENV:
+        return "object";
+    case FUNC_ARGV:
+        return "array";
+    }
+    return "string";
+}
+
+/* The schema of one value of row `f`; `nullable` also admits null. */
+static json_object *func_field_schema(const func_field *f, bool nullable)
+{
+    json_object *s = json_object_new_object(), *type = json_object_new_string(func_json_type(f));
+    if (nullable) {
+        json_object *both = json_object_new_array();
+        json_object_array_add(both, type);
+        json_object_array_add(both, json_object_new_string("null"));
+        type = both;
+    }
+    json_object_object_add(s, "type", type);
+    switch (f->kind) {
+    case FUNC_STRING:
+        if (func_stamp_format(f->name) != NULL)
+            json_object_object_add(s, "format", json_object_new_string(func_stamp_format(f->name)));
+        break;
+    case FUNC_INT:
+        json_object_object_add(s, "minimum", json_object_new_int64((int64_t)f->lo));
+        json_object_object_add(s, "maximum", json_object_new_int64((int64_t)f->hi));
+        break;
+    case FUNC_NUMBER:
+        json_object_object_add(s, "minimum", json_object_new_double(f->lo));
+        json_object_object_add(s, "maximum", json_object_new_double(f->hi));
+        break;
+    case FUNC_CHOICE: {
+        json_object *choices = json_object_new_array();
+        for (size_t i = 0; f->choices[i]; i++)
+            json_object_array_add(choices, json_object_new_string(f->choices[i]));
+        json_object_object_add(s, "enum", choices);
+        break;
+    }
+    case FUNC_ENV: {
+        json_object *value = json_object_new_object();
+        json_object_object_add(value, "type", json_object_new_string("string"));
+        json_object_object_add(s, "additionalProperties", value);
+        json_object_object_add(s, "maxProperties", json_object_new_int(FUNC_ENV_MAX));
+        break;
+    }
+    case FUNC_ARGV: {
+        json_object *item = json_object_new_object();
+        json_object_object_add(item, "type", json_object_new_string("string"));
+        json_object_object_add(s, "items", item);
+        json_object_object_add(s, "minItems", json_object_new_int(1));
+        json_object_object_add(s, "maxItems", json_object_new_int(FUNC_COMMAND_MAX));
+        break;
+    }
+    }
+    json_object_object_add(s, "description", json_object_new_string(f->rule));
+    if (f->def != NULL)
+        json_object_object_add(s, "default", func_default(f));
+    /* What a client may send has an error code; the rest only the
+     * platform writes. */
+    if (f->flags & FUNC_SETTABLE)
+        json_object_object_add(s, "x-error-code", json_object_new_string(f->code));
+    else
+        json_object_object_add(s, "readOnly", json_object_new_boolean(1));
+    return s;
+}
+
+json_object *func_schema(func_view view)
+{
+    json_object *s = json_object_new_object(), *props = json_object_new_object();
+    json_object *required = json_object_new_array();
+    unsigned need = view == FUNC_VIEW_CREATE  ? FUNC_SETTABLE
+                    : view == FUNC_VIEW_PATCH ? FUNC_MUTABLE
+                                              : 0;
+
+    json_object_object_add(s, "type", json_object_new_string("object"));
+    for (size_t i = 0; i < FUNC_FIELDS; i++) {
+        const func_field *f = &func_fields[i];
+        if (need != 0 && !(f->flags & need))
+            continue;
+        bool stamp = func_stamp_format(f->name) != NULL;
+        /* A record always has its stamps, its required fields and every
+         * field with a default (func_defaults fills them in). */
+        bool present = view == FUNC_VIEW_RECORD
+                           ? stamp || (f->flags & FUNC_REQUIRED) || f->def != NULL
+                           : view == FUNC_VIEW_CREATE && (f->flags & FUNC_REQUIRED);
+        bool nullable = view == FUNC_VIEW_RECORD && !(f->flags & FUNC_SETTABLE) && !stamp;
+        json_object_object_add(props, f->name, func_field_schema(f, nullable));
+        if (present)
+            json_object_array_add(required, json_object_new_string(f->name));
+    }
+    json_object_object_add(s, "properties", props);
+    if (json_object_array_length(required) > 0)
+        json_object_object_add(s, "required", required);
+    else
+        json_object_put(required);
+    /* Bodies with other fields are refused (unknown_field, immutable_field);
+     * answers may gain fields. */
+    if (view != FUNC_VIEW_RECORD)
+        json_object_object_add(s, "additionalProperties", json_object_new_boolean(0));
+    return s;
+}

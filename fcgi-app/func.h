@@ -72,4 +72,22 @@ long long func_int(json_object *rec, const char *key);
 /* Field `key` of `rec` as a number, or its default (0 when none). */
 double func_num(json_object *rec, const char *key);
 
+/* Which view of the record a schema describes. */
+typedef enum {
+    FUNC_VIEW_RECORD, /* a record as the API answers it */
+    FUNC_VIEW_CREATE, /* a registration body (POST /functions) */
+    FUNC_VIEW_PATCH   /* a change (PATCH /functions/{ref}) */
+} func_view;
+
+/*
+ * The JSON Schema (draft 2020-12, as OpenAPI 3.1 reads it) of the record
+ * as `view` sees it, from the field table: each field's type, bounds or
+ * choices, default, rule (as its description) and the error code a bad
+ * value gets ("x-error-code"); which fields are required, which only the
+ * platform sets (readOnly, null until known) and, for request bodies, that
+ * no other field is accepted. Returns a new object the caller owns (NULL
+ * only when out of memory).
+ */
+json_object *func_schema(func_view view);
+
 #endif

@@ -106,7 +106,7 @@ int handlers_create_function(app_call *c, err_t *e)
         goto done;
     }
     if (handlers_sys_fields(c, body, true, &sys, e) != 0 ||
-        store_create(c->t->app->store, body, sys, &rec, e) != 0)
+        store_create(c->t->app->store, body, sys, c->id[0] ? c->id : NULL, &rec, e) != 0)
         goto done;
     snprintf(loc, sizeof(loc), "Location: /functions/%s\r\n", func_str(rec, "id"));
     http_send_json(c->r, 201, rec, loc);
@@ -353,7 +353,9 @@ int handlers_invoke(app_call *c, err_t *e)
     req.event_len = in.event_len;
     req.timeout_s = in.timeout_s;
     req.attempt = 1;
-    req.cancel_fd = c->r->fcgi->ipcFd;
+    /* A client that goes away cancels its run, unless a retry with its
+     * Idempotency-Key is to get the answer. */
+    req.cancel_fd = c->recorded ? -1 : c->r->fcgi->ipcFd;
     clock_now(now, sizeof(now));
     invoke_ctx x = app_invoke_ctx(c->t);
     invoke_call(&x, &req, false, &res);
@@ -373,7 +375,7 @@ int handlers_invoke_async(app_call *c, err_t *e)
     if (handlers_invoke_read(c, &in, e) != 0 ||
         async_admit(c->t->app->async, c->t->app->cfg->async_max_pending, e) != 0 ||
         async_accept(c->t->app->async, c->function, in.event, in.event_len, in.timeout_s,
-                     c->key ? c->key->id : NULL, &inv, e) != 0)
+                     c->key ? c->key->id : NULL, c->id[0] ? c->id : NULL, &inv, e) != 0)
         goto done;
     const char *id = func_str(inv, "id");
     snprintf(headers, sizeof(headers), "Location: /invocations/%s\r\nX-Invocation-Id: %s\r\n", id,

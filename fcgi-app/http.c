@@ -107,6 +107,8 @@ void http_req_init(http_req *r, FCGX_Request *fcgi)
     long long v;
     r->fcgi = fcgi;
     r->status = 0;
+    r->ahead = NULL;
+    r->copy = NULL;
     r->method = FCGX_GetParam("REQUEST_METHOD", fcgi->envp);
     r->uri = FCGX_GetParam("REQUEST_URI", fcgi->envp);
     r->content_type = FCGX_GetParam("CONTENT_TYPE", fcgi->envp);
@@ -151,11 +153,33 @@ static bool http_is_json_type(const char *ct)
            (n > 5 && strncasecmp(ct + n - 5, "+json", 5) == 0);
 }
 
+static int http_too_large(size_t max, err_t *e)
+{
+    return err_set(e, ERR_TOO_LARGE, NULL, 0, "the request body is larger than %zu bytes", max);
+}
+
+/* Move the body the gate read ahead into `out`: the request has one body,
+ * so only the first read gets it. */
+static int http_take_ahead(http_req *r, size_t max, buf_t *out, err_t *e)
+{
+    buf_t *ahead = r->ahead;
+    r->ahead = NULL;
+    if (ahead->len > max)
+        return http_too_large(max, e);
+    buf_free(out);
+    *out = *ahead;
+    out->max = max;
+    buf_init(ahead, ahead->max);
+    return 0;
+}
+
 int http_read_body(http_req *r, size_t max, buf_t *out, err_t *e)
 {
     char chunk[65536];
+    if (r->ahead != NULL)
+        return http_take_ahead(r, max, out, e);
     if (r->content_length > 0 && (unsigned long long)r->content_length > max)
-        return err_set(e, ERR_TOO_LARGE, NULL, 0, "the request body is larger than %zu bytes", max);
+        return http_too_large(max, e);
     out->max = max;
     for (;;) {
         int n = FCGX_GetStr(chunk, sizeof(chunk), r->fcgi->in);
@@ -163,8 +187,7 @@ int http_read_body(http_req *r, size_t max, buf_t *out, err_t *e)
             return 0;
         buf_rc rc = buf_append(out, chunk, (size_t)n);
         if (rc == BUF_TOO_BIG)
-            return err_set(e, ERR_TOO_LARGE, NULL, 0, "the request body is larger than %zu bytes",
-                           max);
+            return http_too_large(max, e);
         if (rc != BUF_OK)
             return err_set(e, ERR_NOMEM, NULL, 0, "the server is out of memory");
     }
@@ -392,6 +415,10 @@ static int http_decode_string(const char *s, size_t n, size_t *i, buf_t *out)
  * repeat. 1 (with it in `dup`), 0, or -1 when out of memory. */
 static int http_keys_repeat(http_keyset *ks, size_t from, char *dup, size_t duplen)
 {
+    /* Fewer than two keys repeat nothing; and an empty body's `keys` is
+     * still NULL, which qsort_r must not be given even for no elements. */
+    if (ks->n - from < 2)
+        return 0;
     qsort_r(ks->keys + from, ks->n - from, sizeof(*ks->keys), http_key_cmp, ks->bytes.data);
     for (size_t i = from + 1; i < ks->n; i++) {
         if (http_key_cmp(&ks->keys[i - 1], &ks->keys[i], ks->bytes.data) == 0) {
@@ -622,6 +649,30 @@ const char *http_reason(int status)
     return "Unknown";
 }
 
+/* Note the head of an answer in the request's copy, if it keeps one. */
+static void http_copy_head(http_req *r, const char *headers, const char *ctype)
+{
+    http_copy *c = r->copy;
+    if (c == NULL)
+        return;
+    int a = snprintf(c->headers, sizeof(c->headers), "%s", headers ? headers : "");
+    int b = snprintf(c->ctype, sizeof(c->ctype), "%s", ctype);
+    c->cut = a < 0 || (size_t)a >= sizeof(c->headers) || b < 0 || (size_t)b >= sizeof(c->ctype);
+    c->length = 0;
+    buf_reset(&c->body);
+}
+
+/* Append body bytes to a copy; past its bound only the length grows. */
+static void http_copy_emit(void *arg, const char *s, size_t len)
+{
+    http_copy *c = arg;
+    if (len == 0)
+        return;
+    if (c->body.len == c->length && buf_append(&c->body, s, len) != BUF_OK)
+        buf_reset(&c->body); /* a copy is whole or nothing */
+    c->length += len;
+}
+
 void http_send(http_req *r, int status, const char *headers, const char *ctype, const char *body,
                size_t len)
 {
@@ -631,6 +682,9 @@ void http_send(http_req *r, int status, const char *headers, const char *ctype, 
     int n;
 
     r->status = status;
+    http_copy_head(r, headers, ctype);
+    if (r->copy != NULL)
+        http_copy_emit(r->copy, body, len);
     n = snprintf(head, sizeof(head), "Status: %d %s\r\n", status, http_reason(status));
     FCGX_PutStr(head, n, r->fcgi->out);
     if (headers != NULL)
@@ -718,6 +772,19 @@ void http_send_parts(http_req *r, int status, const char *headers, const http_pa
         total += parts[i].text ? http_json_text(parts[i].p, parts[i].n, parts[i].cut, NULL, NULL)
                                : parts[i].n;
     r->status = status;
+    http_copy_head(r, headers, "application/json");
+    http_copy *copy = r->copy;
+    if (copy != NULL && total > copy->body.max) {
+        /* Too large to keep: only its length is noted, nothing encoded. */
+        copy->length = total;
+        copy = NULL;
+    }
+    for (int i = 0; copy != NULL && i < count; i++) {
+        if (parts[i].text)
+            http_json_text(parts[i].p, parts[i].n, parts[i].cut, http_copy_emit, copy);
+        else
+            http_copy_emit(copy, parts[i].p, parts[i].n);
+    }
     int n = snprintf(head, sizeof(head), "Status: %d %s\r\n", status, http_reason(status));
     FCGX_PutStr(head, n, r->fcgi->out);
     if (headers != NULL)

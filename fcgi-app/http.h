@@ -38,6 +38,19 @@ void http_allow(unsigned bits, char *out, size_t outlen);
  */
 int http_match_path(const char *tmpl, const char *uri, char *ref, size_t reflen);
 
+/*
+ * A copy of an answer as it is sent, for a replay of it (an
+ * Idempotency-Key's): its extra header lines, its media type and the first
+ * `body.max` bytes of its body. The status is the request's `status`.
+ */
+typedef struct {
+    char headers[512];
+    char ctype[64];
+    buf_t body;    /* bounded by its owner */
+    size_t length; /* the whole body's length: more than body.len when cut */
+    bool cut;      /* the headers or the type did not fit */
+} http_copy;
+
 typedef struct {
     FCGX_Request *fcgi;
     const char *method;       /* borrowed from the FastCGI params */
@@ -45,6 +58,9 @@ typedef struct {
     const char *content_type; /* NULL when absent */
     long long content_length; /* -1 when absent or unparsable */
     int status;               /* set by the send functions, for logging */
+    /* Set by the gate around a handler, NULL otherwise (both borrowed): */
+    buf_t *ahead;    /* the body, read before the handler: the next read takes it */
+    http_copy *copy; /* where the answer is copied as it is sent */
 } http_req;
 
 /* Fill `r` from the FastCGI request's parameters. */
@@ -58,8 +74,9 @@ const char *http_header(const http_req *r, const char *name);
  * `type`, case-insensitively. */
 bool http_media_type_is(const char *ct, const char *type);
 
-/* Read the whole request body into `out` (its bound is set to `max`).
- * Returns 0, or -1 with `e` (ERR_TOO_LARGE or ERR_NOMEM). */
+/* Read the whole request body into `out` (its bound is set to `max`), or
+ * take the one read ahead (r->ahead) under the same bound. Returns 0, or
+ * -1 with `e` (ERR_TOO_LARGE or ERR_NOMEM). */
 int http_read_body(http_req *r, size_t max, buf_t *out, err_t *e);
 
 /*

@@ -43,6 +43,14 @@ unsigned keys_scope(const char *word)
     return 0;
 }
 
+const char *keys_scope_name(unsigned bit)
+{
+    for (size_t i = 0; i < KEYS_SCOPES; i++)
+        if (bit == 1u << i)
+            return keys_scope_names[i];
+    return NULL;
+}
+
 keys_t *keys_open(const char *data_dir, err_t *e)
 {
     keys_t *k = calloc(1, sizeof(*k));

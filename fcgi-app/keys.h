@@ -88,4 +88,8 @@ bool keys_allows_name(const keys_key *key, const char *name);
 /* The scope bit named `word`, or 0. */
 unsigned keys_scope(const char *word);
 
+/* The name of scope bit `bit` ("admin", ...; static), or NULL when `bit`
+ * is not exactly one scope. */
+const char *keys_scope_name(unsigned bit);
+
 #endif

@@ -3,8 +3,14 @@
  * from MINILAMBDA_* variables (config.c's table), checks the function
  * store, and runs the master/worker pool until SIGTERM or SIGINT.
  *
+ *   --supervise     run the pool under a supervisor that restarts a dead
+ *                   master (what scripts/run starts)
  *   --print-config  the effective settings as shell assignments
  *   --print-nginx   nginx location blocks rendered from the route table
+ *   --print-instance  the minilambda.instance label of this configuration's
+ *                     containers (its data dir's name)
+ *   --print-openapi the OpenAPI document, built from the route, field,
+ *                   error and status tables (openapi.c)
  */
 #include <curl/curl.h>
 #include <limits.h>
@@ -22,9 +28,11 @@
 #include "files.h"
 #include "keys.h"
 #include "log.h"
+#include "openapi.h"
 #include "pool.h"
 #include "route.h"
 #include "store.h"
+#include "supervise.h"
 
 /* Name this instance: a random id kept in the data dir
  * (<data dir>/instance), made at the first start. Its containers carry it
@@ -40,6 +48,9 @@ static void main_instance(const char *data_dir, char *out, size_t outlen)
     buf_t b;
     err_t e;
     snprintf(path, sizeof(path), "%s/instance", data_dir);
+    /* --print-instance may come first: it makes the id the pool will use. */
+    if (files_mkdir(data_dir, &e) != 0)
+        log_warn("cannot make %s: %s", data_dir, e.msg);
     buf_init(&b, 64);
     if (files_read(path, &b, &e) == 0 && b.len >= 16 && strspn(b.data, "0123456789abcdef") == 16) {
         snprintf(out, outlen, "%.16s", b.data);
@@ -90,9 +101,30 @@ static int main_admin_key(const config_t *cfg)
     return 0;
 }
 
+/* What the master needs: the settings and the instance name. */
+typedef struct {
+    const config_t *cfg;
+    const char *instance;
+} main_pool_args;
+
+/* The master: the pool, run here or in the supervisor's child. The
+ * supervisor itself never initialises libcurl: it makes no engine call. */
+static int main_pool(void *arg)
+{
+    const main_pool_args *a = arg;
+    if (curl_global_init(CURL_GLOBAL_ALL) != CURLE_OK) {
+        fprintf(stderr, "minilambda: curl_global_init() failed\n");
+        return 1;
+    }
+    int rc = pool_run(a->cfg, a->instance);
+    curl_global_cleanup();
+    return rc;
+}
+
 static void main_usage(const char *argv0)
 {
-    printf("usage: %s [--print-config | --print-nginx | --help]\n"
+    printf("usage: %s [--supervise | --print-config | --print-nginx | --print-instance |\n"
+           "          --print-openapi | --help]\n"
            "Configured by these environment variables (see README.md):\n",
            argv0);
     config_usage(stdout);
@@ -110,7 +142,8 @@ int main(int argc, char **argv)
         return 0;
     }
     if (*mode != '\0' && strcmp(mode, "--print-config") != 0 &&
-        strcmp(mode, "--print-nginx") != 0) {
+        strcmp(mode, "--print-nginx") != 0 && strcmp(mode, "--print-instance") != 0 &&
+        strcmp(mode, "--print-openapi") != 0 && strcmp(mode, "--supervise") != 0) {
         fprintf(stderr, "minilambda: unknown argument \"%s\"; see --help\n", mode);
         return 2;
     }
@@ -128,6 +161,20 @@ int main(int argc, char **argv)
     }
     if (strcmp(mode, "--print-nginx") == 0) {
         route_print_nginx(stdout, &cfg);
+        return 0;
+    }
+    if (strcmp(mode, "--print-openapi") == 0) {
+        if (openapi_print(stdout, &e) != 0) {
+            fprintf(stderr, "minilambda: cannot print the OpenAPI document: %s\n", e.msg);
+            return 1;
+        }
+        return 0;
+    }
+    main_instance(cfg.data_dir, instance, sizeof(instance));
+    /* So that scripts (and scripts/test's last check) can find this
+     * instance's containers among other instances' on a shared engine. */
+    if (strcmp(mode, "--print-instance") == 0) {
+        printf("%s\n", instance);
         return 0;
     }
     log_set_level(cfg.level);
@@ -148,17 +195,24 @@ int main(int argc, char **argv)
     store_close(store);
     if (cfg.auth_required && main_admin_key(&cfg) != 0)
         return 1;
-    if (curl_global_init(CURL_GLOBAL_ALL) != CURLE_OK) {
-        fprintf(stderr, "minilambda: curl_global_init() failed\n");
-        return 1;
-    }
-    if (cfg.registry[0] != '\0' && engines_registry_check(cfg.registry, &e) != 0) {
-        fprintf(stderr, "minilambda: configuration error: %s\n", e.msg);
+    /* The registry is checked once, here: a typo stops the start, with
+     * the supervisor too. */
+    if (cfg.registry[0] != '\0') {
+        if (curl_global_init(CURL_GLOBAL_ALL) != CURLE_OK) {
+            fprintf(stderr, "minilambda: curl_global_init() failed\n");
+            return 1;
+        }
+        int bad = engines_registry_check(cfg.registry, &e);
         curl_global_cleanup();
-        return 2;
+        if (bad != 0) {
+            fprintf(stderr, "minilambda: configuration error: %s\n", e.msg);
+            return 2;
+        }
     }
-    main_instance(cfg.data_dir, instance, sizeof(instance));
-    int rc = pool_run(&cfg, instance);
-    curl_global_cleanup();
-    return rc;
+    main_pool_args args = {.cfg = &cfg, .instance = instance};
+    /* The checks above ran once, here: a corrupt store stops the
+     * supervisor too, instead of a master that fails again and again. */
+    if (strcmp(mode, "--supervise") == 0)
+        return supervise_run(cfg.grace, main_pool, &args);
+    return main_pool(&args);
 }

@@ -22,6 +22,7 @@
 #include "docker.h"
 #include "engines.h"
 #include "executor.h"
+#include "idem.h"
 #include "keeper.h"
 #include "log.h"
 #include "metrics.h"
@@ -59,6 +60,7 @@ typedef struct {
 typedef struct {
     const config_t *cfg;
     const char *instance;
+    pid_t self; /* the master's pid, which its children check they are under */
     int control_fd;
     int invoke_fd;
     slots_t *slots;
@@ -170,9 +172,11 @@ static void pool_worker_main(pool_master *m, int index)
     pthread_t *tids = calloc((size_t)nthreads, sizeof(*tids));
     pool_thread_arg *args = calloc((size_t)nthreads, sizeof(*args));
 
-    /* Die with the master, whatever kills it. */
+    /* Die with the master, whatever kills it. A master that died before
+     * this line was reached has left us to a subreaper (the supervisor) or
+     * init: compare with its pid, not with 1. */
     prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (getppid() == 1)
+    if (getppid() != m->self)
         _exit(1);
     mallopt(M_MMAP_THRESHOLD, POOL_MMAP_THRESHOLD);
 
@@ -224,7 +228,7 @@ static void pool_worker_main(pool_master *m, int index)
 static void pool_executor_main(pool_master *m, int index)
 {
     prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (getppid() == 1)
+    if (getppid() != m->self)
         _exit(1);
     executor_ctx x = {.cfg = m->cfg,
                       .instance = m->instance,
@@ -241,7 +245,7 @@ static void pool_executor_main(pool_master *m, int index)
 static void pool_janitor_main(pool_master *m)
 {
     prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (getppid() == 1)
+    if (getppid() != m->self)
         _exit(1);
     sweeper_ctx x = {.cfg = m->cfg,
                      .instance = m->instance,
@@ -256,7 +260,7 @@ static void pool_janitor_main(pool_master *m)
 static void pool_keeper_main(pool_master *m)
 {
     prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (getppid() == 1)
+    if (getppid() != m->self)
         _exit(1);
     keeper_ctx x = {.cfg = m->cfg,
                     .instance = m->instance,
@@ -395,6 +399,7 @@ static int pool_open(pool_master *m)
 {
     const config_t *cfg = m->cfg;
     char shm[160], why[512];
+    err_t e;
 
     m->total = cfg->workers + cfg->async_workers;
     m->janitor = m->total;
@@ -412,7 +417,6 @@ static int pool_open(pool_master *m)
         log_error("pool start-up failed: mmap() failed: %s", strerror(errno));
         return -1;
     }
-    err_t e;
     if ((m->engines = engines_open(cfg, m->engines_shm, &e)) == NULL) {
         log_error("pool start-up failed: %s", e.msg);
         return -1;
@@ -436,6 +440,15 @@ static int pool_open(pool_master *m)
     /* Runs claimed when the platform last stopped are not running now; the
      * janitor recovers them before any executor starts. */
     slots_need_recovery(m->slots, SLOTS_ALL_ROWS);
+    /* Counted before any worker writes: a count a dead process left high
+     * is right again. The janitor prunes the records from then on. */
+    idem_t *idem = idem_open(cfg->data_dir, cfg->idempotency_max_bytes, &e);
+    int counted = idem != NULL ? idem_recount(idem, &e) : -1;
+    idem_close(idem);
+    if (counted != 0) {
+        log_error("pool start-up failed: %s", e.msg);
+        return -1;
+    }
     m->control_fd = pool_listen(cfg->socket);
     m->invoke_fd = pool_listen(cfg->invoke_socket);
     if (m->control_fd < 0 || m->invoke_fd < 0)
@@ -544,7 +557,8 @@ static void pool_close(pool_master *m)
 
 int pool_run(const config_t *cfg, const char *instance)
 {
-    pool_master m = {.cfg = cfg, .instance = instance, .control_fd = -1, .invoke_fd = -1};
+    pool_master m = {
+        .cfg = cfg, .instance = instance, .self = getpid(), .control_fd = -1, .invoke_fd = -1};
     int rc = 1;
 
     sigemptyset(&m.signals);

@@ -12,8 +12,10 @@
 #include "images.h"
 #include "log.h"
 #include "metrics.h"
+#include "once.h"
 
 #define FN ROUTE_FUNCTION
+#define ONCE ROUTE_IDEMPOTENT
 #define OPEN ROUTE_OPEN
 #define DEPLOY KEYS_DEPLOY
 #define INVOKE KEYS_INVOKE
@@ -24,14 +26,16 @@
  * every route; the last column names the other scopes that may. */
 static const route_def route_table[] = {
     {"/functions", HTTP_GET, handlers_list_functions, APP_CONTROL, ROUTE_REDACT, DEPLOY | READ},
-    {"/functions", HTTP_POST, handlers_create_function, APP_CONTROL, 0, DEPLOY},
+    {"/functions", HTTP_POST, handlers_create_function, APP_CONTROL, ONCE, DEPLOY},
     {"/functions/{ref}", HTTP_GET, handlers_get_function, APP_CONTROL, FN | ROUTE_REDACT,
      DEPLOY | READ},
     {"/functions/{ref}", HTTP_PATCH, handlers_update_function, APP_CONTROL, FN, DEPLOY},
     {"/functions/{ref}", HTTP_DELETE, handlers_delete_function, APP_CONTROL, FN, DEPLOY},
-    {"/invoke/{ref}", HTTP_POST, handlers_invoke_async, APP_INVOKE, FN | ROUTE_IF_EVENT, INVOKE},
-    {"/invoke/{ref}", HTTP_POST, handlers_invoke, APP_INVOKE, FN | ROUTE_SLOT, INVOKE},
-    {"/invoke/{ref}/async", HTTP_POST, handlers_invoke_async, APP_INVOKE, FN, INVOKE},
+    {"/invoke/{ref}", HTTP_POST, handlers_invoke_async, APP_INVOKE, FN | ROUTE_IF_EVENT | ONCE,
+     INVOKE},
+    {"/invoke/{ref}", HTTP_POST, handlers_invoke, APP_INVOKE,
+     FN | ROUTE_SLOT | ONCE | ROUTE_NO_REDO, INVOKE},
+    {"/invoke/{ref}/async", HTTP_POST, handlers_invoke_async, APP_INVOKE, FN | ONCE, INVOKE},
     {"/invocations", HTTP_GET, handlers_list_invocations, APP_CONTROL, ROUTE_OWN,
      DEPLOY | READ | INVOKE},
     {"/invocations/{id}", HTTP_GET, handlers_get_invocation, APP_CONTROL, ROUTE_OWN,
@@ -52,6 +56,7 @@ static const route_def route_table[] = {
 };
 
 #undef FN
+#undef ONCE
 #undef OPEN
 #undef DEPLOY
 #undef INVOKE
@@ -84,6 +89,12 @@ static void route_number(void)
         }
         route_ids[i] = id;
     }
+}
+
+const route_def *route_rows(size_t *count)
+{
+    *count = ROUTE_ROWS;
+    return route_table;
 }
 
 const char *const *route_metric_names(int *count)
@@ -286,6 +297,8 @@ static void route_error_headers(const app_call *c, const route_found *f, const e
     } else if (e->kind == ERR_LIMIT) {
         snprintf(out, outlen, "Retry-After: %ld\r\n%s%s%s", c->retry_after > 0 ? c->retry_after : 1,
                  c->id[0] ? "X-Invocation-Id: " : "", c->id, c->id[0] ? "\r\n" : "");
+    } else if (c->retry_after > 0) {
+        snprintf(out, outlen, "Retry-After: %ld\r\n", c->retry_after);
     }
 }
 
@@ -296,11 +309,13 @@ void route_handle(app_thread *t, FCGX_Request *req)
     route_found f;
     keys_key key;
     err_t e;
+    once_t once;
     bool have_key = false;
     int slot = -1;
     char headers[256];
 
     http_req_init(&r, req);
+    once_init(&once);
     memset(&c, 0, sizeof(c));
     c.t = t;
     c.r = &r;
@@ -310,8 +325,11 @@ void route_handle(app_thread *t, FCGX_Request *req)
         memcpy(c.ref, f.ref, sizeof(c.ref));
         go = route_admit(&c, f.row, &key, &have_key, &slot, &e);
     }
+    if (go > 0 && (f.row->flags & ROUTE_IDEMPOTENT))
+        go = once_begin(&c, !(f.row->flags & ROUTE_NO_REDO), &once, &e);
     if (go > 0)
         go = f.row->handler(&c, &e);
+    once_end(&c, &once, go);
     if (go < 0) {
         route_error_headers(&c, &f, &e, headers, sizeof(headers));
         http_send_err(&r, &e, headers[0] ? headers : NULL);
@@ -344,6 +362,14 @@ int route_check(err_t *e)
                            "route %s: a template starts with '/', a row has one method and a "
                            "handler; invocation slots are taken on the invoke plane, upload "
                            "slots on the control plane",
+                           a->tmpl);
+        /* The bracket reads the body ahead, whole: never a streamed one. */
+        if (((a->flags & ROUTE_IDEMPOTENT) &&
+             (a->method != HTTP_POST || (a->flags & ROUTE_STREAM_BODY))) ||
+            ((a->flags & ROUTE_NO_REDO) && !(a->flags & ROUTE_IDEMPOTENT)))
+            return err_set(e, ERR_INTERNAL, NULL, 0,
+                           "route %s: Idempotency-Key is for POST routes with a buffered body; "
+                           "ROUTE_NO_REDO goes with ROUTE_IDEMPOTENT",
                            a->tmpl);
         for (size_t k = 0; k < i; k++) {
             const route_def *b = &route_table[k];

@@ -3,16 +3,18 @@
  *
  * A route is one row: a path template, one method, its handler, the plane
  * (FastCGI socket) nginx sends it to, what the gate does before the handler
- * (take an invocation or upload slot, resolve the function {ref} names) and
- * its access policy: the key scopes that may call it. The gate matches the
- * request (404/405/400), checks the plane, the metrics allow list, the key
- * (401 with WWW-Authenticate; 429 for an address with too many failures),
- * its scopes (403), its rate (429), resolves the function (404) and checks
- * the key's function list (403), takes the slot (429 with Retry-After),
- * runs the handler, answers its error if it returns one, gives the slot
- * back and counts the response under the route's template. Handlers never
- * check methods, keys or slots; they get the key's view (`c->owner`,
- * `c->redact`, `c->key` for lists) from the gate.
+ * (take an invocation or upload slot, resolve the function {ref} names,
+ * honour an Idempotency-Key) and its access policy: the key scopes that
+ * may call it. The gate matches the request (404/405/400), checks the
+ * plane, the metrics allow list, the key (401 with WWW-Authenticate; 429
+ * for an address with too many failures), its scopes (403), its rate
+ * (429), resolves the function (404) and checks the key's function list
+ * (403), takes the slot (429 with Retry-After), brackets an idempotent
+ * route (once.h: a retry gets the first answer), runs the handler, answers
+ * its error if it returns one, gives the slot back and counts the response
+ * under the route's template. Handlers never check methods, keys, slots or
+ * Idempotency-Keys; they get the key's view (`c->owner`, `c->redact`,
+ * `c->key` for lists) from the gate.
  *
  * nginx's locations are rendered from the same table (route_print_nginx),
  * so a route cannot be sent to the wrong plane; metrics route ids are the
@@ -41,7 +43,15 @@ enum {
     ROUTE_STREAM_BODY = 16, /* nginx streams the body, up to MAX_IMAGE_BYTES */
     ROUTE_ALLOWLIST = 32,   /* only MINILAMBDA_METRICS_ALLOW (nginx and the gate) */
     ROUTE_OWN = 64,         /* an invoke-scope key sees only the runs it started */
-    ROUTE_REDACT = 128      /* a read-scope key sees env values redacted */
+    ROUTE_REDACT = 128,     /* a read-scope key sees env values redacted */
+    /* Honours Idempotency-Key (once.c): a retry gets the first answer. The
+     * handler makes what it makes under c->id, and returns -1 only when it
+     * made nothing. */
+    ROUTE_IDEMPOTENT = 256,
+    /* With ROUTE_IDEMPOTENT: what the handler does leaves no record to find
+     * by c->id (a synchronous run), so a request that died is not acted
+     * again: its retry is 409 idempotency_interrupted. */
+    ROUTE_NO_REDO = 512
 };
 
 /* Who may call a route: ROUTE_OPEN, or the KEYS_* scopes that may (admin
@@ -78,6 +88,10 @@ typedef struct {
  */
 int route_match(const char *method, const char *uri, const char *invocation_type, route_found *f,
                 err_t *e);
+
+/* The route table itself, for what documents it (openapi.c): `*count`
+ * rows, static. */
+const route_def *route_rows(size_t *count);
 
 /* The metrics label of every route id: "other", then each template once.
  * Sets `*count`; the array is static. */

@@ -377,13 +377,20 @@ static bool store_name_taken(json_object *root, const char *name, const char *ex
     return false;
 }
 
-/* Add a new record built from `body` and `sys` to `root`; `*rec` gets a
- * reference. */
+/* Add a new record built from `body` and `sys` to `root` under `want`
+ * (NULL: a fresh id): 0, `*rec` a reference to it. Or find the record that
+ * has that id: 1, `*rec` a reference to it, `root` unchanged. */
 static int store_apply_create(store_t *s, json_object *root, json_object *body, json_object *sys,
-                              const char *now, json_object **rec, err_t *e)
+                              const char *want, const char *now, json_object **rec, err_t *e)
 {
     uuid_t u;
     char id[37];
+    if (want != NULL && !func_is_id(want))
+        return err_set(e, ERR_INTERNAL, NULL, 0, "\"%.64s\" is not a function id", want);
+    if (want != NULL && json_object_object_get_ex(root, want, rec)) {
+        json_object_get(*rec);
+        return 1;
+    }
     if (s->max_functions > 0 && json_object_object_length(root) >= s->max_functions)
         return err_set(e, ERR_CONFLICT, "too_many_functions", 0,
                        "%ld functions are registered, the most this platform keeps "
@@ -391,6 +398,8 @@ static int store_apply_create(store_t *s, json_object *root, json_object *body, 
                        s->max_functions);
     uuid_generate_random(u);
     uuid_unparse_lower(u, id);
+    if (want != NULL)
+        snprintf(id, sizeof(id), "%s", want);
     *rec = func_new(body, id, now, sys, e);
     if (*rec == NULL)
         return -1;
@@ -437,6 +446,7 @@ static int store_apply_change(json_object *root, store_op op, const char *ref, j
 
 /*
  * The one read-modify-write path: lock, re-read, apply `op`, write, unlock.
+ * `ref` names the record (for a create, the id to give it, or NULL).
  * `*out` (create/update) receives a caller-owned copy of the new record.
  */
 static int store_modify(store_t *s, store_op op, const char *ref, json_object *body,
@@ -459,11 +469,13 @@ static int store_modify(store_t *s, store_op op, const char *ref, json_object *b
         goto done;
     clock_now(now, sizeof(now));
     if (op == STORE_OP_CREATE)
-        rc = store_apply_create(s, root, body, sys, now, &rec, e);
+        rc = store_apply_create(s, root, body, sys, ref, now, &rec, e);
     else
         rc = store_apply_change(root, op, ref, body, sys, now, &rec, e);
     if (rc == 0)
         rc = store_write(s, root, e);
+    else if (rc == 1)
+        rc = 0; /* created before: nothing to write */
     if (rc == 0 && out != NULL && rec != NULL) {
         *out = rec;
         rec = NULL;
@@ -477,9 +489,10 @@ done:
     return rc;
 }
 
-int store_create(store_t *s, json_object *body, json_object *sys, json_object **out, err_t *e)
+int store_create(store_t *s, json_object *body, json_object *sys, const char *id, json_object **out,
+                 err_t *e)
 {
-    return store_modify(s, STORE_OP_CREATE, NULL, body, sys, out, e);
+    return store_modify(s, STORE_OP_CREATE, id, body, sys, out, e);
 }
 
 int store_update(store_t *s, const char *ref, json_object *patch, json_object *sys,

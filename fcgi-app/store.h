@@ -63,10 +63,15 @@ long store_count(store_t *s);
  * ERR_CONFLICT too_many_functions. Call before sharing the store. */
 void store_limit(store_t *s, long max_functions);
 
-/* Validate `body` and add a record with a fresh id, with the platform's
- * own fields from `sys` (borrowed, may be NULL). On 0 `*out` is a copy of
- * the new record owned by the caller. */
-int store_create(store_t *s, json_object *body, json_object *sys, json_object **out, err_t *e);
+/*
+ * Validate `body` and add a record with id `id` (NULL: a fresh one), with
+ * the platform's own fields from `sys` (borrowed, may be NULL). A record
+ * that has that id already is the one a retry of this creation looks for
+ * (an Idempotency-Key's): it is returned as it is. On 0 `*out` is a copy
+ * of the record owned by the caller.
+ */
+int store_create(store_t *s, json_object *body, json_object *sys, const char *id, json_object **out,
+                 err_t *e);
 
 /* Validate `patch` and apply it, then `sys` (may be NULL), to the record
  * `ref`. On 0 `*out` is a copy of the changed record owned by the caller. */

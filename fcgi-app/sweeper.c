@@ -12,6 +12,7 @@
 #include "clock.h"
 #include "docker.h"
 #include "files.h"
+#include "idem.h"
 #include "janitor.h"
 #include "log.h"
 #include "warm.h"
@@ -26,6 +27,7 @@ typedef struct {
     engines_conns conns;
     bool have_conns;
     engines_probe_t *probe; /* pings every engine in the background */
+    idem_t *idem;           /* whose records the periodic pass prunes */
     runtime_t *runtime;
 } sweeper_state;
 
@@ -95,6 +97,8 @@ static int sweeper_open(sweeper_state *st, const sweeper_ctx *x, err_t *e)
     if ((st->async = async_open(x->cfg->data_dir, e)) == NULL ||
         (st->engines = engines_open(x->cfg, x->engines, e)) == NULL)
         return -1;
+    if ((st->idem = idem_open(x->cfg->data_dir, x->cfg->idempotency_max_bytes, e)) == NULL)
+        return -1;
     st->have_conns = engines_conns_init(&st->conns, st->engines) == 0;
     st->runtime = warm_new(x->slots, x->instance, x->cfg->init);
     if (!st->have_conns || st->runtime == NULL)
@@ -112,6 +116,7 @@ static void sweeper_close(sweeper_state *st)
         engines_conns_free(&st->conns);
     engines_close(st->engines);
     async_close(st->async);
+    idem_close(st->idem);
 }
 
 /* The temp files of writes a crash interrupted, in the data dir. */
@@ -167,6 +172,7 @@ int sweeper_run(const sweeper_ctx *x)
             waiting = sweeper_pass(&st);
         if (due) {
             async_prune(st.async, x->cfg->retention);
+            idem_prune(st.idem, clock_wall_ms());
             next = clock_mono_ms() + x->cfg->janitor_interval * 1000LL;
         }
     }

@@ -8,5 +8,7 @@ FROM ${BASE}
 # to write .pyc files; unbuffered so stderr logs are not lost on a crash.
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1
-COPY hello.py /hello.py
+# hello.py imports minilambda_loop from its own directory, which serves it
+# cold and, with MINILAMBDA_LOOP=1 ("reuse": "process"), call after call.
+COPY minilambda_loop.py hello.py /
 CMD ["python3", "/hello.py"]

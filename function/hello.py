@@ -2,37 +2,32 @@
 """minilambda example function.
 
 The function contract: the event (JSON) arrives on stdin, the result goes to
-stdout, logs go to stderr, exit 0 means success. This one echoes the event
-back with a greeting built from it.
+stdout, logs go to stderr, exit 0 means success. This one answers
+{"message": "Processed: " + event["message"] (or "No message"),
+ "input_received": event}. minilambda_loop.serve runs it once per process,
+or call after call when the function is registered with "reuse": "process".
 """
 import json
 import os
 import sys
 
+from minilambda_loop import serve
+
 
 def handle(event):
-    if isinstance(event, dict) and isinstance(event.get("name"), str):
-        subject = event["name"]
+    if isinstance(event, dict) and "message" in event:
+        message = event["message"]
+        if not isinstance(message, str):
+            # Spelled as JSON, as the Node example does.
+            message = json.dumps(message, ensure_ascii=False, separators=(",", ":"))
     else:
-        subject = json.dumps(event, separators=(",", ":"))
-    return {"message": "Processed: " + subject, "input_received": event}
-
-
-def main():
-    raw = sys.stdin.read()
-    try:
-        event = json.loads(raw) if raw.strip() else None
-    except ValueError as e:
-        print("hello-python: the event is not JSON: %s" % e, file=sys.stderr)
-        return 1
-    name = os.environ.get("MINILAMBDA_FUNCTION_NAME", "hello-python")
-    invocation = os.environ.get("MINILAMBDA_INVOCATION_ID", "-")
-    print("hello-python: %s invocation %s received %d bytes"
-          % (name, invocation, len(raw)), file=sys.stderr)
-    json.dump(handle(event), sys.stdout)
-    sys.stdout.write("\n")
-    return 0
+        message = "No message"
+    print("hello-python: %s invocation %s attempt %s"
+          % (os.environ.get("MINILAMBDA_FUNCTION_NAME", "hello-python"),
+             os.environ.get("MINILAMBDA_INVOCATION_ID", "-"),
+             os.environ.get("MINILAMBDA_ATTEMPT", "-")), file=sys.stderr)
+    return {"message": "Processed: " + message, "input_received": event}
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    serve(handle)

@@ -1,13 +1,17 @@
 # shellcheck shell=bash
 # Shared by scripts/run, scripts/stop, scripts/test and the integration
 # tests: configuration defaults, build, and starting/stopping dockerd, the
-# pool and nginx. Every process started is recorded by pid in the run dir
-# and only those are ever stopped.
+# pool and nginx. Every process started is recorded in the run dir by pid
+# and start time (ml_pid_write), and only a process that still matches its
+# record is ever signalled.
 
 ML_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 ML_BUILD=${ML_BUILD:-$ML_ROOT/build}
 ML_BIN=${ML_BIN:-$ML_BUILD/minilambda-fcgi}
 ML_DOCKER_SOCK=/var/run/docker.sock
+# The dashboard's static files (nginx/ui/ in the source tree; an installed
+# layout points this at its copy).
+ML_UI_DIR=${ML_UI_DIR:-$ML_ROOT/nginx/ui}
 
 ml_log() { printf 'minilambda: %s\n' "$*" >&2; }
 ml_die() { ml_log "$*"; exit 1; }
@@ -56,6 +60,108 @@ ml_wait_for() {
     done
 }
 
+# --- pid files ------------------------------------------------------------
+# A pid file is one line "PID STARTTIME": STARTTIME is field 22 of
+# /proc/PID/stat (clock ticks since boot), which a recycled pid does not
+# repeat. A pid is signalled only while its start time still matches, so a
+# stale file never gets another process killed.
+
+# ml_proc_start PID: the start time of PID, when it is a live process (not a
+# zombie: one that has ended but was not reaped yet counts as gone).
+ml_proc_start() {
+    local stat st_fields
+    [[ $1 =~ ^[1-9][0-9]*$ ]] || return 1
+    { read -r stat <"/proc/$1/stat"; } 2>/dev/null || return 1
+    # The command name (field 2) may hold spaces and parentheses: split
+    # after its last ")"; field 3 (the state) is then [0], field 22 [19].
+    read -ra st_fields <<<"${stat##*) }"
+    case ${st_fields[0]:-} in Z | X | x | "") return 1 ;; esac
+    printf '%s\n' "${st_fields[19]}"
+}
+
+# ml_proc_is PID START: PID is alive and is the process that started at START.
+ml_proc_is() {
+    local now
+    now=$(ml_proc_start "$1") && [ "$now" = "$2" ]
+}
+
+# ml_proc_gone PID START: that process has ended (its pid may be reused).
+ml_proc_gone() { ! ml_proc_is "$1" "$2"; }
+
+# ml_pid_write FILE PID: record PID and its start time, atomically (a
+# reader never sees half a line). Fails when PID is no longer running.
+ml_pid_write() {
+    local start
+    start=$(ml_proc_start "$2") || return 1
+    printf '%s %s\n' "$2" "$start" >"$1.tmp" && mv -f "$1.tmp" "$1"
+}
+
+# ml_pid_of FILE: the pid FILE records, live or not (for logs and `wait`).
+ml_pid_of() {
+    local pid rest
+    read -r pid rest <"$1" 2>/dev/null || [ -n "${pid:-}" ] || return 1
+    [[ $pid =~ ^[1-9][0-9]*$ ]] && printf '%s\n' "$pid"
+}
+
+# ml_pid_live FILE: print the pid FILE records while that very process runs
+# (same start time); fail otherwise, FILE untouched.
+ml_pid_live() {
+    local pid start rest
+    [ -f "$1" ] || return 1
+    read -r pid start rest <"$1" 2>/dev/null || [ -n "${pid:-}" ] || return 1
+    [[ ${start:-} =~ ^[0-9]+$ ]] && ml_proc_is "$pid" "$start" && printf '%s\n' "$pid"
+}
+
+# ml_pid_check FILE WHAT: like ml_pid_live, but a file that names no such
+# process (it ended, its pid now belongs to another process, or the file
+# has no start time) is removed, with a log line saying which and why.
+ml_pid_check() {
+    local file=$1 what=$2 pid start rest now why
+    [ -f "$file" ] || return 1
+    ml_pid_live "$file" && return 0
+    read -r pid start rest <"$file" 2>/dev/null || true
+    now=$(ml_proc_start "${pid:-}" || true)
+    if ! [[ ${pid:-} =~ ^[1-9][0-9]*$ ]]; then
+        why="it holds no pid"
+    elif ! [[ ${start:-} =~ ^[0-9]+$ ]]; then
+        why="it has no start time (an older version wrote it), so pid $pid cannot be told ours: not signalled"
+    elif [ -z "$now" ]; then
+        why="pid $pid is not running"
+    else
+        why="pid $pid is another process now (started at $now, not $start): not signalled"
+    fi
+    ml_log "$what: stale pid file $file removed: $why"
+    rm -f "$file"
+    return 1
+}
+
+# ml_stop_recorded SECS FILE WHAT SIG [FILE WHAT SIG]...: send SIG to each
+# process a FILE records that is still ours (stale files are removed), then
+# wait for them all, at most SECS seconds (past that, SIGKILL), and remove
+# the files. Signalling them all first lets them stop side by side.
+ml_stop_recorded() {
+    local secs=$1 file what sig pid start rest i
+    local -a files=() whats=() pids=() starts=()
+    shift
+    while [ $# -ge 3 ]; do
+        file=$1 what=$2 sig=$3
+        shift 3
+        pid=$(ml_pid_check "$file" "$what") || continue
+        read -r pid start rest <"$file"
+        kill "-$sig" "$pid" 2>/dev/null || true
+        files+=("$file") whats+=("$what") pids+=("$pid") starts+=("$start")
+    done
+    for i in "${!files[@]}"; do
+        pid=${pids[$i]} start=${starts[$i]}
+        if ! ml_wait_for "$secs" ml_proc_gone "$pid" "$start" && ml_proc_is "$pid" "$start"; then
+            ml_log "${whats[$i]} (pid $pid) did not stop within $secs s: SIGKILL"
+            kill -9 "$pid" 2>/dev/null || true
+            ml_wait_for 10 ml_proc_gone "$pid" "$start" || true
+        fi
+        rm -f "${files[$i]}"
+    done
+}
+
 ml_engine_answers() {
     if [ -n "${DOCKER_HOST:-}" ]; then
         docker version >/dev/null 2>&1
@@ -91,9 +197,14 @@ ml_docker_config() {
 
 # Start dockerd when no engine answers; its pid goes to $1 so only we stop it.
 # Its daemon.json (ml_docker_config) is written next to the pid file. An
-# engine that already answers is used as it is.
+# engine that already answers is used as it is; a dockerd $1 records that
+# still runs (an earlier start's) is waited for, never started twice.
 ml_docker_up() {
-    local pidfile=$1 dir
+    local pidfile=$1 dir pid
+    if pid=$(ml_pid_check "$pidfile" dockerd); then
+        ml_wait_for 60 ml_engine_answers || ml_die "dockerd (pid $pid, started earlier) does not answer"
+        return 0
+    fi
     ml_engine_answers && return 0
     [ -z "${DOCKER_HOST:-}" ] || ml_die "DOCKER_HOST=$DOCKER_HOST does not answer"
     ml_log "no Docker engine answers: starting dockerd"
@@ -101,7 +212,7 @@ ml_docker_up() {
     ml_docker_config "$dir/daemon.json"
     dockerd --config-file "$dir/daemon.json" --iptables=false --bridge=none \
         --pidfile "$pidfile.dockerd" </dev/null >>"$dir/dockerd.log" 2>&1 &
-    echo $! >"$pidfile"
+    ml_pid_write "$pidfile" $! || ml_die "dockerd exited at once (see $dir/dockerd.log)"
     ml_wait_for 60 ml_engine_answers || ml_die "dockerd did not come up (see $dir/dockerd.log)"
 }
 
@@ -110,18 +221,12 @@ ml_engine_has_runtime() {
     docker info --format '{{json .Runtimes}}' 2>/dev/null | jq -e --arg r "$1" 'has($r)' >/dev/null
 }
 
-# Stop the dockerd recorded in $1, if any.
-ml_docker_down() {
-    local pidfile=$1 pid
-    [ -f "$pidfile" ] || return 0
-    pid=$(cat "$pidfile")
-    if kill "$pid" 2>/dev/null; then
-        ml_wait_for 30 ml_not_running "$pid" || kill -9 "$pid" 2>/dev/null || true
-    fi
-    rm -f "$pidfile"
-}
+# Stop the dockerd recorded in $1, if any and still that process.
+ml_docker_down() { ml_stop_recorded 30 "$1" dockerd TERM; }
 
-ml_not_running() { ! kill -0 "$1" 2>/dev/null; }
+# ml_not_running PID: no live process has that pid (a zombie, ended but not
+# reaped yet, counts as gone: it can no longer do anything).
+ml_not_running() { ! ml_proc_start "$1" >/dev/null; }
 
 # The unprivileged user nginx workers run as, when we are root.
 ml_nginx_user() {
@@ -148,19 +253,31 @@ ml_nginx_part() {
 
 # Render nginx/minilambda.conf.in into the run dir; the locations come
 # from the binary's route table (which also checks MINILAMBDA_MAX_IMAGE_BYTES
-# and MINILAMBDA_METRICS_ALLOW). Besides the whole nginx.conf, its upstreams
+# and MINILAMBDA_METRICS_ALLOW), and so does the OpenAPI document nginx
+# serves at /openapi.json. Besides the whole nginx.conf, its upstreams
 # and server parts are written on their own (nginx-upstreams.conf,
-# nginx-server.conf) for a server's own nginx to include.
+# nginx-server.conf) for a server's own nginx to include. The dashboard's files are copied next
+# to it, like fastcgi_params: nginx's workers (www-data) can read the run
+# dir, not necessarily a checkout under /root.
 ml_render_nginx() {
     local run=$MINILAMBDA_RUN_DIR user line
     mkdir -p "$run/nginx-tmp"
     "$ML_BIN" --print-nginx >"$run/locations.conf" || return 1
+    "$ML_BIN" --print-openapi >"$run/openapi.json.tmp" || return 1
+    chmod 644 "$run/openapi.json.tmp"
+    mv -f "$run/openapi.json.tmp" "$run/openapi.json"
     user=$(ml_nginx_user)
     line=""
     [ -z "$user" ] || line="user $user;"
     chmod 755 "$run"
     [ -z "$user" ] || chown "$user" "$run/nginx-tmp"
     cp "$ML_ROOT/nginx/fastcgi_params" "$run/fastcgi_params"
+    if [ ! -f "$ML_UI_DIR/index.html" ]; then
+        ml_log "no dashboard in $ML_UI_DIR (ML_UI_DIR names the folder of nginx/ui)"
+        return 1
+    fi
+    rm -rf "${run:?}/ui"
+    cp -R "$ML_UI_DIR" "$run/ui" && chmod -R a+rX "$run/ui" || return 1
     sed -e "s|@USER_LINE@|$line|" \
         -e "s|@RUN_DIR@|$run|g" \
         -e "s|@PORT@|$MINILAMBDA_PORT|g" \
@@ -175,22 +292,51 @@ ml_render_nginx() {
 
 ml_pool_ready() { [ -S "$1" ] && [ -S "$2" ]; }
 
-# Start the pool in the background; pid in the run dir.
+# Start the pool in the background, under its supervisor
+# (`minilambda-fcgi --supervise`), which restarts the master should it die.
+# pool.pid records the supervisor, not the master: SIGTERM to it stops the
+# whole pool gracefully, and SIGKILL to it takes the master and the workers
+# with it (ml_pool_master finds the master).
 ml_start_pool() {
     local run=$MINILAMBDA_RUN_DIR control invoke
     control=$(ml_cfg MINILAMBDA_SOCKET) || return 1
     invoke=$(ml_cfg MINILAMBDA_INVOKE_SOCKET) || return 1
     mkdir -p "$run" "$MINILAMBDA_DATA_DIR"
     rm -f "$control" "$invoke"
-    local before=0
+    local before=0 ok=1
     [ ! -f "$run/minilambda.log" ] || before=$(wc -l <"$run/minilambda.log")
-    "$ML_BIN" </dev/null >>"$run/minilambda.log" 2>&1 &
-    echo $! >"$run/pool.pid"
-    if ! ml_wait_for 20 ml_pool_ready "$control" "$invoke"; then
+    "$ML_BIN" --supervise </dev/null >>"$run/minilambda.log" 2>&1 &
+    ml_pid_write "$run/pool.pid" $! || ok=0
+    if [ "$ok" = 0 ] || ! ml_wait_for 20 ml_pool_ready "$control" "$invoke"; then
         # Only what this start wrote: the log is appended to across runs.
         tail -n +"$((before + 1))" "$run/minilambda.log" | tail -5 >&2
         return 1
     fi
+}
+
+# The pool's master: the supervisor's child (none between a master's death
+# and its restart). Its children are the workers and async executors.
+ml_pool_master() {
+    local sup
+    sup=$(ml_pid_live "$MINILAMBDA_RUN_DIR/pool.pid") || return 1
+    pgrep -P "$sup"
+}
+
+# Stop the pool only (nginx stays): SIGTERM to the supervisor, which
+# forwards it to the master; in-flight requests get MINILAMBDA_GRACE.
+ml_stop_pool() { ml_stop_recorded "$(ml_stop_secs)" "$MINILAMBDA_RUN_DIR/pool.pid" pool TERM; }
+
+# Stop nginx only (the pool stays), letting its open requests finish.
+ml_stop_nginx() { ml_stop_recorded "$(ml_stop_secs)" "$MINILAMBDA_RUN_DIR/nginx.pid.started" nginx QUIT; }
+
+# Seconds a graceful stop may take before SIGKILL: the grace period, plus
+# what the supervisor allows the master beyond it (10 s) and a margin. A
+# setting the binary refuses now was not the one the pool started with:
+# then no grace beyond the margin.
+ml_stop_secs() {
+    local grace
+    grace=$(ml_cfg MINILAMBDA_GRACE 2>/dev/null) || grace=0
+    echo "$((grace + 15))"
 }
 
 ml_http_answers() { curl -s -o /dev/null --max-time 2 "http://127.0.0.1:$MINILAMBDA_PORT/healthz"; }
@@ -201,9 +347,9 @@ ml_port_taken() { (exec 3<>"/dev/tcp/127.0.0.1/$MINILAMBDA_PORT") 2>/dev/null; }
 # Our nginx is up: its master runs, has written its pid (after binding the
 # port) and answers. Checking only the port could find another instance.
 ml_nginx_ready() {
-    local run=$MINILAMBDA_RUN_DIR
-    kill -0 "$(cat "$run/nginx.pid.started")" 2>/dev/null &&
-        [ "$(cat "$run/nginx.pid" 2>/dev/null)" = "$(cat "$run/nginx.pid.started")" ] &&
+    local run=$MINILAMBDA_RUN_DIR pid
+    pid=$(ml_pid_live "$run/nginx.pid.started") &&
+        [ "$(cat "$run/nginx.pid" 2>/dev/null)" = "$pid" ] &&
         ml_http_answers
 }
 
@@ -218,30 +364,17 @@ ml_start_nginx() {
     rm -f "$run/nginx.pid"
     nginx -c "$run/nginx.conf" -p "$run" -e "$run/nginx-error.log" </dev/null \
         >>"$run/nginx-stdout.log" 2>&1 &
-    echo $! >"$run/nginx.pid.started"
+    ml_pid_write "$run/nginx.pid.started" $! || return 1
     ml_wait_for 20 ml_nginx_ready
 }
 
 # Stop what the run dir records, gracefully: nginx on SIGQUIT stops
-# accepting and lets its open requests finish; the pool on SIGTERM
-# finishes in-flight ones within MINILAMBDA_GRACE. Both are signalled
-# first, then waited for (past the grace, killed).
+# accepting and lets its open requests finish; the pool (its supervisor) on
+# SIGTERM finishes in-flight ones within MINILAMBDA_GRACE. Both are
+# signalled first, then waited for (past the grace, killed). Only processes
+# that still match their pid file are signalled.
 ml_stop_all() {
-    local run=$MINILAMBDA_RUN_DIR pid f sig grace
-    # A setting the binary refuses now was not the one the pool started with:
-    # then give no grace beyond the margin.
-    grace=$(ml_cfg MINILAMBDA_GRACE 2>/dev/null) || grace=0
-    for f in nginx.pid.started pool.pid; do
-        [ -f "$run/$f" ] || continue
-        sig=TERM
-        [ "$f" = pool.pid ] || sig=QUIT
-        kill "-$sig" "$(cat "$run/$f")" 2>/dev/null || true
-    done
-    for f in pool.pid nginx.pid.started; do
-        [ -f "$run/$f" ] || continue
-        pid=$(cat "$run/$f")
-        ml_wait_for "$((grace + 10))" ml_not_running "$pid" || kill -9 "$pid" 2>/dev/null || true
-        rm -f "$run/$f"
-    done
+    local run=$MINILAMBDA_RUN_DIR
+    ml_stop_recorded "$(ml_stop_secs)" "$run/nginx.pid.started" nginx QUIT "$run/pool.pid" pool TERM
     ml_docker_down "$run/dockerd.pid"
 }

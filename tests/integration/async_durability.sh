@@ -21,14 +21,16 @@ it_start durable
 fn_sh long 'sleep 30'
 fn_sh quick 'echo "$MINILAMBDA_INVOCATION_ID" >&2; cat'
 
-# kill_pool_hard: SIGKILL the master and every child, each by pid.
+# kill_pool_hard: SIGKILL the supervisor (first, so that it cannot start a
+# new master), the master and every child of it, each by pid.
 kill_pool_hard() {
-    local master pids p
-    master=$(it_pool_pid)
-    pids="$(pgrep -P "$master" || true) $master"
+    local sup master pids p
+    sup=$(it_supervisor_pid) || return 1
+    master=$(it_pool_pid) || return 1
+    pids="$sup $master $(pgrep -P "$master" || true)"
     for p in $pids; do kill -9 "$p" 2>/dev/null || true; done
-    # The master is this shell's child: reap it quietly (no "Killed" line).
-    wait "$master" 2>/dev/null || true
+    # The supervisor is this shell's child: reap it quietly (no "Killed" line).
+    wait "$sup" 2>/dev/null || true
     for p in $pids; do ml_wait_for 20 ml_not_running "$p" || return 1; done
     rm -f "$MINILAMBDA_RUN_DIR/pool.pid"
 }

@@ -272,9 +272,7 @@ it_expect "1 MiB limit: a larger image (-F) is 413 JSON (nginx)" 413 payload_too
 upload_raw "$IT_TMP/a.tar" -H 'Transfer-Encoding: chunked'
 it_expect "1 MiB limit: a larger chunked body is 413 JSON" 413 payload_too_large
 # nginx's limit raised past the app's: the app's own 413.
-kill "$(cat "$MINILAMBDA_RUN_DIR/nginx.pid.started")"
-ml_wait_for 30 ml_not_running "$(cat "$MINILAMBDA_RUN_DIR/nginx.pid.started")"
-rm -f "$MINILAMBDA_RUN_DIR/nginx.pid.started"
+ml_stop_nginx
 MINILAMBDA_MAX_IMAGE_BYTES=4294967296 ml_start_nginx || {
     echo "Bail out! nginx did not restart"
     exit 1

@@ -222,7 +222,19 @@ if [ "${MINILAMBDA_TEST_RUNTIME:-}" != runsc ]; then
 fi
 
 # --- 1 GB of stdout: capped at 6 MiB, memory bounded ---------------------------------
-fn_sh flood 'tr "\0" a </dev/zero | head -c 1000000000' '"timeout":300'
+if [ "$IT_MODE" = process ]; then
+    # ml-loop keeps a call's output in the container's 64 MiB /tmp: a
+    # function that speaks the loop protocol itself streams its 1 GB.
+    IT_LOOP_NATIVE=1 fn flood "$IT_BUSYBOX" "\"timeout\":300,\"command\":$(jq -cn --arg s '
+        while IFS= read -r line; do
+            n=$(printf "%s" "$line" | sed -n "s/.*\"event_length\":\([0-9]*\).*/\1/p")
+            [ "$n" -eq 0 ] || dd bs="$n" count=1 iflag=fullblock of=/dev/null 2>/dev/null
+            echo "{\"exit_code\":0,\"result_length\":1000000000,\"log_length\":0}"
+            tr "\0" a </dev/zero | head -c 1000000000
+        done' '["sh","-c",$s]')"
+else
+    fn_sh flood 'tr "\0" a </dev/zero | head -c 1000000000' '"timeout":300'
+fi
 rss_file="$IT_TMP/rss"
 (
     max=0 samples=0

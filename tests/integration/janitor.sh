@@ -111,10 +111,14 @@ wait "$client" || true
 it_eq "the live invocation completed with 200 across the sweeps" 200 "$(cat "$IT_TMP/live.status" 2>/dev/null)"
 it_eq "the live invocation's result" alive "$(jq -r .result "$IT_TMP/live.body" 2>/dev/null)"
 # A running one too, and it proves a later sweep ran while the foreign one was there.
-running=$(docker run -d --network none --label minilambda.managed=1 \
-    --label "minilambda.instance=$INSTANCE" \
-    --label "minilambda.invocation=00000000-0000-4000-8000-000000000001" "$IT_BUSYBOX" sleep 60)
+# A sweep (every second) may take it between docker run's create and start:
+# then docker run fails, and the container is gone, as it should be.
+running=ml-it-janitor-running-$$
 STRAYS+=("$running")
+docker run -d --name "$running" --network none --label minilambda.managed=1 \
+    --label "minilambda.instance=$INSTANCE" \
+    --label "minilambda.invocation=00000000-0000-4000-8000-000000000001" "$IT_BUSYBOX" \
+    sleep 60 >/dev/null 2>&1 || true
 t0=$SECONDS
 if ml_wait_for 10 gone "$running"; then
     it_ok "a running stray container of this instance is removed within 10 s ($((SECONDS - t0)) s)"

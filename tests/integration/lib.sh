@@ -74,24 +74,41 @@ it_start() {
     export MINILAMBDA_PORT
     export MINILAMBDA_LOG_LEVEL=${MINILAMBDA_LOG_LEVEL:-info}
     mkdir -p "$MINILAMBDA_RUN_DIR" "$MINILAMBDA_DATA_DIR"
+    # scripts/test's last check counts the containers of these instances
+    # only: other instances may share the engine.
+    # Each line names the test too, so that a leftover points at its test.
+    if [ -n "${ML_IT_INSTANCES:-}" ]; then
+        printf '%s %s\n' "$("$ML_BIN" --print-instance)" "${0##*/}" >>"$ML_IT_INSTANCES"
+    fi
     BASE="http://127.0.0.1:$MINILAMBDA_PORT"
     ml_start_pool || { echo "Bail out! the pool did not start"; exit 1; }
     ml_start_nginx || { echo "Bail out! nginx did not start"; exit 1; }
 }
 
-# Stop the pool only (nginx stays), e.g. to restart it.
+# Stop the pool only (nginx stays), e.g. to restart it: SIGTERM to its
+# supervisor, which stops the master and waits for it. True once the
+# supervisor is gone.
 it_stop_pool() {
     local pid
-    pid=$(cat "$MINILAMBDA_RUN_DIR/pool.pid")
-    kill -TERM "$pid"
-    ml_wait_for 60 ml_not_running "$pid"
-    rm -f "$MINILAMBDA_RUN_DIR/pool.pid"
+    pid=$(it_supervisor_pid) || return 1
+    ml_stop_pool
+    ml_not_running "$pid"
 }
 
-it_pool_pid() { cat "$MINILAMBDA_RUN_DIR/pool.pid"; }
+# The pool's supervisor: the process pool.pid records (while it is that one).
+it_supervisor_pid() { ml_pid_live "$MINILAMBDA_RUN_DIR/pool.pid"; }
 
-# The pids of the pool's workers.
-it_workers() { pgrep -P "$(it_pool_pid)" || true; }
+# The pool's master: the supervisor's child. Between a master's death and
+# its restart there is none (or, for a few milliseconds, the dying workers
+# the supervisor reaps as their subreaper).
+it_pool_pid() { ml_pool_master; }
+
+# The pids of the pool's workers (and async executors): the master's children.
+it_workers() {
+    local m
+    m=$(it_pool_pid) || return 0
+    pgrep -P "$m" || true
+}
 
 # Background helpers (samplers...) a test started: it_cleanup stops them.
 IT_BG_PIDS=()
@@ -191,8 +208,9 @@ it_register() {
     process)
         extra="${extra:+$extra,}\"reuse\":\"process\""
         # Every command of the test image looped by its ml-loop (fn_sh's are
-        # already); without one, the image's own "cat".
-        if [ "$2" = "$IT_BUSYBOX" ]; then
+        # already); without one, the image's own "cat". IT_LOOP_NATIVE=1:
+        # the command speaks the loop protocol itself.
+        if [ "$2" = "$IT_BUSYBOX" ] && [ -z "${IT_LOOP_NATIVE:-}" ]; then
             extra=$(jq -c '(.command // ["cat"]) as $c
                 | .command = (if $c[0] == "/bin/ml-loop" then $c else ["/bin/ml-loop"] + $c end)
                 | tostring | .[1:-1]' <<<"{$extra}" | jq -r .)
@@ -457,4 +475,67 @@ it_engine_cleanup() {
     done
     unset DOCKER_HOST
     IT_ENGINE_PID=""
+}
+
+# --- minilambda-init and the loop protocol --------------------------------
+
+# it_init_request FILE EVENT [KEY=VALUE...]: append one minilambda-init
+# request (MLINIT/1 header, env lines, event) to FILE.
+it_init_request() {
+    local file=$1 event=$2 LC_ALL=C
+    shift 2
+    printf 'MLINIT/1 %d %d\n' "$#" "${#event}" >>"$file"
+    [ "$#" -eq 0 ] || printf '%s\n' "$@" >>"$file"
+    printf '%s' "$event" >>"$file"
+}
+
+# it_init_decode FILE DIR: split the frames minilambda-init wrote in reuse
+# mode (FILE) into DIR/o (stdout), DIR/e (stderr) and DIR/x (the statuses,
+# space separated). False on a malformed frame. Text only: bash drops NULs.
+it_init_decode() {
+    local file=$1 dir=$2 LC_ALL=C kind len data statuses=""
+    : >"$dir/o"
+    : >"$dir/e"
+    : >"$dir/x"
+    while IFS=' ' read -r kind len; do
+        [[ "$len" =~ ^[0-9]+$ ]] || return 1
+        case "$kind" in
+        x) statuses="${statuses:+$statuses }$len" ;;
+        o | e)
+            [ "$len" -ge 1 ] && [ "$len" -le 65536 ] || return 1
+            IFS= read -r -N "$len" data || return 1
+            [ "${#data}" -eq "$len" ] || return 1
+            printf '%s' "$data" >>"$dir/$kind"
+            ;;
+        *) return 1 ;;
+        esac
+    done <"$file"
+    printf '%s' "$statuses" >"$dir/x"
+}
+
+# it_loop_request FILE EVENT JSON_FIELDS: append one loop-protocol request
+# (reuse "process") to FILE: {JSON_FIELDS..., "event_length": N} and EVENT.
+it_loop_request() {
+    local file=$1 event=$2 fields=$3 LC_ALL=C
+    printf '{%s%s"event_length":%d}\n%s' "$fields" "${fields:+,}" "${#event}" "$event" >>"$file"
+}
+
+# it_loop_decode FILE DIR: split the loop-protocol responses in FILE into
+# DIR/1, DIR/2, ... (the results) and DIR/codes (the exit codes, space
+# separated). False on a malformed response. Text only.
+it_loop_decode() {
+    local file=$1 dir=$2 LC_ALL=C line len code data n=0 codes=""
+    while IFS= read -r line; do
+        len=$(jq -er '.result_length | select(type == "number")' <<<"$line" 2>/dev/null) || return 1
+        code=$(jq -er '.exit_code | select(type == "number")' <<<"$line" 2>/dev/null) || return 1
+        data=""
+        if [ "$len" -gt 0 ]; then
+            IFS= read -r -N "$len" data || return 1
+        fi
+        [ "${#data}" -eq "$len" ] || return 1
+        n=$((n + 1))
+        printf '%s' "$data" >"$dir/$n"
+        codes="${codes:+$codes }$code"
+    done <"$file"
+    printf '%s' "$codes" >"$dir/codes"
 }

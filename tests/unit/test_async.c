@@ -61,7 +61,8 @@ static void accept_one(fixture *f, const char *event, char *id)
 {
     json_object *rec = NULL;
     err_t e;
-    assert_int_equal(async_accept(f->a, f->fn, event, strlen(event), 7, "key-1", &rec, &e), 0);
+    assert_int_equal(async_accept(f->a, f->fn, event, strlen(event), 7, "key-1", NULL, &rec, &e),
+                     0);
     assert_string_equal(str(rec, "status"), "PENDING");
     assert_string_equal(str(rec, "function_name"), "fn");
     assert_string_equal(str(rec, "created_by"), "key-1");
@@ -318,6 +319,49 @@ static void test_prune(void **state)
     assert_string_equal(status_of(f, waiting), "PENDING");
 }
 
+/* An acceptance under a chosen id (an Idempotency-Key's retry): a run
+ * with that id already is returned as it is, queued again only when an
+ * acceptance that died left it without its marker. */
+static void test_accept_with_id(void **state)
+{
+    fixture *f = *state;
+    const char *id = "0a3e4567-e89b-42d3-a456-426614174999";
+    json_object *rec = NULL, *again = NULL;
+    async_job job;
+    long long next = 0;
+    char cmd[160];
+    err_t e;
+
+    assert_int_equal(async_accept(f->a, f->fn, "{}", 2, 7, NULL, id, &rec, &e), 0);
+    assert_string_equal(str(rec, "id"), id);
+    assert_int_equal(async_queue_depth(f->a), 1);
+    assert_int_equal(async_accept(f->a, f->fn, "{\"x\":1}", 7, 9, NULL, id, &again, &e), 0);
+    assert_string_equal(str(again, "created_at"), str(rec, "created_at"));
+    assert_int_equal(json_object_get_int(json_object_object_get(again, "timeout")), 7);
+    assert_int_equal(async_queue_depth(f->a), 1);
+    json_object_put(again);
+
+    /* Died between its record and its marker: the retry queues it. */
+    snprintf(cmd, sizeof(cmd), "rm -f %s/async/queue/*", f->dir);
+    assert_int_equal(system(cmd), 0);
+    assert_int_equal(async_queue_depth(f->a), 0);
+    assert_int_equal(async_accept(f->a, f->fn, "{}", 2, 7, NULL, id, &again, &e), 0);
+    json_object_put(again);
+    assert_int_equal(async_queue_depth(f->a), 1);
+
+    /* Claimed: never a second marker. */
+    assert_int_equal(async_claim(f->a, 0, &job, &next, &e), 1);
+    async_job_free(&job);
+    assert_int_equal(async_accept(f->a, f->fn, "{}", 2, 7, NULL, id, &again, &e), 0);
+    assert_string_equal(str(again, "status"), "RUNNING");
+    json_object_put(again);
+    assert_int_equal(async_queue_depth(f->a), 0);
+
+    assert_int_equal(async_accept(f->a, f->fn, "{}", 2, 7, NULL, "not-an-id", &again, &e), -1);
+    assert_null(again);
+    json_object_put(rec);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -328,6 +372,7 @@ int main(void)
         T(test_list),
         T(test_recover),
         T(test_prune),
+        T(test_accept_with_id),
     };
 #undef T
     return cmocka_run_group_tests_name("async", tests, NULL, NULL);

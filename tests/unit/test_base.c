@@ -42,6 +42,7 @@ static void test_err_table(void **state)
         {ERR_CONFLICT, 409, "conflict"},
         {ERR_TOO_LARGE, 413, "payload_too_large"},
         {ERR_UNSUPPORTED, 415, "unsupported_media_type"},
+        {ERR_UNPROCESSABLE, 422, "unprocessable"},
         {ERR_STORAGE_FULL, 507, "storage_full"},
         {ERR_STORAGE, 500, "storage_error"},
         {ERR_CORRUPT, 503, "store_corrupt"},

@@ -56,6 +56,9 @@ static void test_duplicate_keys(void **state)
     assert_string_equal(parse("{\"a\":{\"a\":{\"a\":1}}}"), "ok");
     assert_string_equal(parse("{\"ab\":1,\"a\":2,\"abc\":3,\"\":4}"), "ok");
     assert_string_equal(parse("{\"\":1,\"\":2}"), "duplicate_key");
+    /* Empty objects have nothing to repeat (and nothing to sort). */
+    assert_string_equal(parse("{}"), "ok");
+    assert_string_equal(parse("{\"event\":{},\"e\":[{}]}"), "ok");
     /* Quotes and braces inside strings confuse nothing. */
     assert_string_equal(parse("{\"a\":\"}{,\\\"b\\\":\",\"b\":1}"), "ok");
 }

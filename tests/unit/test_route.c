@@ -450,6 +450,7 @@ static void test_invocation_type(void **state)
 static void test_gate_flags(void **state)
 {
     route_found f;
+    err_t e;
     (void)state;
     assert_int_equal(match("POST", "/invoke/fn", &f), M_OK);
     assert_true((f.row->flags & (ROUTE_SLOT | ROUTE_FUNCTION)) == (ROUTE_SLOT | ROUTE_FUNCTION));
@@ -473,6 +474,21 @@ static void test_gate_flags(void **state)
     assert_int_equal(f.row->flags & (ROUTE_SLOT | ROUTE_FUNCTION), 0);
     assert_int_equal(match("GET", "/metrics", &f), M_OK);
     assert_true(f.row->flags & ROUTE_ALLOWLIST);
+    /* Creating POSTs honour an Idempotency-Key; a synchronous run, which
+     * leaves nothing to find by its id, is never run again by a retry. */
+    assert_int_equal(match("POST", "/functions", &f), M_OK);
+    assert_int_equal(f.row->flags & (ROUTE_IDEMPOTENT | ROUTE_NO_REDO), ROUTE_IDEMPOTENT);
+    assert_int_equal(match("POST", "/invoke/fn/async", &f), M_OK);
+    assert_int_equal(f.row->flags & (ROUTE_IDEMPOTENT | ROUTE_NO_REDO), ROUTE_IDEMPOTENT);
+    assert_int_equal(match("POST", "/invoke/fn", &f), M_OK);
+    assert_int_equal(f.row->flags & (ROUTE_IDEMPOTENT | ROUTE_NO_REDO),
+                     ROUTE_IDEMPOTENT | ROUTE_NO_REDO);
+    assert_int_equal(route_match("POST", "/invoke/fn", "Event", &f, &e), 0);
+    assert_int_equal(f.row->flags & (ROUTE_IDEMPOTENT | ROUTE_NO_REDO), ROUTE_IDEMPOTENT);
+    assert_int_equal(match("PATCH", "/functions/fn", &f), M_OK);
+    assert_false(f.row->flags & ROUTE_IDEMPOTENT);
+    assert_int_equal(match("POST", "/images", &f), M_OK);
+    assert_false(f.row->flags & ROUTE_IDEMPOTENT);
 }
 
 static void test_table_checks(void **state)

@@ -377,7 +377,7 @@ static void test_container_spec(void **state)
     assert_string_equal(json_object_get_string(at(at(host, "Tmpfs"), "/data")), CONTAINER_TMPFS);
     assert_string_equal(json_object_get_string(at(at(host, "Tmpfs"), "/var/cache")),
                         CONTAINER_TMPFS);
-    assert_false(json_object_object_get_ex(host, "Binds", NULL));
+    assert_false(json_object_object_get_ex(host, "Mounts", NULL));
     assert_false(json_object_object_get_ex(spec, "Volumes", NULL));
     /* A pinned function runs its image id, as its user, in its runtime. */
     assert_string_equal(json_object_get_string(at(spec, "Image")), "sha256:abc");
@@ -411,9 +411,11 @@ static void test_container_spec(void **state)
         "[\"\\/.minilambda\\/init\",\"reuse\",\"--\",\"\\/entry\",\"-x\"]");
     assert_string_equal(json_object_to_json_string_ext(at(spec, "Cmd"), JSON_C_TO_STRING_PLAIN),
                         "[\"run\"]");
-    assert_string_equal(
-        json_object_get_string(json_object_array_get_idx(at(at(spec, "HostConfig"), "Binds"), 0)),
-        "/opt/ml/minilambda-init:/.minilambda/init:ro");
+    json_object *mount = json_object_array_get_idx(at(at(spec, "HostConfig"), "Mounts"), 0);
+    assert_string_equal(json_object_get_string(at(mount, "Type")), "bind");
+    assert_string_equal(json_object_get_string(at(mount, "Source")), "/opt/ml/minilambda-init");
+    assert_string_equal(json_object_get_string(at(mount, "Target")), "/.minilambda/init");
+    assert_true(json_object_get_boolean(at(mount, "ReadOnly")));
     env = at(spec, "Env");
     assert_true(env_has(env, "MINILAMBDA_FUNCTION_NAME=fname"));
     assert_false(env_has_prefix(env, "MINILAMBDA_INVOCATION_ID="));
@@ -425,7 +427,7 @@ static void test_container_spec(void **state)
     /* The loop protocol: the image as it is, told to loop. */
     spec = container_spec(&req, "inst1", CONTAINER_PROCESS, "/opt/ml/minilambda-init", image);
     assert_false(json_object_object_get_ex(spec, "Entrypoint", NULL));
-    assert_false(json_object_object_get_ex(at(spec, "HostConfig"), "Binds", NULL));
+    assert_false(json_object_object_get_ex(at(spec, "HostConfig"), "Mounts", NULL));
     assert_true(env_has(at(spec, "Env"), "MINILAMBDA_LOOP=1"));
     json_object_put(spec);
     json_object_put(image);

@@ -70,7 +70,7 @@ static store_rc t_get(store_t *s, const char *ref, json_object **out)
 
 static store_rc t_create(store_t *s, json_object *body, json_object **out, err_t *e)
 {
-    return rc_of(store_create(s, body, NULL, out, e), e);
+    return rc_of(store_create(s, body, NULL, NULL, out, e), e);
 }
 
 static store_rc t_update(store_t *s, const char *ref, json_object *patch, json_object **out,
@@ -651,7 +651,7 @@ static void test_corrupt_while_open(void **state)
     assert_int_equal(err_status(&e), 503);
     assert_string_equal(err_code(&e), "store_corrupt");
     json_object *body = parse("{\"name\":\"third\",\"image\":\"busybox\"}");
-    assert_int_equal(store_create(s, body, NULL, &got, &e), -1);
+    assert_int_equal(store_create(s, body, NULL, NULL, &got, &e), -1);
     json_object_put(body);
     assert_int_equal(e.kind, ERR_CORRUPT);
     assert_int_equal(store_delete(s, id, &e), -1);
@@ -922,7 +922,7 @@ static void test_write_error_carries_context(void **state)
     assert_int_equal(mkdir(tmp, 0755), 0);
     json_object *body = parse("{\"name\":\"new\",\"image\":\"busybox\"}"), *out = NULL;
     err_clear(&e);
-    assert_int_equal(store_create(s, body, NULL, &out, &e), -1);
+    assert_int_equal(store_create(s, body, NULL, NULL, &out, &e), -1);
     assert_null(out);
     assert_int_equal(e.kind, ERR_STORAGE);
     assert_string_equal(err_code(&e), "storage_error");
@@ -942,6 +942,34 @@ static void test_write_error_carries_context(void **state)
     assert_int_equal(t_get(s, "new", &out), STORE_NOT_FOUND);
     free(before);
     free(after);
+    store_close(s);
+}
+
+/* A creation under a chosen id (an Idempotency-Key's retry): the record
+ * that has that id already is returned as it is, nothing written. */
+static void test_create_with_id(void **state)
+{
+    fixture *f = *state;
+    json_object *body = parse("{\"name\":\"once\",\"image\":\"busybox\"}");
+    json_object *other = parse("{\"name\":\"twice\",\"image\":\"busybox\"}");
+    json_object *out = NULL, *again = NULL;
+    struct stat before, after;
+    err_t e;
+    store_t *s = open_ok(f);
+
+    assert_int_equal(store_create(s, body, NULL, SEED_ID1, &out, &e), 0);
+    assert_string_equal(func_str(out, "id"), SEED_ID1);
+    assert_int_equal(stat(f->path, &before), 0);
+    assert_int_equal(store_create(s, other, NULL, SEED_ID1, &again, &e), 0);
+    assert_string_equal(func_str(again, "name"), "once");
+    assert_string_equal(func_str(again, "created_at"), func_str(out, "created_at"));
+    assert_int_equal(stat(f->path, &after), 0);
+    assert_int_equal(after.st_ino, before.st_ino);
+    assert_int_equal(store_count(s), 1);
+    json_object_put(again);
+    json_object_put(out);
+    json_object_put(other);
+    json_object_put(body);
     store_close(s);
 }
 
@@ -969,6 +997,7 @@ int main(void)
         T(test_concurrent_creates_shared_store),
         T(test_concurrent_creates_store_per_thread),
         T(test_write_error_carries_context),
+        T(test_create_with_id),
     };
 #undef T
     return cmocka_run_group_tests_name("store", tests, NULL, NULL);
