@@ -291,7 +291,7 @@ docker -H "$A_HOST" tag "$IT_BUSYBOX" "$ONLY_A"
 untag() { docker -H "$A_HOST" rmi "$ONLY_A" >/dev/null 2>&1 || true; }
 it_after untag
 unset MINILAMBDA_REGISTRY
-export MINILAMBDA_ENGINES="$B_HOST;name=b;weight=5,$A_HOST;name=a"
+export MINILAMBDA_ENGINES="$B_HOST;name=b;weight=5,$A_HOST;name=a" MINILAMBDA_WARM_MAX=4
 FID=()
 it_start noregistry
 INSTANCES+=("$(cat "$MINILAMBDA_DATA_DIR/instance")")
@@ -304,6 +304,18 @@ done
 it_eq "every call ran, on a (b lacks the image)" "200 a:6" \
     "$(sort "$IT_TMP/onlya" | uniq -c | awk '{printf "%s %s:%s", $2, $3, $1}')"
 it_true "b still lacks the image" sh -c "! docker -H '$B_HOST' image inspect '$ONLY_A' >/dev/null 2>&1"
+
+# Warm containers belong to an engine; a call takes a ready one, on its
+# engine, and it is removed there.
+warm_on() { docker -H "$1" ps -q --filter "label=minilambda.function=${FID[kw]}" --filter status=running | wc -l; }
+warm_ready() { [ $(($(warm_on "$A_HOST") + $(warm_on "$B_HOST"))) -ge 2 ]; }
+fn kw "$IT_BUSYBOX" '"command":["sh","-c","cat >/dev/null; echo ok"],"keep_warm":2'
+it_true "two warm containers are made, on the engines" ml_wait_for 60 warm_ready
+echo "# warm containers of kw: a $(warm_on "$A_HOST"), b $(warm_on "$B_HOST")"
+it_json POST /invoke/kw '{"event":{}}'
+it_expect "a call of kw succeeds" 200
+it_eq "it took a warm container" warm "$(it_jq .start)"
+it_true "it ran on an engine that had one ready ($(it_jq .engine))" test -n "$(it_jq .engine)"
 
 # --- 6. no engine answers ------------------------------------------------------
 it_stop_pool
