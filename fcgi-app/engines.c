@@ -20,6 +20,7 @@
 typedef struct {
     atomic_int down;     /* 0: answering (or not probed yet) */
     atomic_llong placed; /* calls given to it since the pool started */
+    atomic_llong share;  /* the same, rebased when it comes back: ties go by it */
 } engines_state;
 
 struct engines_shm {
@@ -170,11 +171,33 @@ bool engines_any_up(const engines_t *en)
     return false;
 }
 
+/* Engine `i` is back: its share of calls given restarts level with the
+ * others' (for its weight), so that one-at-a-time calls do not all go to
+ * it until it has caught up with what it missed while out. */
+static void engines_rebase(engines_t *en, int i)
+{
+    long long best = -1;
+    int bw = 1;
+    for (int j = 0; j < en->n; j++) {
+        if (j == i || !engines_up(en, j))
+            continue;
+        long long sj = atomic_load(&en->shm->e[j].share);
+        if (best < 0 || sj * bw < best * en->weight[j]) {
+            best = sj;
+            bw = en->weight[j];
+        }
+    }
+    if (best >= 0)
+        atomic_store(&en->shm->e[i].share, best * en->weight[i] / bw);
+}
+
 void engines_set_up(engines_t *en, int i, bool up, const char *why)
 {
     if (!en->multi)
         return;
     int was = atomic_exchange(&en->shm->e[i].down, up ? 0 : 1);
+    if (was == 1 && up)
+        engines_rebase(en, i);
     if (was == (up ? 1 : 0)) {
         if (up)
             log_info("engine %s answers again: placing calls on it", en->name[i]);
@@ -205,7 +228,7 @@ static bool engines_better(const engines_t *en, int a, long long fa, int b, long
     long long wa = en->weight[a], wb = en->weight[b];
     if (fa * wb != fb * wa)
         return fa * wb < fb * wa;
-    long long pa = engines_placed(en, a), pb = engines_placed(en, b);
+    long long pa = atomic_load(&en->shm->e[a].share), pb = atomic_load(&en->shm->e[b].share);
     /* One more call each: with none given yet, the heavier goes first. */
     return (pa + 1) * wb < (pb + 1) * wa;
 }
@@ -238,6 +261,7 @@ int engines_place(engines_t *en, unsigned skip, unsigned prefer, err_t *e)
 void engines_enter(engines_t *en, int row, int i)
 {
     atomic_fetch_add(&en->shm->e[i].placed, 1);
+    atomic_fetch_add(&en->shm->e[i].share, 1);
     if (row >= 0 && row < en->shm->rows)
         atomic_fetch_add(&en->shm->in_flight[row * ENGINES_MAX + i], 1);
 }

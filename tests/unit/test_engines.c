@@ -178,6 +178,38 @@ static void test_place_by_weight(void **state)
     engines_shm_destroy(shm);
 }
 
+/* An engine back from an outage takes its share from then on, not every
+ * call until it has caught up with what it missed. */
+static void test_place_after_outage(void **state)
+{
+    engines_shm_t *shm;
+    engines_t *en = three(&shm, 1);
+    int got[3] = {0, 0, 0};
+    err_t e;
+    (void)state;
+    engines_set_up(en, 1, false, "test");
+    for (int i = 0; i < 300; i++) {
+        int k = engines_place(en, 0, 0, &e);
+        assert_int_not_equal(k, 1);
+        engines_enter(en, 0, k);
+        engines_leave(en, 0, k);
+    }
+    engines_set_up(en, 1, true, NULL);
+    for (int i = 0; i < 40; i++) {
+        int k = engines_place(en, 0, 0, &e);
+        got[k]++;
+        engines_enter(en, 0, k);
+        engines_leave(en, 0, k);
+    }
+    assert_in_range(got[0], 18, 22);
+    assert_in_range(got[1], 8, 12);
+    assert_in_range(got[2], 8, 12);
+    /* The counter keeps counting: it is a metric. */
+    assert_int_equal(engines_placed(en, 1), got[1]);
+    engines_close(en);
+    engines_shm_destroy(shm);
+}
+
 /* Calls held open go where the fewest run for the weight; an engine that
  * is out gets none; none up is engine_unavailable. */
 static void test_place_in_flight_and_health(void **state)
@@ -244,9 +276,13 @@ static void test_single(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_parse_good),      cmocka_unit_test(test_parse_bad),
-        cmocka_unit_test(test_parse_tls),       cmocka_unit_test(test_registry_syntax),
-        cmocka_unit_test(test_place_by_weight), cmocka_unit_test(test_place_in_flight_and_health),
+        cmocka_unit_test(test_parse_good),
+        cmocka_unit_test(test_parse_bad),
+        cmocka_unit_test(test_parse_tls),
+        cmocka_unit_test(test_registry_syntax),
+        cmocka_unit_test(test_place_by_weight),
+        cmocka_unit_test(test_place_in_flight_and_health),
+        cmocka_unit_test(test_place_after_outage),
         cmocka_unit_test(test_single),
     };
     return cmocka_run_group_tests_name("engines", tests, NULL, NULL);
