@@ -143,6 +143,9 @@ static const openapi_prop openapi_invoke_result[] = {
      NULL},
     {"error", "string", 0, "What went wrong, unless the run succeeded.", 0, 0, NULL, NULL},
     {"code", "string", 0, "The stable error code, unless the run succeeded.", 0, 0, NULL, NULL},
+    {"engine", "string", 0,
+     "With several engines (`MINILAMBDA_ENGINES`): the name of the one it ran on.", 0, 0, NULL,
+     NULL},
     {NULL, NULL, 0, NULL, 0, 0, NULL, NULL},
 };
 
@@ -198,6 +201,9 @@ static const openapi_prop openapi_image_upload[] = {
      NULL, NULL},
     {"pinned", "string[]", OPENAPI_REQ, "Functions not pinned yet, now pinned to the loaded image.",
      0, 0, NULL, NULL},
+    {"pushed", "string[]", 0,
+     "With `MINILAMBDA_REGISTRY`: each loaded tag as pushed there, for the engines to pull.", 0, 0,
+     NULL, NULL},
     {NULL, NULL, 0, NULL, 0, 0, NULL, NULL},
 };
 
@@ -1021,6 +1027,15 @@ static json_object *openapi_health(void)
     json_object_object_add(props, "failed", failed);
     json_object_object_add(props, "code", code);
     json_object_object_add(props, "error", error);
+    json_object *engines = json_object_new_object(), *engine = json_object_new_object();
+    openapi_add_str(engine, "type", "object");
+    openapi_add_str(engine, "description",
+                    "name, endpoint, status (up or down), weight, in_flight, calls (placed)");
+    openapi_add_str(engines, "type", "array");
+    json_object_object_add(engines, "items", engine);
+    openapi_add_str(engines, "description",
+                    "With several engines (MINILAMBDA_ENGINES): each one and its state.");
+    json_object_object_add(props, "engines", engines);
     openapi_add_str(s, "type", "object");
     openapi_add_str(s, "description", "What /healthz found.");
     json_object_object_add(s, "properties", props);
