@@ -59,6 +59,7 @@ typedef struct {
 typedef struct {
     char id[LEASE_ID_LEN];
     char name[96];
+    char image[320];     /* what its containers are made of (pinned id or tag) */
     uint64_t generation; /* of `record` */
     json_object *record; /* a copy, owned */
     int mode;            /* container_mode its calls run in */
@@ -67,6 +68,7 @@ typedef struct {
     int leased;             /* reused containers out on calls now */
     int burst;              /* ready ones wanted while called: grows on a miss */
     long long retry_at_ms;  /* no make before this (after a failure) */
+    unsigned lacks;         /* engines that lack its image (a bit each), none tried again */
     bool seen;              /* in the store at the last look */
 } keeper_fn;
 
@@ -82,6 +84,7 @@ typedef struct keeper_job {
     char cid[DOCKER_ID_MAX]; /* remove; make: the outcome */
     docker_stream_t *stream; /* remove: closed once removed; make: the outcome */
     bool ok;                 /* make: the container is ready */
+    bool missing;            /* make: the engine lacks the image */
     char why[600];           /* make: why not */
 } keeper_job;
 
@@ -137,8 +140,20 @@ static void keeper_make(keeper_t *k, docker_conn_t *c, keeper_job *j)
     req.attempt = 1;
     req.cancel_fd = -1;
     runtime_result_init(&res);
-    if (container_create(c, &req, k->x->instance, (container_mode)j->mode, k->cfg->init, deadline,
-                         j->cid, &res) != 0) {
+    int made = container_create(c, &req, k->x->instance, (container_mode)j->mode, k->cfg->init,
+                                deadline, j->cid, &res);
+    /* An engine without the image pulls it from the registry, if any. */
+    if (made != 0 && res.status == STATUS_IMAGE_MISSING &&
+        engines_registry(k->engines)[0] != '\0') {
+        err_t e;
+        if (engines_pull(k->engines, c, j->engine, func_str(j->record, "image"), deadline, &e) == 0)
+            made = container_create(c, &req, k->x->instance, (container_mode)j->mode, k->cfg->init,
+                                    deadline, j->cid, &res);
+        else
+            log_warn("keeper: %s", e.msg);
+    }
+    if (made != 0) {
+        j->missing = res.status == STATUS_IMAGE_MISSING;
         snprintf(j->why, sizeof(j->why), "%s", res.message);
         goto done;
     }
@@ -266,6 +281,10 @@ static void keeper_fn_set(keeper_t *k, keeper_fn *f, json_object *rec)
     f->generation = func_generation(rec);
     f->mode = keeper_mode_of(rec, k->cfg);
     f->keep_warm = (int)func_int(rec, "keep_warm");
+    /* Another image, perhaps on other engines: every engine may try. */
+    if (strcmp(func_image(rec), f->image) != 0)
+        f->lacks = 0;
+    snprintf(f->image, sizeof(f->image), "%s", func_image(rec));
     snprintf(f->name, sizeof(f->name), "%s", func_str(rec, "name"));
 }
 
@@ -377,7 +396,12 @@ static int keeper_start_make(keeper_t *k, keeper_fn *f)
     err_t e;
     /* On the engine calls would go to now: the warm ones spread as the
      * calls do, and none is made on an engine that does not answer. */
-    int engine = engines_place(k->engines, 0, 0, &e);
+    int engine = engines_place(k->engines, f->lacks, 0, &e);
+    if (engine < 0 && f->lacks != 0) {
+        /* Every engine that answers lacked it: one may have it by now. */
+        f->lacks = 0;
+        engine = engines_place(k->engines, 0, 0, &e);
+    }
     if (engine < 0)
         return -1;
     int i = keeper_room(k);
@@ -687,10 +711,24 @@ static void keeper_finish(keeper_t *k)
         keeper_slot *s = &k->slots[j->slot];
         keeper_fn *f = keeper_fn_find(k, s->function);
         if (!j->ok) {
-            log_warn("keeper: a warm container of %s could not be made: %s; next try in %d s",
-                     f ? f->name : s->function, j->why, KEEPER_RETRY_MS / 1000);
-            if (f != NULL)
+            err_t pe;
+            /* An engine without the image: the next try goes to another
+             * one at once. Every engine lacks it, or another failure:
+             * wait a while. */
+            bool elsewhere = f != NULL && j->missing && engines_multi(k->engines) &&
+                             engines_place(k->engines, f->lacks | 1u << j->engine, 0, &pe) >= 0;
+            char when[32];
+            snprintf(when, sizeof(when), "in %d s", KEEPER_RETRY_MS / 1000);
+            log_warn("keeper: a warm container of %s could not be made on engine %s: %s; next "
+                     "try %s",
+                     f ? f->name : s->function, engines_name(k->engines, j->engine), j->why,
+                     elsewhere ? "on another engine" : when);
+            if (elsewhere) {
+                f->lacks |= 1u << j->engine;
+            } else if (f != NULL) {
+                f->lacks = 0;
                 f->retry_at_ms = clock_mono_ms() + KEEPER_RETRY_MS;
+            }
             keeper_slot_free(k, j->slot);
         } else if (f == NULL || f->generation != s->generation) {
             /* Changed or deleted while it was made. */

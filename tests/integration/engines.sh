@@ -317,6 +317,13 @@ it_expect "a call of kw succeeds" 200
 it_eq "it took a warm container" warm "$(it_jq .start)"
 it_true "it ran on an engine that had one ready ($(it_jq .engine))" test -n "$(it_jq .engine)"
 
+# The keeper too: a warm container whose image b lacks is made on a.
+fn kwa "$ONLY_A" '"command":["sh","-c","cat >/dev/null; echo ok"],"keep_warm":1'
+kwa_on() { docker -H "$1" ps -q --filter "label=minilambda.function=${FID[kwa]}" --filter status=running | wc -l; }
+kwa_ready() { [ "$(kwa_on "$A_HOST")" -ge 1 ]; }
+it_true "a warm container of an image only a has is made on a" ml_wait_for 30 kwa_ready
+it_eq "and none on b" 0 "$(kwa_on "$B_HOST")"
+
 # --- 6. no engine answers ------------------------------------------------------
 it_stop_pool
 export MINILAMBDA_ENGINES="unix://$IT_TMP/nothing.sock;name=gone"
