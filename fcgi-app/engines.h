@@ -99,12 +99,17 @@ int engines_place(engines_t *en, unsigned skip, unsigned prefer, err_t *e);
 void engines_enter(engines_t *en, int row, int i);
 void engines_leave(engines_t *en, int row, int i);
 
-/* Ping every engine once, each on its own thread, until `*stop` is set
- * (checked every ENGINES_PROBE_MS): the janitor process's background
- * probe. Returns 0 once stopped, or -1 when a thread could not start
- * (logged). Does nothing but wait for `*stop` with one engine. */
+/*
+ * The background probe (the janitor process runs it): a thread per engine
+ * pings it every ENGINES_PROBE_MS and records what it found
+ * (engines_set_up). Without MINILAMBDA_ENGINES no thread starts. Returns the probe
+ * (engines_probe_stop), or NULL when out of memory or a thread could not
+ * start (logged).
+ */
 typedef struct engines_probe engines_probe_t;
 engines_probe_t *engines_probe_start(engines_t *en);
+
+/* Stop the probe's threads (within a ping's timeout) and free it. */
 void engines_probe_stop(engines_probe_t *p);
 
 /* MINILAMBDA_REGISTRY ("" when none). */

@@ -79,30 +79,37 @@ static int warm_place(const runtime_seat *seat, runtime_lease *l, unsigned skip,
     return 0;
 }
 
-/* After container_create failed on l->engine: whether the run may go to
- * another engine (only ever before anything of it ran). An engine that
- * stopped answering is taken out now; one that lacks the image first
- * pulls it from the registry, when there is one. */
-static bool warm_elsewhere(const runtime_seat *seat, const runtime_req *req, runtime_lease *l,
-                           runtime_result *res)
+/* Where a run goes after container_create failed on its engine. */
+typedef enum {
+    WARM_STOP = 0, /* nowhere: the failure is the answer */
+    WARM_SAME,     /* the same engine again: it pulled the image */
+    WARM_OTHER     /* another engine */
+} warm_next;
+
+/* After container_create failed on l->engine: where the run may go (only
+ * ever before anything of it ran). An engine that stopped answering is
+ * taken out now; one that lacks the image pulls it from the registry when
+ * there is one and `may_pull`, else the run goes to another engine. */
+static warm_next warm_elsewhere(const runtime_seat *seat, const runtime_req *req, runtime_lease *l,
+                                runtime_result *res, bool may_pull)
 {
     if (seat->conns == NULL || !engines_multi(seat->conns->en))
-        return false;
+        return WARM_STOP;
     engines_t *en = seat->conns->en;
     if (res->status == STATUS_UNREACHABLE) {
         engines_set_up(en, l->engine, false, res->message);
-        return true;
+        return WARM_OTHER;
     }
     if (res->status != STATUS_IMAGE_MISSING)
-        return false;
-    if (engines_registry(en)[0] != '\0') {
+        return WARM_STOP;
+    if (may_pull && engines_registry(en)[0] != '\0') {
         err_t e;
         if (engines_pull(en, l->conn, l->engine, func_str(req->function, "image"), l->deadline,
                          &e) == 0)
-            return true;
+            return WARM_SAME;
         log_warn("invoke %s: %s", req->id, e.msg);
     }
-    return engines_count(en) > 1;
+    return engines_count(en) > 1 ? WARM_OTHER : WARM_STOP;
 }
 
 /* Ask the keeper for a ready container. 1 with `l` holding it, else 0. */
@@ -172,17 +179,15 @@ static int warm_acquire(runtime_t *rt, const runtime_seat *seat, const runtime_r
         if (container_create(l->conn, req, rt->instance, (container_mode)l->mode, st->init,
                              l->deadline, l->cid, res) == 0)
             break;
-        bool again = warm_elsewhere(seat, req, l, res);
-        /* Once pulled, the same engine is asked again; else another. */
-        bool same = res->status == STATUS_IMAGE_MISSING && again && pulled != l->engine &&
-                    engines_registry(seat->conns->en)[0] != '\0';
-        if (same)
+        /* Pulled once: the same engine is asked again; else another. */
+        warm_next next = warm_elsewhere(seat, req, l, res, pulled != l->engine);
+        if (next == WARM_SAME)
             pulled = l->engine;
         else
             skip |= 1u << l->engine;
         warm_leave(seat, l);
         l->engine = -1;
-        if (!again)
+        if (next == WARM_STOP)
             return -1;
         res->engine_fault = false;
     }
