@@ -44,14 +44,16 @@ kill_workers() {
     for p in $(it_fcgi_workers); do kill -9 "$p"; done
     ml_wait_for 30 healthy
 }
-# kill_pool_hard: SIGKILL the master and every child, each by pid.
+# kill_pool_hard: SIGKILL the supervisor, the master and every child, each
+# by pid. The supervisor first: alive, it would start a new master.
 kill_pool_hard() {
-    local master pids p
+    local sup master pids p
+    sup=$(it_supervisor_pid)
     master=$(it_pool_pid)
-    pids="$(pgrep -P "$master" || true) $master"
+    pids="$sup $master $(pgrep -P "$master" || true)"
     for p in $pids; do kill -9 "$p" 2>/dev/null || true; done
-    # The master is this shell's child: reap it quietly.
-    wait "$master" 2>/dev/null || true
+    # The supervisor is this shell's child: reap it quietly.
+    wait "$sup" 2>/dev/null || true
     for p in $pids; do ml_wait_for 20 ml_not_running "$p" || return 1; done
     rm -f "$MINILAMBDA_RUN_DIR/pool.pid"
 }

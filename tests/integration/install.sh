@@ -169,7 +169,7 @@ it_true "minilambda.service ExecStartPre (render) succeeds" unit_run minilambda.
 it_true "it made the run dir with the include parts" \
     test -s "$MINILAMBDA_RUN_DIR/nginx-server.conf" -a -s "$MINILAMBDA_RUN_DIR/nginx-upstreams.conf"
 unit_start minilambda.service "$MINILAMBDA_RUN_DIR/minilambda.log"
-echo "$UNIT_PID" >"$MINILAMBDA_RUN_DIR/pool.pid"
+ml_pid_write "$MINILAMBDA_RUN_DIR/pool.pid" "$UNIT_PID"
 POOL_PID=$UNIT_PID
 it_true "minilambda.service ExecStartPost (the sockets accept) succeeds" \
     unit_run minilambda.service ExecStartPost
@@ -178,7 +178,7 @@ it_true "the pool is the installed binary" \
 
 # minilambda-nginx.service: ExecStart is nginx itself once it has rendered.
 unit_start minilambda-nginx.service "$IT_TMP/nginx-unit.log"
-echo "$UNIT_PID" >"$MINILAMBDA_RUN_DIR/nginx.pid.started"
+ml_pid_write "$MINILAMBDA_RUN_DIR/nginx.pid.started" "$UNIT_PID"
 NGINX_PID=$UNIT_PID
 if ! ml_wait_for 30 ml_nginx_ready; then
     echo "Bail out! minilambda-nginx.service's nginx did not answer on $BASE"
