@@ -72,8 +72,8 @@ ossl x509 -req -in "$CA/client.csr" -CA "$CA/ca.pem" -CAkey "$CA/ca-key.pem" -CA
 cp "$CA/ca.pem" "$CA/client/ca.pem"
 
 C_PORT=$(it_free_port)
-it_engine_start b
-it_engine_start c --tlsverify --tlscacert "$CA/ca.pem" --tlscert "$CA/server-cert.pem" \
+it_engine_start_named b
+it_engine_start_named c --tlsverify --tlscacert "$CA/ca.pem" --tlscert "$CA/server-cert.pem" \
     --tlskey "$CA/server-key.pem" -H "tcp://127.0.0.1:$C_PORT"
 B_HOST="unix://$(it_engine_sock b)"
 C_HOST="unix://$(it_engine_sock c)"
@@ -271,7 +271,7 @@ it_eq "no call was placed on b since it was out" "$PLACED_B" \
 it_eq "minilambda_engine_up{engine=\"b\"} is 0" 0 \
     "$(curl -s "$BASE/metrics" | awk '$1 == "minilambda_engine_up{engine=\"b\"}" {print $2}')"
 
-it_engine_start b
+it_engine_start_named b
 T_BACK=$(it_ms)
 it_true "b is back in" ml_wait_for 10 engine_is b up
 echo "# b listed up $(($(it_ms) - T_BACK)) ms after it answered again"

@@ -417,21 +417,24 @@ it_fcgi_workers() {
 
 # --- private engines, for fault and several-engine tests ----------------
 
-# it_engine_start [NAME [DOCKERD_ARGS...]]: start (or restart) a dockerd
-# of this test's own, with its own --data-root, --exec-root, pid file and
-# socket under $IT_TMP/engine (or $IT_TMP/engine-NAME), so that killing or
-# freezing it never touches the shared one. Unnamed: exports DOCKER_HOST
-# to it and IT_ENGINE_PID is its pid. Named: IT_ENGINE_PIDS[NAME] is its
-# pid, its socket is "$(it_engine_sock NAME)", DOCKERD_ARGS are added (a
-# TCP listener, TLS...) and DOCKER_HOST is left alone. it_cleanup stops
-# them all (it_engine_cleanup).
+# it_engine_start: start (or restart) a dockerd of this test's own, with
+# its own --data-root, --exec-root, pid file and socket under
+# $IT_TMP/engine, so that killing or freezing it never touches the shared
+# one. Exports DOCKER_HOST to it; IT_ENGINE_PID is its pid.
+# it_engine_start_named NAME [DOCKERD_ARGS...]: another one, under
+# $IT_TMP/engine-NAME, with DOCKERD_ARGS added (a TCP listener, TLS...; a
+# restart keeps the first start's); IT_ENGINE_PIDS[NAME] is its pid, its
+# socket "$(it_engine_sock NAME)", and DOCKER_HOST is left alone.
+# it_cleanup stops them all (it_engine_cleanup).
 IT_ENGINE_DIR="$IT_TMP/engine"
 IT_ENGINE_PID=""
 declare -A IT_ENGINE_PIDS=()
 declare -A IT_ENGINE_ARGS=()
-it_engine_start() {
-    local name=${1:-} d pid
-    [ $# -eq 0 ] || shift
+it_engine_start() { it_engine_launch ""; }
+it_engine_start_named() { it_engine_launch "$@"; }
+it_engine_launch() {
+    local name=$1 d pid
+    shift
     d=$IT_ENGINE_DIR${name:+-$name}
     # A restart keeps the arguments of the first start.
     if [ -n "$name" ] && [ $# -gt 0 ]; then IT_ENGINE_ARGS[$name]="$*"; fi
