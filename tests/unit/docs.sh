@@ -2,7 +2,9 @@
 # The README documents what the code defines: every setting in the
 # binary's table (minilambda-fcgi --print-config) has a row in the
 # configuration table, and every route template of the route table
-# appears in the API table. TAP, one result per name.
+# appears in the API table. And every test script is one the suite runs
+# (Makefile.am lists it): a test left out of the list passes unseen.
+# TAP, one result per name.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 readme=$here/../../README.md
@@ -26,6 +28,18 @@ done
 for t in /functions "/functions/{ref}" "/invoke/{ref}" "/invoke/{ref}/async" /invocations \
     "/invocations/{id}" /images /metrics /healthz; do
     check "route $t" " $t\`"
+done
+for t in "$here"/../integration/*.sh "$here"/*.sh; do
+    [ "${t##*/}" != lib.sh ] || continue
+    dir=${t%/*}
+    name=tests/${dir##*/}/${t##*/}
+    n=$((n + 1))
+    if grep -qF -- "$name" "$here/../../Makefile.am"; then
+        echo "ok $n - Makefile.am runs $name"
+    else
+        echo "not ok $n - Makefile.am runs $name (not listed: the suite never runs it)"
+        fail=1
+    fi
 done
 echo "1..$n"
 exit "$fail"
