@@ -484,6 +484,21 @@ static docker_rc engines_tag(docker_conn_t *c, const char *from, const char *rep
     return rc;
 }
 
+/* Drop the name `ref` from the engine's image (which keeps its other
+ * names): the registry's name is only needed while pushing or pulling.
+ * Logged when it fails; nothing depends on it. */
+static void engines_untag(docker_conn_t *c, const char *ref)
+{
+    char path[800];
+    docker_result dr;
+    char *esc = curl_easy_escape(NULL, ref, 0);
+    int n = esc ? snprintf(path, sizeof(path), "/images/%s?noprune=1", esc) : -1;
+    curl_free(esc);
+    if (n < 0 || (size_t)n >= sizeof(path) ||
+        docker_call(c, "DELETE", path, NULL, ENGINES_TAG_MS, NULL, &dr) != DOCKER_OK)
+        log_warn("untagging %.200s failed: %s", ref, n < 0 ? "name too long" : dr.message);
+}
+
 /* The last "error" a progress stream (JSON lines) carries, into `out`;
  * false when none. */
 static bool engines_stream_error(const buf_t *b, char *out, size_t outlen)
@@ -560,6 +575,7 @@ int engines_pull(engines_t *en, docker_conn_t *c, int i, const char *image, long
         err_prefix(e, "tagging %.200s as %.200s on engine %s", remote, image, en->name[i]);
         goto done;
     }
+    engines_untag(c, remote);
     log_info("engine %s: pulled %s from %s in %lld ms", en->name[i], image, en->registry,
              clock_mono_ms() - t0);
     rc = 0;
@@ -604,7 +620,11 @@ int engines_push(engines_t *en, docker_conn_t *c, const char *tag, err_t *e)
         err_set(e, ERR_INTERNAL, NULL, 0, "push of %.200s: name too long", tag);
         goto done;
     }
-    if ((dc = docker_call(c, "POST", path, NULL, ENGINES_PUSH_MS, &out, &dr)) != DOCKER_OK) {
+    dc = docker_call(c, "POST", path, NULL, ENGINES_PUSH_MS, &out, &dr);
+    n = snprintf(remote, sizeof(remote), "%s/%s:%s", en->registry, repo, t);
+    if (n > 0 && (size_t)n < sizeof(remote))
+        engines_untag(c, remote);
+    if (dc != DOCKER_OK) {
         docker_err(dc, &dr, e);
         err_prefix(e, "push of %.200s to %s", tag, en->registry);
         goto done;

@@ -136,6 +136,8 @@ it_expect "the upload is loaded" 200
 it_eq "the answer lists the tag pushed to the registry" "$REGISTRY/$IT_BUSYBOX" "$(it_jq '.pushed[0]')"
 it_true "the registry has the image" \
     sh -c "curl -sf http://$REGISTRY/v2/${IT_BUSYBOX%%:*}/tags/list | grep -q latest"
+it_true "the registry's name for it is not left on a" \
+    sh -c "! docker -H '$A_HOST' image inspect '$REGISTRY/$IT_BUSYBOX' >/dev/null 2>&1"
 it_true "engine b does not have the image before its first call" \
     sh -c "! docker -H '$B_HOST' image inspect '$IT_BUSYBOX' >/dev/null 2>&1"
 it_true "engine c does not have the image before its first call" \
@@ -188,6 +190,8 @@ LOG="$MINILAMBDA_RUN_DIR/minilambda.log"
 it_eq "engine b pulled the image once" 1 "$(grep -c "engine b: pulled $IT_BUSYBOX" "$LOG" || true)"
 it_eq "engine c pulled the image once" 1 "$(grep -c "engine c: pulled $IT_BUSYBOX" "$LOG" || true)"
 it_true "engine b has the image now" q docker -H "$B_HOST" image inspect "$IT_BUSYBOX"
+it_true "under its own name only" \
+    sh -c "! docker -H '$B_HOST' image inspect '$REGISTRY/$IT_BUSYBOX' >/dev/null 2>&1"
 grep -o "engine [bc]: pulled .* in [0-9]* ms" "$LOG" | sed 's/^/# /' || true
 
 it_scrape
