@@ -7,9 +7,8 @@
 #include "warm.h"
 
 int app_open(app_t *a, const config_t *cfg, slots_t *slots, throttle_t *throttle,
-             metrics_t *metrics, int row, const char *instance, err_t *e)
+             metrics_t *metrics, engines_shm_t *engines, int row, const char *instance, err_t *e)
 {
-    char why[512];
     memset(a, 0, sizeof(*a));
     a->cfg = cfg;
     a->slots = slots;
@@ -26,11 +25,8 @@ int app_open(app_t *a, const config_t *cfg, slots_t *slots, throttle_t *throttle
     if ((a->records = records_open(cfg->data_dir, &lim, e)) == NULL)
         goto fail;
     store_limit(a->store, cfg->max_functions);
-    a->docker = docker_new(why, sizeof(why));
-    if (a->docker == NULL) {
-        err_set(e, ERR_INTERNAL, NULL, 0, "%s", why);
+    if ((a->engines = engines_open(cfg, engines, e)) == NULL)
         goto fail;
-    }
     a->runtime = warm_new(slots, instance, cfg->init);
     if (a->runtime == NULL) {
         err_set(e, ERR_NOMEM, NULL, ENOMEM, "warm_new() failed: out of memory");
@@ -45,7 +41,7 @@ fail:
 void app_close(app_t *a)
 {
     runtime_free(a->runtime);
-    docker_free(a->docker);
+    engines_close(a->engines);
     records_close(a->records);
     idem_close(a->idem);
     async_close(a->async);
@@ -59,19 +55,22 @@ int app_thread_init(app_thread *t, app_t *a, app_plane plane, int thread, err_t 
     t->app = a;
     t->plane = plane;
     t->thread = thread;
-    t->conn = docker_conn_new(a->docker);
+    t->conn = NULL;
     t->lease = NULL;
-    if (t->conn == NULL || app_lease(a, &t->lease) != 0) {
-        docker_conn_free(t->conn);
-        t->conn = NULL;
+    if (engines_conns_init(&t->conns, a->engines) != 0)
         return err_set(e, ERR_NOMEM, NULL, ENOMEM, "docker_conn_new() failed: out of memory");
+    t->conn = t->conns.conn[0];
+    if (app_lease(a, &t->lease) != 0) {
+        engines_conns_free(&t->conns);
+        t->conn = NULL;
+        return err_set(e, ERR_NOMEM, NULL, ENOMEM, "lease_client_new() failed: out of memory");
     }
     return 0;
 }
 
 void app_thread_free(app_thread *t)
 {
-    docker_conn_free(t->conn);
+    engines_conns_free(&t->conns);
     t->conn = NULL;
     lease_client_free(t->lease);
     t->lease = NULL;
@@ -88,9 +87,12 @@ int app_lease(const app_t *a, lease_client_t **out)
 
 invoke_ctx app_invoke_ctx(const app_thread *t)
 {
-    invoke_ctx x = {
-        .rt = t->app->runtime,
-        .seat = {.conn = t->conn, .lease = t->lease, .row = t->app->row, .thread = t->thread},
-        .metrics = t->app->metrics};
+    invoke_ctx x = {.rt = t->app->runtime,
+                    .seat = {.conn = t->conn,
+                             .lease = t->lease,
+                             .row = t->app->row,
+                             .thread = t->thread,
+                             .conns = (engines_conns *)&t->conns},
+                    .metrics = t->app->metrics};
     return x;
 }

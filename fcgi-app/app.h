@@ -13,6 +13,7 @@
 #include "async.h"
 #include "config.h"
 #include "docker.h"
+#include "engines.h"
 #include "err.h"
 #include "http.h"
 #include "idem.h"
@@ -36,7 +37,7 @@ typedef struct {
     async_t *async;       /* owned */
     records_t *records;   /* owned: records of synchronous calls */
     idem_t *idem;         /* owned */
-    docker_t *docker;     /* owned */
+    engines_t *engines;   /* owned: the engines (their state shared) */
     runtime_t *runtime;   /* owned */
     int row;              /* this process's row in `slots` and the metrics */
     char instance[24];    /* label value naming this platform instance */
@@ -48,7 +49,8 @@ typedef enum { APP_CONTROL = 0, APP_INVOKE } app_plane;
 /* What one serving thread owns. */
 typedef struct {
     app_t *app;            /* borrowed */
-    docker_conn_t *conn;   /* owned */
+    docker_conn_t *conn;   /* the first engine's connection (in `conns`) */
+    engines_conns conns;   /* owned: one connection per engine */
     lease_client_t *lease; /* owned: the line to the keeper, or NULL: warm starts off */
     app_plane plane;
     int thread; /* this thread's seat in its row (invoke threads), or -1 */
@@ -74,12 +76,12 @@ typedef struct {
 /*
  * Open what a process of the pool serves with: the store, the key store,
  * the async store, the sync records, the Idempotency-Key records, the
- * engine endpoint and the runtime; `cfg`, `slots`, `throttle` and `metrics`
- * are borrowed. Returns 0, or -1 with `e` filled in (`a` then holds nothing
- * to close).
+ * engines and the runtime; `cfg`, `slots`, `throttle`, `metrics` and
+ * `engines` (the shared engine state) are borrowed. Returns 0, or -1 with
+ * `e` filled in (`a` then holds nothing to close).
  */
 int app_open(app_t *a, const config_t *cfg, slots_t *slots, throttle_t *throttle,
-             metrics_t *metrics, int row, const char *instance, err_t *e);
+             metrics_t *metrics, engines_shm_t *engines, int row, const char *instance, err_t *e);
 
 /* Close what app_open opened. */
 void app_close(app_t *a);

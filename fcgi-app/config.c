@@ -86,6 +86,191 @@ static int config_check_init(const config_def *d, const char *v, err_t *e)
     return 0;
 }
 
+/* Whether `s` (`len` bytes) is [A-Za-z0-9_.-]+. */
+static bool config_word(const char *s, size_t len)
+{
+    if (len == 0)
+        return false;
+    for (size_t i = 0; i < len; i++)
+        if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
+              (s[i] >= '0' && s[i] <= '9') || s[i] == '_' || s[i] == '.' || s[i] == '-'))
+            return false;
+    return true;
+}
+
+/* Whether "host:port" (`len` bytes of `s`) has a plausible host and a
+ * port 1..65535. */
+static bool config_hostport(const char *s, size_t len)
+{
+    char buf[256];
+    long long port;
+    if (len == 0 || len >= sizeof(buf))
+        return false;
+    memcpy(buf, s, len);
+    buf[len] = '\0';
+    char *colon = strrchr(buf, ':');
+    if (colon == NULL || colon == buf || !config_word(buf, (size_t)(colon - buf)))
+        return false;
+    return config_parse_int(colon + 1, 1, 65535, &port) == 0;
+}
+
+bool config_registry_ok(const char *v)
+{
+    return config_hostport(v, strlen(v));
+}
+
+/* The TLS directory must hold what the docker CLI reads from
+ * DOCKER_CERT_PATH, readable now: else every call would fail later. */
+static int config_tls_dir(const char *dir, int i, const char *entry, err_t *e)
+{
+    static const char *const files[] = {"ca.pem", "cert.pem", "key.pem"};
+    char path[CONFIG_PATH_MAX + 16];
+    if (dir[0] != '/')
+        return err_set(e, ERR_INVALID, "invalid_config", 0,
+                       "MINILAMBDA_ENGINES entry %d (\"%.100s\"): tls= must be an absolute "
+                       "directory, not \"%.100s\"",
+                       i + 1, entry, dir);
+    for (size_t f = 0; f < sizeof(files) / sizeof(files[0]); f++) {
+        snprintf(path, sizeof(path), "%s/%s", dir, files[f]);
+        if (access(path, R_OK) != 0)
+            return err_set(e, ERR_INVALID, "invalid_config", errno,
+                           "MINILAMBDA_ENGINES entry %d (\"%.100s\"): the TLS directory %.200s "
+                           "has no readable %s (it needs ca.pem, cert.pem and key.pem): %s",
+                           i + 1, entry, dir, files[f], strerror(errno));
+    }
+    return 0;
+}
+
+/* Parse one entry's options (after the endpoint) into `en`. */
+static int config_engine_opts(const char *opts, config_engine *en, int i, const char *entry,
+                              err_t *e)
+{
+    while (*opts == ';') {
+        opts++;
+        size_t len = strcspn(opts, ";");
+        const char *eq = memchr(opts, '=', len);
+        char val[CONFIG_PATH_MAX];
+        long long w;
+        size_t klen = eq ? (size_t)(eq - opts) : len;
+        size_t vlen = eq ? len - klen - 1 : 0;
+        if (eq == NULL || vlen == 0 || vlen >= sizeof(val))
+            return err_set(e, ERR_INVALID, "invalid_config", 0,
+                           "MINILAMBDA_ENGINES entry %d (\"%.100s\"): an option must be "
+                           "weight=N, tls=DIR or name=NAME, not \"%.*s\"",
+                           i + 1, entry, (int)(len > 100 ? 100 : len), opts);
+        memcpy(val, eq + 1, vlen);
+        val[vlen] = '\0';
+        if (klen == 6 && strncmp(opts, "weight", 6) == 0) {
+            if (config_parse_int(val, 1, 1000, &w) != 0)
+                return err_set(e, ERR_INVALID, "invalid_config", 0,
+                               "MINILAMBDA_ENGINES entry %d (\"%.100s\"): weight must be an "
+                               "integer from 1 to 1000, not \"%.40s\"",
+                               i + 1, entry, val);
+            en->weight = (int)w;
+        } else if (klen == 3 && strncmp(opts, "tls", 3) == 0) {
+            snprintf(en->tls_dir, sizeof(en->tls_dir), "%s", val);
+        } else if (klen == 4 && strncmp(opts, "name", 4) == 0) {
+            if (vlen >= sizeof(en->name) || !config_word(val, vlen))
+                return err_set(e, ERR_INVALID, "invalid_config", 0,
+                               "MINILAMBDA_ENGINES entry %d (\"%.100s\"): name must be 1-63 of "
+                               "[A-Za-z0-9_.-], not \"%.70s\"",
+                               i + 1, entry, val);
+            memcpy(en->name, val, vlen + 1);
+        } else {
+            return err_set(e, ERR_INVALID, "invalid_config", 0,
+                           "MINILAMBDA_ENGINES entry %d (\"%.100s\"): unknown option \"%.*s\" "
+                           "(weight, tls or name)",
+                           i + 1, entry, (int)(klen > 40 ? 40 : klen), opts);
+        }
+        opts += len;
+    }
+    return 0;
+}
+
+/* Parse entry `i` (`entry`, NUL-terminated) into `en`. */
+static int config_engine_entry(const char *entry, config_engine *en, int i, err_t *e)
+{
+    size_t elen = strcspn(entry, ";");
+    memset(en, 0, sizeof(*en));
+    en->weight = 1;
+    if (elen >= sizeof(en->endpoint))
+        return err_set(e, ERR_INVALID, "invalid_config", 0,
+                       "MINILAMBDA_ENGINES entry %d (\"%.100s\"): the endpoint is too long", i + 1,
+                       entry);
+    memcpy(en->endpoint, entry, elen);
+    en->endpoint[elen] = '\0';
+    bool is_unix = strncmp(entry, "unix:///", 8) == 0 && elen > 8;
+    bool is_tcp = strncmp(entry, "tcp://", 6) == 0 && config_hostport(entry + 6, elen - 6);
+    if (!is_unix && !is_tcp)
+        return err_set(e, ERR_INVALID, "invalid_config", 0,
+                       "MINILAMBDA_ENGINES entry %d (\"%.100s\"): the endpoint must be "
+                       "unix:///absolute/path or tcp://host:port",
+                       i + 1, entry);
+    if (config_engine_opts(entry + elen, en, i, entry, e) != 0)
+        return -1;
+    if (en->tls_dir[0] != '\0') {
+        if (!is_tcp)
+            return err_set(e, ERR_INVALID, "invalid_config", 0,
+                           "MINILAMBDA_ENGINES entry %d (\"%.100s\"): tls= applies to tcp:// "
+                           "engines only",
+                           i + 1, entry);
+        if (config_tls_dir(en->tls_dir, i, entry, e) != 0)
+            return -1;
+    }
+    if (en->name[0] == '\0')
+        snprintf(en->name, sizeof(en->name), "%.63s", en->endpoint);
+    return 0;
+}
+
+int config_parse_engines(const char *spec, config_engine *out, int *n, err_t *e)
+{
+    static const char *const seps = ", \t\n";
+    char entry[CONFIG_PATH_MAX + 512];
+    *n = 0;
+    for (const char *p = spec + strspn(spec, seps); *p != '\0'; p += strspn(p, seps)) {
+        size_t len = strcspn(p, seps);
+        if (*n == CONFIG_ENGINES_MAX)
+            return err_set(e, ERR_INVALID, "invalid_config", 0,
+                           "MINILAMBDA_ENGINES lists more than %d engines", CONFIG_ENGINES_MAX);
+        if (len >= sizeof(entry))
+            return err_set(e, ERR_INVALID, "invalid_config", 0,
+                           "MINILAMBDA_ENGINES entry %d is too long", *n + 1);
+        memcpy(entry, p, len);
+        entry[len] = '\0';
+        if (config_engine_entry(entry, &out[*n], *n, e) != 0)
+            return -1;
+        for (int j = 0; j < *n; j++)
+            if (strcmp(out[j].endpoint, out[*n].endpoint) == 0 ||
+                strcmp(out[j].name, out[*n].name) == 0)
+                return err_set(e, ERR_INVALID, "invalid_config", 0,
+                               "MINILAMBDA_ENGINES entry %d (\"%.100s\") repeats entry %d's "
+                               "endpoint or name",
+                               *n + 1, entry, j + 1);
+        (*n)++;
+        p += len;
+    }
+    if (*n == 0)
+        return err_set(e, ERR_INVALID, "invalid_config", 0,
+                       "MINILAMBDA_ENGINES lists no engine (unset it for DOCKER_HOST alone)");
+    return 0;
+}
+
+static int config_check_engines(const config_def *d, const char *v, err_t *e)
+{
+    config_engine list[CONFIG_ENGINES_MAX];
+    int n;
+    (void)d;
+    return *v == '\0' ? 0 : config_parse_engines(v, list, &n, e);
+}
+
+static int config_check_registry(const config_def *d, const char *v, err_t *e)
+{
+    if (*v != '\0' && !config_registry_ok(v))
+        return err_set(e, ERR_INVALID, "invalid_config", 0,
+                       "%s must be host:port of a Docker registry, not \"%.100s\"", d->name, v);
+    return 0;
+}
+
 #define F(field) offsetof(config_t, field), sizeof(((config_t *)0)->field)
 
 static const config_def config_table[] = {
@@ -167,6 +352,11 @@ static const config_def config_table[] = {
     {"MINILAMBDA_INIT", CONFIG_STR, F(init), NULL, 0, 0, config_check_init,
      "minilambda-init, mounted into warm containers (default: next to the binary, else "
      "installed)"},
+    {"MINILAMBDA_ENGINES", CONFIG_STR, F(engines), "", 0, 0, config_check_engines,
+     "Docker engines to place calls on: ENDPOINT[;weight=N][;tls=DIR][;name=NAME], comma "
+     "separated (empty: DOCKER_HOST alone)"},
+    {"MINILAMBDA_REGISTRY", CONFIG_STR, F(registry), "", 0, 0, config_check_registry,
+     "host:port of a Docker registry: uploads are pushed there, engines pull on first use"},
     {"MINILAMBDA_IDEMPOTENCY_MAX_BYTES", CONFIG_LLONG, F(idempotency_max_bytes), "268435456", 65536,
      INT64_MAX, NULL,
      "bytes the Idempotency-Key records may take on disk; past it a new key is 507"},
@@ -324,6 +514,8 @@ int config_load(config_t *c, err_t *e)
             c->max_image_bytes > INT64_MAX / 8 ? INT64_MAX : c->max_image_bytes * 8;
     if (c->init[0] == '\0')
         config_default_init(c);
+    if (c->engines[0] != '\0' && config_parse_engines(c->engines, c->engine, &c->nengines, e) != 0)
+        return -1;
     int n = snprintf(c->keeper_socket, sizeof(c->keeper_socket), "%s/keeper.sock", c->run_dir);
     if (n < 0 || (size_t)n >= 108)
         return err_set(e, ERR_INVALID, "invalid_config", 0,

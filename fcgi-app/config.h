@@ -21,6 +21,17 @@
 /* The most MINILAMBDA_WARM_MAX may be: the keeper's table is this big. */
 #define CONFIG_WARM_MAX 256
 
+/* The most engines MINILAMBDA_ENGINES may list. */
+#define CONFIG_ENGINES_MAX 16
+
+/* One entry of MINILAMBDA_ENGINES. */
+typedef struct {
+    char endpoint[256];            /* "unix:///path" or "tcp://host:port" */
+    char name[64];                 /* its `engine` label: name=, else the endpoint */
+    char tls_dir[CONFIG_PATH_MAX]; /* ca.pem, cert.pem, key.pem; "" without TLS */
+    int weight;                    /* 1..1000, default 1 */
+} config_engine;
+
 typedef struct {
     int port;                            /* MINILAMBDA_PORT: nginx's, for the scripts */
     char bind[64];                       /* MINILAMBDA_BIND: nginx's listen address */
@@ -59,11 +70,15 @@ typedef struct {
     int warm_idle;                       /* MINILAMBDA_WARM_IDLE, seconds */
     int warm_max;                        /* MINILAMBDA_WARM_MAX: warm containers at most */
     char init[CONFIG_PATH_MAX];          /* MINILAMBDA_INIT; "" when none: no warm starts */
+    char engines[4096];                  /* MINILAMBDA_ENGINES; "" = DOCKER_HOST alone */
+    char registry[256];                  /* MINILAMBDA_REGISTRY: host:port, or "" */
     long long idempotency_max_bytes;     /* MINILAMBDA_IDEMPOTENCY_MAX_BYTES */
     /* Derived: */
     bool loopback_only;                       /* nginx binds a loopback address only */
     bool auth_required;                       /* every route but the open ones needs a key */
     char keeper_socket[CONFIG_PATH_MAX + 16]; /* $MINILAMBDA_RUN_DIR/keeper.sock */
+    int nengines;                             /* entries of MINILAMBDA_ENGINES, 0 when unset */
+    config_engine engine[CONFIG_ENGINES_MAX]; /* [nengines] */
 } config_t;
 
 /*
@@ -79,6 +94,20 @@ void config_print(const config_t *c, FILE *out);
 
 /* Print every setting with its default and help, for --help. */
 void config_usage(FILE *out);
+
+/*
+ * Parse a MINILAMBDA_ENGINES value: entries separated by commas or
+ * whitespace, each "ENDPOINT[;weight=N][;tls=DIR][;name=NAME]" with
+ * ENDPOINT unix:///absolute/path or tcp://host:port, N 1..1000, DIR
+ * holding ca.pem, cert.pem and key.pem (tcp only) and NAME
+ * [A-Za-z0-9_.-]{1,63}. Fills out[0 .. *n-1] (at most CONFIG_ENGINES_MAX).
+ * Returns 0, or -1 with `e` (ERR_INVALID) naming the entry and its fault.
+ */
+int config_parse_engines(const char *spec, config_engine *out, int *n, err_t *e);
+
+/* Whether `v` is a registry address: host:port (a name or IPv4 address,
+ * port 1..65535). */
+bool config_registry_ok(const char *v);
 
 /* Parse a whole decimal integer in [lo, hi]. Returns 0, or -1 (`*out`
  * untouched) for empty text, signs or spaces where digits belong, trailing

@@ -47,6 +47,12 @@ int docker_err(docker_rc rc, const docker_result *res, err_t *e);
  * NULL with the reason in `err`. */
 docker_t *docker_new(char *err, size_t errlen);
 
+/* An endpoint at `host` ("unix:///path" or "tcp://host:port"); with a
+ * `tls_dir` (not NULL nor ""), TLS with its ca.pem, cert.pem and key.pem,
+ * the engine's certificate verified, as `docker --tlsverify` does. Returns
+ * a new endpoint (docker_free), or NULL with the reason in `err`. */
+docker_t *docker_new_at(const char *host, const char *tls_dir, char *err, size_t errlen);
+
 /* Free the endpoint; every connection made from it must be freed first. */
 void docker_free(docker_t *d);
 

@@ -126,13 +126,20 @@ static int executor_record(const executor_ctx *x, app_t *app, const executor_fds
     }
 }
 
-/* Whether the engine answers. While it does not, no run is claimed: a run
- * claimed then would only fail for the engine's sake. The state and one
- * log line follow each change. */
-static bool executor_engine_up(const executor_ctx *x, docker_conn_t *conn, bool *was_up)
+/* Whether the engine answers (with several, whether any does, as their
+ * probe last found). While it does not, no run is claimed: a run claimed
+ * then would only fail for the engine's sake. The state and one log line
+ * follow each change. */
+static bool executor_engine_up(const executor_ctx *x, const runtime_seat *seat, bool *was_up)
 {
     docker_result dr;
-    bool up = docker_ping(conn, EXECUTOR_PING_TIMEOUT_MS, &dr) == DOCKER_OK;
+    bool up;
+    if (engines_multi(seat->conns->en)) {
+        up = engines_any_up(seat->conns->en);
+        snprintf(dr.message, sizeof(dr.message), "no engine answers");
+    } else {
+        up = docker_ping(seat->conn, EXECUTOR_PING_TIMEOUT_MS, &dr) == DOCKER_OK;
+    }
     if (up != *was_up) {
         if (up)
             log_info("executor %d: the engine answers again; claiming runs", x->index);
@@ -155,7 +162,7 @@ static int executor_loop(const executor_ctx *x, app_t *app, const runtime_seat *
         async_job job;
         long long next_due = -1;
         err_t e;
-        if (!executor_engine_up(x, seat->conn, &engine_up)) {
+        if (!executor_engine_up(x, seat, &engine_up)) {
             int w = executor_wait(f, EXECUTOR_ENGINE_RETRY_MS);
             if (w != 0)
                 return w > 0 ? 0 : -1;
@@ -193,14 +200,16 @@ int executor_run(const executor_ctx *x)
     int rc = 1;
     executor_fds f = {-1, -1};
     sigset_t set;
-    docker_conn_t *conn = NULL;
+    engines_conns conns;
+    bool have_conns = false;
     lease_client_t *lease = NULL;
 
-    if (app_open(&app, x->cfg, x->slots, x->throttle, x->metrics, x->row, x->instance, &e) != 0) {
+    if (app_open(&app, x->cfg, x->slots, x->throttle, x->metrics, x->engines, x->row, x->instance,
+                 &e) != 0) {
         log_error("executor %d start-up failed: %s", x->index, e.msg);
         return 1;
     }
-    conn = docker_conn_new(app.docker);
+    have_conns = engines_conns_init(&conns, app.engines) == 0;
     if (app_lease(&app, &lease) != 0)
         log_warn("executor %d: out of memory for the keeper's line; runs start cold", x->index);
     sigemptyset(&set);
@@ -208,21 +217,23 @@ int executor_run(const executor_ctx *x)
     sigaddset(&set, SIGINT);
     f.sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
     f.ifd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
-    if (conn == NULL || f.sfd < 0 || f.ifd < 0 ||
+    if (!have_conns || f.sfd < 0 || f.ifd < 0 ||
         inotify_add_watch(f.ifd, async_queue_dir(app.async), IN_CREATE | IN_MOVED_TO) < 0) {
         log_error("executor %d: docker_conn_new(), signalfd() or inotify failed: %s", x->index,
                   strerror(errno));
         goto done;
     }
     slots_set_state(x->slots, x->row, SLOTS_UP, 0);
-    runtime_seat seat = {.conn = conn, .lease = lease, .row = x->row, .thread = 0};
+    runtime_seat seat = {
+        .conn = conns.conn[0], .lease = lease, .row = x->row, .thread = 0, .conns = &conns};
     rc = executor_loop(x, &app, &seat, &f) == 0 ? 0 : 1;
 done:
     if (f.ifd >= 0)
         close(f.ifd);
     if (f.sfd >= 0)
         close(f.sfd);
-    docker_conn_free(conn);
+    if (have_conns)
+        engines_conns_free(&conns);
     lease_client_free(lease);
     app_close(&app);
     return rc;

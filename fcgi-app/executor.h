@@ -8,6 +8,7 @@
 #define MINILAMBDA_EXECUTOR_H
 
 #include "config.h"
+#include "engines.h"
 #include "throttle.h"
 #include "metrics.h"
 #include "slots.h"
@@ -20,6 +21,7 @@ typedef struct {
     int row;
     int index; /* executor number, 0-based: names its claims */
     metrics_t *metrics;
+    engines_shm_t *engines; /* shared: engines' health and load */
 } executor_ctx;
 
 /* Serve until SIGTERM or SIGINT (blocked by the caller); returns the exit

@@ -306,6 +306,13 @@ static void handlers_answer(app_call *c, const runtime_req *req, const runtime_r
     buf_init(&tail, 4096);
     if (res->truncated)
         buf_puts(&tail, ",\"truncated\":true");
+    /* Which engine ran it, when there are several to choose from. */
+    engines_t *en = c->t->app->engines;
+    if (engines_multi(en) && res->engine >= 0) {
+        buf_puts(&tail, ",\"engine\":");
+        const char *name = engines_name(en, res->engine);
+        http_json_text(name, strlen(name), false, handlers_collect, &tail);
+    }
     if (res->status != STATUS_SUCCEEDED) {
         buf_puts(&tail, ",\"error\":");
         http_json_text(res->message, strlen(res->message), false, handlers_collect, &tail);
@@ -602,8 +609,13 @@ int handlers_cancel_invocation(app_call *c, err_t *e)
         return -1;
     /* Marked CANCELLED first, so an executor about to start it sees that;
      * then its container, if any, goes. */
-    if (running)
-        janitor_remove_invocation(c->t->conn, c->ref);
+    if (running) {
+        /* The run is on one engine; which, only its thread knows. */
+        engines_t *en = c->t->app->engines;
+        for (int i = 0; i < engines_count(en); i++)
+            if (engines_up(en, i))
+                janitor_remove_invocation(c->t->conns.conn[i], c->ref);
+    }
     http_send_json(c->r, 200, rec, NULL);
     json_object_put(rec);
     return 0;
@@ -614,10 +626,62 @@ static void handlers_health(app_call *c, health_report *r)
     app_t *app = c->t->app;
     health_ctx x = {.cfg = app->cfg,
                     .conn = c->t->conn,
+                    .engines = app->engines,
                     .store = app->store,
                     .slots = app->slots,
                     .first_executor = app->cfg->workers};
     health_check(&x, HANDLERS_PING_TIMEOUT_MS, r);
+}
+
+/* Each engine and its state, for /healthz (MINILAMBDA_ENGINES only). */
+static json_object *handlers_engines(engines_t *en)
+{
+    json_object *list = json_object_new_array();
+    for (int i = 0; i < engines_count(en); i++) {
+        json_object *o = json_object_new_object();
+        json_object_object_add(o, "name", json_object_new_string(engines_name(en, i)));
+        json_object_object_add(o, "endpoint",
+                               json_object_new_string(docker_endpoint(engines_docker(en, i))));
+        json_object_object_add(o, "status",
+                               json_object_new_string(engines_up(en, i) ? "up" : "down"));
+        json_object_object_add(o, "weight", json_object_new_int(engines_weight(en, i)));
+        json_object_object_add(o, "in_flight", json_object_new_int(engines_in_flight(en, i)));
+        json_object_object_add(o, "calls", json_object_new_int64(engines_placed(en, i)));
+        json_object_array_add(list, o);
+    }
+    return list;
+}
+
+/* The engine-level series, each with an `engine` label (MINILAMBDA_ENGINES
+ * only: one engine's figures are the platform's own). 0, or -1 when `out`
+ * is full. */
+static int handlers_engine_metrics(engines_t *en, buf_t *out)
+{
+    static const struct {
+        const char *name, *type, *help;
+    } series[] = {
+        {"minilambda_engine_up", "gauge", "Whether the engine answers its probe (1) or not (0)"},
+        {"minilambda_engine_weight", "gauge", "The engine's placement weight"},
+        {"minilambda_engine_in_flight", "gauge", "Calls running on the engine now"},
+        {"minilambda_engine_calls_total", "counter", "Calls placed on the engine"},
+    };
+    int bad = 0;
+    if (!engines_multi(en))
+        return 0;
+    for (size_t s = 0; s < sizeof(series) / sizeof(series[0]); s++) {
+        bad |= buf_printf(out, "# HELP %s %s.\n# TYPE %s %s\n", series[s].name, series[s].help,
+                          series[s].name, series[s].type) != BUF_OK;
+        for (int i = 0; i < engines_count(en); i++) {
+            long long v = s == 0   ? engines_up(en, i)
+                          : s == 1 ? engines_weight(en, i)
+                          : s == 2 ? engines_in_flight(en, i)
+                                   : engines_placed(en, i);
+            bad |= buf_printf(out, "%s{engine=\"", series[s].name) != BUF_OK;
+            bad |= metrics_escape(out, engines_name(en, i)) != 0;
+            bad |= buf_printf(out, "\"} %lld\n", v) != BUF_OK;
+        }
+    }
+    return bad ? -1 : 0;
 }
 
 int handlers_healthz(app_call *c, err_t *e)
@@ -664,6 +728,8 @@ int handlers_healthz(app_call *c, err_t *e)
         json_object_object_add(parts, health_name(p), part);
     }
     json_object_object_add(o, "components", parts);
+    if (engines_multi(c->t->app->engines))
+        json_object_object_add(o, "engines", handlers_engines(c->t->app->engines));
     if (!ok) {
         json_object_object_add(o, "failed", failed);
         json_object_object_add(o, "code", json_object_new_string(code));
@@ -691,7 +757,8 @@ int handlers_metrics(app_call *c, err_t *e)
         g.nup++;
     }
     buf_init(&out, HANDLERS_METRICS_MAX);
-    if (metrics_render(app->metrics, &g, &out) != 0)
+    if (metrics_render(app->metrics, &g, &out) != 0 ||
+        handlers_engine_metrics(app->engines, &out) != 0)
         rc = err_set(e, ERR_INTERNAL, NULL, 0, "the metrics exposition did not fit in memory");
     else
         http_send(c->r, 200, NULL, "text/plain; version=0.0.4; charset=utf-8",

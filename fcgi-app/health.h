@@ -2,7 +2,8 @@
  * health: what /healthz and minilambda_up{component} report — each part
  * the platform needs to serve, checked the same way for both:
  *
- *   engine     the Docker engine answers a ping;
+ *   engine     the Docker engine answers a ping (with MINILAMBDA_ENGINES:
+ *              at least one engine answers its background probe);
  *   store      functions.json parses (a missing file is an empty store);
  *   data_dir   the data dir accepts new files;
  *   disk       its file system has MINILAMBDA_MIN_FREE_BYTES free;
@@ -15,6 +16,7 @@
 
 #include "config.h"
 #include "docker.h"
+#include "engines.h"
 #include "slots.h"
 #include "store.h"
 
@@ -42,6 +44,7 @@ typedef struct {
 typedef struct {
     const config_t *cfg;
     docker_conn_t *conn;
+    engines_t *engines; /* with several, their probed state is read instead of a ping */
     store_t *store;
     slots_t *slots;
     int first_executor;

@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "clock.h"
+#include "engines.h"
 #include "func.h"
 #include "http.h"
 #include "log.h"
@@ -413,6 +414,38 @@ done:
     free(list);
 }
 
+/* With MINILAMBDA_REGISTRY: push each tag of `loaded` there, so every
+ * engine can pull it on first use. `*pushed` gets the tags as the
+ * registry has them (the caller owns it). 0, or -1 with `e`
+ * (502 registry_error: the image is loaded on the first engine only). */
+static int images_push(app_call *c, json_object *loaded, json_object **pushed, err_t *e)
+{
+    engines_t *en = c->t->app->engines;
+    long long t0 = clock_mono_ms();
+    *pushed = json_object_new_array();
+    for (size_t i = 0; i < json_object_array_length(loaded); i++) {
+        const char *ref = json_object_get_string(json_object_array_get_idx(loaded, i));
+        char full[300], remote[600];
+        if (strncmp(ref, "sha256:", 7) == 0)
+            continue;
+        images_full_ref(ref, full, sizeof(full));
+        if (engines_push(en, c->t->conn, full, e) != 0) {
+            json_object_put(*pushed);
+            *pushed = NULL;
+            if (e->kind != ERR_INVALID)
+                e->kind = ERR_ENGINE;
+            e->code = "registry_error";
+            return err_prefix(e, "loaded on engine %s, but not pushed to the registry",
+                              engines_name(en, 0));
+        }
+        snprintf(remote, sizeof(remote), "%s/%s", engines_registry(en), full);
+        json_object_array_add(*pushed, json_object_new_string(remote));
+    }
+    log_info("image upload: pushed %zu tags to %s in %lld ms", json_object_array_length(*pushed),
+             engines_registry(en), clock_mono_ms() - t0);
+    return 0;
+}
+
 /* Load the body into the engine and answer. 0 when an image was loaded,
  * -1 with the error otherwise. */
 static int images_load(app_call *c, images_upload_ctx *u, err_t *e)
@@ -455,8 +488,13 @@ static int images_load(app_call *c, images_upload_ctx *u, err_t *e)
         err_set(e, ERR_INVALID, "invalid_image", 0, "the archive holds no image");
         goto done;
     }
+    json_object *pushed = NULL;
+    if (engines_registry(c->t->app->engines)[0] != '\0' && images_push(c, images, &pushed, e) != 0)
+        goto done;
     out = json_object_new_object();
     json_object_object_add(out, "message", json_object_new_string("Image Uploaded Successfully"));
+    if (pushed != NULL)
+        json_object_object_add(out, "pushed", pushed);
     json_object_object_add(out, "images", json_object_get(images));
     json_object_object_add(out, "file_size", json_object_new_int64((int64_t)u->tar));
     json_object *retagged = json_object_new_array(), *pinned = json_object_new_array();

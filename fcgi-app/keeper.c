@@ -18,6 +18,7 @@
 #include "clock.h"
 #include "container.h"
 #include "docker.h"
+#include "engines.h"
 #include "func.h"
 #include "lease.h"
 #include "log.h"
@@ -51,12 +52,14 @@ typedef struct {
     docker_stream_t *stream; /* READY: its attach stream, owned */
     bool used;               /* it served a call already */
     long long since_ms;      /* when it became ready */
+    int engine;              /* the engine it lives on */
 } keeper_slot;
 
 /* What the keeper knows of one function. */
 typedef struct {
     char id[LEASE_ID_LEN];
     char name[96];
+    char image[320];     /* what its containers are made of (pinned id or tag) */
     uint64_t generation; /* of `record` */
     json_object *record; /* a copy, owned */
     int mode;            /* container_mode its calls run in */
@@ -65,6 +68,7 @@ typedef struct {
     int leased;             /* reused containers out on calls now */
     int burst;              /* ready ones wanted while called: grows on a miss */
     long long retry_at_ms;  /* no make before this (after a failure) */
+    unsigned lacks;         /* engines that lack its image (a bit each), none tried again */
     bool seen;              /* in the store at the last look */
 } keeper_fn;
 
@@ -72,6 +76,7 @@ typedef struct {
 typedef struct keeper_job {
     struct keeper_job *next;
     bool make;               /* make a container, else remove `cid` */
+    int engine;              /* the engine it is made on or removed from */
     int slot;                /* make: the slot reserved for it */
     json_object *record;     /* make: the function record, owned */
     int mode;                /* make */
@@ -79,6 +84,7 @@ typedef struct keeper_job {
     char cid[DOCKER_ID_MAX]; /* remove; make: the outcome */
     docker_stream_t *stream; /* remove: closed once removed; make: the outcome */
     bool ok;                 /* make: the container is ready */
+    bool missing;            /* make: the engine lacks the image */
     char why[600];           /* make: why not */
 } keeper_job;
 
@@ -95,6 +101,7 @@ typedef struct {
     const keeper_ctx *x;
     const config_t *cfg;
     store_t *store;
+    engines_t *engines;
     keeper_slot *slots; /* [cfg->warm_max] */
     keeper_fn *fns;
     size_t nfns, capfns;
@@ -118,7 +125,7 @@ static void keeper_push(keeper_t *k, keeper_job *j)
     pthread_mutex_unlock(&k->q.mu);
 }
 
-/* Make the container of job `j` on connection `c`. */
+/* Make the container of job `j` on connection `c` (its engine's). */
 static void keeper_make(keeper_t *k, docker_conn_t *c, keeper_job *j)
 {
     runtime_req req;
@@ -133,8 +140,20 @@ static void keeper_make(keeper_t *k, docker_conn_t *c, keeper_job *j)
     req.attempt = 1;
     req.cancel_fd = -1;
     runtime_result_init(&res);
-    if (container_create(c, &req, k->x->instance, (container_mode)j->mode, k->cfg->init, deadline,
-                         j->cid, &res) != 0) {
+    int made = container_create(c, &req, k->x->instance, (container_mode)j->mode, k->cfg->init,
+                                deadline, j->cid, &res);
+    /* An engine without the image pulls it from the registry, if any. */
+    if (made != 0 && res.status == STATUS_IMAGE_MISSING &&
+        engines_registry(k->engines)[0] != '\0') {
+        err_t e;
+        if (engines_pull(k->engines, c, j->engine, func_str(j->record, "image"), deadline, &e) == 0)
+            made = container_create(c, &req, k->x->instance, (container_mode)j->mode, k->cfg->init,
+                                    deadline, j->cid, &res);
+        else
+            log_warn("keeper: %s", e.msg);
+    }
+    if (made != 0) {
+        j->missing = res.status == STATUS_IMAGE_MISSING;
         snprintf(j->why, sizeof(j->why), "%s", res.message);
         goto done;
     }
@@ -161,12 +180,10 @@ done:
 static void *keeper_engine(void *arg)
 {
     keeper_t *k = arg;
-    char why[256];
-    docker_t *d = docker_new(why, sizeof(why));
-    docker_conn_t *c = d ? docker_conn_new(d) : NULL;
-    if (c == NULL)
-        log_error("keeper: docker_new() or docker_conn_new() failed: %s",
-                  d ? "out of memory" : why);
+    engines_conns cs;
+    bool have = engines_conns_init(&cs, k->engines) == 0;
+    if (!have)
+        log_error("keeper: docker_conn_new() failed: out of memory");
     for (;;) {
         pthread_mutex_lock(&k->q.mu);
         while (k->q.todo == NULL && !k->q.closing)
@@ -184,6 +201,7 @@ static void *keeper_engine(void *arg)
         pthread_mutex_lock(&k->q.mu);
         bool closing = k->q.closing;
         pthread_mutex_unlock(&k->q.mu);
+        docker_conn_t *c = have ? cs.conn[j->engine] : NULL;
         /* Stopping: nothing more is made, and what was just made goes. */
         if (j->make && c != NULL && !closing) {
             keeper_make(k, c, j);
@@ -212,14 +230,14 @@ static void *keeper_engine(void *arg)
         if (write(k->q.wake, &one, sizeof(one)) < 0)
             log_warn("keeper: write(eventfd) failed: %s", strerror(errno));
     }
-    docker_conn_free(c);
-    docker_free(d);
+    if (have)
+        engines_conns_free(&cs);
     return NULL;
 }
 
-/* Remove container `cid` off the callers' path (its stream, owned, is
- * closed after). */
-static void keeper_remove(keeper_t *k, const char *cid, docker_stream_t *stream)
+/* Remove container `cid` of engine `engine` off the callers' path (its
+ * stream, owned, is closed after). */
+static void keeper_remove(keeper_t *k, const char *cid, docker_stream_t *stream, int engine)
 {
     keeper_job *j = calloc(1, sizeof(*j));
     if (j == NULL) {
@@ -230,6 +248,7 @@ static void keeper_remove(keeper_t *k, const char *cid, docker_stream_t *stream)
     }
     snprintf(j->cid, sizeof(j->cid), "%s", cid);
     j->stream = stream;
+    j->engine = engine >= 0 && engine < engines_count(k->engines) ? engine : 0;
     keeper_push(k, j);
 }
 
@@ -262,6 +281,10 @@ static void keeper_fn_set(keeper_t *k, keeper_fn *f, json_object *rec)
     f->generation = func_generation(rec);
     f->mode = keeper_mode_of(rec, k->cfg);
     f->keep_warm = (int)func_int(rec, "keep_warm");
+    /* Another image, perhaps on other engines: every engine may try. */
+    if (strcmp(func_image(rec), f->image) != 0)
+        f->lacks = 0;
+    snprintf(f->image, sizeof(f->image), "%s", func_image(rec));
     snprintf(f->name, sizeof(f->name), "%s", func_str(rec, "name"));
 }
 
@@ -305,7 +328,7 @@ static void keeper_slot_free(keeper_t *k, int i)
 static void keeper_drop(keeper_t *k, int i)
 {
     keeper_slot *s = &k->slots[i];
-    keeper_remove(k, s->cid, s->stream);
+    keeper_remove(k, s->cid, s->stream, s->engine);
     s->stream = NULL;
     keeper_slot_free(k, i);
 }
@@ -370,6 +393,17 @@ static int keeper_room(keeper_t *k)
 static int keeper_start_make(keeper_t *k, keeper_fn *f)
 {
     uuid_t u;
+    err_t e;
+    /* On the engine calls would go to now: the warm ones spread as the
+     * calls do, and none is made on an engine that does not answer. */
+    int engine = engines_place(k->engines, f->lacks, 0, &e);
+    if (engine < 0 && f->lacks != 0) {
+        /* Every engine that answers lacked it: one may have it by now. */
+        f->lacks = 0;
+        engine = engines_place(k->engines, 0, 0, &e);
+    }
+    if (engine < 0)
+        return -1;
     int i = keeper_room(k);
     if (i < 0)
         return -1;
@@ -384,11 +418,13 @@ static int keeper_start_make(keeper_t *k, keeper_fn *f)
     snprintf(s->function, sizeof(s->function), "%s", f->id);
     s->generation = f->generation;
     s->mode = f->mode;
+    s->engine = engine;
     uuid_generate_random(u);
     uuid_unparse_lower(u, s->run);
     /* Kept before it exists, so the janitor never takes it for a leftover. */
     slots_keep(k->x->slots, i, u);
     j->make = true;
+    j->engine = engine;
     j->slot = i;
     j->mode = f->mode;
     snprintf(j->run, sizeof(j->run), "%s", s->run);
@@ -476,7 +512,8 @@ static int keeper_pick(keeper_t *k, const lease_msg *m)
     for (int i = 0; i < k->cfg->warm_max; i++) {
         keeper_slot *s = &k->slots[i];
         if (s->state != KEEPER_READY || strcmp(s->function, m->function) != 0 ||
-            s->generation != m->generation || s->mode != (int)m->mode)
+            s->generation != m->generation || s->mode != (int)m->mode ||
+            !engines_up(k->engines, s->engine))
             continue;
         keeper_slot *b = best >= 0 ? &k->slots[best] : NULL;
         if (b == NULL || (s->used && !b->used) ||
@@ -524,6 +561,7 @@ static void keeper_take(keeper_t *k, int fd, lease_msg *m)
         m->start = s->used ? METRICS_START_REUSED : METRICS_START_WARM;
         snprintf(m->cid, sizeof(m->cid), "%s", s->cid);
         snprintf(m->run, sizeof(m->run), "%s", s->run);
+        m->engine = s->engine;
         give = i;
     }
     if (f != NULL) {
@@ -583,12 +621,13 @@ static void keeper_give(keeper_t *k, int fd, lease_msg *m, int sock)
         snprintf(s->cid, sizeof(s->cid), "%s", m->cid);
         snprintf(s->run, sizeof(s->run), "%s", m->run);
         s->stream = st;
+        s->engine = m->engine >= 0 && m->engine < engines_count(k->engines) ? m->engine : 0;
         s->used = true;
         s->since_ms = now;
         /* Kept before the answer: the caller forgets it after. */
         slots_keep(k->x->slots, i, u);
     } else {
-        keeper_remove(k, m->cid, st);
+        keeper_remove(k, m->cid, st, m->engine);
     }
     keeper_answer(fd, m, -1);
     if (f != NULL)
@@ -637,7 +676,7 @@ static int keeper_serve(keeper_t *k, int fd)
         keeper_fn *f = keeper_fn_find(k, m.function);
         if (f != NULL && f->mode != CONTAINER_FRESH && f->leased > 0)
             f->leased--;
-        keeper_remove(k, m.cid, sock >= 0 ? docker_stream_adopt(sock, NULL, 0) : NULL);
+        keeper_remove(k, m.cid, sock >= 0 ? docker_stream_adopt(sock, NULL, 0) : NULL, m.engine);
         sock = -1;
         break;
     }
@@ -672,14 +711,28 @@ static void keeper_finish(keeper_t *k)
         keeper_slot *s = &k->slots[j->slot];
         keeper_fn *f = keeper_fn_find(k, s->function);
         if (!j->ok) {
-            log_warn("keeper: a warm container of %s could not be made: %s; next try in %d s",
-                     f ? f->name : s->function, j->why, KEEPER_RETRY_MS / 1000);
-            if (f != NULL)
+            err_t pe;
+            /* An engine without the image: the next try goes to another
+             * one at once. Every engine lacks it, or another failure:
+             * wait a while. */
+            bool elsewhere = f != NULL && j->missing && engines_multi(k->engines) &&
+                             engines_place(k->engines, f->lacks | 1u << j->engine, 0, &pe) >= 0;
+            char when[32];
+            snprintf(when, sizeof(when), "in %d s", KEEPER_RETRY_MS / 1000);
+            log_warn("keeper: a warm container of %s could not be made on engine %s: %s; next "
+                     "try %s",
+                     f ? f->name : s->function, engines_name(k->engines, j->engine), j->why,
+                     elsewhere ? "on another engine" : when);
+            if (elsewhere) {
+                f->lacks |= 1u << j->engine;
+            } else if (f != NULL) {
+                f->lacks = 0;
                 f->retry_at_ms = clock_mono_ms() + KEEPER_RETRY_MS;
+            }
             keeper_slot_free(k, j->slot);
         } else if (f == NULL || f->generation != s->generation) {
             /* Changed or deleted while it was made. */
-            keeper_remove(k, j->cid, j->stream);
+            keeper_remove(k, j->cid, j->stream, j->engine);
             keeper_slot_free(k, j->slot);
         } else {
             s->state = KEEPER_READY;
@@ -789,7 +842,8 @@ static int keeper_open(keeper_t *k, const keeper_ctx *x, err_t *e)
     k->slots = calloc((size_t)k->cfg->warm_max + 1, sizeof(*k->slots));
     if (k->slots == NULL)
         return err_set(e, ERR_NOMEM, NULL, ENOMEM, "calloc() failed: out of memory");
-    if ((k->store = store_open(k->cfg->data_dir, e)) == NULL)
+    if ((k->store = store_open(k->cfg->data_dir, e)) == NULL ||
+        (k->engines = engines_open(k->cfg, x->engines, e)) == NULL)
         return -1;
     sigemptyset(&set);
     sigaddset(&set, SIGTERM);
@@ -864,6 +918,7 @@ static void keeper_close(keeper_t *k)
     free(k->fns);
     free(k->slots);
     store_close(k->store);
+    engines_close(k->engines);
 }
 
 int keeper_run(const keeper_ctx *x)

@@ -23,15 +23,17 @@
 #define MINILAMBDA_KEEPER_H
 
 #include "config.h"
+#include "engines.h"
 #include "metrics.h"
 #include "slots.h"
 
 typedef struct {
     const config_t *cfg;
-    const char *instance; /* container label value */
-    slots_t *slots;       /* shared: callers' seats and the keeper's table */
-    metrics_t *metrics;   /* shared: minilambda_warm_containers */
-    const char *socket;   /* where to listen (a unix SOCK_SEQPACKET socket) */
+    const char *instance;   /* container label value */
+    slots_t *slots;         /* shared: callers' seats and the keeper's table */
+    metrics_t *metrics;     /* shared: minilambda_warm_containers */
+    const char *socket;     /* where to listen (a unix SOCK_SEQPACKET socket) */
+    engines_shm_t *engines; /* shared: engines' health and load */
 } keeper_ctx;
 
 /* The process body: serve until SIGTERM or SIGINT (blocked by the

@@ -197,14 +197,15 @@ int lease_take(lease_client_t *c, const char *function, uint64_t generation, int
 }
 
 int lease_give(lease_client_t *c, const char *function, uint64_t generation, int mode,
-               const char *cid, const char *run, bool leased, int fd, const char *unread,
-               size_t unread_len)
+               const char *cid, const char *run, bool leased, int engine, int fd,
+               const char *unread, size_t unread_len)
 {
     lease_msg m;
     if (c == NULL || unread_len > LEASE_UNREAD_MAX)
         return -1;
     lease_fill(&m, LEASE_GIVE, function, generation, mode);
     m.leased = leased;
+    m.engine = engine;
     snprintf(m.cid, sizeof(m.cid), "%s", cid);
     snprintf(m.run, sizeof(m.run), "%s", run);
     m.unread_len = (uint32_t)unread_len;
@@ -213,13 +214,14 @@ int lease_give(lease_client_t *c, const char *function, uint64_t generation, int
     return lease_ask(c, &m, fd, NULL, LEASE_GIVE_WAIT_MS);
 }
 
-int lease_remove(lease_client_t *c, const char *function, const char *cid, bool leased)
+int lease_remove(lease_client_t *c, const char *function, const char *cid, bool leased, int engine)
 {
     lease_msg m;
     if (c == NULL || lease_connect(c) != 0)
         return -1;
     lease_fill(&m, LEASE_REMOVE, function, 0, 0);
     m.leased = leased;
+    m.engine = engine;
     snprintf(m.cid, sizeof(m.cid), "%s", cid);
     if (lease_send(c->fd, &m, -1) != 0) {
         lease_disconnect(c);

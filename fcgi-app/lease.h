@@ -39,6 +39,7 @@ typedef struct {
     uint32_t start;      /* ANSWER to TAKE: a metrics_start_kind, or 0 when none is ready */
     uint32_t leased;     /* GIVE, REMOVE: the container came from a TAKE */
     int32_t row, thread; /* TAKE: the caller's seat */
+    int32_t engine;      /* ANSWER to TAKE, GIVE, REMOVE: the engine the container is on */
     uint64_t generation;
     char function[LEASE_ID_LEN];
     char cid[DOCKER_ID_MAX];
@@ -77,19 +78,21 @@ int lease_take(lease_client_t *c, const char *function, uint64_t generation, int
                int thread, lease_msg *out, int *fd);
 
 /*
- * GIVE: hand container `cid` (run `run`, attach socket `fd` with `unread`
+ * GIVE: hand container `cid` (run `run`, on engine `engine`, attach socket
+ * `fd` with `unread`
  * bytes of `unread_len` not consumed) back for another call. Returns 0
  * once the keeper has it (it keeps or removes it; the caller then closes
  * its `fd` and forgets the run), or -1 when it could not be handed over
  * (the caller removes it).
  */
 int lease_give(lease_client_t *c, const char *function, uint64_t generation, int mode,
-               const char *cid, const char *run, bool leased, int fd, const char *unread,
-               size_t unread_len);
+               const char *cid, const char *run, bool leased, int engine, int fd,
+               const char *unread, size_t unread_len);
 
-/* REMOVE: have the keeper remove `cid` of `function` in the background.
+/* REMOVE: have the keeper remove `cid` of `function` (on engine `engine`)
+ * in the background.
  * 0 sent, or -1 when the keeper cannot be reached (the caller removes it). */
-int lease_remove(lease_client_t *c, const char *function, const char *cid, bool leased);
+int lease_remove(lease_client_t *c, const char *function, const char *cid, bool leased, int engine);
 
 /* DRAIN: tell the keeper that `function` is at `generation` now (0:
  * deleted) and wait until it has dropped every ready container of another

@@ -19,8 +19,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 
+#include "buf.h"
 #include "config.h"
+#include "engines.h"
 #include "err.h"
 #include "files.h"
 #include "keys.h"
@@ -31,11 +34,40 @@
 #include "store.h"
 #include "supervise.h"
 
-/* Name this instance by its data dir, so two platforms side by side never
- * sweep each other's containers, and a restart finds its own leftovers. */
+/* Name this instance: a random id kept in the data dir
+ * (<data dir>/instance), made at the first start. Its containers carry it
+ * (minilambda.instance), so a janitor never removes another platform's
+ * containers on an engine they share, even when both use the same data dir
+ * path on their own machines, and a restart finds its own leftovers. When
+ * the file cannot be read or made, the data dir's path names it, as
+ * before. */
 static void main_instance(const char *data_dir, char *out, size_t outlen)
 {
-    char real[PATH_MAX];
+    char real[PATH_MAX], path[CONFIG_PATH_MAX + 16], id[20];
+    unsigned char rnd[8];
+    buf_t b;
+    err_t e;
+    snprintf(path, sizeof(path), "%s/instance", data_dir);
+    /* --print-instance may come first: it makes the id the pool will use. */
+    if (files_mkdir(data_dir, &e) != 0)
+        log_warn("cannot make %s: %s", data_dir, e.msg);
+    buf_init(&b, 64);
+    if (files_read(path, &b, &e) == 0 && b.len >= 16 && strspn(b.data, "0123456789abcdef") == 16) {
+        snprintf(out, outlen, "%.16s", b.data);
+        buf_free(&b);
+        return;
+    }
+    buf_free(&b);
+    if (getrandom(rnd, sizeof(rnd), 0) == (ssize_t)sizeof(rnd)) {
+        for (size_t i = 0; i < sizeof(rnd); i++)
+            snprintf(id + 2 * i, 3, "%02x", rnd[i]);
+        id[16] = '\n';
+        if (files_write(path, id, 17, FILES_SYNC_DIR, &e) == 0) {
+            snprintf(out, outlen, "%.16s", id);
+            return;
+        }
+        log_warn("cannot keep this instance's id: %s; naming it by its data dir", e.msg);
+    }
     const char *p = realpath(data_dir, real) ? real : data_dir;
     uint64_t h = 1469598103934665603ULL;
     for (; *p; p++) {
@@ -163,6 +195,20 @@ int main(int argc, char **argv)
     store_close(store);
     if (cfg.auth_required && main_admin_key(&cfg) != 0)
         return 1;
+    /* The registry is checked once, here: a typo stops the start, with
+     * the supervisor too. */
+    if (cfg.registry[0] != '\0') {
+        if (curl_global_init(CURL_GLOBAL_ALL) != CURLE_OK) {
+            fprintf(stderr, "minilambda: curl_global_init() failed\n");
+            return 1;
+        }
+        int bad = engines_registry_check(cfg.registry, &e);
+        curl_global_cleanup();
+        if (bad != 0) {
+            fprintf(stderr, "minilambda: configuration error: %s\n", e.msg);
+            return 2;
+        }
+    }
     main_pool_args args = {.cfg = &cfg, .instance = instance};
     /* The checks above ran once, here: a corrupt store stops the
      * supervisor too, instead of a master that fails again and again. */

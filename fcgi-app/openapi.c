@@ -109,8 +109,13 @@ static const char *const openapi_types[] = {"Event", "RequestResponse", NULL};
 static const char *const openapi_run_types[] = {"sync", "async", NULL};
 
 /* The codes a failed /healthz part names (health.c). */
-static const char *const openapi_health_codes[] = {
-    "engine_unreachable", "store_corrupt", "storage_error", "storage_full", "executors_down", NULL};
+static const char *const openapi_health_codes[] = {"engine_unreachable",
+                                                   "engine_unavailable",
+                                                   "store_corrupt",
+                                                   "storage_error",
+                                                   "storage_full",
+                                                   "executors_down",
+                                                   NULL};
 
 static const openapi_prop openapi_invoke_request[] = {
     {"event", "any", 0,
@@ -139,6 +144,9 @@ static const openapi_prop openapi_invoke_result[] = {
      NULL},
     {"error", "string", 0, "What went wrong, unless the run succeeded.", 0, 0, NULL, NULL},
     {"code", "string", 0, "The stable error code, unless the run succeeded.", 0, 0, NULL, NULL},
+    {"engine", "string", 0,
+     "With several engines (`MINILAMBDA_ENGINES`): the name of the one it ran on.", 0, 0, NULL,
+     NULL},
     {NULL, NULL, 0, NULL, 0, 0, NULL, NULL},
 };
 
@@ -216,6 +224,9 @@ static const openapi_prop openapi_image_upload[] = {
      NULL, NULL},
     {"pinned", "string[]", OPENAPI_REQ, "Functions not pinned yet, now pinned to the loaded image.",
      0, 0, NULL, NULL},
+    {"pushed", "string[]", 0,
+     "With `MINILAMBDA_REGISTRY`: each loaded tag as pushed there, for the engines to pull.", 0, 0,
+     NULL, NULL},
     {NULL, NULL, 0, NULL, 0, 0, NULL, NULL},
 };
 
@@ -421,6 +432,7 @@ static const openapi_code openapi_upload_image[] = {
     {ERR_ENGINE_UNREACHABLE, NULL},
     {ERR_ENGINE_TIMEOUT, NULL},
     {ERR_ENGINE, NULL},
+    {ERR_ENGINE, "registry_error"},
     {ERR_NOMEM, NULL},
     {ERR_NONE, NULL},
 };
@@ -1057,6 +1069,15 @@ static json_object *openapi_health(void)
     json_object_object_add(props, "failed", failed);
     json_object_object_add(props, "code", code);
     json_object_object_add(props, "error", error);
+    json_object *engines = json_object_new_object(), *engine = json_object_new_object();
+    openapi_add_str(engine, "type", "object");
+    openapi_add_str(engine, "description",
+                    "name, endpoint, status (up or down), weight, in_flight, calls (placed)");
+    openapi_add_str(engines, "type", "array");
+    json_object_object_add(engines, "items", engine);
+    openapi_add_str(engines, "description",
+                    "With several engines (MINILAMBDA_ENGINES): each one and its state.");
+    json_object_object_add(props, "engines", engines);
     openapi_add_str(s, "type", "object");
     openapi_add_str(s, "description", "What /healthz found.");
     json_object_object_add(s, "properties", props);

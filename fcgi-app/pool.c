@@ -20,6 +20,7 @@
 #include "app.h"
 #include "clock.h"
 #include "docker.h"
+#include "engines.h"
 #include "executor.h"
 #include "idem.h"
 #include "keeper.h"
@@ -65,13 +66,14 @@ typedef struct {
     slots_t *slots;
     throttle_t *throttle;
     metrics_t *metrics;
-    docker_t *docker;     /* only read from the environment, for the log */
-    sigset_t signals;     /* blocked; waited for with sigtimedwait */
-    int total;            /* FastCGI workers, then async executors */
-    int janitor;          /* index of the janitor process: total */
-    int keeper;           /* index of the keeper process: total + 1 (if warm starts are on) */
-    int procs;            /* total + 1, or + 2 with the keeper */
-    pool_worker *workers; /* [procs] */
+    engines_shm_t *engines_shm; /* engines' health and load, shared */
+    engines_t *engines;         /* only read from the settings, for the log */
+    sigset_t signals;           /* blocked; waited for with sigtimedwait */
+    int total;                  /* FastCGI workers, then async executors */
+    int janitor;                /* index of the janitor process: total */
+    int keeper;                 /* index of the keeper process: total + 1 (if warm starts are on) */
+    int procs;                  /* total + 1, or + 2 with the keeper */
+    pool_worker *workers;       /* [procs] */
 } pool_master;
 
 /* Worker side. */
@@ -183,7 +185,8 @@ static void pool_worker_main(pool_master *m, int index)
     pthread_cond_init(&st.idle, NULL);
     err_set(&e, ERR_NOMEM, NULL, 0, "calloc() or FCGX_Init() failed");
     if (tids == NULL || args == NULL ||
-        app_open(&st.app, cfg, m->slots, m->throttle, m->metrics, index, m->instance, &e) != 0 ||
+        app_open(&st.app, cfg, m->slots, m->throttle, m->metrics, m->engines_shm, index,
+                 m->instance, &e) != 0 ||
         FCGX_Init() != 0) {
         log_error("worker %d start-up failed: %s", index, e.msg);
         _exit(1);
@@ -233,7 +236,8 @@ static void pool_executor_main(pool_master *m, int index)
                       .throttle = m->throttle,
                       .row = index,
                       .index = index - m->cfg->workers,
-                      .metrics = m->metrics};
+                      .metrics = m->metrics,
+                      .engines = m->engines_shm};
     _exit(executor_run(&x));
 }
 
@@ -247,7 +251,8 @@ static void pool_janitor_main(pool_master *m)
                      .instance = m->instance,
                      .slots = m->slots,
                      .first_executor = m->cfg->workers,
-                     .executors = m->cfg->async_workers};
+                     .executors = m->cfg->async_workers,
+                     .engines = m->engines_shm};
     _exit(sweeper_run(&x));
 }
 
@@ -261,7 +266,8 @@ static void pool_keeper_main(pool_master *m)
                     .instance = m->instance,
                     .slots = m->slots,
                     .metrics = m->metrics,
-                    .socket = m->cfg->keeper_socket};
+                    .socket = m->cfg->keeper_socket,
+                    .engines = m->engines_shm};
     _exit(keeper_run(&x));
 }
 
@@ -358,6 +364,7 @@ static void pool_reap(pool_master *m, bool stopping)
             w->pid = 0;
             if (i < m->total) {
                 slots_reset_worker(m->slots, i);
+                engines_reset_row(m->engines_shm, i);
                 slots_set_state(m->slots, i, SLOTS_DOWN, 0);
                 metrics_reset_row(m->metrics, i);
                 died = true;
@@ -405,8 +412,13 @@ static int pool_open(pool_master *m)
         log_error("pool start-up failed: calloc() or mmap() failed: %s", strerror(errno));
         return -1;
     }
-    if ((m->docker = docker_new(why, sizeof(why))) == NULL) {
-        log_error("pool start-up failed: %s", why);
+    m->engines_shm = engines_shm_create(m->total);
+    if (m->engines_shm == NULL) {
+        log_error("pool start-up failed: mmap() failed: %s", strerror(errno));
+        return -1;
+    }
+    if ((m->engines = engines_open(cfg, m->engines_shm, &e)) == NULL) {
+        log_error("pool start-up failed: %s", e.msg);
         return -1;
     }
     /* Mapped before the first fork: every worker, and every respawn,
@@ -535,7 +547,8 @@ static void pool_close(pool_master *m)
         close(m->invoke_fd);
         unlink(m->cfg->invoke_socket);
     }
-    docker_free(m->docker);
+    engines_close(m->engines);
+    engines_shm_destroy(m->engines_shm);
     slots_destroy(m->slots);
     throttle_destroy(m->throttle);
     metrics_close(m->metrics, 1);
@@ -567,7 +580,11 @@ int pool_run(const config_t *cfg, const char *instance)
         log_info("minilambda pool up: %d workers x (%d invoke + %d control) threads, %d async "
                  "executors, control %s, invoke %s, engine %s",
                  cfg->workers, cfg->threads, cfg->control_threads, cfg->async_workers, cfg->socket,
-                 cfg->invoke_socket, docker_endpoint(m.docker));
+                 cfg->invoke_socket, docker_endpoint(engines_docker(m.engines, 0)));
+        for (int i = 1; i < engines_count(m.engines); i++)
+            log_info("engine %d of %d: %s (%s), weight %d", i + 1, engines_count(m.engines),
+                     engines_name(m.engines, i), docker_endpoint(engines_docker(m.engines, i)),
+                     engines_weight(m.engines, i));
         pool_loop(&m);
     }
     pool_stop(&m);

@@ -11,6 +11,7 @@ void runtime_result_init(runtime_result *r)
 {
     memset(r, 0, sizeof(*r));
     r->exit_code = -1;
+    r->engine = -1;
     buf_init(&r->out, RUNTIME_STDOUT_MAX);
     buf_init(&r->err, RUNTIME_STDERR_MAX);
 }
@@ -58,6 +59,8 @@ void runtime_run(runtime_t *rt, const runtime_seat *seat, const runtime_req *req
     runtime_lease l;
 
     memset(&l, 0, sizeof(l));
+    l.engine = -1;
+    l.conn = seat->conn;
     l.deadline = start + (long long)req->timeout_s * 1000;
     if (rt->ops->acquire(rt, seat, req, &l, res) == 0) {
         res->started = true;

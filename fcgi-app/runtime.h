@@ -23,6 +23,7 @@
 
 #include "buf.h"
 #include "docker.h"
+#include "engines.h"
 #include "lease.h"
 #include "metrics.h"
 #include "status.h"
@@ -59,6 +60,7 @@ typedef struct {
     metrics_start_kind start; /* how its container started: cold, warm, reused */
     bool started;             /* it got a container (start says how) */
     long duration_ms;
+    int engine;        /* the engine it ran on, or -1 when it got none */
     char message[512]; /* why, for every status but SUCCEEDED */
 } runtime_result;
 
@@ -72,13 +74,14 @@ void runtime_result_free(runtime_result *r);
 void runtime_fail(runtime_result *r, status_outcome status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-/* Where a run happens: the calling thread's engine connection and its seat
- * (process row, thread) in the shared tables. Borrowed. */
+/* Where a run happens: the calling thread's engine connections and its
+ * seat (process row, thread) in the shared tables. Borrowed. */
 typedef struct {
-    docker_conn_t *conn;
+    docker_conn_t *conn;   /* the first engine's (used when `conns` is NULL) */
     lease_client_t *lease; /* the thread's line to the keeper, or NULL: none */
     int row;
     int thread;
+    engines_conns *conns; /* one per engine, and the engines to place on; or NULL */
 } runtime_seat;
 
 /* The container one run holds, from acquire to release. */
@@ -91,6 +94,8 @@ typedef struct {
     int mode;                 /* container_mode it runs in */
     bool reusable;            /* it may serve another call after this one */
     bool leased;              /* it came from the keeper */
+    int engine;               /* the engine it is on, or -1 before placement */
+    docker_conn_t *conn;      /* the seat's connection to that engine */
 } runtime_lease;
 
 typedef struct runtime runtime_t;

@@ -17,6 +17,7 @@ static const struct {
     [STATUS_IMAGE_MISSING] = {"error", 502, "image_not_found", METRICS_ERROR, STATUS_REC_FAILED},
     [STATUS_ENGINE_ERROR] = {"error", 502, "engine_error", METRICS_ERROR, STATUS_REC_FAILED},
     [STATUS_PROTOCOL_ERROR] = {"failed", 502, "protocol_error", METRICS_FAILED, STATUS_REC_FAILED},
+    [STATUS_UNAVAILABLE] = {"error", 503, "engine_unavailable", METRICS_ERROR, STATUS_REC_FAILED},
 };
 
 static const char *const status_records[STATUS__RECORDS] = {

@@ -21,6 +21,7 @@ typedef enum {
     STATUS_IMAGE_MISSING,  /* the engine has no such image */
     STATUS_ENGINE_ERROR,   /* the engine refused or failed mid-way */
     STATUS_PROTOCOL_ERROR, /* a reused container broke its framing; it was discarded */
+    STATUS_UNAVAILABLE,    /* no engine answers, or its engine stopped answering mid-way */
     STATUS__OUTCOMES
 } status_outcome;
 

@@ -25,9 +25,11 @@ typedef struct {
     const sweeper_ctx *x;
     async_t *async;
     records_t *records;
-    idem_t *idem; /* whose records the periodic pass prunes */
-    docker_t *docker;
-    docker_conn_t *conn;
+    engines_t *engines;
+    engines_conns conns;
+    bool have_conns;
+    engines_probe_t *probe; /* pings every engine in the background */
+    idem_t *idem;           /* whose records the periodic pass prunes */
     runtime_t *runtime;
 } sweeper_state;
 
@@ -71,41 +73,52 @@ static bool sweeper_pending(const sweeper_ctx *x)
     return any;
 }
 
+/* Sweep every engine that answers; one that does not is swept when it
+ * is back (its containers' runs are over by then: the calls gave up). */
+static void sweeper_sweep(sweeper_state *st)
+{
+    for (int i = 0; i < engines_count(st->engines); i++)
+        if (engines_up(st->engines, i))
+            janitor_sweep(st->conns.conn[i], st->runtime);
+}
+
 /* One pass: sweep, then recover what waits. Returns whether something
  * still waits. */
 static bool sweeper_pass(sweeper_state *st)
 {
     /* The sweep goes first: a dead process's container must be gone before
      * a retry of its run can start. */
-    janitor_sweep(st->conn, st->runtime);
+    sweeper_sweep(st);
     return sweeper_recover(st);
 }
 
 static int sweeper_open(sweeper_state *st, const sweeper_ctx *x, err_t *e)
 {
-    char why[512];
     memset(st, 0, sizeof(*st));
     st->x = x;
     records_limits lim = records_limits_of(x->cfg);
     if ((st->async = async_open(x->cfg->data_dir, e)) == NULL ||
-        (st->records = records_open(x->cfg->data_dir, &lim, e)) == NULL)
+        (st->records = records_open(x->cfg->data_dir, &lim, e)) == NULL ||
+        (st->engines = engines_open(x->cfg, x->engines, e)) == NULL)
         return -1;
     if ((st->idem = idem_open(x->cfg->data_dir, x->cfg->idempotency_max_bytes, e)) == NULL)
         return -1;
-    if ((st->docker = docker_new(why, sizeof(why))) == NULL)
-        return err_set(e, ERR_INTERNAL, NULL, 0, "%s", why);
-    st->conn = docker_conn_new(st->docker);
+    st->have_conns = engines_conns_init(&st->conns, st->engines) == 0;
     st->runtime = warm_new(x->slots, x->instance, x->cfg->init);
-    if (st->conn == NULL || st->runtime == NULL)
+    if (!st->have_conns || st->runtime == NULL)
         return err_set(e, ERR_NOMEM, NULL, ENOMEM, "docker_conn_new() or warm_new() failed");
+    if ((st->probe = engines_probe_start(st->engines)) == NULL)
+        return err_set(e, ERR_NOMEM, NULL, ENOMEM, "the engine probe could not start");
     return 0;
 }
 
 static void sweeper_close(sweeper_state *st)
 {
+    engines_probe_stop(st->probe);
     runtime_free(st->runtime);
-    docker_conn_free(st->conn);
-    docker_free(st->docker);
+    if (st->have_conns)
+        engines_conns_free(&st->conns);
+    engines_close(st->engines);
     records_close(st->records);
     async_close(st->async);
     idem_close(st->idem);
@@ -187,7 +200,7 @@ int sweeper_run(const sweeper_ctx *x)
         }
     }
     /* The others have stopped: a last sweep for what they left. */
-    janitor_sweep(st.conn, st.runtime);
+    sweeper_sweep(&st);
     rc = 0;
 done:
     if (sfd >= 0)

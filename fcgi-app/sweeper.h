@@ -21,6 +21,7 @@
 #define MINILAMBDA_SWEEPER_H
 
 #include "config.h"
+#include "engines.h"
 #include "slots.h"
 
 typedef struct {
@@ -29,6 +30,7 @@ typedef struct {
     slots_t *slots;       /* shared: live runs, and the rows awaiting recovery */
     int first_executor;   /* the executors' rows: first_executor .. + executors - 1 */
     int executors;
+    engines_shm_t *engines; /* shared: engines' health (probed here) and load */
 } sweeper_ctx;
 
 /* The process body: serve until SIGTERM or SIGINT (blocked by the caller,

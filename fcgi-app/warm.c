@@ -9,11 +9,15 @@
 #include "clock.h"
 #include "config.h"
 #include "container.h"
+#include "engines.h"
 #include "frames.h"
 #include "func.h"
+#include "log.h"
 
 /* A request header: a few short values. */
 #define WARM_HEADER_MAX 4096
+/* How long a failed run's engine gets to answer before it is taken out. */
+#define WARM_PING_MS 500
 
 typedef struct {
     slots_t *slots;
@@ -31,6 +35,83 @@ static container_mode warm_mode(const warm_state *st, json_object *rec)
     return strcmp(reuse, "container") == 0 ? CONTAINER_REUSE : CONTAINER_FRESH;
 }
 
+/* Hold engine `i` for the run: its connection, and one more call in
+ * flight on it. */
+static void warm_enter(const runtime_seat *seat, runtime_lease *l, int i, runtime_result *res)
+{
+    if (seat->conns == NULL || i < 0 || i >= engines_count(seat->conns->en))
+        i = 0;
+    l->engine = i;
+    l->conn = seat->conns != NULL ? seat->conns->conn[i] : seat->conn;
+    res->engine = i;
+    if (seat->conns != NULL)
+        engines_enter(seat->conns->en, seat->row, i);
+}
+
+/* The run is off engine l->engine (its connection stays for removal). */
+static void warm_leave(const runtime_seat *seat, runtime_lease *l)
+{
+    if (seat->conns != NULL && l->engine >= 0)
+        engines_leave(seat->conns->en, seat->row, l->engine);
+}
+
+/* Place a cold run on the healthy engine with the fewest calls in flight
+ * for its weight, not one of `skip`. 0, or -1 with `res` failed. */
+static int warm_place(const runtime_seat *seat, runtime_lease *l, unsigned skip,
+                      runtime_result *res)
+{
+    err_t e;
+    if (seat->conns == NULL) {
+        warm_enter(seat, l, 0, res);
+        return 0;
+    }
+    int i = engines_place(seat->conns->en, skip, 0, &e);
+    if (i < 0) {
+        /* Every engine lacks the image: that is the answer, not the
+         * engines' health. */
+        if (skip == 0 || res->status != STATUS_IMAGE_MISSING) {
+            runtime_fail(res, STATUS_UNAVAILABLE, "%s", e.msg);
+            res->engine_fault = true;
+        }
+        return -1;
+    }
+    warm_enter(seat, l, i, res);
+    return 0;
+}
+
+/* Where a run goes after container_create failed on its engine. */
+typedef enum {
+    WARM_STOP = 0, /* nowhere: the failure is the answer */
+    WARM_SAME,     /* the same engine again: it pulled the image */
+    WARM_OTHER     /* another engine */
+} warm_next;
+
+/* After container_create failed on l->engine: where the run may go (only
+ * ever before anything of it ran). An engine that stopped answering is
+ * taken out now; one that lacks the image pulls it from the registry when
+ * there is one and `may_pull`, else the run goes to another engine. */
+static warm_next warm_elsewhere(const runtime_seat *seat, const runtime_req *req, runtime_lease *l,
+                                runtime_result *res, bool may_pull)
+{
+    if (seat->conns == NULL || !engines_multi(seat->conns->en))
+        return WARM_STOP;
+    engines_t *en = seat->conns->en;
+    if (res->status == STATUS_UNREACHABLE) {
+        engines_set_up(en, l->engine, false, res->message);
+        return WARM_OTHER;
+    }
+    if (res->status != STATUS_IMAGE_MISSING)
+        return WARM_STOP;
+    if (may_pull && engines_registry(en)[0] != '\0') {
+        err_t e;
+        if (engines_pull(en, l->conn, l->engine, func_str(req->function, "image"), l->deadline,
+                         &e) == 0)
+            return WARM_SAME;
+        log_warn("invoke %s: %s", req->id, e.msg);
+    }
+    return engines_count(en) > 1 ? WARM_OTHER : WARM_STOP;
+}
+
 /* Ask the keeper for a ready container. 1 with `l` holding it, else 0. */
 static int warm_take(const runtime_seat *seat, const runtime_req *req, runtime_lease *l,
                      runtime_result *res)
@@ -42,6 +123,7 @@ static int warm_take(const runtime_seat *seat, const runtime_req *req, runtime_l
                    seat->thread, &m, &fd) != 1)
         return 0;
     l->stream = docker_stream_adopt(fd, m.unread, m.unread_len);
+    warm_enter(seat, l, m.engine, res);
     snprintf(l->cid, sizeof(l->cid), "%s", m.cid);
     snprintf(l->run, sizeof(l->run), "%s", m.run);
     l->leased = true;
@@ -89,11 +171,28 @@ static int warm_acquire(runtime_t *rt, const runtime_seat *seat, const runtime_r
     /* Recorded before the container exists, so the janitor never takes it
      * for a leftover. */
     slots_track(st->slots, seat->row, seat->thread, run);
-    if (container_create(seat->conn, req, rt->instance, (container_mode)l->mode, st->init,
-                         l->deadline, l->cid, res) != 0)
-        return -1;
+    unsigned skip = 0;
+    int pulled = -1;
+    for (;;) {
+        if (warm_place(seat, l, skip, res) != 0)
+            return -1;
+        if (container_create(l->conn, req, rt->instance, (container_mode)l->mode, st->init,
+                             l->deadline, l->cid, res) == 0)
+            break;
+        /* Pulled once: the same engine is asked again; else another. */
+        warm_next next = warm_elsewhere(seat, req, l, res, pulled != l->engine);
+        if (next == WARM_SAME)
+            pulled = l->engine;
+        else
+            skip |= 1u << l->engine;
+        warm_leave(seat, l);
+        l->engine = -1;
+        if (next == WARM_STOP)
+            return -1;
+        res->engine_fault = false;
+    }
     docker_rc rc =
-        docker_attach(seat->conn, l->cid, (long)(l->deadline - clock_mono_ms()), &l->stream, &dr);
+        docker_attach(l->conn, l->cid, (long)(l->deadline - clock_mono_ms()), &l->stream, &dr);
     if (rc != DOCKER_OK) {
         runtime_fail(res,
                      rc == DOCKER_UNREACHABLE ? STATUS_UNREACHABLE
@@ -110,7 +209,7 @@ static int warm_acquire(runtime_t *rt, const runtime_seat *seat, const runtime_r
         runtime_fail(res, STATUS_CANCELLED, "the invocation was cancelled");
         return -1;
     }
-    return container_start(seat->conn, l->cid, l->deadline, res);
+    return container_start(l->conn, l->cid, l->deadline, res);
 }
 
 /* One answer of a reused container, parsed as it comes. */
@@ -191,8 +290,25 @@ static void warm_remove(const runtime_seat *seat, const runtime_req *req, runtim
 {
     if (l->cid[0] == '\0')
         return;
-    if (lease_remove(seat->lease, func_str(req->function, "id"), l->cid, l->leased) != 0)
-        container_remove(seat->conn, l->cid, req->id);
+    if (lease_remove(seat->lease, func_str(req->function, "id"), l->cid, l->leased,
+                     l->engine < 0 ? 0 : l->engine) != 0)
+        container_remove(l->conn, l->cid, req->id);
+}
+
+/* A run its engine failed part-way (the stream or a later call found it
+ * gone): when that engine does not answer a ping now, it is out, and the
+ * call ends 503 engine_unavailable. */
+static void warm_gone(const runtime_seat *seat, runtime_lease *l, runtime_result *res)
+{
+    docker_result dr;
+    if (seat->conns == NULL || !engines_multi(seat->conns->en) || l->engine < 0 ||
+        !res->engine_fault || res->status == STATUS_UNAVAILABLE)
+        return;
+    if (docker_ping(l->conn, WARM_PING_MS, &dr) == DOCKER_OK)
+        return;
+    engines_set_up(seat->conns->en, l->engine, false, dr.message);
+    runtime_fail(res, STATUS_UNAVAILABLE, "engine %s stopped answering during the call: %.300s",
+                 engines_name(seat->conns->en, l->engine), dr.message);
 }
 
 static void warm_release(runtime_t *rt, const runtime_seat *seat, const runtime_req *req,
@@ -202,19 +318,21 @@ static void warm_release(runtime_t *rt, const runtime_seat *seat, const runtime_
     bool reused = l->mode == CONTAINER_REUSE || l->mode == CONTAINER_PROCESS;
 
     if (l->ran && !reused)
-        container_wait(seat->conn, l->cid, req, l->deadline, res);
+        container_wait(l->conn, l->cid, req, l->deadline, res);
     if (reused && l->ran && l->reusable &&
         (res->status == STATUS_SUCCEEDED || res->status == STATUS_FAILED)) {
         const char *unread;
         size_t n = docker_stream_unread(l->stream, &unread);
         if (lease_give(seat->lease, func_str(req->function, "id"), func_generation(req->function),
-                       l->mode, l->cid, l->run, l->leased, docker_stream_fd(l->stream), unread,
-                       n) == 0)
+                       l->mode, l->cid, l->run, l->leased, l->engine < 0 ? 0 : l->engine,
+                       docker_stream_fd(l->stream), unread, n) == 0)
             l->cid[0] = '\0'; /* the keeper's now */
     }
     docker_stream_close(l->stream);
     l->stream = NULL;
+    warm_gone(seat, l, res);
     warm_remove(seat, req, l);
+    warm_leave(seat, l);
     slots_untrack(st->slots, seat->row, seat->thread);
 }
 

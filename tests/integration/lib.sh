@@ -415,66 +415,107 @@ it_fcgi_workers() {
     return 0
 }
 
-# --- a private engine, for fault tests ----------------------------------
+# --- private engines, for fault and several-engine tests ----------------
 
 # it_engine_start: start (or restart) a dockerd of this test's own, with
 # its own --data-root, --exec-root, pid file and socket under
 # $IT_TMP/engine, so that killing or freezing it never touches the shared
-# one. Exports DOCKER_HOST to it; IT_ENGINE_PID is its pid. it_cleanup
-# stops it (it_engine_cleanup).
+# one. Exports DOCKER_HOST to it; IT_ENGINE_PID is its pid.
+# it_engine_start_named NAME [DOCKERD_ARGS...]: another one, under
+# $IT_TMP/engine-NAME, with DOCKERD_ARGS added (a TCP listener, TLS...; a
+# restart keeps the first start's); IT_ENGINE_PIDS[NAME] is its pid, its
+# socket "$(it_engine_sock NAME)", and DOCKER_HOST is left alone.
+# it_cleanup stops them all (it_engine_cleanup).
 IT_ENGINE_DIR="$IT_TMP/engine"
 IT_ENGINE_PID=""
-it_engine_start() {
-    local d=$IT_ENGINE_DIR
+declare -A IT_ENGINE_PIDS=()
+declare -A IT_ENGINE_ARGS=()
+it_engine_start() { it_engine_launch ""; }
+it_engine_start_named() { it_engine_launch "$@"; }
+it_engine_launch() {
+    local name=$1 d pid
+    shift
+    d=$IT_ENGINE_DIR${name:+-$name}
+    # A restart keeps the arguments of the first start.
+    if [ -n "$name" ] && [ $# -gt 0 ]; then IT_ENGINE_ARGS[$name]="$*"; fi
     mkdir -p "$d/data" "$d/exec"
     [ -f "$d/daemon.json" ] || echo '{}' >"$d/daemon.json"
+    # shellcheck disable=SC2086 # the saved arguments are words
     dockerd --config-file "$d/daemon.json" --data-root "$d/data" --exec-root "$d/exec" \
         --pidfile "$d/dockerd.pid" -H "unix://$d/docker.sock" \
         --iptables=false --ip-forward=false --ip-masq=false --bridge=none \
-        </dev/null >>"$d/dockerd.log" 2>&1 &
-    IT_ENGINE_PID=$!
+        ${name:+${IT_ENGINE_ARGS[$name]:-}} </dev/null >>"$d/dockerd.log" 2>&1 &
+    pid=$!
     # Killing it is the point: no job notice for that.
-    disown "$IT_ENGINE_PID"
-    export DOCKER_HOST="unix://$d/docker.sock"
+    disown "$pid"
+    if [ -z "$name" ]; then
+        IT_ENGINE_PID=$pid
+        export DOCKER_HOST="unix://$d/docker.sock"
+    else
+        IT_ENGINE_PIDS[$name]=$pid
+    fi
     if [ "${#IT_AFTER[@]}" -eq 0 ] || [[ " ${IT_AFTER[*]} " != *" it_engine_cleanup "* ]]; then
         it_after it_engine_cleanup
     fi
-    ml_wait_for 60 docker version || { echo "Bail out! the private dockerd did not start"; tail -5 "$d/dockerd.log"; exit 1; }
+    ml_wait_for 60 docker -H "unix://$d/docker.sock" version || {
+        echo "Bail out! the private dockerd ${name:-engine} did not start"
+        tail -5 "$d/dockerd.log"
+        exit 1
+    }
 }
 
-# it_engine_kill SIGNAL: signal the private dockerd (KILL: wait until gone).
+# it_engine_sock NAME: the unix socket of private engine NAME.
+it_engine_sock() { echo "$IT_ENGINE_DIR-$1/docker.sock"; }
+
+# it_engine_kill SIGNAL [NAME]: signal a private dockerd (KILL: wait until gone).
 it_engine_kill() {
-    kill "-$1" "$IT_ENGINE_PID"
+    local pid=$IT_ENGINE_PID
+    [ -z "${2:-}" ] || pid=${IT_ENGINE_PIDS[$2]}
+    kill "-$1" "$pid"
     if [ "$1" = KILL ] || [ "$1" = TERM ]; then
-        ml_wait_for 60 ml_not_running "$IT_ENGINE_PID"
+        ml_wait_for 60 ml_not_running "$pid"
     fi
 }
 
 # The containerd a private dockerd started (it may outlive a killed dockerd).
-it_engine_containerd() { cat "$IT_ENGINE_DIR/exec/containerd/containerd.pid" 2>/dev/null || true; }
+it_engine_containerd() { cat "${1:-$IT_ENGINE_DIR}/exec/containerd/containerd.pid" 2>/dev/null || true; }
 
-# Stop the private engine and what it started, remove its containers first.
-it_engine_cleanup() {
-    local pid m
-    [ -n "$IT_ENGINE_PID" ] || return 0
-    kill -CONT "$IT_ENGINE_PID" 2>/dev/null || true
-    if kill -0 "$IT_ENGINE_PID" 2>/dev/null; then
-        docker ps -aq | xargs -r docker rm -f >/dev/null 2>&1 || true
-        kill -TERM "$IT_ENGINE_PID" 2>/dev/null || true
-        ml_wait_for 30 ml_not_running "$IT_ENGINE_PID" || kill -KILL "$IT_ENGINE_PID" 2>/dev/null || true
-    fi
-    pid=$(it_engine_containerd)
-    if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null &&
-        grep -q containerd "/proc/$pid/cmdline" 2>/dev/null; then
+# it_engine_stop DIR PID: stop the private engine in DIR and what it
+# started, its containers first.
+it_engine_stop() {
+    local d=$1 pid=$2 c m
+    [ -n "$pid" ] || return 0
+    kill -CONT "$pid" 2>/dev/null || true
+    if kill -0 "$pid" 2>/dev/null; then
+        docker -H "unix://$d/docker.sock" ps -aq |
+            xargs -r docker -H "unix://$d/docker.sock" rm -f >/dev/null 2>&1 || true
         kill -TERM "$pid" 2>/dev/null || true
-        ml_wait_for 20 ml_not_running "$pid" || kill -KILL "$pid" 2>/dev/null || true
+        ml_wait_for 30 ml_not_running "$pid" || kill -KILL "$pid" 2>/dev/null || true
+    fi
+    c=$(it_engine_containerd "$d")
+    if [ -n "$c" ] && kill -0 "$c" 2>/dev/null &&
+        grep -q containerd "/proc/$c/cmdline" 2>/dev/null; then
+        kill -TERM "$c" 2>/dev/null || true
+        ml_wait_for 20 ml_not_running "$c" || kill -KILL "$c" 2>/dev/null || true
     fi
     # Mounts the engine left (overlay layers, its netns files) go before rm.
-    findmnt -rn -o TARGET | grep "^$IT_ENGINE_DIR/" | sort -r | while read -r m; do
+    findmnt -rn -o TARGET | grep "^$d/" | sort -r | while read -r m; do
         umount -l "$m" 2>/dev/null || true
     done
-    unset DOCKER_HOST
-    IT_ENGINE_PID=""
+}
+
+# Stop every private engine.
+it_engine_cleanup() {
+    local n
+    if [ -n "$IT_ENGINE_PID" ]; then
+        it_engine_stop "$IT_ENGINE_DIR" "$IT_ENGINE_PID"
+        unset DOCKER_HOST
+        IT_ENGINE_PID=""
+    fi
+    for n in "${!IT_ENGINE_PIDS[@]}"; do
+        it_engine_stop "$IT_ENGINE_DIR-$n" "${IT_ENGINE_PIDS[$n]}"
+        unset "IT_ENGINE_PIDS[$n]"
+    done
 }
 
 # --- minilambda-init and the loop protocol --------------------------------

@@ -73,8 +73,8 @@ static void test_no_keeper(void **state)
     long long t0 = clock_mono_ms();
     assert_int_equal(lease_take(c, "f", 1, 1, 0, 0, &m, &fd), 0);
     assert_int_equal(fd, -1);
-    assert_int_equal(lease_give(c, "f", 1, 1, "cid", "run", false, 0, NULL, 0), -1);
-    assert_int_equal(lease_remove(c, "f", "cid", false), -1);
+    assert_int_equal(lease_give(c, "f", 1, 1, "cid", "run", false, 0, 0, NULL, 0), -1);
+    assert_int_equal(lease_remove(c, "f", "cid", false, 0), -1);
     assert_int_equal(lease_drain(c, "f", 0), 0);
     assert_true(clock_mono_ms() - t0 < 1000);
     lease_client_free(c);

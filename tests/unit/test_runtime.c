@@ -117,7 +117,7 @@ static void test_run_order(void **state)
     fake_state f;
     runtime_req req;
     runtime_result res;
-    runtime_seat seat = {NULL, NULL, 0, 0};
+    runtime_seat seat = {NULL, NULL, 0, 0, NULL};
     json_object *fn = json_tokener_parse("{\"name\":\"f\",\"id\":\"i\"}");
     (void)state;
 
@@ -196,7 +196,7 @@ static void test_invoke_bracket_metrics(void **state)
     memset(&f, 0, sizeof(f));
     f.exit_code = 3;
     runtime_t *rt = runtime_new(&fake_ops, &f, "inst");
-    invoke_ctx x = {.rt = rt, .seat = {NULL, NULL, 0, 0}, .metrics = m};
+    invoke_ctx x = {.rt = rt, .seat = {NULL, NULL, 0, 0, NULL}, .metrics = m};
     fake_req(&req, fn);
     runtime_result_init(&res);
     invoke_call(&x, &req, false, &res);
