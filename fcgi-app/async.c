@@ -94,6 +94,31 @@ static void async_path(const async_t *a, const char *id, const char *ext, char *
     snprintf(out, len, "%s/%s%s", a->records, id, ext);
 }
 
+/* The files of one record: its metadata first. */
+static const char *const async_files[] = {".json", ".event", ".result"};
+#define ASYNC_FILES (sizeof(async_files) / sizeof(async_files[0]))
+
+/* Whether directory entry `name` is a record's metadata ("<id>.json"); its
+ * id into `id` (RUNTIME_ID_LEN bytes) when it is. */
+static bool async_record_name(const char *name, char *id)
+{
+    size_t n = strlen(name);
+    if (n != RUNTIME_ID_LEN - 1 + 5 || strcmp(name + n - 5, ".json") != 0)
+        return false;
+    snprintf(id, RUNTIME_ID_LEN, "%.*s", (int)(n - 5), name);
+    return true;
+}
+
+/* Delete record `id`, its metadata first (so no listing shows half of it). */
+static void async_unlink(const async_t *a, const char *id)
+{
+    char path[ASYNC_PATH];
+    for (size_t i = 0; i < ASYNC_FILES; i++) {
+        async_path(a, id, async_files[i], path, sizeof(path));
+        unlink(path);
+    }
+}
+
 /* records/<id><ext> parsed as a JSON object (at most `max` bytes); NULL when
  * absent or unreadable. */
 static json_object *async_load_json(async_t *a, const char *id, const char *ext, size_t max)
@@ -332,11 +357,9 @@ int async_list(async_t *a, const char *function, const char *status,
     json_object *all = json_object_new_array();
     struct dirent *ent;
     while ((ent = readdir(d)) != NULL) {
-        size_t n = strlen(ent->d_name);
         char id[RUNTIME_ID_LEN];
-        if (n != RUNTIME_ID_LEN - 1 + 5 || strcmp(ent->d_name + n - 5, ".json") != 0)
+        if (!async_record_name(ent->d_name, id))
             continue;
-        snprintf(id, sizeof(id), "%.*s", (int)(n - 5), ent->d_name);
         json_object *rec = async_load(a, id);
         if (rec != NULL && async_matches(rec, function, status ? (int)want : -1, keep, arg))
             json_object_array_add(all, rec);
@@ -787,7 +810,6 @@ static bool async_expired(async_t *a, const char *id, long long cutoff)
 
 int async_prune(async_t *a, long long retention_s)
 {
-    static const char *const ext[] = {".json", ".event", ".result"};
     long long cutoff = clock_wall_ms() / 1000 - retention_s;
     int n = 0;
     DIR *d = opendir(a->records);
@@ -795,21 +817,16 @@ int async_prune(async_t *a, long long retention_s)
         return -1;
     struct dirent *ent;
     while ((ent = readdir(d)) != NULL) {
-        size_t len = strlen(ent->d_name);
         char id[RUNTIME_ID_LEN], path[ASYNC_PATH];
         struct stat st;
-        if (len != RUNTIME_ID_LEN - 1 + 5 || strcmp(ent->d_name + len - 5, ".json") != 0)
+        if (!async_record_name(ent->d_name, id))
             continue;
-        snprintf(id, sizeof(id), "%.*s", (int)(len - 5), ent->d_name);
         /* A finished record is written for the last time when it finishes:
          * one modified since the cutoff cannot be old enough to read. */
         snprintf(path, sizeof(path), "%s/%s", a->records, ent->d_name);
         if (stat(path, &st) != 0 || st.st_mtime > cutoff || !async_expired(a, id, cutoff))
             continue;
-        for (size_t i = 0; i < 3; i++) {
-            async_path(a, id, ext[i], path, sizeof(path));
-            unlink(path);
-        }
+        async_unlink(a, id);
         n++;
     }
     closedir(d);
@@ -844,7 +861,6 @@ static int async_weight_by_age(const void *x, const void *y)
  * `*total`. 0, or -1. */
 static int async_weigh(async_t *a, async_weight **out, size_t *n, long long *total)
 {
-    static const char *const ext[] = {".json", ".event", ".result"};
     size_t cap = 0;
     *out = NULL;
     *n = 0;
@@ -854,10 +870,9 @@ static int async_weigh(async_t *a, async_weight **out, size_t *n, long long *tot
         return -1;
     struct dirent *ent;
     while ((ent = readdir(d)) != NULL) {
-        size_t len = strlen(ent->d_name);
-        char path[ASYNC_PATH];
+        char id[RUNTIME_ID_LEN], path[ASYNC_PATH];
         struct stat st;
-        if (len != RUNTIME_ID_LEN - 1 + 5 || strcmp(ent->d_name + len - 5, ".json") != 0)
+        if (!async_record_name(ent->d_name, id))
             continue;
         if (*n == cap) {
             size_t ncap = cap ? cap * 2 : 256;
@@ -871,9 +886,9 @@ static int async_weigh(async_t *a, async_weight **out, size_t *n, long long *tot
         }
         async_weight *w = &(*out)[*n];
         memset(w, 0, sizeof(*w));
-        snprintf(w->id, sizeof(w->id), "%.*s", (int)(len - 5), ent->d_name);
-        for (size_t i = 0; i < 3; i++) {
-            async_path(a, w->id, ext[i], path, sizeof(path));
+        snprintf(w->id, sizeof(w->id), "%s", id);
+        for (size_t i = 0; i < ASYNC_FILES; i++) {
+            async_path(a, w->id, async_files[i], path, sizeof(path));
             if (stat(path, &st) != 0)
                 continue;
             w->bytes += st.st_size;
@@ -887,15 +902,10 @@ static int async_weigh(async_t *a, async_weight **out, size_t *n, long long *tot
     return 0;
 }
 
-/* Delete record `w`, its metadata first (so no listing shows half of it). */
+/* Delete record `w` and take its bytes off `*total`. */
 static void async_drop(async_t *a, async_weight *w, long long *total)
 {
-    static const char *const ext[] = {".json", ".event", ".result"};
-    char path[ASYNC_PATH];
-    for (size_t i = 0; i < 3; i++) {
-        async_path(a, w->id, ext[i], path, sizeof(path));
-        unlink(path);
-    }
+    async_unlink(a, w->id);
     w->gone = true;
     *total -= w->bytes;
 }
