@@ -457,19 +457,30 @@ static int metrics_render_seed(const metrics_snap *snap, uint32_t used, buf_t *o
     return 0;
 }
 
-/* minilambda_invocations_total and minilambda_invocations_in_flight. */
+/* One function's counter `series`, one line per value of label `label`
+ * (names[k] with values[k]). 0, or -1 when `out` is full. */
+static int metrics_render_by(buf_t *out, const char *series, const char *fname, const char *label,
+                             const char *const *names, const uint64_t *values, int n)
+{
+    for (int k = 0; k < n; k++) {
+        char extra[64];
+        snprintf(extra, sizeof(extra), ",%s=\"%s\"", label, names[k]);
+        LABEL(series, fname, extra);
+        OUT(" %llu\n", (unsigned long long)values[k]);
+    }
+    return 0;
+}
+
+/* minilambda_invocations_total, minilambda_invocations_in_flight,
+ * minilambda_starts_total and minilambda_warm_containers. */
 static int metrics_render_outcomes(const metrics_snap *snap, uint32_t used, buf_t *out)
 {
     OUT("# HELP minilambda_invocations_total Invocations by function and outcome.\n"
         "# TYPE minilambda_invocations_total counter\n");
-    for (uint32_t i = 0; i < used; i++) {
-        for (int k = 0; k < METRICS_STATUS__COUNT; k++) {
-            char st[48];
-            snprintf(st, sizeof(st), ",status=\"%s\"", metrics_status_names[k]);
-            LABEL("minilambda_invocations_total", snap[i].name, st);
-            OUT(" %llu\n", (unsigned long long)snap[i].by_status[k]);
-        }
-    }
+    for (uint32_t i = 0; i < used; i++)
+        if (metrics_render_by(out, "minilambda_invocations_total", snap[i].name, "status",
+                              metrics_status_names, snap[i].by_status, METRICS_STATUS__COUNT) != 0)
+            return -1;
     OUT("# HELP minilambda_invocations_in_flight Invocations running now.\n"
         "# TYPE minilambda_invocations_in_flight gauge\n");
     for (uint32_t i = 0; i < used; i++) {
@@ -479,14 +490,10 @@ static int metrics_render_outcomes(const metrics_snap *snap, uint32_t used, buf_
     OUT("# HELP minilambda_starts_total Runs by how their container started: cold (created "
         "for the call), warm (prestarted), reused (served an earlier call).\n"
         "# TYPE minilambda_starts_total counter\n");
-    for (uint32_t i = 0; i < used; i++) {
-        for (int k = 0; k < METRICS_START__COUNT; k++) {
-            char st[48];
-            snprintf(st, sizeof(st), ",start=\"%s\"", metrics_start_names[k]);
-            LABEL("minilambda_starts_total", snap[i].name, st);
-            OUT(" %llu\n", (unsigned long long)snap[i].starts[k]);
-        }
-    }
+    for (uint32_t i = 0; i < used; i++)
+        if (metrics_render_by(out, "minilambda_starts_total", snap[i].name, "start",
+                              metrics_start_names, snap[i].starts, METRICS_START__COUNT) != 0)
+            return -1;
     OUT("# HELP minilambda_warm_containers Warm containers ready for the function now.\n"
         "# TYPE minilambda_warm_containers gauge\n");
     for (uint32_t i = 0; i < used; i++) {
