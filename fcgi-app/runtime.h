@@ -20,6 +20,7 @@
 #include <json-c/json.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "buf.h"
 #include "docker.h"
@@ -96,6 +97,7 @@ typedef struct {
     bool leased;              /* it came from the keeper */
     int engine;               /* the engine it is on, or -1 before placement */
     docker_conn_t *conn;      /* the seat's connection to that engine */
+    uint64_t generation;      /* func_generation of the call's record, once per call */
 } runtime_lease;
 
 typedef struct runtime runtime_t;

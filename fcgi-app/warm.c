@@ -119,8 +119,7 @@ static int warm_take(const runtime_seat *seat, const runtime_req *req, runtime_l
     lease_msg m;
     int fd;
     const char *fid = func_str(req->function, "id");
-    if (lease_take(seat->lease, fid, func_generation(req->function), l->mode, seat->row,
-                   seat->thread, &m, &fd) != 1)
+    if (lease_take(seat->lease, fid, l->generation, l->mode, seat->row, seat->thread, &m, &fd) != 1)
         return 0;
     l->stream = docker_stream_adopt(fd, m.unread, m.unread_len);
     warm_enter(seat, l, m.engine, res);
@@ -146,6 +145,8 @@ static int warm_acquire(runtime_t *rt, const runtime_seat *seat, const runtime_r
     uuid_t run;
 
     l->mode = warm_mode(st, req->function);
+    /* The record's hash (a serialisation of it): what take and give name. */
+    l->generation = func_generation(req->function);
     if (l->mode != CONTAINER_COLD && seat->lease != NULL) {
         int took = warm_take(seat, req, l, res);
         if (took < 0)
@@ -323,8 +324,8 @@ static void warm_release(runtime_t *rt, const runtime_seat *seat, const runtime_
         (res->status == STATUS_SUCCEEDED || res->status == STATUS_FAILED)) {
         const char *unread;
         size_t n = docker_stream_unread(l->stream, &unread);
-        if (lease_give(seat->lease, func_str(req->function, "id"), func_generation(req->function),
-                       l->mode, l->cid, l->run, l->leased, l->engine < 0 ? 0 : l->engine,
+        if (lease_give(seat->lease, func_str(req->function, "id"), l->generation, l->mode, l->cid,
+                       l->run, l->leased, l->engine < 0 ? 0 : l->engine,
                        docker_stream_fd(l->stream), unread, n) == 0)
             l->cid[0] = '\0'; /* the keeper's now */
     }
