@@ -1,26 +1,6 @@
 #!/usr/bin/env bash
-# Run the multipart libFuzzer target for a bounded number of runs over the
-# committed seed corpus (tests/fuzz/corpus/multipart); new inputs it finds
-# go to a temporary directory, never into the corpus. One TAP result;
-# skipped when the build has no fuzzer (clang with -fsanitize=fuzzer was
-# not found).
+# The multipart parser's libFuzzer target (see lib.sh).
 set -euo pipefail
-
-here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-bin=${ML_BUILD:-.}/tests/fuzz/fuzz_multipart
-if [ ! -x "$bin" ]; then
-    echo "1..0 # SKIP $bin was not built (needs clang with -fsanitize=fuzzer)"
-    exit 0
-fi
-tmp=$(mktemp -d /tmp/minilambda-fuzz.XXXXXX)
-trap 'rm -rf "$tmp"' EXIT
-echo "1..1"
-runs=${FUZZ_RUNS:-200000}
-if "$bin" -runs="$runs" -seed=1 -max_len=4096 -timeout=10 -max_total_time=120 -rss_limit_mb=2048 \
-    -print_final_stats=1 "$tmp" "$here/corpus/multipart" 2>"$tmp/log"; then
-    echo "ok 1 - multipart parser: $runs fuzz runs without a crash, leak or sanitizer report"
-else
-    sed 's/^/# /' "$tmp/log" | tail -40
-    echo "not ok 1 - multipart parser: the fuzzer found a failing input (above)"
-    exit 1
-fi
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "$0")/lib.sh"
+fuzz_run multipart "multipart parser" 200000
