@@ -40,6 +40,9 @@ fn_sh echo 'cat'
 fn_sh fail 'echo partial; echo oops-on-stderr >&2; exit 3'
 fn_sh slow 'sleep 30'
 fn_sh big 'head -c 5000 /dev/zero | tr "\0" a; head -c 3000 /dev/zero | tr "\0" b >&2'
+# At the cap and one byte past it (MINILAMBDA_RECORD_OUTPUT_MAX=1024).
+fn_sh at_cap 'head -c 1024 /dev/zero | tr "\0" a; head -c 1024 /dev/zero | tr "\0" b >&2'
+fn_sh past_cap 'head -c 1025 /dev/zero | tr "\0" a'
 
 # --- a successful call -------------------------------------------------------
 T0=$(date -u +%Y-%m-%dT%H:%M:%S.%3NZ)
@@ -172,6 +175,16 @@ it_req GET '/invocations?function=echo&limit=4'
 it_true "without cursor the body stays an array, X-Next-Cursor says more" \
     test "$(it_jq 'type')" = array -a -n "$(it_header X-Next-Cursor)"
 it_no_containers_left
+
+# --- the output cap at its edge ------------------------------------------------
+invoke at_cap '{"event":{}}'
+record "$ID"
+it_eq "at the cap (1024 bytes of each): all kept, not truncated" "1024 1024 false" \
+    "$(it_jq '"\(.result.output | length) \(.result.logs | length) \(.truncated)"')"
+invoke past_cap '{"event":{}}'
+record "$ID"
+it_eq "one byte past it: 1024 kept, truncated" "1024 true 1025" \
+    "$(it_jq '"\(.result.output | length) \(.truncated) \(.result.output_bytes)"')"
 
 # --- pruning by the per-function cap -------------------------------------------
 # exists ID: GET /invocations/ID answers 200.
