@@ -2,18 +2,17 @@
 
 #include <curl/curl.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "clock.h"
+#include "files.h"
 #include "log.h"
 
 /* One engine's shared state. */
@@ -443,25 +442,16 @@ static int engines_pull_lock(engines_t *en, int i, const char *image, long long 
                      (unsigned long long)h);
     if (n < 0 || (size_t)n >= sizeof(path))
         return err_set(e, ERR_INTERNAL, NULL, ENAMETOOLONG, "pull lock path too long");
-    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    if (fd < 0)
-        return err_sys(e, errno, "open", path);
-    while (flock(fd, LOCK_EX | LOCK_NB) != 0) {
-        if (errno != EWOULDBLOCK && errno != EINTR) {
-            err_sys(e, errno, "flock", path);
-            close(fd);
-            return -1;
-        }
-        if (clock_mono_ms() >= deadline) {
-            close(fd);
+    int fd = -1, got;
+    while ((got = files_trylock(path, &fd, e)) == 0) {
+        if (clock_mono_ms() >= deadline)
             return err_set(e, ERR_ENGINE_TIMEOUT, NULL, 0,
                            "waiting for another pull of %.200s onto engine %s timed out", image,
                            en->name[i]);
-        }
         struct timespec ts = {0, ENGINES_LOCK_POLL_MS * 1000000L};
         nanosleep(&ts, NULL);
     }
-    return fd;
+    return got < 0 ? -1 : fd;
 }
 
 /* POST /images/{from}/tag?repo=&tag= over `c`. */

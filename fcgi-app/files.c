@@ -167,6 +167,24 @@ int files_lock(const char *path, err_t *e)
     return fd;
 }
 
+int files_trylock(const char *path, int *fd, err_t *e)
+{
+    int f = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (f < 0)
+        return err_sys(e, errno, "open", path);
+    while (flock(f, LOCK_EX | LOCK_NB) != 0) {
+        int sys = errno;
+        if (sys == EINTR)
+            continue;
+        close(f);
+        if (sys == EWOULDBLOCK)
+            return 0;
+        return err_sys(e, sys, "flock", path);
+    }
+    *fd = f;
+    return 1;
+}
+
 void files_unlock(int fd)
 {
     if (fd >= 0)

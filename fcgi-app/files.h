@@ -67,7 +67,12 @@ int files_read(const char *path, buf_t *out, err_t *e);
  * Returns the descriptor holding the lock (files_unlock), or -1. */
 int files_lock(const char *path, err_t *e);
 
-/* Release a lock taken by files_lock (closing its descriptor). -1 is a
+/* Try flock(LOCK_EX) on `path` without waiting, creating it (mode 0600)
+ * if needed. Returns 1 with the descriptor holding the lock in `*fd`
+ * (files_unlock), 0 when another holds it, or -1 with `e`. */
+int files_trylock(const char *path, int *fd, err_t *e);
+
+/* Release a lock taken by files_lock or files_trylock (closing its descriptor). -1 is a
  * no-op, so a cleanup path may call it unconditionally. */
 void files_unlock(int fd);
 

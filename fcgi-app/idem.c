@@ -9,7 +9,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -183,18 +182,9 @@ static int idem_trylock(const char *path, int *fd, err_t *e)
 {
     for (;;) {
         struct stat held, named;
-        int f = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-        if (f < 0)
-            return err_sys(e, errno, "open", path);
-        if (flock(f, LOCK_EX | LOCK_NB) != 0) {
-            int sys = errno;
-            close(f);
-            if (sys == EINTR)
-                continue;
-            if (sys == EWOULDBLOCK)
-                return 0;
-            return err_sys(e, sys, "flock", path);
-        }
+        int f = -1, got = files_trylock(path, &f, e);
+        if (got <= 0)
+            return got;
         if (fstat(f, &held) == 0 && stat(path, &named) == 0 && held.st_dev == named.st_dev &&
             held.st_ino == named.st_ino) {
             *fd = f;

@@ -261,6 +261,26 @@ static void test_files_lock(void **state)
     assert_int_equal(files_mkdir(d->dir, &e), 0); /* exists: fine */
 }
 
+/* files_trylock: 1 when taken, 0 while another holds it, -1 on error. */
+static void test_files_trylock(void **state)
+{
+    fdir *d = *state;
+    err_t e;
+    char lock[160];
+    snprintf(lock, sizeof(lock), "%s/t.lock", d->dir);
+    int fd = -1, other = -1;
+    assert_int_equal(files_trylock(lock, &fd, &e), 1);
+    assert_true(fd >= 0);
+    /* Another open file description is another holder, even here. */
+    assert_int_equal(files_trylock(lock, &other, &e), 0);
+    assert_int_equal(other, -1);
+    files_unlock(fd);
+    assert_int_equal(files_trylock(lock, &other, &e), 1);
+    files_unlock(other);
+    assert_int_equal(files_trylock("/nonexistent/dir/t.lock", &other, &e), -1);
+    assert_non_null(strstr(e.msg, "/nonexistent/dir/t.lock"));
+}
+
 static const char *const config_vars[] = {
     "MINILAMBDA_PORT",
     "MINILAMBDA_BIND",
@@ -471,6 +491,7 @@ int main(void)
         F(test_files_write_read),
         F(test_files_failed_write_cleans_up),
         F(test_files_lock),
+        F(test_files_trylock),
         C(test_config_defaults),
         C(test_config_values),
         C(test_config_refuses),
