@@ -219,7 +219,11 @@ static json_object *container_strings(json_object *from)
     return out;
 }
 
-json_object *container_image(docker_conn_t *c, const char *image, long long deadline)
+/* What image `image` says of itself: {"volumes": [...], "entrypoint":
+ * [...], "cmd": [...]} (the last two absent when unset). A new object the
+ * caller puts; only "volumes" (empty) when the image cannot be inspected:
+ * the create then answers. Answers for image ids are cached. */
+static json_object *container_image(docker_conn_t *c, const char *image, long long deadline)
 {
     static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
     static struct {

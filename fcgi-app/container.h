@@ -35,21 +35,13 @@ typedef enum {
  * "warm"), the run and the mode, and the isolation defaults: no network
  * unless asked, memory and CPU limits, a pids limit, every capability
  * dropped, no-new-privileges, a read-only root with a tmpfs on /tmp and on
- * each VOLUME of `image` (container_image's answer, or NULL), no log
+ * each VOLUME of `image` (the image inspect's volumes, entrypoint and cmd, or NULL), no log
  * driver, and the function's runtime when it names one. FRESH and REUSE
- * bind `init` (a host path) read-only at CONTAINER_INIT_PATH and run it
+ * mount `init` (a host path) read-only at CONTAINER_INIT_PATH and run it
  * before the image's entrypoint and command.
  */
 json_object *container_spec(const runtime_req *req, const char *instance, container_mode mode,
                             const char *init, json_object *image);
-
-/*
- * What image `image` says of itself: {"volumes": [...], "entrypoint":
- * [...], "cmd": [...]} (the last two absent when unset). A new object the
- * caller puts; only "volumes" (empty) when the image cannot be inspected:
- * the create then answers. Answers for image ids are cached.
- */
-json_object *container_image(docker_conn_t *c, const char *image, long long deadline);
 
 /* Create the container for `req` in `mode` (see container_spec); its id
  * goes to `cid` (DOCKER_ID_MAX bytes). 0, or -1 with `res` failed (an image
