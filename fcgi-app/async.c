@@ -823,7 +823,7 @@ int async_prune(async_t *a, long long retention_s)
             continue;
         /* A finished record is written for the last time when it finishes:
          * one modified since the cutoff cannot be old enough to read. */
-        snprintf(path, sizeof(path), "%s/%s", a->records, ent->d_name);
+        async_path(a, id, ".json", path, sizeof(path));
         if (stat(path, &st) != 0 || st.st_mtime > cutoff || !async_expired(a, id, cutoff))
             continue;
         async_unlink(a, id);
