@@ -6,9 +6,9 @@
  *
  *   MLINIT/1 <n_env> <event_len>\n  then n_env lines KEY=VALUE\n  then the event
  *
- * and in reuse mode answers on stdout with frames "o <len>\n" + bytes (the
- * call's stdout), "e <len>\n" + bytes (its stderr) and "x <status>\n" (it
- * exited; the next request may come).
+ * and answers on stdout with frames "o <len>\n" + bytes (the call's
+ * stdout), "e <len>\n" + bytes (its stderr) and "x <status>\n" (it exited;
+ * in reuse mode the next request may come).
  *
  * A function process in reuse "process" mode speaks the loop protocol:
  *

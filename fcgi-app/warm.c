@@ -260,14 +260,9 @@ static int warm_run(runtime_t *rt, const runtime_seat *seat, const runtime_req *
                        .in = req->event,
                        .in_len = req->event_len,
                        .watch_cancel = true};
-    if (l->mode == CONTAINER_FRESH) {
-        /* Run once, as a cold one: the event ends with stdin. */
-        io.half_close = true;
-        io.feed = container_feed_plain;
-        io.arg = res;
-        rc = container_exchange(l->stream, req, &io, res, l->deadline);
-        goto done;
-    }
+    /* Fresh: init frames the one call's output like a reused container's,
+     * and its "x" frame ends the call, so the answer never waits for the
+     * engine to see the container exit; release removes it. */
     frames_begin(&a.p, l->mode == CONTAINER_PROCESS, warm_sink, res);
     io.feed = warm_feed;
     io.arg = &a;
@@ -279,7 +274,7 @@ static int warm_run(runtime_t *rt, const runtime_seat *seat, const runtime_req *
         snprintf(res->message, sizeof(res->message), "the function exited with code %d",
                  res->exit_code);
     /* Output after the answer means the next call could not trust it. */
-    l->reusable = !io.spill;
+    l->reusable = l->mode != CONTAINER_FRESH && !io.spill;
     rc = 0;
 done:
     buf_free(&head);
@@ -318,7 +313,9 @@ static void warm_release(runtime_t *rt, const runtime_seat *seat, const runtime_
     warm_state *st = rt->impl;
     bool reused = l->mode == CONTAINER_REUSE || l->mode == CONTAINER_PROCESS;
 
-    if (l->ran && !reused)
+    /* A cold container's exit code is the engine's to tell; the others
+     * told theirs in-band. */
+    if (l->ran && l->mode == CONTAINER_COLD)
         container_wait(l->conn, l->cid, req, l->deadline, res);
     if (reused && l->ran && l->reusable &&
         (res->status == STATUS_SUCCEEDED || res->status == STATUS_FAILED)) {

@@ -14,17 +14,20 @@
  *     KEY=VALUE\n                    (n_env lines)
  *     <event_len bytes of event>
  *
- * fresh: read one header without reading past it, export the pairs and exec
- *        COMMAND, which inherits stdin at the first event byte (then EOF, as
- *        the platform half-closes), stdout and stderr: a cold container's
- *        contract exactly.
- * reuse: for each request fork COMMAND with the pairs exported and pipes on
- *        0/1/2, feed it the event, and relay its output on our stdout as
- *        frames "o <len>\n<bytes>", "e <len>\n<bytes>", then "x <status>\n".
+ * For each request, fork COMMAND with the pairs exported and pipes on
+ * 0/1/2, feed it the event, and relay its output on our stdout as frames
+ * "o <len>\n<bytes>", "e <len>\n<bytes>", then "x <status>\n".
+ *
+ * fresh: serve one request, then exit with the command's status. The "x"
+ *        frame is the call's end: the platform answers on it, without
+ *        waiting for the engine to see the container exit (most of a
+ *        prestarted call's cost), and removes the container after.
+ * reuse: serve requests one after the other until stdin ends.
  *
  * It links only libc (and err.c, which needs only libc), statically, so it
  * runs in a FROM-scratch image; it writes no file, so a read-only root is
- * fine; it keeps the container's user and directory, as it is simply pid 1.
+ * fine; it keeps the container's user and directory, as it is simply pid 1
+ * (the command runs as its child, as under `docker run --init`).
  * Exit codes of its own: 125 (a malformed request, a failing system call),
  * 127 (COMMAND could not be executed).
  */
@@ -56,7 +59,7 @@
 #define INIT_EXIT_EXEC 127                 /* COMMAND could not be executed */
 #define INIT_MAGIC "MLINIT/1 "
 
-/* What reuse mode knows about signals and the running call. */
+/* What init knows about signals and the running call. */
 typedef struct {
     int sigfd;        /* signalfd for SIGCHLD, SIGTERM, SIGINT, SIGHUP */
     pid_t child;      /* the running call's process (and group), 0 when none */
@@ -65,12 +68,10 @@ typedef struct {
     int stop_sig;     /* a stop signal received, 0 when none */
 } init_state;
 
-/* A reader of stdin that, in fresh mode (cap 1), never reads past what it
- * was asked for, so the exec'd command inherits stdin at the event. */
+/* A buffered reader of stdin that serves the signals while it waits. */
 typedef struct {
     int fd;
-    init_state *st; /* NULL in fresh mode: plain blocking reads */
-    size_t cap;
+    init_state *st;
     size_t pos, len;
     int eof;
     unsigned char buf[INIT_CHUNK];
@@ -203,14 +204,14 @@ static int init_signals(init_state *st, err_t *e)
     return 0;
 }
 
-/* One read into the empty buffer: 1 data, 0 end of stream, 2 nothing yet
- * (a non-blocking stdin), -1 error. */
+/* One read into the empty buffer: 1 data, 0 end of stream, 2 nothing yet,
+ * -1 error. */
 static int init_read_some(init_reader *r, err_t *e)
 {
     ssize_t n;
     r->pos = r->len = 0;
     do
-        n = read(r->fd, r->buf, r->cap);
+        n = read(r->fd, r->buf, sizeof(r->buf));
     while (n < 0 && errno == EINTR);
     if (n < 0 && errno == EAGAIN)
         return 2;
@@ -222,30 +223,25 @@ static int init_read_some(init_reader *r, err_t *e)
     return n > 0;
 }
 
-/* Wait for input in the empty buffer: 1 data, 0 end of stream, -1 error or
- * a stop signal. In reuse mode the signals are served while waiting. */
+/* Wait for input in the empty buffer, serving the signals meanwhile: 1
+ * data, 0 end of stream, -1 error or a stop signal. */
 static int init_fill(init_reader *r, err_t *e)
 {
     for (;;) {
         if (r->eof)
             return 0;
-        if (r->st != NULL && r->st->stop_sig != 0)
+        if (r->st->stop_sig != 0)
             return err_set(e, ERR_INTERNAL, NULL, 0, "stopped by signal %d", r->st->stop_sig);
-        int rc = 2;
-        if (r->st == NULL)
-            rc = init_read_some(r, e); /* fresh: a plain blocking read first */
-        if (rc != 2)
-            return rc;
-        struct pollfd p[2] = {{r->fd, POLLIN, 0}, {r->st ? r->st->sigfd : -1, POLLIN, 0}};
-        if (poll(p, r->st ? 2 : 1, -1) < 0) {
+        struct pollfd p[2] = {{r->fd, POLLIN, 0}, {r->st->sigfd, POLLIN, 0}};
+        if (poll(p, 2, -1) < 0) {
             if (errno == EINTR)
                 continue;
             return err_set(e, ERR_INTERNAL, NULL, errno, "poll failed: %s", strerror(errno));
         }
-        if (r->st != NULL && (p[1].revents & POLLIN) && init_signals(r->st, e) != 0)
+        if ((p[1].revents & POLLIN) && init_signals(r->st, e) != 0)
             return -1;
-        if (r->st != NULL && p[0].revents != 0) {
-            rc = init_read_some(r, e);
+        if (p[0].revents != 0) {
+            int rc = init_read_some(r, e);
             if (rc != 2)
                 return rc;
         }
@@ -362,24 +358,6 @@ static int init_export(const init_request *q, err_t *e)
     return 0;
 }
 
-static int init_fresh(char *const argv[])
-{
-    static init_request q;
-    static init_reader r = {.fd = STDIN_FILENO, .st = NULL, .cap = 1};
-    err_t e;
-    err_clear(&e);
-    int rc = init_read_request(&r, &q, &e);
-    if (rc == 0)
-        err_set(&e, ERR_INVALID, "malformed_request", 0, "stdin ended before a request");
-    if (rc <= 0 || init_export(&q, &e) != 0) {
-        init_say(e.msg);
-        return INIT_EXIT_SELF;
-    }
-    execvp(argv[0], argv);
-    dprintf(STDERR_FILENO, "minilambda-init: execvp(%s) failed: %s\n", argv[0], strerror(errno));
-    return INIT_EXIT_EXEC;
-}
-
 /* The call's process: its own process group (so that what it leaves
  * running can be stopped with it), the pipes on 0/1/2, the call's env, the
  * default signal state, then COMMAND. Never returns. */
@@ -478,12 +456,13 @@ static int init_feed(init_reader *r, int *in, uint64_t *left, err_t *e)
 
 /*
  * Serve one request: fork the child, feed it the event while relaying its
- * output, answer "x <status>" once it exited, and take the rest of the
- * event off stdin so the next header is where we read next. Returns 0, or
- * -1 (e filled) when we cannot go on; the child is then killed and reaped.
+ * output, answer "x <status>" once it exited, and (unless `last`) take the
+ * rest of the event off stdin so the next header is where we read next.
+ * Returns 0, or -1 (e filled) when we cannot go on; the child is then
+ * killed and reaped.
  */
 static int init_call(init_reader *r, init_state *st, const init_request *q, char *const argv[],
-                     err_t *e)
+                     int last, err_t *e)
 {
     int in[2] = {-1, -1}, out[2] = {-1, -1}, errp[2] = {-1, -1};
     uint64_t left = q->event_len;
@@ -574,7 +553,7 @@ static int init_call(init_reader *r, init_state *st, const init_request *q, char
     if (init_frame('x', (uint64_t)st->child_status, NULL, 0, e) != 0)
         goto done;
     init_close(&in[1]);
-    while (left > 0) {
+    while (!last && left > 0) {
         if (r->pos == r->len) {
             int f = init_fill(r, e);
             if (f < 0)
@@ -606,14 +585,16 @@ done:
     return rc;
 }
 
-static int init_reuse(char *const argv[])
+/* Serve requests until stdin ends (`once`: one request, then exit with
+ * its command's status). Returns init's exit code. */
+static int init_serve(char *const argv[], int once)
 {
     static init_request q;
-    static init_reader r = {.fd = STDIN_FILENO, .cap = sizeof(r.buf)};
+    static init_reader r = {.fd = STDIN_FILENO};
     init_state st = {.sigfd = -1};
     sigset_t set;
     err_t e;
-    int rc = INIT_EXIT_SELF;
+    int rc = INIT_EXIT_SELF, failed = 1;
 
     err_clear(&e);
     r.st = &st;
@@ -642,21 +623,31 @@ static int init_reuse(char *const argv[])
     }
     for (;;) {
         int got = init_read_request(&r, &q, &e);
-        if (got == 0) {
-            rc = 0;
+        if (got == 0 && once) {
+            err_set(&e, ERR_INVALID, "malformed_request", 0, "stdin ended before a request");
             break;
         }
-        if (got < 0 || init_call(&r, &st, &q, argv, &e) != 0)
+        if (got == 0) {
+            rc = 0;
+            failed = 0;
             break;
+        }
+        if (got < 0 || init_call(&r, &st, &q, argv, once, &e) != 0)
+            break;
+        if (once) {
+            rc = st.child_status;
+            failed = 0;
+            break;
+        }
         if (st.stop_sig != 0) {
             err_set(&e, ERR_INTERNAL, NULL, 0, "stopped by signal %d", st.stop_sig);
             break;
         }
     }
 done:
-    if (rc != 0 && st.stop_sig != 0)
+    if (failed && st.stop_sig != 0)
         rc = 128 + st.stop_sig;
-    if (rc != 0)
+    if (failed)
         init_say(e.msg);
     init_close(&st.sigfd);
     return rc;
@@ -675,9 +666,9 @@ int main(int argc, char **argv)
         return INIT_EXIT_SELF;
     }
     if (strcmp(argv[1], "fresh") == 0)
-        return init_fresh(argv + 3);
+        return init_serve(argv + 3, 1);
     if (strcmp(argv[1], "reuse") == 0)
-        return init_reuse(argv + 3);
+        return init_serve(argv + 3, 0);
     init_usage();
     return INIT_EXIT_SELF;
 }

@@ -2,8 +2,8 @@
 # minilambda-init in a real container: the busybox test image (FROM scratch,
 # so no libc in it), a read-only root, the binary bind-mounted read-only as
 # the entrypoint, with the image's user and directory and with --user 1000
-# and a workdir; fresh mode (env + event reach the command, its exit code
-# is the container's) and reuse mode (two requests, frames checked). Only
+# and a workdir; fresh mode (one call, framed: env + event reach the
+# command, its status is the "x" frame's and the container's) and reuse mode (two requests, frames checked). Only
 # the docker CLI and the shared engine: no pool, no nginx.
 # Single quotes hold shell text that the container's shell expands.
 # shellcheck disable=SC2016
@@ -57,18 +57,23 @@ probe='printf "%s|%s|%s|%s|" "$MINILAMBDA_INVOCATION_ID" "$MINILAMBDA_ATTEMPT" "
 request '{"message":"hi"}' MINILAMBDA_INVOCATION_ID=inv-1 MINILAMBDA_ATTEMPT=2
 run fresh -- sh -c "$probe"
 it_eq "fresh: exit code 0" 0 "$RC"
+it_true "fresh: the output is well-formed frames" decode
 it_eq "fresh: env and event reach the command, as the image's user in its directory" \
-    'inv-1|2|0|/|{"message":"hi"}' "$(cat "$IT_TMP/out")"
-it_eq "fresh: nothing on stderr" "" "$(cat "$IT_TMP/err")"
+    'inv-1|2|0|/|{"message":"hi"}' "$(cat "$IT_TMP/o")"
+it_eq "fresh: status 0 in the x frame" 0 "$(cat "$IT_TMP/x")"
+it_eq "fresh: init itself said nothing" "" "$(cat "$IT_TMP/err")"
 
 run fresh --user 1000:1000 -w /bin -- sh -c "$probe"
 it_eq "fresh, --user 1000 -w /bin: exit code 0" 0 "$RC"
+it_true "fresh, --user 1000 -w /bin: well-formed frames" decode
 it_eq "fresh, --user 1000 -w /bin: that user, that directory" \
-    'inv-1|2|1000|/bin|{"message":"hi"}' "$(cat "$IT_TMP/out")"
+    'inv-1|2|1000|/bin|{"message":"hi"}' "$(cat "$IT_TMP/o")"
 
 run fresh -- sh -c 'cat >/dev/null; echo bye >&2; exit 7'
 it_eq "fresh: the function's exit code is the container's" 7 "$RC"
-it_eq "fresh: the function's stderr" bye "$(cat "$IT_TMP/err")"
+it_true "fresh: well-formed frames" decode
+it_eq "fresh: ... and the x frame's" 7 "$(cat "$IT_TMP/x")"
+it_eq "fresh: the function's stderr, in e frames" bye "$(cat "$IT_TMP/e")"
 
 printf 'MLINIT/1 1 0\nlower=x\n' >"$IT_TMP/in"
 run fresh -- sh -c 'echo ran'

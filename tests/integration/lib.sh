@@ -530,8 +530,8 @@ it_init_request() {
     printf '%s' "$event" >>"$file"
 }
 
-# it_init_decode FILE DIR: split the frames minilambda-init wrote in reuse
-# mode (FILE) into DIR/o (stdout), DIR/e (stderr) and DIR/x (the statuses,
+# it_init_decode FILE DIR: split the frames minilambda-init wrote (either
+# mode; FILE) into DIR/o (stdout), DIR/e (stderr) and DIR/x (the statuses,
 # space separated). False on a malformed frame. Text only: bash drops NULs.
 it_init_decode() {
     local file=$1 dir=$2 LC_ALL=C kind len data statuses=""

@@ -1,7 +1,7 @@
 /*
  * Unit tests for minilambda-init: the built binary run directly with pipes,
- * no Docker. Fresh mode: the header's pairs and the event reach the command,
- * which inherits stdin right after the header. Reuse mode: calls in a row,
+ * no Docker. Fresh mode: one call, framed, the header's pairs and the event
+ * reaching the command, then init exits with its status. Reuse mode: calls in a row,
  * frames parsed and checked, a child that never reads stdin, a child that
  * writes megabytes to both streams at once, exit statuses, background
  * processes, orphans, malformed headers, end of stream, a stop signal.
@@ -280,11 +280,26 @@ static void t_assert_buf_str(const buf_t *b, const char *want)
                  b->data != NULL ? b->data : "");
 }
 
-/* Run a fresh-mode init over `input` (stdin closed after it). */
+/* Run a fresh-mode init over `input` (stdin closed after it): its exit
+ * status. */
 static int t_fresh(const char *const cmd[], const void *input, size_t len, sess *s)
 {
     sess_start(s, "fresh", cmd);
     return sess_finish(s, input, len);
+}
+
+/* A fresh-mode init over one request: its one call's frames into `c`
+ * (exactly one call, nothing after it), and its exit status, which must be
+ * the call's. */
+static int t_fresh_call(const char *const cmd[], const void *input, size_t len, sess *s,
+                        call_out *c)
+{
+    int rc = t_fresh(cmd, input, len, s);
+    call_init(c);
+    assert_int_equal(sess_parse_call(s, c), 1);
+    assert_int_equal(s->out_pos, s->out_buf.len);
+    assert_int_equal(c->status, rc);
+    return rc;
 }
 
 static const char *const t_sh_eval[] = {"sh", "-c", "eval \"$SCRIPT\"", NULL};
@@ -304,17 +319,20 @@ static void test_fresh_env_and_event(void **state)
         NULL};
     buf_t req, want;
     sess s;
+    call_out c;
     buf_init(&req, T_MAX);
     buf_init(&want, T_MAX);
     t_request(&req, env, event, sizeof(event) - 1);
-    assert_int_equal(t_fresh(cmd, req.data, req.len, &s), 0);
+    assert_int_equal(t_fresh_call(cmd, req.data, req.len, &s, &c), 0);
     /* The command read the event from right after the header, byte for byte
      * (a NUL and a header-looking line included), then EOF. */
     assert_int_equal(buf_puts(&want, "f1|id-1||a=b|"), BUF_OK);
     assert_int_equal(buf_append(&want, event, sizeof(event) - 1), BUF_OK);
-    assert_int_equal(s.out_buf.len, want.len);
-    assert_memory_equal(s.out_buf.data, want.data, want.len);
+    assert_int_equal(c.o.len, want.len);
+    assert_memory_equal(c.o.data, want.data, want.len);
+    assert_int_equal(c.e.len, 0);
     assert_int_equal(s.err_buf.len, 0);
+    call_free(&c);
     sess_free(&s);
     buf_free(&req);
     buf_free(&want);
@@ -325,10 +343,13 @@ static void test_fresh_exit_code_and_stderr(void **state)
     (void)state;
     const char *const cmd[] = {"sh", "-c", "echo to-stderr >&2; exit 7", NULL};
     sess s;
+    call_out c;
     static const char req[] = "MLINIT/1 0 0\n";
-    assert_int_equal(t_fresh(cmd, req, sizeof(req) - 1, &s), 7);
-    t_assert_buf_str(&s.out_buf, "");
-    t_assert_buf_str(&s.err_buf, "to-stderr\n");
+    assert_int_equal(t_fresh_call(cmd, req, sizeof(req) - 1, &s, &c), 7);
+    t_assert_buf_str(&c.o, "");
+    t_assert_buf_str(&c.e, "to-stderr\n");
+    t_assert_buf_str(&s.err_buf, "");
+    call_free(&c);
     sess_free(&s);
 }
 
@@ -337,9 +358,12 @@ static void test_fresh_exec_failure(void **state)
     (void)state;
     const char *const cmd[] = {"/nonexistent/function", NULL};
     sess s;
+    call_out c;
     static const char req[] = "MLINIT/1 0 2\n{}";
-    assert_int_equal(t_fresh(cmd, req, sizeof(req) - 1, &s), 127);
-    assert_non_null(strstr(s.err_buf.data, "execvp(/nonexistent/function)"));
+    assert_int_equal(t_fresh_call(cmd, req, sizeof(req) - 1, &s, &c), 127);
+    assert_int_equal(buf_append(&c.e, "", 1), BUF_OK);
+    assert_non_null(strstr(c.e.data, "execvp(/nonexistent/function)"));
+    call_free(&c);
     sess_free(&s);
 }
 
@@ -359,10 +383,12 @@ static void test_fresh_limits(void **state)
     const char *const cmd[] = {"sh", "-c", "printf '%s %s' ${#K00} ${#K31}", NULL};
     buf_t req;
     sess s;
+    call_out c;
     buf_init(&req, T_MAX);
     t_request(&req, env, "", 0);
-    assert_int_equal(t_fresh(cmd, req.data, req.len, &s), 0);
-    t_assert_buf_str(&s.out_buf, "4092 4092");
+    assert_int_equal(t_fresh_call(cmd, req.data, req.len, &s, &c), 0);
+    t_assert_buf_str(&c.o, "4092 4092");
+    call_free(&c);
     sess_free(&s);
     buf_free(&req);
 }
