@@ -36,6 +36,11 @@
  * this many are kept ready for it (each miss adds one, each hit with more
  * ready than needed takes one off). */
 #define KEEPER_BURST_MAX 4
+/* After a miss, the function's next warm container is made once the cold
+ * call it sent is over (so that the two do not share the engine), or this
+ * long after the call's timeout at the latest (a caller that died never
+ * says it is over). */
+#define KEEPER_HOLD_MS 1000
 /* On stop, what is held is removed within this. */
 #define KEEPER_STOP_MS 4000
 
@@ -64,12 +69,14 @@ typedef struct {
     json_object *record; /* a copy, owned */
     int mode;            /* container_mode its calls run in */
     int keep_warm;
-    long long last_call_ms; /* 0: never called since the keeper started */
-    int leased;             /* reused containers out on calls now */
-    int burst;              /* ready ones wanted while called: grows on a miss */
-    long long retry_at_ms;  /* no make before this (after a failure) */
-    unsigned lacks;         /* engines that lack its image (a bit each), none tried again */
-    bool seen;              /* in the store at the last look */
+    long long last_call_ms;  /* 0: never called since the keeper started */
+    int leased;              /* reused containers out on calls now */
+    int burst;               /* ready ones wanted while called: grows on a miss */
+    int cold_out;            /* calls sent cold by a miss, not over yet */
+    long long hold_until_ms; /* while cold_out: no make for warmth before this */
+    long long retry_at_ms;   /* no make before this (after a failure) */
+    unsigned lacks;          /* engines that lack its image (a bit each), none tried again */
+    bool seen;               /* in the store at the last look */
 } keeper_fn;
 
 /* Work for the engine threads, and its outcome. */
@@ -450,7 +457,11 @@ static void keeper_balance(keeper_t *k, keeper_fn *f, long long now)
     if (!active)
         f->leased = 0;
     int want = f->keep_warm > 0 ? f->keep_warm : 0;
-    if (active && want < f->burst)
+    /* keep_warm is kept at once; warmth beyond it waits for the cold
+     * calls in flight, which it would slow down on a busy engine. */
+    if (f->cold_out > 0 && now >= f->hold_until_ms)
+        f->cold_out = 0;
+    if (active && want < f->burst && f->cold_out == 0)
         want = f->burst;
     int ready = keeper_count(k, f, KEEPER_READY);
     int have = ready + keeper_count(k, f, KEEPER_MAKING);
@@ -566,6 +577,11 @@ static void keeper_take(keeper_t *k, int fd, lease_msg *m)
     }
     if (f != NULL) {
         f->last_call_ms = now;
+        /* The caller goes cold: what this miss asks for is made after. */
+        if (give < 0 && f->mode != CONTAINER_COLD) {
+            f->cold_out++;
+            f->hold_until_ms = now + func_int(f->record, "timeout") * 1000 + KEEPER_HOLD_MS;
+        }
         /* Called faster than one is made: keep more ready. */
         if (give < 0 && f->burst < KEEPER_BURST_MAX)
             f->burst++;
@@ -596,6 +612,15 @@ static void keeper_take(keeper_t *k, int fd, lease_msg *m)
         keeper_balance(k, f, now);
 }
 
+/* A call of `f` sent cold by a miss is over (its container, made by the
+ * call, is given back or removed). 1 when none is left in flight. */
+static int keeper_cold_over(keeper_fn *f, const lease_msg *m)
+{
+    if (f == NULL || m->leased || f->cold_out == 0)
+        return 0;
+    return --f->cold_out == 0;
+}
+
 static void keeper_give(keeper_t *k, int fd, lease_msg *m, int sock)
 {
     long long now = clock_mono_ms();
@@ -608,6 +633,7 @@ static void keeper_give(keeper_t *k, int fd, lease_msg *m, int sock)
         close(sock);
     if (f != NULL && f->leased > 0)
         f->leased--;
+    keeper_cold_over(f, m);
     if (st != NULL && f != NULL && f->generation == m->generation && f->mode == (int)m->mode &&
         uuid_parse(m->run, u) == 0 && (keeper_active(k, f, now) || f->keep_warm > 0))
         i = keeper_room(k);
@@ -678,6 +704,9 @@ static int keeper_serve(keeper_t *k, int fd)
             f->leased--;
         keeper_remove(k, m.cid, sock >= 0 ? docker_stream_adopt(sock, NULL, 0) : NULL, m.engine);
         sock = -1;
+        /* The warmth the miss asked for is made now, after its call. */
+        if (keeper_cold_over(f, &m))
+            keeper_balance(k, f, clock_mono_ms());
         break;
     }
     case LEASE_DRAIN:

@@ -75,6 +75,27 @@ it_true "adaptive: idle ${MINILAMBDA_WARM_IDLE} s, it expires" ml_wait_for 60 wa
 it_true "adaptive: and its containers are removed" ml_wait_for 30 it_count_is 0 "label=minilambda.function=${FID[ad]}"
 it_true "adaptive: keep_warm ones never expire" warm_is kw 2
 
+# --- a miss's warmth is made after its cold call, not beside it ----------------------
+# The call holds until the test creates /tmp/go in its container; had the
+# keeper started on the miss, its container would exist by the time the
+# call's runs. Were the call's end not heard, the keeper would wait out the
+# timeout (60 s) before making one.
+fn_sh held 'cat >/dev/null; while [ ! -e /tmp/go ]; do sleep 0.05; done; echo done' '"timeout":60'
+curl -s --max-time 90 -H 'Content-Type: application/json' -d '{"event":{}}' \
+    "$BASE/invoke/held" >"$IT_TMP/held.json" &
+held_pid=$!
+running_of() { docker ps -q --filter "label=minilambda.function=${FID[held]}" --filter status=running; }
+held_runs() { [ -n "$(running_of)" ]; }
+it_true "miss: the cold call's container runs" ml_wait_for 60 held_runs
+it_eq "miss: no warm container is made while the cold call runs" "1 0" "$(count_of held) $(warm_of held)"
+docker exec "$(running_of | head -1)" touch /tmp/go
+wait "$held_pid"
+it_eq "miss: the call answered, cold" "done cold" \
+    "$(jq -r '"\(.result | rtrimstr("\n")) \(.start)"' "$IT_TMP/held.json")"
+it_true "miss: then one is made at once (not after the timeout)" ml_wait_for 20 warm_at_least held 1
+it_req DELETE /functions/held
+it_expect "miss: deleted (out of the cap's way below)" 204
+
 # --- PATCH and DELETE drain before they answer -------------------------------------
 fn_sh pd 'cat >/dev/null; echo "v=$V"' '"keep_warm":1,"env":{"V":"1"}'
 it_true "patch: one ready" ml_wait_for 60 warm_is pd 1
@@ -83,7 +104,8 @@ it_json PATCH /functions/pd '{"env":{"V":"2"}}'
 it_expect "patch: 200" 200
 call pd
 it_eq "patch: the next call runs the new record" "v=2" "$(it_jq .result)"
-it_true "patch: the old warm container is gone" ml_wait_for 30 test -z "$(docker ps -aq --filter "id=$old")"
+old_gone() { [ -z "$(docker ps -aq --filter "id=$old")" ]; }
+it_true "patch: the old warm container is gone" ml_wait_for 30 old_gone
 it_true "patch: a new one is ready again" ml_wait_for 60 warm_is pd 1
 it_req DELETE /functions/pd
 it_expect "delete: 204" 204
@@ -153,7 +175,12 @@ kp=$(keeper_pid)
 ml_wait_for 60 warm_is kw 2 || true
 kw_before=$(docker ps -q --filter "label=minilambda.function=${FID[kw]}" | sort | tr '\n' ' ')
 kill -KILL "$kp"
-it_true "keeper killed: a new keeper runs" ml_wait_for 10 test -n "$(keeper_pid)" -a "$(keeper_pid)" != "$kp"
+new_keeper() {
+    local p
+    p=$(keeper_pid)
+    [ -n "$p" ] && [ "$p" != "$kp" ]
+}
+it_true "keeper killed: a new keeper runs" ml_wait_for 10 new_keeper
 gone_before() {
     local c
     for c in $kw_before; do [ -z "$(docker ps -aq --filter "id=$c")" ] || return 1; done
