@@ -107,7 +107,8 @@ it_eq "down: no attempt was spent" "0:20" "$(attempts_of "${ids[@]}")"
 it_eq "down: no async run failed" 0 \
     "$(curl -sf "$BASE/invocations?status=FAILED" | jq '[.[] | select(.type == "async")] | length')"
 # The outage lasts well past the retry budget (0.1 + 0.2 + 0.4 s).
-ml_wait_for 10 test $(($(it_ms) - t_down)) -ge 3000 || true
+outage_at_least() { [ $(($(it_ms) - t_down)) -ge "$1" ]; }
+ml_wait_for 10 outage_at_least 3000 || true
 it_true "down 3 s: still all 20 PENDING" all_in PENDING "${ids[@]}"
 
 it_engine_start
