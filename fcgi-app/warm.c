@@ -16,6 +16,9 @@
 
 /* A request header: a few short values. */
 #define WARM_HEADER_MAX 4096
+/* An event up to this size goes in one write with its header: the process
+ * reading them wakes once, not twice. */
+#define WARM_ONE_WRITE_MAX 32768
 /* How long a failed run's engine gets to answer before it is taken out. */
 #define WARM_PING_MS 500
 
@@ -248,18 +251,19 @@ static int warm_run(runtime_t *rt, const runtime_seat *seat, const runtime_req *
     warm_answer a = {.res = res};
     buf_t head;
     int rc = -1;
-    buf_init(&head, WARM_HEADER_MAX);
+    buf_init(&head, WARM_HEADER_MAX + WARM_ONE_WRITE_MAX);
     int hr = l->mode == CONTAINER_PROCESS ? frames_loop_request(&head, &call, req->event_len)
                                           : frames_init_request(&head, &call, req->event_len);
     if (hr != 0) {
         runtime_fail(res, STATUS_ENGINE_ERROR, "the request header does not fit");
         goto done;
     }
-    container_io io = {.pre = head.data,
-                       .pre_len = head.len,
-                       .in = req->event,
-                       .in_len = req->event_len,
-                       .watch_cancel = true};
+    container_io io = {.in = req->event, .in_len = req->event_len, .watch_cancel = true};
+    if (req->event_len <= WARM_ONE_WRITE_MAX &&
+        buf_append(&head, req->event, req->event_len) == BUF_OK)
+        io.in_len = 0;
+    io.pre = head.data;
+    io.pre_len = head.len;
     /* Fresh: init frames the one call's output like a reused container's,
      * and its "x" frame ends the call, so the answer never waits for the
      * engine to see the container exit; release removes it. */
