@@ -87,7 +87,7 @@ int container_exchange(docker_stream_t *s, const runtime_req *req, container_io 
                        runtime_result *res, long long deadline);
 
 /* container_exchange of the event, half-closed, captured plainly: a cold
- * or fresh container's whole run. */
+ * container's whole run. */
 int container_pump(docker_stream_t *s, const runtime_req *req, runtime_result *res,
                    long long deadline);
 

@@ -36,10 +36,10 @@
  * this many are kept ready for it (each miss adds one, each hit with more
  * ready than needed takes one off). */
 #define KEEPER_BURST_MAX 4
-/* After a miss, the function's next warm container is made once the cold
- * call it sent is over (so that the two do not share the engine), or this
- * long after the call's timeout at the latest (a caller that died never
- * says it is over). */
+/* After a lone miss, the function's next warm container is made once the
+ * cold call the miss sent is over (so that the two do not share the
+ * engine), or this long after that call's timeout at the latest (a caller
+ * that died never says it is over). */
 #define KEEPER_HOLD_MS 1000
 /* On stop, what is held is removed within this. */
 #define KEEPER_STOP_MS 4000
@@ -72,8 +72,8 @@ typedef struct {
     long long last_call_ms;  /* 0: never called since the keeper started */
     int leased;              /* reused containers out on calls now */
     int burst;               /* ready ones wanted while called: grows on a miss */
-    int cold_out;            /* calls sent cold by a miss, not over yet */
-    long long hold_until_ms; /* while cold_out: no make for warmth before this */
+    bool on_hold;            /* warmth waits for the cold call of a lone miss */
+    long long hold_until_ms; /* while on_hold: until then at the latest */
     long long retry_at_ms;   /* no make before this (after a failure) */
     unsigned lacks;          /* engines that lack its image (a bit each), none tried again */
     bool seen;               /* in the store at the last look */
@@ -459,9 +459,9 @@ static void keeper_balance(keeper_t *k, keeper_fn *f, long long now)
     int want = f->keep_warm > 0 ? f->keep_warm : 0;
     /* keep_warm is kept at once; warmth beyond it waits for the cold
      * calls in flight, which it would slow down on a busy engine. */
-    if (f->cold_out > 0 && now >= f->hold_until_ms)
-        f->cold_out = 0;
-    if (active && want < f->burst && f->cold_out == 0)
+    if (f->on_hold && now >= f->hold_until_ms)
+        f->on_hold = false;
+    if (active && want < f->burst && !f->on_hold)
         want = f->burst;
     int ready = keeper_count(k, f, KEEPER_READY);
     int have = ready + keeper_count(k, f, KEEPER_MAKING);
@@ -577,10 +577,15 @@ static void keeper_take(keeper_t *k, int fd, lease_msg *m)
     }
     if (f != NULL) {
         f->last_call_ms = now;
-        /* The caller goes cold: what this miss asks for is made after. */
-        if (give < 0 && f->mode != CONTAINER_COLD) {
-            f->cold_out++;
+        /* The caller goes cold: what a lone miss asks for is made after its
+         * call. */
+        if (give < 0 && f->mode != CONTAINER_COLD && !f->on_hold) {
+            f->on_hold = true;
             f->hold_until_ms = now + func_int(f->record, "timeout") * 1000 + KEEPER_HOLD_MS;
+        } else if (give < 0) {
+            /* A second miss while one is held: calls overlap, the engine
+             * is busy anyway, and the warmth is wanted now. */
+            f->on_hold = false;
         }
         /* Called faster than one is made: keep more ready. */
         if (give < 0 && f->burst < KEEPER_BURST_MAX)
@@ -612,13 +617,17 @@ static void keeper_take(keeper_t *k, int fd, lease_msg *m)
         keeper_balance(k, f, now);
 }
 
-/* A call of `f` sent cold by a miss is over (its container, made by the
- * call, is given back or removed). 1 when none is left in flight. */
+/* A call of `f` that went cold is over (its container, made by the call,
+ * is given back or removed): that is a call's activity too, and it ends a
+ * hold. 1 when a hold ended. */
 static int keeper_cold_over(keeper_fn *f, const lease_msg *m)
 {
-    if (f == NULL || m->leased || f->cold_out == 0)
+    if (f == NULL || m->leased)
         return 0;
-    return --f->cold_out == 0;
+    f->last_call_ms = clock_mono_ms();
+    bool was = f->on_hold;
+    f->on_hold = false;
+    return was;
 }
 
 static void keeper_give(keeper_t *k, int fd, lease_msg *m, int sock)

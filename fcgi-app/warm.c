@@ -254,7 +254,7 @@ static int warm_run(runtime_t *rt, const runtime_seat *seat, const runtime_req *
     buf_init(&head, WARM_HEADER_MAX + WARM_ONE_WRITE_MAX);
     int hr = l->mode == CONTAINER_PROCESS ? frames_loop_request(&head, &call, req->event_len)
                                           : frames_init_request(&head, &call, req->event_len);
-    if (hr != 0) {
+    if (hr != 0 || head.len > WARM_HEADER_MAX) {
         runtime_fail(res, STATUS_ENGINE_ERROR, "the request header does not fit");
         goto done;
     }
@@ -270,8 +270,18 @@ static int warm_run(runtime_t *rt, const runtime_seat *seat, const runtime_req *
     frames_begin(&a.p, l->mode == CONTAINER_PROCESS, warm_sink, res);
     io.feed = warm_feed;
     io.arg = &a;
-    if (container_exchange(l->stream, req, &io, res, l->deadline) != 0)
+    if (container_exchange(l->stream, req, &io, res, l->deadline) != 0) {
+        if (l->mode == CONTAINER_FRESH && res->status == STATUS_PROTOCOL_ERROR) {
+            /* init itself was killed, or the engine cut the stream: what
+             * the container ended with is the engine's to tell, as for a
+             * cold one (release waits for it). */
+            l->mode = CONTAINER_COLD;
+            res->status = STATUS_SUCCEEDED;
+            res->message[0] = '\0';
+            rc = 0;
+        }
         goto done;
+    }
     res->exit_code = a.p.exit_code;
     res->status = res->exit_code == 0 ? STATUS_SUCCEEDED : STATUS_FAILED;
     if (res->exit_code != 0)

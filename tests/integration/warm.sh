@@ -75,26 +75,68 @@ it_true "adaptive: idle ${MINILAMBDA_WARM_IDLE} s, it expires" ml_wait_for 60 wa
 it_true "adaptive: and its containers are removed" ml_wait_for 30 it_count_is 0 "label=minilambda.function=${FID[ad]}"
 it_true "adaptive: keep_warm ones never expire" warm_is kw 2
 
-# --- a miss's warmth is made after its cold call, not beside it ----------------------
+# --- a lone miss's warmth is made after its cold call, not beside it -----------------
 # The call holds until the test creates /tmp/go in its container; had the
 # keeper started on the miss, its container would exist by the time the
 # call's runs. Were the call's end not heard, the keeper would wait out the
 # timeout (60 s) before making one.
-fn_sh held 'cat >/dev/null; while [ ! -e /tmp/go ]; do sleep 0.05; done; echo done' '"timeout":60'
+fn_sh hold 'cat >/dev/null; while [ ! -e /tmp/go ]; do sleep 0.05; done; echo done' '"timeout":60'
 curl -s --max-time 90 -H 'Content-Type: application/json' -d '{"event":{}}' \
-    "$BASE/invoke/held" >"$IT_TMP/held.json" &
-held_pid=$!
-running_of() { docker ps -q --filter "label=minilambda.function=${FID[held]}" --filter status=running; }
-held_runs() { [ -n "$(running_of)" ]; }
-it_true "miss: the cold call's container runs" ml_wait_for 60 held_runs
-it_eq "miss: no warm container is made while the cold call runs" "1 0" "$(count_of held) $(warm_of held)"
-docker exec "$(running_of | head -1)" touch /tmp/go
-wait "$held_pid"
+    "$BASE/invoke/hold" >"$IT_TMP/hold.json" &
+hold_pid=$!
+running_of() { docker ps -q --filter "label=minilambda.function=${FID[$1]}" --filter status=running; }
+hold_runs() { [ -n "$(running_of hold)" ]; }
+it_true "miss: the cold call's container runs" ml_wait_for 60 hold_runs
+it_eq "miss: no warm container is made while the cold call runs" "1 0" "$(count_of hold) $(warm_of hold)"
+docker exec "$(running_of hold | head -1)" touch /tmp/go
+wait "$hold_pid"
 it_eq "miss: the call answered, cold" "done cold" \
-    "$(jq -r '"\(.result | rtrimstr("\n")) \(.start)"' "$IT_TMP/held.json")"
-it_true "miss: then one is made at once (not after the timeout)" ml_wait_for 20 warm_at_least held 1
-it_req DELETE /functions/held
+    "$(jq -r '"\(.result | rtrimstr("\n")) \(.start)"' "$IT_TMP/hold.json")"
+it_true "miss: then one is made at once (not after the timeout)" ml_wait_for 20 warm_at_least hold 1
+it_req DELETE /functions/hold
 it_expect "miss: deleted (out of the cap's way below)" 204
+
+# Calls that overlap get their warmth at once: two clients calling in a
+# loop soon find warm containers.
+fn_sh pair 'cat' '"timeout":60'
+for c in 1 2; do
+    (for _ in $(seq 1 15); do
+        curl -s --max-time 60 -H 'Content-Type: application/json' -d '{"event":{}}' \
+            "$BASE/invoke/pair" | jq -r .start
+    done) >"$IT_TMP/pair.$c" &
+    pair_pids[c]=$!
+done
+wait "${pair_pids[@]}"
+it_true "overlapping calls: warm starts among 30 ($(sort "$IT_TMP"/pair.* | uniq -c | tr -s ' \n' ' '))" \
+    grep -q '^warm$' "$IT_TMP/pair.1" "$IT_TMP/pair.2"
+it_req DELETE /functions/pair
+it_expect "overlapping calls: deleted" 204
+
+# A prestarted container killed during its call: the call ends as the
+# container did (137), not as a broken protocol.
+fn_sh doomed 'cat >/dev/null; touch /tmp/started; while :; do sleep 0.05; done' '"keep_warm":1,"timeout":60'
+it_true "killed: one ready" ml_wait_for 60 warm_is doomed 1
+curl -s --max-time 90 -H 'Content-Type: application/json' -d '{"event":{}}' \
+    "$BASE/invoke/doomed" >"$IT_TMP/doomed.json" &
+doomed_pid=$!
+# doomed_found: the container the call runs in (its /tmp/started) into doomed.cid.
+doomed_found() {
+    local c
+    for c in $(running_of doomed); do
+        if docker exec "$c" test -e /tmp/started 2>/dev/null; then
+            echo "$c" >"$IT_TMP/doomed.cid"
+            return 0
+        fi
+    done
+    return 1
+}
+it_true "killed: the call runs" ml_wait_for 30 doomed_found
+docker kill "$(cat "$IT_TMP/doomed.cid")" >/dev/null
+wait "$doomed_pid"
+it_eq "killed: failed with the container's exit code, warm" "failed 137 warm" \
+    "$(jq -r '"\(.status) \(.exit_code) \(.start)"' "$IT_TMP/doomed.json")"
+it_req DELETE /functions/doomed
+it_expect "killed: deleted" 204
 
 # --- PATCH and DELETE drain before they answer -------------------------------------
 fn_sh pd 'cat >/dev/null; echo "v=$V"' '"keep_warm":1,"env":{"V":"1"}'
