@@ -3,8 +3,9 @@
 # so no libc in it), a read-only root, the binary bind-mounted read-only as
 # the entrypoint, with the image's user and directory and with --user 1000
 # and a workdir; fresh mode (one call, framed: env + event reach the
-# command, its status is the "x" frame's and the container's) and reuse mode (two requests, frames checked). Only
-# the docker CLI and the shared engine: no pool, no nginx.
+# command, its status is the "x" frame's and the container's) and reuse
+# mode (two requests, frames checked). Only the docker CLI and the shared
+# engine: no pool, no nginx.
 # Single quotes hold shell text that the container's shell expands.
 # shellcheck disable=SC2016
 set -euo pipefail

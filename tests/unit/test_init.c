@@ -367,6 +367,44 @@ static void test_fresh_exec_failure(void **state)
     sess_free(&s);
 }
 
+/* The exit status of session `s`'s init, waited for within the deadline. */
+static int t_exit_status(sess *s)
+{
+    long long deadline = t_now_ms() + T_DEADLINE_MS;
+    for (;;) {
+        int ws;
+        pid_t p = waitpid(s->pid, &ws, WNOHANG);
+        if (p == s->pid)
+            return WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws);
+        assert_true(p == 0 || (p < 0 && errno == EINTR));
+        if (t_now_ms() > deadline)
+            fail_msg("minilambda-init did not exit within %d ms", T_DEADLINE_MS);
+        poll(NULL, 0, 10);
+    }
+}
+
+/* The platform never half-closes a fresh container's stdin: init ends the
+ * call on its own, after the header's event length, even when the command
+ * never reads its event, and exits with its status. */
+static void test_fresh_stdin_left_open(void **state)
+{
+    (void)state;
+    const char *const cmd[] = {"sh", "-c", "echo out; exit 4", NULL};
+    buf_t req;
+    sess s;
+    call_out c;
+    buf_init(&req, T_MAX);
+    t_request(&req, NULL, "an event nobody reads", 21);
+    sess_start(&s, "fresh", cmd);
+    sess_call(&s, &req, &c);
+    t_assert_buf_str(&c.o, "out\n");
+    assert_int_equal(c.status, 4);
+    assert_int_equal(t_exit_status(&s), 4);
+    call_free(&c);
+    sess_free(&s);
+    buf_free(&req);
+}
+
 /* 32 lines of 4096 bytes are the most a header takes. */
 static void test_fresh_limits(void **state)
 {
@@ -811,6 +849,7 @@ int main(void)
         cmocka_unit_test(test_fresh_exit_code_and_stderr),
         cmocka_unit_test(test_fresh_exec_failure),
         cmocka_unit_test(test_fresh_limits),
+        cmocka_unit_test(test_fresh_stdin_left_open),
         cmocka_unit_test(test_malformed_headers),
         cmocka_unit_test(test_fresh_eof_and_usage),
         cmocka_unit_test(test_reuse_two_calls),
