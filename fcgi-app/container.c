@@ -481,6 +481,14 @@ int container_pump(docker_stream_t *s, const runtime_req *req, runtime_result *r
     return container_exchange(s, req, &io, res, deadline);
 }
 
+void container_exited(runtime_result *res, int code)
+{
+    res->exit_code = code;
+    res->status = code == 0 ? STATUS_SUCCEEDED : STATUS_FAILED;
+    if (code != 0)
+        snprintf(res->message, sizeof(res->message), "the function exited with code %d", code);
+}
+
 int container_wait(docker_conn_t *c, const char *cid, const runtime_req *req, long long deadline,
                    runtime_result *res)
 {
@@ -507,11 +515,7 @@ int container_wait(docker_conn_t *c, const char *cid, const runtime_req *req, lo
         runtime_fail(res, STATUS_ENGINE_ERROR, "wait: no StatusCode in the answer");
         goto done;
     }
-    res->exit_code = json_object_get_int(v);
-    res->status = res->exit_code == 0 ? STATUS_SUCCEEDED : STATUS_FAILED;
-    if (res->exit_code != 0)
-        snprintf(res->message, sizeof(res->message), "the function exited with code %d",
-                 res->exit_code);
+    container_exited(res, json_object_get_int(v));
     rc = 0;
 done:
     json_object_put(o);

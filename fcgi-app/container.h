@@ -91,8 +91,12 @@ int container_exchange(docker_stream_t *s, const runtime_req *req, container_io 
 int container_pump(docker_stream_t *s, const runtime_req *req, runtime_result *res,
                    long long deadline);
 
+/* The function exited with `code`: set `res`'s exit code, status
+ * (SUCCEEDED or FAILED) and, when it failed, its message. */
+void container_exited(runtime_result *res, int code);
+
 /* Wait for `cid` to exit and set `res`'s exit code and status (SUCCEEDED
- * or FAILED). 0 or -1 with `res` failed. */
+ * or FAILED), as container_exited. 0 or -1 with `res` failed. */
 int container_wait(docker_conn_t *c, const char *cid, const runtime_req *req, long long deadline,
                    runtime_result *res);
 

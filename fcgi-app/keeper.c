@@ -457,8 +457,8 @@ static void keeper_balance(keeper_t *k, keeper_fn *f, long long now)
     if (!active)
         f->leased = 0;
     int want = f->keep_warm > 0 ? f->keep_warm : 0;
-    /* keep_warm is kept at once; warmth beyond it waits for the cold
-     * calls in flight, which it would slow down on a busy engine. */
+    /* keep_warm is kept at once; warmth beyond it waits for the cold call
+     * of a lone miss, which it would slow down on a busy engine. */
     if (f->on_hold && now >= f->hold_until_ms)
         f->on_hold = false;
     if (active && want < f->burst && !f->on_hold)

@@ -282,11 +282,7 @@ static int warm_run(runtime_t *rt, const runtime_seat *seat, const runtime_req *
         }
         goto done;
     }
-    res->exit_code = a.p.exit_code;
-    res->status = res->exit_code == 0 ? STATUS_SUCCEEDED : STATUS_FAILED;
-    if (res->exit_code != 0)
-        snprintf(res->message, sizeof(res->message), "the function exited with code %d",
-                 res->exit_code);
+    container_exited(res, a.p.exit_code);
     /* Output after the answer means the next call could not trust it. */
     l->reusable = l->mode != CONTAINER_FRESH && !io.spill;
     rc = 0;
