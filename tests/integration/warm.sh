@@ -138,6 +138,18 @@ it_eq "killed: failed with the container's exit code, warm" "failed 137 warm" \
 it_req DELETE /functions/doomed
 it_expect "killed: deleted" 204
 
+# An event up to 32 KiB goes in one write with its request header, a larger
+# one after it: both sides of the edge arrive whole.
+fn_sh edge 'cat' '"reuse":"container"'
+for n in 32768 32769; do
+    # A JSON string of n - 2 letters is an event of n bytes.
+    head -c $((n - 2)) /dev/zero | tr '\0' a | jq -Rc '{event: .}' >"$IT_TMP/edge.json"
+    it_req POST /invoke/edge -H 'Content-Type: application/json' --data-binary "@$IT_TMP/edge.json"
+    it_eq "one write: an event of $n bytes arrives whole" "200 $n" "$IT_STATUS $(it_jq '.result | length')"
+done
+it_req DELETE /functions/edge
+it_expect "one write: deleted" 204
+
 # --- PATCH and DELETE drain before they answer -------------------------------------
 fn_sh pd 'cat >/dev/null; echo "v=$V"' '"keep_warm":1,"env":{"V":"1"}'
 it_true "patch: one ready" ml_wait_for 60 warm_is pd 1

@@ -249,15 +249,28 @@ static void sess_call(sess *s, const buf_t *req, call_out *c)
     sess_pump(s, req->data, req->len, 0, t_call_done, c);
 }
 
+/* The exit status of session `s`'s init, waited for within the deadline. */
+static int t_exit_status(sess *s)
+{
+    long long deadline = t_now_ms() + T_DEADLINE_MS;
+    for (;;) {
+        int ws;
+        pid_t p = waitpid(s->pid, &ws, WNOHANG);
+        if (p == s->pid)
+            return WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws);
+        assert_true(p == 0 || (p < 0 && errno == EINTR));
+        if (t_now_ms() > deadline)
+            fail_msg("minilambda-init did not exit within %d ms", T_DEADLINE_MS);
+        poll(NULL, 0, 10);
+    }
+}
+
 /* Send `data`, close stdin, read to the end, reap: the exit status (or
  * 128 + signal). */
 static int sess_finish(sess *s, const void *data, size_t len)
 {
-    int ws;
     sess_pump(s, data, len, 1, t_outputs_closed, NULL);
-    while (waitpid(s->pid, &ws, 0) < 0)
-        assert_int_equal(errno, EINTR);
-    return WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws);
+    return t_exit_status(s);
 }
 
 /* A request: header, the NULL-terminated "KEY=VALUE" list, the event. */
@@ -365,22 +378,6 @@ static void test_fresh_exec_failure(void **state)
     assert_non_null(strstr(c.e.data, "execvp(/nonexistent/function)"));
     call_free(&c);
     sess_free(&s);
-}
-
-/* The exit status of session `s`'s init, waited for within the deadline. */
-static int t_exit_status(sess *s)
-{
-    long long deadline = t_now_ms() + T_DEADLINE_MS;
-    for (;;) {
-        int ws;
-        pid_t p = waitpid(s->pid, &ws, WNOHANG);
-        if (p == s->pid)
-            return WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws);
-        assert_true(p == 0 || (p < 0 && errno == EINTR));
-        if (t_now_ms() > deadline)
-            fail_msg("minilambda-init did not exit within %d ms", T_DEADLINE_MS);
-        poll(NULL, 0, 10);
-    }
 }
 
 /* The platform never half-closes a fresh container's stdin: init ends the
