@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # The example functions end to end: the base images built from Debian
-# packages (scripts/base-images), the example images (scripts/example-image,
+# packages (scripts/base-images, a few seconds each), the example images (scripts/example-image,
 # under a tag of this run's own), then hello-python and hello-node
 # registered and invoked through nginx with the platform's real isolation
 # (read-only root, no network, no capabilities): "Processed: <message>".
 # Then each image run directly with the same isolation, serving two calls
 # of the loop protocol (MINILAMBDA_LOOP=1, as "reuse": "process" runs it),
 # and behind minilambda-init in reuse mode (as "reuse": "container" runs
-# it). A cold machine spends about a minute in debootstrap here.
+# it).
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
