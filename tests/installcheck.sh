@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# installcheck.sh BINDIR PKGDATADIR PKGLIBEXECDIR CONFDIR [UNITDIR]: check an
+# installcheck.sh BINDIR PKGDATADIR PKGLIBEXECDIR CONFDIR [UNITDIR [MANDIR]]: check an
 # installed minilambda where it was installed, without starting it (`make
 # installcheck`, `make distcheck`; tests/integration/install.sh also starts
 # it). One TAP line per check; exits non-zero when one fails.
@@ -9,11 +9,13 @@
 #     installed template, and nginx accepts both the whole config and the
 #     parts included in another server block;
 #   - the units' commands and environment file are the installed ones, and
-#     systemd-analyze verify finds nothing to say about them.
+#     systemd-analyze verify finds nothing to say about them;
+#   - man finds minilambda(1) and minilambda-fcgi(8) in MANDIR, and they list
+#     every command and every setting the binaries have.
 set -euo pipefail
 
-[ $# -ge 4 ] || { echo "usage: installcheck.sh BINDIR PKGDATADIR PKGLIBEXECDIR CONFDIR [UNITDIR]" >&2; exit 2; }
-bindir=$1 pkgdatadir=$2 pkglibexecdir=$3 confdir=$4 unitdir=${5:-}
+[ $# -ge 4 ] || { echo "usage: installcheck.sh BINDIR PKGDATADIR PKGLIBEXECDIR CONFDIR [UNITDIR [MANDIR]]" >&2; exit 2; }
+bindir=$1 pkgdatadir=$2 pkglibexecdir=$3 confdir=$4 unitdir=${5:-} mandir=${6:-}
 bin=$bindir/minilambda-fcgi
 launcher=$pkglibexecdir/minilambda-nginx
 
@@ -114,6 +116,37 @@ if [ -n "$unitdir" ]; then
     else
         echo "# systemd-analyze is not installed: the units are not verified"
     fi
+fi
+
+if [ -n "$mandir" ]; then
+    # man(1) itself, as a user asks it: `man minilambda`, with MANPATH the
+    # installed tree.
+    for page in "1 minilambda" "8 minilambda-fcgi"; do
+        read -r sec name <<<"$page"
+        if MANPATH=$mandir man -w "$sec" "$name" >/dev/null 2>&1 &&
+            MANPATH=$mandir MANWIDTH=200 man "$sec" "$name" 2>/dev/null | col -b >"$tmp/$name.txt"; then
+            ok "man $sec $name renders"
+        else
+            not_ok "man $sec $name renders" "not found in $mandir"
+        fi
+    done
+    missing=""
+    while read -r name; do
+        grep -q -- "^ *$name\$" "$tmp/minilambda-fcgi.txt" 2>/dev/null || missing+=" $name"
+    done < <(cut -d= -f1 "$tmp/config")
+    if [ -z "$missing" ]; then ok "minilambda-fcgi(8) lists every setting"; else not_ok "minilambda-fcgi(8) lists every setting" "missing:$missing"; fi
+    missing=""
+    while read -r cmd; do
+        grep -q -- "^ *$cmd\$" "$tmp/minilambda.txt" 2>/dev/null || missing+=" [$cmd]"
+    done < <(env -i "$bindir/minilambda" --help | awk '
+        /^commands:/ { on = 1; next }
+        on && /^$/ { exit }
+        on {
+            sub(/^  /, ""); split($0, a, /  +/); n = split(a[1], w, " "); c = ""
+            for (i = 1; i <= n && w[i] ~ /^[a-z]+$/; i++) c = c (c == "" ? "" : " ") w[i]
+            print c
+        }')
+    if [ -z "$missing" ]; then ok "minilambda(1) lists every command"; else not_ok "minilambda(1) lists every command" "missing:$missing"; fi
 fi
 
 echo "1..$n"

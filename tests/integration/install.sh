@@ -92,7 +92,7 @@ while IFS= read -r line; do
     "not ok "*) it_not_ok "installcheck: ${line#not ok * - }" ;;
     "#"*) echo "$line" ;;
     esac
-done < <(bash "$IT_DIR/../installcheck.sh" "$PREFIX/bin" "$SHARE" "$LIBEXEC" "$ETC" "$UNITS" 2>&1 || true)
+done < <(bash "$IT_DIR/../installcheck.sh" "$PREFIX/bin" "$SHARE" "$LIBEXEC" "$ETC" "$UNITS" "$PREFIX/share/man" 2>&1 || true)
 
 # --- (b) the platform from the installed files ---------------------------------
 # env_set NAME VALUE: uncomment NAME in the installed settings file, as an
