@@ -577,10 +577,10 @@ static int handlers_run_of(app_call *c, json_object **rec, err_t *e)
         return 0;
     json_object_put(*rec);
     *rec = NULL;
-    return err_set(e, ERR_FORBIDDEN, NULL, 0,
-                   "the key may not see invocation %.64s (another key started it, or its "
-                   "function is not the key's)",
-                   c->ref);
+    /* A run the key may not see (another key's, or of a function outside
+     * its list) answers as one that does not exist: no 403 tells the key
+     * that the id, or its function, is real. */
+    return records_not_found(c->ref, e);
 }
 
 int handlers_get_invocation(app_call *c, err_t *e)

@@ -1651,8 +1651,12 @@ static void openapi_gate_notes(unsigned flags, unsigned access, const char *desc
                 OPENAPI_NOTE(" or %s", keys_scope_name(bit));
         OPENAPI_NOTE(" may call it.");
     }
+    if (flags & ROUTE_FUNCTION)
+        OPENAPI_NOTE(" A key whose `functions` list leaves the function out gets 404 "
+                     "`not_found`, as for a function that does not exist.");
     if (flags & ROUTE_OWN)
-        OPENAPI_NOTE(" A key with only the invoke scope sees the runs it started.");
+        OPENAPI_NOTE(" A key with only the invoke scope sees the runs it started, a key with a "
+                     "`functions` list the runs of those; another run is 404 `not_found`.");
     if (flags & ROUTE_REDACT)
         OPENAPI_NOTE(" A key with only the read scope sees env values as `***`.");
     if (flags & ROUTE_ALLOWLIST)
@@ -1772,8 +1776,10 @@ static int openapi_build_doc(json_object *doc, err_t *e)
     openapi_add_str(bearer, "description",
                     "An API key (`mlk_...`). Required when MINILAMBDA_AUTH says so (by default: "
                     "when nginx binds a non-loopback address); 401 `unauthorized` without one, "
-                    "403 `forbidden` when its scopes or functions do not allow the call. The "
-                    "scopes listed on an operation are the ones that may call it.");
+                    "403 `forbidden` when its scopes do not allow the call. A function outside "
+                    "its `functions` list, or a run it may not see, is 404 `not_found`, as one "
+                    "that does not exist. The scopes listed on an operation are the ones that "
+                    "may call it.");
     json_object_object_add(schemes, "bearer", bearer);
     json_object_object_add(components, "securitySchemes", schemes);
     json_object_object_add(components, "schemas", b.schemas);
