@@ -740,12 +740,19 @@ static const openapi_route openapi_routes[] = {
      .method = HTTP_GET,
      .op = "metrics",
      .summary = "Prometheus metrics",
+     .desc = "A key with a `functions` list sees only those functions' series, "
+             "`minilambda_functions` counting them, `minilambda_up` and "
+             "`process_start_time_seconds`: no series that adds up every function's traffic.",
      .answers = {{200, "text", "The text exposition (version 0.0.4)."}},
      .examples = openapi_ex_metrics},
     {.tmpl = "/images",
      .method = HTTP_GET,
      .op = "listImages",
-     .summary = "List the engine's images",
+     .summary = "List this instance's images",
+     .desc = "The engine's images that are this instance's: the image of each function the key "
+             "may see (by tag, and by the id it is pinned to) and each image loaded through "
+             "`POST /images` (a key with a `functions` list: by that key). Only those tags of "
+             "an image are listed.",
      .query = openapi_images_query,
      .answers = {{200, "#ImageList", "Tags, or objects with `?detail=1`."}},
      .errors = openapi_list_images,
