@@ -293,6 +293,16 @@ int container_create(docker_conn_t *c, const runtime_req *req, const char *insta
 {
     docker_result dr;
     buf_t body;
+    /* A function runs only the image a key that may deploy it pinned: an
+     * unpinned one's tag may have been loaded by anyone with an upload
+     * (images_follow pins only the uploader's own functions). */
+    if (strncmp(func_image(req->function), "sha256:", 7) != 0) {
+        runtime_fail(res, STATUS_IMAGE_MISSING,
+                     "function \"%.64s\" is not pinned to an image yet: a PATCH naming its "
+                     "image, or an upload of \"%.200s\" by a key that may deploy it, pins it",
+                     func_str(req->function, "name"), func_str(req->function, "image"));
+        return -1;
+    }
     json_object *image = container_image(c, func_image(req->function), deadline);
     json_object *spec = container_spec(req, instance, mode, init, image), *o = NULL, *v;
     int rc = -1;

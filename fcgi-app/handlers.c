@@ -577,10 +577,10 @@ static int handlers_run_of(app_call *c, json_object **rec, err_t *e)
         return 0;
     json_object_put(*rec);
     *rec = NULL;
-    return err_set(e, ERR_FORBIDDEN, NULL, 0,
-                   "the key may not see invocation %.64s (another key started it, or its "
-                   "function is not the key's)",
-                   c->ref);
+    /* A run the key may not see (another key's, or of a function outside
+     * its list) answers as one that does not exist: no 403 tells the key
+     * that the id, or its function, is real. */
+    return records_not_found(c->ref, e);
 }
 
 int handlers_get_invocation(app_call *c, err_t *e)
@@ -742,13 +742,57 @@ int handlers_healthz(app_call *c, err_t *e)
     return 0;
 }
 
+/* What a metrics key limited to some functions sees: those named in its
+ * list, by name or through their id. */
+typedef struct {
+    const keys_key *key;
+    json_object *names; /* the registered functions it may see (owned) */
+} handlers_metrics_view;
+
+static bool handlers_metrics_keep(const char *function, void *arg)
+{
+    const handlers_metrics_view *v = arg;
+    if (keys_allows_name(v->key, function))
+        return true;
+    for (size_t i = 0; i < json_object_array_length(v->names); i++)
+        if (strcmp(json_object_get_string(json_object_array_get_idx(v->names, i)), function) == 0)
+            return true;
+    return false;
+}
+
+/* The names of the registered functions the key may see, into v->names
+ * (a new array). 0, or -1 with `e`. */
+static int handlers_metrics_names(app_call *c, handlers_metrics_view *v, err_t *e)
+{
+    char *list = NULL;
+    v->key = c->key;
+    v->names = json_object_new_array();
+    if (store_list(c->t->app->store, &list, e) != 0)
+        return -1;
+    json_object *all = json_tokener_parse(list);
+    free(list);
+    for (size_t i = 0; all != NULL && i < json_object_array_length(all); i++) {
+        json_object *rec = json_object_array_get_idx(all, i);
+        if (keys_allows_function(c->key, rec))
+            json_object_array_add(v->names, json_object_new_string(func_str(rec, "name")));
+    }
+    json_object_put(all);
+    return 0;
+}
+
 int handlers_metrics(app_call *c, err_t *e)
 {
     app_t *app = c->t->app;
     health_report r;
     buf_t out;
+    handlers_metrics_view view = {0};
+    bool limited = c->key != NULL && c->key->functions != NULL;
     int rc = 0;
 
+    if (limited && handlers_metrics_names(c, &view, e) != 0) {
+        json_object_put(view.names);
+        return -1;
+    }
     handlers_health(c, &r);
     metrics_gauges g = {.functions = r.functions, .queue_depth = async_queue_depth(app->async)};
     for (int p = 0; p < HEALTH__N && p < METRICS_UP_MAX; p++) {
@@ -756,13 +800,21 @@ int handlers_metrics(app_call *c, err_t *e)
         g.up[p] = r.up[p];
         g.nup++;
     }
+    /* A limited key counts its own functions, and sees no engine's load
+     * (the sum of every function's calls). */
+    if (limited) {
+        g.functions = (long)json_object_array_length(view.names);
+        g.keep = handlers_metrics_keep;
+        g.keep_arg = &view;
+    }
     buf_init(&out, HANDLERS_METRICS_MAX);
     if (metrics_render(app->metrics, &g, &out) != 0 ||
-        handlers_engine_metrics(app->engines, &out) != 0)
+        (!limited && handlers_engine_metrics(app->engines, &out) != 0))
         rc = err_set(e, ERR_INTERNAL, NULL, 0, "the metrics exposition did not fit in memory");
     else
         http_send(c->r, 200, NULL, "text/plain; version=0.0.4; charset=utf-8",
                   out.data ? out.data : "", out.len);
     buf_free(&out);
+    json_object_put(view.names);
     return rc;
 }

@@ -2,6 +2,9 @@
 
 #include <curl/curl.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <sys/uio.h>
+#include <unistd.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <pthread.h>
@@ -14,6 +17,7 @@
 
 #include "clock.h"
 #include "engines.h"
+#include "files.h"
 #include "func.h"
 #include "http.h"
 #include "log.h"
@@ -38,6 +42,12 @@
 #define IMAGES_PRESENT_TTL_MS 2000
 #define IMAGES_PRESENT_CACHE 64
 #define IMAGES_INSPECT_MAX (1024 * 1024)
+/* What this instance loaded: <data dir>/images.log, a line "<image id>
+ * <reference> <key id, or ->" per image reference an upload loaded (once
+ * per id, reference and key), so that GET /images lists this instance's
+ * images only, not every image of a shared engine. */
+#define IMAGES_LOG "images.log"
+#define IMAGES_LOG_MAX (8 * 1024 * 1024)
 
 /* Where an upload's request body stands. */
 typedef enum {
@@ -373,10 +383,13 @@ static void images_full_ref(const char *ref, char *out, size_t outlen)
 }
 
 /*
- * After a load: the functions whose image reference is a tag the load
- * (re)set. A pinned one whose pin differs keeps running its own image and
- * is listed in `retagged`; one not pinned yet pins to the loaded image
- * and is listed in `pinned`.
+ * After a load: the functions the uploading key may deploy (its
+ * `functions` list; all for an unlimited key) whose image reference is a
+ * tag the load (re)set. A pinned one whose pin differs keeps running its
+ * own image and is listed in `retagged`; one not pinned yet pins to the
+ * loaded image and is listed in `pinned`. Functions outside the key's
+ * list are neither touched nor named: their code is not the uploader's to
+ * decide, and the answer must not tell it they exist.
  */
 static void images_follow(app_call *c, json_object *loaded, json_object *retagged,
                           json_object *pinned)
@@ -397,7 +410,7 @@ static void images_follow(app_call *c, json_object *loaded, json_object *retagge
         for (size_t k = 0; k < json_object_array_length(all); k++) {
             json_object *rec = json_object_array_get_idx(all, k), *pin, *out = NULL;
             images_full_ref(func_str(rec, "image"), full, sizeof(full));
-            if (strcmp(full, want) != 0)
+            if (strcmp(full, want) != 0 || !keys_allows_function(c->key, rec))
                 continue;
             bool has = json_object_object_get_ex(rec, "image_id", &pin) && pin != NULL;
             if (has && strcmp(json_object_get_string(pin), id) != 0) {
@@ -412,6 +425,120 @@ static void images_follow(app_call *c, json_object *loaded, json_object *retagge
 done:
     json_object_put(all);
     free(list);
+}
+
+/* The path of the log of loaded images. 0, or -1 with `e`. */
+static int images_log_path(const app_call *c, char *out, size_t outlen, err_t *e)
+{
+    int n = snprintf(out, outlen, "%s/%s", c->t->app->cfg->data_dir, IMAGES_LOG);
+    if (n < 0 || (size_t)n >= outlen)
+        return err_set(e, ERR_INTERNAL, NULL, 0, "the data dir's path is too long");
+    return 0;
+}
+
+/* The log of loaded images into `b` (an absent log is empty). 0, or -1
+ * with `e`. */
+static int images_log_read(const app_call *c, buf_t *b, err_t *e)
+{
+    char path[CONFIG_PATH_MAX + 32];
+    if (images_log_path(c, path, sizeof(path), e) != 0)
+        return -1;
+    if (files_read(path, b, e) == 0)
+        return 0;
+    return e->kind == ERR_NOT_FOUND ? 0 : -1;
+}
+
+/* Call `fn` with the fields of each well-formed line of log `b`. */
+static void images_log_each(const buf_t *b,
+                            void (*fn)(const char *id, const char *ref, const char *key, void *arg),
+                            void *arg)
+{
+    const char *p = b->data ? b->data : "";
+    while (*p != '\0') {
+        size_t len = strcspn(p, "\n");
+        char line[1024], *save = NULL;
+        if (len < sizeof(line)) {
+            memcpy(line, p, len);
+            line[len] = '\0';
+            const char *id = strtok_r(line, " ", &save);
+            const char *ref = strtok_r(NULL, " ", &save);
+            const char *key = strtok_r(NULL, " ", &save);
+            if (id != NULL && ref != NULL && key != NULL)
+                fn(id, ref, key, arg);
+        }
+        p += len + (p[len] == '\n');
+    }
+}
+
+/* One log line as a set key: "<id> <ref> <key>". */
+static void images_log_key(const char *id, const char *ref, const char *key, void *arg)
+{
+    char k[1024];
+    int n = snprintf(k, sizeof(k), "%s %s %s", id, ref, key);
+    if (n > 0 && (size_t)n < sizeof(k))
+        json_object_object_add(arg, k, NULL);
+}
+
+/*
+ * Note in the log what an upload by the caller's key loaded: each
+ * reference of `loaded` with the image id it names now. A failure only
+ * warns: the image is loaded all the same, and GET /images then lists it
+ * only once a function uses it.
+ */
+static void images_remember(app_call *c, json_object *loaded)
+{
+    char path[CONFIG_PATH_MAX + 32], id[DOCKER_ID_MAX], line[1024];
+    const char *key = c->key != NULL ? c->key->id : "-";
+    json_object *have = json_object_new_object();
+    buf_t log, add;
+    err_t e, skip; /* a reference that does not resolve is left out */
+    int fd = -1;
+
+    buf_init(&log, IMAGES_LOG_MAX);
+    buf_init(&add, IMAGES_LOAD_REPLY_MAX);
+    err_clear(&e);
+    if (images_log_path(c, path, sizeof(path), &e) != 0 || images_log_read(c, &log, &e) != 0)
+        goto done;
+    images_log_each(&log, images_log_key, have);
+    for (size_t i = 0; i < json_object_array_length(loaded); i++) {
+        const char *ref = json_object_get_string(json_object_array_get_idx(loaded, i));
+        char full[300];
+        if (strncmp(ref, "sha256:", 7) == 0) {
+            snprintf(id, sizeof(id), "%s", ref);
+            snprintf(full, sizeof(full), "%s", ref);
+        } else if (images_resolve(c->t->conn, ref, id, sizeof(id), &skip) == 1) {
+            images_full_ref(ref, full, sizeof(full));
+        } else {
+            continue;
+        }
+        int n = snprintf(line, sizeof(line), "%s %s %s", id, full, key);
+        if (n <= 0 || (size_t)n >= sizeof(line) || strchr(full, ' ') != NULL ||
+            json_object_object_get_ex(have, line, NULL))
+            continue;
+        json_object_object_add(have, line, NULL);
+        if (buf_printf(&add, "%s\n", line) != BUF_OK) {
+            err_set(&e, ERR_NOMEM, NULL, 0, "the log lines do not fit in memory");
+            goto done;
+        }
+    }
+    if (add.len == 0)
+        goto done;
+    fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        err_sys(&e, errno, "open", path);
+        goto done;
+    }
+    struct iovec iov = {.iov_base = add.data, .iov_len = add.len};
+    if (files_append(fd, path, &iov, 1, &e) == 0)
+        log_debug("image upload: noted %zu bytes in %s", add.len, IMAGES_LOG);
+done:
+    if (e.msg[0] != '\0')
+        log_warn("image upload: not noted in %s: %s", IMAGES_LOG, e.msg);
+    if (fd >= 0)
+        close(fd);
+    buf_free(&add);
+    buf_free(&log);
+    json_object_put(have);
 }
 
 /* With MINILAMBDA_REGISTRY: push each tag of `loaded` there, so every
@@ -498,6 +625,7 @@ static int images_load(app_call *c, images_upload_ctx *u, err_t *e)
     json_object_object_add(out, "images", json_object_get(images));
     json_object_object_add(out, "file_size", json_object_new_int64((int64_t)u->tar));
     json_object *retagged = json_object_new_array(), *pinned = json_object_new_array();
+    images_remember(c, images);
     images_follow(c, images, retagged, pinned);
     json_object_object_add(out, "retagged", retagged);
     json_object_object_add(out, "pinned", pinned);
@@ -621,11 +749,102 @@ static json_object *images_detail_obj(json_object *img)
     return o;
 }
 
+/* Which of the engine's images GET /images shows the caller's key: sets
+ * keyed by full reference (`tags`), by image id (`ids`) and by "<ref> <id>"
+ * (`loaded`: a tag as this instance loaded it). */
+typedef struct {
+    const keys_key *key;
+    json_object *tags, *ids, *loaded; /* owned */
+} images_mine;
+
+/* A log line the key may see: its own upload, or any for an unlimited key. */
+static void images_mine_line(const char *id, const char *ref, const char *key, void *arg)
+{
+    images_mine *m = arg;
+    char k[1024];
+    if (m->key != NULL && m->key->functions != NULL && strcmp(key, m->key->id) != 0)
+        return;
+    if (strncmp(ref, "sha256:", 7) == 0) {
+        json_object_object_add(m->ids, id, NULL);
+        return;
+    }
+    int n = snprintf(k, sizeof(k), "%s %s", ref, id);
+    if (n > 0 && (size_t)n < sizeof(k))
+        json_object_object_add(m->loaded, k, NULL);
+}
+
+/*
+ * This instance's images as the caller's key may see them: the image (tag
+ * and pinned id) of each function the key may see, and each image an
+ * upload loaded through this instance (by the key itself, for a key
+ * limited to some functions). 0, or -1 with `e`.
+ */
+static int images_mine_read(app_call *c, images_mine *m, err_t *e)
+{
+    char *list = NULL, full[300];
+    buf_t log;
+    json_object *all = NULL, *v;
+    int rc = -1;
+
+    m->key = c->key;
+    m->tags = json_object_new_object();
+    m->ids = json_object_new_object();
+    m->loaded = json_object_new_object();
+    buf_init(&log, IMAGES_LOG_MAX);
+    if (store_list(c->t->app->store, &list, e) != 0 || images_log_read(c, &log, e) != 0)
+        goto done;
+    all = json_tokener_parse(list);
+    for (size_t i = 0; all != NULL && i < json_object_array_length(all); i++) {
+        json_object *rec = json_object_array_get_idx(all, i);
+        if (!keys_allows_function(c->key, rec))
+            continue;
+        images_full_ref(func_str(rec, "image"), full, sizeof(full));
+        json_object_object_add(m->tags, full, NULL);
+        if (json_object_object_get_ex(rec, "image_id", &v) &&
+            json_object_is_type(v, json_type_string))
+            json_object_object_add(m->ids, json_object_get_string(v), NULL);
+    }
+    images_log_each(&log, images_mine_line, m);
+    rc = 0;
+done:
+    json_object_put(all);
+    free(list);
+    buf_free(&log);
+    return rc;
+}
+
+static void images_mine_free(images_mine *m)
+{
+    json_object_put(m->tags);
+    json_object_put(m->ids);
+    json_object_put(m->loaded);
+}
+
+/* The tags of engine image `img` that are this instance's (a new array);
+ * `*keep` whether the image is shown at all (a tag of it, or its id). */
+static json_object *images_mine_tags(const images_mine *m, json_object *img, bool *keep)
+{
+    json_object *tags = images_tags(img), *out = json_object_new_array(), *v;
+    const char *id = json_object_object_get_ex(img, "Id", &v) ? json_object_get_string(v) : "";
+    char k[1024];
+    for (size_t i = 0; i < json_object_array_length(tags); i++) {
+        json_object *tag = json_object_array_get_idx(tags, i);
+        int n = snprintf(k, sizeof(k), "%s %s", json_object_get_string(tag), id);
+        if (json_object_object_get_ex(m->tags, json_object_get_string(tag), NULL) ||
+            (n > 0 && (size_t)n < sizeof(k) && json_object_object_get_ex(m->loaded, k, NULL)))
+            json_object_array_add(out, json_object_get(tag));
+    }
+    json_object_put(tags);
+    *keep = json_object_array_length(out) > 0 || json_object_object_get_ex(m->ids, id, NULL);
+    return out;
+}
+
 int images_list(app_call *c, err_t *e)
 {
     buf_t body;
     docker_result dr;
     json_object *list = NULL, *out = NULL;
+    images_mine mine = {0};
     int detail = images_detail(c->r), rc = -1;
 
     buf_init(&body, IMAGES_LIST_MAX);
@@ -633,6 +852,8 @@ int images_list(app_call *c, err_t *e)
         err_set(e, ERR_INVALID, "invalid_query", 0, "detail must be 1, true, 0 or false");
         goto done;
     }
+    if (images_mine_read(c, &mine, e) != 0)
+        goto done;
     docker_rc drc =
         docker_call(c->t->conn, "GET", "/images/json", NULL, IMAGES_LIST_TIMEOUT_MS, &body, &dr);
     if (drc != DOCKER_OK) {
@@ -647,18 +868,21 @@ int images_list(app_call *c, err_t *e)
     out = json_object_new_array();
     for (size_t i = 0; i < json_object_array_length(list); i++) {
         json_object *img = json_object_array_get_idx(list, i);
-        if (detail) {
-            json_object_array_add(out, images_detail_obj(img));
-            continue;
+        bool keep = false;
+        json_object *tags = images_mine_tags(&mine, img, &keep);
+        if (keep && detail) {
+            json_object *o = images_detail_obj(img);
+            json_object_object_add(o, "tags", json_object_get(tags));
+            json_object_array_add(out, o);
         }
-        json_object *tags = images_tags(img);
-        for (size_t j = 0; j < json_object_array_length(tags); j++)
+        for (size_t j = 0; keep && !detail && j < json_object_array_length(tags); j++)
             json_object_array_add(out, json_object_get(json_object_array_get_idx(tags, j)));
         json_object_put(tags);
     }
     http_send_json(c->r, 200, out, NULL);
     rc = 0;
 done:
+    images_mine_free(&mine);
     json_object_put(out);
     json_object_put(list);
     buf_free(&body);

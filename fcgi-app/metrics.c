@@ -503,24 +503,13 @@ static int metrics_render_outcomes(const metrics_snap *snap, uint32_t used, buf_
     return 0;
 }
 
-/* The series that are not per function. */
-static int metrics_render_platform(metrics_seg *s, const metrics_gauges *g, buf_t *out)
+/* The series that add up every function's traffic. */
+static int metrics_render_traffic(metrics_seg *s, const metrics_gauges *g, buf_t *out)
 {
     OUT("# HELP minilambda_async_queue_depth Async invocations waiting to run.\n"
         "# TYPE minilambda_async_queue_depth gauge\n"
         "minilambda_async_queue_depth %ld\n",
         g->queue_depth);
-    if (g->functions >= 0)
-        OUT("# HELP minilambda_functions Registered functions.\n"
-            "# TYPE minilambda_functions gauge\n"
-            "minilambda_functions %ld\n",
-            g->functions);
-    if (g->nup > 0)
-        OUT("# HELP minilambda_up Whether each part the platform needs works (1) or not (0), as "
-            "/healthz reports it.\n"
-            "# TYPE minilambda_up gauge\n");
-    for (int i = 0; i < g->nup; i++)
-        OUT("minilambda_up{component=\"%s\"} %d\n", g->up_name[i], g->up[i] ? 1 : 0);
     OUT("# HELP minilambda_http_requests_total HTTP responses by route template and code.\n"
         "# TYPE minilambda_http_requests_total counter\n");
     for (int r = 0; r < metrics_route_count; r++) {
@@ -547,6 +536,26 @@ static int metrics_render_platform(metrics_seg *s, const metrics_gauges *g, buf_
         (unsigned long long)atomic_load(&s->uploads[1]),
         (unsigned long long)atomic_load(&s->uploads[0]),
         (unsigned long long)atomic_load(&s->upload_bytes));
+    return 0;
+}
+
+/* The series that are not per function; for a filtered reader only those
+ * that say nothing of other functions' traffic. */
+static int metrics_render_platform(metrics_seg *s, const metrics_gauges *g, buf_t *out)
+{
+    if (g->functions >= 0)
+        OUT("# HELP minilambda_functions Registered functions.\n"
+            "# TYPE minilambda_functions gauge\n"
+            "minilambda_functions %ld\n",
+            g->functions);
+    if (g->nup > 0)
+        OUT("# HELP minilambda_up Whether each part the platform needs works (1) or not (0), as "
+            "/healthz reports it.\n"
+            "# TYPE minilambda_up gauge\n");
+    for (int i = 0; i < g->nup; i++)
+        OUT("minilambda_up{component=\"%s\"} %d\n", g->up_name[i], g->up[i] ? 1 : 0);
+    if (g->keep == NULL && metrics_render_traffic(s, g, out) != 0)
+        return -1;
     OUT("# HELP process_start_time_seconds Start time of the pool since the Unix epoch.\n"
         "# TYPE process_start_time_seconds gauge\n"
         "process_start_time_seconds %llu\n",
@@ -562,7 +571,11 @@ int metrics_render(metrics_t *m, const metrics_gauges *g, buf_t *out)
     metrics_snap *snap = calloc(m->seg->slots + 1, sizeof(*snap));
     if (snap == NULL)
         return -1;
-    uint32_t used = metrics_snapshot(m, snap);
+    uint32_t used = metrics_snapshot(m, snap), kept = 0;
+    for (uint32_t i = 0; i < used; i++)
+        if (g->keep == NULL || g->keep(snap[i].name, g->keep_arg))
+            snap[kept++] = snap[i];
+    used = kept;
     int rc = metrics_render_seed(snap, used, out) == 0 &&
                      metrics_render_outcomes(snap, used, out) == 0 &&
                      metrics_render_platform(m->seg, g, out) == 0

@@ -107,10 +107,16 @@ typedef struct {
     int nup;
     const char *up_name[METRICS_UP_MAX];
     bool up[METRICS_UP_MAX];
+    /* For a reader limited to some functions: whether `function`'s series
+     * are shown (NULL: all). With a filter, the series that add up every
+     * function's traffic (the queue depth, HTTP responses, image uploads)
+     * are left out too; `functions` is then the caller's count. */
+    bool (*keep)(const char *function, void *arg);
+    void *keep_arg; /* borrowed */
 } metrics_gauges;
 
-/* Append the whole exposition (text format 0.0.4) to `out`. Returns 0, or
- * -1 when `out` is full. */
+/* Append the whole exposition (text format 0.0.4) to `out`, with only the
+ * functions g->keep keeps. Returns 0, or -1 when `out` is full. */
 int metrics_render(metrics_t *m, const metrics_gauges *g, buf_t *out);
 
 /* Append `s` to `out` escaped as a label value (\\, \", \n). Returns 0/-1. */

@@ -220,10 +220,12 @@ static const openapi_prop openapi_image_upload[] = {
      NULL},
     {"file_size", "integer", OPENAPI_REQ, "Bytes of tar read.", 0, 0, NULL, NULL},
     {"retagged", "string[]", OPENAPI_REQ,
-     "Functions whose tag the load moved; they keep running the image they are pinned to.", 0, 0,
-     NULL, NULL},
-    {"pinned", "string[]", OPENAPI_REQ, "Functions not pinned yet, now pinned to the loaded image.",
+     "Functions the key may deploy whose tag the load moved; they keep running the image they "
+     "are pinned to.",
      0, 0, NULL, NULL},
+    {"pinned", "string[]", OPENAPI_REQ,
+     "Functions the key may deploy that were not pinned yet, now pinned to the loaded image.", 0, 0,
+     NULL, NULL},
     {"pushed", "string[]", 0,
      "With `MINILAMBDA_REGISTRY`: each loaded tag as pushed there, for the engines to pull.", 0, 0,
      NULL, NULL},
@@ -738,12 +740,19 @@ static const openapi_route openapi_routes[] = {
      .method = HTTP_GET,
      .op = "metrics",
      .summary = "Prometheus metrics",
+     .desc = "A key with a `functions` list sees only those functions' series, "
+             "`minilambda_functions` counting them, `minilambda_up` and "
+             "`process_start_time_seconds`: no series that adds up every function's traffic.",
      .answers = {{200, "text", "The text exposition (version 0.0.4)."}},
      .examples = openapi_ex_metrics},
     {.tmpl = "/images",
      .method = HTTP_GET,
      .op = "listImages",
-     .summary = "List the engine's images",
+     .summary = "List this instance's images",
+     .desc = "The engine's images that are this instance's: the image of each function the key "
+             "may see (by tag, and by the id it is pinned to) and each image loaded through "
+             "`POST /images` (a key with a `functions` list: by that key). Only those tags of "
+             "an image are listed.",
      .query = openapi_images_query,
      .answers = {{200, "#ImageList", "Tags, or objects with `?detail=1`."}},
      .errors = openapi_list_images,
@@ -1651,8 +1660,12 @@ static void openapi_gate_notes(unsigned flags, unsigned access, const char *desc
                 OPENAPI_NOTE(" or %s", keys_scope_name(bit));
         OPENAPI_NOTE(" may call it.");
     }
+    if (flags & ROUTE_FUNCTION)
+        OPENAPI_NOTE(" A key whose `functions` list leaves the function out gets 404 "
+                     "`not_found`, as for a function that does not exist.");
     if (flags & ROUTE_OWN)
-        OPENAPI_NOTE(" A key with only the invoke scope sees the runs it started.");
+        OPENAPI_NOTE(" A key with only the invoke scope sees the runs it started, a key with a "
+                     "`functions` list the runs of those; another run is 404 `not_found`.");
     if (flags & ROUTE_REDACT)
         OPENAPI_NOTE(" A key with only the read scope sees env values as `***`.");
     if (flags & ROUTE_ALLOWLIST)
@@ -1772,8 +1785,10 @@ static int openapi_build_doc(json_object *doc, err_t *e)
     openapi_add_str(bearer, "description",
                     "An API key (`mlk_...`). Required when MINILAMBDA_AUTH says so (by default: "
                     "when nginx binds a non-loopback address); 401 `unauthorized` without one, "
-                    "403 `forbidden` when its scopes or functions do not allow the call. The "
-                    "scopes listed on an operation are the ones that may call it.");
+                    "403 `forbidden` when its scopes do not allow the call. A function outside "
+                    "its `functions` list, or a run it may not see, is 404 `not_found`, as one "
+                    "that does not exist. The scopes listed on an operation are the ones that "
+                    "may call it.");
     json_object_object_add(schemes, "bearer", bearer);
     json_object_object_add(components, "securitySchemes", schemes);
     json_object_object_add(components, "schemas", b.schemas);

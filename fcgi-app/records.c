@@ -895,7 +895,7 @@ int records_list(records_t *r, const records_query *q, json_object **out, err_t 
     return 0;
 }
 
-static int records_not_found(const char *id, err_t *e)
+int records_not_found(const char *id, err_t *e)
 {
     return err_set(e, ERR_NOT_FOUND, NULL, 0, "invocation \"%.64s\" not found", id);
 }

@@ -91,6 +91,10 @@ int records_append(records_t *r, const records_call *call, err_t *e);
  * it is past the cap or the retention). Caller owns `*out`. */
 int records_get(records_t *r, const char *id, json_object **out, err_t *e);
 
+/* Set `e` to the 404 not_found of an invocation `id` that does not exist
+ * (given as well for one the caller's key may not see). -1. */
+int records_not_found(const char *id, err_t *e);
+
 /* A position in the newest-first order. */
 typedef struct {
     long long created_ms;

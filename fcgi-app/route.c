@@ -227,6 +227,23 @@ static int route_authenticate(app_call *c, const route_def *d, keys_key *key, bo
     return 0;
 }
 
+/* The function {ref} names, into c->function, when the caller's key may
+ * see it. A function outside the key's `functions` list answers exactly as
+ * one that does not exist (404 not_found, the same message), so that the
+ * key cannot tell the two apart. 0, or -1 with `e`. */
+static int route_function(app_call *c, err_t *e)
+{
+    if (c->function != NULL)
+        return 0;
+    if (store_get(c->t->app->store, c->ref, &c->function, e) != 0)
+        return -1;
+    if (keys_allows_function(c->key, c->function))
+        return 0;
+    json_object_put(c->function);
+    c->function = NULL;
+    return store_not_found(c->ref, e);
+}
+
 /* May the caller's key call route `d`, and at what rate? Sets the key's
  * view: only its own runs, env redacted. */
 static int route_authorize(app_call *c, const route_def *d, err_t *e)
@@ -234,8 +251,15 @@ static int route_authorize(app_call *c, const route_def *d, err_t *e)
     const keys_key *k = c->key;
     if (k == NULL || d->access == ROUTE_OPEN)
         return 0;
-    if (!(k->scopes & KEYS_ADMIN) && !(k->scopes & d->access))
+    if (!(k->scopes & KEYS_ADMIN) && !(k->scopes & d->access)) {
+        /* 403 only for a function the key may see: for one outside its
+         * list, a scope miss would say that the function exists. An
+         * unlimited key gets 403 before any lookup, whether {ref} exists
+         * or not. */
+        if ((d->flags & ROUTE_FUNCTION) && k->functions != NULL && route_function(c, e) != 0)
+            return -1;
         return err_set(e, ERR_FORBIDDEN, NULL, 0, "the key's scopes do not allow this route");
+    }
     unsigned wide = KEYS_ADMIN | (d->access & ~(KEYS_INVOKE | KEYS_READ));
     if ((d->flags & ROUTE_OWN) && !(k->scopes & (wide | KEYS_READ)))
         c->owner = k->id;
@@ -271,10 +295,8 @@ static int route_admit(app_call *c, const route_def *d, keys_key *key, bool *hav
         return err_set(e, ERR_FORBIDDEN, NULL, 0, "this address may not read %s", d->tmpl);
     if (route_authenticate(c, d, key, have_key, e) != 0 || route_authorize(c, d, e) != 0)
         return -1;
-    if ((d->flags & ROUTE_FUNCTION) && store_get(app->store, c->ref, &c->function, e) != 0)
+    if ((d->flags & ROUTE_FUNCTION) && route_function(c, e) != 0)
         return -1;
-    if ((d->flags & ROUTE_FUNCTION) && !keys_allows_function(c->key, c->function))
-        return err_set(e, ERR_FORBIDDEN, NULL, 0, "the key is not for function \"%.64s\"", c->ref);
     slots_pool pool = (d->flags & ROUTE_UPLOAD) ? SLOTS_UPLOAD : SLOTS_INVOKE;
     if ((d->flags & (ROUTE_SLOT | ROUTE_UPLOAD)) && route_take_slot(c, d, pool, e) != 0)
         return -1;

@@ -237,7 +237,7 @@ static json_object *store_find(json_object *root, const char *ref)
     return NULL;
 }
 
-static int store_not_found(const char *ref, err_t *e)
+int store_not_found(const char *ref, err_t *e)
 {
     return err_set(e, ERR_NOT_FOUND, NULL, 0, "function \"%.200s\" not found", ref);
 }

@@ -51,6 +51,10 @@ int store_list(store_t *s, char **out, err_t *e);
  * (json_object_put). 0, or -1 (`*out` NULL). */
 int store_get(store_t *s, const char *ref, json_object **out, err_t *e);
 
+/* Set `e` to the 404 not_found of a function `ref` that does not exist
+ * (the gate gives the same to a key that may not see `ref`). -1. */
+int store_not_found(const char *ref, err_t *e);
+
 /* Call `fn` on every record (borrowed, valid during the call only; `fn`
  * must not call the store) under the store's lock. 0, or -1 with `e` when
  * the file cannot be read. */

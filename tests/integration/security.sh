@@ -115,9 +115,9 @@ as "$INVOKE" GET "/invocations/$MINE"
 it_expect "invoke: its own run is readable" 200
 it_eq "the run notes the key that started it" "$INVOKE_ID" "$(it_jq .created_by)"
 as "$INVOKE" GET "/invocations/$THEIRS"
-it_expect "invoke: another key's run is not: 403" 403 forbidden
+it_expect "invoke: another key's run is not: 404, as if there were none" 404 not_found
 as "$INVOKE" DELETE "/invocations/$THEIRS"
-it_expect "invoke: nor cancellable: 403" 403 forbidden
+it_expect "invoke: nor cancellable: 404" 404 not_found
 as "$INVOKE" GET /invocations
 # Its synchronous call has a record too (records.sh): the async runs are
 # only its own, and so is every record listed.
@@ -154,9 +154,9 @@ LIMITED=$NEWKEY
 as_json "$LIMITED" POST /invoke/sa '{"event":2}'
 it_expect "functions [sa]: invoking sa 200" 200
 as_json "$LIMITED" POST /invoke/sb '{"event":2}'
-it_expect "functions [sa]: invoking sb 403" 403 forbidden
+it_expect "functions [sa]: invoking sb 404, as if there were no sb" 404 not_found
 as_json "$LIMITED" PATCH /functions/sb '{"timeout":9}'
-it_expect "functions [sa]: PATCH sb 403" 403 forbidden
+it_expect "functions [sa]: PATCH sb 404" 404 not_found
 as_json "$LIMITED" POST /functions "{\"name\":\"sd\",\"image\":\"$IT_BUSYBOX\"}"
 it_expect "functions [sa]: registering another name 403" 403 forbidden
 as "$LIMITED" GET /functions
