@@ -1651,8 +1651,11 @@ static void openapi_gate_notes(unsigned flags, unsigned access, const char *desc
                 OPENAPI_NOTE(" or %s", keys_scope_name(bit));
         OPENAPI_NOTE(" may call it.");
     }
-    if (flags & ROUTE_OWN)
+    if ((flags & ROUTE_OWN) && (access & KEYS_READ))
         OPENAPI_NOTE(" A key with only the invoke scope sees the runs it started.");
+    else if (flags & ROUTE_OWN)
+        OPENAPI_NOTE(" A key without admin or deploy acts on the runs it started only (read "
+                     "does not widen it); another key's run is 403.");
     if (flags & ROUTE_REDACT)
         OPENAPI_NOTE(" A key with only the read scope sees env values as `***`.");
     if (flags & ROUTE_ALLOWLIST)

@@ -42,7 +42,10 @@ static const route_def route_table[] = {
      DEPLOY | READ | INVOKE},
     {"/invocations/{id}", HTTP_POST, handlers_get_invocation, APP_CONTROL, ROUTE_OWN,
      DEPLOY | READ | INVOKE},
-    {"/invocations/{id}", HTTP_DELETE, handlers_cancel_invocation, APP_CONTROL, ROUTE_OWN, INVOKE},
+    /* Cancelling: an invoke key its own runs, a deploy key any run; read
+     * is not in the row, so it never lifts the own-runs restriction. */
+    {"/invocations/{id}", HTTP_DELETE, handlers_cancel_invocation, APP_CONTROL, ROUTE_OWN,
+     DEPLOY | INVOKE},
     {"/healthz", HTTP_GET, handlers_healthz, APP_CONTROL, 0, OPEN},
     {"/metrics", HTTP_GET, handlers_metrics, APP_CONTROL, ROUTE_ALLOWLIST, KEYS_METRICS},
     /* An upload holds a thread for as long as the client sends: it takes an
@@ -237,7 +240,8 @@ static int route_authorize(app_call *c, const route_def *d, err_t *e)
     if (!(k->scopes & KEYS_ADMIN) && !(k->scopes & d->access))
         return err_set(e, ERR_FORBIDDEN, NULL, 0, "the key's scopes do not allow this route");
     unsigned wide = KEYS_ADMIN | (d->access & ~(KEYS_INVOKE | KEYS_READ));
-    if ((d->flags & ROUTE_OWN) && !(k->scopes & (wide | KEYS_READ)))
+    /* read sees every run only on a route whose row grants read. */
+    if ((d->flags & ROUTE_OWN) && !(k->scopes & (wide | (d->access & KEYS_READ))))
         c->owner = k->id;
     if ((d->flags & ROUTE_REDACT) && !(k->scopes & wide))
         c->redact = true;
