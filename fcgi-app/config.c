@@ -331,6 +331,9 @@ static const config_def config_table[] = {
      "API keys: auto (required unless nginx binds loopback only), on, or off (loopback only)"},
     {"MINILAMBDA_AUTH_FAILURES", CONFIG_INT, F(auth_failures), "20", 1, 1000000, NULL,
      "failed key checks a minute from one address before it gets 429"},
+    {"MINILAMBDA_TRUSTED_PROXIES", CONFIG_STR, F(trusted_proxies), "", 0, 0, config_check_cidrs,
+     "CIDRs of proxies in front of nginx whose X-Forwarded-For names the client for the "
+     "failed-key limit; empty: none, the peer's address counts"},
     {"MINILAMBDA_MAX_UPLOADS", CONFIG_INT, F(max_uploads), "2", 1, 64, NULL,
      "image uploads at once, across all workers; more get 429"},
     {"MINILAMBDA_UPLOAD_MIN_RATE", CONFIG_LLONG, F(upload_min_rate), "65536", 0, INT64_MAX, NULL,
