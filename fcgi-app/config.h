@@ -74,6 +74,7 @@ typedef struct {
     char engines[4096];                  /* MINILAMBDA_ENGINES; "" = DOCKER_HOST alone */
     char registry[256];                  /* MINILAMBDA_REGISTRY: host:port, or "" */
     long long idempotency_max_bytes;     /* MINILAMBDA_IDEMPOTENCY_MAX_BYTES */
+    long long idempotency_key_max_bytes; /* MINILAMBDA_IDEMPOTENCY_KEY_MAX_BYTES: one key's share */
     /* Derived: */
     bool loopback_only;                       /* nginx binds a loopback address only */
     bool auth_required;                       /* every route but the open ones needs a key */
