@@ -19,7 +19,8 @@ int app_open(app_t *a, const config_t *cfg, slots_t *slots, throttle_t *throttle
     if ((a->store = store_open(cfg->data_dir, e)) == NULL ||
         (a->keys = keys_open(cfg->data_dir, e)) == NULL ||
         (a->async = async_open(cfg->data_dir, e)) == NULL ||
-        (a->idem = idem_open(cfg->data_dir, cfg->idempotency_max_bytes, e)) == NULL)
+        (a->idem = idem_open(cfg->data_dir, cfg->idempotency_max_bytes,
+                             cfg->idempotency_key_max_bytes, e)) == NULL)
         goto fail;
     records_limits lim = records_limits_of(cfg);
     if ((a->records = records_open(cfg->data_dir, &lim, e)) == NULL)

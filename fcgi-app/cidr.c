@@ -118,9 +118,24 @@ bool cidr_allows(const char *list, const char *addr)
 {
     cidr_probe probe;
     bool v4;
-    if (strspn(list, ", ") == strlen(list))
+    if (!cidr_any(list))
         return true;
     if (addr == NULL || cidr_addr(addr, probe.a, &v4) != 0)
         return false;
     return cidr_each(list, cidr_match_one, &probe) == 1;
+}
+
+bool cidr_any(const char *list)
+{
+    return strspn(list, ", ") != strlen(list);
+}
+
+int cidr_key(const char *addr, unsigned char out[16])
+{
+    bool v4;
+    if (addr == NULL || cidr_addr(addr, out, &v4) != 0)
+        return -1;
+    if (!v4)
+        memset(out + 8, 0, 8);
+    return 0;
 }

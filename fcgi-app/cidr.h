@@ -21,4 +21,14 @@ int cidr_check(const char *list, err_t *e);
  * allowed by a non-empty list. */
 bool cidr_allows(const char *list, const char *addr);
 
+/* Whether `list` names at least one entry (an empty list allows anyone in
+ * cidr_allows, but names no one). */
+bool cidr_any(const char *list);
+
+/* The 16 bytes that stand for `addr` as one client: an IPv4 address (or
+ * IPv4-mapped IPv6) exactly, as its mapped form; an IPv6 address by its
+ * /64, the rest zero (one host's share of addresses). 0, or -1 when
+ * `addr` is not an address. */
+int cidr_key(const char *addr, unsigned char out[16]);
+
 #endif

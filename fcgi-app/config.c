@@ -331,6 +331,9 @@ static const config_def config_table[] = {
      "API keys: auto (required unless nginx binds loopback only), on, or off (loopback only)"},
     {"MINILAMBDA_AUTH_FAILURES", CONFIG_INT, F(auth_failures), "20", 1, 1000000, NULL,
      "failed key checks a minute from one address before it gets 429"},
+    {"MINILAMBDA_TRUSTED_PROXIES", CONFIG_STR, F(trusted_proxies), "", 0, 0, config_check_cidrs,
+     "CIDRs of proxies in front of nginx whose X-Forwarded-For names the client for the "
+     "failed-key limit; empty: none, the peer's address counts"},
     {"MINILAMBDA_MAX_UPLOADS", CONFIG_INT, F(max_uploads), "2", 1, 64, NULL,
      "image uploads at once, across all workers; more get 429"},
     {"MINILAMBDA_UPLOAD_MIN_RATE", CONFIG_LLONG, F(upload_min_rate), "65536", 0, INT64_MAX, NULL,
@@ -360,6 +363,10 @@ static const config_def config_table[] = {
     {"MINILAMBDA_IDEMPOTENCY_MAX_BYTES", CONFIG_LLONG, F(idempotency_max_bytes), "268435456", 65536,
      INT64_MAX, NULL,
      "bytes the Idempotency-Key records may take on disk; past it a new key is 507"},
+    {"MINILAMBDA_IDEMPOTENCY_KEY_MAX_BYTES", CONFIG_LLONG, F(idempotency_key_max_bytes), NULL, 8192,
+     INT64_MAX, NULL,
+     "bytes the Idempotency-Key records of one API key may take (default a quarter of "
+     "MINILAMBDA_IDEMPOTENCY_MAX_BYTES, at most all of it); past it that key's new key is 507"},
     {"MINILAMBDA_LOG_LEVEL", CONFIG_LEVEL, F(level), "info", 0, 0, NULL,
      "error, warn, info or debug"},
 };
@@ -512,6 +519,12 @@ int config_load(config_t *c, err_t *e)
     if (c->max_unpacked_bytes == 0)
         c->max_unpacked_bytes =
             c->max_image_bytes > INT64_MAX / 8 ? INT64_MAX : c->max_image_bytes * 8;
+    /* One key's share: a quarter of the whole, so that one key filling
+     * its own leaves room for others. */
+    if (c->idempotency_key_max_bytes == 0)
+        c->idempotency_key_max_bytes = c->idempotency_max_bytes / 4;
+    if (c->idempotency_key_max_bytes > c->idempotency_max_bytes)
+        c->idempotency_key_max_bytes = c->idempotency_max_bytes;
     if (c->init[0] == '\0')
         config_default_init(c);
     if (c->engines[0] != '\0' && config_parse_engines(c->engines, c->engine, &c->nengines, e) != 0)

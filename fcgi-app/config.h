@@ -61,6 +61,7 @@ typedef struct {
     log_level level;                     /* MINILAMBDA_LOG_LEVEL */
     char auth[8];                        /* MINILAMBDA_AUTH: auto, on or off */
     int auth_failures;                   /* MINILAMBDA_AUTH_FAILURES: per address a minute */
+    char trusted_proxies[1024];          /* MINILAMBDA_TRUSTED_PROXIES: CIDRs, "" = none */
     int max_uploads;                     /* MINILAMBDA_MAX_UPLOADS: at once, all workers */
     long long upload_min_rate;           /* MINILAMBDA_UPLOAD_MIN_RATE, bytes/s; 0 off */
     int upload_rate_window;              /* MINILAMBDA_UPLOAD_RATE_WINDOW, seconds */
@@ -73,6 +74,7 @@ typedef struct {
     char engines[4096];                  /* MINILAMBDA_ENGINES; "" = DOCKER_HOST alone */
     char registry[256];                  /* MINILAMBDA_REGISTRY: host:port, or "" */
     long long idempotency_max_bytes;     /* MINILAMBDA_IDEMPOTENCY_MAX_BYTES */
+    long long idempotency_key_max_bytes; /* MINILAMBDA_IDEMPOTENCY_KEY_MAX_BYTES: one key's share */
     /* Derived: */
     bool loopback_only;                       /* nginx binds a loopback address only */
     bool auth_required;                       /* every route but the open ones needs a key */

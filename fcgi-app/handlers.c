@@ -575,8 +575,17 @@ static int handlers_run_of(app_call *c, json_object **rec, err_t *e)
         return -1;
     if (handlers_sees_run(*rec, c))
         return 0;
+    /* A key that reads every run (read) but acts on its own only (a
+     * cancel): the run it may read is refused, not hidden. */
+    bool readable = c->owner != NULL && c->key != NULL && (c->key->scopes & KEYS_READ) &&
+                    handlers_sees_run(*rec, &(app_call){.key = c->key});
     json_object_put(*rec);
     *rec = NULL;
+    if (readable)
+        return err_set(e, ERR_FORBIDDEN, NULL, 0,
+                       "invocation %.64s was started by another key: this key may read it, "
+                       "not act on it",
+                       c->ref);
     /* A run the key may not see (another key's, or of a function outside
      * its list) answers as one that does not exist: no 403 tells the key
      * that the id, or its function, is real. */

@@ -6,6 +6,7 @@
 #include <json-c/json.h>
 #include <openssl/evp.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,14 +32,24 @@ _Static_assert(ATOMIC_LLONG_LOCK_FREE == 2, "the usage counter is shared across 
 _Static_assert(IDEM_PATH >= CONFIG_PATH_MAX + 16 + 1 + IDEM_HASH_HEX + sizeof(".json.tmp"),
                "room for <dir>/<name>.json.tmp");
 
-/* The counter every process maps from the `usage` file. */
+/* One caller's share: claimed by a compare-and-swap of its tag, never
+ * freed until a recount. */
+typedef struct {
+    _Atomic uint64_t tag; /* the caller's 64 bits; 0: free */
+    _Atomic long long bytes;
+} idem_share;
+
+/* The counters every process maps from the `usage` file. */
 typedef struct {
     _Atomic long long bytes;
+    idem_share overflow; /* the callers past IDEM_CALLERS, together */
+    idem_share share[IDEM_CALLERS];
 } idem_usage_t;
 
 struct idem {
     char dir[CONFIG_PATH_MAX + 16];
     long long max_bytes;
+    long long caller_max_bytes;
     idem_usage_t *usage; /* mapped shared */
 };
 
@@ -74,7 +85,7 @@ static int idem_map_usage(idem_t *i, err_t *e)
     return 0;
 }
 
-idem_t *idem_open(const char *data_dir, long long max_bytes, err_t *e)
+idem_t *idem_open(const char *data_dir, long long max_bytes, long long caller_max_bytes, err_t *e)
 {
     idem_t *i = calloc(1, sizeof(*i));
     if (i == NULL) {
@@ -83,6 +94,9 @@ idem_t *idem_open(const char *data_dir, long long max_bytes, err_t *e)
     }
     int n = snprintf(i->dir, sizeof(i->dir), "%s/idempotency", data_dir);
     i->max_bytes = max_bytes < IDEM_MIN_BYTES ? IDEM_MIN_BYTES : max_bytes;
+    i->caller_max_bytes = caller_max_bytes < IDEM_MIN_CALLER_BYTES ? IDEM_MIN_CALLER_BYTES
+                          : caller_max_bytes > i->max_bytes        ? i->max_bytes
+                                                                   : caller_max_bytes;
     if (n < 0 || (size_t)n >= sizeof(i->dir)) {
         err_set(e, ERR_STORAGE, NULL, ENAMETOOLONG, "data dir path is too long");
         goto fail;
@@ -109,14 +123,54 @@ long long idem_usage(const idem_t *i)
     return atomic_load(&i->usage->bytes);
 }
 
-/* Count `delta` bytes more (fewer when negative). Growth past the bound is
- * refused: -1 with `e` and nothing counted. */
-static int idem_reserve(idem_t *i, long long delta, err_t *e)
+/* The share of caller `hex` (IDEM_CALLER_HEX digits), claimed when it has
+ * none; NULL for no caller (a record written before shares, or a bad
+ * name), which counts in the total only. */
+static _Atomic long long *idem_share_of(idem_t *i, const char *hex)
 {
+    char *end;
+    if (strlen(hex) != IDEM_CALLER_HEX || strspn(hex, "0123456789abcdef") != IDEM_CALLER_HEX)
+        return NULL;
+    uint64_t tag = strtoull(hex, &end, 16);
+    if (*end != '\0')
+        return NULL;
+    tag = tag != 0 ? tag : 1; /* 0 marks a free share */
+    for (size_t p = 0; p < IDEM_CALLERS; p++) {
+        idem_share *sh = &i->usage->share[(tag + p) % IDEM_CALLERS];
+        uint64_t cur = atomic_load(&sh->tag);
+        if (cur == 0 && atomic_compare_exchange_strong(&sh->tag, &cur, tag))
+            return &sh->bytes;
+        if (cur == tag)
+            return &sh->bytes;
+    }
+    return &i->usage->overflow.bytes;
+}
+
+long long idem_caller_usage(idem_t *i, const idem_entry *en)
+{
+    _Atomic long long *mine = idem_share_of(i, en->caller);
+    return mine != NULL ? atomic_load(mine) : 0;
+}
+
+/* Count `delta` bytes more (fewer when negative) for `en`, in the total
+ * and in its caller's share. Growth past either bound is refused: -1 with
+ * `e` and nothing counted. */
+static int idem_reserve(idem_t *i, const idem_entry *en, long long delta, err_t *e)
+{
+    _Atomic long long *mine = idem_share_of(i, en->caller);
     long long now = atomic_fetch_add(&i->usage->bytes, delta) + delta;
-    if (delta <= 0 || now <= i->max_bytes)
+    long long own = mine != NULL ? atomic_fetch_add(mine, delta) + delta : 0;
+    if (delta <= 0 || (now <= i->max_bytes && own <= i->caller_max_bytes))
         return 0;
     atomic_fetch_sub(&i->usage->bytes, delta);
+    if (mine != NULL)
+        atomic_fetch_sub(mine, delta);
+    if (own > i->caller_max_bytes)
+        return err_set(e, ERR_STORAGE_FULL, "idempotency_full", 0,
+                       "this API key's Idempotency-Key records take its share of %lld bytes "
+                       "(MINILAMBDA_IDEMPOTENCY_KEY_MAX_BYTES); retry without the header, or "
+                       "once its older keys expire",
+                       i->caller_max_bytes);
     return err_set(e, ERR_STORAGE_FULL, "idempotency_full", 0,
                    "the Idempotency-Key records take their limit of %lld bytes "
                    "(MINILAMBDA_IDEMPOTENCY_MAX_BYTES); retry without the header, or once older "
@@ -156,6 +210,17 @@ int idem_hash(const struct iovec *parts, int n, char *out, err_t *e)
         out[2 * k + 1] = hex[md[k] & 15];
     }
     out[IDEM_HASH_HEX] = '\0';
+    return 0;
+}
+
+int idem_caller(const char *scope, idem_entry *en, err_t *e)
+{
+    char full[IDEM_HASH_HEX + 1];
+    struct iovec part = {.iov_base = (void *)scope, .iov_len = strlen(scope)};
+    if (idem_hash(&part, 1, full, e) != 0)
+        return -1;
+    memcpy(en->caller, full, IDEM_CALLER_HEX);
+    en->caller[IDEM_CALLER_HEX] = '\0';
     return 0;
 }
 
@@ -259,6 +324,12 @@ static int idem_parse(const char *path, const buf_t *b, idem_entry *en, char *fp
         err_set(e, ERR_CORRUPT, NULL, 0, "%s is not an idempotency record", path);
         goto done;
     }
+    /* Records older than the shares name no caller: theirs stays as set. */
+    if (json_object_object_get_ex(meta, "caller", NULL) &&
+        idem_meta_str(meta, "caller", en->caller, sizeof(en->caller)) != 0) {
+        err_set(e, ERR_CORRUPT, NULL, 0, "%s is not an idempotency record", path);
+        goto done;
+    }
     en->status = (int)status;
     en->kept = status != 0 && json_object_get_boolean(kept);
     if (status == 0)
@@ -335,6 +406,8 @@ static json_object *idem_meta(const idem_entry *en, int status, const char *head
     json_object_object_add(m, "fingerprint", json_object_new_string(en->fingerprint));
     json_object_object_add(m, "id", json_object_new_string(en->id));
     json_object_object_add(m, "created_ms", json_object_new_int64(en->created_ms));
+    if (en->caller[0] != '\0')
+        json_object_object_add(m, "caller", json_object_new_string(en->caller));
     json_object_object_add(m, "status", json_object_new_int(status));
     if (status != 0) {
         json_object_object_add(m, "headers", json_object_new_string(headers));
@@ -354,7 +427,7 @@ static int idem_store(idem_t *i, idem_entry *en, json_object *meta, const char *
     size_t mlen;
     const char *text = json_object_to_json_string_length(meta, idem_json_flags, &mlen);
     long long cost = idem_cost((long long)(mlen + 1 + len));
-    if (idem_reserve(i, cost - en->charged, e) != 0)
+    if (idem_reserve(i, en, cost - en->charged, e) != 0)
         return -1;
     struct iovec iov[3] = {{.iov_base = (void *)text, .iov_len = mlen},
                            {.iov_base = "\n", .iov_len = 1},
@@ -364,7 +437,7 @@ static int idem_store(idem_t *i, idem_entry *en, json_object *meta, const char *
      * (an answer): a crash must find what was decided. Private: an answer
      * is meant for the one caller. */
     if (files_writev(path, iov, len > 0 ? 3 : 2, FILES_SYNC_DIR | FILES_PRIVATE, e) != 0) {
-        idem_reserve(i, en->charged - cost, e);
+        idem_reserve(i, en, en->charged - cost, e);
         return -1;
     }
     en->charged = cost;
@@ -411,7 +484,7 @@ int idem_forget(idem_t *i, idem_entry *en, err_t *e)
     idem_path(i, en->name, ".json", path, sizeof(path));
     if (en->on_disk && unlink(path) != 0 && errno != ENOENT)
         return err_sys(e, errno, "unlink", path);
-    idem_reserve(i, -en->charged, e);
+    idem_reserve(i, en, -en->charged, e);
     en->charged = 0;
     en->on_disk = false;
     /* A forgotten intent that came back after a crash would turn a retry
@@ -516,21 +589,58 @@ int idem_prune(idem_t *i, long long now_ms)
     return n;
 }
 
+/* The caller record `path` names into `caller` (IDEM_CALLER_HEX + 1
+ * bytes; "" when it names none or cannot be read: the total counts it all
+ * the same). */
+static void idem_file_caller(const char *path, char *caller)
+{
+    buf_t b;
+    size_t off;
+    caller[0] = '\0';
+    buf_init(&b, IDEM_META_MAX);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+        char head[IDEM_META_MAX];
+        ssize_t n = read(fd, head, sizeof(head));
+        close(fd);
+        json_object *meta = NULL;
+        if (n > 0 && buf_append(&b, head, (size_t)n) == BUF_OK)
+            meta = idem_meta_line(&b, &off);
+        if (meta != NULL && idem_meta_str(meta, "caller", caller, IDEM_CALLER_HEX + 1) != 0)
+            caller[0] = '\0';
+        json_object_put(meta);
+    }
+    buf_free(&b);
+}
+
 int idem_recount(idem_t *i, err_t *e)
 {
     char name[IDEM_HASH_HEX + 1], path[IDEM_PATH];
     struct stat st;
+    char caller[IDEM_CALLER_HEX + 1];
     long long total = 0;
     DIR *d = opendir(i->dir);
     if (d == NULL)
         return err_sys(e, errno, "opendir", i->dir);
+    /* No worker runs yet: the shares start again from the records. */
+    for (size_t k = 0; k < IDEM_CALLERS; k++) {
+        atomic_store(&i->usage->share[k].tag, 0);
+        atomic_store(&i->usage->share[k].bytes, 0);
+    }
+    atomic_store(&i->usage->overflow.bytes, 0);
     struct dirent *ent;
     while ((ent = readdir(d)) != NULL) {
         if (!idem_file_is(ent->d_name, ".json", name))
             continue;
         idem_path(i, name, ".json", path, sizeof(path));
-        if (stat(path, &st) == 0)
-            total += idem_cost((long long)st.st_size);
+        if (stat(path, &st) != 0)
+            continue;
+        long long cost = idem_cost((long long)st.st_size);
+        total += cost;
+        idem_file_caller(path, caller);
+        _Atomic long long *mine = idem_share_of(i, caller);
+        if (mine != NULL)
+            atomic_fetch_add(mine, cost);
     }
     closedir(d);
     atomic_store(&i->usage->bytes, total);

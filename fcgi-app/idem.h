@@ -19,10 +19,14 @@
  *
  * A record lives IDEM_TTL_MS from the first request; older ones count as
  * absent and the master's prune removes them. The bytes the records take
- * (in 4 KiB blocks, plus one for the lock file) are bounded: past the
- * bound a new key is ERR_STORAGE_FULL idempotency_full, and an answer
- * that does not fit, or is larger than IDEM_ANSWER_MAX, is kept as its
- * status, headers and length only.
+ * (in 4 KiB blocks, plus one for the lock file) are bounded, in all and
+ * per caller (its share): past either bound a new key is ERR_STORAGE_FULL
+ * idempotency_full, and an answer that does not fit, or is larger than
+ * IDEM_ANSWER_MAX, is kept as its status, headers and length only. A
+ * record names its caller by the first 64 bits of its scope's SHA-256
+ * (`caller`), so that a recount gives each share its records; the usage
+ * file holds IDEM_CALLERS shares, and callers past them (only when that
+ * many distinct callers kept records since the last recount) share one.
  *
  * Calls that can fail return -1 with the err_t filled in (storage kinds
  * naming the path, ERR_CORRUPT for a record that does not parse). Every
@@ -48,15 +52,23 @@
 #define IDEM_HEADERS_MAX 512
 /* The smallest bound a store accepts: a few records. */
 #define IDEM_MIN_BYTES (64LL * 1024)
+/* The smallest share of one caller: one record. */
+#define IDEM_MIN_CALLER_BYTES (8LL * 1024)
+/* Callers with a share of their own in the usage file. */
+#define IDEM_CALLERS 4096
+/* The hex digits that name a caller. */
+#define IDEM_CALLER_HEX 16
 
 typedef struct idem idem_t;
 
 /*
- * Open (creating the directory and the usage counter) the records in
- * `data_dir`, bounded at `max_bytes` (at least IDEM_MIN_BYTES). Returns a
- * handle (idem_close) or NULL with `e` filled in.
+ * Open (creating the directory and the usage counters) the records in
+ * `data_dir`, bounded at `max_bytes` (at least IDEM_MIN_BYTES) in all and
+ * `caller_max_bytes` (at least IDEM_MIN_CALLER_BYTES, at most
+ * `max_bytes`) per caller. Returns a handle (idem_close) or NULL with `e`
+ * filled in.
  */
-idem_t *idem_open(const char *data_dir, long long max_bytes, err_t *e);
+idem_t *idem_open(const char *data_dir, long long max_bytes, long long caller_max_bytes, err_t *e);
 
 /* Free the handle. NULL is a no-op. */
 void idem_close(idem_t *i);
@@ -82,9 +94,11 @@ typedef enum {
 } idem_state;
 
 /* One key's entry as a request sees it. Fill `name` and `fingerprint`
- * (idem_hash) after idem_entry_init; the rest is the store's. */
+ * (idem_hash), and `caller` (idem_caller), after idem_entry_init; the rest
+ * is the store's. */
 typedef struct {
     char name[IDEM_HASH_HEX + 1];        /* the (scope, key) hash */
+    char caller[IDEM_CALLER_HEX + 1];    /* whose share it counts in; "": none */
     char fingerprint[IDEM_HASH_HEX + 1]; /* the request's hash */
     int lock_fd;                         /* the entry's lock, or -1 */
     bool on_disk;                        /* a record (maybe expired) is under the name */
@@ -103,6 +117,10 @@ typedef struct {
 /* An empty entry that holds nothing. */
 void idem_entry_init(idem_entry *en);
 
+/* Name the caller of `scope` (an API key id, "" without one) in
+ * `en->caller`. 0, or -1 with `e` (as idem_hash). */
+int idem_caller(const char *scope, idem_entry *en, err_t *e);
+
 /*
  * Take the entry `en->name` without waiting and read its record, as of
  * `now_ms` (Unix ms; an older record than IDEM_TTL_MS is absent). Returns
@@ -116,7 +134,8 @@ int idem_begin(idem_t *i, idem_entry *en, long long now_ms, err_t *e);
 /*
  * Durably record the intent of the request holding `en` (IDEM_NEW): its
  * fingerprint and `id`, first seen at `now_ms`. 0, or -1 with `e`
- * (ERR_STORAGE_FULL idempotency_full past the bound; nothing changes).
+ * (ERR_STORAGE_FULL idempotency_full past the bound or the caller's share;
+ * nothing changes).
  */
 int idem_intent(idem_t *i, idem_entry *en, const char *id, long long now_ms, err_t *e);
 
@@ -150,5 +169,8 @@ int idem_recount(idem_t *i, err_t *e);
 
 /* The bytes counted now. */
 long long idem_usage(const idem_t *i);
+
+/* The bytes counted now in the share of `en->caller` (0 without one). */
+long long idem_caller_usage(idem_t *i, const idem_entry *en);
 
 #endif

@@ -34,7 +34,8 @@ static int once_hashes(const app_call *c, const char *key, const buf_t *body, id
         {.iov_base = (void *)type, .iov_len = strlen(type)},
         {.iov_base = body->data != NULL ? body->data : "", .iov_len = body->len},
     };
-    if (idem_hash(name, 2, en->name, e) != 0 || idem_hash(req, 4, en->fingerprint, e) != 0)
+    if (idem_hash(name, 2, en->name, e) != 0 || idem_hash(req, 4, en->fingerprint, e) != 0 ||
+        idem_caller(scope, en, e) != 0)
         return -1;
     return 0;
 }

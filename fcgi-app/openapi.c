@@ -1663,9 +1663,13 @@ static void openapi_gate_notes(unsigned flags, unsigned access, const char *desc
     if (flags & ROUTE_FUNCTION)
         OPENAPI_NOTE(" A key whose `functions` list leaves the function out gets 404 "
                      "`not_found`, as for a function that does not exist.");
-    if (flags & ROUTE_OWN)
+    if ((flags & ROUTE_OWN) && (access & KEYS_READ))
         OPENAPI_NOTE(" A key with only the invoke scope sees the runs it started, a key with a "
                      "`functions` list the runs of those; another run is 404 `not_found`.");
+    else if (flags & ROUTE_OWN)
+        OPENAPI_NOTE(" A key without admin or deploy acts on the runs it started only (read "
+                     "does not widen it); another key's run is 403 when the key may read it, "
+                     "else 404 `not_found`.");
     if (flags & ROUTE_REDACT)
         OPENAPI_NOTE(" A key with only the read scope sees env values as `***`.");
     if (flags & ROUTE_ALLOWLIST)

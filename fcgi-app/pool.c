@@ -442,7 +442,8 @@ static int pool_open(pool_master *m)
     slots_need_recovery(m->slots, SLOTS_ALL_ROWS);
     /* Counted before any worker writes: a count a dead process left high
      * is right again. The janitor prunes the records from then on. */
-    idem_t *idem = idem_open(cfg->data_dir, cfg->idempotency_max_bytes, &e);
+    idem_t *idem =
+        idem_open(cfg->data_dir, cfg->idempotency_max_bytes, cfg->idempotency_key_max_bytes, &e);
     int counted = idem != NULL ? idem_recount(idem, &e) : -1;
     idem_close(idem);
     if (counted != 0) {

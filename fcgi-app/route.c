@@ -13,6 +13,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "once.h"
+#include "throttle.h"
 
 #define FN ROUTE_FUNCTION
 #define ONCE ROUTE_IDEMPOTENT
@@ -42,7 +43,10 @@ static const route_def route_table[] = {
      DEPLOY | READ | INVOKE},
     {"/invocations/{id}", HTTP_POST, handlers_get_invocation, APP_CONTROL, ROUTE_OWN,
      DEPLOY | READ | INVOKE},
-    {"/invocations/{id}", HTTP_DELETE, handlers_cancel_invocation, APP_CONTROL, ROUTE_OWN, INVOKE},
+    /* Cancelling: an invoke key its own runs, a deploy key any run; read
+     * is not in the row, so it never lifts the own-runs restriction. */
+    {"/invocations/{id}", HTTP_DELETE, handlers_cancel_invocation, APP_CONTROL, ROUTE_OWN,
+     DEPLOY | INVOKE},
     {"/healthz", HTTP_GET, handlers_healthz, APP_CONTROL, 0, OPEN},
     {"/metrics", HTTP_GET, handlers_metrics, APP_CONTROL, ROUTE_ALLOWLIST, KEYS_METRICS},
     /* An upload holds a thread for as long as the client sends: it takes an
@@ -193,31 +197,85 @@ static const char *route_bearer(const char *h)
     return *h != '\0' ? h : NULL;
 }
 
+/* One hop of X-Forwarded-For, the `len` bytes at `p` less blanks: as text
+ * into `hop` and as a client key into `out`. 0, or -1 when it is not an
+ * address. */
+static int route_hop(const char *p, size_t len, char hop[64], unsigned char out[THROTTLE_ADDR_LEN])
+{
+    while (len > 0 && (*p == ' ' || *p == '\t')) {
+        p++;
+        len--;
+    }
+    while (len > 0 && (p[len - 1] == ' ' || p[len - 1] == '\t'))
+        len--;
+    if (len == 0 || len >= 64)
+        return -1;
+    memcpy(hop, p, len);
+    hop[len] = '\0';
+    return cidr_key(hop, out);
+}
+
+/*
+ * The client the failed-key limit counts for: the peer nginx saw
+ * (REMOTE_ADDR) or, when MINILAMBDA_TRUSTED_PROXIES lists the peer, the
+ * X-Forwarded-For hops from the right, each appended by a trusted proxy,
+ * up to the first that is not one. A hop that is not an address stops
+ * the walk at the proxy that reported it. A request with no address at
+ * all counts as the all-zero one.
+ */
+static void route_client(const app_call *c, unsigned char out[THROTTLE_ADDR_LEN])
+{
+    const char *list = c->t->app->cfg->trusted_proxies;
+    const char *peer = http_header(c->r, "REMOTE_ADDR");
+    const char *xff = http_header(c->r, "HTTP_X_FORWARDED_FOR");
+    unsigned char hop[THROTTLE_ADDR_LEN];
+    char text[64];
+
+    if (cidr_key(peer, out) != 0) {
+        memset(out, 0, THROTTLE_ADDR_LEN);
+        return;
+    }
+    if (xff == NULL || !cidr_any(list) || !cidr_allows(list, peer))
+        return;
+    size_t end = strlen(xff);
+    while (end > 0) {
+        size_t start = end;
+        while (start > 0 && xff[start - 1] != ',')
+            start--;
+        if (route_hop(xff + start, end - start, text, hop) != 0)
+            return;
+        memcpy(out, hop, sizeof(hop));
+        if (!cidr_allows(list, text))
+            return;
+        end = start > 0 ? start - 1 : 0;
+    }
+}
+
 /* Who is calling: find the key the request presents (`*key`, NULL when
- * none was given and none is needed). 0, or -1 with `e` (401, or 429 for
- * an address that failed too often this minute). */
+ * none was given and none is needed). 0, or -1 with `e`: 401, or 429 when
+ * the client failed too often this minute. The key is checked first: the
+ * failure limit refuses only a request without a valid key, so a valid key
+ * is served whatever its address's count. */
 static int route_authenticate(app_call *c, const route_def *d, keys_key *key, bool *have, err_t *e)
 {
     app_t *app = c->t->app;
-    const char *addr = http_header(c->r, "REMOTE_ADDR");
     const char *token = route_bearer(http_header(c->r, "HTTP_AUTHORIZATION"));
     bool needed = d->access != ROUTE_OPEN && app->cfg->auth_required;
+    unsigned char client[THROTTLE_ADDR_LEN];
 
     *have = false;
     if (token == NULL && !needed && http_header(c->r, "HTTP_AUTHORIZATION") == NULL)
         return 0;
-    if (addr == NULL)
-        addr = "";
-    if (throttle_failures(app->throttle, addr) >= app->cfg->auth_failures) {
-        c->retry_after = (throttle_minute_left() + 999) / 1000;
-        return err_set(e, ERR_LIMIT, "too_many_failures", 0,
-                       "too many failed key checks from this address; retry in a minute");
-    }
     int found = token != NULL ? keys_find(app->keys, token, key, e) : 0;
     if (found < 0)
         return -1;
     if (found == 0) {
-        throttle_fail(app->throttle, addr);
+        route_client(c, client);
+        if (throttle_fail(app->throttle, client) > app->cfg->auth_failures) {
+            c->retry_after = (throttle_minute_left() + 999) / 1000;
+            return err_set(e, ERR_LIMIT, "too_many_failures", 0,
+                           "too many failed key checks from this address; retry in a minute");
+        }
         return err_set(e, ERR_UNAUTHORIZED, NULL, 0,
                        token == NULL ? "this route needs an API key: Authorization: Bearer <key>"
                                      : "the API key is not known (revoked, or never issued)");
@@ -261,7 +319,8 @@ static int route_authorize(app_call *c, const route_def *d, err_t *e)
         return err_set(e, ERR_FORBIDDEN, NULL, 0, "the key's scopes do not allow this route");
     }
     unsigned wide = KEYS_ADMIN | (d->access & ~(KEYS_INVOKE | KEYS_READ));
-    if ((d->flags & ROUTE_OWN) && !(k->scopes & (wide | KEYS_READ)))
+    /* read sees every run only on a route whose row grants read. */
+    if ((d->flags & ROUTE_OWN) && !(k->scopes & (wide | (d->access & KEYS_READ))))
         c->owner = k->id;
     if ((d->flags & ROUTE_REDACT) && !(k->scopes & wide))
         c->redact = true;

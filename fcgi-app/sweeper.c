@@ -101,7 +101,8 @@ static int sweeper_open(sweeper_state *st, const sweeper_ctx *x, err_t *e)
         (st->records = records_open(x->cfg->data_dir, &lim, e)) == NULL ||
         (st->engines = engines_open(x->cfg, x->engines, e)) == NULL)
         return -1;
-    if ((st->idem = idem_open(x->cfg->data_dir, x->cfg->idempotency_max_bytes, e)) == NULL)
+    if ((st->idem = idem_open(x->cfg->data_dir, x->cfg->idempotency_max_bytes,
+                              x->cfg->idempotency_key_max_bytes, e)) == NULL)
         return -1;
     st->have_conns = engines_conns_init(&st->conns, st->engines) == 0;
     st->runtime = warm_new(x->slots, x->instance, x->cfg->init);

@@ -1,39 +1,62 @@
 #include "throttle.h"
 
-#include <stdatomic.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/mman.h>
 
 #include "clock.h"
 
-#define THROTTLE_ENTRIES 4096
 /* Tokens are counted in thousandths so a fractional rate refills smoothly. */
 #define THROTTLE_MILLI 1000
-#define THROTTLE_WRITTEN (1ULL << 31)
-#define THROTTLE_TOKENS (THROTTLE_WRITTEN - 1)
 
-/*
- * A bucket word: the high 32 bits are the time of the last refill in ms
- * since the mapping was made (wraps after 49 days, which only refills a
- * bucket early), bit 31 marks a word that was written (0 is a full bucket
- * never used), the low 31 bits are the tokens in thousandths.
- * A failure word: the high 32 bits the minute number, the low 32 the count.
- */
+_Static_assert(THROTTLE_ADDR_LEN <= THROTTLE_ID_MAX, "an address fits an entry's key");
+
+/* One entry. Entries are claimed, never freed: a key's probe run ends at
+ * the first entry never used, and a reused entry keeps the run whole. */
+typedef struct {
+    bool used;
+    unsigned char key[THROTTLE_ID_MAX]; /* the id, or the address, zero-padded */
+    long long idle_ms; /* from then on the entry is the same as none (its table's clock) */
+    long long at;      /* bucket: the last refill (monotonic ms); failures: the minute */
+    long long value;   /* bucket: tokens in thousandths; failures: the count */
+} throttle_entry;
+
+typedef struct {
+    pthread_mutex_t lock; /* process-shared, robust */
+    throttle_entry e[THROTTLE_SLOTS];
+} throttle_table;
+
 struct throttle {
-    long long origin_ms;
-    _Atomic uint64_t buckets[THROTTLE_ENTRIES];
-    _Atomic uint64_t failures[THROTTLE_ENTRIES];
+    throttle_table buckets;
+    throttle_table failures;
 };
 
-static uint64_t throttle_hash(const char *s)
+static uint64_t throttle_hash(const unsigned char *k)
 {
     uint64_t h = 1469598103934665603ULL;
-    for (; *s; s++) {
-        h ^= (unsigned char)*s;
+    for (size_t i = 0; i < THROTTLE_ID_MAX; i++) {
+        h ^= k[i];
         h *= 1099511628211ULL;
     }
     return h;
+}
+
+static int throttle_init_lock(pthread_mutex_t *m)
+{
+    pthread_mutexattr_t a;
+    int rc = pthread_mutexattr_init(&a);
+    if (rc != 0)
+        return rc;
+    rc = pthread_mutexattr_setpshared(&a, PTHREAD_PROCESS_SHARED);
+    if (rc == 0)
+        rc = pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST);
+    if (rc == 0)
+        rc = pthread_mutex_init(m, &a);
+    pthread_mutexattr_destroy(&a);
+    return rc;
 }
 
 throttle_t *throttle_create(void)
@@ -43,7 +66,14 @@ throttle_t *throttle_create(void)
     if (p == MAP_FAILED)
         return NULL;
     throttle_t *l = p;
-    l->origin_ms = clock_mono_ms();
+    int rc = throttle_init_lock(&l->buckets.lock);
+    if (rc == 0)
+        rc = throttle_init_lock(&l->failures.lock);
+    if (rc != 0) {
+        munmap(p, sizeof(throttle_t));
+        errno = rc;
+        return NULL;
+    }
     return l;
 }
 
@@ -53,39 +83,89 @@ void throttle_destroy(throttle_t *l)
         munmap(l, sizeof(*l));
 }
 
+/* Lock `t`, taking it over from a process that died holding it (its
+ * half-done update is at worst one odd count). False when it cannot be
+ * locked at all: the caller lets the request through. */
+static bool throttle_lock(throttle_table *t)
+{
+    int rc = pthread_mutex_lock(&t->lock);
+    if (rc == EOWNERDEAD)
+        rc = pthread_mutex_consistent(&t->lock);
+    return rc == 0;
+}
+
+static void throttle_unlock(throttle_table *t)
+{
+    pthread_mutex_unlock(&t->lock);
+}
+
+/*
+ * The entry of `key` in `t` (locked) as of `now`. `*fresh` is true when it
+ * had none: the entry returned was claimed for it (a free one, else one
+ * that is the same as none, else the one back to that soonest).
+ */
+static throttle_entry *throttle_find(throttle_table *t, const unsigned char *key, long long now,
+                                     bool *fresh)
+{
+    uint64_t h = throttle_hash(key);
+    throttle_entry *claim = NULL, *soonest = NULL;
+    *fresh = false;
+    for (int p = 0; p < THROTTLE_PROBES; p++) {
+        throttle_entry *x = &t->e[(h + (uint64_t)p) % THROTTLE_SLOTS];
+        if (!x->used) {
+            if (claim == NULL)
+                claim = x;
+            break;
+        }
+        if (memcmp(x->key, key, THROTTLE_ID_MAX) == 0)
+            return x;
+        if (claim == NULL && now >= x->idle_ms)
+            claim = x;
+        if (soonest == NULL || x->idle_ms < soonest->idle_ms)
+            soonest = x;
+    }
+    if (claim == NULL)
+        claim = soonest;
+    memcpy(claim->key, key, THROTTLE_ID_MAX);
+    claim->used = true;
+    *fresh = true;
+    return claim;
+}
+
 long throttle_take(throttle_t *l, const char *key_id, double rate)
 {
-    _Atomic uint64_t *b = &l->buckets[throttle_hash(key_id) % THROTTLE_ENTRIES];
-    uint64_t cap = rate >= 1 ? (uint64_t)(rate * THROTTLE_MILLI) : THROTTLE_MILLI;
-    if (cap > THROTTLE_TOKENS)
-        cap = THROTTLE_TOKENS;
-    uint32_t now = (uint32_t)(clock_mono_ms() - l->origin_ms);
-    uint64_t cur = atomic_load(b), next;
-    long wait;
-    do {
-        int32_t elapsed = (int32_t)(now - (uint32_t)(cur >> 32));
-        uint64_t tokens = cur & THROTTLE_TOKENS;
-        /* A word never written is a full bucket. */
-        if (cur == 0)
-            tokens = cap;
-        else if (elapsed > 0)
-            tokens += (uint64_t)((double)elapsed * rate);
-        if (tokens > cap)
-            tokens = cap;
-        wait = 0;
-        if (tokens < THROTTLE_MILLI) {
-            wait = (long)((double)(THROTTLE_MILLI - tokens) / rate) + 1;
-        } else {
-            tokens -= THROTTLE_MILLI;
-        }
-        next = (uint64_t)now << 32 | THROTTLE_WRITTEN | tokens;
-    } while (!atomic_compare_exchange_weak(b, &cur, next));
+    unsigned char key[THROTTLE_ID_MAX] = {0};
+    long long cap = rate >= 1 ? (long long)(rate * THROTTLE_MILLI) : THROTTLE_MILLI;
+    long long now = clock_mono_ms();
+    bool fresh;
+    long wait = 0;
+
+    memcpy(key, key_id, strnlen(key_id, THROTTLE_ID_MAX - 1));
+    if (!throttle_lock(&l->buckets))
+        return 0;
+    throttle_entry *b = throttle_find(&l->buckets, key, now, &fresh);
+    long long tokens = b->value;
+    if (fresh)
+        tokens = cap;
+    else if (now > b->at)
+        tokens += (long long)((double)(now - b->at) * rate);
+    if (tokens > cap)
+        tokens = cap;
+    if (tokens < THROTTLE_MILLI)
+        wait = (long)((double)(THROTTLE_MILLI - tokens) / rate) + 1;
+    else
+        tokens -= THROTTLE_MILLI;
+    b->value = tokens;
+    b->at = now;
+    /* Full again then: the same as a bucket never used. */
+    b->idle_ms = now + (long long)((double)(cap - tokens) / rate) + 1;
+    throttle_unlock(&l->buckets);
     return wait;
 }
 
-static uint32_t throttle_minute(void)
+static long long throttle_minute(long long wall_ms)
 {
-    return (uint32_t)(clock_wall_ms() / 60000);
+    return wall_ms / 60000;
 }
 
 long throttle_minute_left(void)
@@ -93,19 +173,22 @@ long throttle_minute_left(void)
     return (long)(60000 - clock_wall_ms() % 60000);
 }
 
-int throttle_fail(throttle_t *l, const char *addr)
+int throttle_fail(throttle_t *l, const unsigned char addr[THROTTLE_ADDR_LEN])
 {
-    _Atomic uint64_t *f = &l->failures[throttle_hash(addr) % THROTTLE_ENTRIES];
-    uint64_t minute = throttle_minute(), cur = atomic_load(f), next;
-    do {
-        uint64_t count = (cur >> 32) == minute ? (cur & 0xffffffffu) : 0;
-        next = minute << 32 | (count + 1);
-    } while (!atomic_compare_exchange_weak(f, &cur, next));
-    return (int)(next & 0xffffffffu);
-}
+    unsigned char key[THROTTLE_ID_MAX] = {0};
+    long long wall = clock_wall_ms(), minute = throttle_minute(wall);
+    bool fresh;
 
-int throttle_failures(throttle_t *l, const char *addr)
-{
-    uint64_t cur = atomic_load(&l->failures[throttle_hash(addr) % THROTTLE_ENTRIES]);
-    return (cur >> 32) == throttle_minute() ? (int)(cur & 0xffffffffu) : 0;
+    memcpy(key, addr, THROTTLE_ADDR_LEN);
+    if (!throttle_lock(&l->failures))
+        return 0;
+    throttle_entry *f = throttle_find(&l->failures, key, wall, &fresh);
+    if (fresh || f->at != minute)
+        f->value = 0;
+    f->at = minute;
+    f->value++;
+    f->idle_ms = (minute + 1) * 60000;
+    int n = (int)f->value;
+    throttle_unlock(&l->failures);
+    return n;
 }

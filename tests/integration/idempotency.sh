@@ -287,6 +287,7 @@ it_true "its key acts again: a new run, a new record" \
 # --- keys are per API key --------------------------------------------------------------
 ml_stop_all
 export MINILAMBDA_AUTH=on MINILAMBDA_IDEMPOTENCY_MAX_BYTES=65536
+export MINILAMBDA_IDEMPOTENCY_KEY_MAX_BYTES=32768
 it_start idem-auth
 D=$MINILAMBDA_DATA_DIR
 ADMIN=$(cat "$D/admin.key")
@@ -323,20 +324,46 @@ it_req GET /invocations -H "Authorization: Bearer $ADMIN"
 it_eq "two runs in all" 2 "$(it_jq length)"
 it_true "a's record is under a's scope" test -e "$(record shared-1 "$IDA")"
 
-# --- the bound ---------------------------------------------------------------------------
-# 64 KiB: eight keys of 8 KiB (a block and the lock's); two are taken.
-for k in 1 2 3 4 5 6; do
+# --- the bounds: each API key's share, and the whole ------------------------------------
+# 64 KiB in all, 32 KiB a key: a record costs 8 KiB (a block and the
+# lock's); a and b hold one each (shared-1).
+newkey c
+KC=$(it_jq .key)
+st=""
+for k in 1 2 3 4 5 6 7; do
     as "$KA" POST /invoke/echo/async "{\"event\":$k}" -H "Idempotency-Key: fill-$k"
-    need "fill-$k" 202
+    st+="$IT_STATUS "
 done
-as "$KA" POST /invoke/echo/async '{"event":7}' -H 'Idempotency-Key: fill-7'
-full="$IT_STATUS $(it_jq .code)"
-as "$KA" POST /invoke/echo/async '{"event":7}'
-it_eq "past MINILAMBDA_IDEMPOTENCY_MAX_BYTES a new key is 507 idempotency_full; no key: 202" \
-    "507 idempotency_full 202" "$full $IT_STATUS"
+it_eq "key a: three more keys fill its 32 KiB share exactly, the next ones are 507" \
+    "202 202 202 507 507 507 507 " "$st"
+it_expect "... 507 idempotency_full" 507 idempotency_full
+it_true "... naming the key's share" grep -q MINILAMBDA_IDEMPOTENCY_KEY_MAX_BYTES "$IT_BODY"
 it_true "... leaving no file of it (those kept stay)" \
-    test ! -e "$(record fill-7 "$IDA")" -a -e "$(record fill-6 "$IDA")"
+    test ! -e "$(record fill-4 "$IDA")" -a -e "$(record fill-3 "$IDA")"
+as "$KA" POST /invoke/echo/async '{"event":7}'
+it_expect "key a without the header: 202" 202
+as "$KB" POST /invoke/echo/async '{"event":1}' -H 'Idempotency-Key: b-1'
+it_expect "key b's next key still succeeds: 202 (a filled only its own share)" 202
+for k in 2 3; do
+    as "$KB" POST /invoke/echo/async "{\"event\":$k}" -H "Idempotency-Key: b-$k"
+    need "b-$k" 202
+done
+as "$KC" POST /invoke/echo/async '{"event":1}' -H 'Idempotency-Key: c-1'
+full="$IT_STATUS $(it_jq .code)"
+it_true "the whole bound still holds: 507 names MINILAMBDA_IDEMPOTENCY_MAX_BYTES" \
+    grep -q 'MINILAMBDA_IDEMPOTENCY_MAX_BYTES)' "$IT_BODY"
+as "$KC" POST /invoke/echo/async '{"event":1}'
+it_eq "past MINILAMBDA_IDEMPOTENCY_MAX_BYTES (a and b at their shares) a new key is 507; no key: 202" \
+    "507 idempotency_full 202" "$full $IT_STATUS"
 as "$KA" POST /invoke/echo/async '{"event":1}' -H 'Idempotency-Key: shared-1'
 it_eq "kept answers still replay" "$RA" "$(it_jq .invocation_id)"
+
+# --- the shares are counted again from the records at start-up ---------------------------
+ml_stop_all
+it_start idem-auth
+as "$KA" POST /invoke/echo/async '{"event":9}' -H 'Idempotency-Key: fill-9'
+it_expect "after a restart key a's share is still full: 507" 507 idempotency_full
+as "$KC" POST /invoke/echo/async '{"event":1}' -H 'Idempotency-Key: c-1'
+it_expect "and the whole too: 507 for c" 507 idempotency_full
 
 it_done

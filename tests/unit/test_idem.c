@@ -36,7 +36,7 @@ static int setup(void **state)
     snprintf(f->dir, sizeof(f->dir), "/tmp/ml-idem-test-XXXXXX");
     if (mkdtemp(f->dir) == NULL)
         return -1;
-    f->i = idem_open(f->dir, 1024 * 1024, &e);
+    f->i = idem_open(f->dir, 1024 * 1024, 1024 * 1024, &e);
     f->now = clock_wall_ms();
     *state = f;
     return f->i != NULL ? 0 : -1;
@@ -276,7 +276,7 @@ static void test_bound(void **state)
     err_t e;
     char key[16];
     idem_close(f->i);
-    f->i = idem_open(f->dir, IDEM_MIN_BYTES, &e);
+    f->i = idem_open(f->dir, IDEM_MIN_BYTES, IDEM_MIN_BYTES, &e);
     assert_non_null(f->i);
     assert_int_equal(idem_recount(f->i, &e), 0);
     /* An intent costs its block and one for the lock: eight fit. */
@@ -314,6 +314,61 @@ static void test_bound(void **state)
     assert_int_equal(idem_usage(f->i), 0);
 }
 
+/* An intent for `key` of caller `scope`: 0, or -1 with `e`. */
+static int intent_of(fixture *f, const char *scope, const char *key, err_t *e)
+{
+    idem_entry en;
+    entry(&en, scope, key, "{}");
+    assert_int_equal(idem_caller(scope, &en, e), 0);
+    assert_int_equal(idem_begin(f->i, &en, f->now, e), IDEM_NEW);
+    int rc = idem_intent(f->i, &en, ID1, f->now, e);
+    idem_end(f->i, &en);
+    return rc;
+}
+
+/* One caller fills its share, never the whole: another's first key fits. */
+static void test_caller_share(void **state)
+{
+    fixture *f = *state;
+    idem_entry en;
+    err_t e;
+    char key[16];
+    idem_close(f->i);
+    /* Eight records in all, two a caller. */
+    f->i = idem_open(f->dir, IDEM_MIN_BYTES, IDEM_MIN_BYTES / 4, &e);
+    assert_non_null(f->i);
+    assert_int_equal(idem_recount(f->i, &e), 0);
+    assert_int_equal(intent_of(f, "key-a", "k1", &e), 0);
+    assert_int_equal(intent_of(f, "key-a", "k2", &e), 0);
+    assert_int_equal(intent_of(f, "key-a", "k3", &e), -1);
+    assert_string_equal(err_code(&e), "idempotency_full");
+    assert_non_null(strstr(e.msg, "MINILAMBDA_IDEMPOTENCY_KEY_MAX_BYTES"));
+    assert_int_equal(intent_of(f, "key-b", "k1", &e), 0);
+    assert_int_equal(intent_of(f, "key-b", "k2", &e), 0);
+    for (int k = 0; k < 2; k++) {
+        snprintf(key, sizeof(key), "key-%d", k);
+        assert_int_equal(intent_of(f, key, "k1", &e), 0);
+        assert_int_equal(intent_of(f, key, "k2", &e), 0);
+    }
+    /* The whole is full now (four callers' two each): its bound. */
+    assert_int_equal(intent_of(f, "key-c", "k1", &e), -1);
+    assert_non_null(strstr(e.msg, "MINILAMBDA_IDEMPOTENCY_MAX_BYTES)"));
+    /* A recount gives each caller its records again. */
+    assert_int_equal(idem_recount(f->i, &e), 0);
+    assert_int_equal(idem_usage(f->i), IDEM_MIN_BYTES);
+    entry(&en, "key-a", "k9", "{}");
+    assert_int_equal(idem_caller("key-a", &en, &e), 0);
+    assert_int_equal(idem_caller_usage(f->i, &en), IDEM_MIN_BYTES / 4);
+    idem_end(f->i, &en);
+    /* Forgetting a record gives its share back. */
+    assert_int_equal(idem_prune(f->i, f->now + IDEM_TTL_MS + 1000), 8);
+    entry(&en, "key-a", "k9", "{}");
+    assert_int_equal(idem_caller("key-a", &en, &e), 0);
+    assert_int_equal(idem_caller_usage(f->i, &en), 0);
+    idem_end(f->i, &en);
+    assert_int_equal(intent_of(f, "key-a", "k3", &e), 0);
+}
+
 static void test_corrupt(void **state)
 {
     fixture *f = *state;
@@ -345,6 +400,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_busy_with_answer, setup, teardown),
         cmocka_unit_test_setup_teardown(test_answer_not_kept, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bound, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_caller_share, setup, teardown),
         cmocka_unit_test_setup_teardown(test_corrupt, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -22,6 +22,7 @@
 #include "config.h"
 #include "files.h"
 #include "keys.h"
+#include "cidr.h"
 #include "throttle.h"
 
 typedef struct {
@@ -244,25 +245,62 @@ static void test_throttle_rate(void **state)
     throttle_destroy(t);
 }
 
+/* The failure count of `addr` after one more failure. */
+static int fail_once(throttle_t *t, const char *addr)
+{
+    unsigned char k[THROTTLE_ADDR_LEN];
+    assert_int_equal(cidr_key(addr, k), 0);
+    return throttle_fail(t, k);
+}
+
 static void test_throttle_failures(void **state)
 {
     (void)state;
     throttle_t *t = throttle_create();
-    assert_int_equal(throttle_failures(t, "10.0.0.1"), 0);
+    assert_non_null(t);
     /* Failures count across processes sharing the mapping. */
     pid_t pid = fork();
     if (pid == 0) {
         for (int i = 0; i < 3; i++)
-            throttle_fail(t, "10.0.0.1");
+            fail_once(t, "10.0.0.1");
         _exit(0);
     }
     int status;
     waitpid(pid, &status, 0);
-    int n = throttle_failures(t, "10.0.0.1");
+    int n = fail_once(t, "10.0.0.1");
     /* Unless the minute turned meanwhile. */
-    assert_true(n == 3 || n == 0);
-    assert_int_equal(throttle_failures(t, "10.0.0.2"), 0);
+    assert_true(n == 4 || n == 1);
+    /* Exact per address: 127.0.11.225 shared 127.0.0.1's hashed bucket. */
+    assert_int_equal(fail_once(t, "127.0.11.225"), 1);
+    assert_int_equal(fail_once(t, "127.0.0.1"), 1);
+    /* IPv6 by its /64; an IPv4-mapped address is its IPv4 one. */
+    assert_int_equal(fail_once(t, "2001:db8:1:2::1"), 1);
+    n = fail_once(t, "2001:db8:1:2:ffff::9");
+    assert_true(n == 2 || n == 1);
+    assert_int_equal(fail_once(t, "2001:db8:1:3::1"), 1);
+    n = fail_once(t, "::ffff:127.0.11.225");
+    assert_true(n == 2 || n == 1);
+    unsigned char k[THROTTLE_ADDR_LEN];
+    assert_int_equal(cidr_key("not-an-address", k), -1);
     assert_true(throttle_minute_left() > 0 && throttle_minute_left() <= 60000);
+    throttle_destroy(t);
+}
+
+/* More keys than the table holds: every first request of each still
+ * passes (a full table gives way, it never refuses). */
+static void test_throttle_full(void **state)
+{
+    char id[THROTTLE_ID_MAX];
+    (void)state;
+    throttle_t *t = throttle_create();
+    assert_non_null(t);
+    for (int i = 0; i < 3 * THROTTLE_SLOTS; i++) {
+        snprintf(id, sizeof(id), "key-%d", i);
+        assert_int_equal(throttle_take(t, id, 1), 0);
+    }
+    /* A key just used keeps its bucket while others come and go. */
+    assert_int_equal(throttle_take(t, "mine", 1), 0);
+    assert_true(throttle_take(t, "mine", 1) > 0);
     throttle_destroy(t);
 }
 
@@ -309,6 +347,7 @@ int main(void)
         T(test_function_lists),
         cmocka_unit_test(test_throttle_rate),
         cmocka_unit_test(test_throttle_failures),
+        cmocka_unit_test(test_throttle_full),
         cmocka_unit_test(test_config_auth),
     };
 #undef T
