@@ -838,7 +838,7 @@ typedef struct {
     char id[RUNTIME_ID_LEN];
     char fid[RUNTIME_ID_LEN];
     long long mtime_ns; /* of its .json: a finished one was last written when it finished */
-    long long bytes;    /* its .json, .event and .result */
+    long long bytes;    /* blocks its .json, .event and .result take */
     bool finished, gone;
 } async_weight;
 
@@ -891,7 +891,8 @@ static int async_weigh(async_t *a, async_weight **out, size_t *n, long long *tot
             async_path(a, w->id, async_files[i], path, sizeof(path));
             if (stat(path, &st) != 0)
                 continue;
-            w->bytes += st.st_size;
+            /* What it takes on disk: three small files are three blocks. */
+            w->bytes += (long long)st.st_blocks * 512;
             if (i == 0)
                 w->mtime_ns = (long long)st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec;
         }
