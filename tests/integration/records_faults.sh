@@ -13,7 +13,11 @@
 #      segment's log, its index and every id shard, written with the pool
 #      stopped: after a restart the next call's record is listed and
 #      readable by id, and the metrics count the tails padded past and the
-#      lines readers skipped.
+#      lines readers skipped;
+#   4. damaged async runs (a truncated .json, a cut .event, a changed
+#      .event) written while no executor could claim them: each ends FAILED
+#      with code record_corrupt, readable by id, its files quarantined,
+#      logged and counted; a sound run beside them completes.
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -47,6 +51,7 @@ metric() {
     it_scrape
     it_metric0 "$1"
 }
+log_has() { grep -q -- "$1" "$MINILAMBDA_RUN_DIR/minilambda.log"; }
 
 # --- 1. a full disk ------------------------------------------------------
 export IT_DATA_DIR=$FULL/data
@@ -154,6 +159,44 @@ it_true "torn: readers count the lines they skipped" \
     test "$(it_metric0 minilambda_records_skipped_lines_total)" -ge 1
 it_true "torn: the index is whole lines again" \
     test $(($(stat -c %s "$(find "$dir" -name '*.idx' | sort | tail -1)") % 192)) -eq 0
+ml_stop_all
+
+# --- 4. damaged async runs --------------------------------------------------
+# No executor: the runs stay PENDING while their files are damaged.
+export MINILAMBDA_ASYNC_WORKERS=0
+it_start damaged
+D=$MINILAMBDA_DATA_DIR
+fn_sh echo 'cat'
+ev='{"event":"thirty-four bytes long"}'
+runs=()
+for _ in 1 2 3 4; do
+    it_async echo "$ev"
+    runs+=("$IT_INV")
+done
+torn=${runs[0]} cut=${runs[1]} changed=${runs[2]} sound=${runs[3]}
+it_true "damaged: the pool stops with 4 runs PENDING" it_stop_pool
+R=$D/async/records
+truncate -s 20 "$R/$torn.json"
+truncate -s 10 "$R/$cut.event"
+sed -i 's/thirty/thirtY/' "$R/$changed.event"
+export MINILAMBDA_ASYNC_WORKERS=1
+ml_start_pool || { echo "Bail out! the pool did not restart"; exit 1; }
+it_true "damaged: the sound run completes" it_inv_wait 60 "$sound" COMPLETED
+it_eq "damaged: with its event" "$(jq -c .event <<<"$ev")" "$(it_inv_field "$sound" .result.output | tr -d '\n')"
+declare -A damage=([$torn]="a truncated .json" [$cut]="a cut .event" [$changed]="a changed .event")
+for id in "$torn" "$cut" "$changed"; do
+    what=${damage[$id]}
+    it_true "damaged: the run with $what ends FAILED" it_inv_wait 30 "$id" FAILED
+    it_eq "damaged: $what: code record_corrupt" record_corrupt "$(it_inv_field "$id" .code)"
+    it_true "damaged: $what: its files are quarantined" \
+        test -f "$D/async/quarantine/$id.json" -a -f "$D/async/quarantine/$id.event"
+    it_true "damaged: $what: the log says so" log_has "async invocation $id: .*record_corrupt"
+done
+it_eq "damaged: the quarantined .json is the damaged one, as it was" 20 "$(stat -c %s "$D/async/quarantine/$torn.json")"
+it_eq "damaged: minilambda_async_corrupt_total counts 3" 3 "$(metric minilambda_async_corrupt_total)"
+# (By id: the run whose .json was lost keeps its function's id, not its name.)
+it_eq "damaged: the function's runs list 1 COMPLETED, 3 FAILED" "COMPLETED:1 FAILED:3" \
+    "$(curl -sf "$BASE/invocations?function=${FID[echo]}" | jq -r '[.[].status] | group_by(.) | map("\(.[0]):\(length)") | join(" ")')"
 
 it_no_containers_left
 it_done
