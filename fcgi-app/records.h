@@ -12,7 +12,10 @@
  *                                  byte; <xx>.old while the janitor compacts
  *
  * A record is three appends (O_APPEND, one write(2) each, no fsync): sync
- * records are best-effort durable, unlike async ones. The newest segment of
+ * records are best-effort durable, unlike async ones. Each append first
+ * pads past a torn tail a cut-short write left (never truncating it: other
+ * processes append to the same files), so the next record is never lost
+ * with it; readers skip such lines and count them. The newest segment of
  * a function takes the appends of every process; once it is past the
  * segment size the next append starts the next one. Listing reads index
  * lines from the newest backwards and stops once nothing older can enter the
