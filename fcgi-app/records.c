@@ -438,7 +438,8 @@ static size_t records_align(int fd, size_t width, char *pad)
 }
 
 /* Append `line` (`len` bytes) to `fd` (named `path`), after the pad that
- * re-aligns a torn tail (counted as `torn`). */
+ * re-aligns a torn tail (counted as `torn` once it is written, so a tail
+ * that waits out a full disk counts once). */
 static int records_put(records_t *r, int fd, const char *path, size_t width, const char *line,
                        size_t len, metrics_storage_event torn, err_t *e)
 {
@@ -447,9 +448,11 @@ static int records_put(records_t *r, int fd, const char *path, size_t width, con
     struct iovec v[3] = {{.iov_base = pad, .iov_len = n},
                          {.iov_base = (void *)line, .iov_len = len},
                          {.iov_base = "\n", .iov_len = width > 0 ? 0 : 1}};
+    if (files_append(fd, path, v, 3, e) != 0)
+        return -1;
     if (n > 0)
         metrics_storage(r->metrics, torn, 1);
-    return files_append(fd, path, v, 3, e);
+    return 0;
 }
 
 /* Blank the index line at `off` of `path`, whose record's id line could

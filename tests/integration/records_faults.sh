@@ -100,6 +100,12 @@ done
 it_eq "space back: records are kept again, no restart (5 of 5)" 5 "$back"
 it_eq "space back: the listing has them all" "$((1 + kept + 5))" "$(it_inv_count "function=rec&limit=1000")"
 it_eq "space back: still one segment" "$segs" "$(segments "${FID[rec]}")"
+it_scrape
+torn_log=$(it_metric0 'minilambda_records_torn_total{file="log"}')
+torn_idx=$(it_metric0 'minilambda_records_torn_total{file="index"}')
+echo "# full disk: torn tails padded past once space returned: log $torn_log, index $torn_idx"
+it_true "space back: a tail torn by the full disk is padded past once ($torn_log, $torn_idx)" \
+    test "$torn_log" -le 1 -a "$torn_idx" -le 1
 ml_stop_all
 unset IT_DATA_DIR
 
