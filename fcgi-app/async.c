@@ -795,6 +795,30 @@ static int async_record_outcome(async_t *a, async_job *job, json_object *rec,
     return async_store(a, rec, e);
 }
 
+/* The record of `job` was damaged while it ran (under the lock):
+ * quarantined as a claim would, with the outcome `res` (NULL: none, the
+ * engine failed it) kept beside it, as the run did end. 0, or -1 with
+ * `e`. */
+static int async_quarantine_ran(async_t *a, async_job *job, const runtime_result *res, err_t *e)
+{
+    char path[ASYNC_PATH];
+    size_t len;
+    const char *why = "its record (.json) did not parse when its outcome was saved";
+    if (async_quarantine(a, job->id, job->function_id, NULL, why, e) != 0)
+        return -1;
+    log_error("async invocation %s: %s; FAILED (record_corrupt), its files moved to %s", job->id,
+              why, a->quarantine);
+    metrics_storage(a->metrics, METRICS_ASYNC_CORRUPT, 1);
+    if (res == NULL)
+        return 0;
+    json_object *result = async_result(res);
+    const char *text = json_object_to_json_string_length(result, async_json_flags, &len);
+    async_path(a, job->id, ".result", path, sizeof(path));
+    int rc = files_write(path, text, len, 0, e);
+    json_object_put(result);
+    return rc;
+}
+
 int async_finish(async_t *a, async_job *job, const runtime_result *res, long long retry_base_ms,
                  err_t *e)
 {
@@ -804,9 +828,12 @@ int async_finish(async_t *a, async_job *job, const runtime_result *res, long lon
     if (lfd < 0)
         return -1;
     json_object *rec = async_load(a, job->id);
+    async_path(a, job->id, ".json", path, sizeof(path));
     /* One cancelled meanwhile stays as the canceller left it. */
     if (rec != NULL && async_status_of(rec) == STATUS_REC_RUNNING)
         rc = async_record_outcome(a, job, rec, res, retry_base_ms, e);
+    else if (rec == NULL && access(path, F_OK) == 0)
+        rc = async_quarantine_ran(a, job, res, e);
     files_unlock(lfd);
     /* The claim goes only once the record has its new state; otherwise it
      * stays in running/ for async_recover. */
@@ -918,6 +945,9 @@ int async_release(async_t *a, async_job *job, err_t *e)
     if (lfd < 0)
         return -1;
     json_object *rec = async_load(a, job->id);
+    async_path(a, job->id, ".json", path, sizeof(path));
+    if (rec == NULL && access(path, F_OK) == 0)
+        rc = async_quarantine_ran(a, job, NULL, e);
     /* One cancelled meanwhile stays as the canceller left it. */
     if (rec != NULL && async_status_of(rec) == STATUS_REC_RUNNING) {
         json_object_object_add(rec, "attempts", json_object_new_int(job->attempt - 1));

@@ -120,8 +120,9 @@ bool async_is_cancelled(async_t *a, const char *id);
  * Record the outcome of a claimed run: its final status with its result,
  * or PENDING again (requeued with exponential backoff from `retry_base_ms`)
  * when it failed and has attempts left. A run cancelled meanwhile stays
- * CANCELLED. Releases the claim on success; on -1 the claim stays for
- * async_recover.
+ * CANCELLED; one whose record stopped parsing meanwhile is quarantined as a
+ * claim would, FAILED record_corrupt with this outcome as its result.
+ * Releases the claim on success; on -1 the claim stays for async_recover.
  */
 int async_finish(async_t *a, async_job *job, const runtime_result *res, long long retry_base_ms,
                  err_t *e);
@@ -129,8 +130,9 @@ int async_finish(async_t *a, async_job *job, const runtime_result *res, long lon
 /*
  * Give a claimed run back as if it had never been claimed: PENDING again
  * with its attempts as they were, due now (the engine failed it, not the
- * function). A run cancelled meanwhile stays CANCELLED. Releases the claim
- * on success; on -1 the claim stays for async_recover.
+ * function). A run cancelled meanwhile stays CANCELLED; one whose record
+ * stopped parsing is quarantined (FAILED record_corrupt). Releases the
+ * claim on success; on -1 the claim stays for async_recover.
  */
 int async_release(async_t *a, async_job *job, err_t *e);
 

@@ -17,7 +17,8 @@
 #   4. damaged async runs (a truncated .json, a cut .event, a changed
 #      .event) written while no executor could claim them: each ends FAILED
 #      with code record_corrupt, readable by id, its files quarantined,
-#      logged and counted; a sound run beside them completes.
+#      logged and counted; a sound run beside them completes; a run whose
+#      .json is truncated while it runs ends the same way, its outcome kept.
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -203,6 +204,19 @@ it_eq "damaged: minilambda_async_corrupt_total counts 3" 3 "$(metric minilambda_
 # (By id: the run whose .json was lost keeps its function's id, not its name.)
 it_eq "damaged: the function's runs list 1 COMPLETED, 3 FAILED" "COMPLETED:1 FAILED:3" \
     "$(curl -sf "$BASE/invocations?function=${FID[echo]}" | jq -r '[.[].status] | group_by(.) | map("\(.[0]):\(length)") | join(" ")')"
+
+# Damaged while it runs: its outcome is kept beside the FAILED record.
+fn_sh slow 'sleep 2; cat'
+it_async slow "$ev"
+running=$IT_INV
+it_true "damaged while running: the run is RUNNING" it_inv_wait 20 "$running" RUNNING
+truncate -s 20 "$R/$running.json"
+it_true "damaged while running: it ends FAILED" it_inv_wait 30 "$running" FAILED
+it_eq "damaged while running: code record_corrupt" record_corrupt "$(it_inv_field "$running" .code)"
+it_eq "damaged while running: with the outcome it had" "$(jq -c .event <<<"$ev")" \
+    "$(it_inv_field "$running" .result.output | tr -d '\n')"
+it_true "damaged while running: its files are quarantined" test -f "$D/async/quarantine/$running.json"
+it_eq "damaged while running: counted (4 in all)" 4 "$(metric minilambda_async_corrupt_total)"
 
 it_no_containers_left
 it_done
