@@ -622,7 +622,7 @@ static bool async_damaged(json_object *rec, const buf_t *ev, bool have_ev, char 
 /*
  * Quarantine run `id` of function `fid` (under the lock): its files are
  * moved under async/quarantine/ as they are, and a FAILED record with code
- * record_corrupt, saying `why`, takes their place, so the client that was
+ * record_corrupt, saying `why` (a sentence), takes their place, so the client that was
  * answered 202 learns what became of it. `old` (NULL when it did not
  * parse) gives what it still knows. 0, or -1 with `e` (the claim must then
  * stay for recovery).
@@ -654,10 +654,7 @@ static int async_quarantine(async_t *a, const char *id, const char *fid, json_ob
             rec, ints[i],
             json_object_new_int(old ? json_object_get_int(json_object_object_get(old, ints[i]))
                                     : i == 1));
-    snprintf(msg, sizeof(msg),
-             "the run was damaged on disk (%s) and did not run; its files are kept in "
-             "async/quarantine/",
-             why);
+    snprintf(msg, sizeof(msg), "%s; its files are kept in async/quarantine/", why);
     async_set_str(rec, "error", msg);
     async_set_str(rec, "code", "record_corrupt");
     async_set_str(rec, "start", NULL);
@@ -677,7 +674,7 @@ static int async_quarantine(async_t *a, const char *id, const char *fid, json_ob
  */
 static int async_start(async_t *a, async_job *job, const char *marker, err_t *e)
 {
-    char now[CLOCK_RFC3339_LEN], path[ASYNC_PATH], why[160], fid[RUNTIME_ID_LEN];
+    char now[CLOCK_RFC3339_LEN], path[ASYNC_PATH], why[160], msg[256], fid[RUNTIME_ID_LEN];
     err_t re;
     int lfd = files_lock(a->lock, e);
     if (lfd < 0)
@@ -693,9 +690,14 @@ static int async_start(async_t *a, async_job *job, const char *marker, err_t *e)
     } else if (rec == NULL || st == STATUS_REC_PENDING) {
         async_path(a, job->id, ".event", path, sizeof(path));
         bool have_ev = rec != NULL && files_read(path, &job->event, &re) == 0;
-        if (async_damaged(rec, &job->event, have_ev, why, sizeof(why))) {
+        if (rec != NULL && !have_ev && re.sys != ENOENT && re.sys != EFBIG) {
+            /* Unreadable for now, not damaged: left for recovery. */
+            *e = re;
+            rc = -1;
+        } else if (async_damaged(rec, &job->event, have_ev, why, sizeof(why))) {
             async_marker_function(marker, fid, sizeof(fid));
-            rc = async_quarantine(a, job->id, fid, rec, why, e) == 0 ? 0 : -1;
+            snprintf(msg, sizeof(msg), "the run was damaged on disk and did not run: %s", why);
+            rc = async_quarantine(a, job->id, fid, rec, msg, e) == 0 ? 0 : -1;
             if (rc == 0) {
                 log_error("async invocation %s: %s; FAILED (record_corrupt), its files moved to "
                           "%s",
@@ -803,7 +805,7 @@ static int async_quarantine_ran(async_t *a, async_job *job, const runtime_result
 {
     char path[ASYNC_PATH];
     size_t len;
-    const char *why = "its record (.json) did not parse when its outcome was saved";
+    const char *why = "the run's record (.json) was damaged on disk while it ran";
     if (async_quarantine(a, job->id, job->function_id, NULL, why, e) != 0)
         return -1;
     log_error("async invocation %s: %s; FAILED (record_corrupt), its files moved to %s", job->id,
