@@ -25,6 +25,8 @@ int app_open(app_t *a, const config_t *cfg, slots_t *slots, throttle_t *throttle
     records_limits lim = records_limits_of(cfg);
     if ((a->records = records_open(cfg->data_dir, &lim, e)) == NULL)
         goto fail;
+    records_set_metrics(a->records, metrics);
+    async_set_metrics(a->async, metrics);
     store_limit(a->store, cfg->max_functions);
     if ((a->engines = engines_open(cfg, engines, e)) == NULL)
         goto fail;

@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <openssl/evp.h>
 #include <pthread.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -43,7 +44,9 @@ struct async {
     char records[CONFIG_PATH_MAX + 32];
     char queue[CONFIG_PATH_MAX + 32];
     char running[CONFIG_PATH_MAX + 32];
+    char quarantine[CONFIG_PATH_MAX + 32];
     char lock[CONFIG_PATH_MAX + 32];
+    metrics_t *metrics; /* borrowed; NULL: nothing counted */
 };
 
 static const int async_json_flags = JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE;
@@ -60,14 +63,20 @@ async_t *async_open(const char *data_dir, err_t *e)
     snprintf(a->records, sizeof(a->records), "%s/records", a->root);
     snprintf(a->queue, sizeof(a->queue), "%s/queue", a->root);
     snprintf(a->running, sizeof(a->running), "%s/running", a->root);
+    snprintf(a->quarantine, sizeof(a->quarantine), "%s/quarantine", a->root);
     snprintf(a->lock, sizeof(a->lock), "%s/records.lock", a->root);
     if (files_mkdir(data_dir, e) != 0 || files_mkdir(a->root, e) != 0 ||
         files_mkdir(a->records, e) != 0 || files_mkdir(a->queue, e) != 0 ||
-        files_mkdir(a->running, e) != 0) {
+        files_mkdir(a->running, e) != 0 || files_mkdir(a->quarantine, e) != 0) {
         free(a);
         return NULL;
     }
     return a;
+}
+
+void async_set_metrics(async_t *a, metrics_t *m)
+{
+    a->metrics = m;
 }
 
 void async_close(async_t *a)
@@ -204,6 +213,19 @@ static int async_enqueue(async_t *a, const char *id, const char *fid, long long 
     return files_sync_dir(a->queue, e);
 }
 
+/* The SHA-256 of `len` bytes at `data` in hex into `out` (65 bytes). 0,
+ * or -1. */
+static int async_sha256(const void *data, size_t len, char *out)
+{
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int n = 0;
+    if (EVP_Digest(data, len, md, &n, EVP_sha256(), NULL) != 1 || n != 32)
+        return -1;
+    for (unsigned int i = 0; i < n; i++)
+        snprintf(out + 2 * i, 3, "%02x", md[i]);
+    return 0;
+}
+
 /* A new PENDING record of `function`, started by key `creator` (or NULL). */
 static json_object *async_new_record(json_object *function, const char *id, int timeout_s,
                                      const char *creator)
@@ -285,6 +307,14 @@ int async_accept(async_t *a, json_object *function, const char *event, size_t le
     if (want != NULL)
         snprintf(id, sizeof(id), "%s", want);
     json_object *rec = async_new_record(function, id, timeout_s, creator);
+    /* What the event must be when it is claimed: a damaged one never runs. */
+    char sum[65];
+    if (async_sha256(event, len, sum) != 0) {
+        json_object_put(rec);
+        return err_set(e, ERR_INTERNAL, NULL, 0, "EVP_Digest(sha256) failed");
+    }
+    json_object_object_add(rec, "event_bytes", json_object_new_int64((int64_t)len));
+    async_set_str(rec, "event_sha256", sum);
 
     /* Event and record first (one directory sync covers both), marker last:
      * a marker always has a record. */
@@ -559,28 +589,132 @@ static int async_next(async_t *a, char *out, size_t outlen, long long *next_due_
     return have_after || have_first;
 }
 
+/* Why the run `rec` (NULL: its record does not parse) cannot run with the
+ * event read into `ev`, into `why`; false when it can. A record written
+ * before events had a length and checksum is taken as it is. */
+static bool async_damaged(json_object *rec, const buf_t *ev, bool have_ev, char *why, size_t whylen)
+{
+    json_object *v;
+    char sum[65];
+    if (rec == NULL) {
+        snprintf(why, whylen, "its record (.json) does not parse");
+        return true;
+    }
+    if (!have_ev) {
+        snprintf(why, whylen, "its event (.event) cannot be read");
+        return true;
+    }
+    if (json_object_object_get_ex(rec, "event_bytes", &v) &&
+        json_object_get_int64(v) != (int64_t)ev->len) {
+        snprintf(why, whylen, "its event is %zu bytes, %lld were accepted", ev->len,
+                 (long long)json_object_get_int64(v));
+        return true;
+    }
+    if (json_object_object_get_ex(rec, "event_sha256", &v) &&
+        (async_sha256(ev->data ? ev->data : "", ev->len, sum) != 0 ||
+         strcmp(sum, json_object_get_string(v)) != 0)) {
+        snprintf(why, whylen, "its event does not match the checksum taken when it was accepted");
+        return true;
+    }
+    return false;
+}
+
+/*
+ * Quarantine run `id` of function `fid` (under the lock): its files are
+ * moved under async/quarantine/ as they are, and a FAILED record with code
+ * record_corrupt, saying `why` (a sentence), takes their place, so the client that was
+ * answered 202 learns what became of it. `old` (NULL when it did not
+ * parse) gives what it still knows. 0, or -1 with `e` (the claim must then
+ * stay for recovery).
+ */
+static int async_quarantine(async_t *a, const char *id, const char *fid, json_object *old,
+                            const char *why, err_t *e)
+{
+    char from[ASYNC_PATH], to[ASYNC_PATH], msg[512], now[CLOCK_RFC3339_LEN];
+    for (size_t i = 0; i < ASYNC_FILES; i++) {
+        async_path(a, id, async_files[i], from, sizeof(from));
+        snprintf(to, sizeof(to), "%s/%s%s", a->quarantine, id, async_files[i]);
+        if (rename(from, to) != 0 && errno != ENOENT)
+            return err_sys(e, errno, "rename", from);
+    }
+    if (files_sync_dir(a->quarantine, e) != 0)
+        return -1;
+    clock_now(now, sizeof(now));
+    json_object *rec = json_object_new_object();
+    async_set_str(rec, "id", id);
+    async_set_str(rec, "function_id", old ? func_str(old, "function_id") : fid);
+    async_set_str(rec, "function_name", old ? func_str(old, "function_name") : NULL);
+    async_set_status(rec, STATUS_REC_FAILED);
+    async_set_str(rec, "created_at", old ? func_str(old, "created_at") : now);
+    async_set_str(rec, "started_at", NULL);
+    async_set_str(rec, "completed_at", now);
+    static const char *const ints[] = {"attempts", "max_attempts", "timeout"};
+    for (size_t i = 0; i < sizeof(ints) / sizeof(ints[0]); i++)
+        json_object_object_add(
+            rec, ints[i],
+            json_object_new_int(old ? json_object_get_int(json_object_object_get(old, ints[i]))
+                                    : i == 1));
+    snprintf(msg, sizeof(msg), "%s; its files are kept in async/quarantine/", why);
+    async_set_str(rec, "error", msg);
+    async_set_str(rec, "code", "record_corrupt");
+    async_set_str(rec, "start", NULL);
+    async_set_str(rec, "created_by", old ? func_str(old, "created_by") : NULL);
+    int rc = async_store(a, rec, e);
+    json_object_put(rec);
+    return rc;
+}
+
 /*
  * Mark the claimed `job`'s record RUNNING (under the lock) and fill the job
- * from it. 1 when it is ours to run, 0 when it was cancelled or lost before
- * it ran (the claim should go), -1 when its record could not be written.
+ * from it, its event read and checked against the length and checksum
+ * taken at acceptance. 1 when it is ours to run, 0 when it was cancelled,
+ * lost or damaged before it ran (the claim should go; a damaged one was
+ * quarantined, logged and counted), -1 when its record could not be
+ * written.
  */
-static int async_start(async_t *a, async_job *job, err_t *e)
+static int async_start(async_t *a, async_job *job, const char *marker, err_t *e)
 {
-    char now[CLOCK_RFC3339_LEN];
+    char now[CLOCK_RFC3339_LEN], path[ASYNC_PATH], why[160], msg[256], fid[RUNTIME_ID_LEN];
+    err_t re;
     int lfd = files_lock(a->lock, e);
     if (lfd < 0)
         return -1;
     int rc = 0;
     json_object *rec = async_load(a, job->id);
-    if (rec != NULL && async_status_of(rec) == STATUS_REC_PENDING) {
-        clock_now(now, sizeof(now));
-        job->attempt = json_object_get_int(json_object_object_get(rec, "attempts")) + 1;
-        job->timeout_s = (int)func_int(rec, "timeout");
-        snprintf(job->function_id, sizeof(job->function_id), "%s", func_str(rec, "function_id"));
-        json_object_object_add(rec, "attempts", json_object_new_int(job->attempt));
-        async_set_status(rec, STATUS_REC_RUNNING);
-        async_set_str(rec, "started_at", now);
-        rc = async_store(a, rec, e) == 0 ? 1 : -1;
+    int st = rec ? async_status_of(rec) : -1;
+    async_path(a, job->id, ".json", path, sizeof(path));
+    bool exists = access(path, F_OK) == 0;
+    if (rec == NULL && !exists) {
+        /* Nothing of it to run nor to keep: only the marker was left. */
+        log_warn("async invocation %s: its queue marker had no record; dropped", job->id);
+    } else if (rec == NULL || st == STATUS_REC_PENDING) {
+        async_path(a, job->id, ".event", path, sizeof(path));
+        bool have_ev = rec != NULL && files_read(path, &job->event, &re) == 0;
+        if (rec != NULL && !have_ev && re.sys != ENOENT && re.sys != EFBIG) {
+            /* Unreadable for now, not damaged: left for recovery. */
+            *e = re;
+            rc = -1;
+        } else if (async_damaged(rec, &job->event, have_ev, why, sizeof(why))) {
+            async_marker_function(marker, fid, sizeof(fid));
+            snprintf(msg, sizeof(msg), "the run was damaged on disk and did not run: %s", why);
+            rc = async_quarantine(a, job->id, fid, rec, msg, e) == 0 ? 0 : -1;
+            if (rc == 0) {
+                log_error("async invocation %s: %s; FAILED (record_corrupt), its files moved to "
+                          "%s",
+                          job->id, why, a->quarantine);
+                metrics_storage(a->metrics, METRICS_ASYNC_CORRUPT, 1);
+            }
+        } else {
+            clock_now(now, sizeof(now));
+            job->attempt = json_object_get_int(json_object_object_get(rec, "attempts")) + 1;
+            job->timeout_s = (int)func_int(rec, "timeout");
+            snprintf(job->function_id, sizeof(job->function_id), "%s",
+                     func_str(rec, "function_id"));
+            json_object_object_add(rec, "attempts", json_object_new_int(job->attempt));
+            async_set_status(rec, STATUS_REC_RUNNING);
+            async_set_str(rec, "started_at", now);
+            rc = async_store(a, rec, e) == 0 ? 1 : -1;
+        }
     }
     files_unlock(lfd);
     json_object_put(rec);
@@ -605,18 +739,16 @@ int async_claim(async_t *a, int executor, async_job *job, long long *next_due_ms
             return err_sys(e, errno, "rename", from);
         }
         snprintf(job->id, sizeof(job->id), "%s", async_marker_id(name));
-        int st = async_start(a, job, e);
+        buf_reset(&job->event);
+        int st = async_start(a, job, name, e);
         if (st < 0)
             return err_prefix(e, "claim %s (left for recovery)", job->id);
         if (st == 0) {
-            /* Cancelled (or lost) before it ran: let the claim go. */
+            /* Cancelled, lost or quarantined before it ran: let the claim
+             * go. */
             unlink(to);
             continue;
         }
-        char ev[ASYNC_PATH];
-        async_path(a, job->id, ".event", ev, sizeof(ev));
-        if (files_read(ev, &job->event, e) != 0)
-            return err_prefix(e, "claim %s (left for recovery)", job->id);
         return 1;
     }
 }
@@ -665,6 +797,30 @@ static int async_record_outcome(async_t *a, async_job *job, json_object *rec,
     return async_store(a, rec, e);
 }
 
+/* The record of `job` was damaged while it ran (under the lock):
+ * quarantined as a claim would, with the outcome `res` (NULL: none, the
+ * engine failed it) kept beside it, as the run did end. 0, or -1 with
+ * `e`. */
+static int async_quarantine_ran(async_t *a, async_job *job, const runtime_result *res, err_t *e)
+{
+    char path[ASYNC_PATH];
+    size_t len;
+    const char *why = "the run's record (.json) was damaged on disk while it ran";
+    if (async_quarantine(a, job->id, job->function_id, NULL, why, e) != 0)
+        return -1;
+    log_error("async invocation %s: %s; FAILED (record_corrupt), its files moved to %s", job->id,
+              why, a->quarantine);
+    metrics_storage(a->metrics, METRICS_ASYNC_CORRUPT, 1);
+    if (res == NULL)
+        return 0;
+    json_object *result = async_result(res);
+    const char *text = json_object_to_json_string_length(result, async_json_flags, &len);
+    async_path(a, job->id, ".result", path, sizeof(path));
+    int rc = files_write(path, text, len, 0, e);
+    json_object_put(result);
+    return rc;
+}
+
 int async_finish(async_t *a, async_job *job, const runtime_result *res, long long retry_base_ms,
                  err_t *e)
 {
@@ -674,9 +830,12 @@ int async_finish(async_t *a, async_job *job, const runtime_result *res, long lon
     if (lfd < 0)
         return -1;
     json_object *rec = async_load(a, job->id);
+    async_path(a, job->id, ".json", path, sizeof(path));
     /* One cancelled meanwhile stays as the canceller left it. */
     if (rec != NULL && async_status_of(rec) == STATUS_REC_RUNNING)
         rc = async_record_outcome(a, job, rec, res, retry_base_ms, e);
+    else if (rec == NULL && access(path, F_OK) == 0)
+        rc = async_quarantine_ran(a, job, res, e);
     files_unlock(lfd);
     /* The claim goes only once the record has its new state; otherwise it
      * stays in running/ for async_recover. */
@@ -703,7 +862,19 @@ static int async_recover_one(async_t *a, const char *name)
     json_object *rec = id ? async_load(a, id) : NULL;
     const char *fid = rec ? func_str(rec, "function_id") : "";
     int st = rec ? async_status_of(rec) : -1, rc = 0;
-    if (st == STATUS_REC_PENDING) {
+    char path[ASYNC_PATH], mfid[RUNTIME_ID_LEN];
+    if (id != NULL)
+        async_path(a, id, ".json", path, sizeof(path));
+    if (id != NULL && rec == NULL && access(path, F_OK) == 0) {
+        /* A record that does not parse: queued again, for the claim to
+         * quarantine it and say so in its place. */
+        const char *queued = strchr(name, '-'); /* past the executor's number */
+        async_marker_function(queued ? queued + 1 : "", mfid, sizeof(mfid));
+        if (async_queued(a, id, false) == 0 && async_enqueue(a, id, mfid, clock_wall_ms(), &e) != 0)
+            rc = -1;
+    } else if (id != NULL && rec == NULL) {
+        log_warn("async recovery: the claim %s had no record; dropped", name);
+    } else if (st == STATUS_REC_PENDING) {
         /* Claimed but not yet marked RUNNING, or requeued for a retry
          * without its new marker: queue it (once). */
         if (async_queued(a, id, false) == 0 && async_enqueue(a, id, fid, clock_wall_ms(), &e) != 0)
@@ -776,6 +947,9 @@ int async_release(async_t *a, async_job *job, err_t *e)
     if (lfd < 0)
         return -1;
     json_object *rec = async_load(a, job->id);
+    async_path(a, job->id, ".json", path, sizeof(path));
+    if (rec == NULL && access(path, F_OK) == 0)
+        rc = async_quarantine_ran(a, job, NULL, e);
     /* One cancelled meanwhile stays as the canceller left it. */
     if (rec != NULL && async_status_of(rec) == STATUS_REC_RUNNING) {
         json_object_object_add(rec, "attempts", json_object_new_int(job->attempt - 1));
@@ -838,7 +1012,7 @@ typedef struct {
     char id[RUNTIME_ID_LEN];
     char fid[RUNTIME_ID_LEN];
     long long mtime_ns; /* of its .json: a finished one was last written when it finished */
-    long long bytes;    /* its .json, .event and .result */
+    long long bytes;    /* blocks its .json, .event and .result take */
     bool finished, gone;
 } async_weight;
 
@@ -891,7 +1065,8 @@ static int async_weigh(async_t *a, async_weight **out, size_t *n, long long *tot
             async_path(a, w->id, async_files[i], path, sizeof(path));
             if (stat(path, &st) != 0)
                 continue;
-            w->bytes += st.st_size;
+            /* What it takes on disk: three small files are three blocks. */
+            w->bytes += (long long)st.st_blocks * 512;
             if (i == 0)
                 w->mtime_ns = (long long)st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec;
         }

@@ -1,13 +1,15 @@
 /*
  * async: durable asynchronous invocations under <data dir>/async/.
  *
- *   records/<id>.json    the record's metadata (small; what listing reads)
+ *   records/<id>.json    the record's metadata (small; what listing reads),
+ *                        with the event's length and SHA-256
  *   records/<id>.event   the event bytes, written once at acceptance
  *   records/<id>.result  {output, logs, duration_ms, exit_code, truncated}
  *   queue/<due>-<function id>-<id>   an empty marker per PENDING run, <due>
  *                        in Unix ms
  *   running/<e>-<due>-<function id>-<id>  the marker once executor <e>
  *                        claimed it
+ *   quarantine/<id>.*    the files of a run found damaged when claimed
  *
  * A run is claimed by rename(2) of its marker from queue/ to running/, so
  * exactly one executor gets it; executors take due runs round the functions
@@ -29,6 +31,7 @@
 
 #include "buf.h"
 #include "err.h"
+#include "metrics.h"
 #include "runtime.h"
 
 #define ASYNC_LIST_DEFAULT 100
@@ -42,6 +45,10 @@ async_t *async_open(const char *data_dir, err_t *e);
 
 /* Free the handle. */
 void async_close(async_t *a);
+
+/* Count damaged runs into `m` (borrowed; it outlives `a`). Set once, before
+ * the handle is shared. */
+void async_set_metrics(async_t *a, metrics_t *m);
 
 /*
  * Admit one more queued invocation while fewer than `max` wait. Returns 0,
@@ -95,7 +102,11 @@ typedef struct {
 
 /*
  * Claim the oldest due run for executor `executor` and mark its record
- * RUNNING. Returns 1 with `job` filled in, 0 when nothing is due
+ * RUNNING. A run whose record does not parse, or whose event is not the
+ * length and SHA-256 its acceptance recorded, never runs: its files go to
+ * quarantine/, it ends FAILED with code record_corrupt, and it is logged
+ * and counted (the next due run is claimed instead). Returns 1 with `job`
+ * filled in, 0 when nothing is due
  * (`*next_due_ms` is the earliest future due time, or -1 when the queue is
  * empty), or -1 with `e` filled in (a claim made is left for
  * async_recover). Free `job` with async_job_free in every case.
@@ -109,8 +120,9 @@ bool async_is_cancelled(async_t *a, const char *id);
  * Record the outcome of a claimed run: its final status with its result,
  * or PENDING again (requeued with exponential backoff from `retry_base_ms`)
  * when it failed and has attempts left. A run cancelled meanwhile stays
- * CANCELLED. Releases the claim on success; on -1 the claim stays for
- * async_recover.
+ * CANCELLED; one whose record stopped parsing meanwhile is quarantined as a
+ * claim would, FAILED record_corrupt with this outcome as its result.
+ * Releases the claim on success; on -1 the claim stays for async_recover.
  */
 int async_finish(async_t *a, async_job *job, const runtime_result *res, long long retry_base_ms,
                  err_t *e);
@@ -118,8 +130,9 @@ int async_finish(async_t *a, async_job *job, const runtime_result *res, long lon
 /*
  * Give a claimed run back as if it had never been claimed: PENDING again
  * with its attempts as they were, due now (the engine failed it, not the
- * function). A run cancelled meanwhile stays CANCELLED. Releases the claim
- * on success; on -1 the claim stays for async_recover.
+ * function). A run cancelled meanwhile stays CANCELLED; one whose record
+ * stopped parsing is quarantined (FAILED record_corrupt). Releases the
+ * claim on success; on -1 the claim stays for async_recover.
  */
 int async_release(async_t *a, async_job *job, err_t *e);
 

@@ -281,14 +281,15 @@ static void handlers_collect(void *arg, const char *p, size_t n)
 /*
  * Send the synchronous answer for `res`: result, duration, timestamp,
  * invocation_id, status, exit_code, logs, and truncated, error and code
- * where they apply. stdout and stderr are encoded as they are written to
- * the client, so a 6 MiB output of control bytes (36 MiB as JSON) is never
- * built in memory.
+ * where they apply; `record_kept: false` (and X-Record-Kept: false) when its
+ * record could not be written. stdout and stderr are encoded as they are
+ * written to the client, so a 6 MiB output of control bytes (36 MiB as
+ * JSON) is never built in memory.
  */
 static void handlers_answer(app_call *c, const runtime_req *req, const runtime_result *res,
-                            const char *now)
+                            const char *now, bool kept)
 {
-    char mid[512], exit_code[16], headers[128];
+    char mid[512], exit_code[16], headers[160];
     buf_t tail;
     bool exited = res->status == STATUS_SUCCEEDED || res->status == STATUS_FAILED;
 
@@ -318,6 +319,8 @@ static void handlers_answer(app_call *c, const runtime_req *req, const runtime_r
         http_json_text(res->message, strlen(res->message), false, handlers_collect, &tail);
         buf_printf(&tail, ",\"code\":\"%s\"", status_code(res->status));
     }
+    if (!kept)
+        buf_puts(&tail, ",\"record_kept\":false");
     buf_puts(&tail, "}");
     http_part parts[] = {
         {"{\"result\":", 10, false, false},
@@ -326,20 +329,23 @@ static void handlers_answer(app_call *c, const runtime_req *req, const runtime_r
         {res->err.data ? res->err.data : "", res->err.len, true, res->err.len >= res->err.max},
         {tail.data, tail.len, false, false},
     };
-    snprintf(headers, sizeof(headers), "X-Invocation-Id: %s\r\n", req->id);
+    snprintf(headers, sizeof(headers), "X-Invocation-Id: %s\r\n%s", req->id,
+             kept ? "" : "X-Record-Kept: false\r\n");
     http_send_parts(c->r, status_http(res->status), headers, parts,
                     (int)(sizeof(parts) / sizeof(parts[0])));
     buf_free(&tail);
 }
 
-/* Append the record of call `c` (`res`, or refused with `refused`). */
-static void handlers_record(app_call *c, long long created_ms, int timeout_s,
+/* Append the record of call `c` (`res`, or refused with `refused`).
+ * False when it should have been written and could not be (logged and
+ * counted), for the answer to say so. */
+static bool handlers_record(app_call *c, long long created_ms, int timeout_s,
                             const runtime_result *res, const err_t *refused)
 {
     err_t e;
     records_t *r = c->t->app->records;
     if (!records_enabled(r) || c->function == NULL || c->id[0] == '\0')
-        return;
+        return true;
     records_call call = {.id = c->id,
                          .function = c->function,
                          .created_ms = created_ms,
@@ -356,15 +362,20 @@ static void handlers_record(app_call *c, long long created_ms, int timeout_s,
     }
     long long t0 = clock_mono_us();
     err_clear(&e);
-    if (records_append(r, &call, &e) != 0)
+    if (records_append(r, &call, &e) != 0) {
         log_warn("record of invocation %s not written: %s", c->id, e.msg);
-    else
-        log_debug("record id=%s us=%lld", c->id, clock_mono_us() - t0);
+        metrics_storage(c->t->app->metrics, METRICS_RECORD_NOT_KEPT, 1);
+        return false;
+    }
+    log_debug("record id=%s us=%lld", c->id, clock_mono_us() - t0);
+    return true;
 }
 
 void handlers_record_refused(app_call *c, const err_t *e)
 {
-    handlers_record(c, clock_wall_ms(), 0, NULL, e);
+    /* The refusal was answered already: only the count and the log say
+     * its record was not kept. */
+    (void)handlers_record(c, clock_wall_ms(), 0, NULL, e);
 }
 
 int handlers_invoke(app_call *c, err_t *e)
@@ -396,8 +407,8 @@ int handlers_invoke(app_call *c, err_t *e)
     invoke_ctx x = app_invoke_ctx(c->t);
     invoke_call(&x, &req, false, &res);
     /* Before the answer, so the id the client gets is always readable. */
-    handlers_record(c, created_ms, in.timeout_s, &res, NULL);
-    handlers_answer(c, &req, &res, now);
+    bool kept = handlers_record(c, created_ms, in.timeout_s, &res, NULL);
+    handlers_answer(c, &req, &res, now, kept);
     handlers_invoke_in_free(&in);
     runtime_result_free(&res);
     return 0;

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -21,7 +22,8 @@
 /* The metadata line of a record. */
 #define IDEM_META_MAX 4096
 /* Disk is spent in blocks: a record costs its blocks plus one for its lock
- * file's inode and the directory entries. */
+ * file's inode and the directory entries. A block is the file system's
+ * allocation unit (what st_blocks counts), at least this. */
 #define IDEM_BLOCK 4096LL
 #define IDEM_PATH (CONFIG_PATH_MAX + 128)
 /* A temp file this old belongs to a write that died. */
@@ -50,15 +52,17 @@ struct idem {
     char dir[CONFIG_PATH_MAX + 16];
     long long max_bytes;
     long long caller_max_bytes;
+    long long block;     /* the data dir's allocation unit: IDEM_BLOCK or more */
     idem_usage_t *usage; /* mapped shared */
 };
 
 static const int idem_json_flags = JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE;
 
-/* The bytes a record of `size` bytes is counted for. */
-static long long idem_cost(long long size)
+/* The bytes a record of `size` bytes is counted for: the blocks it takes
+ * on disk, known before it is written. */
+static long long idem_cost(const idem_t *i, long long size)
 {
-    return (size + IDEM_BLOCK - 1) / IDEM_BLOCK * IDEM_BLOCK + IDEM_BLOCK;
+    return (size + i->block - 1) / i->block * i->block + i->block;
 }
 
 /* Map the usage counter of `dir`. 0, or -1 with `e`. */
@@ -103,6 +107,10 @@ idem_t *idem_open(const char *data_dir, long long max_bytes, long long caller_ma
     }
     if (files_mkdir(data_dir, e) != 0 || files_mkdir(i->dir, e) != 0 || idem_map_usage(i, e) != 0)
         goto fail;
+    struct statvfs fs;
+    i->block = statvfs(i->dir, &fs) == 0 && (long long)fs.f_frsize > IDEM_BLOCK
+                   ? (long long)fs.f_frsize
+                   : IDEM_BLOCK;
     return i;
 fail:
     idem_close(i);
@@ -383,7 +391,7 @@ int idem_begin(idem_t *i, idem_entry *en, long long now_ms, err_t *e)
     en->on_disk = got != 0;
     if (got < 0)
         return -1;
-    en->charged = got == 1 ? idem_cost(size) : 0;
+    en->charged = got == 1 ? idem_cost(i, size) : 0;
     bool live = got == 1 && en->created_ms + IDEM_TTL_MS > now_ms;
     if (live && strcmp(fp, en->fingerprint) != 0) {
         if (en->lock_fd >= 0)
@@ -426,7 +434,7 @@ static int idem_store(idem_t *i, idem_entry *en, json_object *meta, const char *
     char path[IDEM_PATH];
     size_t mlen;
     const char *text = json_object_to_json_string_length(meta, idem_json_flags, &mlen);
-    long long cost = idem_cost((long long)(mlen + 1 + len));
+    long long cost = idem_cost(i, (long long)(mlen + 1 + len));
     if (idem_reserve(i, en, cost - en->charged, e) != 0)
         return -1;
     struct iovec iov[3] = {{.iov_base = (void *)text, .iov_len = mlen},
@@ -539,7 +547,7 @@ static int idem_prune_one(idem_t *i, const char *name, long long now_ms)
     if (got < 0)
         log_warn("idempotency prune: %s", e.msg); /* kept: never delete what we cannot read */
     if (got == 1 && en.created_ms + IDEM_TTL_MS <= now_ms) {
-        en.charged = idem_cost(size);
+        en.charged = idem_cost(i, size);
         gone = idem_forget(i, &en, &e) == 0;
     }
 done:
@@ -635,7 +643,7 @@ int idem_recount(idem_t *i, err_t *e)
         idem_path(i, name, ".json", path, sizeof(path));
         if (stat(path, &st) != 0)
             continue;
-        long long cost = idem_cost((long long)st.st_size);
+        long long cost = idem_cost(i, (long long)st.st_size);
         total += cost;
         idem_file_caller(path, caller);
         _Atomic long long *mine = idem_share_of(i, caller);

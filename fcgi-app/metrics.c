@@ -16,7 +16,7 @@
 #include "clock.h"
 
 #define METRICS_MAGIC 0x6d6c6d6574726963ULL /* "mlmetric" */
-#define METRICS_VERSION 2
+#define METRICS_VERSION 3
 #define METRICS_NAME_MAX 64
 /* Status codes tracked individually; anything else counts as "other". */
 static const int metrics_codes[] = {200, 201, 202, 204, 400, 401, 403, 404, 405, 408, 409,
@@ -58,6 +58,7 @@ typedef struct {
     _Atomic uint64_t http[METRICS_ROUTES][METRICS_CODES];
     _Atomic uint64_t uploads[2]; /* failed, succeeded */
     _Atomic uint64_t upload_bytes;
+    _Atomic uint64_t storage[METRICS_STORAGE__COUNT];
     metrics_slot slot[]; /* `slots` entries, then the overflow slot */
 } metrics_seg;
 
@@ -355,6 +356,12 @@ void metrics_image_upload(metrics_t *m, int ok, unsigned long long bytes)
     atomic_fetch_add(&m->seg->upload_bytes, bytes);
 }
 
+void metrics_storage(metrics_t *m, metrics_storage_event ev, unsigned long long n)
+{
+    if (m != NULL && ev >= 0 && ev < METRICS_STORAGE__COUNT && n > 0)
+        atomic_fetch_add(&m->seg->storage[ev], n);
+}
+
 int metrics_escape(buf_t *out, const char *s)
 {
     for (; *s; s++) {
@@ -536,6 +543,30 @@ static int metrics_render_traffic(metrics_seg *s, const metrics_gauges *g, buf_t
         (unsigned long long)atomic_load(&s->uploads[1]),
         (unsigned long long)atomic_load(&s->uploads[0]),
         (unsigned long long)atomic_load(&s->upload_bytes));
+    OUT("# HELP minilambda_records_not_kept_total Sync calls answered whose record could not be "
+        "written (a full disk): their answer said X-Record-Kept: false.\n"
+        "# TYPE minilambda_records_not_kept_total counter\n"
+        "minilambda_records_not_kept_total %llu\n"
+        "# HELP minilambda_records_torn_total Torn tails (a write cut short) that writers padded "
+        "past before appending, by file.\n"
+        "# TYPE minilambda_records_torn_total counter\n"
+        "minilambda_records_torn_total{file=\"log\"} %llu\n"
+        "minilambda_records_torn_total{file=\"index\"} %llu\n"
+        "minilambda_records_torn_total{file=\"ids\"} %llu\n"
+        "# HELP minilambda_records_skipped_lines_total Lines that reads of sync records skipped as "
+        "no record (torn, padded or voided), counted at each read.\n"
+        "# TYPE minilambda_records_skipped_lines_total counter\n"
+        "minilambda_records_skipped_lines_total %llu\n"
+        "# HELP minilambda_async_corrupt_total Async runs found damaged when claimed: ended FAILED "
+        "record_corrupt, their files quarantined.\n"
+        "# TYPE minilambda_async_corrupt_total counter\n"
+        "minilambda_async_corrupt_total %llu\n",
+        (unsigned long long)atomic_load(&s->storage[METRICS_RECORD_NOT_KEPT]),
+        (unsigned long long)atomic_load(&s->storage[METRICS_RECORD_TORN_LOG]),
+        (unsigned long long)atomic_load(&s->storage[METRICS_RECORD_TORN_INDEX]),
+        (unsigned long long)atomic_load(&s->storage[METRICS_RECORD_TORN_IDS]),
+        (unsigned long long)atomic_load(&s->storage[METRICS_RECORD_SKIPPED]),
+        (unsigned long long)atomic_load(&s->storage[METRICS_ASYNC_CORRUPT]));
     return 0;
 }
 

@@ -75,6 +75,20 @@ void metrics_observe(metrics_t *m, const char *function, metrics_status status, 
  * that matched no route) with `code`. */
 void metrics_http(metrics_t *m, int route, int code);
 
+/* What the stores of records meet on disk, counted platform-wide. */
+typedef enum {
+    METRICS_RECORD_NOT_KEPT = 0, /* a sync record could not be written */
+    METRICS_RECORD_TORN_LOG,     /* a writer re-aligned a torn tail: a segment's log */
+    METRICS_RECORD_TORN_INDEX,   /* ... a segment's index */
+    METRICS_RECORD_TORN_IDS,     /* ... an id shard */
+    METRICS_RECORD_SKIPPED,      /* a reader skipped a line that was not a record */
+    METRICS_ASYNC_CORRUPT,       /* an async run was found damaged at its claim */
+    METRICS_STORAGE__COUNT
+} metrics_storage_event;
+
+/* Count `n` of `ev`. `m` may be NULL (nothing counted: unit tests). */
+void metrics_storage(metrics_t *m, metrics_storage_event ev, unsigned long long n);
+
 /* Count one image upload that ended `ok` (or not) after `bytes` bytes of
  * tar. */
 void metrics_image_upload(metrics_t *m, int ok, unsigned long long bytes);

@@ -16,6 +16,7 @@
 #include "files.h"
 #include "func.h"
 #include "invoke.h"
+#include "log.h"
 
 /* One index line and one id line, '\n' included. Fixed widths, so a
  * reader can count records from a file's size. */
@@ -60,6 +61,7 @@ struct records {
     int next; /* the slot to reuse next when all are taken */
     /* The janitor's: each id shard's size after its last compaction. */
     long long live[256];
+    metrics_t *metrics; /* borrowed; NULL: nothing counted */
 };
 
 /* One index line, parsed. */
@@ -117,6 +119,18 @@ records_t *records_open(const char *data_dir, const records_limits *lim, err_t *
         return NULL;
     }
     return r;
+}
+
+void records_set_metrics(records_t *r, metrics_t *m)
+{
+    r->metrics = m;
+}
+
+/* The bytes `st`'s file takes on disk: what every byte budget counts (a
+ * 100-byte file takes a whole block). */
+static long long records_blocks(const struct stat *st)
+{
+    return (long long)st->st_blocks * 512;
 }
 
 static void records_seg_close(records_seg *s)
@@ -227,7 +241,8 @@ static int records_seg_open(records_t *r, records_seg *s, err_t *e)
     struct stat st;
     for (;;) {
         records_path(r, s->fid, s->seq, ".log", path, sizeof(path));
-        s->log = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+        /* Read too: records_align checks its last byte. */
+        s->log = open(path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
         if (s->log < 0)
             return err_sys(e, errno, "open", path);
         if (fstat(s->log, &st) != 0) {
@@ -392,6 +407,69 @@ static void records_pad(char *out, size_t width, int n)
     out[width - 1] = '\n';
 }
 
+/*
+ * What to write before a line so that it starts on a line boundary of the
+ * file behind `fd`: nothing when it is aligned, else the rest of a torn
+ * tail (an append cut short by a full disk, or a crash mid-write) into
+ * `pad` (at least `width` bytes, or 1), spaces then '\n'. Files of fixed
+ * `width` lines are padded to the next multiple of it, so sizes still count
+ * lines; a log (`width` 0) gets a newline after a last byte that is not
+ * one. A torn tail is padded past, never truncated: another process may be
+ * appending to the same file. Returns the pad's length.
+ */
+static size_t records_align(int fd, size_t width, char *pad)
+{
+    struct stat st;
+    char last;
+    size_t n = 1;
+    if (fstat(fd, &st) != 0 || st.st_size == 0)
+        return 0;
+    if (width > 0) {
+        size_t rem = (size_t)(st.st_size % (off_t)width);
+        if (rem == 0)
+            return 0; /* every write is whole lines: a multiple is whole lines */
+        n = width - rem;
+    } else if (pread(fd, &last, 1, st.st_size - 1) != 1 || last == '\n') {
+        return 0;
+    }
+    memset(pad, ' ', n - 1);
+    pad[n - 1] = '\n';
+    return n;
+}
+
+/* Append `line` (`len` bytes) to `fd` (named `path`), after the pad that
+ * re-aligns a torn tail (counted as `torn` once it is written, so a tail
+ * that waits out a full disk counts once). */
+static int records_put(records_t *r, int fd, const char *path, size_t width, const char *line,
+                       size_t len, metrics_storage_event torn, err_t *e)
+{
+    char pad[RECORDS_IDX_LEN];
+    size_t n = records_align(fd, width, pad);
+    struct iovec v[3] = {{.iov_base = pad, .iov_len = n},
+                         {.iov_base = (void *)line, .iov_len = len},
+                         {.iov_base = "\n", .iov_len = width > 0 ? 0 : 1}};
+    if (files_append(fd, path, v, 3, e) != 0)
+        return -1;
+    if (n > 0)
+        metrics_storage(r->metrics, torn, 1);
+    return 0;
+}
+
+/* Blank the index line at `off` of `path`, whose record's id line could
+ * not be written: readers skip it, so no listing shows a record that
+ * cannot be read by id. Overwriting allocated bytes needs no free space. */
+static void records_void(const char *path, long long off)
+{
+    char blank[RECORDS_IDX_LEN];
+    records_pad(blank, sizeof(blank), 0);
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0)
+        return;
+    if (pwrite(fd, blank, sizeof(blank), off) != (ssize_t)sizeof(blank))
+        log_warn("records: an index line of %s could not be blanked: %s", path, strerror(errno));
+    close(fd);
+}
+
 int records_append(records_t *r, const records_call *c, err_t *e)
 {
     char idx[RECORDS_IDX_LEN + 1], idl[RECORDS_ID_LEN + 1], path[RECORDS_PATH];
@@ -416,21 +494,17 @@ int records_append(records_t *r, const records_call *c, err_t *e)
     if (text == NULL)
         err_set(e, ERR_NOMEM, NULL, ENOMEM, "json_object_to_json_string() failed");
     /* A segment the janitor deleted between our check and our write took a
-     * record nobody can read: write it once more into a fresh one. */
+     * record nobody can read: write it once more into a fresh one. A write
+     * that fails (a full disk) ends the attempt on the segment it was
+     * made to: the next append pads past what it left, so a failure never
+     * makes a segment of its own. */
     for (int attempt = 0; text != NULL && attempt < 2 && rc != 0; attempt++) {
         records_seg *s = records_seg_for(r, fid, func_str(c->function, "name"), e);
         if (s == NULL)
             break;
-        struct iovec line[2] = {{.iov_base = (void *)text, .iov_len = len},
-                                {.iov_base = "\n", .iov_len = 1}};
         records_path(r, fid, s->seq, ".log", path, sizeof(path));
-        if (files_append(s->log, path, line, 2, e) != 0) {
-            /* Part of a line may be there: the next record starts a new
-             * segment rather than continue after it. */
-            records_seg_close(s);
-            s->seq++;
+        if (records_put(r, s->log, path, 0, text, len, METRICS_RECORD_TORN_LOG, e) != 0)
             break;
-        }
         /* Appending moved our descriptor's offset to the end of our line
          * (under r->mu, nobody else in this process uses it). */
         long long end = (long long)lseek(s->log, 0, SEEK_CUR);
@@ -449,13 +523,11 @@ int records_append(records_t *r, const records_call *c, err_t *e)
                      c->http_status % 1000, c->creator && c->creator[0] ? c->creator : "-",
                      c->code && c->code[0] ? c->code : "-", records_timeout(c));
         records_pad(idx, RECORDS_IDX_LEN, n);
-        struct iovec one = {.iov_base = idx, .iov_len = RECORDS_IDX_LEN};
-        records_path(r, fid, s->seq, ".idx", path, sizeof(path));
-        if (files_append(s->idx, path, &one, 1, e) != 0) {
-            records_seg_close(s);
-            s->seq++;
+        char ipath[RECORDS_PATH];
+        records_path(r, fid, s->seq, ".idx", ipath, sizeof(ipath));
+        if (records_put(r, s->idx, ipath, RECORDS_IDX_LEN, idx, RECORDS_IDX_LEN,
+                        METRICS_RECORD_TORN_INDEX, e) != 0)
             break;
-        }
         long long idx_off = (long long)lseek(s->idx, 0, SEEK_CUR) - RECORDS_IDX_LEN;
         n = snprintf(idl, sizeof(idl), "%-36.36s %-36.36s %010lld %012lld %010zu %012lld", c->id,
                      fid, s->seq, off, len + 1, idx_off);
@@ -464,15 +536,15 @@ int records_append(records_t *r, const records_call *c, err_t *e)
         /* Opened for each record: the janitor renames shards to compact
          * them, and a descriptor kept open would keep writing to the old. */
         int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
-        if (fd < 0) {
-            err_sys(e, errno, "open", path);
+        int w = fd < 0 ? err_sys(e, errno, "open", path)
+                       : records_put(r, fd, path, RECORDS_ID_LEN, idl, RECORDS_ID_LEN,
+                                     METRICS_RECORD_TORN_IDS, e);
+        if (fd >= 0)
+            close(fd);
+        if (w != 0) {
+            records_void(ipath, idx_off);
             break;
         }
-        one = (struct iovec){.iov_base = idl, .iov_len = RECORDS_ID_LEN};
-        int w = files_append(fd, path, &one, 1, e);
-        close(fd);
-        if (w != 0)
-            break;
         struct stat ls, is;
         if (fstat(s->log, &ls) == 0 && fstat(s->idx, &is) == 0 && ls.st_nlink > 0 &&
             is.st_nlink > 0)
@@ -548,11 +620,11 @@ static int records_parse(const char *line, size_t len, records_entry *en)
 }
 
 /* Visit the lines of index file `path` from the last to the first; torn
- * ones are skipped. `visit` returns 0 to go on, 1 to stop. Returns 1 when
- * stopped, 0 at the start of the file (or when it does not exist), -1 with
- * `e`. */
+ * ones (and padded or blanked ones) are skipped and counted in `*skipped`.
+ * `visit` returns 0 to go on, 1 to stop. Returns 1 when stopped, 0 at the
+ * start of the file (or when it does not exist), -1 with `e`. */
 static int records_scan_back(const char *path, int (*visit)(const records_entry *, void *),
-                             void *arg, err_t *e)
+                             void *arg, long long *skipped, err_t *e)
 {
     char *blk = NULL;
     int rc = 0;
@@ -581,8 +653,10 @@ static int records_scan_back(const char *path, int (*visit)(const records_entry 
         size_t p = (size_t)got;
         if (first) {
             /* A torn last line (an append cut short) is no record. */
+            size_t whole = p;
             while (p > 0 && blk[p - 1] != '\n')
                 p--;
+            *skipped += p < whole;
             first = false;
         }
         size_t before = p;
@@ -595,10 +669,14 @@ static int records_scan_back(const char *path, int (*visit)(const records_entry 
             records_entry en;
             if (records_parse(blk + q, p - 1 - q, &en) == 0)
                 rc = visit(&en, arg);
+            else
+                (*skipped)++;
             p = q;
         }
-        if (p == before && start > 0)
+        if (p == before && start > 0) {
             p = 0; /* a "line" longer than a block: not ours, skip it */
+            (*skipped)++;
+        }
         end = start + (long long)p;
     }
 done:
@@ -762,6 +840,7 @@ typedef struct {
     bool cut;        /* a function had lines older than the floor */
     records_item *items;
     int n;
+    long long skipped; /* lines read that were no record */
 } records_listing;
 
 static int records_list_visit(const records_entry *en, void *arg)
@@ -835,7 +914,7 @@ static int records_list_fn(records_listing *l, const char *fid, err_t *e)
             l->rank += records_count(path);
             continue;
         }
-        rc = records_scan_back(path, records_list_visit, l, e) < 0 ? -1 : 0;
+        rc = records_scan_back(path, records_list_visit, l, &l->skipped, e) < 0 ? -1 : 0;
     }
     free(seqs);
     return rc;
@@ -883,6 +962,7 @@ int records_list(records_t *r, const records_query *q, json_object **out, err_t 
             break;
     }
     closedir(d);
+    metrics_storage(r->metrics, METRICS_RECORD_SKIPPED, (unsigned long long)l.skipped);
     json_object *arr = json_object_new_array();
     for (int i = 0; i < l.n; i++)
         json_object_array_add(arr, l.items[i].entry);
@@ -901,9 +981,11 @@ int records_not_found(const char *id, err_t *e)
 }
 
 /* Where the id line of `id` in shard `path` says its record is. 1 found,
- * 0 not, -1 with `e`. */
+ * 0 not, -1 with `e`. Lines read that are no id line (torn, padded) are
+ * counted in `*skipped`. */
 static int records_locate(const char *path, const char *id, char *fid, long long *seq,
-                          long long *off, long long *len, long long *idx_off, err_t *e)
+                          long long *off, long long *len, long long *idx_off, long long *skipped,
+                          err_t *e)
 {
     buf_t b;
     int found = 0;
@@ -916,14 +998,22 @@ static int records_locate(const char *path, const char *id, char *fid, long long
     size_t p = b.len;
     while (p > 0 && b.data[p - 1] != '\n')
         p--;
+    *skipped += p < b.len;
     while (p > 0 && found == 0) {
         size_t q = p - 1;
         while (q > 0 && b.data[q - 1] != '\n')
             q--;
         const char *line = b.data + q;
-        if (p - 1 - q == RECORDS_ID_LEN - 1 && strncmp(line, id, RUNTIME_ID_LEN - 1) == 0 &&
-            records_num(line, 74, 10, seq) == 0 && records_num(line, 85, 12, off) == 0 &&
-            records_num(line, 98, 10, len) == 0 && records_num(line, 109, 12, idx_off) == 0) {
+        char lid[RUNTIME_ID_LEN] = "";
+        long long v;
+        bool whole = p - 1 - q == RECORDS_ID_LEN - 1;
+        if (whole)
+            snprintf(lid, sizeof(lid), "%.36s", line);
+        if (!whole || !func_is_id(lid) || records_num(line, 109, 12, &v) != 0)
+            (*skipped)++;
+        else if (strncmp(line, id, RUNTIME_ID_LEN - 1) == 0 &&
+                 records_num(line, 74, 10, seq) == 0 && records_num(line, 85, 12, off) == 0 &&
+                 records_num(line, 98, 10, len) == 0 && records_num(line, 109, 12, idx_off) == 0) {
             snprintf(fid, RUNTIME_ID_LEN, "%.36s", line + 37);
             found = func_is_id(fid) ? 1 : 0;
         }
@@ -965,10 +1055,12 @@ int records_get(records_t *r, const char *id, json_object **out, err_t *e)
     /* Ids are lowercase UUIDs: anything else can never name a record. */
     if (!func_is_id(id))
         return records_not_found(id, e);
+    long long skipped = 0;
     for (int old = 0; old < 2 && found == 0; old++) {
         records_shard(r, id, old, path, sizeof(path));
-        found = records_locate(path, id, fid, &seq, &off, &len, &idx_off, e);
+        found = records_locate(path, id, fid, &seq, &off, &len, &idx_off, &skipped, e);
     }
+    metrics_storage(r->metrics, METRICS_RECORD_SKIPPED, (unsigned long long)skipped);
     if (found <= 0)
         return found < 0 ? -1 : records_not_found(id, e);
     if (len < 2 || len > RECORDS_LINE_MAX)
@@ -1037,7 +1129,7 @@ static void records_seg_delete(records_t *r, const char *fid, long long seq, lon
     for (int i = 0; i < 2; i++) {
         records_path(r, fid, seq, ext[i], path, sizeof(path));
         if (stat(path, &st) == 0 && unlink(path) == 0)
-            *freed += st.st_size;
+            *freed += records_blocks(&st);
     }
 }
 
@@ -1051,12 +1143,12 @@ static void records_seg_stat(records_t *r, const char *fid, long long seq, recor
     s->seq = seq;
     records_path(r, fid, seq, ".log", path, sizeof(path));
     if (stat(path, &st) == 0) {
-        s->bytes += st.st_size;
+        s->bytes += records_blocks(&st);
         s->mtime_ms = (long long)st.st_mtim.tv_sec * 1000 + st.st_mtim.tv_nsec / 1000000;
     }
     records_path(r, fid, seq, ".idx", path, sizeof(path));
     if (stat(path, &st) == 0) {
-        s->bytes += st.st_size;
+        s->bytes += records_blocks(&st);
         s->entries = st.st_size / RECORDS_IDX_LEN;
         long long m = (long long)st.st_mtim.tv_sec * 1000 + st.st_mtim.tv_nsec / 1000000;
         if (m > s->mtime_ms)
@@ -1170,9 +1262,9 @@ static long long records_compact(records_t *r, int shard, const records_segments
     }
     long long size = 0;
     if (stat(path, &st) == 0)
-        size += st.st_size;
+        size += records_blocks(&st);
     if (stat(old, &st) == 0)
-        size += st.st_size;
+        size += records_blocks(&st);
     return size;
 }
 

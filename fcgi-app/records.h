@@ -12,7 +12,10 @@
  *                                  byte; <xx>.old while the janitor compacts
  *
  * A record is three appends (O_APPEND, one write(2) each, no fsync): sync
- * records are best-effort durable, unlike async ones. The newest segment of
+ * records are best-effort durable, unlike async ones. Each append first
+ * pads past a torn tail a cut-short write left (never truncating it: other
+ * processes append to the same files), so the next record is never lost
+ * with it; readers skip such lines and count them. The newest segment of
  * a function takes the appends of every process; once it is past the
  * segment size the next append starts the next one. Listing reads index
  * lines from the newest backwards and stops once nothing older can enter the
@@ -38,6 +41,7 @@
 
 #include "config.h"
 #include "err.h"
+#include "metrics.h"
 #include "runtime.h"
 #include "status.h"
 
@@ -58,6 +62,10 @@ typedef struct records records_t;
 /* Open (creating the directories) the records under `data_dir` with
  * `lim` (copied). Returns a handle (records_close) or NULL with `e`. */
 records_t *records_open(const char *data_dir, const records_limits *lim, err_t *e);
+
+/* Count torn tails re-aligned and lines skipped into `m` (borrowed; it
+ * outlives `r`). Set once, before the handle is shared. */
+void records_set_metrics(records_t *r, metrics_t *m);
 
 /* Close the segments this process holds open and free the handle. */
 void records_close(records_t *r);
@@ -83,7 +91,8 @@ typedef struct {
  * Append the record of `call`: stdout and stderr cut to output_max each
  * (`truncated` set when anything was cut here or at the run's caps). A
  * no-op when records are off. Returns 0, or -1 with `e` (nothing
- * findable was left; part of a line may be, which readers skip).
+ * findable was left: part of a line may be, which readers skip and the
+ * next append pads past; the segment stays the one appended to).
  */
 int records_append(records_t *r, const records_call *call, err_t *e);
 
@@ -140,13 +149,14 @@ int records_list(records_t *r, const records_query *q, json_object **out, err_t 
 typedef struct {
     long segments; /* segments deleted */
     long long bytes_freed;
-    long long bytes_left; /* every record file's size after the pass */
+    long long bytes_left; /* what every record file takes on disk after the pass */
 } records_pruned;
 
 /*
  * Delete the segments whose records are all past the per-function cap or
  * the retention at `now_ms`, then the oldest segments while everything
- * passes max_bytes, and compact the id shards. For the janitor: never on a
+ * passes max_bytes (files counted by the blocks they take on disk), and
+ * compact the id shards. For the janitor: never on a
  * request's path. Returns 0 (`out` filled in), or -1 with `e` when the
  * records directory cannot be read.
  */

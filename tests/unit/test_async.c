@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "async.h"
 #include "clock.h"
@@ -404,6 +405,78 @@ static void test_accept_with_id(void **state)
     json_object_put(rec);
 }
 
+/* Overwrite records/<id><ext> with `len` bytes of `data`. */
+static void damage(fixture *f, const char *id, const char *ext, const char *data, size_t len)
+{
+    char path[256];
+    snprintf(path, sizeof(path), "%s/async/records/%s%s", f->dir, id, ext);
+    int fd = open(path, O_WRONLY | O_TRUNC);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, data, len), (ssize_t)len);
+    close(fd);
+}
+
+/* Whether async/quarantine/<id><ext> exists. */
+static bool quarantined(fixture *f, const char *id, const char *ext)
+{
+    char path[256];
+    snprintf(path, sizeof(path), "%s/async/quarantine/%s%s", f->dir, id, ext);
+    return access(path, F_OK) == 0;
+}
+
+static void test_damaged(void **state)
+{
+    fixture *f = *state;
+    char torn[RUNTIME_ID_LEN], cut[RUNTIME_ID_LEN], changed[RUNTIME_ID_LEN], ok[RUNTIME_ID_LEN];
+    async_job job;
+    long long next;
+    err_t e;
+    json_object *rec = NULL;
+    accept_one(f, "{\"n\":1}", torn);
+    accept_one(f, "{\"event\":\"thirty-four bytes long\"}", cut);
+    accept_one(f, "{\"n\":3}", changed);
+    accept_one(f, "{\"n\":4}", ok);
+    damage(f, torn, ".json", "{\"id\":\"", 7);
+    damage(f, cut, ".event", "{\"event\":", 10);
+    damage(f, changed, ".event", "{\"n\":9}", 7);
+    /* Only the sound run is claimed; the others end FAILED in its stead. */
+    assert_int_equal(async_claim(f->a, 0, &job, &next, &e), 1);
+    assert_string_equal(job.id, ok);
+    async_job other;
+    assert_int_equal(async_claim(f->a, 0, &other, &next, &e), 0);
+    async_job_free(&other);
+    /* Damaged while it ran: its outcome is kept beside the FAILED record. */
+    damage(f, ok, ".json", "{", 1);
+    runtime_result res;
+    result_of(&res, STATUS_SUCCEEDED, "ran");
+    assert_int_equal(async_finish(f->a, &job, &res, 1000, &e), 0);
+    runtime_result_free(&res);
+    async_job_free(&job);
+    assert_int_equal(async_get(f->a, ok, &rec, &e), 0);
+    assert_string_equal(str(rec, "status"), "FAILED");
+    assert_string_equal(str(rec, "code"), "record_corrupt");
+    assert_string_equal(str(json_object_object_get(rec, "result"), "output"), "ran");
+    json_object_put(rec);
+    assert_true(quarantined(f, ok, ".json"));
+    const char *bad[] = {torn, cut, changed};
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(async_get(f->a, bad[i], &rec, &e), 0);
+        assert_string_equal(str(rec, "status"), "FAILED");
+        assert_string_equal(str(rec, "code"), "record_corrupt");
+        assert_string_equal(str(rec, "function_id"), FN_ID);
+        assert_non_null(str(rec, "completed_at"));
+        assert_non_null(strstr(str(rec, "error"), "quarantine"));
+        json_object_put(rec);
+        assert_true(quarantined(f, bad[i], ".json"));
+        assert_true(quarantined(f, bad[i], ".event"));
+    }
+    /* What it still knew is kept: the cut run's name and creator. */
+    assert_int_equal(async_get(f->a, cut, &rec, &e), 0);
+    assert_string_equal(str(rec, "function_name"), "fn");
+    assert_string_equal(str(rec, "created_by"), "key-1");
+    json_object_put(rec);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -416,6 +489,7 @@ int main(void)
         T(test_prune),
         T(test_bound),
         T(test_accept_with_id),
+        T(test_damaged),
     };
 #undef T
     return cmocka_run_group_tests_name("async", tests, NULL, NULL);
