@@ -244,14 +244,22 @@ static int warm_run(runtime_t *rt, const runtime_seat *seat, const runtime_req *
     if (l->mode == CONTAINER_COLD)
         return container_pump(l->stream, req, res, l->deadline);
 
+    char nonce[FRAMES_NONCE_LEN + 1];
     frames_call call = {.function = func_str(req->function, "name"),
                         .id = req->id,
                         .attempt = req->attempt,
-                        .deadline_ms = clock_wall_ms() + (long long)req->timeout_s * 1000};
+                        .deadline_ms = clock_wall_ms() + (long long)req->timeout_s * 1000,
+                        .nonce = nonce};
     warm_answer a = {.res = res};
     buf_t head;
     int rc = -1;
     buf_init(&head, WARM_HEADER_MAX + WARM_ONE_WRITE_MAX);
+    /* The call's output is known by its nonce: nothing written before this
+     * call (or by someone who cannot know it) passes for its answer. */
+    if (frames_nonce(nonce) != 0) {
+        runtime_fail(res, STATUS_ENGINE_ERROR, "getrandom() gave no nonce for the call");
+        goto done;
+    }
     int hr = l->mode == CONTAINER_PROCESS ? frames_loop_request(&head, &call, req->event_len)
                                           : frames_init_request(&head, &call, req->event_len);
     if (hr != 0 || head.len > WARM_HEADER_MAX) {
@@ -267,7 +275,7 @@ static int warm_run(runtime_t *rt, const runtime_seat *seat, const runtime_req *
     /* Fresh: init frames the one call's output like a reused container's,
      * and its "x" frame ends the call, so the answer never waits for the
      * engine to see the container exit; release removes it. */
-    frames_begin(&a.p, l->mode == CONTAINER_PROCESS, warm_sink, res);
+    frames_begin(&a.p, l->mode == CONTAINER_PROCESS, nonce, warm_sink, res);
     io.feed = warm_feed;
     io.arg = &a;
     if (container_exchange(l->stream, req, &io, res, l->deadline) != 0) {

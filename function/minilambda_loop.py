@@ -16,14 +16,16 @@ With MINILAMBDA_LOOP=1 (a function registered with "reuse": "process") the
 process serves call after call on stdin/stdout:
 
     request:  {"id": "...", "function": "...", "attempt": 1,
-               "deadline_ms": 1795790000000, "event_length": N}\\n <N bytes>
-    response: {"exit_code": 0, "result_length": M}\\n <M bytes>
+               "deadline_ms": 1795790000000, "event_length": N,
+               "nonce": "..."}\\n <N bytes>
+    response: {"exit_code": 0, "result_length": M, "nonce": "..."}\\n <M bytes>
 
 For each call os.environ holds MINILAMBDA_INVOCATION_ID,
 MINILAMBDA_FUNCTION_NAME, MINILAMBDA_ATTEMPT and MINILAMBDA_DEADLINE_MS of
 that call; whatever the handler (or a program it runs) writes to stdout
 becomes part of the result, so a stray print never breaks the framing;
-reading stdin gives the event. stderr is the call's log at any time.
+reading stdin gives the event. stderr is the call's log at any time. The
+answer echoes the request's nonce: the platform takes no answer without it.
 
 In both modes an exception gives exit code 1 with its traceback on stderr,
 sys.exit(n) gives n, and an event that is not JSON gives 1 (pass raw=True
@@ -196,8 +198,10 @@ def _loop(handler, raw_mode):
             os.close(in_fd)
         body = _read_fd(out_fd) + result
         os.close(out_fd)
-        head = json.dumps({"exit_code": code, "result_length": len(body)},
-                          separators=(",", ":"))
+        answer = {"exit_code": code, "result_length": len(body)}
+        if isinstance(req.get("nonce"), str):
+            answer["nonce"] = req["nonce"]
+        head = json.dumps(answer, separators=(",", ":"))
         _write_all(proto_out, head.encode("ascii") + b"\n" + body)
 
 

@@ -15,15 +15,16 @@
 // With MINILAMBDA_LOOP=1 (a function registered with "reuse": "process") the
 // process serves call after call on stdin/stdout:
 //
-//   request:  {"id":"...","function":"...","attempt":1,"deadline_ms":1795790000000,"event_length":N}\n<N bytes>
-//   response: {"exit_code":0,"result_length":M}\n<M bytes>
+//   request:  {"id":"...","function":"...","attempt":1,"deadline_ms":1795790000000,"event_length":N,"nonce":"..."}\n<N bytes>
+//   response: {"exit_code":0,"result_length":M,"nonce":"..."}\n<M bytes>
 //
 // For each call process.env holds MINILAMBDA_INVOCATION_ID,
 // MINILAMBDA_FUNCTION_NAME, MINILAMBDA_ATTEMPT and MINILAMBDA_DEADLINE_MS of
 // that call; whatever the handler writes through process.stdout (console.log
 // included) becomes part of the result, so a stray print never breaks the
-// framing. stderr is the call's log at any time. Do not read stdin in the
-// handler: the event is its argument.
+// framing. stderr is the call's log at any time. The answer echoes the
+// request's nonce: the platform takes no answer without it. Do not read
+// stdin in the handler: the event is its argument.
 //
 // In both modes a thrown error (or a rejected promise) gives exit code 1
 // with its stack on stderr, process.exitCode = n set by the handler gives n,
@@ -219,7 +220,9 @@ async function loop(handler, rawMode) {
     captured.push(result.out);
     const body = Buffer.concat(captured);
     captured = null;
-    const head = JSON.stringify({ exit_code: result.code, result_length: body.length });
+    const answer = { exit_code: result.code, result_length: body.length };
+    if (typeof req.nonce === 'string') answer.nonce = req.nonce;
+    const head = JSON.stringify(answer);
     await respond(Buffer.concat([Buffer.from(head + '\n', 'ascii'), body]));
   }
 }

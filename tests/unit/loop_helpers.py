@@ -55,25 +55,32 @@ def slow_reader(cmd, stdin):
     return p.wait(timeout=TIMEOUT), out
 
 
+def nonce_of(fields):
+    """The nonce a request with `fields` carries: one per invocation id."""
+    return "n0nce%s" % "".join(c for c in str(fields.get("id", "")) if c.isalnum())
+
+
 def request(event, **fields):
     fields["event_length"] = len(event)
+    fields.setdefault("nonce", nonce_of(fields))
     return json.dumps(fields).encode() + b"\n" + event
 
 
 def parse_responses(out):
-    """[(exit_code, result bytes)...], or raise ValueError on bad framing."""
+    """[(exit_code, result bytes, nonce)...], or raise ValueError on bad
+    framing."""
     responses = []
     pos = 0
     while pos < len(out):
         nl = out.index(b"\n", pos)
         head = json.loads(out[pos:nl])
-        if set(head) != {"exit_code", "result_length"}:
+        if set(head) != {"exit_code", "result_length", "nonce"}:
             raise ValueError("unexpected response fields %r" % head)
         n = head["result_length"]
         body = out[nl + 1:nl + 1 + n]
         if len(body) != n:
             raise ValueError("a response is cut short")
-        responses.append((head["exit_code"], body))
+        responses.append((head["exit_code"], body, head["nonce"]))
         pos = nl + 1 + n
     return responses
 
@@ -169,7 +176,10 @@ def test_helper(lang, cmd):
     check("%s loop: one well-formed response per request" % lang,
           framing is None and len(responses) == len(calls), (framing, len(responses), out[:300]))
     for (req, ok, desc), got in zip(calls, responses):
-        check("%s loop: %s" % (lang, desc), ok(*got), (got[0], got[1][:300]))
+        check("%s loop: %s" % (lang, desc), ok(got[0], got[1]), (got[0], got[1][:300]))
+    want = [nonce_of(json.loads(c[0].split(b"\n", 1)[0])) for c in calls]
+    check("%s loop: every answer echoes its request's nonce" % lang,
+          [got[2] for got in responses] == want, ([got[2] for got in responses], want))
     check("%s loop: the exception's trace and the logs are on stderr" % lang,
           b"boom" in err and b"to-log" in err, err)
 
@@ -179,7 +189,7 @@ def test_helper(lang, cmd):
     except ValueError as e:
         responses = [e]
     check("%s loop: a slow reader still gets the whole last response" % lang,
-          rc == 0 and responses == [(0, b"x" * (1 << 20))], (rc, len(out)))
+          rc == 0 and [r[:2] for r in responses] == [(0, b"x" * (1 << 20))], (rc, len(out)))
 
     for desc, stream in (
             ("a request line that is not JSON", b"not json\n"),
@@ -219,7 +229,7 @@ def test_example(lang, cmd):
     except ValueError:
         responses = []
     answers = []
-    for code, body in responses:
+    for code, body, _ in responses:
         try:
             answers.append((code, json.loads(body)))
         except ValueError:
