@@ -20,13 +20,20 @@
  * "x <nonce> <status>\n". The nonce is the call's (fresh and random each
  * call): the platform takes only frames that carry it, so nothing written
  * on our stdout by anyone else, or before, passes for the call's answer.
- * The command never learns it.
+ * The command never learns it, and cannot reach our stdout: we are not
+ * dumpable (so /proc/1/fd, /proc/1/mem are closed to the same uid without
+ * CAP_SYS_PTRACE), and the command (dumpable again after its execve, as
+ * any program) gets pipes, never our descriptors.
  *
  * fresh: serve one request, then exit with the command's status. The "x"
  *        frame is the call's end: the platform answers on it, without
  *        waiting for the engine to see the container exit (most of a
  *        prestarted call's cost), and removes the container after.
- * reuse: serve requests one after the other until stdin ends.
+ * reuse: serve requests one after the other until stdin ends. After each
+ *        call, when we are pid 1 (of the container's pid namespace), every
+ *        other process in it is killed and reaped before the "x" frame: a
+ *        daemon one call started never sees the next. (Not pid 1, only
+ *        the call's process group is killed.)
  *
  * It links only libc (and err.c, which needs only libc), statically, so it
  * runs in a FROM-scratch image; it writes no file, so a read-only root is
@@ -441,6 +448,22 @@ static int init_drain(int *fd, char kind, const char *nonce, err_t *e)
     return 0;
 }
 
+/* Kill every process of our pid namespace but us (kill(-1) from its pid 1
+ * reaches all of them, and nothing outside it), a setsid daemon or any
+ * other group the call made, and reap them all: when this returns, no
+ * process of the call is left for the next one to meet. */
+static void init_kill_all(void)
+{
+    for (;;) {
+        /* Again each round: one forking as the first kill came is caught. */
+        if (kill(-1, SIGKILL) != 0 && errno == ESRCH)
+            break;
+        pid_t p = waitpid(-1, NULL, 0);
+        if (p < 0 && errno != EINTR)
+            break; /* ECHILD: none left */
+    }
+}
+
 /* Take up to `*left` event bytes from the reader's buffer: written to
  * `*in` when it is open (closed on EPIPE), dropped otherwise. */
 static int init_feed(init_reader *r, int *in, uint64_t *left, err_t *e)
@@ -565,6 +588,8 @@ static int init_call(init_reader *r, init_state *st, const init_request *q, char
      * container; the re-parented processes are reaped as they go. */
     kill(-st->child, SIGKILL);
     st->child = 0;
+    if (!last && getpid() == 1)
+        init_kill_all();
     if (init_frame('x', q->nonce, (uint64_t)st->child_status, NULL, 0, e) != 0)
         goto done;
     init_close(&in[1]);
@@ -627,6 +652,14 @@ static int init_serve(char *const argv[], int once)
     st.sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
     if (st.sigfd < 0) {
         err_set(&e, ERR_INTERNAL, NULL, errno, "signalfd failed: %s", strerror(errno));
+        goto done;
+    }
+    /* Our stdio is the platform's line to the call: not dumpable, nobody
+     * of our uid without CAP_SYS_PTRACE opens /proc/1/fd/1 to write frames
+     * on it. The command we execve is dumpable again, as it should be. */
+    if (prctl(PR_SET_DUMPABLE, 0) != 0) {
+        err_set(&e, ERR_INTERNAL, NULL, errno, "prctl(PR_SET_DUMPABLE) failed: %s",
+                strerror(errno));
         goto done;
     }
     /* Orphans come to us to be reaped when we are not pid 1 either (a
