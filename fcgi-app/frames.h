@@ -25,7 +25,8 @@
  *             may be left out: 0); "nonce" is the request's, echoed
  *
  * and what it writes on stderr counts as logs too, of the call being read
- * when it arrives (stderr and stdout are not ordered with each other).
+ * when it arrives (stderr and stdout are not ordered with each other: the
+ * helpers send their logs in-band, in the answer).
  *
  * The parsers are incremental: feed them output as it comes.
  */
