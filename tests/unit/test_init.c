@@ -593,6 +593,14 @@ static void test_reuse_two_calls(void **state)
     t_assert_buf_str(&c.o, "done\n");
     call_free(&c);
 
+    /* The call never learns its nonce: not in its environment, nor in
+     * anything init was started with. */
+    t_eval_call(&s, "env; tr '\\0' ' ' </proc/$PPID/cmdline", NULL, "", 0, &c);
+    assert_int_equal(buf_append(&c.o, "", 1), BUF_OK);
+    assert_non_null(strstr(c.o.data, "SCRIPT="));
+    assert_null(strstr(c.o.data, T_NONCE));
+    call_free(&c);
+
     /* End of stream before a header: exit 0, nothing more written. */
     assert_int_equal(sess_finish(&s, "", 0), 0);
     assert_int_equal(s.out_pos, s.out_buf.len);
