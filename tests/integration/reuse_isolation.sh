@@ -119,7 +119,9 @@ it_eq "container: ... nor can a function running as root, without capabilities" 
 # --- reuse "container": a setsid daemon, /tmp ---------------------------------
 cm='ev=$(cat)
 case "$ev" in
-*spawn*) setsid sh -c "sleep 300; :" "daemon-$((1+1))" </dev/null >/dev/null 2>&1 &
+*spawn*) setsid sh -c ": >/tmp/d-on; sleep 300; :" "daemon-$((1+1))" </dev/null >/dev/null 2>&1 &
+    # In a session of its own, for sure, before the call ends.
+    until [ -e /tmp/d-on ]; do :; done
     echo spawned ;;
 *write*) echo "from-an-earlier-call" >/tmp/carry; echo written ;;
 *read*) cat /tmp/carry 2>/dev/null || echo "no /tmp/carry" ;;
@@ -196,7 +198,8 @@ it_eq "process, hello-python: still served by a reused process" reused "$(it_jq 
 # --- reuse "process": what carries over (documented) ----------------------------
 pm='ev=$(cat)
 case "$ev" in
-*spawn*) setsid sh -c "sleep 300; :" "child-$((1+1))" </dev/null >/dev/null 2>&1 &
+*spawn*) setsid sh -c ": >/tmp/c-on; sleep 300; :" "child-$((1+1))" </dev/null >/dev/null 2>&1 &
+    until [ -e /tmp/c-on ]; do :; done
     echo "from-an-earlier-call" >/tmp/carry; echo spawned ;;
 *look*) echo "$(cat /tmp/carry) $(ps -o args | grep -c "[c]hild-2")" ;;
 esac'
