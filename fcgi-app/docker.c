@@ -617,6 +617,19 @@ long docker_stream_recv(docker_stream_t *s, void *p, size_t n)
     return cc == CURLE_OK ? (long)got : -1;
 }
 
+bool docker_stream_pending(docker_stream_t *s)
+{
+    struct pollfd p = {.fd = s->fd, .events = POLLIN};
+    if (s->pending_off < s->pending.len)
+        return true;
+    int r;
+    do
+        r = poll(&p, 1, 0);
+    while (r < 0 && errno == EINTR);
+    /* A socket that cannot be polled is not known to be silent. */
+    return r != 0;
+}
+
 void docker_stream_close(docker_stream_t *s)
 {
     if (s == NULL)

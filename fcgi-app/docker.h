@@ -12,6 +12,7 @@
 #define MINILAMBDA_DOCKER_H
 
 #include <json-c/json.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -116,6 +117,11 @@ int docker_stream_close_write(docker_stream_t *s);
 /* Receive up to `n` bytes without blocking. Returns the count (0 at end of
  * stream), -2 when nothing is available now, or -1 on error. */
 long docker_stream_recv(docker_stream_t *s, void *p, size_t n);
+
+/* Whether anything waits to be read on `s` now (bytes not consumed, bytes
+ * or the end in the socket), without waiting and without consuming any: a
+ * reused container's stream must be silent between its calls. */
+bool docker_stream_pending(docker_stream_t *s);
 
 /* Close the stream. */
 void docker_stream_close(docker_stream_t *s);

@@ -5,19 +5,41 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 
 /* Larger init frames than this are not init's: it writes at most 64 KiB. */
 #define FRAMES_INIT_CHUNK_MAX 65536
 /* A loop answer's result may be large, but a length past this is garbage. */
 #define FRAMES_RESULT_MAX (1LL << 31)
 
+int frames_nonce(char *out)
+{
+    unsigned char raw[FRAMES_NONCE_LEN / 2];
+    size_t got = 0;
+    while (got < sizeof(raw)) {
+        ssize_t n = getrandom(raw + got, sizeof(raw) - got, 0);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return -1;
+        got += (size_t)n;
+    }
+    for (size_t i = 0; i < sizeof(raw); i++) {
+        out[2 * i] = "0123456789abcdef"[raw[i] >> 4];
+        out[2 * i + 1] = "0123456789abcdef"[raw[i] & 15];
+    }
+    out[FRAMES_NONCE_LEN] = '\0';
+    return 0;
+}
+
 int frames_init_request(buf_t *out, const frames_call *c, size_t event_len)
 {
-    return buf_printf(out,
-                      "MLINIT/1 4 %zu\nMINILAMBDA_FUNCTION_NAME=%s\nMINILAMBDA_INVOCATION_ID=%s\n"
-                      "MINILAMBDA_ATTEMPT=%d\nMINILAMBDA_DEADLINE_MS=%lld\n",
-                      event_len, c->function, c->id, c->attempt > 0 ? c->attempt : 1,
-                      c->deadline_ms) == BUF_OK
+    return buf_printf(
+               out,
+               "MLINIT/2 4 %zu %s\nMINILAMBDA_FUNCTION_NAME=%s\nMINILAMBDA_INVOCATION_ID=%s\n"
+               "MINILAMBDA_ATTEMPT=%d\nMINILAMBDA_DEADLINE_MS=%lld\n",
+               event_len, c->nonce, c->function, c->id, c->attempt > 0 ? c->attempt : 1,
+               c->deadline_ms) == BUF_OK
                ? 0
                : -1;
 }
@@ -30,6 +52,7 @@ int frames_loop_request(buf_t *out, const frames_call *c, size_t event_len)
     json_object_object_add(o, "attempt", json_object_new_int(c->attempt > 0 ? c->attempt : 1));
     json_object_object_add(o, "deadline_ms", json_object_new_int64(c->deadline_ms));
     json_object_object_add(o, "event_length", json_object_new_int64((int64_t)event_len));
+    json_object_object_add(o, "nonce", json_object_new_string(c->nonce));
     int rc =
         buf_printf(out, "%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN)) == BUF_OK
             ? 0
@@ -38,10 +61,11 @@ int frames_loop_request(buf_t *out, const frames_call *c, size_t event_len)
     return rc;
 }
 
-void frames_begin(frames_parser *p, bool loop, frames_sink sink, void *arg)
+void frames_begin(frames_parser *p, bool loop, const char *nonce, frames_sink sink, void *arg)
 {
     memset(p, 0, sizeof(*p));
     p->loop = loop;
+    snprintf(p->nonce, sizeof(p->nonce), "%s", nonce);
     p->sink = sink;
     p->arg = arg;
 }
@@ -78,14 +102,19 @@ static int frames_number(const char *s, long long max, long long *out)
     return 0;
 }
 
-/* An init frame header ("o 12", "e 3", "x 0") is complete in p->head. */
+/* An init frame header ("o <nonce> 12", "e <nonce> 3", "x <nonce> 0") is
+ * complete in p->head. */
 static int frames_init_head(frames_parser *p)
 {
     long long v;
     char kind = p->head[0];
+    size_t nl = strlen(p->nonce);
     if (p->head_len < 3 || p->head[1] != ' ' || (kind != 'o' && kind != 'e' && kind != 'x'))
         return frames_error(p, "minilambda-init wrote something that is not a frame");
-    if (frames_number(p->head + 2, kind == 'x' ? 255 : FRAMES_INIT_CHUNK_MAX, &v) != 0 ||
+    /* Stale or forged output: not this call's. */
+    if (p->head_len < nl + 4 || memcmp(p->head + 2, p->nonce, nl) != 0 || p->head[2 + nl] != ' ')
+        return frames_error(p, "a frame without this call's nonce (stale or forged output)");
+    if (frames_number(p->head + 3 + nl, kind == 'x' ? 255 : FRAMES_INIT_CHUNK_MAX, &v) != 0 ||
         (kind != 'x' && v == 0))
         return frames_error(p, "minilambda-init wrote a frame with a bad length or status");
     if (kind == 'x') {
@@ -101,7 +130,7 @@ static int frames_init_head(frames_parser *p)
 /* The loop protocol's response line is complete in p->head. */
 static int frames_loop_head(frames_parser *p)
 {
-    json_object *o = json_tokener_parse(p->head), *code, *len, *logs = NULL;
+    json_object *o = json_tokener_parse(p->head), *code, *len, *logs = NULL, *nonce;
     int rc = -1;
     if (!json_object_is_type(o, json_type_object) ||
         !json_object_object_get_ex(o, "exit_code", &code) ||
@@ -111,6 +140,14 @@ static int frames_loop_head(frames_parser *p)
         (json_object_object_get_ex(o, "log_length", &logs) &&
          !json_object_is_type(logs, json_type_int))) {
         frames_error(p, "the function's answer line is not {\"exit_code\":N,\"result_length\":M}");
+        goto done;
+    }
+    /* A late answer of an earlier call (or one made up) is not this one's. */
+    if (!json_object_object_get_ex(o, "nonce", &nonce) ||
+        !json_object_is_type(nonce, json_type_string) ||
+        strcmp(json_object_get_string(nonce), p->nonce) != 0) {
+        frames_error(p, "the function's answer does not carry this call's nonce (a late or "
+                        "stale answer)");
         goto done;
     }
     int64_t c = json_object_get_int64(code), l = json_object_get_int64(len);

@@ -19,6 +19,9 @@
 /* An event up to this size goes in one write with its header: the process
  * reading them wakes once, not twice. */
 #define WARM_ONE_WRITE_MAX 32768
+/* Ready containers a call takes, one after the other discarded for what
+ * they wrote while idle, before it goes cold. */
+#define WARM_TAKE_TRIES 3
 /* How long a failed run's engine gets to answer before it is taken out. */
 #define WARM_PING_MS 500
 
@@ -115,9 +118,20 @@ static warm_next warm_elsewhere(const runtime_seat *seat, const runtime_req *req
     return engines_count(en) > 1 ? WARM_OTHER : WARM_STOP;
 }
 
-/* Ask the keeper for a ready container. 1 with `l` holding it, else 0. */
-static int warm_take(const runtime_seat *seat, const runtime_req *req, runtime_lease *l,
-                     runtime_result *res)
+/* Remove the container: by the keeper, off the call's path, or here. */
+static void warm_remove(const runtime_seat *seat, const runtime_req *req, runtime_lease *l)
+{
+    if (l->cid[0] == '\0')
+        return;
+    if (lease_remove(seat->lease, func_str(req->function, "id"), l->cid, l->leased,
+                     l->engine < 0 ? 0 : l->engine) != 0)
+        container_remove(l->conn, l->cid, req->id);
+}
+
+/* Ask the keeper for a ready container. 1 with `l` holding it, 2 when the
+ * one it gave was discarded (ask again), else 0. */
+static int warm_take(const warm_state *st, const runtime_seat *seat, const runtime_req *req,
+                     runtime_lease *l, runtime_result *res)
 {
     lease_msg m;
     int fd;
@@ -136,6 +150,24 @@ static int warm_take(const runtime_seat *seat, const runtime_req *req, runtime_l
         runtime_fail(res, STATUS_ENGINE_ERROR, "out of memory taking a warm container");
         return -1;
     }
+    /* A container that served before must be silent now: whatever it wrote
+     * since its last answer (a late answer, a forged frame, stray logs) is
+     * nobody's to read, and the next call must not. (A new one's output
+     * since its start is no call's: the first call reads it, as a cold
+     * call would.) */
+    if (m.start == METRICS_START_REUSED && docker_stream_pending(l->stream)) {
+        log_warn("invoke %s: warm container %.12s wrote while it was idle; it is discarded",
+                 req->id, l->cid);
+        docker_stream_close(l->stream);
+        l->stream = NULL;
+        warm_remove(seat, req, l);
+        l->cid[0] = '\0';
+        l->leased = false;
+        warm_leave(seat, l);
+        l->engine = -1;
+        slots_untrack(st->slots, seat->row, seat->thread);
+        return 2;
+    }
     res->start = (metrics_start_kind)m.start;
     return 1;
 }
@@ -150,17 +182,21 @@ static int warm_acquire(runtime_t *rt, const runtime_seat *seat, const runtime_r
     l->mode = warm_mode(st, req->function);
     /* The record's hash (a serialisation of it): what take and give name. */
     l->generation = func_generation(req->function);
-    if (l->mode != CONTAINER_COLD && seat->lease != NULL) {
-        int took = warm_take(seat, req, l, res);
-        if (took < 0)
+    int took = 0;
+    for (int tries = 0; l->mode != CONTAINER_COLD && seat->lease != NULL && tries < WARM_TAKE_TRIES;
+         tries++) {
+        took = warm_take(st, seat, req, l, res);
+        if (took != 2)
+            break;
+    }
+    if (took < 0)
+        return -1;
+    if (took == 1) {
+        if (req->cancelled != NULL && req->cancelled(req->cancelled_arg)) {
+            runtime_fail(res, STATUS_CANCELLED, "the invocation was cancelled");
             return -1;
-        if (took > 0) {
-            if (req->cancelled != NULL && req->cancelled(req->cancelled_arg)) {
-                runtime_fail(res, STATUS_CANCELLED, "the invocation was cancelled");
-                return -1;
-            }
-            return 0;
         }
+        return 0;
     }
     /* None ready: start cold at once. A call without reuse gets the seed's
      * fresh container, its values in its env. */
@@ -244,14 +280,22 @@ static int warm_run(runtime_t *rt, const runtime_seat *seat, const runtime_req *
     if (l->mode == CONTAINER_COLD)
         return container_pump(l->stream, req, res, l->deadline);
 
+    char nonce[FRAMES_NONCE_LEN + 1];
     frames_call call = {.function = func_str(req->function, "name"),
                         .id = req->id,
                         .attempt = req->attempt,
-                        .deadline_ms = clock_wall_ms() + (long long)req->timeout_s * 1000};
+                        .deadline_ms = clock_wall_ms() + (long long)req->timeout_s * 1000,
+                        .nonce = nonce};
     warm_answer a = {.res = res};
     buf_t head;
     int rc = -1;
     buf_init(&head, WARM_HEADER_MAX + WARM_ONE_WRITE_MAX);
+    /* The call's output is known by its nonce: nothing written before this
+     * call (or by someone who cannot know it) passes for its answer. */
+    if (frames_nonce(nonce) != 0) {
+        runtime_fail(res, STATUS_ENGINE_ERROR, "getrandom() gave no nonce for the call");
+        goto done;
+    }
     int hr = l->mode == CONTAINER_PROCESS ? frames_loop_request(&head, &call, req->event_len)
                                           : frames_init_request(&head, &call, req->event_len);
     if (hr != 0 || head.len > WARM_HEADER_MAX) {
@@ -267,7 +311,7 @@ static int warm_run(runtime_t *rt, const runtime_seat *seat, const runtime_req *
     /* Fresh: init frames the one call's output like a reused container's,
      * and its "x" frame ends the call, so the answer never waits for the
      * engine to see the container exit; release removes it. */
-    frames_begin(&a.p, l->mode == CONTAINER_PROCESS, warm_sink, res);
+    frames_begin(&a.p, l->mode == CONTAINER_PROCESS, nonce, warm_sink, res);
     io.feed = warm_feed;
     io.arg = &a;
     if (container_exchange(l->stream, req, &io, res, l->deadline) != 0) {
@@ -289,16 +333,6 @@ static int warm_run(runtime_t *rt, const runtime_seat *seat, const runtime_req *
 done:
     buf_free(&head);
     return rc;
-}
-
-/* Remove the container: by the keeper, off the call's path, or here. */
-static void warm_remove(const runtime_seat *seat, const runtime_req *req, runtime_lease *l)
-{
-    if (l->cid[0] == '\0')
-        return;
-    if (lease_remove(seat->lease, func_str(req->function, "id"), l->cid, l->leased,
-                     l->engine < 0 ? 0 : l->engine) != 0)
-        container_remove(l->conn, l->cid, req->id);
 }
 
 /* A run its engine failed part-way (the stream or a later call found it
@@ -327,8 +361,12 @@ static void warm_release(runtime_t *rt, const runtime_seat *seat, const runtime_
      * told theirs in-band. */
     if (l->ran && l->mode == CONTAINER_COLD)
         container_wait(l->conn, l->cid, req, l->deadline, res);
+    /* Anything on the stream past the answer (what came with its last
+     * read, or since) would be read by the next call: such a container is
+     * not given back. */
     if (reused && l->ran && l->reusable &&
-        (res->status == STATUS_SUCCEEDED || res->status == STATUS_FAILED)) {
+        (res->status == STATUS_SUCCEEDED || res->status == STATUS_FAILED) &&
+        !docker_stream_pending(l->stream)) {
         const char *unread;
         size_t n = docker_stream_unread(l->stream, &unread);
         if (lease_give(seat->lease, func_str(req->function, "id"), l->generation, l->mode, l->cid,

@@ -16,14 +16,19 @@ With MINILAMBDA_LOOP=1 (a function registered with "reuse": "process") the
 process serves call after call on stdin/stdout:
 
     request:  {"id": "...", "function": "...", "attempt": 1,
-               "deadline_ms": 1795790000000, "event_length": N}\\n <N bytes>
-    response: {"exit_code": 0, "result_length": M}\\n <M bytes>
+               "deadline_ms": 1795790000000, "event_length": N,
+               "nonce": "..."}\\n <N bytes>
+    response: {"exit_code": 0, "result_length": M, "log_length": L,
+               "nonce": "..."}\\n <M bytes> <L bytes>
 
 For each call os.environ holds MINILAMBDA_INVOCATION_ID,
 MINILAMBDA_FUNCTION_NAME, MINILAMBDA_ATTEMPT and MINILAMBDA_DEADLINE_MS of
 that call; whatever the handler (or a program it runs) writes to stdout
 becomes part of the result, so a stray print never breaks the framing;
-reading stdin gives the event. stderr is the call's log at any time.
+reading stdin gives the event. What it writes to stderr (file descriptor
+2, a child's included) is the call's log, sent in the answer (its L bytes),
+so no line of one call can reach another's record. The answer echoes the
+request's nonce: the platform takes no answer without it.
 
 In both modes an exception gives exit code 1 with its traceback on stderr,
 sys.exit(n) gives n, and an event that is not JSON gives 1 (pass raw=True
@@ -166,12 +171,16 @@ def _set_call_env(req):
 
 
 def _loop(handler, raw_mode):
-    # The protocol moves to private descriptors; 0 and 1 become the call's:
-    # stdin gives the event, stdout is captured into the result. Between
-    # calls stdout goes to stderr (a log) and stdin is empty.
+    # The protocol moves to private descriptors; 0, 1 and 2 become the
+    # call's: stdin gives the event, stdout is captured into the result,
+    # stderr into the logs, both sent in the answer. Between calls stdout
+    # goes to stderr and stdin is empty (what is written then is nobody's:
+    # the platform discards a process that writes while idle).
     sys.stdout.flush()
+    sys.stderr.flush()
     proto_in = os.fdopen(os.dup(0), "rb")
     proto_out = os.dup(1)
+    idle_err = os.dup(2)
     idle_in = _scratch_fd()
     os.dup2(idle_in, 0)
     os.dup2(2, 1)
@@ -182,8 +191,10 @@ def _loop(handler, raw_mode):
         req, raw = got
         _set_call_env(req)
         out_fd = _scratch_fd()
+        err_fd = _scratch_fd()
         in_fd = _scratch_fd(raw)
         os.dup2(out_fd, 1)
+        os.dup2(err_fd, 2)
         os.dup2(in_fd, 0)
         sys.stdin = io.TextIOWrapper(io.open(0, "rb", closefd=False), encoding="utf-8")
         try:
@@ -191,14 +202,19 @@ def _loop(handler, raw_mode):
         finally:
             sys.stdout.flush()
             sys.stderr.flush()
+            os.dup2(idle_err, 2)
             os.dup2(2, 1)
             os.dup2(idle_in, 0)
             os.close(in_fd)
         body = _read_fd(out_fd) + result
+        logs = _read_fd(err_fd)
         os.close(out_fd)
-        head = json.dumps({"exit_code": code, "result_length": len(body)},
-                          separators=(",", ":"))
-        _write_all(proto_out, head.encode("ascii") + b"\n" + body)
+        os.close(err_fd)
+        answer = {"exit_code": code, "result_length": len(body), "log_length": len(logs)}
+        if isinstance(req.get("nonce"), str):
+            answer["nonce"] = req["nonce"]
+        head = json.dumps(answer, separators=(",", ":"))
+        _write_all(proto_out, head.encode("ascii") + b"\n" + body + logs)
 
 
 def serve(handler, raw=False):

@@ -10,19 +10,30 @@
  *
  * Every request on stdin is framed
  *
- *     MLINIT/1 <n_env> <event_len>\n
+ *     MLINIT/2 <n_env> <event_len> <nonce>\n
  *     KEY=VALUE\n                    (n_env lines)
  *     <event_len bytes of event>
  *
  * For each request, fork COMMAND with the pairs exported and pipes on
  * 0/1/2, feed it the event, and relay its output on our stdout as frames
- * "o <len>\n<bytes>", "e <len>\n<bytes>", then "x <status>\n".
+ * "o <nonce> <len>\n<bytes>", "e <nonce> <len>\n<bytes>", then
+ * "x <nonce> <status>\n". The nonce is the call's (fresh and random each
+ * call): the platform takes only frames that carry it, so nothing written
+ * on our stdout by anyone else, or before, passes for the call's answer.
+ * The command never learns it, and cannot reach our stdout: we are not
+ * dumpable (so /proc/1/fd, /proc/1/mem are closed to the same uid without
+ * CAP_SYS_PTRACE), and the command (dumpable again after its execve, as
+ * any program) gets pipes, never our descriptors.
  *
  * fresh: serve one request, then exit with the command's status. The "x"
  *        frame is the call's end: the platform answers on it, without
  *        waiting for the engine to see the container exit (most of a
  *        prestarted call's cost), and removes the container after.
- * reuse: serve requests one after the other until stdin ends.
+ * reuse: serve requests one after the other until stdin ends. After each
+ *        call, when we are pid 1 (of the container's pid namespace), every
+ *        other process in it is killed and reaped before the "x" frame: a
+ *        daemon one call started never sees the next. (Not pid 1, only
+ *        the call's process group is killed.)
  *
  * It links only libc (and err.c, which needs only libc), statically, so it
  * runs in a FROM-scratch image; it writes no file, so a read-only root is
@@ -52,12 +63,13 @@
 
 #define INIT_MAX_ENV 32                    /* KEY=VALUE lines per request */
 #define INIT_MAX_LINE 4096                 /* bytes of one line, before its \n */
-#define INIT_MAX_FIRST 64                  /* bytes of the MLINIT/1 line */
+#define INIT_MAX_FIRST 96                  /* bytes of the MLINIT/2 line */
+#define INIT_MAX_NONCE 32                  /* characters of a nonce, [0-9A-Za-z] */
 #define INIT_MAX_EVENT (UINT64_C(1) << 40) /* far above any body the platform takes */
 #define INIT_CHUNK 65536                   /* largest frame payload, and read size */
 #define INIT_EXIT_SELF 125                 /* init itself failed, as docker run's 125 */
 #define INIT_EXIT_EXEC 127                 /* COMMAND could not be executed */
-#define INIT_MAGIC "MLINIT/1 "
+#define INIT_MAGIC "MLINIT/2 "
 
 /* What init knows about signals and the running call. */
 typedef struct {
@@ -81,6 +93,7 @@ typedef struct {
 typedef struct {
     size_t n_env;
     uint64_t event_len;
+    char nonce[INIT_MAX_NONCE + 1]; /* the call's, in each frame we write */
     /* "KEY\0VALUE": the '=' is replaced by the NUL at parse time. */
     char env[INIT_MAX_ENV][INIT_MAX_LINE + 1];
     size_t key_len[INIT_MAX_ENV];
@@ -149,12 +162,13 @@ static int init_write_all(int fd, struct iovec *iov, int n, err_t *e)
     return 0;
 }
 
-/* One frame "<kind> <len>\n<data>" on stdout (len 0: the "x" frame, whose
- * number is the status, carries no data). */
-static int init_frame(char kind, uint64_t num, const void *data, size_t len, err_t *e)
+/* One frame "<kind> <nonce> <len>\n<data>" on stdout (len 0: the "x"
+ * frame, whose number is the status, carries no data). */
+static int init_frame(char kind, const char *nonce, uint64_t num, const void *data, size_t len,
+                      err_t *e)
 {
-    char head[32];
-    int h = snprintf(head, sizeof(head), "%c %" PRIu64 "\n", kind, num);
+    char head[32 + INIT_MAX_NONCE];
+    int h = snprintf(head, sizeof(head), "%c %s %" PRIu64 "\n", kind, nonce, num);
     if (h < 0 || (size_t)h >= sizeof(head))
         return err_set(e, ERR_INTERNAL, NULL, 0, "frame header does not fit");
     struct iovec iov[2] = {{head, (size_t)h}, {(void *)data, len}};
@@ -324,9 +338,17 @@ static int init_read_request(init_reader *r, init_request *q, err_t *e)
                        "one space must follow the number of env lines");
     if (init_number(&s, INIT_MAX_EVENT, &q->event_len, e) != 0)
         return -1;
-    if (*s != '\0')
+    if (*s++ != ' ')
         return err_set(e, ERR_INVALID, "malformed_request", 0,
-                       "unexpected \"%.20s\" after the event length", s);
+                       "one space and the call's nonce must follow the event length");
+    size_t nl = 0;
+    while (nl <= INIT_MAX_NONCE && isalnum((unsigned char)s[nl]))
+        nl++;
+    if (nl == 0 || nl > INIT_MAX_NONCE || s[nl] != '\0')
+        return err_set(e, ERR_INVALID, "malformed_request", 0,
+                       "the nonce must be 1 to %d letters and digits, not \"%.40s\"",
+                       INIT_MAX_NONCE, s);
+    memcpy(q->nonce, s, nl + 1);
     q->n_env = (size_t)n_env;
     for (size_t i = 0; i < q->n_env; i++) {
         if (init_line(r, q->env[i], INIT_MAX_LINE, &len, 0, e) < 0)
@@ -384,8 +406,8 @@ static void init_child(const init_request *q, char *const argv[], int in, int ou
 }
 
 /* Relay at most `limit` bytes of what `*fd` holds as one frame of `kind`
- * (*got: how many); close it at end of stream. */
-static int init_relay(int *fd, char kind, size_t limit, size_t *got, err_t *e)
+ * of the call with `nonce` (*got: how many); close it at end of stream. */
+static int init_relay(int *fd, char kind, const char *nonce, size_t limit, size_t *got, err_t *e)
 {
     static unsigned char chunk[INIT_CHUNK];
     size_t want = limit < sizeof(chunk) ? limit : sizeof(chunk);
@@ -402,13 +424,13 @@ static int init_relay(int *fd, char kind, size_t limit, size_t *got, err_t *e)
         return 0;
     }
     *got = (size_t)n;
-    return init_frame(kind, (uint64_t)n, chunk, (size_t)n, e);
+    return init_frame(kind, nonce, (uint64_t)n, chunk, (size_t)n, e);
 }
 
 /* After the child exited: relay what its pipe holds now, then close it. A
  * grandchild may still hold the pipe open and keep writing: take only the
  * bytes that were there, never wait. */
-static int init_drain(int *fd, char kind, err_t *e)
+static int init_drain(int *fd, char kind, const char *nonce, err_t *e)
 {
     int avail = 0;
     if (*fd >= 0 && ioctl(*fd, FIONREAD, &avail) != 0)
@@ -416,7 +438,7 @@ static int init_drain(int *fd, char kind, err_t *e)
     size_t left = avail > 0 ? (size_t)avail : 0;
     while (left > 0 && *fd >= 0) {
         size_t got;
-        if (init_relay(fd, kind, left, &got, e) != 0)
+        if (init_relay(fd, kind, nonce, left, &got, e) != 0)
             return -1;
         if (got == 0)
             break;
@@ -424,6 +446,22 @@ static int init_drain(int *fd, char kind, err_t *e)
     }
     init_close(fd);
     return 0;
+}
+
+/* Kill every process of our pid namespace but us (kill(-1) from its pid 1
+ * reaches all of them, and nothing outside it), a setsid daemon or any
+ * other group the call made, and reap them all: when this returns, no
+ * process of the call is left for the next one to meet. */
+static void init_kill_all(void)
+{
+    for (;;) {
+        /* Again each round: one forking as the first kill came is caught. */
+        if (kill(-1, SIGKILL) != 0 && errno == ESRCH)
+            break;
+        pid_t p = waitpid(-1, NULL, 0);
+        if (p < 0 && errno != EINTR)
+            break; /* ECHILD: none left */
+    }
 }
 
 /* Take up to `*left` event bytes from the reader's buffer: written to
@@ -528,10 +566,10 @@ static int init_call(init_reader *r, init_state *st, const init_request *q, char
         }
         size_t got;
         if (i_out >= 0 && p[i_out].revents != 0 &&
-            init_relay(&out[0], 'o', INIT_CHUNK, &got, e) != 0)
+            init_relay(&out[0], 'o', q->nonce, INIT_CHUNK, &got, e) != 0)
             goto done;
         if (i_err >= 0 && p[i_err].revents != 0 &&
-            init_relay(&errp[0], 'e', INIT_CHUNK, &got, e) != 0)
+            init_relay(&errp[0], 'e', q->nonce, INIT_CHUNK, &got, e) != 0)
             goto done;
         if (i_stdin >= 0 && p[i_stdin].revents != 0) {
             if (init_read_some(r, e) < 0)
@@ -544,13 +582,15 @@ static int init_call(init_reader *r, init_state *st, const init_request *q, char
         if ((p[i_sig].revents & POLLIN) && init_signals(st, e) != 0)
             goto done;
     }
-    if (init_drain(&out[0], 'o', e) != 0 || init_drain(&errp[0], 'e', e) != 0)
+    if (init_drain(&out[0], 'o', q->nonce, e) != 0 || init_drain(&errp[0], 'e', q->nonce, e) != 0)
         goto done;
     /* What the call left running ends with it, as it would with a cold
      * container; the re-parented processes are reaped as they go. */
     kill(-st->child, SIGKILL);
     st->child = 0;
-    if (init_frame('x', (uint64_t)st->child_status, NULL, 0, e) != 0)
+    if (!last && getpid() == 1)
+        init_kill_all();
+    if (init_frame('x', q->nonce, (uint64_t)st->child_status, NULL, 0, e) != 0)
         goto done;
     init_close(&in[1]);
     while (!last && left > 0) {
@@ -612,6 +652,14 @@ static int init_serve(char *const argv[], int once)
     st.sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
     if (st.sigfd < 0) {
         err_set(&e, ERR_INTERNAL, NULL, errno, "signalfd failed: %s", strerror(errno));
+        goto done;
+    }
+    /* Our stdio is the platform's line to the call: not dumpable, nobody
+     * of our uid without CAP_SYS_PTRACE opens /proc/1/fd/1 to write frames
+     * on it. The command we execve is dumpable again, as it should be. */
+    if (prctl(PR_SET_DUMPABLE, 0) != 0) {
+        err_set(&e, ERR_INTERNAL, NULL, errno, "prctl(PR_SET_DUMPABLE) failed: %s",
+                strerror(errno));
         goto done;
     }
     /* Orphans come to us to be reaped when we are not pid 1 either (a

@@ -15,15 +15,20 @@
 // With MINILAMBDA_LOOP=1 (a function registered with "reuse": "process") the
 // process serves call after call on stdin/stdout:
 //
-//   request:  {"id":"...","function":"...","attempt":1,"deadline_ms":1795790000000,"event_length":N}\n<N bytes>
-//   response: {"exit_code":0,"result_length":M}\n<M bytes>
+//   request:  {"id":"...","function":"...","attempt":1,"deadline_ms":1795790000000,"event_length":N,"nonce":"..."}\n<N bytes>
+//   response: {"exit_code":0,"result_length":M,"log_length":L,"nonce":"..."}\n<M bytes><L bytes>
 //
 // For each call process.env holds MINILAMBDA_INVOCATION_ID,
 // MINILAMBDA_FUNCTION_NAME, MINILAMBDA_ATTEMPT and MINILAMBDA_DEADLINE_MS of
 // that call; whatever the handler writes through process.stdout (console.log
 // included) becomes part of the result, so a stray print never breaks the
-// framing. stderr is the call's log at any time. Do not read stdin in the
-// handler: the event is its argument.
+// framing. What it writes through process.stderr (console.error included)
+// is the call's log, sent in the answer (its L bytes), so no line of one
+// call can reach another's record; a child process's own stderr is not
+// captured (it reaches the platform apart, and only while the call runs is
+// it the call's). The answer echoes the request's nonce: the platform takes
+// no answer without it. Do not read stdin in the handler: the event is its
+// argument.
 //
 // In both modes a thrown error (or a rejected promise) gives exit code 1
 // with its stack on stderr, process.exitCode = n set by the handler gives n,
@@ -186,10 +191,24 @@ async function loop(handler, rawMode) {
     realWrite(buf, (err) => (err ? reject(err) : resolve()));
   });
   let captured = null;
+  let capturedErr = null;
+  const toBuffer = (chunk, encoding) => {
+    const enc = typeof encoding === 'string' ? encoding : 'utf8';
+    return Buffer.isBuffer(chunk) ? chunk : Buffer.from(String(chunk), enc);
+  };
+  const stderr = process.stderr;
+  const realErrWrite = stderr.write.bind(stderr);
+  // While a call runs its logs go into its answer; between calls, out.
+  stderr.write = function captureErr(chunk, encoding, cb) {
+    if (capturedErr === null) return realErrWrite(chunk, encoding, cb);
+    const done = typeof encoding === 'function' ? encoding : cb;
+    capturedErr.push(toBuffer(chunk, encoding));
+    if (typeof done === 'function') process.nextTick(done);
+    return true;
+  };
   stdout.write = function capture(chunk, encoding, cb) {
     const done = typeof encoding === 'function' ? encoding : cb;
-    const enc = typeof encoding === 'string' ? encoding : 'utf8';
-    const buf = Buffer.isBuffer(chunk) ? chunk : Buffer.from(String(chunk), enc);
+    const buf = toBuffer(chunk, encoding);
     if (captured !== null) captured.push(buf);
     else process.stderr.write(buf);
     if (typeof done === 'function') process.nextTick(done);
@@ -215,12 +234,17 @@ async function loop(handler, rawMode) {
     const raw = q.shift(n);
     setCallEnv(req);
     captured = [];
+    capturedErr = [];
     const result = await runOne(handler, raw, rawMode); // never throws
     captured.push(result.out);
     const body = Buffer.concat(captured);
+    const logs = Buffer.concat(capturedErr);
     captured = null;
-    const head = JSON.stringify({ exit_code: result.code, result_length: body.length });
-    await respond(Buffer.concat([Buffer.from(head + '\n', 'ascii'), body]));
+    capturedErr = null;
+    const answer = { exit_code: result.code, result_length: body.length, log_length: logs.length };
+    if (typeof req.nonce === 'string') answer.nonce = req.nonce;
+    const head = JSON.stringify(answer);
+    await respond(Buffer.concat([Buffer.from(head + '\n', 'ascii'), body, logs]));
   }
 }
 

@@ -120,8 +120,8 @@ loop_check() {
         "$(jq -r .message "$IT_TMP/1" 2>/dev/null)"
     it_eq "$lang loop: the second answer" "$(canon <<<"$other")" \
         "$(jq -c .input_received "$IT_TMP/2" 2>/dev/null | canon)"
-    it_true "$lang loop: each call logged its own values" \
-        sh -c "grep -q 'invocation call-1 attempt 1' '$IT_TMP/err' && grep -q 'invocation call-2 attempt 2' '$IT_TMP/err'"
+    it_true "$lang loop: each call logged its own values, in its answer" \
+        sh -c "grep -q 'invocation call-1 attempt 1' '$IT_TMP/1.log' && grep -q 'invocation call-2 attempt 2' '$IT_TMP/2.log'"
 }
 
 # init_check LANG IMAGE COMMAND...: two calls through minilambda-init in

@@ -228,8 +228,9 @@ if [ "$IT_MODE" = process ]; then
     IT_LOOP_NATIVE=1 fn flood "$IT_BUSYBOX" "\"timeout\":300,\"command\":$(jq -cn --arg s '
         while IFS= read -r line; do
             n=$(printf "%s" "$line" | sed -n "s/.*\"event_length\":\([0-9]*\).*/\1/p")
+            nc=$(printf "%s" "$line" | sed -n "s/.*\"nonce\":\"\([0-9a-f]*\)\".*/\1/p")
             [ "$n" -eq 0 ] || dd bs="$n" count=1 iflag=fullblock of=/dev/null 2>/dev/null
-            echo "{\"exit_code\":0,\"result_length\":1000000000,\"log_length\":0}"
+            echo "{\"exit_code\":0,\"result_length\":1000000000,\"log_length\":0,\"nonce\":\"$nc\"}"
             tr "\0" a </dev/zero | head -c 1000000000
         done' '["sh","-c",$s]')"
 else

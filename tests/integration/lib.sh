@@ -21,7 +21,9 @@ IT_PASS=0
 IT_FAIL=0
 IT_TMP=$(mktemp -d /tmp/minilambda-it.XXXXXX)
 chmod 755 "$IT_TMP"
-IT_BUSYBOX=minilambda-test-busybox:latest
+# Version 4: its ml-loop echoes the loop protocol's nonce (a tag of its own,
+# so that a checkout with an older ml-loop can share the engine).
+IT_BUSYBOX=minilambda-test-busybox:4
 IT_STATUS=""
 IT_BODY="$IT_TMP/body"
 IT_HEADERS="$IT_TMP/headers"
@@ -178,8 +180,8 @@ it_busybox_image() {
     local v
     v=$(docker image inspect --format '{{index .Config.Labels "minilambda.test-image"}}' \
         "$IT_BUSYBOX" 2>/dev/null || true)
-    [ "$v" = 3 ] && return 0
-    "$IT_DIR/../../scripts/test-image" >/dev/null
+    [ "$v" = 4 ] && return 0
+    "$IT_DIR/../../scripts/test-image" "$IT_BUSYBOX" >/dev/null
 }
 
 # How functions run: MINILAMBDA_TEST_MODE is cold (the default: no keeper,
@@ -520,25 +522,31 @@ it_engine_cleanup() {
 
 # --- minilambda-init and the loop protocol --------------------------------
 
+# The nonce of every request the helpers below write, and that every frame
+# or answer they decode must carry.
+IT_NONCE=0123456789abcdef
+
 # it_init_request FILE EVENT [KEY=VALUE...]: append one minilambda-init
-# request (MLINIT/1 header, env lines, event) to FILE.
+# request (MLINIT/2 header with IT_NONCE, env lines, event) to FILE.
 it_init_request() {
     local file=$1 event=$2 LC_ALL=C
     shift 2
-    printf 'MLINIT/1 %d %d\n' "$#" "${#event}" >>"$file"
+    printf 'MLINIT/2 %d %d %s\n' "$#" "${#event}" "$IT_NONCE" >>"$file"
     [ "$#" -eq 0 ] || printf '%s\n' "$@" >>"$file"
     printf '%s' "$event" >>"$file"
 }
 
 # it_init_decode FILE DIR: split the frames minilambda-init wrote (either
 # mode; FILE) into DIR/o (stdout), DIR/e (stderr) and DIR/x (the statuses,
-# space separated). False on a malformed frame. Text only: bash drops NULs.
+# space separated). False on a malformed frame or one without IT_NONCE.
+# Text only: bash drops NULs.
 it_init_decode() {
-    local file=$1 dir=$2 LC_ALL=C kind len data statuses=""
+    local file=$1 dir=$2 LC_ALL=C kind nonce len data statuses=""
     : >"$dir/o"
     : >"$dir/e"
     : >"$dir/x"
-    while IFS=' ' read -r kind len; do
+    while IFS=' ' read -r kind nonce len; do
+        [ "$nonce" = "$IT_NONCE" ] || return 1
         [[ "$len" =~ ^[0-9]+$ ]] || return 1
         case "$kind" in
         x) statuses="${statuses:+$statuses }$len" ;;
@@ -555,27 +563,38 @@ it_init_decode() {
 }
 
 # it_loop_request FILE EVENT JSON_FIELDS: append one loop-protocol request
-# (reuse "process") to FILE: {JSON_FIELDS..., "event_length": N} and EVENT.
+# (reuse "process") to FILE: {JSON_FIELDS..., "event_length": N, "nonce":
+# IT_NONCE} and EVENT.
 it_loop_request() {
     local file=$1 event=$2 fields=$3 LC_ALL=C
-    printf '{%s%s"event_length":%d}\n%s' "$fields" "${fields:+,}" "${#event}" "$event" >>"$file"
+    printf '{%s%s"event_length":%d,"nonce":"%s"}\n%s' "$fields" "${fields:+,}" "${#event}" \
+        "$IT_NONCE" "$event" >>"$file"
 }
 
 # it_loop_decode FILE DIR: split the loop-protocol responses in FILE into
-# DIR/1, DIR/2, ... (the results) and DIR/codes (the exit codes, space
-# separated). False on a malformed response. Text only.
+# DIR/1, DIR/2, ... (the results), DIR/1.log, ... (their logs) and
+# DIR/codes (the exit codes, space separated). False on a malformed
+# response or one without IT_NONCE. Text only.
 it_loop_decode() {
-    local file=$1 dir=$2 LC_ALL=C line len code data n=0 codes=""
+    local file=$1 dir=$2 LC_ALL=C line len loglen code data logs n=0 codes=""
     while IFS= read -r line; do
         len=$(jq -er '.result_length | select(type == "number")' <<<"$line" 2>/dev/null) || return 1
+        loglen=$(jq -er '.log_length // 0 | select(type == "number")' <<<"$line" 2>/dev/null) ||
+            return 1
         code=$(jq -er '.exit_code | select(type == "number")' <<<"$line" 2>/dev/null) || return 1
+        [ "$(jq -r .nonce <<<"$line")" = "$IT_NONCE" ] || return 1
         data=""
+        logs=""
         if [ "$len" -gt 0 ]; then
             IFS= read -r -N "$len" data || return 1
         fi
-        [ "${#data}" -eq "$len" ] || return 1
+        if [ "$loglen" -gt 0 ]; then
+            IFS= read -r -N "$loglen" logs || return 1
+        fi
+        [ "${#data}" -eq "$len" ] && [ "${#logs}" -eq "$loglen" ] || return 1
         n=$((n + 1))
         printf '%s' "$data" >"$dir/$n"
+        printf '%s' "$logs" >"$dir/$n.log"
         codes="${codes:+$codes }$code"
     done <"$file"
     printf '%s' "$codes" >"$dir/codes"

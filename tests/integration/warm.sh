@@ -217,7 +217,7 @@ call bad
 it_expect "process: a broken answer is 502 protocol_error" 502 protocol_error
 it_true "process: the error says why" grep -q "answer line" <<<"$(it_jq .error)"
 it_true "process: the container is discarded" ml_wait_for 30 it_settled bad
-fn_sh loop 'while IFS= read -r line; do n=$(echo "$line" | sed "s/.*\"event_length\":\([0-9]*\).*/\1/"); ev=$(dd bs="$n" count=1 iflag=fullblock 2>/dev/null); printf "{\"exit_code\":0,\"result_length\":%d,\"log_length\":3}\n%slog" "${#ev}" "$ev"; done' '"reuse":"process"'
+fn_sh loop 'while IFS= read -r line; do n=$(echo "$line" | sed "s/.*\"event_length\":\([0-9]*\).*/\1/"); nc=$(echo "$line" | sed "s/.*\"nonce\":\"\([0-9a-f]*\)\".*/\1/"); ev=$(dd bs="$n" count=1 iflag=fullblock 2>/dev/null); printf "{\"exit_code\":0,\"result_length\":%d,\"log_length\":3,\"nonce\":\"%s\"}\n%slog" "${#ev}" "$nc" "$ev"; done' '"reuse":"process"'
 call loop '{"event":{"x":1}}'
 it_expect "process: a looping function answers" 200
 it_eq "process: its result" '{"x":1}' "$(it_jq .result)"

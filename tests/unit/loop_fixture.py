@@ -23,6 +23,10 @@ def handle(event):
         # Straight to file descriptor 1, past sys.stdout.
         subprocess.run(["echo", "from-child"], check=True)
         return "done\n"
+    if op == "childerr":
+        # Straight to file descriptor 2, past sys.stderr.
+        subprocess.run(["sh", "-c", "echo child-err >&2"], check=True)
+        return None
     if op == "raise":
         raise RuntimeError("boom")
     if op == "exit":

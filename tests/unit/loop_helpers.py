@@ -55,26 +55,34 @@ def slow_reader(cmd, stdin):
     return p.wait(timeout=TIMEOUT), out
 
 
+def nonce_of(fields):
+    """The nonce a request with `fields` carries: one per invocation id."""
+    return "n0nce%s" % "".join(c for c in str(fields.get("id", "")) if c.isalnum())
+
+
 def request(event, **fields):
     fields["event_length"] = len(event)
+    fields.setdefault("nonce", nonce_of(fields))
     return json.dumps(fields).encode() + b"\n" + event
 
 
 def parse_responses(out):
-    """[(exit_code, result bytes)...], or raise ValueError on bad framing."""
+    """[(exit_code, result bytes, log bytes, nonce)...], or raise ValueError
+    on bad framing."""
     responses = []
     pos = 0
     while pos < len(out):
         nl = out.index(b"\n", pos)
         head = json.loads(out[pos:nl])
-        if set(head) != {"exit_code", "result_length"}:
+        if set(head) != {"exit_code", "result_length", "log_length", "nonce"}:
             raise ValueError("unexpected response fields %r" % head)
-        n = head["result_length"]
+        n, g = head["result_length"], head["log_length"]
         body = out[nl + 1:nl + 1 + n]
-        if len(body) != n:
+        logs = out[nl + 1 + n:nl + 1 + n + g]
+        if len(body) != n or len(logs) != g:
             raise ValueError("a response is cut short")
-        responses.append((head["exit_code"], body))
-        pos = nl + 1 + n
+        responses.append((head["exit_code"], body, logs, head["nonce"]))
+        pos = nl + 1 + n + g
     return responses
 
 
@@ -151,6 +159,9 @@ def test_helper(lang, cmd):
             (request(ev({"op": "child"}), id="i-c"),
              lambda c, r: c == 0 and r == b"from-child\ndone\n",
              "what a child process writes to stdout is captured too"),
+            (request(ev({"op": "childerr"}), id="i-ce"),
+             lambda c, r: c == 0 and r == b"",
+             "a child process writing to stderr"),
         ]
     else:
         calls += [
@@ -169,9 +180,20 @@ def test_helper(lang, cmd):
     check("%s loop: one well-formed response per request" % lang,
           framing is None and len(responses) == len(calls), (framing, len(responses), out[:300]))
     for (req, ok, desc), got in zip(calls, responses):
-        check("%s loop: %s" % (lang, desc), ok(*got), (got[0], got[1][:300]))
-    check("%s loop: the exception's trace and the logs are on stderr" % lang,
-          b"boom" in err and b"to-log" in err, err)
+        check("%s loop: %s" % (lang, desc), ok(got[0], got[1]), (got[0], got[1][:300]))
+    want = [nonce_of(json.loads(c[0].split(b"\n", 1)[0])) for c in calls]
+    check("%s loop: every answer echoes its request's nonce" % lang,
+          [got[3] for got in responses] == want, ([got[3] for got in responses], want))
+    logs = {json.loads(c[0].split(b"\n", 1)[0])["id"]: got[2] for c, got in zip(calls, responses)}
+    check("%s loop: the exception's trace and the logs are in their call's answer" % lang,
+          b"boom" in logs.get("i-4", b"") and logs.get("i-10") == b"to-log\n"
+          and all(v == b"" for k, v in logs.items() if k not in ("i-4", "i-10", "i-7", "i-ce")),
+          logs)
+    check("%s loop: the logs of the calls are not on stderr too" % lang,
+          b"boom" not in err and b"to-log" not in err, err)
+    if lang == "python":
+        check("python loop: a child process's stderr is in its call's logs",
+              logs.get("i-ce") == b"child-err\n", logs.get("i-ce"))
 
     rc, out = slow_reader(cmd, request(ev({"op": "big", "n": 1 << 20}), id="slow"))
     try:
@@ -179,7 +201,7 @@ def test_helper(lang, cmd):
     except ValueError as e:
         responses = [e]
     check("%s loop: a slow reader still gets the whole last response" % lang,
-          rc == 0 and responses == [(0, b"x" * (1 << 20))], (rc, len(out)))
+          rc == 0 and [r[:2] for r in responses] == [(0, b"x" * (1 << 20))], (rc, len(out)))
 
     for desc, stream in (
             ("a request line that is not JSON", b"not json\n"),
@@ -219,7 +241,7 @@ def test_example(lang, cmd):
     except ValueError:
         responses = []
     answers = []
-    for code, body in responses:
+    for code, body, _, _ in responses:
         try:
             answers.append((code, json.loads(body)))
         except ValueError:
@@ -227,9 +249,12 @@ def test_example(lang, cmd):
     check("%s example loop: every answer as the classic one" % lang,
           rc == 0 and answers == [(0, {"message": m, "input_received": e}) for e, m in cases],
           (rc, answers, err))
-    check("%s example loop: each call logged its own invocation id" % lang,
-          all(("invocation x-%d attempt %d" % (i, i + 1)).encode() in err
-              for i in range(len(cases))), err)
+    check("%s example loop: each call's log line, with its own invocation id, in its answer"
+          % lang,
+          len(responses) == len(cases)
+          and all(("invocation x-%d attempt %d" % (i, i + 1)).encode() in r[2]
+                  and ("invocation x-%d " % (i + 1)).encode() not in r[2]
+                  for i, r in enumerate(responses)), (responses, err))
 
 
 def main():

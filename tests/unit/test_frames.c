@@ -14,6 +14,10 @@
 
 #include "frames.h"
 
+/* The call's nonce in every test: every frame and answer carries it. */
+#define N "0123456789abcdef"
+#define NJ ",\"nonce\":\"" N "\"}"
+
 typedef struct {
     buf_t out, err;
 } sinkbufs;
@@ -40,18 +44,18 @@ static int feed_all(frames_parser *p, const char *text, size_t len, size_t step)
 static void test_requests(void **state)
 {
     buf_t b;
-    frames_call c = {.function = "fn", .id = "id-1", .attempt = 2, .deadline_ms = 1234};
+    frames_call c = {.function = "fn", .id = "id-1", .attempt = 2, .deadline_ms = 1234, .nonce = N};
     (void)state;
     buf_init(&b, 4096);
     assert_int_equal(frames_init_request(&b, &c, 7), 0);
-    assert_string_equal(b.data, "MLINIT/1 4 7\nMINILAMBDA_FUNCTION_NAME=fn\n"
+    assert_string_equal(b.data, "MLINIT/2 4 7 " N "\nMINILAMBDA_FUNCTION_NAME=fn\n"
                                 "MINILAMBDA_INVOCATION_ID=id-1\nMINILAMBDA_ATTEMPT=2\n"
                                 "MINILAMBDA_DEADLINE_MS=1234\n");
     buf_free(&b);
     buf_init(&b, 4096);
     assert_int_equal(frames_loop_request(&b, &c, 7), 0);
     assert_string_equal(b.data, "{\"id\":\"id-1\",\"function\":\"fn\",\"attempt\":2,"
-                                "\"deadline_ms\":1234,\"event_length\":7}\n");
+                                "\"deadline_ms\":1234,\"event_length\":7,\"nonce\":\"" N "\"}\n");
     buf_free(&b);
     buf_init(&b, 10);
     assert_int_equal(frames_init_request(&b, &c, 7), -1);
@@ -62,13 +66,13 @@ static void init_case(size_t step)
 {
     frames_parser p;
     sinkbufs s;
-    const char text[] = "o 5\nhello"
-                        "e 3\nerr"
-                        "o 1\n!"
-                        "x 3\n";
+    const char text[] = "o " N " 5\nhello"
+                        "e " N " 3\nerr"
+                        "o " N " 1\n!"
+                        "x " N " 3\n";
     buf_init(&s.out, 1024);
     buf_init(&s.err, 1024);
-    frames_begin(&p, false, sink, &s);
+    frames_begin(&p, false, N, sink, &s);
     assert_int_equal(feed_all(&p, text, sizeof(text) - 1, step), 1);
     assert_int_equal(p.exit_code, 3);
     assert_int_equal(s.out.len, 6);
@@ -79,6 +83,10 @@ static void init_case(size_t step)
     assert_int_equal(s.err.len, 7);
     /* stdout after the end is not */
     assert_int_equal(frames_feed(&p, 1, "o", 1), -1);
+    /* a second answer, even with the nonce, is not either */
+    frames_begin(&p, false, N, sink, &s);
+    assert_int_equal(frames_feed(&p, 1, "x " N " 0\n", 21), 1);
+    assert_int_equal(frames_feed(&p, 1, "x " N " 0\n", 21), -1);
     buf_free(&s.out);
     buf_free(&s.err);
 }
@@ -91,16 +99,34 @@ static void test_init_frames(void **state)
     init_case(1000);
 }
 
+static void test_nonce(void **state)
+{
+    char a[FRAMES_NONCE_LEN + 1], b[FRAMES_NONCE_LEN + 1];
+    (void)state;
+    assert_int_equal(frames_nonce(a), 0);
+    assert_int_equal(frames_nonce(b), 0);
+    assert_int_equal(strlen(a), FRAMES_NONCE_LEN);
+    assert_int_equal(strspn(a, "0123456789abcdef"), FRAMES_NONCE_LEN);
+    /* 64 random bits: two alike would be a broken generator */
+    assert_string_not_equal(a, b);
+}
+
 static void test_init_broken(void **state)
 {
     static const char *const bad[] = {
-        "hello\n",   /* not a frame */
-        "o 0\n",     /* empty frame */
-        "o 70000\n", /* longer than init writes */
-        "x 300\n",   /* no such status */
-        "o -1\n",    /* sign */
-        "o 2x\nab",  /* junk after the length */
-        "x 0\nmore", /* output after the end */
+        "hello\n",                /* not a frame */
+        "o " N " 0\n",            /* empty frame */
+        "o " N " 70000\n",        /* longer than init writes */
+        "x " N " 300\n",          /* no such status */
+        "o " N " -1\n",           /* sign */
+        "o " N " 2x\nab",         /* junk after the length */
+        "x " N " 0\nmore",        /* output after the end */
+        "o 5\nhello",             /* no nonce: MLINIT/1's frames */
+        "x 0\n",                  /* no nonce */
+        "x fedcba9876543210 0\n", /* another call's */
+        "o " N "0 1\na",          /* the nonce and more */
+        "o 0123456789abcde 1\na", /* a prefix of the nonce */
+        "x " N "\n",              /* no status */
     };
     (void)state;
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -108,7 +134,7 @@ static void test_init_broken(void **state)
         sinkbufs s;
         buf_init(&s.out, 1024);
         buf_init(&s.err, 1024);
-        frames_begin(&p, false, sink, &s);
+        frames_begin(&p, false, N, sink, &s);
         if (feed_all(&p, bad[i], strlen(bad[i]), 1) != -1)
             fail_msg("accepted: %s", bad[i]);
         assert_true(p.error[0] != '\0');
@@ -120,7 +146,7 @@ static void test_init_broken(void **state)
     sinkbufs s;
     char longline[400];
     memset(longline, 'o', sizeof(longline));
-    frames_begin(&p, false, sink, &s);
+    frames_begin(&p, false, N, sink, &s);
     assert_int_equal(frames_feed(&p, 1, longline, sizeof(longline)), -1);
 }
 
@@ -128,10 +154,10 @@ static void loop_case(size_t step)
 {
     frames_parser p;
     sinkbufs s;
-    const char text[] = "{\"exit_code\":0,\"result_length\":4,\"log_length\":3}\nabcdlog";
+    const char text[] = "{\"exit_code\":0,\"result_length\":4,\"log_length\":3" NJ "\nabcdlog";
     buf_init(&s.out, 1024);
     buf_init(&s.err, 1024);
-    frames_begin(&p, true, sink, &s);
+    frames_begin(&p, true, N, sink, &s);
     assert_int_equal(feed_all(&p, text, sizeof(text) - 1, step), 1);
     assert_int_equal(p.exit_code, 0);
     assert_int_equal(s.out.len, 4);
@@ -152,12 +178,13 @@ static void test_loop_answers(void **state)
     /* No result, no logs field: complete at the line. */
     buf_init(&s.out, 1024);
     buf_init(&s.err, 1024);
-    frames_begin(&p, true, sink, &s);
-    assert_int_equal(frames_feed(&p, 1, "{\"exit_code\":7,\"result_length\":0}\n", 34), 1);
+    frames_begin(&p, true, N, sink, &s);
+    static const char bare[] = "{\"exit_code\":7,\"result_length\":0" NJ "\n";
+    assert_int_equal(frames_feed(&p, 1, bare, sizeof(bare) - 1), 1);
     assert_int_equal(p.exit_code, 7);
     assert_int_equal(s.out.len, 0);
     /* stderr before the answer is the call's logs */
-    frames_begin(&p, true, sink, &s);
+    frames_begin(&p, true, N, sink, &s);
     assert_int_equal(frames_feed(&p, 2, "x", 1), 0);
     assert_int_equal(s.err.len, 1);
     buf_free(&s.out);
@@ -168,14 +195,19 @@ static void test_loop_broken(void **state)
 {
     static const char *const bad[] = {
         "hello\n",
-        "{\"exit_code\":0}\n",
-        "{\"result_length\":1}\nx",
-        "{\"exit_code\":\"0\",\"result_length\":1}\nx",
-        "{\"exit_code\":256,\"result_length\":1}\nx",
-        "{\"exit_code\":0,\"result_length\":-1}\n",
-        "{\"exit_code\":0,\"result_length\":1,\"log_length\":\"a\"}\nx",
-        "{\"exit_code\":0,\"result_length\":1}\nxy",
+        "{\"exit_code\":0" NJ "\n",
+        "{\"result_length\":1" NJ "\nx",
+        "{\"exit_code\":\"0\",\"result_length\":1" NJ "\nx",
+        "{\"exit_code\":256,\"result_length\":1" NJ "\nx",
+        "{\"exit_code\":0,\"result_length\":-1" NJ "\n",
+        "{\"exit_code\":0,\"result_length\":1,\"log_length\":\"a\"" NJ "\nx",
+        "{\"exit_code\":0,\"result_length\":1" NJ "\nxy",
         "[1]\n",
+        /* a late or stale answer: without this call's nonce */
+        "{\"exit_code\":0,\"result_length\":1}\nx",
+        "{\"exit_code\":0,\"result_length\":1,\"nonce\":\"fedcba9876543210\"}\nx",
+        "{\"exit_code\":0,\"result_length\":1,\"nonce\":\"" N "0\"}\nx",
+        "{\"exit_code\":0,\"result_length\":1,\"nonce\":12}\nx",
     };
     (void)state;
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -183,7 +215,7 @@ static void test_loop_broken(void **state)
         sinkbufs s;
         buf_init(&s.out, 1024);
         buf_init(&s.err, 1024);
-        frames_begin(&p, true, sink, &s);
+        frames_begin(&p, true, N, sink, &s);
         if (feed_all(&p, bad[i], strlen(bad[i]), 1) != -1)
             fail_msg("accepted: %s", bad[i]);
         buf_free(&s.out);
@@ -196,7 +228,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_requests),    cmocka_unit_test(test_init_frames),
         cmocka_unit_test(test_init_broken), cmocka_unit_test(test_loop_answers),
-        cmocka_unit_test(test_loop_broken),
+        cmocka_unit_test(test_loop_broken), cmocka_unit_test(test_nonce),
     };
     return cmocka_run_group_tests_name("frames", tests, NULL, NULL);
 }

@@ -25,8 +25,9 @@
 
 #include "buf.h"
 
-#define T_MAX (64u << 20)   /* bound of every buffer a test collects */
-#define T_DEADLINE_MS 60000 /* a hang fails the test instead of blocking it */
+#define T_MAX (64u << 20)          /* bound of every buffer a test collects */
+#define T_DEADLINE_MS 60000        /* a hang fails the test instead of blocking it */
+#define T_NONCE "0123456789abcdef" /* the nonce of every request a test sends */
 
 /* A running minilambda-init with our ends of its three pipes. */
 typedef struct {
@@ -135,9 +136,12 @@ static int sess_parse_call(sess *s, call_out *c)
         char kind = p[pos];
         assert_true(kind == 'o' || kind == 'e' || kind == 'x');
         assert_int_equal(p[pos + 1], ' ');
+        /* Every frame names the call: its request's nonce. */
+        assert_true((size_t)(nl - (p + pos)) > 3 + strlen(T_NONCE));
+        assert_memory_equal(p + pos + 2, T_NONCE " ", strlen(T_NONCE) + 1);
         char *num_end;
         errno = 0;
-        unsigned long long v = strtoull(p + pos + 2, &num_end, 10);
+        unsigned long long v = strtoull(p + pos + 3 + strlen(T_NONCE), &num_end, 10);
         assert_int_equal(errno, 0);
         assert_ptr_equal(num_end, nl);
         size_t head = (size_t)(nl - (p + pos)) + 1;
@@ -279,7 +283,7 @@ static void t_request(buf_t *b, const char *const env[], const void *event, size
     size_t n = 0;
     while (env != NULL && env[n] != NULL)
         n++;
-    assert_int_equal(buf_printf(b, "MLINIT/1 %zu %zu\n", n, len), BUF_OK);
+    assert_int_equal(buf_printf(b, "MLINIT/2 %zu %zu %s\n", n, len, T_NONCE), BUF_OK);
     for (size_t i = 0; i < n; i++)
         assert_int_equal(buf_printf(b, "%s\n", env[i]), BUF_OK);
     assert_int_equal(buf_append(b, event, len), BUF_OK);
@@ -322,7 +326,7 @@ static const char *const t_sh_eval[] = {"sh", "-c", "eval \"$SCRIPT\"", NULL};
 static void test_fresh_env_and_event(void **state)
 {
     (void)state;
-    static const char event[] = "{\"a\":1}\nMLINIT/1 0 0\n\0tail";
+    static const char event[] = "{\"a\":1}\nMLINIT/2 0 0 " T_NONCE "\n\0tail";
     const char *const env[] = {"MINILAMBDA_FUNCTION_NAME=f1", "MINILAMBDA_INVOCATION_ID=id-1",
                                "EMPTY=", "WITH_EQ=a=b", NULL};
     const char *const cmd[] = {
@@ -357,7 +361,7 @@ static void test_fresh_exit_code_and_stderr(void **state)
     const char *const cmd[] = {"sh", "-c", "echo to-stderr >&2; exit 7", NULL};
     sess s;
     call_out c;
-    static const char req[] = "MLINIT/1 0 0\n";
+    static const char req[] = "MLINIT/2 0 0 " T_NONCE "\n";
     assert_int_equal(t_fresh_call(cmd, req, sizeof(req) - 1, &s, &c), 7);
     t_assert_buf_str(&c.o, "");
     t_assert_buf_str(&c.e, "to-stderr\n");
@@ -372,7 +376,7 @@ static void test_fresh_exec_failure(void **state)
     const char *const cmd[] = {"/nonexistent/function", NULL};
     sess s;
     call_out c;
-    static const char req[] = "MLINIT/1 0 2\n{}";
+    static const char req[] = "MLINIT/2 0 2 " T_NONCE "\n{}";
     assert_int_equal(t_fresh_call(cmd, req, sizeof(req) - 1, &s, &c), 127);
     assert_int_equal(buf_append(&c.e, "", 1), BUF_OK);
     assert_non_null(strstr(c.e.data, "execvp(/nonexistent/function)"));
@@ -438,31 +442,35 @@ static const struct {
     {                                                                                              \
         what, lit, sizeof(lit) - 1                                                                 \
     }
-    T_BAD("another version", "MLINIT/2 0 0\n"),
+    T_BAD("another version", "MLINIT/1 0 0\n"),
+    T_BAD("no nonce", "MLINIT/2 0 0\n"),
+    T_BAD("a nonce not alphanumeric", "MLINIT/2 0 0 ab-c\n"),
+    T_BAD("a nonce past 32 characters", "MLINIT/2 0 0 0123456789abcdef0123456789abcdefX\n"),
+    T_BAD("a space after the nonce", "MLINIT/2 0 0 ab \n"),
     T_BAD("no magic", "hello\n"),
-    T_BAD("no event length", "MLINIT/1 0\n"),
-    T_BAD("two spaces", "MLINIT/1  0 0\n"),
-    T_BAD("a sign", "MLINIT/1 0 +5\n"),
-    T_BAD("a negative count", "MLINIT/1 -1 0\n"),
-    T_BAD("trailing junk", "MLINIT/1 0 5x\n"),
-    T_BAD("a trailing space", "MLINIT/1 0 0 \n"),
-    T_BAD("33 env lines", "MLINIT/1 33 0\n"),
-    T_BAD("an event length past 2^40", "MLINIT/1 0 1099511627777\n"),
-    T_BAD("an event length past 2^64", "MLINIT/1 0 99999999999999999999999\n"),
-    T_BAD("a lower-case key", "MLINIT/1 1 0\nlower=x\n"),
-    T_BAD("no '='", "MLINIT/1 1 0\nNOEQUALS\n"),
-    T_BAD("an empty key", "MLINIT/1 1 0\n=x\n"),
-    T_BAD("a dash in a key", "MLINIT/1 1 0\nA-B=x\n"),
-    T_BAD("a NUL in a value", "MLINIT/1 1 0\nA=x\0y\n"),
-    T_BAD("an env line missing", "MLINIT/1 2 0\nA=1\n"),
-    T_BAD("a header cut short", "MLINIT/1 0"),
-    T_BAD("a CR before the newline", "MLINIT/1 0 0\r\n"),
+    T_BAD("no event length", "MLINIT/2 0\n"),
+    T_BAD("two spaces", "MLINIT/2  0 0 N\n"),
+    T_BAD("a sign", "MLINIT/2 0 +5 N\n"),
+    T_BAD("a negative count", "MLINIT/2 -1 0 N\n"),
+    T_BAD("trailing junk", "MLINIT/2 0 5x N\n"),
+    T_BAD("a trailing space", "MLINIT/2 0 0  \n"),
+    T_BAD("33 env lines", "MLINIT/2 33 0 N\n"),
+    T_BAD("an event length past 2^40", "MLINIT/2 0 1099511627777 N\n"),
+    T_BAD("an event length past 2^64", "MLINIT/2 0 99999999999999999999999 N\n"),
+    T_BAD("a lower-case key", "MLINIT/2 1 0 N\nlower=x\n"),
+    T_BAD("no '='", "MLINIT/2 1 0 N\nNOEQUALS\n"),
+    T_BAD("an empty key", "MLINIT/2 1 0 N\n=x\n"),
+    T_BAD("a dash in a key", "MLINIT/2 1 0 N\nA-B=x\n"),
+    T_BAD("a NUL in a value", "MLINIT/2 1 0 N\nA=x\0y\n"),
+    T_BAD("an env line missing", "MLINIT/2 2 0 N\nA=1\n"),
+    T_BAD("a header cut short", "MLINIT/2 0"),
+    T_BAD("a CR before the newline", "MLINIT/2 0 0 N\r\n"),
 #undef T_BAD
 };
 
 static void t_long_line(buf_t *b, size_t value_len)
 {
-    assert_int_equal(buf_puts(b, "MLINIT/1 1 0\nK="), BUF_OK);
+    assert_int_equal(buf_puts(b, "MLINIT/2 1 0 " T_NONCE "\nK="), BUF_OK);
     for (size_t i = 0; i < value_len; i++)
         assert_int_equal(buf_append(b, "v", 1), BUF_OK);
     assert_int_equal(buf_append(b, "\n", 1), BUF_OK);
@@ -585,6 +593,14 @@ static void test_reuse_two_calls(void **state)
     t_assert_buf_str(&c.o, "done\n");
     call_free(&c);
 
+    /* The call never learns its nonce: not in its environment, nor in
+     * anything init was started with. */
+    t_eval_call(&s, "env; tr '\\0' ' ' </proc/$PPID/cmdline", NULL, "", 0, &c);
+    assert_int_equal(buf_append(&c.o, "", 1), BUF_OK);
+    assert_non_null(strstr(c.o.data, "SCRIPT="));
+    assert_null(strstr(c.o.data, T_NONCE));
+    call_free(&c);
+
     /* End of stream before a header: exit 0, nothing more written. */
     assert_int_equal(sess_finish(&s, "", 0), 0);
     assert_int_equal(s.out_pos, s.out_buf.len);
@@ -673,7 +689,7 @@ static void test_reuse_exec_failure(void **state)
 {
     (void)state;
     const char *const cmd[] = {"/nonexistent/function", NULL};
-    static const char req[] = "MLINIT/1 0 2\n{}";
+    static const char req[] = "MLINIT/2 0 2 " T_NONCE "\n{}";
     buf_t b = {.data = (char *)req, .len = sizeof(req) - 1};
     sess s;
     sess_start(&s, "reuse", cmd);
@@ -802,7 +818,7 @@ static void test_reuse_eof_inside_event(void **state)
 {
     (void)state;
     const char *const cmd[] = {"cat", NULL};
-    static const char req[] = "MLINIT/1 0 10\nabc";
+    static const char req[] = "MLINIT/2 0 10 " T_NONCE "\nabc";
     sess s;
     sess_start(&s, "reuse", cmd);
     /* The child sees what came, then EOF; the call is answered; init then
