@@ -84,6 +84,26 @@ static int warm_place(const runtime_seat *seat, runtime_lease *l, unsigned skip,
     return 0;
 }
 
+/* After a create, attach or start failed on l->engine, nothing of the
+ * function run: whether the engine is dying (it refuses connections, or
+ * answered an error and no longer answers a ping), so that the run may go
+ * to another engine; one that is is taken out now. */
+static bool warm_dying(const runtime_seat *seat, runtime_lease *l, const runtime_result *res)
+{
+    docker_result dr;
+    if (seat->conns == NULL || !engines_multi(seat->conns->en) ||
+        (res->status != STATUS_UNREACHABLE && res->status != STATUS_ENGINE_ERROR))
+        return false;
+    if (res->status == STATUS_ENGINE_ERROR) {
+        if (docker_ping(l->conn, WARM_PING_MS, &dr) == DOCKER_OK)
+            return false;
+        engines_set_up(seat->conns->en, l->engine, false, dr.message);
+    } else {
+        engines_set_up(seat->conns->en, l->engine, false, res->message);
+    }
+    return true;
+}
+
 /* Where a run goes after container_create failed on its engine. */
 typedef enum {
     WARM_STOP = 0, /* nowhere: the failure is the answer */
@@ -92,8 +112,9 @@ typedef enum {
 } warm_next;
 
 /* After container_create failed on l->engine: where the run may go (only
- * ever before anything of it ran). An engine that stopped answering is
- * taken out now; one that lacks the image pulls it from the registry when
+ * ever before anything of it ran). An engine that stopped answering, or
+ * answered an error and then no ping (one shutting down), is taken out
+ * now; one that lacks the image pulls it from the registry when
  * there is one and `may_pull`, else the run goes to another engine. */
 static warm_next warm_elsewhere(const runtime_seat *seat, const runtime_req *req, runtime_lease *l,
                                 runtime_result *res, bool may_pull)
@@ -101,10 +122,8 @@ static warm_next warm_elsewhere(const runtime_seat *seat, const runtime_req *req
     if (seat->conns == NULL || !engines_multi(seat->conns->en))
         return WARM_STOP;
     engines_t *en = seat->conns->en;
-    if (res->status == STATUS_UNREACHABLE) {
-        engines_set_up(en, l->engine, false, res->message);
+    if (warm_dying(seat, l, res))
         return WARM_OTHER;
-    }
     if (res->status != STATUS_IMAGE_MISSING)
         return WARM_STOP;
     if (may_pull && engines_registry(en)[0] != '\0') {
@@ -140,26 +159,6 @@ static int warm_take(const runtime_seat *seat, const runtime_req *req, runtime_l
     }
     res->start = (metrics_start_kind)m.start;
     return 1;
-}
-
-/* After attach or start failed on l->engine, the container made but
- * nothing of the function run: whether the engine is dying (it refuses
- * connections, or answered an error and no longer answers a ping), so
- * that the run may go to another engine as a failed create does. */
-static bool warm_dying(const runtime_seat *seat, runtime_lease *l, const runtime_result *res)
-{
-    docker_result dr;
-    if (seat->conns == NULL || !engines_multi(seat->conns->en) ||
-        (res->status != STATUS_UNREACHABLE && res->status != STATUS_ENGINE_ERROR))
-        return false;
-    if (res->status == STATUS_ENGINE_ERROR) {
-        if (docker_ping(l->conn, WARM_PING_MS, &dr) == DOCKER_OK)
-            return false;
-        engines_set_up(seat->conns->en, l->engine, false, dr.message);
-    } else {
-        engines_set_up(seat->conns->en, l->engine, false, res->message);
-    }
-    return true;
 }
 
 /* Attach to the created container and start it. 0, or -1 with `res`

@@ -149,7 +149,7 @@ load() {
     while [ ! -f "$IT_TMP/stop-load" ]; do
         out=$(curl -s --max-time 60 -H 'Content-Type: application/json' -d '{"event":{}}' \
             "$BASE/invoke/quick" -w ' %{http_code}')
-        echo "${out##* } $(jq -r '"\(.start) \(.engine) \(.code)"' <<<"${out% *}" 2>/dev/null)" \
+        echo "${out##* } $(jq -r '"\(.start) \(.engine) \(.code) \(.error)"' <<<"${out% *}" 2>/dev/null)" \
             >>"$IT_TMP/load.$1"
     done
 }
@@ -173,7 +173,7 @@ s503=$(cat "$IT_TMP"/load.* | awk '$1 == 503' | wc -l)
 s503_none=$(cat "$IT_TMP"/load.* | awk '$1 == 503 && $2 == "null"' | wc -l)
 other=$(cat "$IT_TMP"/load.* | awk '$1 != 200 && $1 != 503' | wc -l)
 echo "# restart: $total calls, $s503 got 503 ($s503_none of them ran nothing), $other other failures"
-cat "$IT_TMP"/load.* | awk '$1 != 200' | sort | uniq -c | sed 's/^/#   /' | head -10
+cat "$IT_TMP"/load.* | awk '$1 != 200' | cut -c1-200 | sort | uniq -c | sed 's/^/#   /' | head -10
 echo "# restart: $(grep -c 'failed the container before the start' "$MINILAMBDA_RUN_DIR/minilambda.log" || true) calls placed again after their attach or start failed"
 it_eq "restart: no call that ran nothing got 503 while a answered" 0 "$s503_none"
 it_eq "restart: no call failed otherwise" 0 "$other"
