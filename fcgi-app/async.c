@@ -31,6 +31,9 @@
  * bound, where every accept counts exactly. */
 #define ASYNC_DEPTH_TTL_MS 1000
 #define ASYNC_DEPTH_MARGIN 1000
+/* The retention prunes at most one in this many records per pass (at
+ * least one). */
+#define ASYNC_PRUNE_SHARE 4
 
 struct async {
     pthread_mutex_t mu; /* guards the depth cache */
@@ -188,7 +191,7 @@ static void async_set_status(json_object *rec, status_record s)
 static void async_set_done(json_object *rec)
 {
     char now[CLOCK_RFC3339_LEN];
-    clock_now(now, sizeof(now));
+    clock_pool_now(now, sizeof(now));
     async_set_str(rec, "completed_at", now);
 }
 
@@ -232,7 +235,7 @@ static json_object *async_new_record(json_object *function, const char *id, int 
 {
     char now[CLOCK_RFC3339_LEN];
     json_object *rec = json_object_new_object();
-    clock_now(now, sizeof(now));
+    clock_pool_now(now, sizeof(now));
     async_set_str(rec, "id", id);
     async_set_str(rec, "function_id", func_str(function, "id"));
     async_set_str(rec, "function_name", func_str(function, "name"));
@@ -284,7 +287,7 @@ static int async_accepted(async_t *a, const char *id, json_object **out, err_t *
     *out = async_load(a, id);
     if (*out != NULL && async_status_of(*out) == STATUS_REC_PENDING &&
         async_queued(a, id, false) == 0 && !async_claimed(a, id) &&
-        async_enqueue(a, id, func_str(*out, "function_id"), clock_wall_ms(), e) != 0)
+        async_enqueue(a, id, func_str(*out, "function_id"), clock_pool_ms(), e) != 0)
         log_error("async requeue of %s: %s", id, e->msg);
     files_unlock(lfd);
     return *out != NULL;
@@ -320,7 +323,7 @@ int async_accept(async_t *a, json_object *function, const char *event, size_t le
      * a marker always has a record. */
     async_path(a, id, ".event", path, sizeof(path));
     if (files_write(path, event, len, 0, e) != 0 || async_store(a, rec, e) != 0 ||
-        async_enqueue(a, id, func_str(function, "id"), clock_wall_ms(), e) != 0) {
+        async_enqueue(a, id, func_str(function, "id"), clock_pool_ms(), e) != 0) {
         /* The client is told it failed: leave no record that never runs. */
         unlink(path);
         async_path(a, id, ".json", path, sizeof(path));
@@ -541,7 +544,7 @@ static void async_marker_function(const char *name, char *out, size_t outlen)
 static int async_next(async_t *a, char *out, size_t outlen, long long *next_due_ms, err_t *e)
 {
     DIR *d = opendir(a->queue);
-    long long now = clock_wall_ms();
+    long long now = clock_pool_ms();
     char after[RUNTIME_ID_LEN] = "", first[RUNTIME_ID_LEN] = "", fid[RUNTIME_ID_LEN];
     char first_name[128] = "";
     bool have_after = false, have_first = false;
@@ -639,7 +642,7 @@ static int async_quarantine(async_t *a, const char *id, const char *fid, json_ob
     }
     if (files_sync_dir(a->quarantine, e) != 0)
         return -1;
-    clock_now(now, sizeof(now));
+    clock_pool_now(now, sizeof(now));
     json_object *rec = json_object_new_object();
     async_set_str(rec, "id", id);
     async_set_str(rec, "function_id", old ? func_str(old, "function_id") : fid);
@@ -705,7 +708,7 @@ static int async_start(async_t *a, async_job *job, const char *marker, err_t *e)
                 metrics_storage(a->metrics, METRICS_ASYNC_CORRUPT, 1);
             }
         } else {
-            clock_now(now, sizeof(now));
+            clock_pool_now(now, sizeof(now));
             job->attempt = json_object_get_int(json_object_object_get(rec, "attempts")) + 1;
             job->timeout_s = (int)func_int(rec, "timeout");
             snprintf(job->function_id, sizeof(job->function_id), "%s",
@@ -790,7 +793,7 @@ static int async_record_outcome(async_t *a, async_job *job, json_object *rec,
         async_set_status(rec, STATUS_REC_PENDING);
         if (async_store(a, rec, e) != 0)
             return -1;
-        return async_enqueue(a, job->id, job->function_id, clock_wall_ms() + delay, e);
+        return async_enqueue(a, job->id, job->function_id, clock_pool_ms() + delay, e);
     }
     async_set_status(rec, final);
     async_set_done(rec);
@@ -870,14 +873,14 @@ static int async_recover_one(async_t *a, const char *name)
          * quarantine it and say so in its place. */
         const char *queued = strchr(name, '-'); /* past the executor's number */
         async_marker_function(queued ? queued + 1 : "", mfid, sizeof(mfid));
-        if (async_queued(a, id, false) == 0 && async_enqueue(a, id, mfid, clock_wall_ms(), &e) != 0)
+        if (async_queued(a, id, false) == 0 && async_enqueue(a, id, mfid, clock_pool_ms(), &e) != 0)
             rc = -1;
     } else if (id != NULL && rec == NULL) {
         log_warn("async recovery: the claim %s had no record; dropped", name);
     } else if (st == STATUS_REC_PENDING) {
         /* Claimed but not yet marked RUNNING, or requeued for a retry
          * without its new marker: queue it (once). */
-        if (async_queued(a, id, false) == 0 && async_enqueue(a, id, fid, clock_wall_ms(), &e) != 0)
+        if (async_queued(a, id, false) == 0 && async_enqueue(a, id, fid, clock_pool_ms(), &e) != 0)
             rc = -1;
     } else if (st == STATUS_REC_RUNNING) {
         int attempts = json_object_get_int(json_object_object_get(rec, "attempts"));
@@ -888,7 +891,7 @@ static int async_recover_one(async_t *a, const char *name)
         if (!again)
             async_set_done(rec);
         rc = async_store(a, rec, &e) == 0 &&
-                     (!again || async_enqueue(a, id, fid, clock_wall_ms(), &e) == 0)
+                     (!again || async_enqueue(a, id, fid, clock_pool_ms(), &e) == 0)
                  ? 1
                  : -1;
         if (rc > 0)
@@ -956,7 +959,7 @@ int async_release(async_t *a, async_job *job, err_t *e)
         async_set_status(rec, STATUS_REC_PENDING);
         async_set_str(rec, "started_at", NULL);
         rc = async_store(a, rec, e) == 0 &&
-                     async_enqueue(a, job->id, job->function_id, clock_wall_ms(), e) == 0
+                     async_enqueue(a, job->id, job->function_id, clock_pool_ms(), e) == 0
                  ? 0
                  : -1;
     }
@@ -984,13 +987,22 @@ static bool async_expired(async_t *a, const char *id, long long cutoff)
 
 int async_prune(async_t *a, long long retention_s)
 {
-    long long cutoff = clock_wall_ms() / 1000 - retention_s;
-    int n = 0;
+    long long cutoff = clock_pool_ms() / 1000 - retention_s;
+    int n = 0, records = 0;
     DIR *d = opendir(a->records);
     if (d == NULL)
         return -1;
     struct dirent *ent;
     while ((ent = readdir(d)) != NULL) {
+        char id[RUNTIME_ID_LEN];
+        records += async_record_name(ent->d_name, id);
+    }
+    /* At most a share of the records per pass: a clock that jumped ahead
+     * across a restart thins the history over several passes, never
+     * empties it in one. */
+    int most = (records + ASYNC_PRUNE_SHARE - 1) / ASYNC_PRUNE_SHARE;
+    rewinddir(d);
+    while (n < most && (ent = readdir(d)) != NULL) {
         char id[RUNTIME_ID_LEN], path[ASYNC_PATH];
         struct stat st;
         if (!async_record_name(ent->d_name, id))

@@ -151,7 +151,8 @@ void async_job_free(async_job *job);
 int async_recover(async_t *a, int executor);
 
 /* Delete finished records whose completed_at is more than `retention_s`
- * seconds old. Returns how many, or -1. */
+ * seconds old on the pool's clock (clock_pool_ms), at most a quarter of
+ * the records (at least one) per call. Returns how many, or -1. */
 int async_prune(async_t *a, long long retention_s);
 
 /*

@@ -1,5 +1,6 @@
 #include "clock.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -23,6 +24,27 @@ long long clock_wall_ms(void)
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The wall clock and the monotonic clock at the anchor. */
+static long long clock_anchor_wall, clock_anchor_mono;
+static pthread_once_t clock_anchored = PTHREAD_ONCE_INIT;
+
+static void clock_take_anchor(void)
+{
+    clock_anchor_wall = clock_wall_ms();
+    clock_anchor_mono = clock_mono_ms();
+}
+
+void clock_anchor(void)
+{
+    pthread_once(&clock_anchored, clock_take_anchor);
+}
+
+long long clock_pool_ms(void)
+{
+    clock_anchor();
+    return clock_anchor_wall + (clock_mono_ms() - clock_anchor_mono);
 }
 
 void clock_rfc3339(long long wall_ms, char *out, size_t outlen)
@@ -68,4 +90,9 @@ int clock_parse_rfc3339_ms(const char *s, long long *out)
         ms += (dot[1 + i] - '0') * scale;
     *out = secs * 1000 + ms;
     return 0;
+}
+
+void clock_pool_now(char *out, size_t outlen)
+{
+    clock_rfc3339(clock_pool_ms(), out, outlen);
 }

@@ -17,6 +17,21 @@ long long clock_mono_us(void);
 /* Milliseconds since the Unix epoch. */
 long long clock_wall_ms(void);
 
+/*
+ * The pool's clock, in milliseconds since the Unix epoch: the wall clock
+ * read once (clock_anchor), plus the monotonic time since. A step of the
+ * wall clock while the pool runs moves it not at all: what orders records,
+ * times retries and ages records for retention reads it, so a step neither
+ * disorders listings nor delays retries nor prunes history. (It keeps the
+ * start's reading until the next start: a stepped clock is taken then.)
+ */
+long long clock_pool_ms(void);
+
+/* Read the wall clock for clock_pool_ms now, once per process tree: call it
+ * before the first fork so that every process shares the reading (without
+ * it, the first clock_pool_ms of each process reads it). */
+void clock_anchor(void);
+
 /* Write the wall-clock time `wall_ms` as "YYYY-MM-DDTHH:MM:SS.mmmZ" into
  * `out`; `outlen` must be at least CLOCK_RFC3339_LEN. */
 #define CLOCK_RFC3339_LEN 32
@@ -24,6 +39,9 @@ void clock_rfc3339(long long wall_ms, char *out, size_t outlen);
 
 /* clock_rfc3339 of the current time. */
 void clock_now(char *out, size_t outlen);
+
+/* clock_rfc3339 of clock_pool_ms(): the times records store. */
+void clock_pool_now(char *out, size_t outlen);
 
 /* Parse "YYYY-MM-DDTHH:MM:SS[.fff]Z" (as clock_rfc3339 writes it) to Unix
  * seconds. Returns 0, or -1 (`*out` untouched) for anything else. */

@@ -246,10 +246,11 @@ typedef struct {
 } docker_upload;
 
 /* The raw request: `path` is used as given (already versioned or not). The
- * body is `up` when not NULL, else the JSON `body` when not NULL. */
+ * body is `up` when not NULL, else the JSON `body` when not NULL. With
+ * `fresh`, on a connection of its own, closed after it. */
 static docker_rc docker_raw(docker_conn_t *c, const char *method, const char *path,
                             const char *body, const docker_upload *up, long timeout_ms, buf_t *out,
-                            docker_result *res)
+                            docker_result *res, bool fresh)
 {
     char url[1024];
     struct curl_slist *hdrs = NULL;
@@ -273,6 +274,10 @@ static docker_rc docker_raw(docker_conn_t *c, const char *method, const char *pa
     curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
     curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, timeout_ms > 0 ? timeout_ms : 1L);
     curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms > 0 ? timeout_ms : 1L);
+    if (fresh) {
+        curl_easy_setopt(h, CURLOPT_FRESH_CONNECT, 1L);
+        curl_easy_setopt(h, CURLOPT_FORBID_REUSE, 1L);
+    }
     if (up != NULL) {
         char ctype[160];
         snprintf(ctype, sizeof(ctype), "Content-Type: %s", up->content_type);
@@ -347,7 +352,7 @@ static docker_rc docker_negotiate(docker_conn_t *c, long timeout_ms, docker_resu
         return DOCKER_OK;
 
     buf_init(&body, DOCKER_ERROR_BODY_MAX);
-    docker_rc rc = docker_raw(c, "GET", "/version", NULL, NULL, timeout_ms, &body, res);
+    docker_rc rc = docker_raw(c, "GET", "/version", NULL, NULL, timeout_ms, &body, res, false);
     if (rc != DOCKER_OK)
         goto done;
     snprintf(api, sizeof(api), "%s", DOCKER_API_VERSION);
@@ -388,7 +393,7 @@ static docker_rc docker_versioned(docker_conn_t *c, const char *method, const ch
         snprintf(res->message, sizeof(res->message), "request path too long");
         return DOCKER_ERROR;
     }
-    return docker_raw(c, method, vpath, body, up, timeout_ms, out, res);
+    return docker_raw(c, method, vpath, body, up, timeout_ms, out, res, false);
 }
 
 docker_rc docker_call(docker_conn_t *c, const char *method, const char *path, const char *body,
@@ -408,7 +413,11 @@ docker_rc docker_call_stream(docker_conn_t *c, const char *method, const char *p
 
 docker_rc docker_ping(docker_conn_t *c, long timeout_ms, docker_result *res)
 {
-    return docker_raw(c, "GET", "/_ping", NULL, NULL, timeout_ms, NULL, res);
+    /* A connection of its own: an engine shutting down stops accepting
+     * new ones first, and keeps serving the ones it has (a kept-alive
+     * connection would still see it answer while it stops its
+     * containers). */
+    return docker_raw(c, "GET", "/_ping", NULL, NULL, timeout_ms, NULL, res, true);
 }
 
 /* Wait until `fd` is ready for `events` or the deadline passes. 1 ready,

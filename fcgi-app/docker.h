@@ -90,7 +90,8 @@ docker_rc docker_call_stream(docker_conn_t *c, const char *method, const char *p
                              size_t (*read_cb)(char *, size_t, size_t, void *), void *read_arg,
                              long timeout_ms, buf_t *out, docker_result *res);
 
-/* GET /_ping. DOCKER_OK when the engine answers. */
+/* GET /_ping, on a new connection (closed after it): DOCKER_OK when the
+ * engine accepts connections and answers. */
 docker_rc docker_ping(docker_conn_t *c, long timeout_ms, docker_result *res);
 
 /*

@@ -20,6 +20,7 @@ typedef struct {
     atomic_int down;     /* 0: answering (or not probed yet) */
     atomic_llong placed; /* calls given to it since the pool started */
     atomic_llong share;  /* the same, rebased when it comes back: ties go by it */
+    atomic_llong outs;   /* times it went out since the pool started */
 } engines_state;
 
 struct engines_shm {
@@ -162,6 +163,11 @@ bool engines_up(const engines_t *en, int i)
     return atomic_load(&en->shm->e[i].down) == 0;
 }
 
+long long engines_outs(const engines_t *en, int i)
+{
+    return atomic_load(&en->shm->e[i].outs);
+}
+
 bool engines_any_up(const engines_t *en)
 {
     for (int i = 0; i < en->n; i++)
@@ -197,6 +203,8 @@ void engines_set_up(engines_t *en, int i, bool up, const char *why)
     int was = atomic_exchange(&en->shm->e[i].down, up ? 0 : 1);
     if (was == 1 && up)
         engines_rebase(en, i);
+    if (was == 0 && !up)
+        atomic_fetch_add(&en->shm->e[i].outs, 1);
     if (was == (up ? 1 : 0)) {
         if (up)
             log_info("engine %s answers again: placing calls on it", en->name[i]);

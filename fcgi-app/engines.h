@@ -73,6 +73,11 @@ int engines_weight(const engines_t *en, int i);
 /* Whether engine `i` is taken as answering now. */
 bool engines_up(const engines_t *en, int i);
 
+/* How many times engine `i` went out (up to down) since the pool
+ * started: a run that read it on entering and reads another number at its
+ * end had its engine stop answering the probe while it ran. */
+long long engines_outs(const engines_t *en, int i);
+
 /* Whether any engine is up. */
 bool engines_any_up(const engines_t *en);
 

@@ -185,8 +185,8 @@ static int executor_loop(const executor_ctx *x, app_t *app, const runtime_seat *
         if (w != 0)
             return w > 0 ? 0 : -1;
         long long wait_ms = got == 1 ? 0 : EXECUTOR_RESCAN_MS;
-        if (got == 0 && next_due >= 0 && next_due - clock_wall_ms() < wait_ms)
-            wait_ms = next_due - clock_wall_ms();
+        if (got == 0 && next_due >= 0 && next_due - clock_pool_ms() < wait_ms)
+            wait_ms = next_due - clock_pool_ms();
         w = executor_wait(f, wait_ms);
         if (w != 0)
             return w > 0 ? 0 : -1;

@@ -375,7 +375,7 @@ void handlers_record_refused(app_call *c, const err_t *e)
 {
     /* The refusal was answered already: only the count and the log say
      * its record was not kept. */
-    (void)handlers_record(c, clock_wall_ms(), 0, NULL, e);
+    (void)handlers_record(c, clock_pool_ms(), 0, NULL, e);
 }
 
 int handlers_invoke(app_call *c, err_t *e)
@@ -384,7 +384,7 @@ int handlers_invoke(app_call *c, err_t *e)
     runtime_req req;
     runtime_result res;
     char now[CLOCK_RFC3339_LEN];
-    long long created_ms = clock_wall_ms();
+    long long created_ms = clock_pool_ms();
 
     runtime_result_init(&res);
     if (handlers_invoke_read(c, &in, e) != 0) {
@@ -403,7 +403,7 @@ int handlers_invoke(app_call *c, err_t *e)
     /* A client that goes away cancels its run, unless a retry with its
      * Idempotency-Key is to get the answer. */
     req.cancel_fd = c->recorded ? -1 : c->r->fcgi->ipcFd;
-    clock_now(now, sizeof(now));
+    clock_pool_now(now, sizeof(now));
     invoke_ctx x = app_invoke_ctx(c->t);
     invoke_call(&x, &req, false, &res);
     /* Before the answer, so the id the client gets is always readable. */

@@ -22,6 +22,7 @@
 #include <sys/random.h>
 
 #include "buf.h"
+#include "clock.h"
 #include "config.h"
 #include "engines.h"
 #include "err.h"
@@ -137,6 +138,9 @@ int main(int argc, char **argv)
     char instance[24];
     const char *mode = argc > 1 ? argv[1] : "";
 
+    /* Before any fork: every process of the pool, a restarted master and
+     * respawned workers included, keeps this one reading of the clock. */
+    clock_anchor();
     if (strcmp(mode, "-h") == 0 || strcmp(mode, "--help") == 0) {
         main_usage(argv[0]);
         return 0;

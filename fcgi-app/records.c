@@ -29,6 +29,9 @@
  * order in one index: each reads the time just before its write (under its
  * process's lock), so only a process stalled between the two lands late. */
 #define RECORDS_SKEW_MS 1000
+/* The retention prunes at most one in this many of a function's segments
+ * per pass (at least one). */
+#define RECORDS_PRUNE_SHARE 4
 /* The longest a call can take: a record is written at most this long after
  * it was created. */
 #define RECORDS_RUN_MAX_MS ((FUNC_TIMEOUT_MAX + 60) * 1000LL)
@@ -488,7 +491,7 @@ int records_append(records_t *r, const records_call *c, err_t *e)
     pthread_mutex_lock(&r->mu);
     /* The completion time is read under the lock, just before the append,
      * so that within a process index lines are in time order. */
-    long long done = c->done_ms > 0 ? c->done_ms : clock_wall_ms();
+    long long done = c->done_ms > 0 ? c->done_ms : clock_pool_ms();
     json_object *rec = records_json(r, c, st, done, &truncated);
     const char *text = json_object_to_json_string_length(rec, records_json_flags, &len);
     if (text == NULL)
@@ -925,7 +928,7 @@ int records_list(records_t *r, const records_query *q, json_object **out, err_t 
     records_listing l = {.r = r, .q = q};
     int rc = 0;
     *out = NULL;
-    l.cutoff = clock_wall_ms() - r->lim.retention_s * 1000;
+    l.cutoff = clock_pool_ms() - r->lim.retention_s * 1000;
     l.items = calloc((size_t)(q->limit > 0 ? q->limit : 1), sizeof(*l.items));
     if (l.items == NULL)
         return err_set(e, ERR_NOMEM, NULL, ENOMEM, "calloc() failed: out of memory");
@@ -941,7 +944,7 @@ int records_list(records_t *r, const records_query *q, json_object **out, err_t 
      * function is never read to its start before the others are read at
      * all. */
     bool by_id = q->function != NULL && func_is_id(q->function);
-    long long anchor = q->before != NULL ? q->before->created_ms : clock_wall_ms();
+    long long anchor = q->before != NULL ? q->before->created_ms : clock_pool_ms();
     for (long long window = RECORDS_WINDOW_MS; rc == 0; window *= 8) {
         struct dirent *ent;
         l.floor = anchor - window;
@@ -1084,7 +1087,7 @@ int records_get(records_t *r, const char *id, json_object **out, err_t *e)
     if (rec == NULL || !json_object_is_type(rec, json_type_object) ||
         strcmp(func_str(rec, "id"), id) != 0 ||
         clock_parse_rfc3339_ms(func_str(rec, "completed_at"), &done) != 0 ||
-        done < clock_wall_ms() - r->lim.retention_s * 1000 ||
+        done < clock_pool_ms() - r->lim.retention_s * 1000 ||
         records_rank(r, fid, seq, idx_off) >= r->lim.per_function) {
         json_object_put(rec);
         return records_not_found(id, e);
@@ -1182,12 +1185,16 @@ static int records_prune_fn(records_t *r, const char *fid, long long cutoff, rec
     if (records_seqs(dir, &seqs, &n, e) != 0)
         return -1;
     int rc = 0;
+    /* The retention takes at most the oldest share of the segments per
+     * pass: a clock that jumped ahead across a restart thins the history
+     * over several passes, never empties it in one. */
+    size_t aged = (n + RECORDS_PRUNE_SHARE - 1) / RECORDS_PRUNE_SHARE;
     for (size_t i = n; i-- > 0 && rc == 0;) {
         records_segment s;
         records_seg_stat(r, fid, seqs[i], &s);
         /* Every record of it is past the cap, or it was last written
          * before the retention's start (so all of its records were). */
-        if (newer >= r->lim.per_function || s.mtime_ms < cutoff - RECORDS_SKEW_MS) {
+        if (newer >= r->lim.per_function || (i < aged && s.mtime_ms < cutoff - RECORDS_SKEW_MS)) {
             records_seg_delete(r, fid, seqs[i], &out->bytes_freed);
             out->segments++;
         } else {

@@ -154,9 +154,10 @@ typedef struct {
 
 /*
  * Delete the segments whose records are all past the per-function cap or
- * the retention at `now_ms`, then the oldest segments while everything
- * passes max_bytes (files counted by the blocks they take on disk), and
- * compact the id shards. For the janitor: never on a
+ * the retention at `now_ms` (at most a quarter of a function's segments,
+ * at least one, by the retention per pass), then the oldest segments while
+ * everything passes max_bytes (files counted by the blocks they take on
+ * disk), and compact the id shards. For the janitor: never on a
  * request's path. Returns 0 (`out` filled in), or -1 with `e` when the
  * records directory cannot be read.
  */

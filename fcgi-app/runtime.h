@@ -96,6 +96,7 @@ typedef struct {
     bool reusable;            /* it may serve another call after this one */
     bool leased;              /* it came from the keeper */
     int engine;               /* the engine it is on, or -1 before placement */
+    long long engine_outs;    /* engines_outs of it when the run went onto it */
     docker_conn_t *conn;      /* the seat's connection to that engine */
     uint64_t generation;      /* func_generation of the call's record, once per call */
 } runtime_lease;

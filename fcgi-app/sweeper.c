@@ -142,7 +142,7 @@ static void sweeper_prune_records(sweeper_state *st)
 {
     records_pruned p;
     err_t e;
-    if (records_prune(st->records, clock_wall_ms(), &p, &e) != 0)
+    if (records_prune(st->records, clock_pool_ms(), &p, &e) != 0)
         log_warn("janitor: pruning invocation records: %s", e.msg);
     else if (p.segments > 0)
         log_info("janitor: pruned %ld record segments (%lld bytes), %lld bytes left", p.segments,
@@ -189,7 +189,9 @@ int sweeper_run(const sweeper_ctx *x)
         if (r > 0 || waiting || due || sweeper_pending(x))
             waiting = sweeper_pass(&st);
         if (due) {
-            async_prune(st.async, x->cfg->retention);
+            int aged = async_prune(st.async, x->cfg->retention);
+            if (aged > 0)
+                log_info("janitor: pruned %d finished async records past the retention", aged);
             int b = async_bound(st.async, x->cfg->records_per_function, x->cfg->records_max_bytes);
             if (b > 0)
                 log_info("janitor: pruned %d finished async records past the per-function or "

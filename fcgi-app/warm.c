@@ -50,8 +50,10 @@ static void warm_enter(const runtime_seat *seat, runtime_lease *l, int i, runtim
     l->engine = i;
     l->conn = seat->conns != NULL ? seat->conns->conn[i] : seat->conn;
     res->engine = i;
-    if (seat->conns != NULL)
+    if (seat->conns != NULL) {
+        l->engine_outs = engines_outs(seat->conns->en, i);
         engines_enter(seat->conns->en, seat->row, i);
+    }
 }
 
 /* The run is off engine l->engine (its connection stays for removal). */
@@ -85,6 +87,26 @@ static int warm_place(const runtime_seat *seat, runtime_lease *l, unsigned skip,
     return 0;
 }
 
+/* After a create, attach or start failed on l->engine, nothing of the
+ * function run: whether the engine is dying (it refuses connections, or
+ * answered an error and no longer answers a ping), so that the run may go
+ * to another engine; one that is is taken out now. */
+static bool warm_dying(const runtime_seat *seat, runtime_lease *l, const runtime_result *res)
+{
+    docker_result dr;
+    if (seat->conns == NULL || !engines_multi(seat->conns->en) ||
+        (res->status != STATUS_UNREACHABLE && res->status != STATUS_ENGINE_ERROR))
+        return false;
+    if (res->status == STATUS_ENGINE_ERROR) {
+        if (docker_ping(l->conn, WARM_PING_MS, &dr) == DOCKER_OK)
+            return false;
+        engines_set_up(seat->conns->en, l->engine, false, dr.message);
+    } else {
+        engines_set_up(seat->conns->en, l->engine, false, res->message);
+    }
+    return true;
+}
+
 /* Where a run goes after container_create failed on its engine. */
 typedef enum {
     WARM_STOP = 0, /* nowhere: the failure is the answer */
@@ -93,8 +115,9 @@ typedef enum {
 } warm_next;
 
 /* After container_create failed on l->engine: where the run may go (only
- * ever before anything of it ran). An engine that stopped answering is
- * taken out now; one that lacks the image pulls it from the registry when
+ * ever before anything of it ran). An engine that stopped answering, or
+ * answered an error and then no ping (one shutting down), is taken out
+ * now; one that lacks the image pulls it from the registry when
  * there is one and `may_pull`, else the run goes to another engine. */
 static warm_next warm_elsewhere(const runtime_seat *seat, const runtime_req *req, runtime_lease *l,
                                 runtime_result *res, bool may_pull)
@@ -102,10 +125,8 @@ static warm_next warm_elsewhere(const runtime_seat *seat, const runtime_req *req
     if (seat->conns == NULL || !engines_multi(seat->conns->en))
         return WARM_STOP;
     engines_t *en = seat->conns->en;
-    if (res->status == STATUS_UNREACHABLE) {
-        engines_set_up(en, l->engine, false, res->message);
+    if (warm_dying(seat, l, res))
         return WARM_OTHER;
-    }
     if (res->status != STATUS_IMAGE_MISSING)
         return WARM_STOP;
     if (may_pull && engines_registry(en)[0] != '\0') {
@@ -118,13 +139,19 @@ static warm_next warm_elsewhere(const runtime_seat *seat, const runtime_req *req
     return engines_count(en) > 1 ? WARM_OTHER : WARM_STOP;
 }
 
-/* Remove the container: by the keeper, off the call's path, or here. */
-static void warm_remove(const runtime_seat *seat, const runtime_req *req, runtime_lease *l)
+/* Remove the container: by the keeper, off the call's path, or here.
+ * One on an engine that stopped answering (`gone`) is left to the janitor,
+ * which removes it once the engine answers: asking now would hold the
+ * call, or the keeper, for a removal's timeout on a frozen engine. The
+ * keeper is still told of one it leased, so that it forgets it. */
+static void warm_remove(const runtime_seat *seat, const runtime_req *req, runtime_lease *l,
+                        bool gone)
 {
-    if (l->cid[0] == '\0')
+    if (l->cid[0] == '\0' || (gone && !l->leased))
         return;
     if (lease_remove(seat->lease, func_str(req->function, "id"), l->cid, l->leased,
-                     l->engine < 0 ? 0 : l->engine) != 0)
+                     l->engine < 0 ? 0 : l->engine) != 0 &&
+        !gone)
         container_remove(l->conn, l->cid, req->id);
 }
 
@@ -160,7 +187,7 @@ static int warm_take(const warm_state *st, const runtime_seat *seat, const runti
                  req->id, l->cid);
         docker_stream_close(l->stream);
         l->stream = NULL;
-        warm_remove(seat, req, l);
+        warm_remove(seat, req, l, false);
         l->cid[0] = '\0';
         l->leased = false;
         warm_leave(seat, l);
@@ -172,11 +199,36 @@ static int warm_take(const warm_state *st, const runtime_seat *seat, const runti
     return 1;
 }
 
+/* Attach to the created container and start it. 0, or -1 with `res`
+ * failed. */
+static int warm_begin(const runtime_req *req, runtime_lease *l, runtime_result *res)
+{
+    docker_result dr;
+    docker_rc rc =
+        docker_attach(l->conn, l->cid, (long)(l->deadline - clock_mono_ms()), &l->stream, &dr);
+    if (rc != DOCKER_OK) {
+        runtime_fail(res,
+                     rc == DOCKER_UNREACHABLE ? STATUS_UNREACHABLE
+                     : rc == DOCKER_TIMEOUT   ? STATUS_TIMEOUT
+                                              : STATUS_ENGINE_ERROR,
+                     "attach: %.400s", dr.message);
+        /* Before the start: nothing of the function ran. */
+        res->engine_fault = rc == DOCKER_UNREACHABLE || rc == DOCKER_TIMEOUT;
+        return -1;
+    }
+    /* A canceller that looked for this container before it existed has
+     * marked the run cancelled by now: look once more before starting. */
+    if (req->cancelled != NULL && req->cancelled(req->cancelled_arg)) {
+        runtime_fail(res, STATUS_CANCELLED, "the invocation was cancelled");
+        return -1;
+    }
+    return container_start(l->conn, l->cid, l->deadline, res);
+}
+
 static int warm_acquire(runtime_t *rt, const runtime_seat *seat, const runtime_req *req,
                         runtime_lease *l, runtime_result *res)
 {
     warm_state *st = rt->impl;
-    docker_result dr;
     uuid_t run;
 
     l->mode = warm_mode(st, req->function);
@@ -216,11 +268,29 @@ static int warm_acquire(runtime_t *rt, const runtime_seat *seat, const runtime_r
     for (;;) {
         if (warm_place(seat, l, skip, res) != 0)
             return -1;
+        warm_next next;
         if (container_create(l->conn, req, rt->instance, (container_mode)l->mode, st->init,
-                             l->deadline, l->cid, res) == 0)
-            break;
-        /* Pulled once: the same engine is asked again; else another. */
-        warm_next next = warm_elsewhere(seat, req, l, res, pulled != l->engine);
+                             l->deadline, l->cid, res) == 0) {
+            if (warm_begin(req, l, res) == 0)
+                return 0;
+            if (!warm_dying(seat, l, res))
+                return -1;
+            /* Made but never started, on an engine that is going: the run
+             * goes elsewhere. The container stays tracked under the run
+             * until the call ends, then the janitor removes it once its
+             * engine answers (asking a dying engine now would only hold
+             * the call). */
+            log_warn("invoke %s: engine %s failed the container before the start (%s); placing "
+                     "the call again",
+                     req->id, engines_name(seat->conns->en, l->engine), res->message);
+            docker_stream_close(l->stream);
+            l->stream = NULL;
+            l->cid[0] = '\0';
+            next = WARM_OTHER;
+        } else {
+            /* Pulled once: the same engine is asked again; else another. */
+            next = warm_elsewhere(seat, req, l, res, pulled != l->engine);
+        }
         if (next == WARM_SAME)
             pulled = l->engine;
         else
@@ -231,25 +301,6 @@ static int warm_acquire(runtime_t *rt, const runtime_seat *seat, const runtime_r
             return -1;
         res->engine_fault = false;
     }
-    docker_rc rc =
-        docker_attach(l->conn, l->cid, (long)(l->deadline - clock_mono_ms()), &l->stream, &dr);
-    if (rc != DOCKER_OK) {
-        runtime_fail(res,
-                     rc == DOCKER_UNREACHABLE ? STATUS_UNREACHABLE
-                     : rc == DOCKER_TIMEOUT   ? STATUS_TIMEOUT
-                                              : STATUS_ENGINE_ERROR,
-                     "attach: %.400s", dr.message);
-        /* Before the start: nothing of the function ran. */
-        res->engine_fault = rc == DOCKER_UNREACHABLE || rc == DOCKER_TIMEOUT;
-        return -1;
-    }
-    /* A canceller that looked for this container before it existed has
-     * marked the run cancelled by now: look once more before starting. */
-    if (req->cancelled != NULL && req->cancelled(req->cancelled_arg)) {
-        runtime_fail(res, STATUS_CANCELLED, "the invocation was cancelled");
-        return -1;
-    }
-    return container_start(l->conn, l->cid, l->deadline, res);
 }
 
 /* One answer of a reused container, parsed as it comes. */
@@ -335,20 +386,44 @@ done:
     return rc;
 }
 
-/* A run its engine failed part-way (the stream or a later call found it
- * gone): when that engine does not answer a ping now, it is out, and the
- * call ends 503 engine_unavailable. */
-static void warm_gone(const runtime_seat *seat, runtime_lease *l, runtime_result *res)
+/*
+ * A run that did not end by its function's doing (an exit, a timeout on a
+ * healthy engine), its cancel or a missing image: did its engine fail it?
+ * It did when the probe took the engine out while the run was on it (a
+ * frozen engine: the run then times out), or when the engine does not
+ * answer a ping now, on a new connection (an engine shutting down closes
+ * its listener before it stops its containers: the run saw an exit 143 or
+ * 137, or a cut stream, from an engine that no longer takes connections).
+ * Then the call ends 503 (engine_unavailable with several engines,
+ * engine_unreachable with one) and is not the function's attempt.
+ * Returns whether it did.
+ */
+static bool warm_gone(const runtime_seat *seat, runtime_lease *l, runtime_result *res)
 {
     docker_result dr;
-    if (seat->conns == NULL || !engines_multi(seat->conns->en) || l->engine < 0 ||
-        !res->engine_fault || res->status == STATUS_UNAVAILABLE)
-        return;
-    if (docker_ping(l->conn, WARM_PING_MS, &dr) == DOCKER_OK)
-        return;
-    engines_set_up(seat->conns->en, l->engine, false, dr.message);
-    runtime_fail(res, STATUS_UNAVAILABLE, "engine %s stopped answering during the call: %.300s",
-                 engines_name(seat->conns->en, l->engine), dr.message);
+    if (l->engine < 0 || res->status == STATUS_SUCCEEDED || res->status == STATUS_CANCELLED ||
+        res->status == STATUS_IMAGE_MISSING)
+        return false;
+    if (res->status == STATUS_UNAVAILABLE)
+        return true;
+    engines_t *en = seat->conns != NULL ? seat->conns->en : NULL;
+    bool multi = en != NULL && engines_multi(en);
+    if (multi && (!engines_up(en, l->engine) || engines_outs(en, l->engine) != l->engine_outs)) {
+        snprintf(dr.message, sizeof(dr.message), "it stopped answering its health checks");
+    } else {
+        if (docker_ping(l->conn, WARM_PING_MS, &dr) == DOCKER_OK)
+            return false;
+        if (multi)
+            engines_set_up(en, l->engine, false, dr.message);
+    }
+    if (multi)
+        runtime_fail(res, STATUS_UNAVAILABLE, "engine %s stopped answering during the call: %.300s",
+                     engines_name(en, l->engine), dr.message);
+    else
+        runtime_fail(res, STATUS_UNREACHABLE,
+                     "the engine stopped answering during the call: %.300s", dr.message);
+    res->engine_fault = true;
+    return true;
 }
 
 static void warm_release(runtime_t *rt, const runtime_seat *seat, const runtime_req *req,
@@ -364,7 +439,8 @@ static void warm_release(runtime_t *rt, const runtime_seat *seat, const runtime_
     /* Anything on the stream past the answer (what came with its last
      * read, or since) would be read by the next call: such a container is
      * not given back. */
-    if (reused && l->ran && l->reusable &&
+    bool gone = warm_gone(seat, l, res);
+    if (!gone && reused && l->ran && l->reusable &&
         (res->status == STATUS_SUCCEEDED || res->status == STATUS_FAILED) &&
         !docker_stream_pending(l->stream)) {
         const char *unread;
@@ -376,8 +452,7 @@ static void warm_release(runtime_t *rt, const runtime_seat *seat, const runtime_
     }
     docker_stream_close(l->stream);
     l->stream = NULL;
-    warm_gone(seat, l, res);
-    warm_remove(seat, req, l);
+    warm_remove(seat, req, l, gone);
     warm_leave(seat, l);
     slots_untrack(st->slots, seat->row, seat->thread);
 }
