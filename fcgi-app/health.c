@@ -10,8 +10,8 @@
 
 #include "err.h"
 
-static const char *const health_names[HEALTH__N] = {"engine", "store", "data_dir", "disk",
-                                                    "executors"};
+static const char *const health_names[HEALTH__N] = {"engine",   "store", "keys",
+                                                    "data_dir", "disk",  "executors"};
 
 const char *health_name(health_part p)
 {
@@ -52,6 +52,13 @@ static void health_store(const health_ctx *x, health_report *r)
         return;
     }
     r->functions = store_count(x->store);
+}
+
+static void health_keys(const health_ctx *x, health_report *r)
+{
+    err_t e;
+    if (keys_verify(x->keys, &e) != 0)
+        health_fail(r, HEALTH_KEYS, err_code(&e), "%s", e.msg);
 }
 
 /* Whether a new file can be made in the data dir: an unnamed one, so that
@@ -126,6 +133,7 @@ void health_check(const health_ctx *x, int ping_ms, health_report *r)
     r->executors = x->cfg->async_workers;
     health_engine(x, ping_ms, r);
     health_store(x, r);
+    health_keys(x, r);
     health_data_dir(x, r);
     health_disk(x, r);
     health_executors(x, r);

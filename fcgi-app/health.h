@@ -5,6 +5,8 @@
  *   engine     the Docker engine answers a ping (with MINILAMBDA_ENGINES:
  *              at least one engine answers its background probe);
  *   store      functions.json parses (a missing file is an empty store);
+ *   keys       keys.json parses (a missing file is no key): a corrupt one
+ *              fails every request that presents a key;
  *   data_dir   the data dir accepts new files;
  *   disk       its file system has MINILAMBDA_MIN_FREE_BYTES free;
  *   executors  every async executor is running and not stalled on a write.
@@ -17,12 +19,14 @@
 #include "config.h"
 #include "docker.h"
 #include "engines.h"
+#include "keys.h"
 #include "slots.h"
 #include "store.h"
 
 typedef enum {
     HEALTH_ENGINE = 0,
     HEALTH_STORE,
+    HEALTH_KEYS,
     HEALTH_DATA_DIR,
     HEALTH_DISK,
     HEALTH_EXECUTORS,
@@ -46,6 +50,7 @@ typedef struct {
     docker_conn_t *conn;
     engines_t *engines; /* with several, their probed state is read instead of a ping */
     store_t *store;
+    keys_t *keys;
     slots_t *slots;
     int first_executor;
 } health_ctx;
