@@ -5,7 +5,8 @@
  *   - an atomic, durable replace: write path.tmp, fsync it, rename it over
  *     path, fsync the directory; a failed write removes its temp file;
  *   - reading a whole file into a bounded buffer;
- *   - an exclusive flock on a lock file, retried across EINTR;
+ *   - an exclusive flock on a lock file, waited for at most
+ *     FILES_LOCK_WAIT_MS;
  *   - directory fsync and mkdir.
  *
  * Every failure fills the err_t (naming the call, the path and errno; a
@@ -63,8 +64,16 @@ int files_read_fd(int fd, const char *path, buf_t *out, err_t *e);
  * ENOENT (kind ERR_NOT_FOUND), so callers can tell "absent" apart. */
 int files_read(const char *path, buf_t *out, err_t *e);
 
-/* Take flock(LOCK_EX) on `path`, creating it (mode 0644) if needed.
- * Returns the descriptor holding the lock (files_unlock), or -1. */
+/* How long files_lock waits for another holder, in milliseconds: past it
+ * the lock is held too long (a stuck or stopped process, or a human's
+ * flock), and the caller answers 503 store_busy instead of waiting. */
+#define FILES_LOCK_WAIT_MS 2000
+
+/* Take flock(LOCK_EX) on `path`, creating it (mode 0644) if needed, waiting
+ * at most FILES_LOCK_WAIT_MS for another holder, and stamp the file's mtime
+ * with the time it was taken (what /healthz tells a new holder by).
+ * Returns the descriptor holding the lock (files_unlock), or -1 with `e`:
+ * ERR_BUSY (errno EWOULDBLOCK) when the wait ran out. */
 int files_lock(const char *path, err_t *e);
 
 /* Try flock(LOCK_EX) on `path` without waiting, creating it (mode 0600)

@@ -9,7 +9,11 @@
  *              fails every request that presents a key;
  *   data_dir   the data dir accepts new files;
  *   disk       its file system has MINILAMBDA_MIN_FREE_BYTES free;
- *   executors  every async executor is running and not stalled on a write.
+ *   executors  every async executor is running and not stalled on a write;
+ *   locks      no store lock (functions.json.lock, keys.json.lock,
+ *              async/records.lock) has been held for more than
+ *              FILES_LOCK_WAIT_MS, as /proc/locks, the lock file's mtime
+ *              and the holder's age tell: the check takes no lock itself.
  */
 #ifndef MINILAMBDA_HEALTH_H
 #define MINILAMBDA_HEALTH_H
@@ -30,6 +34,7 @@ typedef enum {
     HEALTH_DATA_DIR,
     HEALTH_DISK,
     HEALTH_EXECUTORS,
+    HEALTH_LOCKS,
     HEALTH__N
 } health_part;
 

@@ -109,13 +109,9 @@ static const char *const openapi_types[] = {"Event", "RequestResponse", NULL};
 static const char *const openapi_run_types[] = {"sync", "async", NULL};
 
 /* The codes a failed /healthz part names (health.c). */
-static const char *const openapi_health_codes[] = {"engine_unreachable",
-                                                   "engine_unavailable",
-                                                   "store_corrupt",
-                                                   "storage_error",
-                                                   "storage_full",
-                                                   "executors_down",
-                                                   NULL};
+static const char *const openapi_health_codes[] = {
+    "engine_unreachable", "engine_unavailable", "store_corrupt", "storage_error",
+    "storage_full",       "executors_down",     "store_busy",    NULL};
 
 static const openapi_prop openapi_invoke_request[] = {
     {"event", "any", 0,
@@ -368,6 +364,7 @@ static const openapi_code openapi_create_function[] = {
     {ERR_CONFLICT, "name_conflict"},
     {ERR_CONFLICT, "too_many_functions"},
     {ERR_CORRUPT, NULL},
+    {ERR_BUSY, NULL},
     {ERR_STORAGE, NULL},
     {ERR_STORAGE_FULL, NULL},
     {ERR_ENGINE, NULL},
@@ -380,6 +377,7 @@ static const openapi_code openapi_update_function[] = {
     {ERR_INVALID, "immutable_field"},
     {ERR_INVALID, "unknown_runtime"},
     {ERR_TOO_LARGE, "record_too_large"},
+    {ERR_BUSY, NULL},
     {ERR_STORAGE, NULL},
     {ERR_STORAGE_FULL, NULL},
     {ERR_ENGINE, NULL},
@@ -388,12 +386,16 @@ static const openapi_code openapi_update_function[] = {
 };
 
 static const openapi_code openapi_writes[] = {
-    {ERR_STORAGE, NULL}, {ERR_STORAGE_FULL, NULL}, {ERR_NONE, NULL}};
+    {ERR_BUSY, NULL}, {ERR_STORAGE, NULL}, {ERR_STORAGE_FULL, NULL}, {ERR_NONE, NULL}};
 
 static const openapi_code openapi_invoke[] = {
-    {ERR_INVALID, "unknown_field"}, {ERR_INVALID, "invalid_timeout"},
-    {ERR_LIMIT, "queue_full"},      {ERR_STORAGE, NULL},
-    {ERR_STORAGE_FULL, NULL},       {ERR_NONE, NULL},
+    {ERR_INVALID, "unknown_field"},
+    {ERR_INVALID, "invalid_timeout"},
+    {ERR_LIMIT, "queue_full"},
+    {ERR_BUSY, NULL},
+    {ERR_STORAGE, NULL},
+    {ERR_STORAGE_FULL, NULL},
+    {ERR_NONE, NULL},
 };
 
 static const openapi_code openapi_list_invocations[] = {{ERR_INVALID, "invalid_query"},
@@ -406,9 +408,8 @@ static const openapi_code openapi_list_invocations[] = {{ERR_INVALID, "invalid_q
 static const openapi_code openapi_get_invocation[] = {{ERR_NOT_FOUND, NULL}, {ERR_NONE, NULL}};
 
 static const openapi_code openapi_cancel_invocation[] = {
-    {ERR_NOT_FOUND, NULL}, {ERR_CONFLICT, "already_finished"},
-    {ERR_STORAGE, NULL},   {ERR_STORAGE_FULL, NULL},
-    {ERR_NONE, NULL},
+    {ERR_NOT_FOUND, NULL}, {ERR_CONFLICT, "already_finished"}, {ERR_BUSY, NULL},
+    {ERR_STORAGE, NULL},   {ERR_STORAGE_FULL, NULL},           {ERR_NONE, NULL},
 };
 
 static const openapi_code openapi_list_images[] = {
@@ -444,14 +445,15 @@ static const openapi_code openapi_create_key[] = {
     {ERR_INVALID, "invalid_functions"},
     {ERR_INVALID, "invalid_rate"},
     {ERR_CORRUPT, NULL},
+    {ERR_BUSY, NULL},
     {ERR_STORAGE, NULL},
     {ERR_STORAGE_FULL, NULL},
     {ERR_NONE, NULL},
 };
 
 static const openapi_code openapi_delete_key[] = {
-    {ERR_NOT_FOUND, NULL},    {ERR_CORRUPT, NULL}, {ERR_STORAGE, NULL},
-    {ERR_STORAGE_FULL, NULL}, {ERR_NONE, NULL},
+    {ERR_NOT_FOUND, NULL}, {ERR_CORRUPT, NULL},      {ERR_BUSY, NULL},
+    {ERR_STORAGE, NULL},   {ERR_STORAGE_FULL, NULL}, {ERR_NONE, NULL},
 };
 
 static const openapi_example openapi_ex_list_functions[] = {
