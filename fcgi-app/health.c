@@ -5,13 +5,10 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/stat.h>
+#include <time.h>
 #include <sys/statvfs.h>
-#include <sys/sysmacros.h>
 #include <unistd.h>
 
-#include "buf.h"
-#include "clock.h"
 #include "err.h"
 #include "files.h"
 
@@ -23,7 +20,6 @@ static const char *const health_lock_files[] = {"functions.json.lock", "keys.jso
                                                 "async/records.lock"};
 
 #define HEALTH_LOCKS_N (sizeof(health_lock_files) / sizeof(health_lock_files[0]))
-#define HEALTH_PROC_LOCKS_MAX (1024 * 1024)
 
 const char *health_name(health_part p)
 {
@@ -135,108 +131,29 @@ static void health_executors(const health_ctx *x, health_report *r)
                 stalled, stalled > 0 ? ": " : "", stalled > 0 ? strerror(sys) : "");
 }
 
-/* The pid holding a flock(LOCK_EX) on the file `st` describes, as the
- * text of /proc/locks says, or 0 when none does. Waiters ("->") are not
- * holders. */
-static long health_holder(const char *locks, const struct stat *st)
-{
-    for (const char *line = locks; *line != '\0';) {
-        const char *end = strchr(line, '\n');
-        size_t len = end != NULL ? (size_t)(end - line) : strlen(line);
-        char l[256], kind[16], adv[16], mode[16];
-        unsigned maj, min;
-        unsigned long ino;
-        long pid;
-        snprintf(l, sizeof(l), "%.*s", (int)(len < sizeof(l) ? len : sizeof(l) - 1), line);
-        if (strstr(l, "->") == NULL &&
-            sscanf(l, "%*d: %15s %15s %15s %ld %x:%x:%lu", kind, adv, mode, &pid, &maj, &min,
-                   &ino) == 7 &&
-            strcmp(kind, "FLOCK") == 0 && strcmp(mode, "WRITE") == 0 && maj == major(st->st_dev) &&
-            min == minor(st->st_dev) && ino == st->st_ino)
-            return pid > 0 ? pid : 1; /* 0: a holder in another pid namespace */
-        if (end == NULL)
-            break;
-        line = end + 1;
-    }
-    return 0;
-}
-
-/* Milliseconds process `pid` has been running, or -1 when unknown. */
-static long long health_process_age(long pid)
-{
-    char path[64], stat[1024];
-    struct timespec boot;
-    int n = snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
-    if (n < 0 || (size_t)n >= sizeof(path) || clock_gettime(CLOCK_BOOTTIME, &boot) != 0)
-        return -1;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return -1;
-    ssize_t got = read(fd, stat, sizeof(stat) - 1);
-    close(fd);
-    if (got <= 0)
-        return -1;
-    stat[got] = '\0';
-    /* Field 22, counted after the command's closing parenthesis (field 2,
-     * which may hold spaces): starttime, in clock ticks since boot. */
-    const char *p = strrchr(stat, ')');
-    unsigned long long start;
-    if (p == NULL ||
-        sscanf(p + 1,
-               " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d %*d %llu",
-               &start) != 1)
-        return -1;
-    long hz = sysconf(_SC_CLK_TCK);
-    if (hz <= 0)
-        return -1;
-    long long boot_ms = (long long)boot.tv_sec * 1000 + boot.tv_nsec / 1000000;
-    return boot_ms - (long long)(start * 1000 / (unsigned long long)hz);
-}
-
-/*
- * How long the lock `st` describes has been held by `pid`, at most: since
- * its mtime, which files_lock stamps at each taking (exact for the pool's
- * own holders, an upper bound for another's), and no longer than the
- * holder has lived. One look, no lock taken, nothing remembered.
- */
-static long long health_hold_age(const struct stat *st, long pid)
-{
-    long long age =
-        clock_wall_ms() - ((long long)st->st_mtim.tv_sec * 1000 + st->st_mtim.tv_nsec / 1000000);
-    long long lived = health_process_age(pid);
-    if (lived >= 0 && lived < age)
-        age = lived;
-    return age;
-}
-
 static void health_locks(const health_ctx *x, health_report *r)
 {
     char path[CONFIG_PATH_MAX + 32], why[sizeof(r->detail[0])] = "";
     size_t used = 0;
-    buf_t locks;
-    err_t e;
 
-    buf_init(&locks, HEALTH_PROC_LOCKS_MAX);
-    /* Not readable (no /proc): nothing can be said, so nothing is. */
-    if (files_read("/proc/locks", &locks, &e) != 0 || locks.data == NULL) {
-        buf_free(&locks);
-        return;
-    }
     for (size_t i = 0; i < HEALTH_LOCKS_N; i++) {
-        struct stat st;
+        files_hold h, again;
         int n = snprintf(path, sizeof(path), "%s/%s", x->cfg->data_dir, health_lock_files[i]);
-        if (n < 0 || (size_t)n >= sizeof(path) || stat(path, &st) != 0)
+        if (n < 0 || (size_t)n >= sizeof(path) || !files_lock_held(path, &h) ||
+            h.held_ms <= FILES_LOCK_HELD_MS)
             continue;
-        long pid = health_holder(locks.data, &st);
-        long long age = pid > 0 ? health_hold_age(&st, pid) : 0;
-        if (age <= FILES_LOCK_WAIT_MS)
+        /* A holder that has just taken it may not have stamped it yet:
+         * the same holder and stamp a moment later is one long hold. */
+        struct timespec ms = {.tv_sec = 0, .tv_nsec = 2000000};
+        nanosleep(&ms, NULL);
+        if (!files_lock_held(path, &again) || again.pid != h.pid ||
+            again.stamp.tv_sec != h.stamp.tv_sec || again.stamp.tv_nsec != h.stamp.tv_nsec)
             continue;
         n = snprintf(why + used, sizeof(why) - used, "%s%s held by pid %ld for about %lld ms",
-                     used ? "; " : "", health_lock_files[i], pid, age);
+                     used ? "; " : "", health_lock_files[i], again.pid, again.held_ms);
         if (n > 0 && (size_t)n < sizeof(why) - used)
             used += (size_t)n;
     }
-    buf_free(&locks);
     if (used > 0)
         health_fail(r, HEALTH_LOCKS, "store_busy", "%s: its writers answer 503 store_busy", why);
 }

@@ -12,8 +12,8 @@
  *   executors  every async executor is running and not stalled on a write;
  *   locks      no store lock (functions.json.lock, keys.json.lock,
  *              async/records.lock) has been held for more than
- *              FILES_LOCK_WAIT_MS, as /proc/locks, the lock file's mtime
- *              and the holder's age tell: the check takes no lock itself.
+ *              FILES_LOCK_HELD_MS (files_lock_held: the check takes no
+ *              lock itself).
  */
 #ifndef MINILAMBDA_HEALTH_H
 #define MINILAMBDA_HEALTH_H

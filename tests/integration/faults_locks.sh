@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # A stuck lock holder (an external flock(1), bounded by timeout) on
 # functions.json.lock, then on async/records.lock, for about 10 s:
-#   - writers wait at most FILES_LOCK_WAIT_MS (2 s), then answer 503
-#     store_busy with Retry-After, even many at once (more than the
-#     control threads);
+#   - writers give up once the holder has held it more than 2 s
+#     (FILES_LOCK_HELD_MS) and answer 503 store_busy with Retry-After;
+#     those that come later, many at once (more than the control threads),
+#     at once;
 #   - readers never need the lock: GET /functions, GET /invocations and
 #     /healthz answer at once (/healthz once a control thread is free:
 #     within a writer's wait), and accepting an async run needs none;
@@ -52,7 +53,7 @@ echo "# functions.json.lock held: POST /functions answered in $MS ms"
 it_expect "store lock held: POST /functions 503 store_busy" 503 store_busy
 it_eq "store lock held: with Retry-After" 1 "$(it_header Retry-After)"
 it_true "store lock held: answered within the wait and a margin ($MS ms)" test "$MS" -lt 3500
-it_true "store lock held: after the wait, not before ($MS ms)" test "$MS" -ge 1900
+it_true "store lock held: only once the hold is older than 2 s ($MS ms)" test "$MS" -ge 1500
 timed GET /functions
 it_expect "store lock held: GET /functions answers" 200
 it_true "store lock held: at once ($MS ms)" test "$MS" -lt 1000
@@ -101,7 +102,7 @@ it_expect "records lock held: the listing answers" 200
 it_true "records lock held: /healthz names async/records.lock" ml_wait_for 10 locks_name records.lock
 # The idle executor cannot claim the queued run: it puts it back and waits.
 it_true "records lock held: the idle executor's claim gives up, it stays up" \
-    ml_wait_for 10 grep -q "executor [0-9]: .*records.lock is held by another process" \
+    ml_wait_for 10 grep -q "executor [0-9]: .*records.lock is held by pid" \
     "$MINILAMBDA_RUN_DIR/minilambda.log"
 it_eq "records lock held: the queued run is still PENDING" PENDING "$(it_inv_field "$queued" .status)"
 released
