@@ -567,9 +567,9 @@ static const openapi_example openapi_ex_cancel_invocation[] = {
 static const openapi_example openapi_ex_healthz[] = {
     {"ok", "Every part up", NULL, NULL, NULL, NULL, 200,
      "{'status':'ok','docker':'reachable','components':{'engine':{'status':'ok'},"
-     "'store':{'status':'ok','functions':3},'data_dir':{'status':'ok'},"
+     "'store':{'status':'ok','functions':3},'keys':{'status':'ok'},'data_dir':{'status':'ok'},"
      "'disk':{'status':'ok','free_bytes':52613349376,'min_free_bytes':104857600},"
-     "'executors':{'status':'ok','running':4,'configured':4}}}"},
+     "'executors':{'status':'ok','running':4,'configured':4},'locks':{'status':'ok'}}}"},
     {NULL, NULL, NULL, NULL, NULL, NULL, 0, NULL},
 };
 
