@@ -32,8 +32,10 @@ hold() {
     ml_wait_for 5 held "$1"
 }
 held() { ! flock -n "$1" true; }
+# released: the holder (and every other background client) is done.
 released() {
-    wait "$HOLDER" || true
+    local p
+    for p in "${IT_BG_PIDS[@]}"; do wait "$p" || true; done
     IT_BG_PIDS=()
 }
 # timed NAME METHOD PATH [curl args]: it_req, its duration in ms in MS.
@@ -64,6 +66,7 @@ it_expect "store lock held: GET /functions/q answers" 200
 for i in $(seq 1 8); do
     curl -s -o /dev/null -w '%{http_code}\n' --max-time 30 -X POST -H 'Content-Type: application/json' \
         -d "{\"name\":\"many$i\",\"image\":\"busybox\"}" "$BASE/functions" >>"$IT_TMP/many" &
+    it_bg "$!"
 done
 t0=$(it_ms)
 it_true "store lock held: /healthz names functions.json.lock" ml_wait_for 10 locks_name functions.json.lock
