@@ -744,8 +744,19 @@ int async_claim(async_t *a, int executor, async_job *job, long long *next_due_ms
         snprintf(job->id, sizeof(job->id), "%s", async_marker_id(name));
         buf_reset(&job->event);
         int st = async_start(a, job, name, e);
-        if (st < 0)
+        /* The records' lock held past its wait: nothing was written, so
+         * the run goes back to the queue as it was, for a later claim. */
+        if (st < 0 && e->kind == ERR_BUSY && rename(to, from) == 0)
+            return -1;
+        if (st < 0) {
+            if (e->kind == ERR_BUSY) {
+                /* Not back in the queue: the claim needs its recovery,
+                 * which a new executor process gets. */
+                e->kind = ERR_STORAGE;
+                e->code = NULL;
+            }
             return err_prefix(e, "claim %s (left for recovery)", job->id);
+        }
         if (st == 0) {
             /* Cancelled, lost or quarantined before it ran: let the claim
              * go. */

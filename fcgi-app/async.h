@@ -108,8 +108,10 @@ typedef struct {
  * and counted (the next due run is claimed instead). Returns 1 with `job`
  * filled in, 0 when nothing is due
  * (`*next_due_ms` is the earliest future due time, or -1 when the queue is
- * empty), or -1 with `e` filled in (a claim made is left for
- * async_recover). Free `job` with async_job_free in every case.
+ * empty), or -1 with `e` filled in: ERR_BUSY when the records' lock was
+ * held past its wait (the run is back in the queue: claim again later);
+ * any other error leaves the claim made for async_recover. Free `job`
+ * with async_job_free in every case.
  */
 int async_claim(async_t *a, int executor, async_job *job, long long *next_due_ms, err_t *e);
 

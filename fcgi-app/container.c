@@ -222,26 +222,33 @@ static json_object *container_strings(json_object *from)
 /* What image `image` says of itself: {"volumes": [...], "entrypoint":
  * [...], "cmd": [...]} (the last two absent when unset). A new object the
  * caller puts; only "volumes" (empty) when the image cannot be inspected:
- * the create then answers. Answers for image ids are cached. */
+ * the create then answers. Answers for image ids are cached as their JSON
+ * text, copied in and out under the lock and parsed by each caller: json-c
+ * counts references without atomics, so no json-c object may be seen by two
+ * threads. */
 static json_object *container_image(docker_conn_t *c, const char *image, long long deadline)
 {
     static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
     static struct {
         char id[DOCKER_ID_MAX];
-        json_object *info;
+        char *info; /* the answer's JSON text, owned */
     } cache[CONTAINER_IMAGE_CACHE];
     static unsigned next;
     json_object *out = NULL, *o = NULL, *cfg = NULL, *vols, *list;
     bool by_id = strncmp(image, "sha256:", 7) == 0;
-    char path[512];
+    char path[512], *text = NULL;
     docker_result dr;
     buf_t body;
 
     pthread_mutex_lock(&mu);
-    for (unsigned i = 0; by_id && i < CONTAINER_IMAGE_CACHE && out == NULL; i++)
-        if (strcmp(cache[i].id, image) == 0)
-            out = json_object_get(cache[i].info);
+    for (unsigned i = 0; by_id && i < CONTAINER_IMAGE_CACHE && text == NULL; i++)
+        if (cache[i].info != NULL && strcmp(cache[i].id, image) == 0)
+            text = strdup(cache[i].info);
     pthread_mutex_unlock(&mu);
+    if (text != NULL)
+        out = json_tokener_parse(text);
+    free(text);
+    text = NULL;
     if (out != NULL)
         return out;
     out = json_object_new_object();
@@ -273,12 +280,15 @@ static json_object *container_image(docker_conn_t *c, const char *image, long lo
         json_object_object_add(out, "entrypoint", entry);
     if (cmd)
         json_object_object_add(out, "cmd", cmd);
-    if (by_id) {
+    /* Serialized outside the lock, from this thread's own object. */
+    if (by_id)
+        text = strdup(json_object_to_json_string_ext(out, JSON_C_TO_STRING_PLAIN));
+    if (text != NULL) {
         pthread_mutex_lock(&mu);
         unsigned slot = next++ % CONTAINER_IMAGE_CACHE;
-        json_object_put(cache[slot].info);
+        free(cache[slot].info);
         snprintf(cache[slot].id, sizeof(cache[slot].id), "%s", image);
-        cache[slot].info = json_object_get(out);
+        cache[slot].info = text;
         pthread_mutex_unlock(&mu);
     }
 done:

@@ -24,6 +24,7 @@ static const struct {
     [ERR_STORAGE_FULL] = {507, "storage_full"},
     [ERR_STORAGE] = {500, "storage_error"},
     [ERR_CORRUPT] = {503, "store_corrupt"},
+    [ERR_BUSY] = {503, "store_busy"},
     [ERR_NOMEM] = {503, "out_of_memory"},
     [ERR_ENGINE_UNREACHABLE] = {503, "engine_unreachable"},
     [ERR_ENGINE_TIMEOUT] = {504, "engine_timeout"},

@@ -26,6 +26,7 @@ typedef enum {
     ERR_STORAGE_FULL,       /* 507 storage_full: ENOSPC or EDQUOT */
     ERR_STORAGE,            /* 500 storage_error: any other I/O failure */
     ERR_CORRUPT,            /* 503 store_corrupt: a file we wrote does not parse */
+    ERR_BUSY,               /* 503 store_busy: a store's lock is held past the wait */
     ERR_NOMEM,              /* 503 out_of_memory */
     ERR_ENGINE_UNREACHABLE, /* 503 engine_unreachable */
     ERR_ENGINE_TIMEOUT,     /* 504 engine_timeout */

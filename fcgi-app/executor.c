@@ -178,6 +178,12 @@ static int executor_loop(const executor_ctx *x, app_t *app, const runtime_seat *
             runtime_result_free(&res);
         }
         async_job_free(&job);
+        /* A lock held past its wait is another's doing: claim again later
+         * (/healthz names the lock) rather than restart. */
+        if (got < 0 && e.kind == ERR_BUSY) {
+            log_warn("executor %d: %s", x->index, e.msg);
+            got = 0;
+        }
         if (got < 0) {
             log_error("executor %d: %s; restarting", x->index, e.msg);
             return -1;

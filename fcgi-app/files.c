@@ -8,6 +8,8 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <time.h>
 #include <unistd.h>
 
 #define FILES_PATH_MAX (PATH_MAX + 8)
@@ -152,18 +154,145 @@ int files_read(const char *path, buf_t *out, err_t *e)
     return rc;
 }
 
+/* Milliseconds on clock `id`. */
+static long long files_ms(clockid_t id)
+{
+    struct timespec ts;
+    clock_gettime(id, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+#define FILES_PROC_LOCKS_MAX (1024 * 1024)
+
+/* The pid holding a flock(LOCK_EX) on the file `st` describes, as the
+ * text of /proc/locks says, or 0 when none does. Waiters ("->") do not
+ * hold it. */
+static long files_holder(const char *locks, const struct stat *st)
+{
+    for (const char *line = locks; *line != '\0';) {
+        const char *end = strchr(line, '\n');
+        size_t len = end != NULL ? (size_t)(end - line) : strlen(line);
+        char l[256], kind[16], adv[16], mode[16];
+        unsigned maj, min;
+        unsigned long ino;
+        long pid;
+        /* A line longer than `l` is no flock line of ours: cut is fine. */
+        snprintf(l, sizeof(l), "%.*s", (int)(len < sizeof(l) ? len : sizeof(l) - 1), line);
+        if (strstr(l, "->") == NULL &&
+            sscanf(l, "%*d: %15s %15s %15s %ld %x:%x:%lu", kind, adv, mode, &pid, &maj, &min,
+                   &ino) == 7 &&
+            strcmp(kind, "FLOCK") == 0 && strcmp(mode, "WRITE") == 0 && maj == major(st->st_dev) &&
+            min == minor(st->st_dev) && ino == st->st_ino)
+            return pid > 0 ? pid : 1; /* 0: a holder in another pid namespace */
+        if (end == NULL)
+            break;
+        line = end + 1;
+    }
+    return 0;
+}
+
+/* Milliseconds process `pid` has been running, or -1 when unknown. */
+static long long files_process_age(long pid)
+{
+    char path[64], stat[1024];
+    int n = snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
+    if (n < 0 || (size_t)n >= sizeof(path))
+        return -1;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    ssize_t got = read(fd, stat, sizeof(stat) - 1);
+    close(fd);
+    if (got <= 0)
+        return -1;
+    stat[got] = '\0';
+    /* Field 22, counted after the command's closing parenthesis (field 2,
+     * which may hold spaces): starttime, in clock ticks since boot. */
+    const char *p = strrchr(stat, ')');
+    unsigned long long start;
+    long hz = sysconf(_SC_CLK_TCK);
+    if (p == NULL || hz <= 0 ||
+        sscanf(p + 1,
+               " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d %*d %llu",
+               &start) != 1)
+        return -1;
+    return files_ms(CLOCK_BOOTTIME) - (long long)(start * 1000 / (unsigned long long)hz);
+}
+
+int files_lock_held(const char *path, files_hold *h)
+{
+    struct stat st;
+    buf_t locks;
+    err_t e;
+    int held = 0;
+
+    memset(h, 0, sizeof(*h));
+    if (stat(path, &st) != 0)
+        return 0;
+    buf_init(&locks, FILES_PROC_LOCKS_MAX);
+    if (files_read("/proc/locks", &locks, &e) == 0 && locks.data != NULL &&
+        (h->pid = files_holder(locks.data, &st)) > 0) {
+        held = 1;
+        h->stamp = st.st_mtim;
+        h->held_ms = files_ms(CLOCK_REALTIME) -
+                     ((long long)st.st_mtim.tv_sec * 1000 + st.st_mtim.tv_nsec / 1000000);
+        long long lived = files_process_age(h->pid);
+        if (lived >= 0 && lived < h->held_ms)
+            h->held_ms = lived;
+    }
+    buf_free(&locks);
+    return held;
+}
+
 int files_lock(const char *path, err_t *e)
 {
     int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
     if (fd < 0)
         return err_sys(e, errno, "open", path);
-    while (flock(fd, LOCK_EX) != 0) {
-        if (errno != EINTR) {
-            err_sys(e, errno, "flock", path);
+    /* A blocking flock cannot be given up on: try, then sleep a little
+     * longer each time (1 ms up to 10 ms), looking at the holder. */
+    long long start = files_ms(CLOCK_MONOTONIC);
+    long pause_us = 1000;
+    files_hold last = {0};
+    while (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        int sys = errno;
+        files_hold h;
+        if (sys == EINTR)
+            continue;
+        if (sys != EWOULDBLOCK) {
+            err_sys(e, sys, "flock", path);
             close(fd);
             return -1;
         }
+        /* Held too long, seen twice: the stamp of a holder that has just
+         * taken it may still be its predecessor's at the first look. */
+        if (files_lock_held(path, &h) && h.held_ms > FILES_LOCK_HELD_MS) {
+            if (last.pid == h.pid && last.stamp.tv_sec == h.stamp.tv_sec &&
+                last.stamp.tv_nsec == h.stamp.tv_nsec) {
+                close(fd);
+                return err_set(e, ERR_BUSY, NULL, EWOULDBLOCK,
+                               "%.200s is held by pid %ld for %lld ms, longer than a write takes; "
+                               "retry shortly",
+                               path, h.pid, h.held_ms);
+            }
+            last = h;
+        } else {
+            memset(&last, 0, sizeof(last));
+        }
+        long long waited = files_ms(CLOCK_MONOTONIC) - start;
+        if (waited >= FILES_LOCK_WAIT_MAX_MS) {
+            close(fd);
+            return err_set(e, ERR_BUSY, NULL, EWOULDBLOCK,
+                           "%.200s: waited %lld ms for other writers; retry shortly", path, waited);
+        }
+        struct timespec ts = {.tv_sec = 0, .tv_nsec = pause_us * 1000};
+        nanosleep(&ts, NULL);
+        pause_us = pause_us * 2 > 10000 ? 10000 : pause_us * 2;
     }
+    /* Each taking changes the mtime, so that one long hold is told from
+     * many short ones. Only a hint: a failure changes nothing. */
+    if (futimens(fd, NULL) != 0)
+        errno = 0;
     return fd;
 }
 

@@ -5,7 +5,9 @@
  *   - an atomic, durable replace: write path.tmp, fsync it, rename it over
  *     path, fsync the directory; a failed write removes its temp file;
  *   - reading a whole file into a bounded buffer;
- *   - an exclusive flock on a lock file, retried across EINTR;
+ *   - an exclusive flock on a lock file, never waited for behind a holder
+ *     that has held it more than FILES_LOCK_HELD_MS, nor in all more than
+ *     FILES_LOCK_WAIT_MAX_MS;
  *   - directory fsync and mkdir.
  *
  * Every failure fills the err_t (naming the call, the path and errno; a
@@ -63,9 +65,38 @@ int files_read_fd(int fd, const char *path, buf_t *out, err_t *e);
  * ENOENT (kind ERR_NOT_FOUND), so callers can tell "absent" apart. */
 int files_read(const char *path, buf_t *out, err_t *e);
 
-/* Take flock(LOCK_EX) on `path`, creating it (mode 0644) if needed.
- * Returns the descriptor holding the lock (files_unlock), or -1. */
+/* A hold longer than this (milliseconds) is a stuck holder (a process
+ * stopped or hung, or a human's flock): files_lock gives up on it, and
+ * /healthz names it. The pool's own writers hold a lock for one re-read
+ * and write. */
+#define FILES_LOCK_HELD_MS 2000
+
+/* No files_lock waits longer than this in all, however many writers take
+ * their turn before it (milliseconds). */
+#define FILES_LOCK_WAIT_MAX_MS 15000
+
+/* Take flock(LOCK_EX) on `path`, creating it (mode 0644) if needed, and
+ * stamp the file's mtime with the time it was taken (what tells one hold
+ * from the next). Waits while other writers take their turns, but gives
+ * up once the holder has held it more than FILES_LOCK_HELD_MS (seen twice:
+ * the same holder, the same stamp), or after FILES_LOCK_WAIT_MAX_MS.
+ * Returns the descriptor holding the lock (files_unlock), or -1 with `e`:
+ * ERR_BUSY (errno EWOULDBLOCK) when it gave up. */
 int files_lock(const char *path, err_t *e);
+
+/* Who holds the flock of `path` now, and since when at most. */
+typedef struct {
+    long pid;              /* the holder (1 when it is in another pid namespace) */
+    long long held_ms;     /* how long it has held it, at most */
+    struct timespec stamp; /* the lock file's mtime (files_lock's stamp) */
+} files_hold;
+
+/* Whether another holds the flock(LOCK_EX) of `path`, as /proc/locks says;
+ * 1 with `h` filled in, else 0 (also when /proc/locks or the file cannot be
+ * read). The hold's age is the least of the time since the file's mtime
+ * (files_lock stamps it at each taking: exact for the pool's holders, an
+ * upper bound for another's) and the holder process's age. Takes no lock. */
+int files_lock_held(const char *path, files_hold *h);
 
 /* Try flock(LOCK_EX) on `path` without waiting, creating it (mode 0600)
  * if needed. Returns 1 with the descriptor holding the lock in `*fd`

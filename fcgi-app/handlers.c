@@ -648,6 +648,7 @@ static void handlers_health(app_call *c, health_report *r)
                     .conn = c->t->conn,
                     .engines = app->engines,
                     .store = app->store,
+                    .keys = app->keys,
                     .slots = app->slots,
                     .first_executor = app->cfg->workers};
     health_check(&x, HANDLERS_PING_TIMEOUT_MS, r);

@@ -5,13 +5,21 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "err.h"
+#include "files.h"
 
-static const char *const health_names[HEALTH__N] = {"engine", "store", "data_dir", "disk",
-                                                    "executors"};
+static const char *const health_names[HEALTH__N] = {"engine", "store",     "keys", "data_dir",
+                                                    "disk",   "executors", "locks"};
+
+/* The store locks /healthz watches, under the data dir. */
+static const char *const health_lock_files[] = {"functions.json.lock", "keys.json.lock",
+                                                "async/records.lock"};
+
+#define HEALTH_LOCKS_N (sizeof(health_lock_files) / sizeof(health_lock_files[0]))
 
 const char *health_name(health_part p)
 {
@@ -52,6 +60,13 @@ static void health_store(const health_ctx *x, health_report *r)
         return;
     }
     r->functions = store_count(x->store);
+}
+
+static void health_keys(const health_ctx *x, health_report *r)
+{
+    err_t e;
+    if (keys_verify(x->keys, &e) != 0)
+        health_fail(r, HEALTH_KEYS, err_code(&e), "%s", e.msg);
 }
 
 /* Whether a new file can be made in the data dir: an unnamed one, so that
@@ -116,6 +131,33 @@ static void health_executors(const health_ctx *x, health_report *r)
                 stalled, stalled > 0 ? ": " : "", stalled > 0 ? strerror(sys) : "");
 }
 
+static void health_locks(const health_ctx *x, health_report *r)
+{
+    char path[CONFIG_PATH_MAX + 32], why[sizeof(r->detail[0])] = "";
+    size_t used = 0;
+
+    for (size_t i = 0; i < HEALTH_LOCKS_N; i++) {
+        files_hold h, again;
+        int n = snprintf(path, sizeof(path), "%s/%s", x->cfg->data_dir, health_lock_files[i]);
+        if (n < 0 || (size_t)n >= sizeof(path) || !files_lock_held(path, &h) ||
+            h.held_ms <= FILES_LOCK_HELD_MS)
+            continue;
+        /* A holder that has just taken it may not have stamped it yet:
+         * the same holder and stamp a moment later is one long hold. */
+        struct timespec ms = {.tv_sec = 0, .tv_nsec = 2000000};
+        nanosleep(&ms, NULL);
+        if (!files_lock_held(path, &again) || again.pid != h.pid ||
+            again.stamp.tv_sec != h.stamp.tv_sec || again.stamp.tv_nsec != h.stamp.tv_nsec)
+            continue;
+        n = snprintf(why + used, sizeof(why) - used, "%s%s held by pid %ld for about %lld ms",
+                     used ? "; " : "", health_lock_files[i], again.pid, again.held_ms);
+        if (n > 0 && (size_t)n < sizeof(why) - used)
+            used += (size_t)n;
+    }
+    if (used > 0)
+        health_fail(r, HEALTH_LOCKS, "store_busy", "%s: its writers answer 503 store_busy", why);
+}
+
 void health_check(const health_ctx *x, int ping_ms, health_report *r)
 {
     memset(r, 0, sizeof(*r));
@@ -126,9 +168,11 @@ void health_check(const health_ctx *x, int ping_ms, health_report *r)
     r->executors = x->cfg->async_workers;
     health_engine(x, ping_ms, r);
     health_store(x, r);
+    health_keys(x, r);
     health_data_dir(x, r);
     health_disk(x, r);
     health_executors(x, r);
+    health_locks(x, r);
 }
 
 bool health_ok(const health_report *r)

@@ -5,9 +5,15 @@
  *   engine     the Docker engine answers a ping (with MINILAMBDA_ENGINES:
  *              at least one engine answers its background probe);
  *   store      functions.json parses (a missing file is an empty store);
+ *   keys       keys.json parses (a missing file is no key): a corrupt one
+ *              fails every request that presents a key;
  *   data_dir   the data dir accepts new files;
  *   disk       its file system has MINILAMBDA_MIN_FREE_BYTES free;
- *   executors  every async executor is running and not stalled on a write.
+ *   executors  every async executor is running and not stalled on a write;
+ *   locks      no store lock (functions.json.lock, keys.json.lock,
+ *              async/records.lock) has been held for more than
+ *              FILES_LOCK_HELD_MS (files_lock_held: the check takes no
+ *              lock itself).
  */
 #ifndef MINILAMBDA_HEALTH_H
 #define MINILAMBDA_HEALTH_H
@@ -17,15 +23,18 @@
 #include "config.h"
 #include "docker.h"
 #include "engines.h"
+#include "keys.h"
 #include "slots.h"
 #include "store.h"
 
 typedef enum {
     HEALTH_ENGINE = 0,
     HEALTH_STORE,
+    HEALTH_KEYS,
     HEALTH_DATA_DIR,
     HEALTH_DISK,
     HEALTH_EXECUTORS,
+    HEALTH_LOCKS,
     HEALTH__N
 } health_part;
 
@@ -46,6 +55,7 @@ typedef struct {
     docker_conn_t *conn;
     engines_t *engines; /* with several, their probed state is read instead of a ping */
     store_t *store;
+    keys_t *keys;
     slots_t *slots;
     int first_executor;
 } health_ctx;

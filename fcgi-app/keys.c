@@ -16,6 +16,7 @@
 #include "clock.h"
 #include "config.h"
 #include "files.h"
+#include "log.h"
 
 #define KEYS_FILE_MAX (16u * 1024 * 1024)
 #define KEYS_SECRET_BYTES 32
@@ -26,6 +27,7 @@
 struct keys {
     char path[CONFIG_PATH_MAX + 32];
     char lock[CONFIG_PATH_MAX + 32];
+    char bak[CONFIG_PATH_MAX + 32];
     pthread_mutex_t mu; /* guards the cache */
     files_stamp stamp;
     json_object *root; /* the parsed file, owned */
@@ -62,6 +64,7 @@ keys_t *keys_open(const char *data_dir, err_t *e)
     files_stamp_init(&k->stamp);
     int n = snprintf(k->path, sizeof(k->path), "%s/keys.json", data_dir);
     snprintf(k->lock, sizeof(k->lock), "%s/keys.json.lock", data_dir);
+    snprintf(k->bak, sizeof(k->bak), "%s/keys.json.bak", data_dir);
     if (n < 0 || (size_t)n >= sizeof(k->path)) {
         err_set(e, ERR_STORAGE, NULL, ENAMETOOLONG, "data dir path is too long");
         keys_close(k);
@@ -80,7 +83,10 @@ void keys_close(keys_t *k)
     free(k);
 }
 
-/* Parse the file behind `fd` (-1: absent, an empty store). */
+/* Parse the file behind `fd` (-1: absent, an empty store). A file that
+ * does not parse, an empty one included (a write never makes one), is
+ * ERR_CORRUPT and says how to put the last good version back, as the
+ * function store does. */
 static int keys_parse(int fd, const char *path, json_object **root, err_t *e)
 {
     buf_t b;
@@ -88,11 +94,14 @@ static int keys_parse(int fd, const char *path, json_object **root, err_t *e)
     buf_init(&b, KEYS_FILE_MAX);
     if (fd >= 0 && files_read_fd(fd, path, &b, e) != 0)
         goto done;
-    *root = b.len == 0 ? json_object_new_object() : json_tokener_parse(b.data);
+    *root = fd < 0 ? json_object_new_object() : json_tokener_parse(b.data ? b.data : "");
     if (*root == NULL || !json_object_is_type(*root, json_type_object)) {
         json_object_put(*root);
         *root = NULL;
-        err_set(e, ERR_CORRUPT, NULL, 0, "%s is not a JSON object of keys", path);
+        err_set(e, ERR_CORRUPT, NULL, 0,
+                "%.150s is not a JSON object of keys; it is left as it is: the last good version "
+                "is %.150s.bak (mv it over the file to restore it)",
+                path, path);
         goto done;
     }
     rc = 0;
@@ -164,6 +173,14 @@ static void keys_fill(json_object *rec, keys_key *out)
         json_object_deep_copy(v, &out->functions, NULL);
     if (json_object_object_get_ex(rec, "rate", &v) && v != NULL)
         out->rate = json_object_get_double(v);
+}
+
+int keys_verify(keys_t *k, err_t *e)
+{
+    pthread_mutex_lock(&k->mu);
+    int rc = keys_refresh(k, e);
+    pthread_mutex_unlock(&k->mu);
+    return rc;
 }
 
 int keys_find(keys_t *k, const char *secret, keys_key *out, err_t *e)
@@ -369,6 +386,10 @@ static int keys_modify(keys_t *k, json_object *add, const char *id, err_t *e)
     size_t len;
     const char *text = json_object_to_json_string_length(
         root, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE, &len);
+    /* The version replaced stays as keys.json.bak (a link: mode 0600 too). */
+    err_t why;
+    if (files_keep(k->path, k->bak, &why) != 0)
+        log_warn("the key store's backup was not kept: %s", why.msg);
     rc = files_write(k->path, text, len, FILES_SYNC_DIR | FILES_PRIVATE, e);
 done:
     if (fd >= 0)

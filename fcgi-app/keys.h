@@ -46,6 +46,12 @@ keys_t *keys_open(const char *data_dir, err_t *e);
 /* Free the store. */
 void keys_close(keys_t *k);
 
+/* Check that keys.json parses (a missing file is no key): 0, or -1 with
+ * `e` (ERR_CORRUPT, whose message says how to restore keys.json.bak, which
+ * every write keeps of the version it replaces). The file is never
+ * modified. */
+int keys_verify(keys_t *k, err_t *e);
+
 /*
  * Find the key whose secret is `secret`. Returns 1 with `out` filled (free
  * it with keys_key_free), 0 when no key has that secret, or -1 with `e`

@@ -197,6 +197,18 @@ int main(int argc, char **argv)
         return 1;
     }
     store_close(store);
+    /* The same for the key store: an admin key is never made over a
+     * damaged file, which would lose every key it holds. */
+    keys_t *keys = keys_open(cfg.data_dir, &e);
+    if (keys == NULL || keys_verify(keys, &e) != 0) {
+        keys_close(keys);
+        fprintf(stderr,
+                "minilambda: cannot start: %s\n"
+                "minilambda: the file was left untouched; fix or move it and start again\n",
+                e.msg);
+        return 1;
+    }
+    keys_close(keys);
     if (cfg.auth_required && main_admin_key(&cfg) != 0)
         return 1;
     /* The registry is checked once, here: a typo stops the start, with

@@ -109,13 +109,9 @@ static const char *const openapi_types[] = {"Event", "RequestResponse", NULL};
 static const char *const openapi_run_types[] = {"sync", "async", NULL};
 
 /* The codes a failed /healthz part names (health.c). */
-static const char *const openapi_health_codes[] = {"engine_unreachable",
-                                                   "engine_unavailable",
-                                                   "store_corrupt",
-                                                   "storage_error",
-                                                   "storage_full",
-                                                   "executors_down",
-                                                   NULL};
+static const char *const openapi_health_codes[] = {
+    "engine_unreachable", "engine_unavailable", "store_corrupt", "storage_error",
+    "storage_full",       "executors_down",     "store_busy",    NULL};
 
 static const openapi_prop openapi_invoke_request[] = {
     {"event", "any", 0,
@@ -382,6 +378,7 @@ static const openapi_code openapi_create_function[] = {
     {ERR_CONFLICT, "name_conflict"},
     {ERR_CONFLICT, "too_many_functions"},
     {ERR_CORRUPT, NULL},
+    {ERR_BUSY, NULL},
     {ERR_STORAGE, NULL},
     {ERR_STORAGE_FULL, NULL},
     {ERR_ENGINE, NULL},
@@ -394,6 +391,7 @@ static const openapi_code openapi_update_function[] = {
     {ERR_INVALID, "immutable_field"},
     {ERR_INVALID, "unknown_runtime"},
     {ERR_TOO_LARGE, "record_too_large"},
+    {ERR_BUSY, NULL},
     {ERR_STORAGE, NULL},
     {ERR_STORAGE_FULL, NULL},
     {ERR_ENGINE, NULL},
@@ -402,12 +400,16 @@ static const openapi_code openapi_update_function[] = {
 };
 
 static const openapi_code openapi_writes[] = {
-    {ERR_STORAGE, NULL}, {ERR_STORAGE_FULL, NULL}, {ERR_NONE, NULL}};
+    {ERR_BUSY, NULL}, {ERR_STORAGE, NULL}, {ERR_STORAGE_FULL, NULL}, {ERR_NONE, NULL}};
 
 static const openapi_code openapi_invoke[] = {
-    {ERR_INVALID, "unknown_field"}, {ERR_INVALID, "invalid_timeout"},
-    {ERR_LIMIT, "queue_full"},      {ERR_STORAGE, NULL},
-    {ERR_STORAGE_FULL, NULL},       {ERR_NONE, NULL},
+    {ERR_INVALID, "unknown_field"},
+    {ERR_INVALID, "invalid_timeout"},
+    {ERR_LIMIT, "queue_full"},
+    {ERR_BUSY, NULL},
+    {ERR_STORAGE, NULL},
+    {ERR_STORAGE_FULL, NULL},
+    {ERR_NONE, NULL},
 };
 
 static const openapi_code openapi_list_invocations[] = {{ERR_INVALID, "invalid_query"},
@@ -420,9 +422,8 @@ static const openapi_code openapi_list_invocations[] = {{ERR_INVALID, "invalid_q
 static const openapi_code openapi_get_invocation[] = {{ERR_NOT_FOUND, NULL}, {ERR_NONE, NULL}};
 
 static const openapi_code openapi_cancel_invocation[] = {
-    {ERR_NOT_FOUND, NULL}, {ERR_CONFLICT, "already_finished"},
-    {ERR_STORAGE, NULL},   {ERR_STORAGE_FULL, NULL},
-    {ERR_NONE, NULL},
+    {ERR_NOT_FOUND, NULL}, {ERR_CONFLICT, "already_finished"}, {ERR_BUSY, NULL},
+    {ERR_STORAGE, NULL},   {ERR_STORAGE_FULL, NULL},           {ERR_NONE, NULL},
 };
 
 static const openapi_code openapi_list_images[] = {
@@ -458,14 +459,15 @@ static const openapi_code openapi_create_key[] = {
     {ERR_INVALID, "invalid_functions"},
     {ERR_INVALID, "invalid_rate"},
     {ERR_CORRUPT, NULL},
+    {ERR_BUSY, NULL},
     {ERR_STORAGE, NULL},
     {ERR_STORAGE_FULL, NULL},
     {ERR_NONE, NULL},
 };
 
 static const openapi_code openapi_delete_key[] = {
-    {ERR_NOT_FOUND, NULL},    {ERR_CORRUPT, NULL}, {ERR_STORAGE, NULL},
-    {ERR_STORAGE_FULL, NULL}, {ERR_NONE, NULL},
+    {ERR_NOT_FOUND, NULL}, {ERR_CORRUPT, NULL},      {ERR_BUSY, NULL},
+    {ERR_STORAGE, NULL},   {ERR_STORAGE_FULL, NULL}, {ERR_NONE, NULL},
 };
 
 static const openapi_example openapi_ex_list_functions[] = {
@@ -579,9 +581,9 @@ static const openapi_example openapi_ex_cancel_invocation[] = {
 static const openapi_example openapi_ex_healthz[] = {
     {"ok", "Every part up", NULL, NULL, NULL, NULL, 200,
      "{'status':'ok','docker':'reachable','components':{'engine':{'status':'ok'},"
-     "'store':{'status':'ok','functions':3},'data_dir':{'status':'ok'},"
+     "'store':{'status':'ok','functions':3},'keys':{'status':'ok'},'data_dir':{'status':'ok'},"
      "'disk':{'status':'ok','free_bytes':52613349376,'min_free_bytes':104857600},"
-     "'executors':{'status':'ok','running':4,'configured':4}}}"},
+     "'executors':{'status':'ok','running':4,'configured':4},'locks':{'status':'ok'}}}"},
     {NULL, NULL, NULL, NULL, NULL, NULL, 0, NULL},
 };
 

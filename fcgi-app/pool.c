@@ -19,6 +19,7 @@
 
 #include "app.h"
 #include "clock.h"
+#include "crash.h"
 #include "docker.h"
 #include "engines.h"
 #include "executor.h"
@@ -568,6 +569,10 @@ int pool_run(const config_t *cfg, const char *instance)
     sigaddset(&m.signals, SIGCHLD);
     sigaddset(&m.signals, SIGUSR1);
     sigprocmask(SIG_BLOCK, &m.signals, NULL);
+    /* Before any fork: every process of the pool leaves a backtrace. */
+    err_t ce;
+    if (crash_install(cfg->run_dir, &ce) != 0)
+        log_warn("no backtraces of crashes: %s", ce.msg);
 
     if (pool_open(&m) != 0)
         goto done;

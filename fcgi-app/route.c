@@ -375,7 +375,7 @@ static void route_error_headers(const app_call *c, const route_found *f, const e
         snprintf(out, outlen, "Allow: %s\r\n", methods);
     } else if (e->kind == ERR_UNAUTHORIZED) {
         snprintf(out, outlen, "WWW-Authenticate: Bearer realm=\"minilambda\"\r\n");
-    } else if (e->kind == ERR_LIMIT) {
+    } else if (e->kind == ERR_LIMIT || e->kind == ERR_BUSY) {
         snprintf(out, outlen, "Retry-After: %ld\r\n", c->retry_after > 0 ? c->retry_after : 1);
     } else if (c->retry_after > 0) {
         snprintf(out, outlen, "Retry-After: %ld\r\n", c->retry_after);

@@ -500,6 +500,12 @@ it_engine_stop() {
         kill -TERM "$c" 2>/dev/null || true
         ml_wait_for 20 ml_not_running "$c" || kill -KILL "$c" 2>/dev/null || true
     fi
+    # The shims of containers a killed engine left keep running them (and
+    # the temp dir's mounts busy): stop each, with what it runs, by pid.
+    for c in $(pgrep -f "containerd-shim-runc-v2 .*-address $d/exec/containerd/" || true); do
+        pgrep -P "$c" | xargs -r kill -KILL 2>/dev/null || true
+        kill -KILL "$c" 2>/dev/null || true
+    done
     # Mounts the engine left (overlay layers, its netns files) go before rm.
     findmnt -rn -o TARGET | grep "^$d/" | sort -r | while read -r m; do
         umount -l "$m" 2>/dev/null || true

@@ -19,6 +19,7 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "clock.h"
@@ -255,6 +256,25 @@ static void test_files_lock(void **state)
     }
     waitpid(pid, &status, 0);
     assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    /* Held by another open file, with no new stamp: files_lock gives up
+     * once the hold is older than FILES_LOCK_HELD_MS (counted from the
+     * stamp of the taking above). */
+    int holder = open(lock, O_RDWR);
+    assert_int_equal(flock(holder, LOCK_EX | LOCK_NB), 0);
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    assert_int_equal(files_lock(lock, &e), -1);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    long waited = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+    assert_int_equal(e.kind, ERR_BUSY);
+    assert_string_equal(err_code(&e), "store_busy");
+    assert_int_equal(err_status(&e), 503);
+    assert_true(waited >= FILES_LOCK_HELD_MS - 500 && waited < FILES_LOCK_HELD_MS + 1000);
+    /* Released within the wait: taken. */
+    close(holder);
+    fd = files_lock(lock, &e);
+    assert_true(fd >= 0);
+    files_unlock(fd);
     files_unlock(-1); /* a no-op */
     assert_int_equal(files_lock("/nonexistent/dir/x.lock", &e), -1);
     assert_non_null(strstr(e.msg, "/nonexistent/dir/x.lock"));

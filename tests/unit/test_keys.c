@@ -336,6 +336,43 @@ static void test_config_auth(void **state)
     unsetenv("MINILAMBDA_BIND");
 }
 
+/* Each write keeps the version it replaces as keys.json.bak; a file that
+ * does not parse (empty too) is corrupt, says how to restore it, and is
+ * left as it is. */
+static void test_backup_and_corrupt(void **state)
+{
+    fixture *f = *state;
+    char s1[80], id1[40], s2[80], id2[40], path[128], bak[140];
+    keys_key k;
+    err_t e;
+    snprintf(path, sizeof(path), "%s/keys.json", f->dir);
+    snprintf(bak, sizeof(bak), "%s/keys.json.bak", f->dir);
+    assert_int_equal(keys_verify(f->k, &e), 0); /* missing: no key, fine */
+    make(f, "{\"name\":\"one\",\"scopes\":[\"admin\"]}", s1, id1);
+    make(f, "{\"name\":\"two\",\"scopes\":[\"read\"]}", s2, id2);
+    struct stat st;
+    assert_int_equal(stat(bak, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0600);
+    /* The backup is the version before the second key. */
+    keys_t *old = keys_open(f->dir, &e);
+    assert_non_null(old);
+    assert_int_equal(rename(bak, path), 0);
+    assert_int_equal(keys_find(old, s1, &k, &e), 1);
+    keys_key_free(&k);
+    assert_int_equal(keys_find(old, s2, &k, &e), 0);
+    keys_close(old);
+    static const char *const bad[] = {"", "{\"torn", "[]"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        assert_int_equal(files_write(path, bad[i], strlen(bad[i]), 0, &e), 0);
+        assert_int_equal(keys_verify(f->k, &e), -1);
+        assert_int_equal(e.kind, ERR_CORRUPT);
+        assert_non_null(strstr(e.msg, "keys.json.bak (mv it over the file"));
+        assert_int_equal(keys_find(f->k, s1, &k, &e), -1);
+        assert_int_equal(stat(path, &st), 0);
+        assert_int_equal(st.st_size, (off_t)strlen(bad[i]));
+    }
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -345,6 +382,7 @@ int main(void)
         T(test_validation),
         T(test_bootstrap),
         T(test_function_lists),
+        T(test_backup_and_corrupt),
         cmocka_unit_test(test_throttle_rate),
         cmocka_unit_test(test_throttle_failures),
         cmocka_unit_test(test_throttle_full),
