@@ -198,7 +198,7 @@ static int async_marker(async_t *a, const char *id, const char *fid, long long d
 {
     char path[ASYNC_PATH];
     snprintf(path, sizeof(path), "%s/%013lld-%s-%s", a->queue, due_ms, fid, id);
-    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (fd < 0)
         return err_sys(e, errno, "open", path);
     close(fd);

@@ -369,7 +369,7 @@ static int keys_modify(keys_t *k, json_object *add, const char *id, err_t *e)
     size_t len;
     const char *text = json_object_to_json_string_length(
         root, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE, &len);
-    rc = files_write(k->path, text, len, FILES_SYNC_DIR | FILES_PRIVATE, e);
+    rc = files_write(k->path, text, len, FILES_SYNC_DIR, e);
 done:
     if (fd >= 0)
         close(fd);
@@ -441,7 +441,7 @@ int keys_bootstrap(keys_t *k, const char *path, err_t *e)
     const char *secret = keys_str(made, "key");
     struct iovec iov[2] = {{.iov_base = (void *)secret, .iov_len = strlen(secret)},
                            {.iov_base = "\n", .iov_len = 1}};
-    if (files_writev(path, iov, 2, FILES_SYNC_DIR | FILES_PRIVATE, e) == 0)
+    if (files_writev(path, iov, 2, FILES_SYNC_DIR, e) == 0)
         rc = 1;
 done:
     json_object_put(made);

@@ -227,7 +227,7 @@ static int records_seg_open(records_t *r, records_seg *s, err_t *e)
     struct stat st;
     for (;;) {
         records_path(r, s->fid, s->seq, ".log", path, sizeof(path));
-        s->log = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+        s->log = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
         if (s->log < 0)
             return err_sys(e, errno, "open", path);
         if (fstat(s->log, &st) != 0) {
@@ -241,7 +241,7 @@ static int records_seg_open(records_t *r, records_seg *s, err_t *e)
         s->seq++;
     }
     records_path(r, s->fid, s->seq, ".idx", path, sizeof(path));
-    s->idx = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+    s->idx = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
     if (s->idx < 0) {
         int sys = errno;
         records_seg_close(s);
@@ -463,7 +463,7 @@ int records_append(records_t *r, const records_call *c, err_t *e)
         records_shard(r, c->id, false, path, sizeof(path));
         /* Opened for each record: the janitor renames shards to compact
          * them, and a descriptor kept open would keep writing to the old. */
-        int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+        int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
         if (fd < 0) {
             err_sys(e, errno, "open", path);
             break;
@@ -1148,7 +1148,7 @@ static long long records_compact(records_t *r, int shard, const records_segments
                     bsearch(&key, all->v, all->n, sizeof(*all->v), records_seg_cmp_id) != NULL)
                     buf_append(&keep, line, RECORDS_ID_LEN);
             }
-            int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+            int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
             bool ok = fd >= 0;
             /* Whole lines per write, so appends of records interleave only
              * between lines. */
