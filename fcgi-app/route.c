@@ -187,8 +187,7 @@ static int route_take_upload(app_call *c, int *holder, err_t *e)
                    "all %d upload slots are busy; retry shortly", max);
 }
 
-/* Take an invocation slot for `c`, minting its id. 0, or -1 with a 429
- * (counted as rejected). */
+/* Take an invocation slot for `c`, minting its id. 0, or -1 with a 429. */
 static int route_take_slot(app_call *c, const route_def *d, err_t *e)
 {
     app_t *app = c->t->app;
@@ -202,7 +201,6 @@ static int route_take_slot(app_call *c, const route_def *d, err_t *e)
     c->retry_after = 1;
     if (d->flags & ROUTE_FUNCTION) {
         const char *name = json_object_get_string(json_object_object_get(c->function, "name"));
-        metrics_observe(app->metrics, name, METRICS_REJECTED, 0);
         log_info("invoke function=%s id=%s status=rejected", name, c->id);
     }
     return err_set(e, ERR_LIMIT, NULL, 0, "all %d invocation slots are busy; retry shortly", max);
@@ -371,8 +369,15 @@ void route_handle(app_thread *t, FCGX_Request *req)
             log_error("%s %.200s: %s", r.method, r.uri, e.msg);
         /* A call refused once it had an id (the client got it in
          * X-Invocation-Id) leaves a record too. */
-        if (c.id[0] != '\0' && f.row != NULL && (f.row->flags & ROUTE_SLOT))
+        if (c.id[0] != '\0' && f.row != NULL && (f.row->flags & ROUTE_SLOT)) {
+            /* Counted once as rejected, as its record is REJECTED: at the
+             * concurrency limit and for a bad body alike. */
+            if (c.function != NULL)
+                metrics_observe(t->app->metrics,
+                                json_object_get_string(json_object_object_get(c.function, "name")),
+                                METRICS_REJECTED, 0);
             handlers_record_refused(&c, &e);
+        }
     }
     if (slot >= 0)
         slots_release(t->app->slots, (slots_pool)slot, t->app->row);
