@@ -34,11 +34,10 @@
 /* The retention prunes at most one in this many records per pass (at
  * least one). */
 #define ASYNC_PRUNE_SHARE 4
+/* queue.lock's content: "<depth> <wall ms when counted>\n", fixed width. */
+#define ASYNC_DEPTH_LEN 42
 
 struct async {
-    pthread_mutex_t mu; /* guards the depth cache */
-    long depth;         /* queue depth when counted, plus accepts since */
-    long long depth_ms; /* when counted; 0: never */
     /* The function whose run was claimed last by this process: claims go
      * round the functions with due runs, so one function's flood cannot
      * keep the others waiting. */
@@ -50,6 +49,9 @@ struct async {
     char quarantine[CONFIG_PATH_MAX + 32];
     char lock[CONFIG_PATH_MAX + 32];
     metrics_t *metrics; /* borrowed; NULL: nothing counted */
+    /* Its flock serializes admissions with their markers' creation, in
+     * every process; it holds the queue depth they share. */
+    char qlock[CONFIG_PATH_MAX + 32];
 };
 
 static const int async_json_flags = JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE;
@@ -61,13 +63,13 @@ async_t *async_open(const char *data_dir, err_t *e)
         err_set(e, ERR_NOMEM, NULL, ENOMEM, "calloc() failed: out of memory");
         return NULL;
     }
-    pthread_mutex_init(&a->mu, NULL);
     snprintf(a->root, sizeof(a->root), "%s/async", data_dir);
     snprintf(a->records, sizeof(a->records), "%s/records", a->root);
     snprintf(a->queue, sizeof(a->queue), "%s/queue", a->root);
     snprintf(a->running, sizeof(a->running), "%s/running", a->root);
     snprintf(a->quarantine, sizeof(a->quarantine), "%s/quarantine", a->root);
     snprintf(a->lock, sizeof(a->lock), "%s/records.lock", a->root);
+    snprintf(a->qlock, sizeof(a->qlock), "%s/queue.lock", a->root);
     if (files_mkdir(data_dir, e) != 0 || files_mkdir(a->root, e) != 0 ||
         files_mkdir(a->records, e) != 0 || files_mkdir(a->queue, e) != 0 ||
         files_mkdir(a->running, e) != 0 || files_mkdir(a->quarantine, e) != 0) {
@@ -86,7 +88,6 @@ void async_close(async_t *a)
 {
     if (a == NULL)
         return;
-    pthread_mutex_destroy(&a->mu);
     free(a);
 }
 
@@ -204,15 +205,89 @@ static const char *async_marker_id(const char *name)
     return len >= RUNTIME_ID_LEN ? name + len - (RUNTIME_ID_LEN - 1) : NULL;
 }
 
-/* Create the queue marker for run `id` of function `fid` due at `due_ms`. */
-static int async_enqueue(async_t *a, const char *id, const char *fid, long long due_ms, err_t *e)
+/* Create the queue marker for run `id` of function `fid` due at `due_ms`,
+ * not yet synced. */
+static int async_marker(async_t *a, const char *id, const char *fid, long long due_ms, err_t *e)
 {
     char path[ASYNC_PATH];
     snprintf(path, sizeof(path), "%s/%013lld-%s-%s", a->queue, due_ms, fid, id);
-    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (fd < 0)
         return err_sys(e, errno, "open", path);
     close(fd);
+    return 0;
+}
+
+/* Create the queue marker for run `id` of function `fid` due at `due_ms`. */
+static int async_enqueue(async_t *a, const char *id, const char *fid, long long due_ms, err_t *e)
+{
+    if (async_marker(a, id, fid, due_ms, e) != 0)
+        return -1;
+    return files_sync_dir(a->queue, e);
+}
+
+/*
+ * Under queue.lock (`lfd`): whether one more run fits under `max` queued,
+ * counting it (`reserve`) when it does. The depth all processes share is
+ * in the lock file: a count of queue/ plus the admissions since. It can only
+ * be too high (claims take markers away uncounted), and it is counted anew
+ * when old, or when within ASYNC_DEPTH_MARGIN of the bound, where every
+ * admission counts queue/ exactly. 0, or -1 with `e` (queue_full past the
+ * bound).
+ */
+static int async_admit(async_t *a, int lfd, long long max, bool reserve, err_t *e)
+{
+    char text[ASYNC_DEPTH_LEN + 1], *end;
+    long long depth = -1, counted = 0, now = clock_pool_ms();
+    ssize_t got = pread(lfd, text, ASYNC_DEPTH_LEN, 0);
+    if (got == ASYNC_DEPTH_LEN) {
+        text[got] = '\0';
+        errno = 0;
+        depth = strtoll(text, &end, 10);
+        if (errno == 0 && *end == ' ')
+            counted = strtoll(end + 1, &end, 10);
+        if (errno != 0 || *end != '\n')
+            depth = -1;
+    }
+    if (depth < 0 || now - counted > ASYNC_DEPTH_TTL_MS || now < counted ||
+        depth + ASYNC_DEPTH_MARGIN >= max) {
+        long n = async_queue_depth(a);
+        if (n < 0)
+            return err_sys(e, errno, "opendir", a->queue);
+        depth = n;
+        counted = now;
+    }
+    if (depth >= max)
+        return err_set(e, ERR_LIMIT, "queue_full", 0,
+                       "the async queue holds %lld invocations, its limit "
+                       "(MINILAMBDA_ASYNC_MAX_PENDING); try again later",
+                       depth);
+    if (reserve)
+        depth++;
+    int n = snprintf(text, sizeof(text), "%020lld %020lld\n", depth, counted);
+    errno = 0;
+    if (n != ASYNC_DEPTH_LEN || pwrite(lfd, text, ASYNC_DEPTH_LEN, 0) != ASYNC_DEPTH_LEN)
+        return err_sys(e, errno ? errno : EIO, "pwrite", a->qlock);
+    return 0;
+}
+
+/* Admit run `id` of function `fid` under `max` queued (0: no bound) and
+ * queue it, both under queue.lock so that no admission counts before
+ * another's marker is there; `check_only` admits without queueing. */
+static int async_enqueue_capped(async_t *a, const char *id, const char *fid, long long max,
+                                bool check_only, err_t *e)
+{
+    if (max <= 0)
+        return check_only ? 0 : async_enqueue(a, id, fid, clock_pool_ms(), e);
+    int lfd = files_lock(a->qlock, e);
+    if (lfd < 0)
+        return -1;
+    int rc = async_admit(a, lfd, max, !check_only, e);
+    if (rc == 0 && !check_only)
+        rc = async_marker(a, id, fid, clock_pool_ms(), e);
+    files_unlock(lfd);
+    if (rc != 0 || check_only)
+        return rc;
     return files_sync_dir(a->queue, e);
 }
 
@@ -294,7 +369,8 @@ static int async_accepted(async_t *a, const char *id, json_object **out, err_t *
 }
 
 int async_accept(async_t *a, json_object *function, const char *event, size_t len, int timeout_s,
-                 const char *creator, const char *want, json_object **out, err_t *e)
+                 long long max_pending, const char *creator, const char *want, json_object **out,
+                 err_t *e)
 {
     uuid_t u;
     char id[RUNTIME_ID_LEN], path[ASYNC_PATH];
@@ -305,6 +381,11 @@ int async_accept(async_t *a, json_object *function, const char *event, size_t le
     int found = want != NULL ? async_accepted(a, want, out, e) : 0;
     if (found != 0)
         return found > 0 ? 0 : -1;
+    /* A full queue refuses before anything is written; the admission that
+     * counts is the one with the marker, below. */
+    const char *fid = func_str(function, "id");
+    if (async_enqueue_capped(a, NULL, fid, max_pending, true, e) != 0)
+        return -1;
     uuid_generate_random(u);
     uuid_unparse_lower(u, id);
     if (want != NULL)
@@ -323,13 +404,13 @@ int async_accept(async_t *a, json_object *function, const char *event, size_t le
      * a marker always has a record. */
     async_path(a, id, ".event", path, sizeof(path));
     if (files_write(path, event, len, 0, e) != 0 || async_store(a, rec, e) != 0 ||
-        async_enqueue(a, id, func_str(function, "id"), clock_pool_ms(), e) != 0) {
+        async_enqueue_capped(a, id, fid, max_pending, false, e) != 0) {
         /* The client is told it failed: leave no record that never runs. */
         unlink(path);
         async_path(a, id, ".json", path, sizeof(path));
         unlink(path);
         json_object_put(rec);
-        return err_prefix(e, "the invocation could not be recorded");
+        return e->kind == ERR_LIMIT ? -1 : err_prefix(e, "the invocation could not be recorded");
     }
     *out = rec;
     return 0;
@@ -483,36 +564,6 @@ long async_queue_depth(async_t *a)
             n++;
     closedir(d);
     return n;
-}
-
-int async_admit(async_t *a, long long max, err_t *e)
-{
-    int rc = 0;
-    pthread_mutex_lock(&a->mu);
-    long long now = clock_mono_ms();
-    /* Counting a directory of 100000 markers takes milliseconds: far from
-     * the bound a recent count will do; near it, every accept counts. */
-    if (a->depth_ms == 0 || now - a->depth_ms > ASYNC_DEPTH_TTL_MS ||
-        a->depth + ASYNC_DEPTH_MARGIN >= max) {
-        long n = async_queue_depth(a);
-        if (n < 0) {
-            rc = err_sys(e, errno, "opendir", a->queue);
-            goto done;
-        }
-        a->depth = n;
-        a->depth_ms = now;
-    }
-    if (a->depth >= max) {
-        rc = err_set(e, ERR_LIMIT, "queue_full", 0,
-                     "the async queue holds %ld invocations, its limit "
-                     "(MINILAMBDA_ASYNC_MAX_PENDING); try again later",
-                     a->depth);
-        goto done;
-    }
-    a->depth++;
-done:
-    pthread_mutex_unlock(&a->mu);
-    return rc;
 }
 
 bool async_is_cancelled(async_t *a, const char *id)

@@ -51,15 +51,11 @@ void async_close(async_t *a);
 void async_set_metrics(async_t *a, metrics_t *m);
 
 /*
- * Admit one more queued invocation while fewer than `max` wait. Returns 0,
- * or -1 with `e` ERR_LIMIT "queue_full" (429) past the bound, or a storage
- * error when the queue cannot be counted.
- */
-int async_admit(async_t *a, long long max, err_t *e);
-
-/*
  * Durably record a PENDING invocation of `function` (borrowed record) with
- * `event` (`len` bytes) and `timeout_s`, started by key `creator` (NULL:
+ * `event` (`len` bytes) and `timeout_s`, while fewer than `max_pending`
+ * (0: no bound) runs are queued in every process (else -1 with ERR_LIMIT
+ * "queue_full", 429: checked under one lock with the insert, so the bound
+ * is exact), started by key `creator` (NULL:
  * none), under id `id` (NULL: a fresh one), and queue it. A run that has
  * that id already is the one a retry of this acceptance looks for (an
  * Idempotency-Key's): it is returned as it is, and queued again if an
@@ -67,7 +63,8 @@ int async_admit(async_t *a, long long max, err_t *e);
  * the record, owned by the caller; on -1 nothing of it is left.
  */
 int async_accept(async_t *a, json_object *function, const char *event, size_t len, int timeout_s,
-                 const char *creator, const char *id, json_object **out, err_t *e);
+                 long long max_pending, const char *creator, const char *id, json_object **out,
+                 err_t *e);
 
 /* The record `id` with its `result` when it has one; caller owns `*out`. */
 int async_get(async_t *a, const char *id, json_object **out, err_t *e);

@@ -335,7 +335,10 @@ static const config_def config_table[] = {
      "CIDRs of proxies in front of nginx whose X-Forwarded-For names the client for the "
      "failed-key limit; empty: none, the peer's address counts"},
     {"MINILAMBDA_MAX_UPLOADS", CONFIG_INT, F(max_uploads), "2", 1, 64, NULL,
-     "image uploads at once, across all workers; more get 429"},
+     "image uploads at once, across all workers; more get 429 (a key may hold half, at least 1)"},
+    {"MINILAMBDA_UPLOADS_PER_ADDRESS", CONFIG_INT, F(uploads_per_address), "0", 0, 64, NULL,
+     "image uploads at once from one client address; more get 429 (0: half of "
+     "MINILAMBDA_MAX_UPLOADS, at least 1)"},
     {"MINILAMBDA_UPLOAD_MIN_RATE", CONFIG_LLONG, F(upload_min_rate), "65536", 0, INT64_MAX, NULL,
      "bytes per second an upload must average over each window, or 408 (0: no minimum)"},
     {"MINILAMBDA_UPLOAD_RATE_WINDOW", CONFIG_INT, F(upload_rate_window), "30", 1, 3600, NULL,

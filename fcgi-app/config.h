@@ -63,6 +63,7 @@ typedef struct {
     int auth_failures;                   /* MINILAMBDA_AUTH_FAILURES: per address a minute */
     char trusted_proxies[1024];          /* MINILAMBDA_TRUSTED_PROXIES: CIDRs, "" = none */
     int max_uploads;                     /* MINILAMBDA_MAX_UPLOADS: at once, all workers */
+    int uploads_per_address;             /* MINILAMBDA_UPLOADS_PER_ADDRESS (0: half the above) */
     long long upload_min_rate;           /* MINILAMBDA_UPLOAD_MIN_RATE, bytes/s; 0 off */
     int upload_rate_window;              /* MINILAMBDA_UPLOAD_RATE_WINDOW, seconds */
     long long max_unpacked_bytes;        /* MINILAMBDA_MAX_IMAGE_UNPACKED_BYTES */

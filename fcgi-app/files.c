@@ -65,7 +65,7 @@ int files_writev(const char *path, const struct iovec *iov, int n, int flags, er
         return err_set(e, ERR_STORAGE, NULL, ENAMETOOLONG, "path too long: %.200s", path);
     /* A leftover temp file of another mode must not keep it: start afresh. */
     unlink(tmp);
-    fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, (flags & FILES_PRIVATE) ? 0600 : 0644);
+    fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (fd < 0)
         return err_sys(e, errno, "open", tmp);
     if (files_write_all(fd, tmp, iov, n, e) != 0)
@@ -246,7 +246,7 @@ int files_lock_held(const char *path, files_hold *h)
 
 int files_lock(const char *path, err_t *e)
 {
-    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (fd < 0)
         return err_sys(e, errno, "open", path);
     /* A blocking flock cannot be given up on: try, then sleep a little
@@ -320,11 +320,77 @@ void files_unlock(int fd)
         close(fd); /* closing the last descriptor releases the flock */
 }
 
-int files_mkdir(const char *path, err_t *e)
+int files_mkdir_mode(const char *path, mode_t mode, err_t *e)
 {
-    if (mkdir(path, 0755) != 0 && errno != EEXIST)
+    if (mkdir(path, mode) != 0 && errno != EEXIST)
         return err_sys(e, errno, "mkdir", path);
     return 0;
+}
+
+int files_mkdir(const char *path, err_t *e)
+{
+    return files_mkdir_mode(path, 0700, e);
+}
+
+/* files_make_private of the directory open at `fd` (closed here), named
+ * `path`, `depth` levels down. */
+static long files_private_dir(int fd, const char *path, const char *skip, int depth, err_t *e)
+{
+    struct stat st;
+    long changed = 0;
+    if (fstat(fd, &st) != 0) {
+        int sys = errno;
+        close(fd);
+        return err_sys(e, sys, "fstat", path);
+    }
+    if ((st.st_mode & 07777) != 0700) {
+        if (fchmod(fd, 0700) != 0) {
+            int sys = errno;
+            close(fd);
+            return err_sys(e, sys, "chmod", path);
+        }
+        changed++;
+    }
+    DIR *d = fdopendir(fd);
+    if (d == NULL) {
+        int sys = errno;
+        close(fd);
+        return err_sys(e, sys, "opendir", path);
+    }
+    struct dirent *ent;
+    while (changed >= 0 && (ent = readdir(d)) != NULL) {
+        char sub[FILES_PATH_MAX];
+        if (strcmp(ent->d_name, ".") == 0 || strcmp(ent->d_name, "..") == 0)
+            continue;
+        int n = snprintf(sub, sizeof(sub), "%s/%s", path, ent->d_name);
+        if (n < 0 || (size_t)n >= sizeof(sub) ||
+            fstatat(dirfd(d), ent->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0)
+            continue; /* gone meanwhile, or a name no file of ours has */
+        if (S_ISREG(st.st_mode) && (st.st_mode & 07777) != 0600) {
+            if (fchmodat(dirfd(d), ent->d_name, 0600, 0) != 0 && errno != ENOENT) {
+                changed = err_sys(e, errno, "chmod", sub);
+                break;
+            }
+            changed++;
+        } else if (S_ISDIR(st.st_mode) && depth < 32 && (skip == NULL || strcmp(sub, skip) != 0)) {
+            int sfd =
+                openat(dirfd(d), ent->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+            if (sfd < 0)
+                continue;
+            long got = files_private_dir(sfd, sub, skip, depth + 1, e);
+            changed = got < 0 ? -1 : changed + got;
+        }
+    }
+    closedir(d);
+    return changed;
+}
+
+long files_make_private(const char *dir, const char *skip, err_t *e)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0)
+        return err_sys(e, errno, "open", dir);
+    return files_private_dir(fd, dir, skip, 0, e);
 }
 
 void files_stamp_init(files_stamp *st)

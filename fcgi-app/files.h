@@ -19,6 +19,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/stat.h>
+#include <sys/types.h>
 #include <sys/uio.h>
 
 #include "buf.h"
@@ -26,16 +27,15 @@
 
 /* files_write flags. */
 enum {
-    FILES_SYNC_DIR = 1, /* fsync the directory after the rename; without it
-                         * the new name is durable once something else
-                         * syncs the directory */
-    FILES_PRIVATE = 2   /* mode 0600 instead of 0644: secrets, keys */
+    FILES_SYNC_DIR = 1 /* fsync the directory after the rename; without it
+                        * the new name is durable once something else
+                        * syncs the directory */
 };
 
 /*
  * Replace `path` atomically with the `n` pieces of `iov` (written in order)
- * and make it durable as `flags` say. The file gets mode 0644 (0600 with
- * FILES_PRIVATE) from its creation on. On failure
+ * and make it durable as `flags` say. The file gets mode 0600 from its
+ * creation on: everything in the data dir is the pool user's alone. On failure
  * `path` is unchanged, `path`.tmp is removed, and -1 is returned with `e`
  * filled in.
  */
@@ -153,7 +153,20 @@ int files_sweep_tmp(const char *dir, err_t *e);
 /* fsync the directory `dir`. 0 or -1. */
 int files_sync_dir(const char *dir, err_t *e);
 
-/* Create directory `path` (mode 0755) unless it exists. 0 or -1. */
+/* Create directory `path` (mode 0700) unless it exists. 0 or -1. */
 int files_mkdir(const char *path, err_t *e);
+
+/* Create directory `path` with `mode` unless it exists (the run dir, which
+ * nginx must be able to enter). 0 or -1. */
+int files_mkdir_mode(const char *path, mode_t mode, err_t *e);
+
+/*
+ * Make the tree at `dir` the owner's alone: `dir` and every directory in
+ * it 0700, every regular file 0600 (what older versions left 0755 and
+ * 0644), 32 levels down at most. Symbolic links are not followed; the
+ * directory `skip` (NULL: none) and what it holds are left as they are. Returns how many entries
+ * were changed, or -1 with `e` when `dir` cannot be read or changed.
+ */
+long files_make_private(const char *dir, const char *skip, err_t *e);
 
 #endif

@@ -422,9 +422,9 @@ int handlers_invoke_async(app_call *c, err_t *e)
     int rc = -1;
 
     if (handlers_invoke_read(c, &in, e) != 0 ||
-        async_admit(c->t->app->async, c->t->app->cfg->async_max_pending, e) != 0 ||
         async_accept(c->t->app->async, c->function, in.event, in.event_len, in.timeout_s,
-                     c->key ? c->key->id : NULL, c->id[0] ? c->id : NULL, &inv, e) != 0)
+                     c->t->app->cfg->async_max_pending, c->key ? c->key->id : NULL,
+                     c->id[0] ? c->id : NULL, &inv, e) != 0)
         goto done;
     const char *id = func_str(inv, "id");
     snprintf(headers, sizeof(headers), "Location: /invocations/%s\r\nX-Invocation-Id: %s\r\n", id,

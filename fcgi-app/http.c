@@ -542,6 +542,32 @@ static int http_tokenize(const buf_t *body, json_object **out, err_t *e)
                    end);
 }
 
+/*
+ * What json-c accepts even with JSON_TOKENER_STRICT but JSON (RFC 8259) does
+ * not, in text json-c has accepted: NaN, Infinity and -Infinity, a number
+ * ending in a bare '.' ("1."), and a control character unescaped in a
+ * string. A description of the first one found, or NULL.
+ */
+static const char *http_json_lenient(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == '"') {
+            for (i++; i < n && s[i] != '"'; i++) {
+                if ((unsigned char)s[i] < 0x20)
+                    return "a control character unescaped in a string";
+                if (s[i] == '\\')
+                    i++;
+            }
+        } else if (c == 'N' || c == 'I') {
+            return "NaN or Infinity";
+        } else if (c == '.' && (i + 1 >= n || s[i + 1] < '0' || s[i + 1] > '9')) {
+            return "a number ending in '.'";
+        }
+    }
+    return NULL;
+}
+
 int http_parse_json(const buf_t *body, json_object **out, err_t *e)
 {
     json_object *obj = NULL;
@@ -554,6 +580,12 @@ int http_parse_json(const buf_t *body, json_object **out, err_t *e)
     if (http_key_has_nul(body->data, body->len)) {
         json_object_put(obj);
         return err_set(e, ERR_INVALID, "invalid_json", 0, "an object key contains \\u0000");
+    }
+    const char *lenient = http_json_lenient(body->data, body->len);
+    if (lenient != NULL) {
+        json_object_put(obj);
+        return err_set(e, ERR_INVALID, "invalid_json", 0, "the request body is not valid JSON (%s)",
+                       lenient);
     }
     char dup[200];
     int d = http_json_duplicate(body->data, body->len, dup, sizeof(dup));

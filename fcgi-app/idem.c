@@ -444,7 +444,7 @@ static int idem_store(idem_t *i, idem_entry *en, json_object *meta, const char *
     /* Durable before the request acts (an intent) or lets go of the key
      * (an answer): a crash must find what was decided. Private: an answer
      * is meant for the one caller. */
-    if (files_writev(path, iov, len > 0 ? 3 : 2, FILES_SYNC_DIR | FILES_PRIVATE, e) != 0) {
+    if (files_writev(path, iov, len > 0 ? 3 : 2, FILES_SYNC_DIR, e) != 0) {
         idem_reserve(i, en, en->charged - cost, e);
         return -1;
     }

@@ -390,7 +390,7 @@ static int keys_modify(keys_t *k, json_object *add, const char *id, err_t *e)
     err_t why;
     if (files_keep(k->path, k->bak, &why) != 0)
         log_warn("the key store's backup was not kept: %s", why.msg);
-    rc = files_write(k->path, text, len, FILES_SYNC_DIR | FILES_PRIVATE, e);
+    rc = files_write(k->path, text, len, FILES_SYNC_DIR, e);
 done:
     if (fd >= 0)
         close(fd);
@@ -462,7 +462,7 @@ int keys_bootstrap(keys_t *k, const char *path, err_t *e)
     const char *secret = keys_str(made, "key");
     struct iovec iov[2] = {{.iov_base = (void *)secret, .iov_len = strlen(secret)},
                            {.iov_base = "\n", .iov_len = 1}};
-    if (files_writev(path, iov, 2, FILES_SYNC_DIR | FILES_PRIVATE, e) == 0)
+    if (files_writev(path, iov, 2, FILES_SYNC_DIR, e) == 0)
         rc = 1;
 done:
     json_object_put(made);

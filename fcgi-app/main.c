@@ -183,10 +183,19 @@ int main(int argc, char **argv)
     }
     log_set_level(cfg.level);
     signal(SIGPIPE, SIG_IGN);
-    if (files_mkdir(cfg.run_dir, &e) != 0) {
+    /* The run dir stays 0755: nginx enters it to reach the socket. */
+    if (files_mkdir_mode(cfg.run_dir, 0755, &e) != 0) {
         fprintf(stderr, "minilambda: %s\n", e.msg);
         return 1;
     }
+    /* Secrets (env values, keys, events, outputs) are in the data dir:
+     * what an older version or an operator left readable to others is made
+     * the pool user's alone before anything is served. */
+    long fixed = files_make_private(cfg.data_dir, cfg.run_dir, &e);
+    if (fixed < 0)
+        log_warn("cannot make %s private (0700, files 0600): %s", cfg.data_dir, e.msg);
+    else if (fixed > 0)
+        log_info("made %ld entries of %s private (0700, files 0600)", fixed, cfg.data_dir);
     store_t *store = store_open(cfg.data_dir, &e);
     if (store == NULL || store_verify(store, &e) != 0) {
         store_close(store);

@@ -47,11 +47,21 @@
 
 static const int records_json_flags = JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE;
 
+/* Two lanes of segments a function: the calls that ran, and the ones
+ * refused before running anything (REJECTED), each with its own cap, so a
+ * flood of refusals never pushes out a record of a call that ran. */
+enum { RECORDS_RAN = 0, RECORDS_REJ = 1, RECORDS__LANES };
+static const char *const records_log_ext[RECORDS__LANES] = {".log", ".rj.log"};
+static const char *const records_idx_ext[RECORDS__LANES] = {".idx", ".rj.idx"};
+/* The lane letter in an id line (old lines have a space there: ran). */
+#define RECORDS_ID_LANE_AT 122
+
 /* A function's newest segment as one process appends to it. */
 typedef struct {
     char fid[RUNTIME_ID_LEN]; /* "" when the slot is free */
-    long long seq;            /* -1: find the newest on disk */
-    int log, idx;             /* -1 when closed */
+    int lane;
+    long long seq; /* -1: find the newest on disk */
+    int log, idx;  /* -1 when closed */
 } records_seg;
 
 struct records {
@@ -160,16 +170,20 @@ bool records_enabled(const records_t *r)
     return r->lim.enabled;
 }
 
-/* fn/<fid>/<seq><ext> (ext NULL: the function's directory). */
+/* fn/<fid>/<seq><ext> (ext NULL: the function's directory); "" when it
+ * does not fit, which names no file. */
 static void records_path(const records_t *r, const char *fid, long long seq, const char *ext,
                          char *out, size_t len)
 {
+    int n;
     if (ext == NULL)
-        snprintf(out, len, "%s/%s", r->fn, fid);
+        n = snprintf(out, len, "%s/%s", r->fn, fid);
     else if (seq < 0)
-        snprintf(out, len, "%s/%s/%s", r->fn, fid, ext);
+        n = snprintf(out, len, "%s/%s/%s", r->fn, fid, ext);
     else
-        snprintf(out, len, "%s/%s/%010lld%s", r->fn, fid, seq, ext);
+        n = snprintf(out, len, "%s/%s/%010lld%s", r->fn, fid, seq, ext);
+    if (n < 0 || (size_t)n >= len)
+        out[0] = '\0';
 }
 
 /* The id shard of `id` (its first byte, two hex digits), `old` or not. */
@@ -178,10 +192,10 @@ static void records_shard(const records_t *r, const char *id, bool old, char *ou
     snprintf(out, len, "%s/%.2s%s", r->ids, id, old ? ".old" : "");
 }
 
-/* The segment numbers in function directory `dir`, ascending, into `*out`
+/* The segment numbers of `lane` in function directory `dir`, ascending, into `*out`
  * (malloc'd; the caller frees it). 0 (none when the directory is gone), or
  * -1 with `e`. */
-static int records_seqs(const char *dir, long long **out, size_t *n, err_t *e)
+static int records_seqs(const char *dir, int lane, long long **out, size_t *n, err_t *e)
 {
     size_t cap = 0;
     *out = NULL;
@@ -196,7 +210,7 @@ static int records_seqs(const char *dir, long long **out, size_t *n, err_t *e)
             continue;
         errno = 0;
         long long seq = strtoll(ent->d_name, &end, 10);
-        if (errno != 0 || strcmp(end, ".idx") != 0)
+        if (errno != 0 || strcmp(end, records_idx_ext[lane]) != 0)
             continue;
         if (*n == cap) {
             size_t ncap = cap ? cap * 2 : 16;
@@ -243,9 +257,9 @@ static int records_seg_open(records_t *r, records_seg *s, err_t *e)
     char path[RECORDS_PATH];
     struct stat st;
     for (;;) {
-        records_path(r, s->fid, s->seq, ".log", path, sizeof(path));
+        records_path(r, s->fid, s->seq, records_log_ext[s->lane], path, sizeof(path));
         /* Read too: records_align checks its last byte. */
-        s->log = open(path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+        s->log = open(path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
         if (s->log < 0)
             return err_sys(e, errno, "open", path);
         if (fstat(s->log, &st) != 0) {
@@ -258,8 +272,8 @@ static int records_seg_open(records_t *r, records_seg *s, err_t *e)
         records_seg_close(s);
         s->seq++;
     }
-    records_path(r, s->fid, s->seq, ".idx", path, sizeof(path));
-    s->idx = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+    records_path(r, s->fid, s->seq, records_idx_ext[s->lane], path, sizeof(path));
+    s->idx = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
     if (s->idx < 0) {
         int sys = errno;
         records_seg_close(s);
@@ -268,21 +282,23 @@ static int records_seg_open(records_t *r, records_seg *s, err_t *e)
     return 0;
 }
 
-/* The open segment of function `fid` (named `name`) to append to (under
- * r->mu), or NULL with `e`. */
-static records_seg *records_seg_for(records_t *r, const char *fid, const char *name, err_t *e)
+/* The open segment of function `fid` (named `name`) in `lane` to append to
+ * (under r->mu), or NULL with `e`. */
+static records_seg *records_seg_for(records_t *r, const char *fid, int lane, const char *name,
+                                    err_t *e)
 {
     char dir[RECORDS_PATH];
     records_seg *s = NULL;
     struct stat st;
     for (int i = 0; i < RECORDS_OPEN && s == NULL; i++)
-        if (strcmp(r->open[i].fid, fid) == 0)
+        if (strcmp(r->open[i].fid, fid) == 0 && r->open[i].lane == lane)
             s = &r->open[i];
     if (s == NULL) {
         s = &r->open[r->next];
         r->next = (r->next + 1) % RECORDS_OPEN;
         records_seg_close(s);
         snprintf(s->fid, sizeof(s->fid), "%s", fid);
+        s->lane = lane;
         s->seq = -1;
     }
     if (s->log >= 0 && fstat(s->log, &st) == 0) {
@@ -304,7 +320,7 @@ static records_seg *records_seg_for(records_t *r, const char *fid, const char *n
         long long *seqs;
         size_t n;
         records_path(r, fid, -1, NULL, dir, sizeof(dir));
-        if (records_seqs(dir, &seqs, &n, e) != 0)
+        if (records_seqs(dir, lane, &seqs, &n, e) != 0)
             return NULL;
         s->seq = n > 0 ? seqs[n - 1] : 1;
         free(seqs);
@@ -488,6 +504,7 @@ int records_append(records_t *r, const records_call *c, err_t *e)
     if (!func_is_id(c->id) || !func_is_id(fid))
         return err_set(e, ERR_INTERNAL, NULL, 0, "a record needs an invocation and function id");
     status_record st = res != NULL ? status_sync(res->status) : STATUS_REC_REJECTED;
+    int lane = res != NULL ? RECORDS_RAN : RECORDS_REJ;
     pthread_mutex_lock(&r->mu);
     /* The completion time is read under the lock, just before the append,
      * so that within a process index lines are in time order. */
@@ -502,10 +519,10 @@ int records_append(records_t *r, const records_call *c, err_t *e)
      * made to: the next append pads past what it left, so a failure never
      * makes a segment of its own. */
     for (int attempt = 0; text != NULL && attempt < 2 && rc != 0; attempt++) {
-        records_seg *s = records_seg_for(r, fid, func_str(c->function, "name"), e);
+        records_seg *s = records_seg_for(r, fid, lane, func_str(c->function, "name"), e);
         if (s == NULL)
             break;
-        records_path(r, fid, s->seq, ".log", path, sizeof(path));
+        records_path(r, fid, s->seq, records_log_ext[lane], path, sizeof(path));
         if (records_put(r, s->log, path, 0, text, len, METRICS_RECORD_TORN_LOG, e) != 0)
             break;
         /* Appending moved our descriptor's offset to the end of our line
@@ -527,18 +544,18 @@ int records_append(records_t *r, const records_call *c, err_t *e)
                      c->code && c->code[0] ? c->code : "-", records_timeout(c));
         records_pad(idx, RECORDS_IDX_LEN, n);
         char ipath[RECORDS_PATH];
-        records_path(r, fid, s->seq, ".idx", ipath, sizeof(ipath));
+        records_path(r, fid, s->seq, records_idx_ext[lane], ipath, sizeof(ipath));
         if (records_put(r, s->idx, ipath, RECORDS_IDX_LEN, idx, RECORDS_IDX_LEN,
                         METRICS_RECORD_TORN_INDEX, e) != 0)
             break;
         long long idx_off = (long long)lseek(s->idx, 0, SEEK_CUR) - RECORDS_IDX_LEN;
-        n = snprintf(idl, sizeof(idl), "%-36.36s %-36.36s %010lld %012lld %010zu %012lld", c->id,
-                     fid, s->seq, off, len + 1, idx_off);
+        n = snprintf(idl, sizeof(idl), "%-36.36s %-36.36s %010lld %012lld %010zu %012lld %c", c->id,
+                     fid, s->seq, off, len + 1, idx_off, lane == RECORDS_REJ ? 'r' : 's');
         records_pad(idl, RECORDS_ID_LEN, n);
         records_shard(r, c->id, false, path, sizeof(path));
         /* Opened for each record: the janitor renames shards to compact
          * them, and a descriptor kept open would keep writing to the old. */
-        int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+        int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
         int w = fd < 0 ? err_sys(e, errno, "open", path)
                        : records_put(r, fd, path, RECORDS_ID_LEN, idl, RECORDS_ID_LEN,
                                      METRICS_RECORD_TORN_IDS, e);
@@ -888,27 +905,22 @@ static int records_list_visit(const records_entry *en, void *arg)
     return 0;
 }
 
-/* List function `fid`'s records into `l`. */
-static int records_list_fn(records_listing *l, const char *fid, err_t *e)
+/* List the records of function `fid` (named `name`) in `lane` into `l`;
+ * each lane has its own cap. */
+static int records_list_lane(records_listing *l, const char *fid, int lane, err_t *e)
 {
-    char dir[RECORDS_PATH], path[RECORDS_PATH], name[RECORDS_NAME_MAX];
+    char dir[RECORDS_PATH], path[RECORDS_PATH];
     long long *seqs;
     size_t n;
-    records_name(l->r, fid, name, sizeof(name));
-    if (l->q->function != NULL && strcmp(l->q->function, fid) != 0 &&
-        strcmp(l->q->function, name) != 0)
-        return 0;
     records_path(l->r, fid, -1, NULL, dir, sizeof(dir));
-    if (records_seqs(dir, &seqs, &n, e) != 0)
+    if (records_seqs(dir, lane, &seqs, &n, e) != 0)
         return -1;
-    l->fid = fid;
-    l->name = name;
     l->rank = 0;
     l->stop = false;
     int rc = 0;
     for (size_t i = n; i-- > 0 && !l->stop && rc == 0;) {
         records_entry first;
-        records_path(l->r, fid, seqs[i], ".idx", path, sizeof(path));
+        records_path(l->r, fid, seqs[i], records_idx_ext[lane], path, sizeof(path));
         /* A page after a cursor: a segment whose oldest record completed
          * so late that none of its records can have been created before
          * the cursor is only counted. */
@@ -920,6 +932,22 @@ static int records_list_fn(records_listing *l, const char *fid, err_t *e)
         rc = records_scan_back(path, records_list_visit, l, &l->skipped, e) < 0 ? -1 : 0;
     }
     free(seqs);
+    return rc;
+}
+
+/* List function `fid`'s records into `l`. */
+static int records_list_fn(records_listing *l, const char *fid, err_t *e)
+{
+    char name[RECORDS_NAME_MAX];
+    records_name(l->r, fid, name, sizeof(name));
+    if (l->q->function != NULL && strcmp(l->q->function, fid) != 0 &&
+        strcmp(l->q->function, name) != 0)
+        return 0;
+    l->fid = fid;
+    l->name = name;
+    int rc = 0;
+    for (int lane = 0; lane < RECORDS__LANES && rc == 0; lane++)
+        rc = records_list_lane(l, fid, lane, e);
     return rc;
 }
 
@@ -983,10 +1011,16 @@ int records_not_found(const char *id, err_t *e)
     return err_set(e, ERR_NOT_FOUND, NULL, 0, "invocation \"%.64s\" not found", id);
 }
 
+/* The lane an id line names. */
+static int records_id_lane(const char *line)
+{
+    return line[RECORDS_ID_LANE_AT] == 'r' ? RECORDS_REJ : RECORDS_RAN;
+}
+
 /* Where the id line of `id` in shard `path` says its record is. 1 found,
  * 0 not, -1 with `e`. Lines read that are no id line (torn, padded) are
  * counted in `*skipped`. */
-static int records_locate(const char *path, const char *id, char *fid, long long *seq,
+static int records_locate(const char *path, const char *id, char *fid, int *lane, long long *seq,
                           long long *off, long long *len, long long *idx_off, long long *skipped,
                           err_t *e)
 {
@@ -1018,6 +1052,7 @@ static int records_locate(const char *path, const char *id, char *fid, long long
                  records_num(line, 74, 10, seq) == 0 && records_num(line, 85, 12, off) == 0 &&
                  records_num(line, 98, 10, len) == 0 && records_num(line, 109, 12, idx_off) == 0) {
             snprintf(fid, RUNTIME_ID_LEN, "%.36s", line + 37);
+            *lane = records_id_lane(line);
             found = func_is_id(fid) ? 1 : 0;
         }
         p = q;
@@ -1026,23 +1061,24 @@ static int records_locate(const char *path, const char *id, char *fid, long long
     return found;
 }
 
-/* How many records of function `fid` are newer than the one at `idx_off`
- * of segment `seq`. */
-static long long records_rank(records_t *r, const char *fid, long long seq, long long idx_off)
+/* How many records of function `fid` in `lane` are newer than the one at
+ * `idx_off` of segment `seq`. */
+static long long records_rank(records_t *r, const char *fid, int lane, long long seq,
+                              long long idx_off)
 {
     char dir[RECORDS_PATH], path[RECORDS_PATH];
     long long *seqs, rank;
     size_t n;
     err_t e;
-    records_path(r, fid, seq, ".idx", path, sizeof(path));
+    records_path(r, fid, seq, records_idx_ext[lane], path, sizeof(path));
     rank = records_count(path) - idx_off / RECORDS_IDX_LEN - 1;
     records_path(r, fid, -1, NULL, dir, sizeof(dir));
-    if (records_seqs(dir, &seqs, &n, &e) != 0)
+    if (records_seqs(dir, lane, &seqs, &n, &e) != 0)
         return rank;
     for (size_t i = 0; i < n; i++) {
         if (seqs[i] <= seq)
             continue;
-        records_path(r, fid, seqs[i], ".idx", path, sizeof(path));
+        records_path(r, fid, seqs[i], records_idx_ext[lane], path, sizeof(path));
         rank += records_count(path);
     }
     free(seqs);
@@ -1053,7 +1089,7 @@ int records_get(records_t *r, const char *id, json_object **out, err_t *e)
 {
     char path[RECORDS_PATH], fid[RUNTIME_ID_LEN];
     long long seq, off, len, idx_off, done;
-    int found = 0;
+    int found = 0, lane = RECORDS_RAN;
     *out = NULL;
     /* Ids are lowercase UUIDs: anything else can never name a record. */
     if (!func_is_id(id))
@@ -1061,14 +1097,14 @@ int records_get(records_t *r, const char *id, json_object **out, err_t *e)
     long long skipped = 0;
     for (int old = 0; old < 2 && found == 0; old++) {
         records_shard(r, id, old, path, sizeof(path));
-        found = records_locate(path, id, fid, &seq, &off, &len, &idx_off, &skipped, e);
+        found = records_locate(path, id, fid, &lane, &seq, &off, &len, &idx_off, &skipped, e);
     }
     metrics_storage(r->metrics, METRICS_RECORD_SKIPPED, (unsigned long long)skipped);
     if (found <= 0)
         return found < 0 ? -1 : records_not_found(id, e);
     if (len < 2 || len > RECORDS_LINE_MAX)
         return records_not_found(id, e);
-    records_path(r, fid, seq, ".log", path, sizeof(path));
+    records_path(r, fid, seq, records_log_ext[lane], path, sizeof(path));
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return errno == ENOENT ? records_not_found(id, e) : err_sys(e, errno, "open", path);
@@ -1088,7 +1124,7 @@ int records_get(records_t *r, const char *id, json_object **out, err_t *e)
         strcmp(func_str(rec, "id"), id) != 0 ||
         clock_parse_rfc3339_ms(func_str(rec, "completed_at"), &done) != 0 ||
         done < clock_pool_ms() - r->lim.retention_s * 1000 ||
-        records_rank(r, fid, seq, idx_off) >= r->lim.per_function) {
+        records_rank(r, fid, lane, seq, idx_off) >= r->lim.per_function) {
         json_object_put(rec);
         return records_not_found(id, e);
     }
@@ -1099,6 +1135,7 @@ int records_get(records_t *r, const char *id, json_object **out, err_t *e)
 /* One segment as the janitor sees it. */
 typedef struct {
     char fid[RUNTIME_ID_LEN];
+    int lane;
     long long seq;
     long long bytes;   /* its .log and .idx */
     long long entries; /* records in it */
@@ -1114,6 +1151,8 @@ static int records_seg_cmp_id(const void *x, const void *y)
 {
     const records_segment *a = x, *b = y;
     int c = strcmp(a->fid, b->fid);
+    if (c == 0)
+        c = a->lane - b->lane;
     return c != 0 ? c : (a->seq > b->seq) - (a->seq < b->seq);
 }
 
@@ -1123,10 +1162,11 @@ static int records_seg_cmp_age(const void *x, const void *y)
     return (a->mtime_ms > b->mtime_ms) - (a->mtime_ms < b->mtime_ms);
 }
 
-/* Delete segment `seq` of `fid`; its size into `*freed`. */
-static void records_seg_delete(records_t *r, const char *fid, long long seq, long long *freed)
+/* Delete segment `seq` of `fid` in `lane`; its size into `*freed`. */
+static void records_seg_delete(records_t *r, const char *fid, int lane, long long seq,
+                               long long *freed)
 {
-    static const char *const ext[] = {".log", ".idx"};
+    const char *const ext[] = {records_log_ext[lane], records_idx_ext[lane]};
     char path[RECORDS_PATH];
     struct stat st;
     for (int i = 0; i < 2; i++) {
@@ -1136,20 +1176,22 @@ static void records_seg_delete(records_t *r, const char *fid, long long seq, lon
     }
 }
 
-/* Stat segment `seq` of `fid` into `s`. */
-static void records_seg_stat(records_t *r, const char *fid, long long seq, records_segment *s)
+/* Stat segment `seq` of `fid` in `lane` into `s`. */
+static void records_seg_stat(records_t *r, const char *fid, int lane, long long seq,
+                             records_segment *s)
 {
     char path[RECORDS_PATH];
     struct stat st;
     memset(s, 0, sizeof(*s));
     snprintf(s->fid, sizeof(s->fid), "%s", fid);
+    s->lane = lane;
     s->seq = seq;
-    records_path(r, fid, seq, ".log", path, sizeof(path));
+    records_path(r, fid, seq, records_log_ext[lane], path, sizeof(path));
     if (stat(path, &st) == 0) {
         s->bytes += records_blocks(&st);
         s->mtime_ms = (long long)st.st_mtim.tv_sec * 1000 + st.st_mtim.tv_nsec / 1000000;
     }
-    records_path(r, fid, seq, ".idx", path, sizeof(path));
+    records_path(r, fid, seq, records_idx_ext[lane], path, sizeof(path));
     if (stat(path, &st) == 0) {
         s->bytes += records_blocks(&st);
         s->entries = st.st_size / RECORDS_IDX_LEN;
@@ -1179,31 +1221,36 @@ static int records_prune_fn(records_t *r, const char *fid, long long cutoff, rec
                             records_pruned *out, err_t *e)
 {
     char dir[RECORDS_PATH], path[RECORDS_PATH];
-    long long *seqs, newer = 0;
-    size_t n, left = 0;
-    records_path(r, fid, -1, NULL, dir, sizeof(dir));
-    if (records_seqs(dir, &seqs, &n, e) != 0)
-        return -1;
+    size_t left = 0;
     int rc = 0;
-    /* The retention takes at most the oldest share of the segments per
-     * pass: a clock that jumped ahead across a restart thins the history
-     * over several passes, never empties it in one. */
-    size_t aged = (n + RECORDS_PRUNE_SHARE - 1) / RECORDS_PRUNE_SHARE;
-    for (size_t i = n; i-- > 0 && rc == 0;) {
-        records_segment s;
-        records_seg_stat(r, fid, seqs[i], &s);
-        /* Every record of it is past the cap, or it was last written
-         * before the retention's start (so all of its records were). */
-        if (newer >= r->lim.per_function || (i < aged && s.mtime_ms < cutoff - RECORDS_SKEW_MS)) {
-            records_seg_delete(r, fid, seqs[i], &out->bytes_freed);
-            out->segments++;
-        } else {
-            rc = records_keep_seg(all, &s, e);
-            left++;
+    records_path(r, fid, -1, NULL, dir, sizeof(dir));
+    for (int lane = 0; lane < RECORDS__LANES && rc == 0; lane++) {
+        long long *seqs, newer = 0;
+        size_t n;
+        if (records_seqs(dir, lane, &seqs, &n, e) != 0)
+            return -1;
+        /* The retention takes at most the oldest share of the segments per
+         * pass: a clock that jumped ahead across a restart thins the
+         * history over several passes, never empties it in one. */
+        size_t aged = (n + RECORDS_PRUNE_SHARE - 1) / RECORDS_PRUNE_SHARE;
+        for (size_t i = n; i-- > 0 && rc == 0;) {
+            records_segment s;
+            records_seg_stat(r, fid, lane, seqs[i], &s);
+            /* Every record of it is past its lane's cap, or it was last
+             * written before the retention's start (so all of its records
+             * were). */
+            if (newer >= r->lim.per_function ||
+                (i < aged && s.mtime_ms < cutoff - RECORDS_SKEW_MS)) {
+                records_seg_delete(r, fid, lane, seqs[i], &out->bytes_freed);
+                out->segments++;
+            } else {
+                rc = records_keep_seg(all, &s, e);
+                left++;
+            }
+            newer += s.entries;
         }
-        newer += s.entries;
+        free(seqs);
     }
-    free(seqs);
     if (rc == 0 && left == 0) {
         /* Nothing left of a function: its directory goes too (an append
          * that races makes it again). */
@@ -1243,11 +1290,12 @@ static long long records_compact(records_t *r, int shard, const records_segments
                     continue;
                 }
                 snprintf(key.fid, sizeof(key.fid), "%.36s", line + 37);
+                key.lane = records_id_lane(line);
                 if (records_num(line, 74, 10, &key.seq) == 0 && all->n > 0 &&
                     bsearch(&key, all->v, all->n, sizeof(*all->v), records_seg_cmp_id) != NULL)
                     buf_append(&keep, line, RECORDS_ID_LEN);
             }
-            int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+            int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
             bool ok = fd >= 0;
             /* Whole lines per write, so appends of records interleave only
              * between lines. */
@@ -1293,22 +1341,37 @@ int records_prune(records_t *r, long long now_ms, records_pruned *out, err_t *e)
         free(all.v);
         return -1;
     }
-    /* The byte cap: the oldest segments go first. Each counts with the id
-     * lines its records keep once the shards are compacted. */
-    for (size_t i = 0; i < all.n; i++)
-        total += all.v[i].bytes + all.v[i].entries * RECORDS_ID_LEN;
+    /* The byte cap, oldest segments first. Each counts with the id lines
+     * its records keep once the shards are compacted. Refusals go first:
+     * while theirs pass a quarter of the cap, or everything passes it. The
+     * records of calls that ran go only while they alone pass it. */
+    long long rejected = 0;
+    for (size_t i = 0; i < all.n; i++) {
+        long long b = all.v[i].bytes + all.v[i].entries * RECORDS_ID_LEN;
+        total += b;
+        if (all.v[i].lane == RECORDS_REJ)
+            rejected += b;
+    }
     if (all.n > 0)
         qsort(all.v, all.n, sizeof(*all.v), records_seg_cmp_age);
-    size_t gone = 0;
-    while (gone < all.n && total > r->lim.max_bytes) {
-        records_segment *s = &all.v[gone++];
-        records_seg_delete(r, s->fid, s->seq, &out->bytes_freed);
-        out->segments++;
-        total -= s->bytes + s->entries * RECORDS_ID_LEN;
-    }
-    if (gone > 0) {
-        memmove(all.v, all.v + gone, (all.n - gone) * sizeof(*all.v));
-        all.n -= gone;
+    size_t kept = 0;
+    for (int lane = RECORDS_REJ; lane >= RECORDS_RAN; lane--) {
+        kept = 0;
+        for (size_t i = 0; i < all.n; i++) {
+            records_segment *s = &all.v[i];
+            long long b = s->bytes + s->entries * RECORDS_ID_LEN;
+            if (s->lane == lane && (total > r->lim.max_bytes ||
+                                    (lane == RECORDS_REJ && rejected > r->lim.max_bytes / 4))) {
+                records_seg_delete(r, s->fid, s->lane, s->seq, &out->bytes_freed);
+                out->segments++;
+                total -= b;
+                if (lane == RECORDS_REJ)
+                    rejected -= b;
+            } else {
+                all.v[kept++] = *s;
+            }
+        }
+        all.n = kept;
     }
     if (all.n > 0)
         qsort(all.v, all.n, sizeof(*all.v), records_seg_cmp_id);

@@ -7,6 +7,8 @@
  *   fn/<function id>/<seq>.log     append-only segment: one JSON record a line
  *   fn/<function id>/<seq>.idx     its index: one fixed-width line a record
  *                                  (times, id, status, where its line is)
+ *   fn/<function id>/<seq>.rj.log  the same for the calls refused before
+ *   fn/<function id>/<seq>.rj.idx  anything ran (REJECTED): their own lane
  *   ids/<xx>                       id -> segment and offset, one fixed-width
  *                                  line a record, sharded by the id's first
  *                                  byte; <xx>.old while the janitor compacts
@@ -23,7 +25,9 @@
  * record. A record past the per-function cap or the retention is gone for
  * readers at once; the janitor (records_prune) deletes whole segments once
  * all of theirs are, and the oldest segments while the total passes the
- * byte cap.
+ * byte cap. Each lane has its own per-function cap, and refusals their own
+ * share of the byte cap (a quarter; they go first while the total passes
+ * it), so a flood of refusals never pushes out a record of a call that ran.
  *
  * Order and cursors: newest first by (created_at, id). A cursor names the
  * last record of a page; the next page is what sorts after it, so records

@@ -160,27 +160,51 @@ int route_match(const char *method, const char *uri, const char *invocation_type
     return err_set(e, ERR_METHOD, NULL, 0, "method not allowed on this route");
 }
 
-/* Take a slot of `pool` for `c` (an invocation slot mints its id). 0, or
- * -1 with a 429 (an invocation's counted as rejected). */
-static int route_take_slot(app_call *c, const route_def *d, slots_pool pool, err_t *e)
+/* Take an upload slot for `c` (its holder into `*holder`): one of
+ * MINILAMBDA_MAX_UPLOADS, within its key's share (half of them, at least
+ * one: a key cannot hold them all) and its address's
+ * (MINILAMBDA_UPLOADS_PER_ADDRESS; 0: the same half). 0, or -1 with a 429. */
+static int route_take_upload(app_call *c, int *holder, err_t *e)
 {
     app_t *app = c->t->app;
-    int max = pool == SLOTS_UPLOAD ? app->cfg->max_uploads : app->cfg->max_concurrency;
-    uuid_t u;
+    int max = app->cfg->max_uploads, share = max / 2 > 1 ? max / 2 : 1;
+    int per_addr = app->cfg->uploads_per_address > 0 ? app->cfg->uploads_per_address : share;
+    const char *addr = http_header(c->r, "REMOTE_ADDR");
+    slots_refusal why;
 
-    if (pool == SLOTS_INVOKE) {
-        uuid_generate_random(u);
-        uuid_unparse_lower(u, c->id);
-    }
-    if (slots_acquire(app->slots, pool, app->row, max) == 0)
+    *holder = slots_upload_acquire(app->slots, app->row, c->key != NULL ? c->key->id : "",
+                                   addr != NULL ? addr : "", max, share, per_addr, &why);
+    if (*holder >= 0)
         return 0;
     c->retry_after = 1;
-    if (pool == SLOTS_UPLOAD)
+    if (why == SLOTS_KEY_SHARE)
         return err_set(e, ERR_LIMIT, "too_many_uploads", 0,
-                       "all %d upload slots are busy; retry shortly", max);
+                       "this key holds %d of the %d upload slots, its share; retry once one "
+                       "of its uploads is done",
+                       share, max);
+    if (why == SLOTS_ADDR_SHARE)
+        return err_set(e, ERR_LIMIT, "too_many_uploads", 0,
+                       "this address holds %d uploads, its share "
+                       "(MINILAMBDA_UPLOADS_PER_ADDRESS); retry once one is done",
+                       per_addr);
+    return err_set(e, ERR_LIMIT, "too_many_uploads", 0,
+                   "all %d upload slots are busy; retry shortly", max);
+}
+
+/* Take an invocation slot for `c`, minting its id. 0, or -1 with a 429. */
+static int route_take_slot(app_call *c, const route_def *d, err_t *e)
+{
+    app_t *app = c->t->app;
+    int max = app->cfg->max_concurrency;
+    uuid_t u;
+
+    uuid_generate_random(u);
+    uuid_unparse_lower(u, c->id);
+    if (slots_acquire(app->slots, SLOTS_INVOKE, app->row, max) == 0)
+        return 0;
+    c->retry_after = 1;
     if (d->flags & ROUTE_FUNCTION) {
         const char *name = json_object_get_string(json_object_object_get(c->function, "name"));
-        metrics_observe(app->metrics, name, METRICS_REJECTED, 0);
         log_info("invoke function=%s id=%s status=rejected", name, c->id);
     }
     return err_set(e, ERR_LIMIT, NULL, 0, "all %d invocation slots are busy; retry shortly", max);
@@ -336,12 +360,14 @@ static int route_authorize(app_call *c, const route_def *d, err_t *e)
 }
 
 /* Everything the gate checks after matching, in order. 1 when the handler
- * may run (`*slot` is the pool of the slot taken, or -1), -1 with `e`. */
+ * may run (`*slot` is the pool of the slot taken, or -1; `*holder` the
+ * upload slot's holder, or -1), -1 with `e`. */
 static int route_admit(app_call *c, const route_def *d, keys_key *key, bool *have_key, int *slot,
-                       err_t *e)
+                       int *holder, err_t *e)
 {
     app_t *app = c->t->app;
     *slot = -1;
+    *holder = -1;
     /* nginx picks the plane by the decoded, normalized path and we route
      * by the raw one: they differ only for dot segments or escaped slashes
      * that resolve to another route (or for a hand-written nginx config). */
@@ -356,11 +382,13 @@ static int route_admit(app_call *c, const route_def *d, keys_key *key, bool *hav
         return -1;
     if ((d->flags & ROUTE_FUNCTION) && route_function(c, e) != 0)
         return -1;
-    slots_pool pool = (d->flags & ROUTE_UPLOAD) ? SLOTS_UPLOAD : SLOTS_INVOKE;
-    if ((d->flags & (ROUTE_SLOT | ROUTE_UPLOAD)) && route_take_slot(c, d, pool, e) != 0)
+    if ((d->flags & ROUTE_UPLOAD) && route_take_upload(c, holder, e) != 0)
         return -1;
-    if (d->flags & (ROUTE_SLOT | ROUTE_UPLOAD))
-        *slot = (int)pool;
+    if (d->flags & ROUTE_SLOT) {
+        if (route_take_slot(c, d, e) != 0)
+            return -1;
+        *slot = (int)SLOTS_INVOKE;
+    }
     return 1;
 }
 
@@ -396,7 +424,7 @@ void route_handle(app_thread *t, FCGX_Request *req)
     err_t e;
     once_t once;
     bool have_key = false;
-    int slot = -1;
+    int slot = -1, holder = -1;
     char headers[256];
 
     http_req_init(&r, req);
@@ -408,7 +436,7 @@ void route_handle(app_thread *t, FCGX_Request *req)
     int go = route_match(r.method, r.uri, http_header(&r, "HTTP_X_INVOCATION_TYPE"), &f, &e);
     if (go == 0) {
         memcpy(c.ref, f.ref, sizeof(c.ref));
-        go = route_admit(&c, f.row, &key, &have_key, &slot, &e);
+        go = route_admit(&c, f.row, &key, &have_key, &slot, &holder, &e);
     }
     if (go > 0 && (f.row->flags & ROUTE_IDEMPOTENT))
         go = once_begin(&c, !(f.row->flags & ROUTE_NO_REDO), &once, &e);
@@ -422,11 +450,20 @@ void route_handle(app_thread *t, FCGX_Request *req)
             log_error("%s %.200s: %s", r.method, r.uri, e.msg);
         /* A call refused once it had an id (the client got it in
          * X-Invocation-Id) leaves a record too. */
-        if (c.id[0] != '\0' && f.row != NULL && (f.row->flags & ROUTE_SLOT))
+        if (c.id[0] != '\0' && f.row != NULL && (f.row->flags & ROUTE_SLOT)) {
+            /* Counted once as rejected, as its record is REJECTED: at the
+             * concurrency limit and for a bad body alike. */
+            if (c.function != NULL)
+                metrics_observe(t->app->metrics,
+                                json_object_get_string(json_object_object_get(c.function, "name")),
+                                METRICS_REJECTED, 0);
             handlers_record_refused(&c, &e);
+        }
     }
     if (slot >= 0)
         slots_release(t->app->slots, (slots_pool)slot, t->app->row);
+    if (holder >= 0)
+        slots_upload_release(t->app->slots, t->app->row, holder);
     if (have_key)
         keys_key_free(&key);
     json_object_put(c.function);

@@ -2,6 +2,7 @@
 
 #include <stdatomic.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
 
@@ -10,6 +11,15 @@ typedef struct {
     _Atomic uint64_t hi;
     _Atomic uint64_t lo;
 } slots_entry;
+
+/* Who holds an upload slot. */
+#define SLOTS_WHO_LEN 64
+typedef struct {
+    _Atomic int state; /* 0 free, 1 being filled in, 2 held */
+    _Atomic int row;
+    char key[SLOTS_WHO_LEN];
+    char addr[SLOTS_WHO_LEN];
+} slots_holder;
 
 typedef struct {
     _Atomic int state;    /* slots_state */
@@ -20,9 +30,10 @@ typedef struct {
 struct slots {
     _Atomic int total[SLOTS__POOLS];  /* slots taken, all workers, by pool */
     slots_entry keep[SLOTS_KEEP_MAX]; /* the runs of the keeper's ready containers */
-    _Atomic int recovery_all;         /* start-up recovery not done yet */
-    int workers;                      /* rows counted against the limits */
-    int rows;                         /* all rows */
+    slots_holder uploads[SLOTS_HOLDERS];
+    _Atomic int recovery_all; /* start-up recovery not done yet */
+    int workers;              /* rows counted against the limits */
+    int rows;                 /* all rows */
     int threads;
     size_t size;
     _Atomic int *running; /* [rows * SLOTS__POOLS]: each row's share */
@@ -114,8 +125,66 @@ void slots_release(slots_t *s, slots_pool pool, int worker)
     atomic_fetch_sub(&s->total[pool], 1);
 }
 
+int slots_upload_acquire(slots_t *s, int worker, const char *key, const char *addr, int max,
+                         int per_key, int per_addr, slots_refusal *why)
+{
+    slots_holder *mine = NULL;
+    int idx = -1, n_key = 0, n_addr = 0;
+    *why = SLOTS_UPLOADS_FULL;
+    if (max > SLOTS_HOLDERS)
+        max = SLOTS_HOLDERS;
+    if (slots_acquire(s, SLOTS_UPLOAD, worker, max) != 0)
+        return -1;
+    /* Within the total, a free holder entry is always there. */
+    for (int i = 0; i < SLOTS_HOLDERS && mine == NULL; i++) {
+        int free_state = 0;
+        if (atomic_compare_exchange_strong(&s->uploads[i].state, &free_state, 1)) {
+            mine = &s->uploads[i];
+            idx = i;
+        }
+    }
+    if (mine == NULL) {
+        slots_release(s, SLOTS_UPLOAD, worker);
+        return -1;
+    }
+    atomic_store(&mine->row, worker);
+    snprintf(mine->key, sizeof(mine->key), "%s", key);
+    snprintf(mine->addr, sizeof(mine->addr), "%s", addr);
+    atomic_store(&mine->state, 2);
+    /* Published first, counted after (this one included): of two that race,
+     * each sees the other, so a share is never passed. */
+    for (int i = 0; i < SLOTS_HOLDERS; i++) {
+        slots_holder *h = &s->uploads[i];
+        if (atomic_load(&h->state) != 2)
+            continue;
+        if (mine->key[0] != '\0' && strcmp(h->key, mine->key) == 0)
+            n_key++;
+        if (mine->addr[0] != '\0' && strcmp(h->addr, mine->addr) == 0)
+            n_addr++;
+    }
+    if (n_key <= per_key && n_addr <= per_addr)
+        return idx;
+    *why = n_key > per_key ? SLOTS_KEY_SHARE : SLOTS_ADDR_SHARE;
+    slots_upload_release(s, worker, idx);
+    return -1;
+}
+
+void slots_upload_release(slots_t *s, int worker, int holder)
+{
+    if (holder < 0 || holder >= SLOTS_HOLDERS)
+        return;
+    slots_holder *h = &s->uploads[holder];
+    int held = 2;
+    /* Only the release that frees the entry gives the slot back. */
+    if (atomic_compare_exchange_strong(&h->state, &held, 0))
+        slots_release(s, SLOTS_UPLOAD, worker);
+}
+
 void slots_reset_worker(slots_t *s, int worker)
 {
+    for (int i = 0; i < SLOTS_HOLDERS; i++)
+        if (atomic_load(&s->uploads[i].row) == worker && atomic_load(&s->uploads[i].state) != 0)
+            atomic_store(&s->uploads[i].state, 0);
     for (int t = 0; t < s->threads; t++) {
         slots_entry *e = &s->entries[worker * s->threads + t];
         atomic_store(&e->hi, 0);

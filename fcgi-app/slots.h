@@ -38,6 +38,31 @@ int slots_acquire(slots_t *s, slots_pool pool, int worker, int max);
 /* Give back a slot taken by slots_acquire. */
 void slots_release(slots_t *s, slots_pool pool, int worker);
 
+/* Uploads held at once at most (MINILAMBDA_MAX_UPLOADS's bound). */
+#define SLOTS_HOLDERS 64
+
+/* Why slots_upload_acquire refused. */
+typedef enum {
+    SLOTS_UPLOADS_FULL = 1, /* all `max` are taken */
+    SLOTS_KEY_SHARE,        /* the key holds its share already */
+    SLOTS_ADDR_SHARE        /* the address holds its share already */
+} slots_refusal;
+
+/*
+ * Take one of the `max` upload slots for worker `worker`, on behalf of key
+ * `key` ("": none) from address `addr` ("": unknown), unless that key holds
+ * `per_key` already or that address `per_addr` (an empty one is never
+ * counted). Exact per key and address (their text is compared, not a
+ * hash); two acquisitions that race for a share's last place may both be
+ * refused, never both taken. Returns the holder index (for
+ * slots_upload_release), or -1 with `*why`.
+ */
+int slots_upload_acquire(slots_t *s, int worker, const char *key, const char *addr, int max,
+                         int per_key, int per_addr, slots_refusal *why);
+
+/* Give back upload slot `holder` of worker `worker`. */
+void slots_upload_release(slots_t *s, int worker, int holder);
+
 /* Record run `id` as holding a container at row `row`, entry `thread`
  * (what a runtime does while a run of it is live). */
 void slots_track(slots_t *s, int row, int thread, const uuid_t id);
@@ -50,8 +75,8 @@ bool slots_track_if_free(slots_t *s, int row, int thread, const uuid_t id);
 /* Forget the entry recorded by slots_track. */
 void slots_untrack(slots_t *s, int row, int thread);
 
-/* Forget everything worker `worker` was running (the master calls this when
- * that worker has died). */
+/* Forget everything worker `worker` was running or uploading (the master
+ * calls this when that worker has died). */
 void slots_reset_worker(slots_t *s, int worker);
 
 /* True when invocation `id` is running in some worker. */

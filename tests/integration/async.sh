@@ -333,8 +333,32 @@ done
 it_eq "the queue depth is 0 at the end" 0 "$(depth)"
 it_no_containers_left
 
-# --- retention pruning (a second stack) --------------------------------------
+# --- MINILAMBDA_ASYNC_MAX_PENDING is exact under concurrency (a second stack) ----
+# No executors: nothing drains, so exactly the bound is accepted however many
+# clients race for the last places, in 4 pool processes.
 ml_stop_all
+export MINILAMBDA_WORKERS=4 MINILAMBDA_ASYNC_WORKERS=0 MINILAMBDA_ASYNC_MAX_PENDING=20
+it_start cap
+fn_sh capped 'cat'
+# client N: 10 acceptances in a row, one status a line.
+client() {
+    for _ in 1 2 3 4 5 6 7 8 9 10; do
+        curl -s -o /dev/null -w '%{http_code}\n' --max-time 20 -H 'Content-Type: application/json' \
+            --data-binary '{"event":{}}' "$BASE/invoke/capped/async"
+    done
+}
+export -f client
+export BASE
+seq 16 | xargs -P 16 -I{} bash -c client >"$IT_TMP/cap.codes"
+it_eq "cap 20, 16 clients x 10: exactly 20 accepted (202)" 20 "$(grep -c '^202$' "$IT_TMP/cap.codes" || true)"
+it_eq "cap 20: the other 140 get 429" 140 "$(grep -c '^429$' "$IT_TMP/cap.codes" || true)"
+it_eq "cap 20: the queue holds 20" 20 "$(depth)"
+it_eq "cap 20: 20 records" 20 "$(it_inv_count limit=1000)"
+
+# --- retention pruning (a third stack) ---------------------------------------
+ml_stop_all
+export MINILAMBDA_WORKERS=2
+unset MINILAMBDA_ASYNC_MAX_PENDING
 export MINILAMBDA_INVOCATION_RETENTION=1 MINILAMBDA_JANITOR_INTERVAL=1 MINILAMBDA_ASYNC_WORKERS=1
 it_start retention
 fn_sh echo 'cat'

@@ -101,7 +101,20 @@ bad_json "single quotes" 400 invalid_json "{'name':'t3','image':'busybox'}"
 bad_json "a comment" 400 invalid_json '{"name":"t4" /* hi */,"image":"busybox"}'
 bad_json "trailing data after the object" 400 invalid_json '{"name":"t5","image":"busybox"} {}'
 bad_json "form data sent as JSON" 400 invalid_json 'name=t6&image=busybox'
-bad_json "bare NaN" 400 "" 'NaN'
+bad_json "bare NaN" 400 invalid_json 'NaN'
+# json-c takes these even in its strict mode; JSON has none of them.
+bad_json "NaN as a value" 400 invalid_json '{"name":"t8","image":"busybox","timeout":NaN}'
+bad_json "Infinity as a value" 400 invalid_json '{"name":"t8","image":"busybox","timeout":Infinity}'
+bad_json "-Infinity as a value" 400 invalid_json '{"name":"t8","image":"busybox","timeout":-Infinity}'
+bad_json "a number ending in a dot" 400 invalid_json '{"name":"t8","image":"busybox","timeout":5.}'
+bad_json "a raw tab in a string" 400 invalid_json "$(printf '{"name":"t8","image":"busy\tbox"}')"
+bad_json "a line comment" 400 invalid_json "$(printf '{"name":"t8", // hi\n"image":"busybox"}')"
+for ev in NaN Infinity -Infinity 1. '[NaN]' '{"a":Infinity}'; do
+    bad "invoke with {\"event\": $ev}" 400 invalid_json POST /invoke/keep \
+        -H 'Content-Type: application/json' --data-binary "{\"event\": $ev}"
+done
+bad "PATCH with NaN" 400 invalid_json PATCH /functions/keep -H 'Content-Type: application/json' \
+    --data-binary '{"timeout": NaN}'
 bad "empty body with a JSON type" 400 invalid_json POST /functions -H 'Content-Type: application/json' --data-binary ''
 bad "empty body, no type" 4xx "" POST /functions
 bad "empty PATCH body" 400 invalid_json PATCH /functions/keep -H 'Content-Type: application/json' --data-binary ''

@@ -242,10 +242,72 @@ it_true "the newest is still readable" exists "$ID"
 n=$(it_inv_count function=big)
 it_true "the listing holds what is left: some, not all 12 ($n)" test "$n" -gt 0 -a "$n" -lt 12
 
+# --- refusals have their own budget ------------------------------------------------
+# Key A floods fa with malformed bodies (each a REJECTED record, nothing
+# run) well past both caps (300 records of about 700 bytes: past 100 a
+# function, and what 100 keep passes 64 KiB): key B's earlier records of
+# fa (the per-function cap) and of fb (the byte cap) stay.
+ml_stop_all
+export MINILAMBDA_AUTH=on MINILAMBDA_RECORDS_PER_FUNCTION=100 MINILAMBDA_RECORD_OUTPUT_MAX=1024
+it_start flood
+ADMIN=$(cat "$MINILAMBDA_DATA_DIR/admin.key")
+AUTH=(-H "Authorization: Bearer $ADMIN")
+# newkey NAME: an invoke key; its secret into KEY, its id into KEYID.
+newkey() {
+    it_json POST /keys "{\"name\":\"$1\",\"scopes\":[\"invoke\"]}" "${AUTH[@]}"
+    [ "$IT_STATUS" = 201 ] || { echo "Bail out! POST /keys: $IT_STATUS $(cat "$IT_BODY")"; exit 1; }
+    KEY=$(it_jq .key)
+    KEYID=$(it_jq .id)
+}
+newkey a
+KA=$KEY
+newkey b
+KB=$KEY
+KB_ID=$KEYID
+for f in fa fb; do
+    it_json POST /functions "$(jq -cn --arg n "$f" --arg i "$IT_BUSYBOX" '{name:$n,image:$i,command:["cat"]}')" \
+        "${AUTH[@]}"
+    it_expect "flood stack: register $f" 201
+done
+it_json POST /invoke/fa '{"event":{"b":"fa"}}' -H "Authorization: Bearer $KB"
+it_expect "key B calls fa" 200
+B_FA=$(it_header X-Invocation-Id)
+it_json POST /invoke/fb '{"event":{"b":"fb"}}' -H "Authorization: Bearer $KB"
+it_expect "key B calls fb" 200
+B_FB=$(it_header X-Invocation-Id)
+seq 300 | xargs -P 8 -I{} curl -s -o /dev/null -w '%{http_code}\n' --max-time 20 \
+    -H "Authorization: Bearer $KA" -H 'Content-Type: application/json' \
+    --data-binary '{"event":' "$BASE/invoke/fa" >"$IT_TMP/flood.codes"
+it_eq "key A: 300 malformed bodies to fa, all 400" 300 "$(grep -c '^400$' "$IT_TMP/flood.codes" || true)"
+it_json POST /invoke/fa '{"event":' -H "Authorization: Bearer $KA"
+LAST_REJ=$(it_header X-Invocation-Id)
+if ml_wait_for 30 bytes_at_most $((65536 + 8192)); then
+    it_ok "the janitor prunes the flood to the 64 KiB byte cap ($(record_bytes) bytes)"
+else
+    it_not_ok "the janitor prunes the flood to the 64 KiB byte cap" "still $(record_bytes) bytes"
+fi
+read_as() { it_req GET "/invocations/$1" "${AUTH[@]}"; }
+read_as "$B_FA"
+it_expect "key B's record of fa is still readable" 200
+it_eq "and it is the call that ran" "COMPLETED $KB_ID" "$(it_jq '.status + " " + .created_by')"
+read_as "$B_FB"
+it_expect "key B's record of fb (another function) is still readable" 200
+read_as "$LAST_REJ"
+it_expect "the newest refusal is readable too" 200
+it_eq "as REJECTED" REJECTED "$(it_jq .status)"
+it_req GET "/invocations?function=fa&limit=100" "${AUTH[@]}"
+it_eq "fa lists the call that ran" 1 "$(it_jq 'map(select(.status == "COMPLETED")) | length')"
+n=$(it_jq 'map(select(.status == "REJECTED")) | length')
+it_true "and some refusals, within their own share ($n)" test "$n" -gt 0 -a "$n" -lt 100
+it_req GET /metrics "${AUTH[@]}"
+it_eq "every refusal is counted (rejected 301)" 301 \
+    "$(grep '^minilambda_invocations_total{function="fa",status="rejected"}' "$IT_BODY" | awk '{print $2}')"
+unset MINILAMBDA_AUTH
+
 # --- pruning by age -------------------------------------------------------------
 ml_stop_all
 export MINILAMBDA_INVOCATION_RETENTION=2
-unset MINILAMBDA_RECORDS_MAX_BYTES
+unset MINILAMBDA_RECORDS_MAX_BYTES MINILAMBDA_RECORDS_PER_FUNCTION
 it_start age
 fn_sh echo 'cat'
 invoke echo '{"event":{"short":"lived"}}'

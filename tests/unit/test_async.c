@@ -64,7 +64,7 @@ static void accept_one(fixture *f, const char *event, char *id)
 {
     json_object *rec = NULL;
     err_t e;
-    assert_int_equal(async_accept(f->a, f->fn, event, strlen(event), 7, "key-1", NULL, &rec, &e),
+    assert_int_equal(async_accept(f->a, f->fn, event, strlen(event), 7, 0, "key-1", NULL, &rec, &e),
                      0);
     assert_string_equal(str(rec, "status"), "PENDING");
     assert_string_equal(str(rec, "function_name"), "fn");
@@ -375,10 +375,10 @@ static void test_accept_with_id(void **state)
     char cmd[160];
     err_t e;
 
-    assert_int_equal(async_accept(f->a, f->fn, "{}", 2, 7, NULL, id, &rec, &e), 0);
+    assert_int_equal(async_accept(f->a, f->fn, "{}", 2, 7, 0, NULL, id, &rec, &e), 0);
     assert_string_equal(str(rec, "id"), id);
     assert_int_equal(async_queue_depth(f->a), 1);
-    assert_int_equal(async_accept(f->a, f->fn, "{\"x\":1}", 7, 9, NULL, id, &again, &e), 0);
+    assert_int_equal(async_accept(f->a, f->fn, "{\"x\":1}", 7, 9, 0, NULL, id, &again, &e), 0);
     assert_string_equal(str(again, "created_at"), str(rec, "created_at"));
     assert_int_equal(json_object_get_int(json_object_object_get(again, "timeout")), 7);
     assert_int_equal(async_queue_depth(f->a), 1);
@@ -388,19 +388,19 @@ static void test_accept_with_id(void **state)
     snprintf(cmd, sizeof(cmd), "rm -f %s/async/queue/*", f->dir);
     assert_int_equal(system(cmd), 0);
     assert_int_equal(async_queue_depth(f->a), 0);
-    assert_int_equal(async_accept(f->a, f->fn, "{}", 2, 7, NULL, id, &again, &e), 0);
+    assert_int_equal(async_accept(f->a, f->fn, "{}", 2, 7, 0, NULL, id, &again, &e), 0);
     json_object_put(again);
     assert_int_equal(async_queue_depth(f->a), 1);
 
     /* Claimed: never a second marker. */
     assert_int_equal(async_claim(f->a, 0, &job, &next, &e), 1);
     async_job_free(&job);
-    assert_int_equal(async_accept(f->a, f->fn, "{}", 2, 7, NULL, id, &again, &e), 0);
+    assert_int_equal(async_accept(f->a, f->fn, "{}", 2, 7, 0, NULL, id, &again, &e), 0);
     assert_string_equal(str(again, "status"), "RUNNING");
     json_object_put(again);
     assert_int_equal(async_queue_depth(f->a), 0);
 
-    assert_int_equal(async_accept(f->a, f->fn, "{}", 2, 7, NULL, "not-an-id", &again, &e), -1);
+    assert_int_equal(async_accept(f->a, f->fn, "{}", 2, 7, 0, NULL, "not-an-id", &again, &e), -1);
     assert_null(again);
     json_object_put(rec);
 }
@@ -477,6 +477,31 @@ static void test_damaged(void **state)
     json_object_put(rec);
 }
 
+/* MINILAMBDA_ASYNC_MAX_PENDING: exactly `max` queued, the next refused; a
+ * claim makes room. */
+static void test_max_pending(void **state)
+{
+    fixture *f = *state;
+    json_object *rec = NULL;
+    async_job job;
+    long long next = 0;
+    err_t e;
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(async_accept(f->a, f->fn, "{}", 2, 7, 3, NULL, NULL, &rec, &e), 0);
+        json_object_put(rec);
+    }
+    assert_int_equal(async_accept(f->a, f->fn, "{}", 2, 7, 3, NULL, NULL, &rec, &e), -1);
+    assert_null(rec);
+    assert_int_equal(e.kind, ERR_LIMIT);
+    assert_string_equal(e.code, "queue_full");
+    assert_int_equal(async_queue_depth(f->a), 3);
+    assert_int_equal(async_claim(f->a, 0, &job, &next, &e), 1);
+    async_job_free(&job);
+    assert_int_equal(async_accept(f->a, f->fn, "{}", 2, 7, 3, NULL, NULL, &rec, &e), 0);
+    json_object_put(rec);
+    assert_int_equal(async_queue_depth(f->a), 3);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -490,6 +515,7 @@ int main(void)
         T(test_bound),
         T(test_accept_with_id),
         T(test_damaged),
+        T(test_max_pending),
     };
 #undef T
     return cmocka_run_group_tests_name("async", tests, NULL, NULL);

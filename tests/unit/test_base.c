@@ -281,6 +281,61 @@ static void test_files_lock(void **state)
     assert_int_equal(files_mkdir(d->dir, &e), 0); /* exists: fine */
 }
 
+/* What the data dir holds is the owner's alone: new files and directories,
+ * and old ones once files_make_private went over them (a skipped directory
+ * and symbolic links excepted). */
+static void test_files_private(void **state)
+{
+    fdir *d = *state;
+    err_t e;
+    char sub[160], deep[200], file[220], skip[160], kept[200], link[200];
+    struct stat st;
+    snprintf(sub, sizeof(sub), "%s/sub", d->dir);
+    snprintf(deep, sizeof(deep), "%s/deep", sub);
+    snprintf(file, sizeof(file), "%s/f.json", deep);
+    snprintf(skip, sizeof(skip), "%s/run", d->dir);
+    snprintf(kept, sizeof(kept), "%s/sock", skip);
+    snprintf(link, sizeof(link), "%s/l", sub);
+    assert_int_equal(files_mkdir(sub, &e), 0);
+    assert_int_equal(stat(sub, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0700);
+    assert_int_equal(files_write(sub, "x", 1, 0, &e), -1); /* a directory */
+    snprintf(file, sizeof(file), "%s/f.json", sub);
+    assert_int_equal(files_write(file, "{}", 2, 0, &e), 0);
+    assert_int_equal(stat(file, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0600);
+
+    /* What an older version left. */
+    assert_int_equal(mkdir(deep, 0755), 0);
+    snprintf(file, sizeof(file), "%s/old.log", deep);
+    int fd = open(file, O_WRONLY | O_CREAT, 0644);
+    assert_true(fd >= 0);
+    close(fd);
+    assert_int_equal(chmod(file, 0644), 0);
+    assert_int_equal(chmod(deep, 0755), 0);
+    assert_int_equal(chmod(d->dir, 0755), 0);
+    assert_int_equal(files_mkdir_mode(skip, 0755, &e), 0);
+    fd = open(kept, O_WRONLY | O_CREAT, 0644);
+    assert_true(fd >= 0);
+    close(fd);
+    assert_int_equal(chmod(kept, 0644), 0);
+    assert_int_equal(symlink(kept, link), 0);
+    assert_int_equal(files_make_private(d->dir, skip, &e), 3);
+    assert_int_equal(stat(d->dir, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0700);
+    assert_int_equal(stat(deep, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0700);
+    assert_int_equal(stat(file, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0600);
+    assert_int_equal(stat(kept, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0644);
+    assert_int_equal(stat(skip, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0755);
+    /* Nothing left to change. */
+    assert_int_equal(files_make_private(d->dir, skip, &e), 0);
+    assert_int_equal(files_make_private("/nonexistent/dir", NULL, &e), -1);
+}
+
 /* files_trylock: 1 when taken, 0 while another holds it, -1 on error. */
 static void test_files_trylock(void **state)
 {
@@ -512,6 +567,7 @@ int main(void)
         F(test_files_failed_write_cleans_up),
         F(test_files_lock),
         F(test_files_trylock),
+        F(test_files_private),
         C(test_config_defaults),
         C(test_config_values),
         C(test_config_refuses),

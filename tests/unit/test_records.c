@@ -321,6 +321,51 @@ static void test_cap(void **state)
     assert_false(found(f, ids[0]));
 }
 
+/* Refusals (REJECTED, nothing ran) have their own cap and byte share: a
+ * flood of them on one function pushes out neither that function's records
+ * of calls that ran nor another function's. */
+static void test_refusals_apart(void **state)
+{
+    fixture *f = *state;
+    char ran_a[RUNTIME_ID_LEN], ran_b[RUNTIME_ID_LEN], ids[400][RUNTIME_ID_LEN];
+    records_pruned p;
+    err_t e;
+    f->lim.per_function = 5;
+    f->lim.max_bytes = 65536;
+    reopen(f);
+    long long t = clock_wall_ms() - 10000;
+    add(f, f->fa, t, STATUS_SUCCEEDED, "ran", ran_a);
+    add(f, f->fb, t + 1, STATUS_SUCCEEDED, "ran", ran_b);
+    for (int i = 0; i < 400; i++) {
+        uuid_t u;
+        uuid_generate_random(u);
+        uuid_unparse_lower(u, ids[i]);
+        records_call c = {.id = ids[i],
+                          .function = f->fa,
+                          .created_ms = t + 2 + i,
+                          .http_status = 400,
+                          .code = "invalid_json",
+                          .error = "the request body is not valid JSON (unexpected end)"};
+        assert_int_equal(records_append(f->r, &c, &e), 0);
+    }
+    assert_true(found(f, ran_a));
+    assert_true(found(f, ids[399]));
+    assert_true(found(f, ids[395]));
+    assert_false(found(f, ids[394]));
+    json_object *l = list(f, (records_query){.function = "alpha", .status = -1, .since_ms = -1});
+    assert_int_equal(json_object_array_length(l), 6);
+    assert_string_equal(str(json_object_array_get_idx(l, 5), "id"), ran_a);
+    json_object_put(l);
+    f->lim.per_function = 1000;
+    reopen(f);
+    assert_int_equal(records_prune(f->r, clock_wall_ms(), &p, &e), 0);
+    assert_true(p.segments > 0);
+    assert_true(found(f, ran_a));
+    assert_true(found(f, ran_b));
+    assert_true(found(f, ids[399]));
+    assert_false(found(f, ids[0]));
+}
+
 static void test_retention_and_bytes(void **state)
 {
     fixture *f = *state;
@@ -442,7 +487,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         T(test_round_trip),       T(test_refused), T(test_list_filters),
         T(test_cursor_paging),    T(test_cap),     T(test_retention_and_bytes),
-        T(test_torn_and_deleted), T(test_off),
+        T(test_torn_and_deleted), T(test_off),     T(test_refusals_apart),
     };
 #undef T
     return cmocka_run_group_tests_name("records", tests, NULL, NULL);

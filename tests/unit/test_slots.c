@@ -32,6 +32,43 @@ static void test_limit_across_workers(void **state)
     slots_destroy(s);
 }
 
+/* Upload slots: a key's share and an address's, exact (not hashed), and
+ * given back by a release or by the dead worker's reset. */
+static void test_upload_shares(void **state)
+{
+    (void)state;
+    slots_refusal why;
+    slots_t *s = slots_create(2, 0, 2);
+    /* 4 slots, 2 per key, 3 per address. */
+    int a1 = slots_upload_acquire(s, 0, "key-a", "10.0.0.1", 4, 2, 3, &why);
+    int a2 = slots_upload_acquire(s, 1, "key-a", "10.0.0.2", 4, 2, 3, &why);
+    assert_true(a1 >= 0 && a2 >= 0 && a1 != a2);
+    assert_int_equal(slots_upload_acquire(s, 0, "key-a", "10.0.0.3", 4, 2, 3, &why), -1);
+    assert_int_equal(why, SLOTS_KEY_SHARE);
+    /* Another key, and one whose name only begins alike. */
+    assert_true(slots_upload_acquire(s, 0, "key-b", "10.0.0.1", 4, 2, 3, &why) >= 0);
+    assert_true(slots_upload_acquire(s, 0, "key-a2", "10.0.0.1", 4, 2, 3, &why) >= 0);
+    assert_int_equal(slots_upload_acquire(s, 0, "key-c", "10.0.0.8", 4, 2, 3, &why), -1);
+    assert_int_equal(why, SLOTS_UPLOADS_FULL);
+    /* Released (twice is a no-op): room again, but not for a fourth from
+     * 10.0.0.1. */
+    slots_upload_release(s, 1, a2);
+    slots_upload_release(s, 1, a2);
+    assert_int_equal(slots_upload_acquire(s, 1, "key-e", "10.0.0.1", 4, 2, 3, &why), -1);
+    assert_int_equal(why, SLOTS_ADDR_SHARE);
+    assert_true(slots_upload_acquire(s, 1, "key-a", "10.0.0.4", 4, 2, 3, &why) >= 0);
+    /* Worker 0 dies: its three are free, worker 1's key-a stays. */
+    slots_reset_worker(s, 0);
+    assert_true(slots_upload_acquire(s, 0, "key-a", "10.0.0.5", 4, 2, 3, &why) >= 0);
+    assert_int_equal(slots_upload_acquire(s, 0, "key-a", "10.0.0.5", 4, 2, 3, &why), -1);
+    assert_int_equal(why, SLOTS_KEY_SHARE);
+    /* No key: only the address counts. */
+    assert_true(slots_upload_acquire(s, 0, "", "10.0.0.6", 4, 2, 1, &why) >= 0);
+    assert_int_equal(slots_upload_acquire(s, 0, "", "10.0.0.6", 4, 2, 1, &why), -1);
+    assert_int_equal(why, SLOTS_ADDR_SHARE);
+    slots_destroy(s);
+}
+
 /* A worker that dies holding slots gives them all back through the
  * master's reset, and only its own. */
 static void test_reset_worker_returns_slots(void **state)
@@ -126,6 +163,7 @@ int main(void)
         cmocka_unit_test(test_shared_across_fork),
         cmocka_unit_test(test_track_runs),
         cmocka_unit_test(test_pools_are_separate),
+        cmocka_unit_test(test_upload_shares),
     };
     return cmocka_run_group_tests_name("slots", tests, NULL, NULL);
 }
