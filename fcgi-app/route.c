@@ -160,37 +160,6 @@ int route_match(const char *method, const char *uri, const char *invocation_type
     return err_set(e, ERR_METHOD, NULL, 0, "method not allowed on this route");
 }
 
-/* Take an upload slot for `c` (its holder into `*holder`): one of
- * MINILAMBDA_MAX_UPLOADS, within its key's share (half of them, at least
- * one: a key cannot hold them all) and its address's
- * (MINILAMBDA_UPLOADS_PER_ADDRESS; 0: the same half). 0, or -1 with a 429. */
-static int route_take_upload(app_call *c, int *holder, err_t *e)
-{
-    app_t *app = c->t->app;
-    int max = app->cfg->max_uploads, share = max / 2 > 1 ? max / 2 : 1;
-    int per_addr = app->cfg->uploads_per_address > 0 ? app->cfg->uploads_per_address : share;
-    const char *addr = http_header(c->r, "REMOTE_ADDR");
-    slots_refusal why;
-
-    *holder = slots_upload_acquire(app->slots, app->row, c->key != NULL ? c->key->id : "",
-                                   addr != NULL ? addr : "", max, share, per_addr, &why);
-    if (*holder >= 0)
-        return 0;
-    c->retry_after = 1;
-    if (why == SLOTS_KEY_SHARE)
-        return err_set(e, ERR_LIMIT, "too_many_uploads", 0,
-                       "this key holds %d of the %d upload slots, its share; retry once one "
-                       "of its uploads is done",
-                       share, max);
-    if (why == SLOTS_ADDR_SHARE)
-        return err_set(e, ERR_LIMIT, "too_many_uploads", 0,
-                       "this address holds %d uploads, its share "
-                       "(MINILAMBDA_UPLOADS_PER_ADDRESS); retry once one is done",
-                       per_addr);
-    return err_set(e, ERR_LIMIT, "too_many_uploads", 0,
-                   "all %d upload slots are busy; retry shortly", max);
-}
-
 /* Take an invocation slot for `c`, minting its id. 0, or -1 with a 429. */
 static int route_take_slot(app_call *c, const route_def *d, err_t *e)
 {
@@ -273,6 +242,43 @@ static void route_client(const app_call *c, unsigned char out[THROTTLE_ADDR_LEN]
             return;
         end = start > 0 ? start - 1 : 0;
     }
+}
+
+/* Take an upload slot for `c` (its holder into `*holder`): one of
+ * MINILAMBDA_MAX_UPLOADS, within its key's share (half of them, at least
+ * one: a key cannot hold them all) and its address's
+ * (MINILAMBDA_UPLOADS_PER_ADDRESS; 0: the same half). 0, or -1 with a 429. */
+static int route_take_upload(app_call *c, int *holder, err_t *e)
+{
+    app_t *app = c->t->app;
+    int max = app->cfg->max_uploads, share = max / 2 > 1 ? max / 2 : 1;
+    int per_addr = app->cfg->uploads_per_address > 0 ? app->cfg->uploads_per_address : share;
+    unsigned char client[THROTTLE_ADDR_LEN];
+    char addr[2 * THROTTLE_ADDR_LEN + 1];
+    slots_refusal why;
+
+    /* The same client the failed-key limit counts: behind a trusted proxy,
+     * the one X-Forwarded-For names. */
+    route_client(c, client);
+    for (size_t i = 0; i < sizeof(client); i++)
+        snprintf(addr + 2 * i, 3, "%02x", client[i]);
+    *holder = slots_upload_acquire(app->slots, app->row, c->key != NULL ? c->key->id : "", addr,
+                                   max, share, per_addr, &why);
+    if (*holder >= 0)
+        return 0;
+    c->retry_after = 1;
+    if (why == SLOTS_KEY_SHARE)
+        return err_set(e, ERR_LIMIT, "too_many_uploads", 0,
+                       "this key holds %d of the %d upload slots, its share; retry once one "
+                       "of its uploads is done",
+                       share, max);
+    if (why == SLOTS_ADDR_SHARE)
+        return err_set(e, ERR_LIMIT, "too_many_uploads", 0,
+                       "this address holds %d uploads, its share "
+                       "(MINILAMBDA_UPLOADS_PER_ADDRESS); retry once one is done",
+                       per_addr);
+    return err_set(e, ERR_LIMIT, "too_many_uploads", 0,
+                   "all %d upload slots are busy; retry shortly", max);
 }
 
 /* Who is calling: find the key the request presents (`*key`, NULL when
