@@ -1,9 +1,9 @@
-#include "api.h"
+#include "cli/api.h"
 
 #include <stdio.h>
 #include <string.h>
 
-#include "view.h"
+#include "cli/view.h"
 
 /* `prefix` + `s` percent-escaped + `suffix` into `path`. */
 cli_exit api_path(buf_t *path, const char *prefix, const char *s, const char *suffix, err_t *e)

@@ -6,11 +6,11 @@
 #ifndef MINILAMBDA_CLI_API_H
 #define MINILAMBDA_CLI_API_H
 
-#include "args.h"
-#include "buf.h"
-#include "cli.h"
-#include "client.h"
-#include "err.h"
+#include "base/buf.h"
+#include "base/err.h"
+#include "cli/args.h"
+#include "cli/cli.h"
+#include "cli/client.h"
 
 /* Control-plane calls: the platform answers these in milliseconds, so a
  * minute means it is stuck. Invocations and uploads have no bound here:

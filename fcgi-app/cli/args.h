@@ -13,8 +13,8 @@
 
 #include <stdbool.h>
 
-#include "buf.h"
-#include "err.h"
+#include "base/buf.h"
+#include "base/err.h"
 
 /* Occurrences of options plus positional arguments one command line may
  * hold (a function's env has at most 128 keys). */

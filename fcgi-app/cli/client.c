@@ -1,4 +1,4 @@
-#include "client.h"
+#include "cli/client.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -11,9 +11,9 @@
 #include <json-c/json.h>
 #include <stddef.h>
 
-#include "buf.h"
-#include "cli.h"
-#include "err.h"
+#include "base/buf.h"
+#include "base/err.h"
+#include "cli/cli.h"
 
 /* Where the platform answers when neither --url nor MINILAMBDA_URL says. */
 #define CLIENT_DEFAULT_URL "http://127.0.0.1:8300"

@@ -1,14 +1,14 @@
-#include "commands.h"
+#include "cli/commands.h"
 
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "functions.h"
-#include "invocations.h"
-#include "platform.h"
-#include "push.h"
-#include "view.h"
+#include "cli/functions.h"
+#include "cli/invocations.h"
+#include "cli/platform.h"
+#include "cli/push.h"
+#include "cli/view.h"
 
 #ifndef PACKAGE_VERSION
 #define PACKAGE_VERSION "dev"

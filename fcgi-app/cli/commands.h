@@ -10,12 +10,12 @@
 
 #include <stdio.h>
 
-#include "api.h"
-#include "args.h"
-#include "buf.h"
-#include "cli.h"
-#include "client.h"
-#include "err.h"
+#include "base/buf.h"
+#include "base/err.h"
+#include "cli/api.h"
+#include "cli/args.h"
+#include "cli/cli.h"
+#include "cli/client.h"
 
 typedef cli_exit (*commands_fn)(api_ctx *x, const args_t *a, err_t *e);
 

@@ -1,10 +1,10 @@
-#include "functions.h"
+#include "cli/functions.h"
 
 #include <stdio.h>
 #include <string.h>
 
-#include "table.h"
-#include "view.h"
+#include "cli/table.h"
+#include "cli/view.h"
 
 /* The function's settings, shared by fn create and fn update. */
 const args_opt functions_field_opts[] = {

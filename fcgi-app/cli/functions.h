@@ -7,8 +7,8 @@
 #ifndef MINILAMBDA_CLI_FUNCTIONS_H
 #define MINILAMBDA_CLI_FUNCTIONS_H
 
-#include "api.h"
-#include "args.h"
+#include "cli/api.h"
+#include "cli/args.h"
 
 /* --timeout, --memory, --cpus, --env, --keep-warm, --reuse, ... */
 extern const args_opt functions_field_opts[];

@@ -1,4 +1,4 @@
-#include "invocations.h"
+#include "cli/invocations.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -6,8 +6,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "table.h"
-#include "view.h"
+#include "cli/table.h"
+#include "cli/view.h"
 
 /* The largest event read from --data @file or stdin; the platform's own
  * limit (6 MiB) is smaller and answers 413 with its exact figure. */

@@ -6,8 +6,8 @@
 #ifndef MINILAMBDA_CLI_INVOCATIONS_H
 #define MINILAMBDA_CLI_INVOCATIONS_H
 
-#include "api.h"
-#include "args.h"
+#include "cli/api.h"
+#include "cli/args.h"
 
 /* invoke: --data, --async, --timeout, --logs. */
 extern const args_opt invocations_invoke_opts[];

@@ -8,10 +8,10 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "buf.h"
-#include "cli.h"
-#include "commands.h"
-#include "table.h"
+#include "base/buf.h"
+#include "cli/cli.h"
+#include "cli/commands.h"
+#include "cli/table.h"
 
 int main(int argc, char **argv)
 {

@@ -1,12 +1,12 @@
-#include "platform.h"
+#include "cli/platform.h"
 
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "push.h"
-#include "table.h"
-#include "view.h"
+#include "cli/push.h"
+#include "cli/table.h"
+#include "cli/view.h"
 
 const args_opt platform_push_opts[] = {
     {"progress", 0, ARGS_FLAG, NULL, "draw the progress bar even when stderr is no terminal", NULL},

@@ -5,8 +5,8 @@
 #ifndef MINILAMBDA_CLI_PLATFORM_H
 #define MINILAMBDA_CLI_PLATFORM_H
 
-#include "api.h"
-#include "args.h"
+#include "cli/api.h"
+#include "cli/args.h"
 
 /* image push: --progress, --no-progress. */
 extern const args_opt platform_push_opts[];

@@ -1,4 +1,4 @@
-#include "push.h"
+#include "cli/push.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -11,8 +11,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "clock.h"
-#include "table.h"
+#include "base/clock.h"
+#include "cli/table.h"
 
 extern char **environ;
 

@@ -11,10 +11,10 @@
 
 #include <stdbool.h>
 
-#include "buf.h"
-#include "cli.h"
-#include "client.h"
-#include "err.h"
+#include "base/buf.h"
+#include "base/err.h"
+#include "cli/cli.h"
+#include "cli/client.h"
 
 /*
  * Push the local image `tag` to the platform behind `c`, running `docker`

@@ -15,7 +15,7 @@
 #include <json-c/json.h>
 #include <stddef.h>
 
-#include "buf.h"
+#include "base/buf.h"
 
 #define TABLE_MAX_COLS 8
 /* Bytes one rendered table may take. */

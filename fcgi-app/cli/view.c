@@ -1,4 +1,4 @@
-#include "view.h"
+#include "cli/view.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -10,10 +10,10 @@
 #include <json-c/json.h>
 #include <stdio.h>
 
-#include "cli.h"
-#include "client.h"
-#include "err.h"
-#include "table.h"
+#include "base/err.h"
+#include "cli/cli.h"
+#include "cli/client.h"
+#include "cli/table.h"
 
 /* Write `n` bytes to stdout. A failed write shows at main's final fflush. */
 void view_write(const char *p, size_t n);

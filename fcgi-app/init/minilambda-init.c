@@ -42,7 +42,7 @@
  * Exit codes of its own: 125 (a malformed request, a failing system call),
  * 127 (COMMAND could not be executed).
  */
-#include "err.h"
+#include "base/err.h"
 
 #include <ctype.h>
 #include <errno.h>

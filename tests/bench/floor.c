@@ -23,10 +23,10 @@
 #include <string.h>
 #include <uuid/uuid.h>
 
-#include "clock.h"
-#include "config.h"
-#include "container.h"
-#include "docker.h"
+#include "base/clock.h"
+#include "base/config.h"
+#include "engine/docker.h"
+#include "run/container.h"
 
 int main(int argc, char **argv)
 {

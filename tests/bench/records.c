@@ -20,9 +20,9 @@
 #include <string.h>
 #include <uuid/uuid.h>
 
-#include "clock.h"
-#include "config.h"
-#include "records.h"
+#include "base/clock.h"
+#include "base/config.h"
+#include "history/records.h"
 
 #define BENCH_PAGE 50
 

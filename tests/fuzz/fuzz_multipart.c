@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "multipart.h"
+#include "parse/multipart.h"
 
 typedef struct {
     unsigned char *log; /* events: 'B' name 0 filename-or-"\1" 0, 'D' bytes, 'E' */

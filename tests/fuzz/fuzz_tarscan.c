@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "tarscan.h"
+#include "parse/tarscan.h"
 
 typedef struct {
     int rc;

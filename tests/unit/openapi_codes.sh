@@ -19,12 +19,12 @@ internal="invalid_config corrupt cancelled"
 found=$(
     {
         perl -0ne 'while (/err_set\(\s*[^,()]+,\s*ERR_\w+,\s*"([a-z_]+)"/g) { print "$1\n" }' \
-            "$root"/fcgi-app/*.c
+            "$root"/fcgi-app/{base,parse,state,engine,run,history,app,http,proc}/*.c
         perl -0ne 'while (/health_fail\(([^;]*)\);/g) {
                 my $a = $1; while ($a =~ /"([a-z]+(?:_[a-z]+)+)"/g) { print "$1\n" } }' \
-            "$root/fcgi-app/health.c"
+            "$root/fcgi-app/run/health.c"
         perl -ne 'print "$1\n" if /^\s*\[STATUS_\w+\] = \{"\w+", \d+, "([a-z_]+)"/' \
-            "$root/fcgi-app/status.c"
+            "$root/fcgi-app/state/status.c"
         grep -o '"code":"[a-z_]*"' "$root/nginx/minilambda.conf.in" | cut -d'"' -f4
     } | sort -u
 )
@@ -37,7 +37,7 @@ for code in $found; do
     if grep -qx -- "$code" <<<"$documented"; then
         echo "ok $n - OpenAPI: error code $code"
     else
-        echo "not ok $n - OpenAPI: error code $code is not in the document (fcgi-app/openapi.c)"
+        echo "not ok $n - OpenAPI: error code $code is not in the document (fcgi-app/http/openapi.c)"
         fail=1
     fi
 done

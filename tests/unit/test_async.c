@@ -16,9 +16,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "async.h"
-#include "clock.h"
-#include "status.h"
+#include "base/clock.h"
+#include "history/async.h"
+#include "state/status.h"
 
 #define FN_ID "123e4567-e89b-42d3-a456-426614174000"
 

@@ -22,11 +22,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "clock.h"
-#include "config.h"
-#include "err.h"
-#include "files.h"
-#include "status.h"
+#include "base/clock.h"
+#include "base/config.h"
+#include "base/err.h"
+#include "base/files.h"
+#include "state/status.h"
 
 static void test_err_table(void **state)
 {

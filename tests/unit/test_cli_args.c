@@ -13,8 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "args.h"
-#include "commands.h"
+#include "cli/args.h"
+#include "cli/commands.h"
 
 static const args_opt test_opts[] = {
     {"timeout", 0, ARGS_VALUE, "S", "seconds", NULL},

@@ -11,7 +11,7 @@
 
 #include <string.h>
 
-#include "client.h"
+#include "cli/client.h"
 
 static void test_exit_codes(void **state)
 {

@@ -12,8 +12,8 @@
 
 #include <string.h>
 
-#include "push.h"
-#include "table.h"
+#include "cli/push.h"
+#include "cli/table.h"
 
 /* Render `t` and compare with `want`; frees the table. */
 static void renders_as(table_t *t, const char *want)

@@ -33,10 +33,10 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "clock.h"
-#include "container.h"
-#include "docker.h"
-#include "func.h"
+#include "base/clock.h"
+#include "engine/docker.h"
+#include "run/container.h"
+#include "state/func.h"
 
 #define STRESS_THREADS 4
 #define STRESS_CALLS 300

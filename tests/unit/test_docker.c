@@ -23,8 +23,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "buf.h"
-#include "docker.h"
+#include "base/buf.h"
+#include "engine/docker.h"
 
 /* ---------------------------------------------------------------------- */
 /* docker_demux                                                            */

@@ -16,9 +16,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "config.h"
-#include "engines.h"
-#include "err.h"
+#include "base/config.h"
+#include "base/err.h"
+#include "engine/engines.h"
 
 static void test_parse_good(void **state)
 {

@@ -12,7 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "frames.h"
+#include "parse/frames.h"
 
 /* The call's nonce in every test: every frame and answer carries it. */
 #define N "0123456789abcdef"

@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "func.h"
+#include "state/func.h"
 
 #define ID "123e4567-e89b-42d3-a456-426614174000"
 #define NOW "2024-05-01T10:20:30.456Z"

@@ -13,9 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "buf.h"
-#include "cidr.h"
-#include "http.h"
+#include "base/buf.h"
+#include "base/cidr.h"
+#include "http/http.h"
 
 /* http_parse_json on `text` (`n` bytes): the error code, or "ok". */
 static const char *parse_code(const char *text, size_t n)

@@ -17,8 +17,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "clock.h"
-#include "idem.h"
+#include "base/clock.h"
+#include "state/idem.h"
 
 #define ID1 "123e4567-e89b-42d3-a456-426614174000"
 #define ID2 "223e4567-e89b-42d3-a456-426614174000"

@@ -23,7 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "buf.h"
+#include "base/buf.h"
 
 #define T_MAX (64u << 20)          /* bound of every buffer a test collects */
 #define T_DEADLINE_MS 60000        /* a hang fails the test instead of blocking it */

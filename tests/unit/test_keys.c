@@ -17,13 +17,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "buf.h"
-#include "clock.h"
-#include "config.h"
-#include "files.h"
-#include "keys.h"
-#include "cidr.h"
-#include "throttle.h"
+#include "base/buf.h"
+#include "base/cidr.h"
+#include "base/clock.h"
+#include "base/config.h"
+#include "base/files.h"
+#include "state/keys.h"
+#include "state/throttle.h"
 
 typedef struct {
     char dir[64];

@@ -18,8 +18,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "clock.h"
-#include "lease.h"
+#include "base/clock.h"
+#include "run/lease.h"
 
 static void test_send_recv_fd(void **state)
 {

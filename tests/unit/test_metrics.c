@@ -23,8 +23,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "buf.h"
-#include "metrics.h"
+#include "base/buf.h"
+#include "state/metrics.h"
 
 #define RENDER_MAX (8u << 20)
 

@@ -16,8 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "buf.h"
-#include "multipart.h"
+#include "base/buf.h"
+#include "parse/multipart.h"
 
 /* The events of one parse as text: B(name,filename) for a part's start
  * ("-" for no filename), D{...} for its content (consecutive pieces

@@ -17,13 +17,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "err.h"
-#include "health.h"
-#include "http.h"
-#include "keys.h"
-#include "openapi.h"
-#include "route.h"
-#include "status.h"
+#include "base/err.h"
+#include "http/http.h"
+#include "http/openapi.h"
+#include "http/route.h"
+#include "run/health.h"
+#include "state/keys.h"
+#include "state/status.h"
 
 static const char *method_key(unsigned bit)
 {

@@ -19,8 +19,8 @@
 #include <unistd.h>
 #include <uuid/uuid.h>
 
-#include "clock.h"
-#include "records.h"
+#include "base/clock.h"
+#include "history/records.h"
 
 #define FN_A "123e4567-e89b-42d3-a456-426614174000"
 #define FN_B "223e4567-e89b-42d3-a456-426614174000"

@@ -15,9 +15,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "config.h"
-#include "http.h"
-#include "route.h"
+#include "base/config.h"
+#include "http/http.h"
+#include "http/route.h"
 
 typedef enum { M_OK, M_NOT_FOUND, M_BAD_METHOD, M_BAD_PATH } m_rc;
 

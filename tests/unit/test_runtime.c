@@ -17,11 +17,11 @@
 #include <unistd.h>
 #include <uuid/uuid.h>
 
-#include "warm.h"
-#include "container.h"
-#include "invoke.h"
-#include "metrics.h"
-#include "runtime.h"
+#include "run/container.h"
+#include "run/invoke.h"
+#include "run/runtime.h"
+#include "run/warm.h"
+#include "state/metrics.h"
 
 /* A runtime that records what was asked of it. */
 typedef struct {

@@ -13,7 +13,7 @@
 #include <unistd.h>
 #include <uuid/uuid.h>
 
-#include "slots.h"
+#include "state/slots.h"
 
 static void test_limit_across_workers(void **state)
 {

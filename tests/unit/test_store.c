@@ -21,8 +21,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "func.h"
-#include "store.h"
+#include "state/func.h"
+#include "state/store.h"
 
 /* The store answers 0/-1 with an err_t; the tests read it as one word. */
 typedef enum { STORE_OK, STORE_NOT_FOUND, STORE_CONFLICT, STORE_INVALID, STORE_ERROR } store_rc;

@@ -19,8 +19,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "clock.h"
-#include "supervise.h"
+#include "base/clock.h"
+#include "proc/supervise.h"
 
 typedef enum {
     MASTER_WAIT,   /* report, then wait for SIGTERM or SIGINT and exit 0 */

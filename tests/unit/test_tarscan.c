@@ -18,9 +18,9 @@
 #include <string.h>
 #include <zlib.h>
 
-#include "buf.h"
-#include "err.h"
-#include "tarscan.h"
+#include "base/buf.h"
+#include "base/err.h"
+#include "parse/tarscan.h"
 
 #define MiB (1024ULL * 1024)
 /* Large enough for every archive built here. */

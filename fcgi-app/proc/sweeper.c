@@ -1,0 +1,213 @@
+#include "proc/sweeper.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include "base/clock.h"
+#include "base/files.h"
+#include "base/log.h"
+#include "engine/docker.h"
+#include "history/async.h"
+#include "history/records.h"
+#include "run/janitor.h"
+#include "run/warm.h"
+#include "state/idem.h"
+
+/* While recovery waits (a full disk), try it this often. */
+#define SWEEPER_RETRY_MS 1000
+
+typedef struct {
+    const sweeper_ctx *x;
+    async_t *async;
+    records_t *records;
+    engines_t *engines;
+    engines_conns conns;
+    bool have_conns;
+    engines_probe_t *probe; /* pings every engine in the background */
+    idem_t *idem;           /* whose records the periodic pass prunes */
+    runtime_t *runtime;
+} sweeper_state;
+
+/* Recover what awaits recovery, after a sweep: the start-up's (all rows)
+ * and each dead executor's. Tells the master when a row is done. Returns
+ * whether something still waits. */
+static bool sweeper_recover(sweeper_state *st)
+{
+    const sweeper_ctx *x = st->x;
+    bool waiting = false, done = false;
+    if (slots_needs_recovery(x->slots, SLOTS_ALL_ROWS)) {
+        if (async_recover(st->async, -1) >= 0) {
+            slots_recovered(x->slots, SLOTS_ALL_ROWS);
+            done = true;
+        } else {
+            waiting = true;
+        }
+    }
+    for (int i = 0; i < x->executors; i++) {
+        int row = x->first_executor + i;
+        if (!slots_needs_recovery(x->slots, row))
+            continue;
+        if (async_recover(st->async, i) >= 0) {
+            slots_recovered(x->slots, row);
+            done = true;
+        } else {
+            waiting = true;
+        }
+    }
+    if (done)
+        kill(getppid(), SIGUSR1);
+    return waiting;
+}
+
+/* Whether something awaits recovery. */
+static bool sweeper_pending(const sweeper_ctx *x)
+{
+    bool any = slots_needs_recovery(x->slots, SLOTS_ALL_ROWS);
+    for (int i = 0; i < x->executors && !any; i++)
+        any = slots_needs_recovery(x->slots, x->first_executor + i);
+    return any;
+}
+
+/* Sweep every engine that answers; one that does not is swept when it
+ * is back (its containers' runs are over by then: the calls gave up). */
+static void sweeper_sweep(sweeper_state *st)
+{
+    for (int i = 0; i < engines_count(st->engines); i++)
+        if (engines_up(st->engines, i))
+            janitor_sweep(st->conns.conn[i], st->runtime);
+}
+
+/* One pass: sweep, then recover what waits. Returns whether something
+ * still waits. */
+static bool sweeper_pass(sweeper_state *st)
+{
+    /* The sweep goes first: a dead process's container must be gone before
+     * a retry of its run can start. */
+    sweeper_sweep(st);
+    return sweeper_recover(st);
+}
+
+static int sweeper_open(sweeper_state *st, const sweeper_ctx *x, err_t *e)
+{
+    memset(st, 0, sizeof(*st));
+    st->x = x;
+    records_limits lim = records_limits_of(x->cfg);
+    if ((st->async = async_open(x->cfg->data_dir, e)) == NULL ||
+        (st->records = records_open(x->cfg->data_dir, &lim, e)) == NULL ||
+        (st->engines = engines_open(x->cfg, x->engines, e)) == NULL)
+        return -1;
+    if ((st->idem = idem_open(x->cfg->data_dir, x->cfg->idempotency_max_bytes,
+                              x->cfg->idempotency_key_max_bytes, e)) == NULL)
+        return -1;
+    st->have_conns = engines_conns_init(&st->conns, st->engines) == 0;
+    st->runtime = warm_new(x->slots, x->instance, x->cfg->init);
+    if (!st->have_conns || st->runtime == NULL)
+        return err_set(e, ERR_NOMEM, NULL, ENOMEM, "docker_conn_new() or warm_new() failed");
+    if ((st->probe = engines_probe_start(st->engines)) == NULL)
+        return err_set(e, ERR_NOMEM, NULL, ENOMEM, "the engine probe could not start");
+    return 0;
+}
+
+static void sweeper_close(sweeper_state *st)
+{
+    engines_probe_stop(st->probe);
+    runtime_free(st->runtime);
+    if (st->have_conns)
+        engines_conns_free(&st->conns);
+    engines_close(st->engines);
+    records_close(st->records);
+    async_close(st->async);
+    idem_close(st->idem);
+}
+
+/* The temp files of writes a crash interrupted, in the data dir. */
+static void sweeper_tmp(sweeper_state *st)
+{
+    err_t e;
+    int n = files_sweep_tmp(st->x->cfg->data_dir, &e);
+    int m = async_sweep_tmp(st->async, &e);
+    if (n < 0 || m < 0)
+        log_warn("janitor: removing temp files: %s", e.msg);
+    else if (n + m > 0)
+        log_info("janitor: removed %d temp files of interrupted writes", n + m);
+}
+
+/* Sync records past their cap, retention or the byte cap. */
+static void sweeper_prune_records(sweeper_state *st)
+{
+    records_pruned p;
+    err_t e;
+    if (records_prune(st->records, clock_pool_ms(), &p, &e) != 0)
+        log_warn("janitor: pruning invocation records: %s", e.msg);
+    else if (p.segments > 0)
+        log_info("janitor: pruned %ld record segments (%lld bytes), %lld bytes left", p.segments,
+                 p.bytes_freed, p.bytes_left);
+}
+
+int sweeper_run(const sweeper_ctx *x)
+{
+    sweeper_state st;
+    sigset_t set;
+    err_t e;
+    int rc = 1, sfd = -1;
+
+    if (sweeper_open(&st, x, &e) != 0) {
+        log_error("janitor start-up failed: %s", e.msg);
+        goto done;
+    }
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGUSR1);
+    sfd = signalfd(-1, &set, SFD_CLOEXEC);
+    if (sfd < 0) {
+        log_error("janitor: signalfd() failed: %s", strerror(errno));
+        goto done;
+    }
+    sweeper_tmp(&st);
+    bool waiting = sweeper_pass(&st);
+    long long next = clock_mono_ms() + x->cfg->janitor_interval * 1000LL;
+    for (;;) {
+        long long left = next - clock_mono_ms();
+        if (waiting && left > SWEEPER_RETRY_MS)
+            left = SWEEPER_RETRY_MS;
+        struct pollfd p = {.fd = sfd, .events = POLLIN};
+        int r = poll(&p, 1, (int)(left > 0 ? left : 0));
+        struct signalfd_siginfo si;
+        if (r > 0 && read(sfd, &si, sizeof(si)) == (ssize_t)sizeof(si) && si.ssi_signo != SIGUSR1)
+            break;
+        if (r < 0 && errno != EINTR) {
+            log_error("janitor: poll() failed: %s", strerror(errno));
+            goto done;
+        }
+        bool due = clock_mono_ms() >= next;
+        if (r > 0 || waiting || due || sweeper_pending(x))
+            waiting = sweeper_pass(&st);
+        if (due) {
+            int aged = async_prune(st.async, x->cfg->retention);
+            if (aged > 0)
+                log_info("janitor: pruned %d finished async records past the retention", aged);
+            int b = async_bound(st.async, x->cfg->records_per_function, x->cfg->records_max_bytes);
+            if (b > 0)
+                log_info("janitor: pruned %d finished async records past the per-function or "
+                         "byte cap",
+                         b);
+            sweeper_prune_records(&st);
+            idem_prune(st.idem, clock_wall_ms());
+            next = clock_mono_ms() + x->cfg->janitor_interval * 1000LL;
+        }
+    }
+    /* The others have stopped: a last sweep for what they left. */
+    sweeper_sweep(&st);
+    rc = 0;
+done:
+    if (sfd >= 0)
+        close(sfd);
+    sweeper_close(&st);
+    return rc;
+}

@@ -1,0 +1,95 @@
+#include "run/janitor.h"
+
+#include <curl/curl.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "base/log.h"
+
+#define JANITOR_TIMEOUT_MS 10000
+#define JANITOR_LIST_MAX (16u * 1024 * 1024)
+
+/*
+ * List the containers matching the label `filter` (a JSON filters object)
+ * and force-remove each one for which `keep` is false. Returns the number
+ * removed, or -1 when the engine could not be asked.
+ */
+static int janitor_remove(docker_conn_t *c, const char *filter,
+                          bool (*keep)(json_object *labels, void *arg), void *arg)
+{
+    char path[512];
+    docker_result dr;
+    buf_t body;
+    json_object *list = NULL;
+    int removed = -1;
+
+    buf_init(&body, JANITOR_LIST_MAX);
+    char *esc = curl_easy_escape(NULL, filter, 0);
+    if (esc == NULL)
+        goto done;
+    int n = snprintf(path, sizeof(path), "/containers/json?all=1&filters=%s", esc);
+    curl_free(esc);
+    if (n < 0 || (size_t)n >= sizeof(path))
+        goto done;
+    if (docker_call(c, "GET", path, NULL, JANITOR_TIMEOUT_MS, &body, &dr) != DOCKER_OK) {
+        log_debug("janitor: listing containers failed: %s", dr.message);
+        goto done;
+    }
+    list = json_tokener_parse(body.data ? body.data : "");
+    if (!json_object_is_type(list, json_type_array)) {
+        log_warn("janitor: the container list is not a JSON array");
+        goto done;
+    }
+    removed = 0;
+    for (size_t i = 0; i < json_object_array_length(list); i++) {
+        json_object *ctr = json_object_array_get_idx(list, i), *id, *labels, *inv;
+        if (!json_object_object_get_ex(ctr, "Id", &id) ||
+            !json_object_object_get_ex(ctr, "Labels", &labels) || keep(labels, arg))
+            continue;
+        json_object_object_get_ex(labels, "minilambda.invocation", &inv);
+        snprintf(path, sizeof(path), "/containers/%s?force=1&v=1", json_object_get_string(id));
+        docker_rc rc = docker_call(c, "DELETE", path, NULL, JANITOR_TIMEOUT_MS, NULL, &dr);
+        if (rc == DOCKER_OK || (rc == DOCKER_API_ERROR && dr.status == 404)) {
+            log_info("janitor: removed container %.12s (invocation %s)", json_object_get_string(id),
+                     inv ? json_object_get_string(inv) : "?");
+            removed++;
+        } else {
+            log_warn("janitor: remove container %.12s failed: %s", json_object_get_string(id),
+                     dr.message);
+        }
+    }
+done:
+    json_object_put(list);
+    buf_free(&body);
+    return removed;
+}
+
+/* Keep containers the runtime is using. */
+static bool janitor_keep_live(json_object *labels, void *arg)
+{
+    return runtime_live(arg, labels);
+}
+
+static bool janitor_keep_none(json_object *labels, void *arg)
+{
+    (void)labels;
+    (void)arg;
+    return false;
+}
+
+int janitor_sweep(docker_conn_t *c, runtime_t *rt)
+{
+    char filter[256];
+    snprintf(filter, sizeof(filter),
+             "{\"label\":[\"minilambda.managed=1\",\"minilambda.instance=%s\"]}", rt->instance);
+    return janitor_remove(c, filter, janitor_keep_live, rt);
+}
+
+int janitor_remove_invocation(docker_conn_t *c, const char *invocation_id)
+{
+    char filter[256];
+    snprintf(filter, sizeof(filter),
+             "{\"label\":[\"minilambda.managed=1\",\"minilambda.invocation=%s\"]}", invocation_id);
+    return janitor_remove(c, filter, janitor_keep_none, NULL);
+}

@@ -1,0 +1,24 @@
+/*
+ * janitor: removes containers this platform instance created that its
+ * runtime no longer uses — what a crash left.
+ */
+#ifndef MINILAMBDA_JANITOR_H
+#define MINILAMBDA_JANITOR_H
+
+#include "engine/docker.h"
+#include "run/runtime.h"
+
+/*
+ * List containers labelled minilambda.managed=1 and minilambda.instance of
+ * `rt`, and force-remove each that runtime_live says is not in use.
+ * Returns the number removed, or -1 when the engine could not be asked
+ * (logged).
+ */
+int janitor_sweep(docker_conn_t *c, runtime_t *rt);
+
+/* Force-remove every container of invocation `invocation_id` (a cancelled
+ * run). Returns the number removed, or -1 when the engine could not be
+ * asked. */
+int janitor_remove_invocation(docker_conn_t *c, const char *invocation_id);
+
+#endif

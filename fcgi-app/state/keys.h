@@ -1,0 +1,101 @@
+/*
+ * keys: API keys in <data dir>/keys.json, an object keyed by key id. A key
+ * is "mlk_" and 32 random bytes (getrandom) in base64url; only its SHA-256
+ * is stored, and a presented key is compared with every stored hash in
+ * constant time. A key has scopes (admin, deploy, invoke, read, metrics),
+ * optionally a list of the functions it is limited to and a rate.
+ *
+ * Writers use files_lock and files_write; readers cache the parsed file and
+ * re-read it when it changes (files_stamp), so a revocation takes effect on
+ * the next request in every process. Thread-safe.
+ */
+#ifndef MINILAMBDA_KEYS_H
+#define MINILAMBDA_KEYS_H
+
+#include <json-c/json.h>
+#include <stdbool.h>
+
+#include "base/err.h"
+
+#define KEYS_PREFIX "mlk_"
+#define KEYS_RATE_MAX 10000
+
+/* Scopes, as bits. */
+enum {
+    KEYS_ADMIN = 1,   /* everything, keys included */
+    KEYS_DEPLOY = 2,  /* functions, images, reading invocations */
+    KEYS_INVOKE = 4,  /* invoking, and reading or cancelling its own runs */
+    KEYS_READ = 8,    /* reading functions (env redacted) and invocations */
+    KEYS_METRICS = 16 /* GET /metrics */
+};
+
+/* A key as a request presented it: what the gate decides on. */
+typedef struct {
+    char id[40];
+    unsigned scopes;
+    json_object *functions; /* the names or ids it is limited to (owned), or NULL */
+    double rate;            /* requests per second, 0 for no limit */
+} keys_key;
+
+typedef struct keys keys_t;
+
+/* Open the key store in `data_dir` (the file need not exist). Returns it
+ * (keys_close) or NULL with `e`. */
+keys_t *keys_open(const char *data_dir, err_t *e);
+
+/* Free the store. */
+void keys_close(keys_t *k);
+
+/* Check that keys.json parses (a missing file is no key): 0, or -1 with
+ * `e` (ERR_CORRUPT, whose message says how to restore keys.json.bak, which
+ * every write keeps of the version it replaces). The file is never
+ * modified. */
+int keys_verify(keys_t *k, err_t *e);
+
+/*
+ * Find the key whose secret is `secret`. Returns 1 with `out` filled (free
+ * it with keys_key_free), 0 when no key has that secret, or -1 with `e`
+ * when the store cannot be read.
+ */
+int keys_find(keys_t *k, const char *secret, keys_key *out, err_t *e);
+
+/* Release what keys_find put in `key`. */
+void keys_key_free(keys_key *key);
+
+/*
+ * Validate `body` ({name, scopes, functions?, rate?}) and add a new key
+ * made by key `creator` (NULL: none). On 0, `*out` (caller owns) is the
+ * record without its hash, plus "key": the secret, which is never shown
+ * again. -1 with `e`: ERR_INVALID and a field code, or a storage error.
+ */
+int keys_create(keys_t *k, json_object *body, const char *creator, json_object **out, err_t *e);
+
+/* The keys, oldest first, without hashes (caller owns the array). */
+int keys_list(keys_t *k, json_object **out, err_t *e);
+
+/* Revoke key `id`. 0, or -1 with `e` (ERR_NOT_FOUND when there is none). */
+int keys_delete(keys_t *k, const char *id, err_t *e);
+
+/*
+ * When the store has no key, create an admin key named "admin" and write
+ * its secret to `path` (mode 0600, replacing any older file). Returns 1
+ * when it made one, 0 when keys exist, -1 with `e`.
+ */
+int keys_bootstrap(keys_t *k, const char *path, err_t *e);
+
+/* Whether `key` may touch function `rec` (its name or id in the key's
+ * list, or the key has no list). A NULL key (keys not required) may. */
+bool keys_allows_function(const keys_key *key, json_object *rec);
+
+/* Whether `key` may touch a function called `name` (for one not yet
+ * registered). */
+bool keys_allows_name(const keys_key *key, const char *name);
+
+/* The scope bit named `word`, or 0. */
+unsigned keys_scope(const char *word);
+
+/* The name of scope bit `bit` ("admin", ...; static), or NULL when `bit`
+ * is not exactly one scope. */
+const char *keys_scope_name(unsigned bit);
+
+#endif
