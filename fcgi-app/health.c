@@ -8,10 +8,12 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "err.h"
+#include "keeper.h"
 
-static const char *const health_names[HEALTH__N] = {"engine", "store", "data_dir", "disk",
-                                                    "executors"};
+static const char *const health_names[HEALTH__N] = {"engine", "store",     "data_dir",
+                                                    "disk",   "executors", "keeper"};
 
 const char *health_name(health_part p)
 {
@@ -116,6 +118,25 @@ static void health_executors(const health_ctx *x, health_report *r)
                 stalled, stalled > 0 ? ": " : "", stalled > 0 ? strerror(sys) : "");
 }
 
+static void health_keeper(const health_ctx *x, health_report *r)
+{
+    long long at, since, now = clock_mono_ms();
+    int shortn;
+    if (x->cfg->warm_max <= 0)
+        return;
+    slots_keeper_state(x->slots, &at, &shortn, &since);
+    /* Not reported yet: the pool is starting. */
+    if (at == 0)
+        return;
+    if (now - at > KEEPER_SILENT_MS)
+        health_fail(r, HEALTH_KEEPER, "keeper_down",
+                    "the warm-pool keeper has not reported for %lld ms", now - at);
+    else if (shortn > 0 && now - since > KEEPER_SHORT_MS)
+        health_fail(r, HEALTH_KEEPER, "keeper_stalled",
+                    "%d function%s below keep_warm for %lld s with no warm container made", shortn,
+                    shortn == 1 ? "" : "s", (now - since) / 1000);
+}
+
 void health_check(const health_ctx *x, int ping_ms, health_report *r)
 {
     memset(r, 0, sizeof(*r));
@@ -129,6 +150,7 @@ void health_check(const health_ctx *x, int ping_ms, health_report *r)
     health_data_dir(x, r);
     health_disk(x, r);
     health_executors(x, r);
+    health_keeper(x, r);
 }
 
 bool health_ok(const health_report *r)

@@ -7,7 +7,10 @@
  *   store      functions.json parses (a missing file is an empty store);
  *   data_dir   the data dir accepts new files;
  *   disk       its file system has MINILAMBDA_MIN_FREE_BYTES free;
- *   executors  every async executor is running and not stalled on a write.
+ *   executors  every async executor is running and not stalled on a write;
+ *   keeper     with warm starts on, the keeper reports each second and no
+ *              function has been short of its keep_warm, with no make of
+ *              it done, for KEEPER_SHORT_MS (keeper.h).
  */
 #ifndef MINILAMBDA_HEALTH_H
 #define MINILAMBDA_HEALTH_H
@@ -26,6 +29,7 @@ typedef enum {
     HEALTH_DATA_DIR,
     HEALTH_DISK,
     HEALTH_EXECUTORS,
+    HEALTH_KEEPER,
     HEALTH__N
 } health_part;
 

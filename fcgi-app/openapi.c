@@ -109,13 +109,10 @@ static const char *const openapi_types[] = {"Event", "RequestResponse", NULL};
 static const char *const openapi_run_types[] = {"sync", "async", NULL};
 
 /* The codes a failed /healthz part names (health.c). */
-static const char *const openapi_health_codes[] = {"engine_unreachable",
-                                                   "engine_unavailable",
-                                                   "store_corrupt",
-                                                   "storage_error",
-                                                   "storage_full",
-                                                   "executors_down",
-                                                   NULL};
+static const char *const openapi_health_codes[] = {
+    "engine_unreachable", "engine_unavailable", "store_corrupt",
+    "storage_error",      "storage_full",       "executors_down",
+    "keeper_down",        "keeper_stalled",     NULL};
 
 static const openapi_prop openapi_invoke_request[] = {
     {"event", "any", 0,
@@ -567,7 +564,7 @@ static const openapi_example openapi_ex_healthz[] = {
      "{'status':'ok','docker':'reachable','components':{'engine':{'status':'ok'},"
      "'store':{'status':'ok','functions':3},'data_dir':{'status':'ok'},"
      "'disk':{'status':'ok','free_bytes':52613349376,'min_free_bytes':104857600},"
-     "'executors':{'status':'ok','running':4,'configured':4}}}"},
+     "'executors':{'status':'ok','running':4,'configured':4},'keeper':{'status':'ok'}}}"},
     {NULL, NULL, NULL, NULL, NULL, NULL, 0, NULL},
 };
 
