@@ -65,7 +65,8 @@ keeper_part_is() { [ "$(keeper_part)" = "$1" ]; }
 # created_since HOST MS NAME: ms from MS to the first create of NAME's containers on HOST.
 created_since() {
     local first
-    first=$(docker -H "$1" events --since "$(($2 / 1000))" --until "$(date +%s)" \
+    # --until is in whole seconds: the next one, so that this second counts.
+    first=$(docker -H "$1" events --since "$(($2 / 1000))" --until "$(($(date +%s) + 1))" \
         --filter type=container --filter event=create \
         --filter "label=minilambda.function=${FID[$3]}" --format '{{.TimeNano}}' | sort -n | head -1)
     [ -n "$first" ] && echo $((first / 1000000 - $2))
