@@ -31,6 +31,18 @@ export MINILAMBDA_TEST_MODE=warm
 it_engine_start
 it_busybox_image || { echo "Bail out! cannot build $IT_BUSYBOX in the private engine"; exit 1; }
 A_HOST=$DOCKER_HOST
+# A dockerd killed -9 leaves its containers' shims (and what runs under
+# them) behind, which its restart does not adopt: once the engines are
+# stopped, end those of this test's engines (their sockets are under
+# $IT_TMP), by pid.
+shims_cleanup() {
+    local p c
+    for p in $(pgrep -f "containerd-shim-runc-v2 .*-address $IT_TMP/" || true); do
+        for c in $(pgrep -P "$p" || true); do kill -KILL "$c" 2>/dev/null || true; done
+        kill -TERM "$p" 2>/dev/null || true
+    done
+}
+it_after shims_cleanup
 
 # warm_of NAME: minilambda_warm_containers{function=NAME} now.
 warm_of() {
