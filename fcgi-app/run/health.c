@@ -13,8 +13,8 @@
 #include "base/err.h"
 #include "base/files.h"
 
-static const char *const health_names[HEALTH__N] = {
-    "engine", "store", "keys", "data_dir", "disk", "executors", "locks", "keeper"};
+static const char *const health_names[HEALTH__N] = {"engine", "store",     "keys",  "data_dir",
+                                                    "disk",   "executors", "locks", "keeper"};
 
 /* The store locks /healthz watches, under the data dir. */
 static const char *const health_lock_files[] = {"functions.json.lock", "keys.json.lock",

@@ -31,12 +31,12 @@ struct slots {
     _Atomic int total[SLOTS__POOLS];  /* slots taken, all workers, by pool */
     slots_entry keep[SLOTS_KEEP_MAX]; /* the runs of the keeper's ready containers */
     slots_holder uploads[SLOTS_HOLDERS];
-    _Atomic int recovery_all;         /* start-up recovery not done yet */
-    _Atomic long long keeper_at;      /* the keeper's last report (monotonic ms) */
-    _Atomic int keeper_short;         /* functions short of keep_warm, stalled */
-    _Atomic long long keeper_since;   /* since when (monotonic ms) */
-    int workers;                      /* rows counted against the limits */
-    int rows;                         /* all rows */
+    _Atomic int recovery_all;       /* start-up recovery not done yet */
+    _Atomic long long keeper_at;    /* the keeper's last report (monotonic ms) */
+    _Atomic int keeper_short;       /* functions short of keep_warm, stalled */
+    _Atomic long long keeper_since; /* since when (monotonic ms) */
+    int workers;                    /* rows counted against the limits */
+    int rows;                       /* all rows */
     int threads;
     size_t size;
     _Atomic int *running; /* [rows * SLOTS__POOLS]: each row's share */
