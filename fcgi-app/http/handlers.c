@@ -58,9 +58,9 @@ int handlers_list_functions(route_call *c, err_t *e)
 
 /*
  * The platform's own fields for a registration or a PATCH of `body`: who
- * made it and, when `body` names an image, the image id it pins (null
- * when the engine does not have it yet: the first upload of that tag pins
- * it). A runtime must be one the engine knows.
+ * made it and, when `body` names an image, the image id it pins (the
+ * first engine that has it; null when none does yet: an upload of that tag
+ * by a key that may deploy the function pins it). A runtime must be one the engine knows.
  */
 static int handlers_sys_fields(route_call *c, json_object *body, bool create, json_object **sys,
                                err_t *e)
@@ -85,9 +85,19 @@ static int handlers_sys_fields(route_call *c, json_object *body, bool create, js
         !json_object_is_type(v, json_type_string) ||
         !func_valid_image(json_object_get_string(v), (size_t)json_object_get_string_len(v)))
         return 0;
-    int found = images_resolve(c->t->conn, json_object_get_string(v), id, sizeof(id), e);
-    if (found < 0 && e->kind != ERR_ENGINE_UNREACHABLE)
-        return -1;
+    /* Any engine that has it pins it: with several, the image may be on
+     * some of them only (an unpinned function never runs). */
+    int found = 0;
+    engines_t *en = c->t->app->engines;
+    for (int i = 0; i < engines_count(en) && found == 0; i++) {
+        if (engines_count(en) > 1 && !engines_up(en, i))
+            continue;
+        found = images_resolve(c->t->conns.conn[i], json_object_get_string(v), id, sizeof(id), e);
+        if (found < 0 && e->kind != ERR_ENGINE_UNREACHABLE)
+            return -1;
+        if (found < 0)
+            found = 0;
+    }
     json_object_object_add(*sys, "image_id", found > 0 ? json_object_new_string(id) : NULL);
     return 0;
 }

@@ -21,6 +21,7 @@ const puppeteer = require('puppeteer-core');
 
 const BASE = env('BASE');
 const MODE = env('UI_MODE');
+const IMAGE = env('IMAGE'); // the test image the stack registered
 const WAIT = 30000; // ms any one state may take to show on a busy machine
 
 let failures = 0;
@@ -144,7 +145,7 @@ async function openMode(browser) {
   await waitFor(page, 'the registered function is listed',
     () => document.querySelector('#functions tr[data-name="ui-echo"]'));
   const row = await text(page, '#functions tr[data-name="ui-echo"]');
-  check(row.includes('minilambda-test-busybox:latest') && row.includes('120 s'),
+  check(row.includes(IMAGE) && row.includes('120 s'),
     'its row shows its image and timeout', row);
   check(!(await visible(page, '#key-panel')), 'no key is asked for on a loopback bind without keys');
   await unitChecks(page);

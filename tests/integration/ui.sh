@@ -47,7 +47,7 @@ it_eq "puppeteer-core $PUPPETEER_CORE is installed outside the source tree" \
 ui_run() {
     local mode=$1 shot=$2 out="$IT_TMP/ui-$1.out" rc=0 line
     shift 2
-    env UI_NODE="$UI_NODE" BASE="$BASE" UI_MODE="$mode" SHOT="$shot" CHROMIUM="$CHROMIUM" \
+    env UI_NODE="$UI_NODE" BASE="$BASE" UI_MODE="$mode" IMAGE="$IT_BUSYBOX" SHOT="$shot" CHROMIUM="$CHROMIUM" \
         TMPDIR="$IT_TMP" "$@" timeout 300 node "$IT_DIR/ui.mjs" >"$out" 2>&1 || rc=$?
     while IFS= read -r line; do
         case $line in
