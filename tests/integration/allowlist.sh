@@ -33,24 +33,14 @@ export MINILAMBDA_AUTH=on MINILAMBDA_WORKERS=2 MINILAMBDA_THREADS=4
 it_start allowlist
 ADMIN=$(cat "$MINILAMBDA_DATA_DIR/admin.key")
 
-as() {
-    local key=$1 method=$2 path=$3
-    shift 3
-    it_req "$method" "$path" -H "Authorization: Bearer $key" "$@"
-}
-as_json() {
-    local key=$1 method=$2 path=$3 body=$4
-    shift 4
-    as "$key" "$method" "$path" -H 'Content-Type: application/json' --data-binary "$body" "$@"
-}
 newkey() {
-    as_json "$ADMIN" POST /keys "$1"
+    it_as_json "$ADMIN" POST /keys "$1"
     [ "$IT_STATUS" = 201 ] || { echo "Bail out! POST /keys $1: $IT_STATUS $(cat "$IT_BODY")"; exit 1; }
     NEWKEY=$(it_jq .key)
 }
 cat_cmd=$(jq -cn '["cat"]')
 register() {
-    as_json "$ADMIN" POST /functions "{\"name\":\"$1\",\"image\":\"$2\",\"command\":$cat_cmd}"
+    it_as_json "$ADMIN" POST /functions "{\"name\":\"$1\",\"image\":\"$2\",\"command\":$cat_cmd}"
     [ "$IT_STATUS" = 201 ] || { echo "Bail out! POST /functions $1: $IT_STATUS $(cat "$IT_BODY")"; exit 1; }
 }
 
@@ -79,32 +69,32 @@ newkey '{"name":"fa-metrics","scopes":["metrics"],"functions":["fa"]}'
 FA_METRICS=$NEWKEY
 
 # --- 1. an upload pins only the uploader's functions ----------------------------
-as "$FA" POST /images -H 'Content-Type: application/x-tar' --data-binary "@$IT_TMP/up.tar"
+it_as "$FA" POST /images -H 'Content-Type: application/x-tar' --data-binary "@$IT_TMP/up.tar"
 it_expect "the key for fa uploads a tar of $T and $T2: 200" 200
 it_eq "pinned names fa only, not victim-pending" '["fa"]' "$(jq -c .pinned "$IT_BODY")"
 it_eq "retagged names nothing outside the key's list (victim-pinned's tag moved)" '[]' \
     "$(jq -c .retagged "$IT_BODY")"
-as "$ADMIN" GET /functions/victim-pending
+it_as "$ADMIN" GET /functions/victim-pending
 it_eq "victim-pending is still unpinned" null "$(it_jq .image_id)"
-as "$ADMIN" GET /functions/victim-pinned
+it_as "$ADMIN" GET /functions/victim-pinned
 it_eq "victim-pinned keeps its pin" "$PIN" "$(it_jq .image_id)"
-as "$ADMIN" GET /functions/fa
+it_as "$ADMIN" GET /functions/fa
 it_true "fa is pinned to the loaded image" grep -qE '^sha256:[0-9a-f]{64}$' <<<"$(it_jq .image_id)"
-as_json "$FA" POST /invoke/fa '{"event":{"fa":1}}'
+it_as_json "$FA" POST /invoke/fa '{"event":{"fa":1}}'
 it_expect "fa runs the uploaded image: 200" 200
-as_json "$ADMIN" POST /invoke/victim-pending '{"event":{"victim":1}}'
+it_as_json "$ADMIN" POST /invoke/victim-pending '{"event":{"victim":1}}'
 it_expect "victim-pending does not run the uploader's image: 502 image_not_found" 502 image_not_found
 it_true "its answer carries no output of the uploader's image" \
     test "$(it_jq .result)" != '{"victim":1}'
-as_json "$ADMIN" POST /invoke/victim-pending/async '{"event":{"victim":2}}'
+it_as_json "$ADMIN" POST /invoke/victim-pending/async '{"event":{"victim":2}}'
 VP_RUN=$(it_jq .invocation_id)
-vp_failed() { as "$ADMIN" GET "/invocations/$VP_RUN"; [ "$(it_jq .status)" = FAILED ]; }
+vp_failed() { it_as "$ADMIN" GET "/invocations/$VP_RUN"; [ "$(it_jq .status)" = FAILED ]; }
 it_true "nor asynchronously: its run FAILED" ml_wait_for 30 vp_failed
 it_true "and its result is not the event" test "$(it_jq .result)" != '{"victim":2}'
-as_json "$ADMIN" PATCH /functions/victim-pending "{\"image\":\"$T\"}"
+it_as_json "$ADMIN" PATCH /functions/victim-pending "{\"image\":\"$T\"}"
 it_expect "an admin PATCH pins victim-pending: 200" 200
 it_true "victim-pending is pinned now" grep -qE '^sha256:[0-9a-f]{64}$' <<<"$(it_jq .image_id)"
-as_json "$ADMIN" POST /invoke/victim-pending '{"event":{"victim":3}}'
+it_as_json "$ADMIN" POST /invoke/victim-pending '{"event":{"victim":3}}'
 it_expect "victim-pending runs the image the admin pinned: 200" 200
 it_eq "with its output" '{"victim":3}' "$(it_jq .result)"
 
@@ -115,10 +105,10 @@ it_eq "with its output" '{"victim":3}' "$(it_jq .result)"
 same() {
     local who=$1 key=$2 method=$3 ref=$4 suffix=$5 root=$6
     shift 6
-    as "$key" "$method" "$root$ref$suffix" "$@"
+    it_as "$key" "$method" "$root$ref$suffix" "$@"
     local s1=$IT_STATUS b1
     b1=$(sed "s/$ref/REF/g" "$IT_BODY")
-    as "$key" "$method" "${root}no-such-$$$suffix" "$@"
+    it_as "$key" "$method" "${root}no-such-$$$suffix" "$@"
     local s2=$IT_STATUS b2
     b2=$(sed "s/no-such-$$/REF/g" "$IT_BODY")
     it_eq "$who: $method $root$ref$suffix: 404 with the body of a missing function" \
@@ -137,26 +127,26 @@ same fa-deploy "$FA" POST victim-pinned /async /invoke/ "${ev[@]}"
 same fa-read "$FA_READ" PATCH victim-pinned "" /functions/ -H 'Content-Type: application/json' \
     --data-binary '{"timeout":9}'
 same fa-read "$FA_READ" POST victim-pinned "" /invoke/ "${ev[@]}"
-as_json "$FA_READ" PATCH /functions/fa '{"timeout":9}'
+it_as_json "$FA_READ" PATCH /functions/fa '{"timeout":9}'
 it_expect "a scope miss on a function the key may see stays 403" 403 forbidden
-as "$FA_READ" GET /functions/fa
+it_as "$FA_READ" GET /functions/fa
 it_expect "and the key reads fa: 200" 200
-as "$ADMIN" GET /functions/victim-pinned
+it_as "$ADMIN" GET /functions/victim-pinned
 it_expect "victim-pinned is still there" 200
 
 # Runs of a function outside the list (a read key sees every run but those).
-as_json "$ADMIN" POST /invoke/fb '{"event":{"fb":1}}'
+it_as_json "$ADMIN" POST /invoke/fb '{"event":{"fb":1}}'
 FB_RUN=$(it_header X-Invocation-Id)
-as_json "$ADMIN" POST /invoke/fb/async '{"event":{"fb":2}}'
+it_as_json "$ADMIN" POST /invoke/fb/async '{"event":{"fb":2}}'
 FB_ASYNC=$(it_jq .invocation_id)
 NO_RUN=00000000-0000-4000-8000-000000000000
 # unseen WHO KEY METHOD RUN: KEY (named WHO) gets for RUN the 404 of a run
 # that does not exist.
 unseen() {
-    as "$2" "$3" "/invocations/$4"
+    it_as "$2" "$3" "/invocations/$4"
     local s1=$IT_STATUS b1 b2
     b1=$(sed "s/$4/ID/g" "$IT_BODY")
-    as "$2" "$3" "/invocations/$NO_RUN"
+    it_as "$2" "$3" "/invocations/$NO_RUN"
     b2=$(sed "s/$NO_RUN/ID/g" "$IT_BODY")
     it_eq "$1: $3 /invocations/{fb's run}: 404 with the body of a missing run" "404 $b2" "$s1 $b1"
 }
@@ -165,7 +155,7 @@ unseen "fa-deploy, async run" "$FA" GET "$FB_ASYNC"
 unseen "fa-deploy, async run" "$FA" DELETE "$FB_ASYNC"
 unseen "fa-read, sync run" "$FA_READ" GET "$FB_RUN"
 unseen "fa-read, async run" "$FA_READ" GET "$FB_ASYNC"
-as "$FA_READ" GET "/invocations?function=fb"
+it_as "$FA_READ" GET "/invocations?function=fb"
 it_eq "a listing of fb's runs is empty, as for no such function" 0 "$(it_jq length)"
 
 # --- 3. GET /images: this instance's images only ------------------------------
@@ -176,25 +166,25 @@ jqe() { jq -e "$@" "$IT_BODY" >/dev/null; }
 listed() { jqe --arg t "$1" 'index($t) != null'; }
 unlisted() { ! listed "$1"; }
 docker tag "$IT_BUSYBOX" "$FOREIGN"
-as "$ADMIN" GET /images
+it_as "$ADMIN" GET /images
 it_expect "GET /images: 200" 200
 it_true "the admin key sees $T (uploaded here, fa's)" listed "$T"
 it_true "and $IT_BUSYBOX (fb's)" listed "$IT_BUSYBOX"
 it_true "not $FOREIGN (another platform's, on the same engine)" unlisted "$FOREIGN"
-as "$ADMIN" GET '/images?detail=1'
+it_as "$ADMIN" GET '/images?detail=1'
 # shellcheck disable=SC2016 # $t and $id are jq variables
 {
     it_true "?detail=1 neither" jqe --arg t "$FOREIGN" '[.[].tags[]] | index($t) == null'
     it_true "?detail=1 lists victim-pinned's pinned image by id" \
         jqe --arg id "$PIN" '[.[].id] | index($id) != null'
 }
-as "$FA" GET /images
+it_as "$FA" GET /images
 it_true "the key for fa sees $T" listed "$T"
 it_true "not fb's $IT_BUSYBOX" unlisted "$IT_BUSYBOX"
 it_true "nor $FOREIGN" unlisted "$FOREIGN"
 
 # --- 4. a metrics key with a list sees its functions' series only ---------------
-as "$FA_METRICS" GET /metrics
+it_as "$FA_METRICS" GET /metrics
 it_expect "GET /metrics with the key for fa: 200" 200
 it_true "fa's series are there" grep -q '^Total_Invocations{function="fa"}' "$IT_BODY"
 it_true "no other function's" \
@@ -203,7 +193,7 @@ it_eq "minilambda_functions counts the key's own" "minilambda_functions 1" \
     "$(grep '^minilambda_functions ' "$IT_BODY")"
 it_true "no sum of every function's traffic" \
     sh -c "! grep -qE '^minilambda_(http_requests_total|async_queue_depth|image_upload)' '$IT_BODY'"
-as "$ADMIN" GET /metrics
+it_as "$ADMIN" GET /metrics
 it_true "the admin key sees every function's series" \
     grep -q '^Total_Invocations{function="fb"}' "$IT_BODY"
 

@@ -11,9 +11,8 @@ export MINILAMBDA_AUTH=on MINILAMBDA_WORKERS=1 MINILAMBDA_THREADS=2 MINILAMBDA_A
 it_start keys
 D=$MINILAMBDA_DATA_DIR
 ADMIN=$(cat "$D/admin.key")
-as() { it_req "$2" "$3" -H "Authorization: Bearer $1" "${@:4}"; }
 
-as "$ADMIN" POST /keys -H 'Content-Type: application/json' -d '{"name":"ci","scopes":["read"]}'
+it_as "$ADMIN" POST /keys -H 'Content-Type: application/json' -d '{"name":"ci","scopes":["read"]}'
 it_expect "a second key is made" 201
 it_true "keys.json.bak keeps the version it replaced" test -s "$D/keys.json.bak"
 it_eq "keys.json.bak is mode 0600" 600 "$(stat -c %a "$D/keys.json.bak")"
@@ -24,7 +23,7 @@ it_eq "intact: the keys component is ok" ok "$(it_jq .components.keys.status)"
 
 # --- garbled while running ------------------------------------------------------
 printf '{"torn' >"$D/keys.json"
-as "$ADMIN" GET /functions
+it_as "$ADMIN" GET /functions
 it_expect "garbled: a keyed request gets 503 store_corrupt" 503 store_corrupt
 it_req GET /healthz
 it_expect "garbled: /healthz 503" 503
@@ -50,7 +49,7 @@ ml_start_pool || { echo "Bail out! the pool did not start after the restore"; ex
 ml_start_nginx || { echo "Bail out! nginx did not start after the restore"; exit 1; }
 it_req GET /healthz
 it_expect "restored: /healthz 200" 200
-as "$ADMIN" GET /functions
+it_as "$ADMIN" GET /functions
 it_expect "restored: the admin key works again" 200
 
 it_done

@@ -153,6 +153,36 @@ it_json() {
     it_req "$method" "$path" -H 'Content-Type: application/json' --data-binary "$body" "$@"
 }
 
+# it_as KEY METHOD PATH [curl args...]: a request with Authorization: Bearer KEY.
+it_as() {
+    local key=$1 method=$2 path=$3
+    shift 3
+    it_req "$method" "$path" -H "Authorization: Bearer $key" "$@"
+}
+
+# it_as_json KEY METHOD PATH JSON [curl args...]: the same with a JSON body.
+it_as_json() {
+    local key=$1 method=$2 path=$3 body=$4
+    shift 4
+    it_as "$key" "$method" "$path" -H 'Content-Type: application/json' --data-binary "$body" "$@"
+}
+
+# it_tmpfs SIZE: a tmpfs of SIZE (e.g. 4m) mounted on a new dir, its path in
+# IT_TMPFS, unmounted at exit; skips the whole test (exit 0) when mounting is
+# not allowed, since a full disk can only be made for real as root.
+it_tmpfs() {
+    IT_TMPFS=$(mktemp -d /tmp/minilambda-full.XXXXXX)
+    it_after it_tmpfs_unmount
+    if ! mount -t tmpfs -o "size=$1" tmpfs "$IT_TMPFS" 2>/dev/null; then
+        echo "1..0 # SKIP mounting a tmpfs needs root"
+        exit 0
+    fi
+}
+it_tmpfs_unmount() {
+    umount "$IT_TMPFS" 2>/dev/null || true
+    rmdir "$IT_TMPFS"
+}
+
 # it_jq FILTER: apply jq to the last body.
 it_jq() { jq -r "$1" <"$IT_BODY" 2>/dev/null; }
 

@@ -25,16 +25,8 @@ set -euo pipefail
 
 it_busybox_image || { echo "Bail out! cannot build $IT_BUSYBOX"; exit 1; }
 
-FULL=$(mktemp -d /tmp/minilambda-full.XXXXXX)
-full_unmount() {
-    umount "$FULL" 2>/dev/null || true
-    rmdir "$FULL"
-}
-it_after full_unmount
-if ! mount -t tmpfs -o size=4m tmpfs "$FULL" 2>/dev/null; then
-    echo "1..0 # SKIP mounting a tmpfs needs root"
-    exit 0
-fi
+it_tmpfs 4m
+FULL=$IT_TMPFS
 
 # call REF: a sync call; its id into CALL_ID, whether the answer says its
 # record was not kept into CALL_KEPT (true/false).

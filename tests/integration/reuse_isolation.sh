@@ -35,14 +35,9 @@ export MINILAMBDA_WARM_MAX=6 MINILAMBDA_WARM_IDLE=60
 it_start reuse-isolation
 ADMIN=$(cat "$MINILAMBDA_DATA_DIR/admin.key")
 
-# as_json KEY METHOD PATH JSON: a JSON request with that key.
-as_json() {
-    it_req "$2" "$3" -H "Authorization: Bearer $1" -H 'Content-Type: application/json' \
-        --data-binary "$4"
-}
 # newkey NAME: an invoke key, on stdout.
 newkey() {
-    as_json "$ADMIN" POST /keys "{\"name\":\"$1\",\"scopes\":[\"invoke\"]}"
+    it_as_json "$ADMIN" POST /keys "{\"name\":\"$1\",\"scopes\":[\"invoke\"]}"
     [ "$IT_STATUS" = 201 ] || { echo "Bail out! POST /keys: $IT_STATUS $(cat "$IT_BODY")" >&2; exit 1; }
     it_jq .key
 }
@@ -52,14 +47,14 @@ KEY_B=$(newkey caller-b)
 key_of() { if [ $(($1 % 2)) -eq 0 ]; then echo "$KEY_A"; else echo "$KEY_B"; fi; }
 # reg NAME IMAGE COMMAND_JSON EXTRA: register as admin; the id goes to FID[NAME].
 reg() {
-    as_json "$ADMIN" POST /functions \
+    it_as_json "$ADMIN" POST /functions \
         "{\"name\":\"$1\",\"image\":\"$2\",\"command\":$3,\"timeout\":30${4:+,$4}}"
     [ "$IT_STATUS" = 201 ] || { echo "Bail out! registering $1: $IT_STATUS $(cat "$IT_BODY")"; exit 1; }
     FID[$1]=$(it_jq .id)
 }
 sh_cmd() { jq -cn --arg s "$1" '["sh","-c",$s]'; }
 # call NAME N EVENT_JSON: invoke NAME as caller N's key.
-call() { as_json "$(key_of "$2")" POST "/invoke/$1" "{\"event\":$3}"; }
+call() { it_as_json "$(key_of "$2")" POST "/invoke/$1" "{\"event\":$3}"; }
 # procs NAME: the command lines of every process in NAME's running containers.
 procs() {
     local c
@@ -192,7 +187,7 @@ for n in $(seq 1 40); do
 done
 it_eq "process, hello-python: 40 alternating calls, no log line of another call" 0 "$foreign"
 it_eq "process, hello-python: ... each call's own log line in its answer" 40 "$mine"
-as_json "$KEY_A" POST /invoke/hello '{"event":{"message":"again"}}'
+it_as_json "$KEY_A" POST /invoke/hello '{"event":{"message":"again"}}'
 it_eq "process, hello-python: still served by a reused process" reused "$(it_jq .start)"
 
 # --- reuse "process": what carries over (documented) ----------------------------

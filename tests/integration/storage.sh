@@ -11,16 +11,8 @@ set -euo pipefail
 
 it_busybox_image || { echo "Bail out! cannot build $IT_BUSYBOX"; exit 1; }
 
-FULL=$(mktemp -d /tmp/minilambda-full.XXXXXX)
-storage_unmount() {
-    umount "$FULL" 2>/dev/null || true
-    rmdir "$FULL"
-}
-it_after storage_unmount
-if ! mount -t tmpfs -o size=2m tmpfs "$FULL" 2>/dev/null; then
-    echo "1..0 # SKIP mounting a tmpfs needs root"
-    exit 0
-fi
+it_tmpfs 2m
+FULL=$IT_TMPFS
 export IT_DATA_DIR=$FULL/data
 export MINILAMBDA_WORKERS=1 MINILAMBDA_THREADS=4 MINILAMBDA_ASYNC_WORKERS=1
 it_start storage
