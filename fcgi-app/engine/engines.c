@@ -265,6 +265,11 @@ int engines_place(engines_t *en, unsigned skip, unsigned prefer, err_t *e)
     return best;
 }
 
+void engines_note(engines_t *en, int i)
+{
+    atomic_fetch_add(&en->shm->e[i].share, 1);
+}
+
 void engines_enter(engines_t *en, int row, int i)
 {
     atomic_fetch_add(&en->shm->e[i].placed, 1);

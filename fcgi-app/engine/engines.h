@@ -99,6 +99,11 @@ long long engines_placed(const engines_t *en, int i);
  */
 int engines_place(engines_t *en, unsigned skip, unsigned prefer, err_t *e);
 
+/* Count something made on engine `i` ahead of its calls (a warm
+ * container) as given to it for the tie-breaker only, so that the next
+ * one goes by weight too; no call is counted. */
+void engines_note(engines_t *en, int i);
+
 /* Count a call of row `row` as in flight on engine `i` (and as given to
  * it); engines_leave when it ends. */
 void engines_enter(engines_t *en, int row, int i);

@@ -110,8 +110,8 @@ static const char *const openapi_run_types[] = {"sync", "async", NULL};
 
 /* The codes a failed /healthz part names (health.c). */
 static const char *const openapi_health_codes[] = {
-    "engine_unreachable", "engine_unavailable", "store_corrupt", "storage_error",
-    "storage_full",       "executors_down",     "store_busy",    NULL};
+    "engine_unreachable", "engine_unavailable", "store_corrupt", "storage_error",  "storage_full",
+    "executors_down",     "store_busy",         "keeper_down",   "keeper_stalled", NULL};
 
 static const openapi_prop openapi_invoke_request[] = {
     {"event", "any", 0,
@@ -583,7 +583,8 @@ static const openapi_example openapi_ex_healthz[] = {
      "{'status':'ok','docker':'reachable','components':{'engine':{'status':'ok'},"
      "'store':{'status':'ok','functions':3},'keys':{'status':'ok'},'data_dir':{'status':'ok'},"
      "'disk':{'status':'ok','free_bytes':52613349376,'min_free_bytes':104857600},"
-     "'executors':{'status':'ok','running':4,'configured':4},'locks':{'status':'ok'}}}"},
+     "'executors':{'status':'ok','running':4,'configured':4},'locks':{'status':'ok'},'keeper':{'"
+     "status':'ok'}}}"},
     {NULL, NULL, NULL, NULL, NULL, NULL, 0, NULL},
 };
 

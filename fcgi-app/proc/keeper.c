@@ -24,14 +24,19 @@
 #include "state/func.h"
 #include "state/store.h"
 
+/* Per engine: its makes and removals never wait on another engine. */
 #define KEEPER_ENGINE_THREADS 2
 #define KEEPER_CLIENTS 512
 #define KEEPER_TICK_MS 1000
 /* Making one container: create, attach, start. */
 #define KEEPER_CREATE_MS 60000
-/* After a failed make (an image the engine lacks...), wait before the
- * next try for that function. */
+/* After a failed make on an engine that still answers a ping (an image it
+ * lacks, a spec it refuses), wait before the next try of that function on
+ * that engine. An engine that does not answer gets no make until it does
+ * (pinged every KEEPER_TICK_MS). */
 #define KEEPER_RETRY_MS 30000
+/* The ping after a failed make, and of an engine backing off. */
+#define KEEPER_PING_MS 1000
 /* While a function is called faster than one container is made, up to
  * this many are kept ready for it (each miss adds one, each hit with more
  * ready than needed takes one off). */
@@ -69,20 +74,22 @@ typedef struct {
     json_object *record; /* a copy, owned */
     int mode;            /* container_mode its calls run in */
     int keep_warm;
-    long long last_call_ms;  /* 0: never called since the keeper started */
-    int leased;              /* reused containers out on calls now */
-    int burst;               /* ready ones wanted while called: grows on a miss */
-    bool on_hold;            /* warmth waits for the cold call of a lone miss */
-    long long hold_until_ms; /* while on_hold: until then at the latest */
-    long long retry_at_ms;   /* no make before this (after a failure) */
-    unsigned lacks;          /* engines that lack its image (a bit each), none tried again */
-    bool seen;               /* in the store at the last look */
+    long long last_call_ms;             /* 0: never called since the keeper started */
+    int leased;                         /* reused containers out on calls now */
+    int burst;                          /* ready ones wanted while called: grows on a miss */
+    bool on_hold;                       /* warmth waits for the cold call of a lone miss */
+    long long hold_until_ms;            /* while on_hold: until then at the latest */
+    long long retry_at_ms[ENGINES_MAX]; /* no make on that engine before this (a failure) */
+    unsigned lacks;           /* engines that lack its image (a bit each), none tried again */
+    bool seen;                /* in the store at the last look */
+    long long short_since_ms; /* below keep_warm, no make of it done, since (0: not) */
 } keeper_fn;
 
 /* Work for the engine threads, and its outcome. */
 typedef struct keeper_job {
     struct keeper_job *next;
     bool make;               /* make a container, else remove `cid` */
+    bool ping;               /* neither: ping the engine (`ok`: it answered) */
     int engine;              /* the engine it is made on or removed from */
     int slot;                /* make: the slot reserved for it */
     json_object *record;     /* make: the function record, owned */
@@ -92,19 +99,29 @@ typedef struct keeper_job {
     docker_stream_t *stream; /* remove: closed once removed; make: the outcome */
     bool ok;                 /* make: the container is ready */
     bool missing;            /* make: the engine lacks the image */
+    bool engine_down;        /* make: it failed and the engine did not answer a ping after */
     char why[600];           /* make: why not */
 } keeper_job;
 
+typedef struct keeper keeper_t;
+
+/* One engine's queue and threads: an engine that stops answering holds
+ * only its own makes and removals. */
 typedef struct {
+    keeper_t *k;
+    int engine;
     pthread_mutex_t mu;
     pthread_cond_t more;
     keeper_job *todo, **todo_tail;
-    keeper_job *done;
-    int wake;     /* eventfd: jobs are done */
-    bool closing; /* engine threads finish the queue and exit */
-} keeper_queue;
+    bool closing; /* its threads finish the queue and exit */
+    pthread_t threads[KEEPER_ENGINE_THREADS];
+    int nthreads;
+    /* The keeper's thread only: */
+    bool down;    /* a make failed and a ping did not answer: none until one does */
+    bool pinging; /* a ping of it is queued */
+} keeper_lane;
 
-typedef struct {
+struct keeper {
     const keeper_ctx *x;
     const config_t *cfg;
     store_t *store;
@@ -112,24 +129,56 @@ typedef struct {
     keeper_slot *slots; /* [cfg->warm_max] */
     keeper_fn *fns;
     size_t nfns, capfns;
-    keeper_queue q;
-    pthread_t threads[KEEPER_ENGINE_THREADS];
-    int nthreads;
+    keeper_lane lanes[ENGINES_MAX]; /* [engines_count] */
+    int nlanes;
+    pthread_mutex_t done_mu;
+    keeper_job *done; /* jobs done, for the keeper's thread */
+    int wake;         /* eventfd: jobs are done */
     int listen_fd, sig_fd;
     int clients[KEEPER_CLIENTS];
     int nclients;
-} keeper_t;
+};
+
+/* --- the pool's arithmetic (pure: tests/unit/test_keeper.c) ------------- */
+
+int keeper_want(int keep_warm, bool active, int burst, bool on_hold)
+{
+    int want = keep_warm > 0 ? keep_warm : 0;
+    if (active && !on_hold && burst > want)
+        want = burst;
+    return want;
+}
+
+bool keeper_keeps(int want, int ready, int making)
+{
+    return ready + making < want;
+}
+
+bool keeper_is_active(long long last_call_ms, long long now_ms, int warm_idle_s)
+{
+    return last_call_ms != 0 && now_ms - last_call_ms < (long long)warm_idle_s * 1000;
+}
+
+int keeper_lru(const long long *since_ms, const bool *may_go, int n)
+{
+    int oldest = -1;
+    for (int i = 0; i < n; i++)
+        if (may_go[i] && (oldest < 0 || since_ms[i] < since_ms[oldest]))
+            oldest = i;
+    return oldest;
+}
 
 /* --- the engine threads ------------------------------------------------ */
 
 static void keeper_push(keeper_t *k, keeper_job *j)
 {
-    pthread_mutex_lock(&k->q.mu);
+    keeper_lane *l = &k->lanes[j->engine];
+    pthread_mutex_lock(&l->mu);
     j->next = NULL;
-    *k->q.todo_tail = j;
-    k->q.todo_tail = &j->next;
-    pthread_cond_signal(&k->q.more);
-    pthread_mutex_unlock(&k->q.mu);
+    *l->todo_tail = j;
+    l->todo_tail = &j->next;
+    pthread_cond_signal(&l->more);
+    pthread_mutex_unlock(&l->mu);
 }
 
 /* Make the container of job `j` on connection `c` (its engine's). */
@@ -178,43 +227,61 @@ done:
     if (!j->ok) {
         docker_stream_close(j->stream);
         j->stream = NULL;
-        if (j->cid[0] != '\0')
+        /* The engine's fault or the function's: the back-off differs. */
+        j->engine_down = !j->missing && docker_ping(c, KEEPER_PING_MS, &dr) != DOCKER_OK;
+        if (j->cid[0] != '\0' && !j->engine_down)
             container_remove(c, j->cid, "warm");
     }
     runtime_result_free(&res);
 }
 
+/* Hand job `j` back to the keeper's thread. */
+static void keeper_done(keeper_t *k, keeper_job *j)
+{
+    pthread_mutex_lock(&k->done_mu);
+    j->next = k->done;
+    k->done = j;
+    pthread_mutex_unlock(&k->done_mu);
+    uint64_t one = 1;
+    if (write(k->wake, &one, sizeof(one)) < 0)
+        log_warn("keeper: write(eventfd) failed: %s", strerror(errno));
+}
+
 static void *keeper_engine(void *arg)
 {
-    keeper_t *k = arg;
+    keeper_lane *l = arg;
+    keeper_t *k = l->k;
     engines_conns cs;
     bool have = engines_conns_init(&cs, k->engines) == 0;
     if (!have)
         log_error("keeper: docker_conn_new() failed: out of memory");
     for (;;) {
-        pthread_mutex_lock(&k->q.mu);
-        while (k->q.todo == NULL && !k->q.closing)
-            pthread_cond_wait(&k->q.more, &k->q.mu);
-        keeper_job *j = k->q.todo;
+        pthread_mutex_lock(&l->mu);
+        while (l->todo == NULL && !l->closing)
+            pthread_cond_wait(&l->more, &l->mu);
+        keeper_job *j = l->todo;
         if (j == NULL) {
-            pthread_mutex_unlock(&k->q.mu);
+            pthread_mutex_unlock(&l->mu);
             break;
         }
-        k->q.todo = j->next;
-        if (k->q.todo == NULL)
-            k->q.todo_tail = &k->q.todo;
-        pthread_mutex_unlock(&k->q.mu);
-
-        pthread_mutex_lock(&k->q.mu);
-        bool closing = k->q.closing;
-        pthread_mutex_unlock(&k->q.mu);
-        docker_conn_t *c = have ? cs.conn[j->engine] : NULL;
+        l->todo = j->next;
+        if (l->todo == NULL)
+            l->todo_tail = &l->todo;
+        bool closing = l->closing;
+        pthread_mutex_unlock(&l->mu);
+        docker_conn_t *c = have ? cs.conn[l->engine] : NULL;
+        if (j->ping) {
+            docker_result dr;
+            j->ok = c != NULL && !closing && docker_ping(c, KEEPER_PING_MS, &dr) == DOCKER_OK;
+            keeper_done(k, j);
+            continue;
+        }
         /* Stopping: nothing more is made, and what was just made goes. */
         if (j->make && c != NULL && !closing) {
             keeper_make(k, c, j);
-            pthread_mutex_lock(&k->q.mu);
-            closing = k->q.closing;
-            pthread_mutex_unlock(&k->q.mu);
+            pthread_mutex_lock(&l->mu);
+            closing = l->closing;
+            pthread_mutex_unlock(&l->mu);
             if (closing && j->ok) {
                 j->make = false;
                 json_object_put(j->record);
@@ -229,13 +296,7 @@ static void *keeper_engine(void *arg)
             free(j);
             continue;
         }
-        pthread_mutex_lock(&k->q.mu);
-        j->next = k->q.done;
-        k->q.done = j;
-        pthread_mutex_unlock(&k->q.mu);
-        uint64_t one = 1;
-        if (write(k->q.wake, &one, sizeof(one)) < 0)
-            log_warn("keeper: write(eventfd) failed: %s", strerror(errno));
+        keeper_done(k, j);
     }
     if (have)
         engines_conns_free(&cs);
@@ -255,7 +316,7 @@ static void keeper_remove(keeper_t *k, const char *cid, docker_stream_t *stream,
     }
     snprintf(j->cid, sizeof(j->cid), "%s", cid);
     j->stream = stream;
-    j->engine = engine >= 0 && engine < engines_count(k->engines) ? engine : 0;
+    j->engine = engine >= 0 && engine < k->nlanes ? engine : 0;
     keeper_push(k, j);
 }
 
@@ -340,12 +401,15 @@ static void keeper_drop(keeper_t *k, int i)
     keeper_slot_free(k, i);
 }
 
+/* `f`'s containers in state `st`; ready ones count only on an engine that
+ * answers (those of a lost engine are dropped at the next tick). */
 static int keeper_count(keeper_t *k, const keeper_fn *f, keeper_state st)
 {
     int n = 0;
     for (int i = 0; i < k->cfg->warm_max; i++)
         n += k->slots[i].state == st && strcmp(k->slots[i].function, f->id) == 0 &&
-             k->slots[i].generation == f->generation;
+             k->slots[i].generation == f->generation &&
+             (st != KEEPER_READY || engines_up(k->engines, k->slots[i].engine));
     return n;
 }
 
@@ -365,7 +429,17 @@ static void keeper_gauge(keeper_t *k, const keeper_fn *f)
 
 static bool keeper_active(const keeper_t *k, const keeper_fn *f, long long now)
 {
-    return f->last_call_ms != 0 && now - f->last_call_ms < (long long)k->cfg->warm_idle * 1000;
+    return keeper_is_active(f->last_call_ms, now, k->cfg->warm_idle);
+}
+
+/* How many `f` wants ready now (a hold that ran out ends here). */
+static int keeper_fn_want(const keeper_t *k, keeper_fn *f, long long now)
+{
+    if (f->mode == CONTAINER_COLD)
+        return 0;
+    if (f->on_hold && now >= f->hold_until_ms)
+        f->on_hold = false;
+    return keeper_want(f->keep_warm, keeper_active(k, f, now), f->burst, f->on_hold);
 }
 
 /* A free slot, making room when every one is taken: the ready container
@@ -373,20 +447,26 @@ static bool keeper_active(const keeper_t *k, const keeper_fn *f, long long now)
  * than its keep_warm. -1 when there is no room. */
 static int keeper_room(keeper_t *k)
 {
+    int n = k->cfg->warm_max;
+    long long *since = calloc((size_t)n, sizeof(*since));
+    bool *may_go = calloc((size_t)n, sizeof(*may_go));
     int oldest = -1;
-    for (int i = 0; i < k->cfg->warm_max; i++) {
+    for (int i = 0; since != NULL && may_go != NULL && i < n; i++) {
         keeper_slot *s = &k->slots[i];
-        if (s->state == KEEPER_FREE)
+        if (s->state == KEEPER_FREE) {
+            free(since);
+            free(may_go);
             return i;
-        if (s->state != KEEPER_READY)
-            continue;
+        }
         keeper_fn *f = keeper_fn_find(k, s->function);
-        if (f != NULL && s->generation == f->generation &&
-            keeper_count(k, f, KEEPER_READY) <= f->keep_warm)
-            continue;
-        if (oldest < 0 || s->since_ms < k->slots[oldest].since_ms)
-            oldest = i;
+        since[i] = s->since_ms;
+        may_go[i] = s->state == KEEPER_READY && (f == NULL || s->generation != f->generation ||
+                                                 keeper_count(k, f, KEEPER_READY) > f->keep_warm);
     }
+    if (since != NULL && may_go != NULL)
+        oldest = keeper_lru(since, may_go, n);
+    free(since);
+    free(may_go);
     if (oldest >= 0) {
         keeper_fn *f = keeper_fn_find(k, k->slots[oldest].function);
         keeper_drop(k, oldest);
@@ -402,12 +482,18 @@ static int keeper_start_make(keeper_t *k, keeper_fn *f)
     uuid_t u;
     err_t e;
     /* On the engine calls would go to now: the warm ones spread as the
-     * calls do, and none is made on an engine that does not answer. */
-    int engine = engines_place(k->engines, f->lacks, 0, &e);
+     * calls do, and none is made on an engine that does not answer or
+     * backs off. */
+    unsigned off = 0;
+    long long now = clock_mono_ms();
+    for (int l = 0; l < k->nlanes; l++)
+        if (k->lanes[l].down || now < f->retry_at_ms[l])
+            off |= 1u << l;
+    int engine = engines_place(k->engines, f->lacks | off, 0, &e);
     if (engine < 0 && f->lacks != 0) {
         /* Every engine that answers lacked it: one may have it by now. */
         f->lacks = 0;
-        engine = engines_place(k->engines, 0, 0, &e);
+        engine = engines_place(k->engines, off, 0, &e);
     }
     if (engine < 0)
         return -1;
@@ -435,6 +521,8 @@ static int keeper_start_make(keeper_t *k, keeper_fn *f)
     j->slot = i;
     j->mode = f->mode;
     snprintf(j->run, sizeof(j->run), "%s", s->run);
+    /* Counted as given to the engine, so that the next one goes by weight. */
+    engines_note(k->engines, engine);
     keeper_push(k, j);
     return 0;
 }
@@ -456,19 +544,15 @@ static void keeper_balance(keeper_t *k, keeper_fn *f, long long now)
      * counting once the function is idle. */
     if (!active)
         f->leased = 0;
-    int want = f->keep_warm > 0 ? f->keep_warm : 0;
     /* keep_warm is kept at once; warmth beyond it waits for the cold call
      * of a lone miss, which it would slow down on a busy engine. */
-    if (f->on_hold && now >= f->hold_until_ms)
-        f->on_hold = false;
-    if (active && want < f->burst && !f->on_hold)
-        want = f->burst;
+    int want = keeper_fn_want(k, f, now);
     int ready = keeper_count(k, f, KEEPER_READY);
     int have = ready + keeper_count(k, f, KEEPER_MAKING);
     /* A reused container out on a call comes back after it. */
     if (f->mode != CONTAINER_FRESH)
         have += f->leased;
-    while (have < want && now >= f->retry_at_ms && keeper_start_make(k, f) == 0)
+    while (have < want && keeper_start_make(k, f) == 0)
         have++;
     /* Idle: back to keep_warm, the oldest first. */
     while (!active && ready > f->keep_warm) {
@@ -643,8 +727,13 @@ static void keeper_give(keeper_t *k, int fd, lease_msg *m, int sock)
     if (f != NULL && f->leased > 0)
         f->leased--;
     keeper_cold_over(f, m);
+    /* Kept only while the function wants more than it has ready or being
+     * made: what comes back beyond that goes. */
     if (st != NULL && f != NULL && f->generation == m->generation && f->mode == (int)m->mode &&
-        uuid_parse(m->run, u) == 0 && (keeper_active(k, f, now) || f->keep_warm > 0))
+        uuid_parse(m->run, u) == 0 && f->mode != CONTAINER_COLD && m->engine >= 0 &&
+        m->engine < k->nlanes && engines_up(k->engines, m->engine) &&
+        keeper_keeps(keeper_fn_want(k, f, now), keeper_count(k, f, KEEPER_READY),
+                     keeper_count(k, f, KEEPER_MAKING)))
         i = keeper_room(k);
     if (i >= 0) {
         keeper_slot *s = &k->slots[i];
@@ -656,7 +745,7 @@ static void keeper_give(keeper_t *k, int fd, lease_msg *m, int sock)
         snprintf(s->cid, sizeof(s->cid), "%s", m->cid);
         snprintf(s->run, sizeof(s->run), "%s", m->run);
         s->stream = st;
-        s->engine = m->engine >= 0 && m->engine < engines_count(k->engines) ? m->engine : 0;
+        s->engine = m->engine >= 0 && m->engine < k->nlanes ? m->engine : 0;
         s->used = true;
         s->since_ms = now;
         /* Kept before the answer: the caller forgets it after. */
@@ -734,39 +823,76 @@ static int keeper_serve(keeper_t *k, int fd)
 
 /* --- made containers, and the clock --------------------------------------- */
 
+/* Engine `l` answered a ping after makes on it failed: making resumes on
+ * it at once, every function's back-off on it over. */
+static void keeper_lane_back(keeper_t *k, int l)
+{
+    long long now = clock_mono_ms();
+    k->lanes[l].down = false;
+    log_info("keeper: engine %s answers again: making warm containers on it",
+             engines_name(k->engines, l));
+    for (size_t i = 0; i < k->nfns; i++)
+        k->fns[i].retry_at_ms[l] = 0;
+    for (size_t i = 0; i < k->nfns; i++)
+        keeper_balance(k, &k->fns[i], now);
+}
+
+/* Make job `j` failed: back off on its engine, for every function when
+ * the engine does not answer, else for its function. */
+static void keeper_failed(keeper_t *k, keeper_fn *f, const keeper_slot *s, const keeper_job *j)
+{
+    err_t pe;
+    const char *en = engines_name(k->engines, j->engine);
+    if (j->engine_down) {
+        if (!k->lanes[j->engine].down)
+            log_warn("keeper: a warm container of %s could not be made on engine %s: %s; the "
+                     "engine does not answer: no make on it until it does",
+                     f ? f->name : s->function, en, j->why);
+        k->lanes[j->engine].down = true;
+        return;
+    }
+    if (f == NULL)
+        return;
+    /* An engine without the image: the next try goes to another one at
+     * once. Every engine lacks it, or another failure: this engine waits a
+     * while for this function. */
+    bool elsewhere = j->missing && engines_multi(k->engines) &&
+                     engines_place(k->engines, f->lacks | 1u << j->engine, 0, &pe) >= 0;
+    char when[48];
+    snprintf(when, sizeof(when), "there in %d s", KEEPER_RETRY_MS / 1000);
+    log_warn("keeper: a warm container of %s could not be made on engine %s: %s; next try %s",
+             f->name, en, j->why, elsewhere ? "on another engine" : when);
+    if (elsewhere) {
+        f->lacks |= 1u << j->engine;
+    } else {
+        f->lacks &= ~(1u << j->engine);
+        f->retry_at_ms[j->engine] = clock_mono_ms() + KEEPER_RETRY_MS;
+    }
+}
+
 static void keeper_finish(keeper_t *k)
 {
     uint64_t n;
-    if (read(k->q.wake, &n, sizeof(n)) < 0 && errno != EAGAIN)
+    if (read(k->wake, &n, sizeof(n)) < 0 && errno != EAGAIN)
         log_warn("keeper: read(eventfd) failed: %s", strerror(errno));
-    pthread_mutex_lock(&k->q.mu);
-    keeper_job *done = k->q.done;
-    k->q.done = NULL;
-    pthread_mutex_unlock(&k->q.mu);
+    pthread_mutex_lock(&k->done_mu);
+    keeper_job *done = k->done;
+    k->done = NULL;
+    pthread_mutex_unlock(&k->done_mu);
     while (done != NULL) {
         keeper_job *j = done;
         done = j->next;
+        if (j->ping) {
+            k->lanes[j->engine].pinging = false;
+            if (j->ok && k->lanes[j->engine].down)
+                keeper_lane_back(k, j->engine);
+            free(j);
+            continue;
+        }
         keeper_slot *s = &k->slots[j->slot];
         keeper_fn *f = keeper_fn_find(k, s->function);
         if (!j->ok) {
-            err_t pe;
-            /* An engine without the image: the next try goes to another
-             * one at once. Every engine lacks it, or another failure:
-             * wait a while. */
-            bool elsewhere = f != NULL && j->missing && engines_multi(k->engines) &&
-                             engines_place(k->engines, f->lacks | 1u << j->engine, 0, &pe) >= 0;
-            char when[32];
-            snprintf(when, sizeof(when), "in %d s", KEEPER_RETRY_MS / 1000);
-            log_warn("keeper: a warm container of %s could not be made on engine %s: %s; next "
-                     "try %s",
-                     f ? f->name : s->function, engines_name(k->engines, j->engine), j->why,
-                     elsewhere ? "on another engine" : when);
-            if (elsewhere) {
-                f->lacks |= 1u << j->engine;
-            } else if (f != NULL) {
-                f->lacks = 0;
-                f->retry_at_ms = clock_mono_ms() + KEEPER_RETRY_MS;
-            }
+            keeper_failed(k, f, s, j);
             keeper_slot_free(k, j->slot);
         } else if (f == NULL || f->generation != s->generation) {
             /* Changed or deleted while it was made. */
@@ -777,6 +903,9 @@ static void keeper_finish(keeper_t *k)
             snprintf(s->cid, sizeof(s->cid), "%s", j->cid);
             s->stream = j->stream;
             s->since_ms = clock_mono_ms();
+            /* A make went through: not stalled, whatever else is short. */
+            if (f->short_since_ms != 0)
+                f->short_since_ms = s->since_ms;
             log_debug("keeper: warm container %.12s of %s ready", s->cid, f->name);
         }
         if (f != NULL)
@@ -812,15 +941,72 @@ static void keeper_see(json_object *rec, void *arg)
     }
 }
 
+/* Drop every ready container that is gone (its attach connection closed:
+ * it exited, or its engine died) or whose engine does not answer; the
+ * engine's lane removes it, or the janitor once the engine is back. */
+static void keeper_check_ready(keeper_t *k)
+{
+    for (int i = 0; i < k->cfg->warm_max; i++) {
+        keeper_slot *s = &k->slots[i];
+        if (s->state != KEEPER_READY)
+            continue;
+        bool up = engines_up(k->engines, s->engine);
+        if (up && keeper_alive(s))
+            continue;
+        keeper_fn *f = keeper_fn_find(k, s->function);
+        log_info("keeper: warm container %.12s of %s %s: dropped", s->cid,
+                 f != NULL ? f->name : s->function,
+                 up ? "is gone" : "is on an engine that does not answer");
+        keeper_drop(k, i);
+        if (f != NULL)
+            keeper_gauge(k, f);
+    }
+}
+
+/* Ping each engine that backs off (one ping at a time each), and say how
+ * the pool is for /healthz: alive now, and since when a function has been
+ * short of its keep_warm with no make of it done. */
+static void keeper_report(keeper_t *k, long long now)
+{
+    for (int l = 0; l < k->nlanes; l++) {
+        if (!k->lanes[l].down || k->lanes[l].pinging)
+            continue;
+        keeper_job *j = calloc(1, sizeof(*j));
+        if (j == NULL)
+            continue;
+        j->ping = true;
+        j->engine = l;
+        k->lanes[l].pinging = true;
+        keeper_push(k, j);
+    }
+    long long since = 0;
+    int shortn = 0;
+    for (size_t i = 0; i < k->nfns; i++) {
+        keeper_fn *f = &k->fns[i];
+        int have = keeper_count(k, f, KEEPER_READY) + (f->mode != CONTAINER_FRESH ? f->leased : 0);
+        if (f->mode == CONTAINER_COLD || f->record == NULL || have >= f->keep_warm) {
+            f->short_since_ms = 0;
+            continue;
+        }
+        if (f->short_since_ms == 0)
+            f->short_since_ms = now;
+        if (shortn++ == 0 || f->short_since_ms < since)
+            since = f->short_since_ms;
+    }
+    slots_keeper_report(k->x->slots, now, shortn, since);
+}
+
 /* Once a second: what the store says now, then every function balanced. */
 static void keeper_tick(keeper_t *k)
 {
     err_t e;
     long long now = clock_mono_ms();
+    keeper_check_ready(k);
     for (size_t i = 0; i < k->nfns; i++)
         k->fns[i].seen = false;
     if (store_each(k->store, keeper_see, k, &e) != 0) {
         log_warn("keeper: reading the store: %s", e.msg);
+        keeper_report(k, now);
         return;
     }
     for (size_t i = 0; i < k->nfns;) {
@@ -842,6 +1028,7 @@ static void keeper_tick(keeper_t *k)
         keeper_balance(k, f, now);
         i++;
     }
+    keeper_report(k, now);
 }
 
 /* --- the process ------------------------------------------------------------ */
@@ -873,10 +1060,8 @@ static int keeper_open(keeper_t *k, const keeper_ctx *x, err_t *e)
     memset(k, 0, sizeof(*k));
     k->x = x;
     k->cfg = x->cfg;
-    k->listen_fd = k->sig_fd = k->q.wake = -1;
-    pthread_mutex_init(&k->q.mu, NULL);
-    pthread_cond_init(&k->q.more, NULL);
-    k->q.todo_tail = &k->q.todo;
+    k->listen_fd = k->sig_fd = k->wake = -1;
+    pthread_mutex_init(&k->done_mu, NULL);
     k->slots = calloc((size_t)k->cfg->warm_max + 1, sizeof(*k->slots));
     if (k->slots == NULL)
         return err_set(e, ERR_NOMEM, NULL, ENOMEM, "calloc() failed: out of memory");
@@ -887,15 +1072,24 @@ static int keeper_open(keeper_t *k, const keeper_ctx *x, err_t *e)
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGINT);
     k->sig_fd = signalfd(-1, &set, SFD_CLOEXEC);
-    k->q.wake = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    if (k->sig_fd < 0 || k->q.wake < 0)
+    k->wake = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (k->sig_fd < 0 || k->wake < 0)
         return err_sys(e, errno, "signalfd/eventfd", "keeper");
     if (keeper_listen(k, e) != 0)
         return -1;
-    for (int i = 0; i < KEEPER_ENGINE_THREADS; i++) {
-        if (pthread_create(&k->threads[i], NULL, keeper_engine, k) != 0)
-            return err_sys(e, errno, "pthread_create", "keeper");
-        k->nthreads++;
+    for (int l = 0; l < engines_count(k->engines); l++) {
+        keeper_lane *ln = &k->lanes[l];
+        ln->k = k;
+        ln->engine = l;
+        pthread_mutex_init(&ln->mu, NULL);
+        pthread_cond_init(&ln->more, NULL);
+        ln->todo_tail = &ln->todo;
+        k->nlanes++;
+        for (int i = 0; i < KEEPER_ENGINE_THREADS; i++) {
+            if (pthread_create(&ln->threads[i], NULL, keeper_engine, ln) != 0)
+                return err_sys(e, errno, "pthread_create", "keeper");
+            ln->nthreads++;
+        }
     }
     return 0;
 }
@@ -907,38 +1101,45 @@ static void keeper_close(keeper_t *k)
     for (int i = 0; k->slots != NULL && i < k->cfg->warm_max; i++)
         if (k->slots[i].state == KEEPER_READY)
             keeper_drop(k, i);
-    pthread_mutex_lock(&k->q.mu);
-    k->q.closing = true;
-    pthread_cond_broadcast(&k->q.more);
-    pthread_mutex_unlock(&k->q.mu);
-    long long until = clock_mono_ms() + KEEPER_STOP_MS;
-    for (int i = 0; i < k->nthreads; i++) {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        long long left = until - clock_mono_ms();
-        if (left < 0)
-            left = 0;
-        ts.tv_sec += left / 1000;
-        ts.tv_nsec += (left % 1000) * 1000000L;
-        if (ts.tv_nsec >= 1000000000L) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000L;
-        }
-        if (pthread_timedjoin_np(k->threads[i], NULL, &ts) != 0)
-            log_warn("keeper: engine thread still busy at exit; the janitor sweeps what is left");
+    for (int l = 0; l < k->nlanes; l++) {
+        pthread_mutex_lock(&k->lanes[l].mu);
+        k->lanes[l].closing = true;
+        pthread_cond_broadcast(&k->lanes[l].more);
+        pthread_mutex_unlock(&k->lanes[l].mu);
     }
-    /* Jobs done or never started: what they made is gone already. */
-    pthread_mutex_lock(&k->q.mu);
-    keeper_job *left[2] = {k->q.done, k->q.todo};
-    k->q.done = k->q.todo = NULL;
-    pthread_mutex_unlock(&k->q.mu);
-    for (int l = 0; l < 2; l++) {
-        while (left[l] != NULL) {
-            keeper_job *j = left[l];
-            left[l] = j->next;
-            docker_stream_close(j->stream);
-            json_object_put(j->record);
-            free(j);
+    long long until = clock_mono_ms() + KEEPER_STOP_MS;
+    bool busy = false;
+    for (int l = 0; l < k->nlanes; l++) {
+        for (int i = 0; i < k->lanes[l].nthreads; i++) {
+            struct timespec ts;
+            clock_gettime(CLOCK_REALTIME, &ts);
+            long long left = until - clock_mono_ms();
+            if (left < 0)
+                left = 0;
+            ts.tv_sec += left / 1000;
+            ts.tv_nsec += (left % 1000) * 1000000L;
+            if (ts.tv_nsec >= 1000000000L) {
+                ts.tv_sec++;
+                ts.tv_nsec -= 1000000000L;
+            }
+            if (pthread_timedjoin_np(k->lanes[l].threads[i], NULL, &ts) != 0)
+                busy = true;
+        }
+    }
+    if (busy) {
+        /* A thread still in an engine call may touch the queues: leave them. */
+        log_warn("keeper: engine thread still busy at exit; the janitor sweeps what is left");
+    } else {
+        /* Jobs done or never started: what they made is gone already. */
+        for (int l = 0; l <= k->nlanes; l++) {
+            keeper_job *left = l < k->nlanes ? k->lanes[l].todo : k->done;
+            while (left != NULL) {
+                keeper_job *j = left;
+                left = j->next;
+                docker_stream_close(j->stream);
+                json_object_put(j->record);
+                free(j);
+            }
         }
     }
     for (int i = 0; i < k->nclients; i++)
@@ -949,8 +1150,8 @@ static void keeper_close(keeper_t *k)
     }
     if (k->sig_fd >= 0)
         close(k->sig_fd);
-    if (k->q.wake >= 0)
-        close(k->q.wake);
+    if (k->wake >= 0)
+        close(k->wake);
     for (size_t i = 0; i < k->nfns; i++)
         json_object_put(k->fns[i].record);
     free(k->fns);
@@ -979,7 +1180,7 @@ int keeper_run(const keeper_ctx *x)
             next_tick = now + KEEPER_TICK_MS;
         }
         p[0] = (struct pollfd){.fd = k.sig_fd, .events = POLLIN};
-        p[1] = (struct pollfd){.fd = k.q.wake, .events = POLLIN};
+        p[1] = (struct pollfd){.fd = k.wake, .events = POLLIN};
         p[2] = (struct pollfd){.fd = k.listen_fd, .events = POLLIN};
         for (int i = 0; i < k.nclients; i++)
             p[3 + i] = (struct pollfd){.fd = k.clients[i], .events = POLLIN};

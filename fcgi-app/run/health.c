@@ -9,11 +9,12 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
+#include "base/clock.h"
 #include "base/err.h"
 #include "base/files.h"
 
-static const char *const health_names[HEALTH__N] = {"engine", "store",     "keys", "data_dir",
-                                                    "disk",   "executors", "locks"};
+static const char *const health_names[HEALTH__N] = {"engine", "store",     "keys",  "data_dir",
+                                                    "disk",   "executors", "locks", "keeper"};
 
 /* The store locks /healthz watches, under the data dir. */
 static const char *const health_lock_files[] = {"functions.json.lock", "keys.json.lock",
@@ -158,6 +159,25 @@ static void health_locks(const health_ctx *x, health_report *r)
         health_fail(r, HEALTH_LOCKS, "store_busy", "%s: its writers answer 503 store_busy", why);
 }
 
+static void health_keeper(const health_ctx *x, health_report *r)
+{
+    long long at, since, now = clock_mono_ms();
+    int shortn;
+    if (x->cfg->warm_max <= 0)
+        return;
+    slots_keeper_state(x->slots, &at, &shortn, &since);
+    /* Not reported yet: the pool is starting. */
+    if (at == 0)
+        return;
+    if (now - at > HEALTH_KEEPER_SILENT_MS)
+        health_fail(r, HEALTH_KEEPER, "keeper_down",
+                    "the warm-pool keeper has not reported for %lld ms", now - at);
+    else if (shortn > 0 && now - since > HEALTH_KEEPER_SHORT_MS)
+        health_fail(r, HEALTH_KEEPER, "keeper_stalled",
+                    "%d function%s below keep_warm for %lld s with no warm container made", shortn,
+                    shortn == 1 ? "" : "s", (now - since) / 1000);
+}
+
 void health_check(const health_ctx *x, int ping_ms, health_report *r)
 {
     memset(r, 0, sizeof(*r));
@@ -173,6 +193,7 @@ void health_check(const health_ctx *x, int ping_ms, health_report *r)
     health_disk(x, r);
     health_executors(x, r);
     health_locks(x, r);
+    health_keeper(x, r);
 }
 
 bool health_ok(const health_report *r)

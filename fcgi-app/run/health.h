@@ -14,6 +14,9 @@
  *              async/records.lock) has been held for more than
  *              FILES_LOCK_HELD_MS (files_lock_held: the check takes no
  *              lock itself).
+ *   keeper     with warm starts on, the keeper reports each second and no
+ *              function has been short of its keep_warm, with no make of
+ *              it done, for HEALTH_KEEPER_SHORT_MS.
  */
 #ifndef MINILAMBDA_HEALTH_H
 #define MINILAMBDA_HEALTH_H
@@ -27,6 +30,12 @@
 #include "state/slots.h"
 #include "state/store.h"
 
+/* The `keeper` part: the keeper reports each second (slots.h); no report
+ * for this long is keeper_down, a function short of its keep_warm with no
+ * make of it done for HEALTH_KEEPER_SHORT_MS is keeper_stalled. */
+#define HEALTH_KEEPER_SILENT_MS 3000
+#define HEALTH_KEEPER_SHORT_MS 10000
+
 typedef enum {
     HEALTH_ENGINE = 0,
     HEALTH_STORE,
@@ -35,6 +44,7 @@ typedef enum {
     HEALTH_DISK,
     HEALTH_EXECUTORS,
     HEALTH_LOCKS,
+    HEALTH_KEEPER,
     HEALTH__N
 } health_part;
 

@@ -31,9 +31,12 @@ struct slots {
     _Atomic int total[SLOTS__POOLS];  /* slots taken, all workers, by pool */
     slots_entry keep[SLOTS_KEEP_MAX]; /* the runs of the keeper's ready containers */
     slots_holder uploads[SLOTS_HOLDERS];
-    _Atomic int recovery_all; /* start-up recovery not done yet */
-    int workers;              /* rows counted against the limits */
-    int rows;                 /* all rows */
+    _Atomic int recovery_all;       /* start-up recovery not done yet */
+    _Atomic long long keeper_at;    /* the keeper's last report (monotonic ms) */
+    _Atomic int keeper_short;       /* functions short of keep_warm, stalled */
+    _Atomic long long keeper_since; /* since when (monotonic ms) */
+    int workers;                    /* rows counted against the limits */
+    int rows;                       /* all rows */
     int threads;
     size_t size;
     _Atomic int *running; /* [rows * SLOTS__POOLS]: each row's share */
@@ -233,6 +236,20 @@ void slots_reset_keeper(slots_t *s)
 {
     for (int i = 0; i < SLOTS_KEEP_MAX; i++)
         slots_unkeep(s, i);
+}
+
+void slots_keeper_report(slots_t *s, long long now_ms, int short_n, long long short_since_ms)
+{
+    atomic_store(&s->keeper_since, short_since_ms);
+    atomic_store(&s->keeper_short, short_n);
+    atomic_store(&s->keeper_at, now_ms);
+}
+
+void slots_keeper_state(slots_t *s, long long *at_ms, int *short_n, long long *short_since_ms)
+{
+    *at_ms = atomic_load(&s->keeper_at);
+    *short_n = atomic_load(&s->keeper_short);
+    *short_since_ms = atomic_load(&s->keeper_since);
 }
 
 void slots_set_state(slots_t *s, int row, slots_state st, int sys)

@@ -96,6 +96,14 @@ void slots_unkeep(slots_t *s, int i);
  * its ready containers are leftovers now). */
 void slots_reset_keeper(slots_t *s);
 
+/* The keeper's word for /healthz, written each second it runs: when
+ * (monotonic ms), how many functions are short of their keep_warm with no
+ * make of them done, and since when the longest-short one is (ms). */
+void slots_keeper_report(slots_t *s, long long now_ms, int short_n, long long short_since_ms);
+
+/* The keeper's last word (all 0 when it never reported). */
+void slots_keeper_state(slots_t *s, long long *at_ms, int *short_n, long long *short_since_ms);
+
 /* What a process row is doing, for /healthz. */
 typedef enum {
     SLOTS_DOWN = 0,     /* not running (or not started yet) */

@@ -56,7 +56,7 @@ it_start
 it_req GET /healthz
 it_expect "GET /healthz is 200" 200
 it_eq "healthz status and docker" '{"docker":"reachable","status":"ok"}' "$(jq -cS '{docker, status}' "$IT_BODY" 2>/dev/null)"
-it_eq "healthz: every component ok" "data_dir:ok disk:ok engine:ok executors:ok keys:ok locks:ok store:ok" \
+it_eq "healthz: every component ok" "data_dir:ok disk:ok engine:ok executors:ok keeper:ok keys:ok locks:ok store:ok" \
     "$(it_jq '[.components | to_entries[] | "\(.key):\(.value.status)"] | sort | join(" ")')"
 it_eq "healthz: the store counts its functions (the two seed records)" 2 "$(it_jq '.components.store.functions')"
 it_true "healthz: free bytes over the minimum" \
