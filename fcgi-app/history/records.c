@@ -11,6 +11,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "base/b64.h"
 #include "base/buf.h"
 #include "base/clock.h"
 #include "base/files.h"
@@ -743,52 +744,25 @@ int records_key_of(json_object *rec, records_key *k)
     return 0;
 }
 
-static const char records_b64[] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-
-void records_cursor_encode(const records_key *k, char *out, size_t outlen)
+int records_cursor_encode(const records_key *k, char *out, size_t outlen)
 {
     char text[80];
     int n = snprintf(text, sizeof(text), "1.%lld.%s", k->created_ms, k->id);
-    size_t o = 0;
-    unsigned acc = 0;
-    int bits = 0;
     /* base64url without padding: opaque to clients, safe in a query. */
-    for (int i = 0; i < n && o + 1 < outlen; i++) {
-        acc = (acc << 8) | (unsigned char)text[i];
-        bits += 8;
-        while (bits >= 6 && o + 1 < outlen) {
-            bits -= 6;
-            out[o++] = records_b64[(acc >> bits) & 63];
-        }
-    }
-    if (bits > 0 && o + 1 < outlen)
-        out[o++] = records_b64[(acc << (6 - bits)) & 63];
-    out[o] = '\0';
+    if (n < 0 || (size_t)n >= sizeof(text) || b64_url_encode(text, (size_t)n, out, outlen) < 0)
+        return -1;
+    return 0;
 }
 
 int records_cursor_decode(const char *s, records_key *k)
 {
-    char text[80], *end;
-    size_t o = 0;
-    unsigned acc = 0;
-    int bits = 0;
-    for (; *s != '\0'; s++) {
-        const char *p = strchr(records_b64, *s);
-        if (p == NULL || o + 1 >= sizeof(text))
-            return -1;
-        acc = (acc << 6) | (unsigned)(p - records_b64);
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            text[o++] = (char)((acc >> bits) & 0xff);
-        }
-    }
-    text[o] = '\0';
-    if (strncmp(text, "1.", 2) != 0 || text[2] < '0' || text[2] > '9')
+    unsigned char text[80];
+    char *end;
+    if (b64_url_decode(s, text, sizeof(text)) < 0 || strncmp((char *)text, "1.", 2) != 0 ||
+        text[2] < '0' || text[2] > '9')
         return -1;
     errno = 0;
-    long long ms = strtoll(text + 2, &end, 10);
+    long long ms = strtoll((char *)text + 2, &end, 10);
     if (errno != 0 || *end != '.' || !func_is_id(end + 1))
         return -1;
     k->created_ms = ms;

@@ -122,9 +122,10 @@ int records_key_cmp(const records_key *a, const records_key *b);
  * when it has no valid ones. */
 int records_key_of(json_object *rec, records_key *k);
 
-/* The opaque cursor text for `k` into `out` (at least RECORDS_CURSOR_LEN). */
+/* The opaque cursor text for `k` into `out` (caller's, at least
+ * RECORDS_CURSOR_LEN). 0, or -1 when `out` is too small. */
 #define RECORDS_CURSOR_LEN 96
-void records_cursor_encode(const records_key *k, char *out, size_t outlen);
+int records_cursor_encode(const records_key *k, char *out, size_t outlen);
 
 /* Parse a cursor made by records_cursor_encode. 0, or -1 for anything else. */
 int records_cursor_decode(const char *s, records_key *k);

@@ -566,8 +566,8 @@ int handlers_list_invocations(route_call *c, err_t *e)
     for (size_t i = 0; i < total && (int)i < limit; i++)
         json_object_array_add(page, json_object_get(json_object_array_get_idx(sync, i)));
     if ((int)total > limit &&
-        records_key_of(json_object_array_get_idx(page, (size_t)limit - 1), &last) == 0) {
-        records_cursor_encode(&last, next, sizeof(next));
+        records_key_of(json_object_array_get_idx(page, (size_t)limit - 1), &last) == 0 &&
+        records_cursor_encode(&last, next, sizeof(next)) == 0) {
         snprintf(headers, sizeof(headers), "X-Next-Cursor: %s\r\n", next);
     }
     if (paged) {

@@ -12,6 +12,7 @@
 #include <unistd.h>
 #include <uuid/uuid.h>
 
+#include "base/b64.h"
 #include "base/buf.h"
 #include "base/clock.h"
 #include "base/config.h"
@@ -309,8 +310,7 @@ static int keys_check_body(json_object *body, err_t *e)
 /* A new secret: KEYS_PREFIX and 32 random bytes in base64url. */
 static int keys_secret(char *out, size_t outlen, err_t *e)
 {
-    static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    unsigned char raw[KEYS_SECRET_BYTES + 2] = {0};
+    unsigned char raw[KEYS_SECRET_BYTES];
     size_t got = 0;
     while (got < KEYS_SECRET_BYTES) {
         ssize_t n = getrandom(raw + got, KEYS_SECRET_BYTES - got, 0);
@@ -320,14 +320,10 @@ static int keys_secret(char *out, size_t outlen, err_t *e)
             return err_set(e, ERR_INTERNAL, NULL, errno, "getrandom() failed: %s", strerror(errno));
         got += (size_t)n;
     }
-    size_t o = (size_t)snprintf(out, outlen, "%s", KEYS_PREFIX);
-    for (size_t i = 0; i < KEYS_SECRET_BYTES; i += 3) {
-        unsigned v = (unsigned)raw[i] << 16 | (unsigned)raw[i + 1] << 8 | raw[i + 2];
-        size_t chars = KEYS_SECRET_BYTES - i >= 3 ? 4 : (KEYS_SECRET_BYTES - i) + 1;
-        for (size_t c = 0; c < chars && o + 1 < outlen; c++)
-            out[o++] = b64[(v >> (18 - 6 * c)) & 63];
-    }
-    out[o] = '\0';
+    int o = snprintf(out, outlen, "%s", KEYS_PREFIX);
+    if (o < 0 || (size_t)o >= outlen ||
+        b64_url_encode(raw, sizeof(raw), out + o, outlen - (size_t)o) < 0)
+        return err_set(e, ERR_INTERNAL, NULL, 0, "keys: a secret does not fit %zu bytes", outlen);
     return 0;
 }
 

@@ -281,7 +281,7 @@ static void test_cursor_paging(void **state)
             break;
         }
         assert_int_equal(records_key_of(json_object_array_get_idx(l, n - 1), &cur), 0);
-        records_cursor_encode(&cur, text, sizeof(text));
+        assert_int_equal(records_cursor_encode(&cur, text, sizeof(text)), 0);
         json_object_put(l);
         static records_key dec;
         assert_int_equal(records_cursor_decode(text, &dec), 0);
