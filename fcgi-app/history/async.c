@@ -1047,13 +1047,13 @@ static bool async_expired(async_t *a, const char *id, long long cutoff)
     return old;
 }
 
-int async_prune(async_t *a, long long retention_s)
+int async_prune(async_t *a, long long retention_s, err_t *e)
 {
     long long cutoff = clock_pool_ms() / 1000 - retention_s;
     int n = 0, records = 0;
     DIR *d = opendir(a->records);
     if (d == NULL)
-        return -1;
+        return err_sys(e, errno, "opendir", a->records);
     struct dirent *ent;
     while ((ent = readdir(d)) != NULL) {
         char id[RUNTIME_ID_LEN];
@@ -1105,9 +1105,9 @@ static int async_weight_by_age(const void *x, const void *y)
     return (a->mtime_ns > b->mtime_ns) - (a->mtime_ns < b->mtime_ns); /* oldest first */
 }
 
-/* The records under records/ with their sizes into `*out`; the sum into
- * `*total`. 0, or -1. */
-static int async_weigh(async_t *a, async_weight **out, size_t *n, long long *total)
+/* The records under records/ with their sizes into `*out` (owned by the
+ * caller, also on failure); the sum into `*total`. 0, or -1 with `e`. */
+static int async_weigh(async_t *a, async_weight **out, size_t *n, long long *total, err_t *e)
 {
     size_t cap = 0;
     *out = NULL;
@@ -1115,7 +1115,7 @@ static int async_weigh(async_t *a, async_weight **out, size_t *n, long long *tot
     *total = 0;
     DIR *d = opendir(a->records);
     if (d == NULL)
-        return -1;
+        return err_sys(e, errno, "opendir", a->records);
     struct dirent *ent;
     while ((ent = readdir(d)) != NULL) {
         char id[RUNTIME_ID_LEN], path[ASYNC_PATH];
@@ -1127,7 +1127,7 @@ static int async_weigh(async_t *a, async_weight **out, size_t *n, long long *tot
             async_weight *grown = realloc(*out, ncap * sizeof(*grown));
             if (grown == NULL) {
                 closedir(d);
-                return -1;
+                return err_sys(e, ENOMEM, "realloc", a->records);
             }
             *out = grown;
             cap = ncap;
@@ -1159,13 +1159,13 @@ static void async_drop(async_t *a, async_weight *w, long long *total)
     *total -= w->bytes;
 }
 
-int async_bound(async_t *a, long long per_function, long long max_bytes)
+int async_bound(async_t *a, long long per_function, long long max_bytes, err_t *e)
 {
     async_weight *v = NULL;
     size_t n = 0;
     long long total = 0;
     int dropped = 0;
-    if (async_weigh(a, &v, &n, &total) != 0) {
+    if (async_weigh(a, &v, &n, &total, e) != 0) {
         free(v);
         return -1;
     }

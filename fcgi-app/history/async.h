@@ -151,8 +151,9 @@ int async_recover(async_t *a, int executor);
 
 /* Delete finished records whose completed_at is more than `retention_s`
  * seconds old on the pool's clock (clock_pool_ms), at most a quarter of
- * the records (at least one) per call. Returns how many, or -1. */
-int async_prune(async_t *a, long long retention_s);
+ * the records (at least one) per call. Returns how many, or -1 with `e`
+ * (the records directory could not be read). */
+int async_prune(async_t *a, long long retention_s, err_t *e);
 
 /*
  * Keep finished records within bounds: of each function only the
@@ -160,9 +161,10 @@ int async_prune(async_t *a, long long retention_s);
  * together (event and result files included) within `max_bytes`, the
  * oldest finished ones going first. PENDING and RUNNING records are never
  * deleted. For the janitor: it reads every record only when a bound may
- * be passed. Returns how many were deleted, or -1.
+ * be passed. Returns how many were deleted, or -1 with `e` (the records
+ * directory could not be read, or memory ran out).
  */
-int async_bound(async_t *a, long long per_function, long long max_bytes);
+int async_bound(async_t *a, long long per_function, long long max_bytes, err_t *e);
 
 /* Remove the temp files of record writes a crash interrupted. Returns how
  * many, or -1 with `e`. */

@@ -137,6 +137,32 @@ static void sweeper_tmp(sweeper_state *st)
         log_info("janitor: removed %d temp files of interrupted writes", n + m);
 }
 
+/* Async records past the retention, then past the per-function and byte
+ * caps; a failure is logged and the next pass tries again. */
+static void sweeper_prune_async(sweeper_state *st)
+{
+    err_t e;
+    int aged = async_prune(st->async, st->x->cfg->retention, &e);
+    if (aged < 0)
+        log_warn("janitor: pruning async records past the retention: %s", e.msg);
+    else if (aged > 0)
+        log_info("janitor: pruned %d finished async records past the retention", aged);
+    int b =
+        async_bound(st->async, st->x->cfg->records_per_function, st->x->cfg->records_max_bytes, &e);
+    if (b < 0)
+        log_warn("janitor: bounding async records: %s", e.msg);
+    else if (b > 0)
+        log_info("janitor: pruned %d finished async records past the per-function or byte cap", b);
+}
+
+/* Idempotency-Key records past their time to live. */
+static void sweeper_prune_idem(sweeper_state *st)
+{
+    err_t e;
+    if (idem_prune(st->idem, clock_wall_ms(), &e) < 0)
+        log_warn("janitor: pruning Idempotency-Key records: %s", e.msg);
+}
+
 /* Sync records past their cap, retention or the byte cap. */
 static void sweeper_prune_records(sweeper_state *st)
 {
@@ -189,16 +215,9 @@ int sweeper_run(const sweeper_ctx *x)
         if (r > 0 || waiting || due || sweeper_pending(x))
             waiting = sweeper_pass(&st);
         if (due) {
-            int aged = async_prune(st.async, x->cfg->retention);
-            if (aged > 0)
-                log_info("janitor: pruned %d finished async records past the retention", aged);
-            int b = async_bound(st.async, x->cfg->records_per_function, x->cfg->records_max_bytes);
-            if (b > 0)
-                log_info("janitor: pruned %d finished async records past the per-function or "
-                         "byte cap",
-                         b);
+            sweeper_prune_async(&st);
             sweeper_prune_records(&st);
-            idem_prune(st.idem, clock_wall_ms());
+            sweeper_prune_idem(&st);
             next = clock_mono_ms() + x->cfg->janitor_interval * 1000LL;
         }
     }

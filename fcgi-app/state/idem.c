@@ -555,16 +555,14 @@ done:
     return gone;
 }
 
-int idem_prune(idem_t *i, long long now_ms)
+int idem_prune(idem_t *i, long long now_ms, err_t *e)
 {
     char name[IDEM_HASH_HEX + 1], path[IDEM_PATH];
     struct stat st;
     int n = 0;
     DIR *d = opendir(i->dir);
-    if (d == NULL) {
-        log_error("opendir(%s) failed: %s", i->dir, strerror(errno));
-        return -1;
-    }
+    if (d == NULL)
+        return err_sys(e, errno, "opendir", i->dir);
     struct dirent *ent;
     while ((ent = readdir(d)) != NULL) {
         bool rec = idem_file_is(ent->d_name, ".json", name);

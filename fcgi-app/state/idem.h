@@ -159,8 +159,9 @@ void idem_end(idem_t *i, idem_entry *en);
 
 /* Remove the records older than IDEM_TTL_MS at `now_ms` whose entry is
  * free, lock files left without a record, and stale temp files. Returns
- * how many records went, or -1 (logged). */
-int idem_prune(idem_t *i, long long now_ms);
+ * how many records went, or -1 with `e` (the directory could not be
+ * read). */
+int idem_prune(idem_t *i, long long now_ms, err_t *e);
 
 /* Count the bytes of the records on disk afresh (the master, before any
  * worker runs: a process that died between counting and writing leaves

@@ -314,11 +314,26 @@ static void test_prune(void **state)
     accept_one(f, "{}", waiting);
     assert_int_equal(async_cancel(f->a, done, &rec, &running, &e), 0);
     json_object_put(rec);
-    assert_int_equal(async_prune(f->a, 3600), 0);
+    assert_int_equal(async_prune(f->a, 3600, &e), 0);
     assert_string_equal(status_of(f, done), "CANCELLED");
-    assert_int_equal(async_prune(f->a, 0), 1);
+    assert_int_equal(async_prune(f->a, 0, &e), 1);
     assert_string_equal(status_of(f, done), "absent");
     /* Unfinished records are never pruned. */
+    assert_string_equal(status_of(f, waiting), "PENDING");
+
+    /* A records directory that cannot be read is an error that names the
+     * call and the path, never "nothing to prune". */
+    char records[128], away[140];
+    snprintf(records, sizeof(records), "%s/async/records", f->dir);
+    snprintf(away, sizeof(away), "%s.away", records);
+    assert_int_equal(rename(records, away), 0);
+    assert_int_equal(async_prune(f->a, 0, &e), -1);
+    assert_int_equal(e.kind, ERR_STORAGE);
+    assert_non_null(strstr(e.msg, "opendir("));
+    assert_int_equal(async_bound(f->a, 1, 1, &e), -1);
+    assert_int_equal(e.kind, ERR_STORAGE);
+    assert_non_null(strstr(e.msg, "/async/records"));
+    assert_int_equal(rename(away, records), 0);
     assert_string_equal(status_of(f, waiting), "PENDING");
 }
 
@@ -344,12 +359,13 @@ static void test_bound(void **state)
 {
     fixture *f = *state;
     char ids[5][RUNTIME_ID_LEN], waiting[RUNTIME_ID_LEN];
+    err_t e;
     finish_runs(f, 5, ids);
     accept_one(f, "{}", waiting);
     /* Within both bounds: nothing goes. */
-    assert_int_equal(async_bound(f->a, 10, 1LL << 40), 0);
+    assert_int_equal(async_bound(f->a, 10, 1LL << 40, &e), 0);
     /* Two per function: the three oldest finished go, the pending stays. */
-    assert_int_equal(async_bound(f->a, 2, 1LL << 40), 3);
+    assert_int_equal(async_bound(f->a, 2, 1LL << 40, &e), 3);
     assert_string_equal(status_of(f, ids[0]), "absent");
     assert_string_equal(status_of(f, ids[2]), "absent");
     assert_string_equal(status_of(f, ids[3]), "CANCELLED");
@@ -357,7 +373,7 @@ static void test_bound(void **state)
     assert_string_equal(status_of(f, waiting), "PENDING");
     /* A byte cap nothing fits under: every finished one goes, oldest
      * first; the pending one is never deleted. */
-    assert_int_equal(async_bound(f->a, 10, 1), 2);
+    assert_int_equal(async_bound(f->a, 10, 1, &e), 2);
     assert_string_equal(status_of(f, ids[4]), "absent");
     assert_string_equal(status_of(f, waiting), "PENDING");
 }
