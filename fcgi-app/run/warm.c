@@ -250,8 +250,8 @@ static int warm_acquire(runtime_t *rt, const runtime_seat *seat, const runtime_r
         }
         return 0;
     }
-    /* None ready: start cold at once. A call without reuse gets the seed's
-     * fresh container, its values in its env. */
+    /* None ready: start cold at once. A call without reuse gets a fresh
+     * container of its own, its values in its env. */
     if (l->mode == CONTAINER_FRESH)
         l->mode = CONTAINER_COLD;
     res->start = METRICS_START_COLD;

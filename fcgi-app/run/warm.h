@@ -4,8 +4,8 @@
  * for one:
  *
  *   reuse "none"       a prestarted fresh container, run once through
- *                      minilambda-init (its values in a header); cold, the
- *                      seed's fresh container with its values in its env;
+ *                      minilambda-init (its values in a header); cold, a
+ *                      fresh container with its values in its env;
  *   reuse "container"  a container under minilambda-init, a fresh process
  *                      per call, given back to the keeper after the call;
  *   reuse "process"    the function's own long-lived process, over the

@@ -424,7 +424,7 @@ int func_load(json_object *rec, err_t *e)
                            required[i]);
     }
     /* A hand-edited file gets the same checks as the API for what a PATCH
-     * could change; a seed file's names are taken as they are. */
+     * could change; the first format's names are taken as they are. */
     json_object_object_foreach(rec, key, val)
     {
         const func_field *f = func_field_of(key);
@@ -464,7 +464,7 @@ const char *func_str(json_object *rec, const char *key)
     const char *def = func_def(key);
     if (v != NULL && json_object_is_type(v, json_type_string))
         return json_object_get_string(v);
-    /* A record without the field (a seed one) gets the default; one with
+    /* A record without the field (of the first format) gets the default; one with
      * a field of another type gets nothing rather than a guess. */
     return v == NULL && def != NULL ? def : "";
 }

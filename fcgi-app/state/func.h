@@ -48,7 +48,7 @@ json_object *func_patch(json_object *rec, json_object *body, const char *now, js
 
 /*
  * Check a record read from functions.json and fill in defaults for fields a
- * seed-format record lacks. Changes `rec` in place. Returns 0, or -1 with
+ * record of the first format (id, name, image, created_at) lacks. Changes `rec` in place. Returns 0, or -1 with
  * `e` filled in when a required field (id, name, image) is missing or of
  * the wrong type, or a field breaks its row's rules.
  */

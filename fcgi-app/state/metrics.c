@@ -434,7 +434,7 @@ static uint32_t metrics_snapshot(metrics_t *m, metrics_snap *snap)
     } while (0)
 
 /* Total_Invocations and the Invocation_Duration_ms histogram. */
-static int metrics_render_seed(const metrics_snap *snap, uint32_t used, buf_t *out)
+static int metrics_render_invocations(const metrics_snap *snap, uint32_t used, buf_t *out)
 {
     OUT("# HELP Total_Invocations Invocations that ran, by function.\n"
         "# TYPE Total_Invocations counter\n");
@@ -607,7 +607,7 @@ int metrics_render(metrics_t *m, const metrics_gauges *g, buf_t *out)
         if (g->keep == NULL || g->keep(snap[i].name, g->keep_arg))
             snap[kept++] = snap[i];
     used = kept;
-    int rc = metrics_render_seed(snap, used, out) == 0 &&
+    int rc = metrics_render_invocations(snap, used, out) == 0 &&
                      metrics_render_outcomes(snap, used, out) == 0 &&
                      metrics_render_platform(m->seg, g, out) == 0
                  ? 0

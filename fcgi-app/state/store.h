@@ -1,6 +1,6 @@
 /*
  * store: function records in <data dir>/functions.json, an object keyed by
- * id (the seed format), shared by every process of the pool.
+ * id (the first format, still read as it is), shared by every process of the pool.
  *
  * Writers serialize on flock(LOCK_EX) of a separate lock file, re-read the
  * file, change it and replace it atomically (files_write). Readers never

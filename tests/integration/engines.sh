@@ -199,7 +199,7 @@ it_eq "minilambda_engine_up{engine=\"b\"} is 1" 1 "$(it_metric 'minilambda_engin
 it_eq "minilambda_engine_calls_total{engine=\"a\"} counts a's calls" \
     "$((GOT[a] + $(grep -c ' a$' "$IT_TMP/burst" || true)))" \
     "$(it_metric 'minilambda_engine_calls_total{engine="a"}')"
-it_eq "the seed's series carry no engine label" 0 \
+it_eq "the invocation series carry no engine label" 0 \
     "$(grep -E '^(Total_Invocations|Invocation_Duration_ms|minilambda_invocations_total)' "$IT_METRICS" | grep -c 'engine=' || true)"
 
 # --- 4. kill -9 of b under load ---------------------------------------------

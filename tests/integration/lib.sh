@@ -215,7 +215,7 @@ it_busybox_image() {
 }
 
 # How functions run: MINILAMBDA_TEST_MODE is cold (the default: no keeper,
-# a fresh container per call, as the seed), warm (reuse "none" with the
+# a fresh container per call, as at first), warm (reuse "none" with the
 # keeper's prestarted containers), container (reuse "container") or process
 # (reuse "process", classic functions wrapped in the test image's ml-loop).
 IT_MODE=${MINILAMBDA_TEST_MODE:-cold}

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The function registry through nginx: the CRUD cycle, every validation
 # error, conflicts, routing errors (404, 405 + Allow, 415, 413), persistence
-# across a pool restart, a seed-format functions.json, a corrupt
+# across a pool restart, a first-format functions.json, a corrupt
 # functions.json at start-up, and /healthz with and without an engine.
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib.sh
@@ -9,8 +9,8 @@ set -euo pipefail
 
 UUID4_RE='^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$'
 TS_RE='^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}[.][0-9]{3}Z$'
-SEED_EARLY=11111111-1111-4111-8111-111111111111
-SEED_LATE=22222222-2222-4222-8222-222222222222
+V1_EARLY=11111111-1111-4111-8111-111111111111
+V1_LATE=22222222-2222-4222-8222-222222222222
 
 matches() { [[ $1 =~ $2 ]]; }
 later_than() { [[ $1 > $2 ]]; }
@@ -37,14 +37,14 @@ post_expect() {
 ok_post() { post_expect "$1" 201 "" "$2"; }
 
 # ---------------------------------------------------------------------------
-# A seed-format functions.json (only id, name, image, created_at), written
+# A first-format functions.json (only id, name, image, created_at), written
 # before start-up: it must load with the defaults filled in.
 mkdir -p "$IT_TMP/stack/data"
 cat >"$IT_TMP/stack/data/functions.json" <<EOF
 {
-  "$SEED_LATE": {"id": "$SEED_LATE", "name": "seed-late", "image": "busybox:latest",
+  "$V1_LATE": {"id": "$V1_LATE", "name": "v1-late", "image": "busybox:latest",
                  "created_at": "2024-02-01T00:00:00.000Z"},
-  "$SEED_EARLY": {"id": "$SEED_EARLY", "name": "seed-early", "image": "example/hello",
+  "$V1_EARLY": {"id": "$V1_EARLY", "name": "v1-early", "image": "example/hello",
                   "created_at": "2024-01-01T00:00:00.000Z"}
 }
 EOF
@@ -58,25 +58,25 @@ it_expect "GET /healthz is 200" 200
 it_eq "healthz status and docker" '{"docker":"reachable","status":"ok"}' "$(jq -cS '{docker, status}' "$IT_BODY" 2>/dev/null)"
 it_eq "healthz: every component ok" "data_dir:ok disk:ok engine:ok executors:ok keeper:ok keys:ok locks:ok store:ok" \
     "$(it_jq '[.components | to_entries[] | "\(.key):\(.value.status)"] | sort | join(" ")')"
-it_eq "healthz: the store counts its functions (the two seed records)" 2 "$(it_jq '.components.store.functions')"
+it_eq "healthz: the store counts its functions (the two first-format records)" 2 "$(it_jq '.components.store.functions')"
 it_true "healthz: free bytes over the minimum" \
     test "$(it_jq '.components.disk.free_bytes > .components.disk.min_free_bytes')" = true
 it_true "healthz is application/json" json_ct
 
-# --- the seed records ------------------------------------------------------
+# --- the first-format records ------------------------------------------------------
 it_req GET /functions
-it_expect "GET /functions with a seed file is 200" 200
-it_eq "seed: two records listed" 2 "$(it_jq length)"
-it_eq "seed: oldest first (created_at, not file order)" "seed-early,seed-late" "$(it_jq '[.[].name] | join(",")')"
-it_req GET /functions/seed-early
-it_expect "seed record by name" 200
-it_eq "seed record: defaults filled in" '120 256 1 {} none' \
+it_expect "GET /functions with a first-format file is 200" 200
+it_eq "first format: two records listed" 2 "$(it_jq length)"
+it_eq "first format: oldest first (created_at, not file order)" "v1-early,v1-late" "$(it_jq '[.[].name] | join(",")')"
+it_req GET /functions/v1-early
+it_expect "first-format record by name" 200
+it_eq "first-format record: defaults filled in" '120 256 1 {} none' \
     "$(it_jq '"\(.timeout) \(.memory_mb) \(.cpus) \(.env|tojson) \(.network)"')"
-it_eq "seed record: updated_at defaults to created_at" "2024-01-01T00:00:00.000Z" "$(it_jq .updated_at)"
-it_eq "seed record: id and image kept" "$SEED_EARLY example/hello" "$(it_jq '"\(.id) \(.image)"')"
-it_req GET "/functions/$SEED_LATE"
-it_expect "seed record by id" 200
-it_eq "seed record by id is the right one" seed-late "$(it_jq .name)"
+it_eq "first-format record: updated_at defaults to created_at" "2024-01-01T00:00:00.000Z" "$(it_jq .updated_at)"
+it_eq "first-format record: id and image kept" "$V1_EARLY example/hello" "$(it_jq '"\(.id) \(.image)"')"
+it_req GET "/functions/$V1_LATE"
+it_expect "first-format record by id" 200
+it_eq "first-format record by id is the right one" v1-late "$(it_jq .name)"
 
 # --- create ----------------------------------------------------------------
 it_json POST /functions '{"name":"crud-1","image":"busybox:latest"}'
@@ -119,7 +119,7 @@ it_expect "GET /functions/{name}/ (trailing slash) is 200" 200
 it_req GET /functions
 it_expect "GET /functions is 200" 200
 it_true "list is application/json" json_ct
-it_eq "list: every record, oldest first" "seed-early,seed-late,crud-1,crud-2" "$(it_jq '[.[].name] | join(",")')"
+it_eq "list: every record, oldest first" "v1-early,v1-late,crud-1,crud-2" "$(it_jq '[.[].name] | join(",")')"
 jq '.[] | select(.name == "crud-1")' "$IT_BODY" >"$IT_TMP/listed.json"
 it_true "list: full records" has_record "$REC1" "$IT_TMP/listed.json"
 it_req GET /functions/
@@ -252,7 +252,7 @@ ok_post "empty env, network none" '{"name":"e-env","image":"busybox","env":{},"n
 # --- conflicts and unknowns --------------------------------------------------
 n_before=$(store_count)
 post_expect "duplicate name: 409 name_conflict" 409 name_conflict '{"name":"crud-2","image":"busybox"}'
-post_expect "duplicate of a seed name: 409 name_conflict" 409 name_conflict '{"name":"seed-early","image":"other"}'
+post_expect "duplicate of a first-format name: 409 name_conflict" 409 name_conflict '{"name":"v1-early","image":"other"}'
 it_eq "a conflict stores nothing" "$n_before" "$(store_count)"
 it_req GET /functions/crud-2
 it_eq "a conflict leaves the original untouched" "$ID2 registry.local:5000/team/fn:1.2" "$(it_jq '"\(.id) \(.image)"')"
@@ -359,8 +359,8 @@ it_req GET /functions
 jq -S . "$IT_BODY" >"$IT_TMP/after-restart.json"
 it_true "restart: every record identical ($n_before)" cmp -s "$IT_TMP/before-restart.json" "$IT_TMP/after-restart.json"
 it_eq "restart: functions.json has them all" "$n_before" "$(store_count)"
-it_req GET /functions/seed-late
-it_expect "restart: a seed record is still served" 200
+it_req GET /functions/v1-late
+it_expect "restart: a first-format record is still served" 200
 
 # --- a file corrupted while running is never overwritten -------------------------
 cp "$(store_file)" "$IT_TMP/good.json"
@@ -369,13 +369,13 @@ cp "$(store_file)" "$IT_TMP/torn.json"
 it_json POST /functions '{"name":"after-corruption","image":"busybox"}'
 it_expect "POST with a corrupt functions.json: 503 store_corrupt" 503 store_corrupt
 it_true "store_corrupt says how to restore the backup" grep -q 'functions.json.bak' "$IT_BODY"
-it_json PATCH /functions/seed-late '{"timeout":9}'
+it_json PATCH /functions/v1-late '{"timeout":9}'
 it_expect "PATCH with a corrupt functions.json: 503 store_corrupt" 503 store_corrupt
 it_req GET /functions
 it_expect "GET /functions with a corrupt functions.json: 503 store_corrupt" 503 store_corrupt
-it_req DELETE /functions/seed-late
+it_req DELETE /functions/v1-late
 it_expect "DELETE with a corrupt functions.json: 503 store_corrupt" 503 store_corrupt
-it_json POST /invoke/seed-late '{}'
+it_json POST /invoke/v1-late '{}'
 it_expect "invoke with a corrupt functions.json: 503 store_corrupt" 503 store_corrupt
 it_req GET /healthz
 it_expect "corrupt store: /healthz 503 store_corrupt" 503 store_corrupt
@@ -386,7 +386,7 @@ it_true "corrupt store: minilambda_up{component=\"store\"} 0" grep -qx 'minilamb
 it_true "corrupt store: minilambda_up{component=\"engine\"} 1" grep -qx 'minilambda_up{component="engine"} 1' "$IT_BODY"
 it_true "the corrupt file was not overwritten" cmp -s "$IT_TMP/torn.json" "$(store_file)"
 cp "$IT_TMP/good.json" "$(store_file)"
-it_req GET /functions/seed-late
+it_req GET /functions/v1-late
 it_expect "the restored file is served again" 200
 it_req GET /healthz
 it_expect "restored store: /healthz 200 again" 200
@@ -410,12 +410,12 @@ corrupt_start() {
     it_true "corrupt ($desc): no socket left" test ! -e "$dir/run/minilambda.sock"
 }
 corrupt_start "empty, 0 bytes" ""
-corrupt_start "truncated" "{\"$SEED_EARLY\": {\"id\": \"$SEED_EARLY\", \"name\": \"x\", \"ima"
+corrupt_start "truncated" "{\"$V1_EARLY\": {\"id\": \"$V1_EARLY\", \"name\": \"x\", \"ima"
 corrupt_start "not JSON" "this is not json"
 corrupt_start "an array" '[]'
 corrupt_start "trailing garbage" "{} xyz"
-corrupt_start "a record without a name" "{\"$SEED_EARLY\": {\"id\": \"$SEED_EARLY\", \"image\": \"busybox\"}}"
-corrupt_start "a key that is not the id" "{\"$SEED_EARLY\": {\"id\": \"$SEED_LATE\", \"name\": \"x\", \"image\": \"busybox\"}}"
+corrupt_start "a record without a name" "{\"$V1_EARLY\": {\"id\": \"$V1_EARLY\", \"image\": \"busybox\"}}"
+corrupt_start "a key that is not the id" "{\"$V1_EARLY\": {\"id\": \"$V1_LATE\", \"name\": \"x\", \"image\": \"busybox\"}}"
 it_true "corrupt: an empty file is named as such" grep -q 'is empty (0 bytes)' "$IT_TMP/corrupt1/stderr"
 it_true "corrupt: the message says how to restore the backup" grep -q 'functions.json.bak' "$IT_TMP/corrupt1/stderr"
 it_true "corrupt: the message says why (not valid JSON)" grep -q 'not valid JSON' "$IT_TMP/corrupt2/stderr"

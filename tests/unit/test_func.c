@@ -1,6 +1,6 @@
 /*
  * Unit tests for func: name, image and id syntax, registration defaults and
- * every field's range, PATCH rules and loading seed-format records.
+ * every field's range, PATCH rules and loading first-format records.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -730,11 +730,11 @@ static void test_new_retries_range(void **state)
     patch_fails("{\"retries\":4}", "invalid_retries");
 }
 
-static void test_load_seed_record(void **state)
+static void test_load_first_format_record(void **state)
 {
     err_t err;
     (void)state;
-    json_object *rec = parse("{\"id\":\"" ID "\",\"name\":\"seed\",\"image\":\"busybox\","
+    json_object *rec = parse("{\"id\":\"" ID "\",\"name\":\"old\",\"image\":\"busybox\","
                              "\"created_at\":\"2024-01-01T00:00:00.000Z\"}");
     assert_int_equal(func_load(rec, &err), 0);
     assert_int_equal(json_object_get_int64(get(rec, "timeout")), 120);
@@ -755,7 +755,7 @@ static void test_load_keeps_existing_fields(void **state)
 {
     err_t err;
     (void)state;
-    json_object *rec = parse("{\"id\":\"" ID "\",\"name\":\"seed\",\"image\":\"busybox\","
+    json_object *rec = parse("{\"id\":\"" ID "\",\"name\":\"old\",\"image\":\"busybox\","
                              "\"timeout\":7,\"memory_mb\":64,\"cpus\":2.5,\"env\":{\"A\":\"b\"},"
                              "\"network\":\"bridge\",\"command\":[\"x\"],"
                              "\"created_at\":\"2024-01-01T00:00:00.000Z\","
@@ -774,7 +774,7 @@ static void test_load_without_created_at(void **state)
 {
     err_t err;
     (void)state;
-    json_object *rec = parse("{\"id\":\"" ID "\",\"name\":\"seed\",\"image\":\"busybox\"}");
+    json_object *rec = parse("{\"id\":\"" ID "\",\"name\":\"old\",\"image\":\"busybox\"}");
     assert_int_equal(func_load(rec, &err), 0);
     const char *created = get_str(rec, "created_at");
     /* RFC 3339 UTC with milliseconds: 2024-05-01T10:20:30.456Z */
@@ -790,12 +790,12 @@ static void test_load_without_created_at(void **state)
 static void test_load_rejects(void **state)
 {
     static const char *const bad[] = {
-        "{\"id\":\"" ID "\",\"name\":\"seed\",\"created_at\":\"2024-01-01T00:00:00.000Z\"}",
+        "{\"id\":\"" ID "\",\"name\":\"old\",\"created_at\":\"2024-01-01T00:00:00.000Z\"}",
         "{\"id\":\"" ID "\",\"image\":\"busybox\"}",
-        "{\"name\":\"seed\",\"image\":\"busybox\"}",
-        "{\"id\":\"" ID "\",\"name\":\"seed\",\"image\":5}",
+        "{\"name\":\"old\",\"image\":\"busybox\"}",
+        "{\"id\":\"" ID "\",\"name\":\"old\",\"image\":5}",
         "{\"id\":\"" ID "\",\"name\":null,\"image\":\"busybox\"}",
-        "{\"id\":7,\"name\":\"seed\",\"image\":\"busybox\"}",
+        "{\"id\":7,\"name\":\"old\",\"image\":\"busybox\"}",
         "[]",
         "\"record\"",
     };
@@ -885,7 +885,7 @@ int main(void)
         cmocka_unit_test(test_patch_empty_body_touches_updated_at),
         cmocka_unit_test(test_patch_rejects),
         cmocka_unit_test(test_new_retries_range),
-        cmocka_unit_test(test_load_seed_record),
+        cmocka_unit_test(test_load_first_format_record),
         cmocka_unit_test(test_load_keeps_existing_fields),
         cmocka_unit_test(test_load_without_created_at),
         cmocka_unit_test(test_load_rejects),

@@ -293,7 +293,7 @@ static bool env_has_prefix(json_object *env, const char *prefix)
 }
 
 /* Every hardening field of the create body, for a record with settings
- * and for a bare seed-format one (defaults from the field table). */
+ * and for a bare first-format one (defaults from the field table). */
 static void test_container_spec(void **state)
 {
     runtime_req req;

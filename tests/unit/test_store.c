@@ -1,6 +1,6 @@
 /*
  * Unit tests for store: functions.json in a temporary directory — round
- * trips, conflicts, corrupt files left untouched, seed-format files, the
+ * trips, conflicts, corrupt files left untouched, first-format files, the
  * read cache, and concurrent writers.
  */
 #include <stdarg.h>
@@ -85,9 +85,9 @@ static store_rc t_delete(store_t *s, const char *ref)
     return rc_of(store_delete(s, ref, &e), &e);
 }
 
-#define SEED_ID1 "11111111-1111-4111-8111-111111111111"
-#define SEED_ID2 "22222222-2222-4222-8222-222222222222"
-#define SEED_ID3 "33333333-3333-4333-8333-333333333333"
+#define V1_ID1 "11111111-1111-4111-8111-111111111111"
+#define V1_ID2 "22222222-2222-4222-8222-222222222222"
+#define V1_ID3 "33333333-3333-4333-8333-333333333333"
 
 typedef struct {
     char dir[64];
@@ -411,11 +411,11 @@ static void test_list_sorts_by_created_at(void **state)
     fixture *f = *state;
     /* File order B, C, A; creation order A, B, C. */
     const char *text =
-        "{\"" SEED_ID2 "\":{\"id\":\"" SEED_ID2 "\",\"name\":\"b\",\"image\":\"busybox\","
+        "{\"" V1_ID2 "\":{\"id\":\"" V1_ID2 "\",\"name\":\"b\",\"image\":\"busybox\","
         "\"created_at\":\"2024-02-01T00:00:00.000Z\"},"
-        "\"" SEED_ID3 "\":{\"id\":\"" SEED_ID3 "\",\"name\":\"c\",\"image\":\"busybox\","
+        "\"" V1_ID3 "\":{\"id\":\"" V1_ID3 "\",\"name\":\"c\",\"image\":\"busybox\","
         "\"created_at\":\"2024-03-01T00:00:00.000Z\"},"
-        "\"" SEED_ID1 "\":{\"id\":\"" SEED_ID1 "\",\"name\":\"a\",\"image\":\"busybox\","
+        "\"" V1_ID1 "\":{\"id\":\"" V1_ID1 "\",\"name\":\"a\",\"image\":\"busybox\","
         "\"created_at\":\"2024-01-01T00:00:00.000Z\"}}";
     write_file(f->path, text, strlen(text));
     store_t *s = open_ok(f);
@@ -487,28 +487,28 @@ static void test_corrupt_files_refused(void **state)
     fixture *f = *state;
     static const char *const cases[] = {
         /* truncated JSON */
-        "{\"" SEED_ID1 "\":{\"id\":\"" SEED_ID1 "\",\"name\":\"a\",\"ima",
+        "{\"" V1_ID1 "\":{\"id\":\"" V1_ID1 "\",\"name\":\"a\",\"ima",
         "{",
         /* trailing garbage */
         "{}x",
-        "{" REC(SEED_ID1, "") "}\n}",
-        "{" REC(SEED_ID1, "") "} {}",
+        "{" REC(V1_ID1, "") "}\n}",
+        "{" REC(V1_ID1, "") "} {}",
         "{}\n\n[",
         /* not an object */
         "[]",
-        "[{\"id\":\"" SEED_ID1 "\",\"name\":\"a\",\"image\":\"busybox\"}]",
+        "[{\"id\":\"" V1_ID1 "\",\"name\":\"a\",\"image\":\"busybox\"}]",
         "42",
         "\"text\"",
         "null",
         /* a record missing "image" */
-        "{\"" SEED_ID1 "\":{\"id\":\"" SEED_ID1 "\",\"name\":\"a\"}}",
+        "{\"" V1_ID1 "\":{\"id\":\"" V1_ID1 "\",\"name\":\"a\"}}",
         /* a record missing "name" among good ones */
-        "{" REC(SEED_ID1, "") ",\"" SEED_ID2 "\":{\"id\":\"" SEED_ID2 "\",\"image\":\"b\"}}",
+        "{" REC(V1_ID1, "") ",\"" V1_ID2 "\":{\"id\":\"" V1_ID2 "\",\"image\":\"b\"}}",
         /* a record that is not an object */
-        "{\"" SEED_ID1 "\":\"busybox\"}",
+        "{\"" V1_ID1 "\":\"busybox\"}",
         /* a record whose key is not its id */
-        "{\"" SEED_ID1 "\":{\"id\":\"" SEED_ID2 "\",\"name\":\"a\",\"image\":\"busybox\"}}",
-        "{\"echo\":{\"id\":\"" SEED_ID1 "\",\"name\":\"echo\",\"image\":\"busybox\"}}",
+        "{\"" V1_ID1 "\":{\"id\":\"" V1_ID2 "\",\"name\":\"a\",\"image\":\"busybox\"}}",
+        "{\"echo\":{\"id\":\"" V1_ID1 "\",\"name\":\"echo\",\"image\":\"busybox\"}}",
         /* garbage */
         "not json at all",
     };
@@ -562,10 +562,10 @@ static void test_corrupt_file_never_overwritten(void **state)
     store_close(s);
 }
 
-static void test_seed_format(void **state)
+static void test_first_format(void **state)
 {
     fixture *f = *state;
-    const char *text = "{\n  \"" SEED_ID1 "\": {\"id\": \"" SEED_ID1 "\", \"name\": \"hello\", "
+    const char *text = "{\n  \"" V1_ID1 "\": {\"id\": \"" V1_ID1 "\", \"name\": \"hello\", "
                        "\"image\": \"busybox\", \"created_at\": \"2024-01-01T00:00:00.000Z\"}\n}\n";
     write_file(f->path, text, strlen(text));
     store_t *s = open_ok(f);
@@ -578,7 +578,7 @@ static void test_seed_format(void **state)
 
     json_object *rec = NULL;
     assert_int_equal(t_get(s, "hello", &rec), STORE_OK);
-    assert_string_equal(get_str(rec, "id"), SEED_ID1);
+    assert_string_equal(get_str(rec, "id"), V1_ID1);
     assert_string_equal(get_str(rec, "image"), "busybox");
     assert_int_equal(get_int(rec, "timeout"), 120);
     assert_int_equal(get_int(rec, "memory_mb"), 256);
@@ -595,16 +595,16 @@ static void test_seed_format(void **state)
     json_object_put(rec);
     assert_int_equal(store_count(s), 1);
 
-    /* A write keeps the seed record, now with its defaults. */
+    /* A write keeps the first-format record, now with its defaults. */
     create_ok(s, "second", "busybox", NULL, 0);
     store_close(s);
     now = read_file(f->path, NULL);
     json_object *root = parse(now);
     free(now);
-    json_object *seed = NULL;
-    assert_true(json_object_object_get_ex(root, SEED_ID1, &seed));
-    assert_string_equal(get_str(seed, "name"), "hello");
-    assert_int_equal(get_int(seed, "timeout"), 120);
+    json_object *v1 = NULL;
+    assert_true(json_object_object_get_ex(root, V1_ID1, &v1));
+    assert_string_equal(get_str(v1, "name"), "hello");
+    assert_int_equal(get_int(v1, "timeout"), 120);
     assert_int_equal(json_object_object_length(root), 2);
     json_object_put(root);
 }
@@ -675,28 +675,28 @@ static void test_cache_sees_replaced_file(void **state)
     assert_int_equal(store_count(s), 1);
 
     /* Another process replaces the file (as store writers do: rename). */
-    const char *text = "{" REC(SEED_ID1, "") "," REC(SEED_ID2, "") "}";
+    const char *text = "{" REC(V1_ID1, "") "," REC(V1_ID2, "") "}";
     char tmp[160];
     snprintf(tmp, sizeof(tmp), "%s/other-writer.tmp", f->dir);
     write_file(tmp, text, strlen(text));
     assert_int_equal(rename(tmp, f->path), 0);
 
     assert_int_equal(t_get(s, "first", &got), STORE_NOT_FOUND);
-    assert_int_equal(t_get(s, SEED_ID2, &got), STORE_OK);
-    assert_string_equal(get_str(got, "name"), "n" SEED_ID2);
+    assert_int_equal(t_get(s, V1_ID2, &got), STORE_OK);
+    assert_string_equal(get_str(got, "name"), "n" V1_ID2);
     json_object_put(got);
     assert_int_equal(store_count(s), 2);
     char *list = NULL;
     assert_int_equal(t_list(s, &list), STORE_OK);
-    assert_non_null(strstr(list, SEED_ID1));
+    assert_non_null(strstr(list, V1_ID1));
     assert_null(strstr(list, id));
     free(list);
 
     /* Rewritten in place with a different size: noticed too. */
-    const char *one = "{" REC(SEED_ID3, "") "}";
+    const char *one = "{" REC(V1_ID3, "") "}";
     write_file(f->path, one, strlen(one));
     assert_int_equal(store_count(s), 1);
-    assert_int_equal(t_get(s, SEED_ID3, &got), STORE_OK);
+    assert_int_equal(t_get(s, V1_ID3, &got), STORE_OK);
     json_object_put(got);
 
     /* Removed: an empty store. */
@@ -784,9 +784,9 @@ static void test_file_after_write(void **state)
     closedir(d);
 }
 
-/* A seed file may hold any string as an id; ids longer than the usual UUID
+/* A first-format file may hold any string as an id; ids longer than the usual UUID
  * must survive updates and deletes like any other. */
-static void test_long_seed_id(void **state)
+static void test_long_first_format_id(void **state)
 {
     fixture *f = *state;
     char id[201], text[1024];
@@ -795,7 +795,7 @@ static void test_long_seed_id(void **state)
     id[sizeof(id) - 1] = '\0';
     snprintf(text, sizeof(text),
              "{\"%s\":{\"id\":\"%s\",\"name\":\"long\",\"image\":\"busybox\"},"
-             "\"" SEED_ID1 "\":{\"id\":\"" SEED_ID1 "\",\"name\":\"short\",\"image\":\"busybox\"}}",
+             "\"" V1_ID1 "\":{\"id\":\"" V1_ID1 "\",\"name\":\"short\",\"image\":\"busybox\"}}",
              id, id);
     write_file(f->path, text, strlen(text));
     store_t *s = f->s = open_ok(f);
@@ -957,10 +957,10 @@ static void test_create_with_id(void **state)
     err_t e;
     store_t *s = open_ok(f);
 
-    assert_int_equal(store_create(s, body, NULL, SEED_ID1, &out, &e), 0);
-    assert_string_equal(func_str(out, "id"), SEED_ID1);
+    assert_int_equal(store_create(s, body, NULL, V1_ID1, &out, &e), 0);
+    assert_string_equal(func_str(out, "id"), V1_ID1);
     assert_int_equal(stat(f->path, &before), 0);
-    assert_int_equal(store_create(s, other, NULL, SEED_ID1, &again, &e), 0);
+    assert_int_equal(store_create(s, other, NULL, V1_ID1, &again, &e), 0);
     assert_string_equal(func_str(again, "name"), "once");
     assert_string_equal(func_str(again, "created_at"), func_str(out, "created_at"));
     assert_int_equal(stat(f->path, &after), 0);
@@ -987,13 +987,13 @@ int main(void)
         T(test_duplicate_name_conflicts),
         T(test_corrupt_files_refused),
         T(test_corrupt_file_never_overwritten),
-        T(test_seed_format),
+        T(test_first_format),
         T(test_empty_file_is_corrupt),
         T(test_corrupt_while_open),
         T(test_cache_sees_replaced_file),
         T(test_two_stores_share_file),
         T(test_file_after_write),
-        T(test_long_seed_id),
+        T(test_long_first_format_id),
         T(test_concurrent_creates_shared_store),
         T(test_concurrent_creates_store_per_thread),
         T(test_write_error_carries_context),
