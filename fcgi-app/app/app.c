@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "run/warm.h"
+#include "run/start.h"
 
 int app_open(app_t *a, const config_t *cfg, slots_t *slots, throttle_t *throttle,
              metrics_t *metrics, engines_shm_t *engines, int row, const char *instance, err_t *e)
@@ -30,9 +30,9 @@ int app_open(app_t *a, const config_t *cfg, slots_t *slots, throttle_t *throttle
     store_limit(a->store, cfg->max_functions);
     if ((a->engines = engines_open(cfg, engines, e)) == NULL)
         goto fail;
-    a->runtime = warm_new(slots, instance, cfg->init);
+    a->runtime = start_new(slots, instance, cfg->init);
     if (a->runtime == NULL) {
-        err_set(e, ERR_NOMEM, NULL, ENOMEM, "warm_new() failed: out of memory");
+        err_set(e, ERR_NOMEM, NULL, ENOMEM, "start_new() failed: out of memory");
         goto fail;
     }
     return 0;

@@ -10,7 +10,7 @@
 #include "run/container.h"
 #include "run/health.h"
 #include "run/invoke.h"
-#include "run/janitor.h"
+#include "run/reap.h"
 #include "state/func.h"
 
 #define HANDLERS_PING_TIMEOUT_MS 2000
@@ -644,7 +644,7 @@ int handlers_cancel_invocation(route_call *c, err_t *e)
         engines_t *en = c->t->app->engines;
         for (int i = 0; i < engines_count(en); i++)
             if (engines_up(en, i))
-                janitor_remove_invocation(c->t->conns.conn[i], c->ref);
+                reap_remove_invocation(c->t->conns.conn[i], c->ref);
     }
     http_send_json(c->r, 200, rec, NULL);
     json_object_put(rec);

@@ -11,7 +11,7 @@
 #include "base/log.h"
 #include "http/handlers.h"
 #include "http/images.h"
-#include "http/once.h"
+#include "http/replay.h"
 #include "state/metrics.h"
 #include "state/throttle.h"
 
@@ -429,13 +429,13 @@ void route_handle(app_thread *t, FCGX_Request *req)
     route_found f;
     keys_key key;
     err_t e;
-    once_t once;
+    replay_t replay;
     bool have_key = false;
     int slot = -1, holder = -1;
     char headers[256];
 
     http_req_init(&r, req);
-    once_init(&once);
+    replay_init(&replay);
     memset(&c, 0, sizeof(c));
     c.t = t;
     c.r = &r;
@@ -446,10 +446,10 @@ void route_handle(app_thread *t, FCGX_Request *req)
         go = route_admit(&c, f.row, &key, &have_key, &slot, &holder, &e);
     }
     if (go > 0 && (f.row->flags & ROUTE_IDEMPOTENT))
-        go = once_begin(&c, !(f.row->flags & ROUTE_NO_REDO), &once, &e);
+        go = replay_begin(&c, !(f.row->flags & ROUTE_NO_REDO), &replay, &e);
     if (go > 0)
         go = f.row->handler(&c, &e);
-    once_end(&c, &once, go);
+    replay_end(&c, &replay, go);
     if (go < 0) {
         route_error_headers(&c, &f, &e, headers, sizeof(headers));
         http_send_err(&r, &e, headers[0] ? headers : NULL);

@@ -10,7 +10,7 @@
  * for an address with too many failures), its scopes (403), its rate
  * (429), resolves the function (404) and checks the key's function list
  * (403), takes the slot (429 with Retry-After), brackets an idempotent
- * route (once.h: a retry gets the first answer), runs the handler, answers
+ * route (replay.h: a retry gets the first answer), runs the handler, answers
  * its error if it returns one, gives the slot back and counts the response
  * under the route's template. Handlers never check methods, keys, slots or
  * Idempotency-Keys; they get the key's view (`c->owner`, `c->redact`,
@@ -65,7 +65,7 @@ enum {
     ROUTE_ALLOWLIST = 32,   /* only MINILAMBDA_METRICS_ALLOW (nginx and the gate) */
     ROUTE_OWN = 64,         /* an invoke-scope key sees only the runs it started */
     ROUTE_REDACT = 128,     /* a read-scope key sees env values redacted */
-    /* Honours Idempotency-Key (once.c): a retry gets the first answer. The
+    /* Honours Idempotency-Key (replay.c): a retry gets the first answer. The
      * handler makes what it makes under c->id, and returns -1 only when it
      * made nothing. */
     ROUTE_IDEMPOTENT = 256,

@@ -26,7 +26,7 @@
 #include "http/route.h"
 #include "proc/executor.h"
 #include "proc/keeper.h"
-#include "proc/sweeper.h"
+#include "proc/janitor.h"
 #include "state/idem.h"
 #include "state/metrics.h"
 #include "state/slots.h"
@@ -248,13 +248,13 @@ static void pool_janitor_main(pool_master *m)
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (getppid() != m->self)
         _exit(1);
-    sweeper_ctx x = {.cfg = m->cfg,
+    janitor_ctx x = {.cfg = m->cfg,
                      .instance = m->instance,
                      .slots = m->slots,
                      .first_executor = m->cfg->workers,
                      .executors = m->cfg->async_workers,
                      .engines = m->engines_shm};
-    _exit(sweeper_run(&x));
+    _exit(janitor_run(&x));
 }
 
 /* The body of the keeper process; never returns. */

@@ -9,7 +9,7 @@
  *   live     whether a managed container is in use by this runtime now
  *
  * runtime_run drives one invocation through them; the janitor asks
- * runtime_live which containers to keep. The implementation (warm.h) takes
+ * runtime_live which containers to keep. The implementation (start.h) takes
  * a warm container from the keeper when one is ready and makes a cold one
  * when none is; the janitor and the metrics see both through this
  * interface. A runtime knows no HTTP request.

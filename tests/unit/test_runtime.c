@@ -20,7 +20,7 @@
 #include "run/container.h"
 #include "run/invoke.h"
 #include "run/runtime.h"
-#include "run/warm.h"
+#include "run/start.h"
 #include "state/metrics.h"
 
 /* A runtime that records what was asked of it. */
@@ -232,7 +232,7 @@ static void test_warm_live(void **state)
     char run[40], text[160];
     (void)state;
     slots_t *s = slots_create(1, 0, 2);
-    runtime_t *rt = warm_new(s, "inst", "");
+    runtime_t *rt = start_new(s, "inst", "");
     assert_non_null(rt);
     uuid_generate_random(u);
     uuid_unparse_lower(u, run);

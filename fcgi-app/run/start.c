@@ -1,4 +1,4 @@
-#include "run/warm.h"
+#include "run/start.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,23 +15,23 @@
 #include "state/func.h"
 
 /* A request header: a few short values. */
-#define WARM_HEADER_MAX 4096
+#define START_HEADER_MAX 4096
 /* An event up to this size goes in one write with its header: the process
  * reading them wakes once, not twice. */
-#define WARM_ONE_WRITE_MAX 32768
+#define START_ONE_WRITE_MAX 32768
 /* Ready containers a call takes, one after the other discarded for what
  * they wrote while idle, before it goes cold. */
-#define WARM_TAKE_TRIES 3
+#define START_TAKE_TRIES 3
 /* How long a failed run's engine gets to answer before it is taken out. */
-#define WARM_PING_MS 500
+#define START_PING_MS 500
 
 typedef struct {
     slots_t *slots;
     char init[CONFIG_PATH_MAX]; /* "" when there is none */
-} warm_state;
+} start_state;
 
 /* How calls of function `rec` run. */
-static container_mode warm_mode(const warm_state *st, json_object *rec)
+static container_mode start_mode(const start_state *st, json_object *rec)
 {
     const char *reuse = func_str(rec, "reuse");
     if (strcmp(reuse, "process") == 0)
@@ -43,7 +43,7 @@ static container_mode warm_mode(const warm_state *st, json_object *rec)
 
 /* Hold engine `i` for the run: its connection, and one more call in
  * flight on it. */
-static void warm_enter(const runtime_seat *seat, runtime_lease *l, int i, runtime_result *res)
+static void start_enter(const runtime_seat *seat, runtime_lease *l, int i, runtime_result *res)
 {
     if (seat->conns == NULL || i < 0 || i >= engines_count(seat->conns->en))
         i = 0;
@@ -57,7 +57,7 @@ static void warm_enter(const runtime_seat *seat, runtime_lease *l, int i, runtim
 }
 
 /* The run is off engine l->engine (its connection stays for removal). */
-static void warm_leave(const runtime_seat *seat, runtime_lease *l)
+static void start_leave(const runtime_seat *seat, runtime_lease *l)
 {
     if (seat->conns != NULL && l->engine >= 0)
         engines_leave(seat->conns->en, seat->row, l->engine);
@@ -65,12 +65,12 @@ static void warm_leave(const runtime_seat *seat, runtime_lease *l)
 
 /* Place a cold run on the healthy engine with the fewest calls in flight
  * for its weight, not one of `skip`. 0, or -1 with `res` failed. */
-static int warm_place(const runtime_seat *seat, runtime_lease *l, unsigned skip,
-                      runtime_result *res)
+static int start_place(const runtime_seat *seat, runtime_lease *l, unsigned skip,
+                       runtime_result *res)
 {
     err_t e;
     if (seat->conns == NULL) {
-        warm_enter(seat, l, 0, res);
+        start_enter(seat, l, 0, res);
         return 0;
     }
     int i = engines_place(seat->conns->en, skip, 0, &e);
@@ -83,7 +83,7 @@ static int warm_place(const runtime_seat *seat, runtime_lease *l, unsigned skip,
         }
         return -1;
     }
-    warm_enter(seat, l, i, res);
+    start_enter(seat, l, i, res);
     return 0;
 }
 
@@ -91,14 +91,14 @@ static int warm_place(const runtime_seat *seat, runtime_lease *l, unsigned skip,
  * function run: whether the engine is dying (it refuses connections, or
  * answered an error and no longer answers a ping), so that the run may go
  * to another engine; one that is is taken out now. */
-static bool warm_dying(const runtime_seat *seat, runtime_lease *l, const runtime_result *res)
+static bool start_dying(const runtime_seat *seat, runtime_lease *l, const runtime_result *res)
 {
     docker_result dr;
     if (seat->conns == NULL || !engines_multi(seat->conns->en) ||
         (res->status != STATUS_UNREACHABLE && res->status != STATUS_ENGINE_ERROR))
         return false;
     if (res->status == STATUS_ENGINE_ERROR) {
-        if (docker_ping(l->conn, WARM_PING_MS, &dr) == DOCKER_OK)
+        if (docker_ping(l->conn, START_PING_MS, &dr) == DOCKER_OK)
             return false;
         engines_set_up(seat->conns->en, l->engine, false, dr.message);
     } else {
@@ -109,34 +109,34 @@ static bool warm_dying(const runtime_seat *seat, runtime_lease *l, const runtime
 
 /* Where a run goes after container_create failed on its engine. */
 typedef enum {
-    WARM_STOP = 0, /* nowhere: the failure is the answer */
-    WARM_SAME,     /* the same engine again: it pulled the image */
-    WARM_OTHER     /* another engine */
-} warm_next;
+    START_STOP = 0, /* nowhere: the failure is the answer */
+    START_SAME,     /* the same engine again: it pulled the image */
+    START_OTHER     /* another engine */
+} start_next;
 
 /* After container_create failed on l->engine: where the run may go (only
  * ever before anything of it ran). An engine that stopped answering, or
  * answered an error and then no ping (one shutting down), is taken out
  * now; one that lacks the image pulls it from the registry when
  * there is one and `may_pull`, else the run goes to another engine. */
-static warm_next warm_elsewhere(const runtime_seat *seat, const runtime_req *req, runtime_lease *l,
-                                runtime_result *res, bool may_pull)
+static start_next start_elsewhere(const runtime_seat *seat, const runtime_req *req,
+                                  runtime_lease *l, runtime_result *res, bool may_pull)
 {
     if (seat->conns == NULL || !engines_multi(seat->conns->en))
-        return WARM_STOP;
+        return START_STOP;
     engines_t *en = seat->conns->en;
-    if (warm_dying(seat, l, res))
-        return WARM_OTHER;
+    if (start_dying(seat, l, res))
+        return START_OTHER;
     if (res->status != STATUS_IMAGE_MISSING)
-        return WARM_STOP;
+        return START_STOP;
     if (may_pull && engines_registry(en)[0] != '\0') {
         err_t e;
         if (engines_pull(en, l->conn, l->engine, func_str(req->function, "image"), l->deadline,
                          &e) == 0)
-            return WARM_SAME;
+            return START_SAME;
         log_warn("invoke %s: %s", req->id, e.msg);
     }
-    return engines_count(en) > 1 ? WARM_OTHER : WARM_STOP;
+    return engines_count(en) > 1 ? START_OTHER : START_STOP;
 }
 
 /* Remove the container: by the keeper, off the call's path, or here.
@@ -144,8 +144,8 @@ static warm_next warm_elsewhere(const runtime_seat *seat, const runtime_req *req
  * which removes it once the engine answers: asking now would hold the
  * call, or the keeper, for a removal's timeout on a frozen engine. The
  * keeper is still told of one it leased, so that it forgets it. */
-static void warm_remove(const runtime_seat *seat, const runtime_req *req, runtime_lease *l,
-                        bool gone)
+static void start_remove(const runtime_seat *seat, const runtime_req *req, runtime_lease *l,
+                         bool gone)
 {
     if (l->cid[0] == '\0' || (gone && !l->leased))
         return;
@@ -157,8 +157,8 @@ static void warm_remove(const runtime_seat *seat, const runtime_req *req, runtim
 
 /* Ask the keeper for a ready container. 1 with `l` holding it, 2 when the
  * one it gave was discarded (ask again), else 0. */
-static int warm_take(const warm_state *st, const runtime_seat *seat, const runtime_req *req,
-                     runtime_lease *l, runtime_result *res)
+static int start_take(const start_state *st, const runtime_seat *seat, const runtime_req *req,
+                      runtime_lease *l, runtime_result *res)
 {
     lease_msg m;
     int fd;
@@ -166,7 +166,7 @@ static int warm_take(const warm_state *st, const runtime_seat *seat, const runti
     if (lease_take(seat->lease, fid, l->generation, l->mode, seat->row, seat->thread, &m, &fd) != 1)
         return 0;
     l->stream = docker_stream_adopt(fd, m.unread, m.unread_len);
-    warm_enter(seat, l, m.engine, res);
+    start_enter(seat, l, m.engine, res);
     snprintf(l->cid, sizeof(l->cid), "%s", m.cid);
     snprintf(l->run, sizeof(l->run), "%s", m.run);
     l->leased = true;
@@ -187,10 +187,10 @@ static int warm_take(const warm_state *st, const runtime_seat *seat, const runti
                  req->id, l->cid);
         docker_stream_close(l->stream);
         l->stream = NULL;
-        warm_remove(seat, req, l, false);
+        start_remove(seat, req, l, false);
         l->cid[0] = '\0';
         l->leased = false;
-        warm_leave(seat, l);
+        start_leave(seat, l);
         l->engine = -1;
         slots_untrack(st->slots, seat->row, seat->thread);
         return 2;
@@ -201,7 +201,7 @@ static int warm_take(const warm_state *st, const runtime_seat *seat, const runti
 
 /* Attach to the created container and start it. 0, or -1 with `res`
  * failed. */
-static int warm_begin(const runtime_req *req, runtime_lease *l, runtime_result *res)
+static int start_begin(const runtime_req *req, runtime_lease *l, runtime_result *res)
 {
     docker_result dr;
     docker_rc rc =
@@ -225,19 +225,19 @@ static int warm_begin(const runtime_req *req, runtime_lease *l, runtime_result *
     return container_start(l->conn, l->cid, l->deadline, res);
 }
 
-static int warm_acquire(runtime_t *rt, const runtime_seat *seat, const runtime_req *req,
-                        runtime_lease *l, runtime_result *res)
+static int start_acquire(runtime_t *rt, const runtime_seat *seat, const runtime_req *req,
+                         runtime_lease *l, runtime_result *res)
 {
-    warm_state *st = rt->impl;
+    start_state *st = rt->impl;
     uuid_t run;
 
-    l->mode = warm_mode(st, req->function);
+    l->mode = start_mode(st, req->function);
     /* The record's hash (a serialisation of it): what take and give name. */
     l->generation = func_generation(req->function);
     int took = 0;
-    for (int tries = 0; l->mode != CONTAINER_COLD && seat->lease != NULL && tries < WARM_TAKE_TRIES;
-         tries++) {
-        took = warm_take(st, seat, req, l, res);
+    for (int tries = 0;
+         l->mode != CONTAINER_COLD && seat->lease != NULL && tries < START_TAKE_TRIES; tries++) {
+        took = start_take(st, seat, req, l, res);
         if (took != 2)
             break;
     }
@@ -266,14 +266,14 @@ static int warm_acquire(runtime_t *rt, const runtime_seat *seat, const runtime_r
     unsigned skip = 0;
     int pulled = -1;
     for (;;) {
-        if (warm_place(seat, l, skip, res) != 0)
+        if (start_place(seat, l, skip, res) != 0)
             return -1;
-        warm_next next;
+        start_next next;
         if (container_create(l->conn, req, rt->instance, (container_mode)l->mode, st->init,
                              l->deadline, l->cid, res) == 0) {
-            if (warm_begin(req, l, res) == 0)
+            if (start_begin(req, l, res) == 0)
                 return 0;
-            if (!warm_dying(seat, l, res))
+            if (!start_dying(seat, l, res))
                 return -1;
             /* Made but never started, on an engine that is going: the run
              * goes elsewhere. The container stays tracked under the run
@@ -286,18 +286,18 @@ static int warm_acquire(runtime_t *rt, const runtime_seat *seat, const runtime_r
             docker_stream_close(l->stream);
             l->stream = NULL;
             l->cid[0] = '\0';
-            next = WARM_OTHER;
+            next = START_OTHER;
         } else {
             /* Pulled once: the same engine is asked again; else another. */
-            next = warm_elsewhere(seat, req, l, res, pulled != l->engine);
+            next = start_elsewhere(seat, req, l, res, pulled != l->engine);
         }
-        if (next == WARM_SAME)
+        if (next == START_SAME)
             pulled = l->engine;
         else
             skip |= 1u << l->engine;
-        warm_leave(seat, l);
+        start_leave(seat, l);
         l->engine = -1;
-        if (next == WARM_STOP)
+        if (next == START_STOP)
             return -1;
         res->engine_fault = false;
     }
@@ -307,24 +307,24 @@ static int warm_acquire(runtime_t *rt, const runtime_seat *seat, const runtime_r
 typedef struct {
     frames_parser p;
     runtime_result *res;
-} warm_answer;
+} start_answer;
 
-static void warm_sink(void *arg, int stream, const char *p, size_t n)
+static void start_sink(void *arg, int stream, const char *p, size_t n)
 {
     container_feed_plain(arg, stream, p, n);
 }
 
-static int warm_feed(void *arg, int stream, const char *p, size_t n)
+static int start_feed(void *arg, int stream, const char *p, size_t n)
 {
-    warm_answer *a = arg;
+    start_answer *a = arg;
     int r = frames_feed(&a->p, stream, p, n);
     if (r < 0)
         runtime_fail(a->res, STATUS_PROTOCOL_ERROR, "%s; the container was discarded", a->p.error);
     return r;
 }
 
-static int warm_run(runtime_t *rt, const runtime_seat *seat, const runtime_req *req,
-                    runtime_lease *l, runtime_result *res)
+static int start_run(runtime_t *rt, const runtime_seat *seat, const runtime_req *req,
+                     runtime_lease *l, runtime_result *res)
 {
     (void)rt;
     (void)seat;
@@ -337,10 +337,10 @@ static int warm_run(runtime_t *rt, const runtime_seat *seat, const runtime_req *
                         .attempt = req->attempt,
                         .deadline_ms = clock_wall_ms() + (long long)req->timeout_s * 1000,
                         .nonce = nonce};
-    warm_answer a = {.res = res};
+    start_answer a = {.res = res};
     buf_t head;
     int rc = -1;
-    buf_init(&head, WARM_HEADER_MAX + WARM_ONE_WRITE_MAX);
+    buf_init(&head, START_HEADER_MAX + START_ONE_WRITE_MAX);
     /* The call's output is known by its nonce: nothing written before this
      * call (or by someone who cannot know it) passes for its answer. */
     if (frames_nonce(nonce) != 0) {
@@ -349,12 +349,12 @@ static int warm_run(runtime_t *rt, const runtime_seat *seat, const runtime_req *
     }
     int hr = l->mode == CONTAINER_PROCESS ? frames_loop_request(&head, &call, req->event_len)
                                           : frames_init_request(&head, &call, req->event_len);
-    if (hr != 0 || head.len > WARM_HEADER_MAX) {
+    if (hr != 0 || head.len > START_HEADER_MAX) {
         runtime_fail(res, STATUS_ENGINE_ERROR, "the request header does not fit");
         goto done;
     }
     container_io io = {.in = req->event, .in_len = req->event_len, .watch_cancel = true};
-    if (req->event_len <= WARM_ONE_WRITE_MAX &&
+    if (req->event_len <= START_ONE_WRITE_MAX &&
         buf_append(&head, req->event, req->event_len) == BUF_OK)
         io.in_len = 0;
     io.pre = head.data;
@@ -362,8 +362,8 @@ static int warm_run(runtime_t *rt, const runtime_seat *seat, const runtime_req *
     /* Fresh: init frames the one call's output like a reused container's,
      * and its "x" frame ends the call, so the answer never waits for the
      * engine to see the container exit; release removes it. */
-    frames_begin(&a.p, l->mode == CONTAINER_PROCESS, nonce, warm_sink, res);
-    io.feed = warm_feed;
+    frames_begin(&a.p, l->mode == CONTAINER_PROCESS, nonce, start_sink, res);
+    io.feed = start_feed;
     io.arg = &a;
     if (container_exchange(l->stream, req, &io, res, l->deadline) != 0) {
         if (l->mode == CONTAINER_FRESH && res->status == STATUS_PROTOCOL_ERROR) {
@@ -398,7 +398,7 @@ done:
  * engine_unreachable with one) and is not the function's attempt.
  * Returns whether it did.
  */
-static bool warm_gone(const runtime_seat *seat, runtime_lease *l, runtime_result *res)
+static bool start_gone(const runtime_seat *seat, runtime_lease *l, runtime_result *res)
 {
     docker_result dr;
     if (l->engine < 0 || res->status == STATUS_SUCCEEDED || res->status == STATUS_CANCELLED ||
@@ -411,7 +411,7 @@ static bool warm_gone(const runtime_seat *seat, runtime_lease *l, runtime_result
     if (multi && (!engines_up(en, l->engine) || engines_outs(en, l->engine) != l->engine_outs)) {
         snprintf(dr.message, sizeof(dr.message), "it stopped answering its health checks");
     } else {
-        if (docker_ping(l->conn, WARM_PING_MS, &dr) == DOCKER_OK)
+        if (docker_ping(l->conn, START_PING_MS, &dr) == DOCKER_OK)
             return false;
         if (multi)
             engines_set_up(en, l->engine, false, dr.message);
@@ -426,10 +426,10 @@ static bool warm_gone(const runtime_seat *seat, runtime_lease *l, runtime_result
     return true;
 }
 
-static void warm_release(runtime_t *rt, const runtime_seat *seat, const runtime_req *req,
-                         runtime_lease *l, runtime_result *res)
+static void start_release(runtime_t *rt, const runtime_seat *seat, const runtime_req *req,
+                          runtime_lease *l, runtime_result *res)
 {
-    warm_state *st = rt->impl;
+    start_state *st = rt->impl;
     bool reused = l->mode == CONTAINER_REUSE || l->mode == CONTAINER_PROCESS;
 
     /* A cold container's exit code is the engine's to tell; the others
@@ -439,7 +439,7 @@ static void warm_release(runtime_t *rt, const runtime_seat *seat, const runtime_
     /* Anything on the stream past the answer (what came with its last
      * read, or since) would be read by the next call: such a container is
      * not given back. */
-    bool gone = warm_gone(seat, l, res);
+    bool gone = start_gone(seat, l, res);
     if (!gone && reused && l->ran && l->reusable &&
         (res->status == STATUS_SUCCEEDED || res->status == STATUS_FAILED) &&
         !docker_stream_pending(l->stream)) {
@@ -452,37 +452,37 @@ static void warm_release(runtime_t *rt, const runtime_seat *seat, const runtime_
     }
     docker_stream_close(l->stream);
     l->stream = NULL;
-    warm_remove(seat, req, l, gone);
-    warm_leave(seat, l);
+    start_remove(seat, req, l, gone);
+    start_leave(seat, l);
     slots_untrack(st->slots, seat->row, seat->thread);
 }
 
-static bool warm_live(runtime_t *rt, json_object *labels)
+static bool start_live(runtime_t *rt, json_object *labels)
 {
-    warm_state *st = rt->impl;
+    start_state *st = rt->impl;
     json_object *run;
     uuid_t u;
     return json_object_object_get_ex(labels, "minilambda.run", &run) &&
            uuid_parse(json_object_get_string(run), u) == 0 && slots_running(st->slots, u);
 }
 
-static void warm_free(void *impl)
+static void start_free(void *impl)
 {
     free(impl);
 }
 
 static const runtime_ops warm_ops = {
     .name = "warm",
-    .acquire = warm_acquire,
-    .run = warm_run,
-    .release = warm_release,
-    .live = warm_live,
-    .free = warm_free,
+    .acquire = start_acquire,
+    .run = start_run,
+    .release = start_release,
+    .live = start_live,
+    .free = start_free,
 };
 
-runtime_t *warm_new(slots_t *slots, const char *instance, const char *init)
+runtime_t *start_new(slots_t *slots, const char *instance, const char *init)
 {
-    warm_state *st = calloc(1, sizeof(*st));
+    start_state *st = calloc(1, sizeof(*st));
     if (st == NULL)
         return NULL;
     st->slots = slots;

@@ -1,5 +1,6 @@
 /*
- * warm: the runtime. A call takes a warm container from the keeper when
+ * start: the runtime, named for what it decides: how a call's container
+ * starts (warm, reused or cold). A call takes a warm container from the keeper when
  * one is ready (lease.h) and otherwise starts cold at once, never waiting
  * for one:
  *
@@ -17,8 +18,8 @@
  * Every container a call holds is tracked in its seat of the shared slots
  * table, so the janitor keeps it while the call runs.
  */
-#ifndef MINILAMBDA_WARM_H
-#define MINILAMBDA_WARM_H
+#ifndef MINILAMBDA_START_H
+#define MINILAMBDA_START_H
 
 #include "run/runtime.h"
 #include "state/slots.h"
@@ -26,6 +27,6 @@
 /* The runtime for platform `instance`, with `init` the host path of
  * minilambda-init ("" when there is none: every reuse but "process" then
  * runs cold). Returns it (runtime_free), or NULL when out of memory. */
-runtime_t *warm_new(slots_t *slots, const char *instance, const char *init);
+runtime_t *start_new(slots_t *slots, const char *instance, const char *init);
 
 #endif

@@ -1,4 +1,4 @@
-#include "proc/sweeper.h"
+#include "proc/janitor.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -14,15 +14,15 @@
 #include "engine/docker.h"
 #include "history/async.h"
 #include "history/records.h"
-#include "run/janitor.h"
-#include "run/warm.h"
+#include "run/reap.h"
+#include "run/start.h"
 #include "state/idem.h"
 
 /* While recovery waits (a full disk), try it this often. */
-#define SWEEPER_RETRY_MS 1000
+#define JANITOR_RETRY_MS 1000
 
 typedef struct {
-    const sweeper_ctx *x;
+    const janitor_ctx *x;
     async_t *async;
     records_t *records;
     engines_t *engines;
@@ -31,14 +31,14 @@ typedef struct {
     engines_probe_t *probe; /* pings every engine in the background */
     idem_t *idem;           /* whose records the periodic pass prunes */
     runtime_t *runtime;
-} sweeper_state;
+} janitor_state;
 
 /* Recover what awaits recovery, after a sweep: the start-up's (all rows)
  * and each dead executor's. Tells the master when a row is done. Returns
  * whether something still waits. */
-static bool sweeper_recover(sweeper_state *st)
+static bool janitor_recover(janitor_state *st)
 {
-    const sweeper_ctx *x = st->x;
+    const janitor_ctx *x = st->x;
     bool waiting = false, done = false;
     if (slots_needs_recovery(x->slots, SLOTS_ALL_ROWS)) {
         if (async_recover(st->async, -1) >= 0) {
@@ -65,7 +65,7 @@ static bool sweeper_recover(sweeper_state *st)
 }
 
 /* Whether something awaits recovery. */
-static bool sweeper_pending(const sweeper_ctx *x)
+static bool janitor_pending(const janitor_ctx *x)
 {
     bool any = slots_needs_recovery(x->slots, SLOTS_ALL_ROWS);
     for (int i = 0; i < x->executors && !any; i++)
@@ -75,24 +75,24 @@ static bool sweeper_pending(const sweeper_ctx *x)
 
 /* Sweep every engine that answers; one that does not is swept when it
  * is back (its containers' runs are over by then: the calls gave up). */
-static void sweeper_sweep(sweeper_state *st)
+static void janitor_sweep(janitor_state *st)
 {
     for (int i = 0; i < engines_count(st->engines); i++)
         if (engines_up(st->engines, i))
-            janitor_sweep(st->conns.conn[i], st->runtime);
+            reap_sweep(st->conns.conn[i], st->runtime);
 }
 
 /* One pass: sweep, then recover what waits. Returns whether something
  * still waits. */
-static bool sweeper_pass(sweeper_state *st)
+static bool janitor_pass(janitor_state *st)
 {
     /* The sweep goes first: a dead process's container must be gone before
      * a retry of its run can start. */
-    sweeper_sweep(st);
-    return sweeper_recover(st);
+    janitor_sweep(st);
+    return janitor_recover(st);
 }
 
-static int sweeper_open(sweeper_state *st, const sweeper_ctx *x, err_t *e)
+static int janitor_open(janitor_state *st, const janitor_ctx *x, err_t *e)
 {
     memset(st, 0, sizeof(*st));
     st->x = x;
@@ -105,15 +105,15 @@ static int sweeper_open(sweeper_state *st, const sweeper_ctx *x, err_t *e)
                               x->cfg->idempotency_key_max_bytes, e)) == NULL)
         return -1;
     st->have_conns = engines_conns_init(&st->conns, st->engines) == 0;
-    st->runtime = warm_new(x->slots, x->instance, x->cfg->init);
+    st->runtime = start_new(x->slots, x->instance, x->cfg->init);
     if (!st->have_conns || st->runtime == NULL)
-        return err_set(e, ERR_NOMEM, NULL, ENOMEM, "docker_conn_new() or warm_new() failed");
+        return err_set(e, ERR_NOMEM, NULL, ENOMEM, "docker_conn_new() or start_new() failed");
     if ((st->probe = engines_probe_start(st->engines)) == NULL)
         return err_set(e, ERR_NOMEM, NULL, ENOMEM, "the engine probe could not start");
     return 0;
 }
 
-static void sweeper_close(sweeper_state *st)
+static void janitor_close(janitor_state *st)
 {
     engines_probe_stop(st->probe);
     runtime_free(st->runtime);
@@ -126,7 +126,7 @@ static void sweeper_close(sweeper_state *st)
 }
 
 /* The temp files of writes a crash interrupted, in the data dir. */
-static void sweeper_tmp(sweeper_state *st)
+static void janitor_tmp(janitor_state *st)
 {
     err_t e;
     int n = files_sweep_tmp(st->x->cfg->data_dir, &e);
@@ -139,7 +139,7 @@ static void sweeper_tmp(sweeper_state *st)
 
 /* Async records past the retention, then past the per-function and byte
  * caps; a failure is logged and the next pass tries again. */
-static void sweeper_prune_async(sweeper_state *st)
+static void janitor_prune_async(janitor_state *st)
 {
     err_t e;
     int aged = async_prune(st->async, st->x->cfg->retention, &e);
@@ -156,7 +156,7 @@ static void sweeper_prune_async(sweeper_state *st)
 }
 
 /* Idempotency-Key records past their time to live. */
-static void sweeper_prune_idem(sweeper_state *st)
+static void janitor_prune_idem(janitor_state *st)
 {
     err_t e;
     if (idem_prune(st->idem, clock_wall_ms(), &e) < 0)
@@ -164,7 +164,7 @@ static void sweeper_prune_idem(sweeper_state *st)
 }
 
 /* Sync records past their cap, retention or the byte cap. */
-static void sweeper_prune_records(sweeper_state *st)
+static void janitor_prune_records(janitor_state *st)
 {
     records_pruned p;
     err_t e;
@@ -175,14 +175,14 @@ static void sweeper_prune_records(sweeper_state *st)
                  p.bytes_freed, p.bytes_left);
 }
 
-int sweeper_run(const sweeper_ctx *x)
+int janitor_run(const janitor_ctx *x)
 {
-    sweeper_state st;
+    janitor_state st;
     sigset_t set;
     err_t e;
     int rc = 1, sfd = -1;
 
-    if (sweeper_open(&st, x, &e) != 0) {
+    if (janitor_open(&st, x, &e) != 0) {
         log_error("janitor start-up failed: %s", e.msg);
         goto done;
     }
@@ -195,13 +195,13 @@ int sweeper_run(const sweeper_ctx *x)
         log_error("janitor: signalfd() failed: %s", strerror(errno));
         goto done;
     }
-    sweeper_tmp(&st);
-    bool waiting = sweeper_pass(&st);
+    janitor_tmp(&st);
+    bool waiting = janitor_pass(&st);
     long long next = clock_mono_ms() + x->cfg->janitor_interval * 1000LL;
     for (;;) {
         long long left = next - clock_mono_ms();
-        if (waiting && left > SWEEPER_RETRY_MS)
-            left = SWEEPER_RETRY_MS;
+        if (waiting && left > JANITOR_RETRY_MS)
+            left = JANITOR_RETRY_MS;
         struct pollfd p = {.fd = sfd, .events = POLLIN};
         int r = poll(&p, 1, (int)(left > 0 ? left : 0));
         struct signalfd_siginfo si;
@@ -212,21 +212,21 @@ int sweeper_run(const sweeper_ctx *x)
             goto done;
         }
         bool due = clock_mono_ms() >= next;
-        if (r > 0 || waiting || due || sweeper_pending(x))
-            waiting = sweeper_pass(&st);
+        if (r > 0 || waiting || due || janitor_pending(x))
+            waiting = janitor_pass(&st);
         if (due) {
-            sweeper_prune_async(&st);
-            sweeper_prune_records(&st);
-            sweeper_prune_idem(&st);
+            janitor_prune_async(&st);
+            janitor_prune_records(&st);
+            janitor_prune_idem(&st);
             next = clock_mono_ms() + x->cfg->janitor_interval * 1000LL;
         }
     }
     /* The others have stopped: a last sweep for what they left. */
-    sweeper_sweep(&st);
+    janitor_sweep(&st);
     rc = 0;
 done:
     if (sfd >= 0)
         close(sfd);
-    sweeper_close(&st);
+    janitor_close(&st);
     return rc;
 }

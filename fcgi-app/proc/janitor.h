@@ -1,5 +1,5 @@
 /*
- * sweeper: the janitor's process, under the master. Everything that waits
+ * janitor: the janitor's process, under the master. Everything that waits
  * on the engine or the disk and is nobody's request happens here, so the
  * master itself never blocks and respawns a dead process at once whatever
  * the engine does:
@@ -17,8 +17,8 @@
  *
  * Recovery that cannot be written (a full disk) is tried again each pass.
  */
-#ifndef MINILAMBDA_SWEEPER_H
-#define MINILAMBDA_SWEEPER_H
+#ifndef MINILAMBDA_JANITOR_H
+#define MINILAMBDA_JANITOR_H
 
 #include "base/config.h"
 #include "engine/engines.h"
@@ -31,10 +31,10 @@ typedef struct {
     int first_executor;   /* the executors' rows: first_executor .. + executors - 1 */
     int executors;
     engines_shm_t *engines; /* shared: engines' health (probed here) and load */
-} sweeper_ctx;
+} janitor_ctx;
 
 /* The process body: serve until SIGTERM or SIGINT (blocked by the caller,
  * as is SIGUSR1). Returns the exit status for the process. */
-int sweeper_run(const sweeper_ctx *x);
+int janitor_run(const janitor_ctx *x);
 
 #endif

@@ -1,5 +1,6 @@
 /*
- * once: the gate's bracket around a route that honours an Idempotency-Key
+ * replay: the HTTP half of Idempotency-Key (state/idem.h keeps the
+ * records): the gate's bracket around a route that honours an Idempotency-Key
  * (ROUTE_IDEMPOTENT in its row): one answer per caller and key.
  *
  * Before the handler, a request with the header has its body read ahead
@@ -26,8 +27,8 @@
  * -1 (it made nothing) or answers 503 (the platform could not act), the
  * key is forgotten and a retry acts afresh.
  */
-#ifndef MINILAMBDA_ONCE_H
-#define MINILAMBDA_ONCE_H
+#ifndef MINILAMBDA_REPLAY_H
+#define MINILAMBDA_REPLAY_H
 
 #include <stdbool.h>
 
@@ -37,16 +38,16 @@
 #include "http/route.h"
 #include "state/idem.h"
 
-/* What the bracket holds for one request, from once_begin to once_end. */
+/* What the bracket holds for one request, from replay_begin to replay_end. */
 typedef struct {
     idem_entry en;
     bool active;    /* the handler runs under the key: keep or forget after */
     buf_t body;     /* the request body, read ahead for the fingerprint */
     http_copy copy; /* the handler's answer as it was sent */
-} once_t;
+} replay_t;
 
-/* An empty bracket that holds nothing (once_end is then a no-op). */
-void once_init(once_t *o);
+/* An empty bracket that holds nothing (replay_end is then a no-op). */
+void replay_init(replay_t *o);
 
 /*
  * Before the handler of a ROUTE_IDEMPOTENT row; `redo` says whether a
@@ -56,15 +57,15 @@ void once_init(once_t *o);
  * copied. Returns 0 when the answer has been sent (from the record), or -1
  * with `e`: 400 invalid_idempotency_key, 413, 422 idempotency_mismatch,
  * 409 idempotency_in_progress (c->retry_after set), 507
- * idempotency_full, or a storage error. Call once_end in every case.
+ * idempotency_full, or a storage error. Call replay_end in every case.
  */
-int once_begin(route_call *c, bool redo, once_t *o, err_t *e);
+int replay_begin(route_call *c, bool redo, replay_t *o, err_t *e);
 
 /*
  * After the handler, which returned `rc`: keep its answer for retries, or
  * forget the key when it made nothing (-1) or answered 503. Failures are
- * logged (the answer has gone out already). Releases what once_begin took.
+ * logged (the answer has gone out already). Releases what replay_begin took.
  */
-void once_end(route_call *c, once_t *o, int rc);
+void replay_end(route_call *c, replay_t *o, int rc);
 
 #endif

@@ -1,9 +1,9 @@
 /*
- * janitor: removes containers this platform instance created that its
+ * reap: removes containers this platform instance created that its
  * runtime no longer uses — what a crash left.
  */
-#ifndef MINILAMBDA_JANITOR_H
-#define MINILAMBDA_JANITOR_H
+#ifndef MINILAMBDA_REAP_H
+#define MINILAMBDA_REAP_H
 
 #include "engine/docker.h"
 #include "run/runtime.h"
@@ -14,11 +14,11 @@
  * Returns the number removed, or -1 when the engine could not be asked
  * (logged).
  */
-int janitor_sweep(docker_conn_t *c, runtime_t *rt);
+int reap_sweep(docker_conn_t *c, runtime_t *rt);
 
 /* Force-remove every container of invocation `invocation_id` (a cancelled
  * run). Returns the number removed, or -1 when the engine could not be
  * asked. */
-int janitor_remove_invocation(docker_conn_t *c, const char *invocation_id);
+int reap_remove_invocation(docker_conn_t *c, const char *invocation_id);
 
 #endif

@@ -1,4 +1,4 @@
-#include "http/once.h"
+#include "http/replay.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -8,9 +8,9 @@
 #include "base/log.h"
 #include "http/handlers.h"
 
-#define ONCE_REPLAYED "Idempotent-Replayed: true\r\n"
+#define REPLAY_HEADER "Idempotent-Replayed: true\r\n"
 
-void once_init(once_t *o)
+void replay_init(replay_t *o)
 {
     memset(o, 0, sizeof(*o));
     idem_entry_init(&o->en);
@@ -20,8 +20,8 @@ void once_init(once_t *o)
 
 /* Name the key's entry (the caller's scope, then the key) and fingerprint
  * the request (method, path, invocation type, body). */
-static int once_hashes(const route_call *c, const char *key, const buf_t *body, idem_entry *en,
-                       err_t *e)
+static int replay_hashes(const route_call *c, const char *key, const buf_t *body, idem_entry *en,
+                         err_t *e)
 {
     const char *scope = c->key != NULL ? c->key->id : "";
     const char *type = http_header(c->r, "HTTP_X_INVOCATION_TYPE");
@@ -42,20 +42,20 @@ static int once_hashes(const route_call *c, const char *key, const buf_t *body, 
 
 /* `en`'s header lines and the replay mark into `out`: the mark alone when
  * they do not fit. */
-static void once_headers(const idem_entry *en, char *out, size_t outlen)
+static void replay_headers(const idem_entry *en, char *out, size_t outlen)
 {
     int n = en->status != 0
-                ? snprintf(out, outlen, "%s%s", en->headers, ONCE_REPLAYED)
-                : snprintf(out, outlen, "X-Invocation-Id: %s\r\n%s", en->id, ONCE_REPLAYED);
+                ? snprintf(out, outlen, "%s%s", en->headers, REPLAY_HEADER)
+                : snprintf(out, outlen, "X-Invocation-Id: %s\r\n%s", en->id, REPLAY_HEADER);
     if (n < 0 || (size_t)n >= outlen)
-        snprintf(out, outlen, "%s", ONCE_REPLAYED);
+        snprintf(out, outlen, "%s", REPLAY_HEADER);
 }
 
 /* Send the first answer again. */
-static void once_replay(route_call *c, const idem_entry *en)
+static void replay_answer(route_call *c, const idem_entry *en)
 {
     char headers[IDEM_HEADERS_MAX + 64];
-    once_headers(en, headers, sizeof(headers));
+    replay_headers(en, headers, sizeof(headers));
     http_send(c->r, en->status, headers, en->ctype, en->body.data ? en->body.data : "",
               en->body.len);
 }
@@ -65,7 +65,7 @@ static void once_replay(route_call *c, const idem_entry *en)
  * first answer cannot be given: it died before answering, or its answer
  * was too large to keep. It is not run again: its function may have acted.
  */
-static void once_refuse(route_call *c, const idem_entry *en)
+static void replay_refuse(route_call *c, const idem_entry *en)
 {
     char headers[IDEM_HEADERS_MAX + 64];
     err_t r;
@@ -80,12 +80,12 @@ static void once_refuse(route_call *c, const idem_entry *en)
                 "the first request with this Idempotency-Key (invocation %s) was interrupted "
                 "before it answered; it may have run, so it is not run again under this key",
                 en->id);
-    once_headers(en, headers, sizeof(headers));
+    replay_headers(en, headers, sizeof(headers));
     http_send_err(c->r, &r, headers);
     log_info("Idempotency-Key retry of invocation %s refused: %s", en->id, err_code(&r));
 }
 
-int once_begin(route_call *c, bool redo, once_t *o, err_t *e)
+int replay_begin(route_call *c, bool redo, replay_t *o, err_t *e)
 {
     app_t *app = c->t->app;
     const char *key = http_header(c->r, "HTTP_IDEMPOTENCY_KEY");
@@ -101,7 +101,7 @@ int once_begin(route_call *c, bool redo, once_t *o, err_t *e)
         return err_set(e, ERR_INVALID, "invalid_idempotency_key", 0,
                        "Idempotency-Key must be 1 to %d printable ASCII characters", IDEM_KEY_MAX);
     if (http_read_body(c->r, max, &o->body, e) != 0 ||
-        once_hashes(c, key, &o->body, &o->en, e) != 0)
+        replay_hashes(c, key, &o->body, &o->en, e) != 0)
         return -1;
     c->r->ahead = &o->body;
     int st = idem_begin(app->idem, &o->en, clock_wall_ms(), e);
@@ -117,11 +117,11 @@ int once_begin(route_call *c, bool redo, once_t *o, err_t *e)
     case IDEM_DONE:
     case IDEM_INTENT:
         if (o->en.kept) {
-            once_replay(c, &o->en);
+            replay_answer(c, &o->en);
             return 0;
         }
         if (!redo) {
-            once_refuse(c, &o->en);
+            replay_refuse(c, &o->en);
             return 0;
         }
         /* What the first request made is named by its id: the handler
@@ -145,7 +145,7 @@ int once_begin(route_call *c, bool redo, once_t *o, err_t *e)
     return 1;
 }
 
-void once_end(route_call *c, once_t *o, int rc)
+void replay_end(route_call *c, replay_t *o, int rc)
 {
     app_t *app = c->t->app;
     const http_copy *cp = &o->copy;

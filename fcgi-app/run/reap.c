@@ -1,4 +1,4 @@
-#include "run/janitor.h"
+#include "run/reap.h"
 
 #include <curl/curl.h>
 #include <stdbool.h>
@@ -7,16 +7,16 @@
 
 #include "base/log.h"
 
-#define JANITOR_TIMEOUT_MS 10000
-#define JANITOR_LIST_MAX (16u * 1024 * 1024)
+#define REAP_TIMEOUT_MS 10000
+#define REAP_LIST_MAX (16u * 1024 * 1024)
 
 /*
  * List the containers matching the label `filter` (a JSON filters object)
  * and force-remove each one for which `keep` is false. Returns the number
  * removed, or -1 when the engine could not be asked.
  */
-static int janitor_remove(docker_conn_t *c, const char *filter,
-                          bool (*keep)(json_object *labels, void *arg), void *arg)
+static int reap_remove(docker_conn_t *c, const char *filter,
+                       bool (*keep)(json_object *labels, void *arg), void *arg)
 {
     char path[512];
     docker_result dr;
@@ -24,7 +24,7 @@ static int janitor_remove(docker_conn_t *c, const char *filter,
     json_object *list = NULL;
     int removed = -1;
 
-    buf_init(&body, JANITOR_LIST_MAX);
+    buf_init(&body, REAP_LIST_MAX);
     char *esc = curl_easy_escape(NULL, filter, 0);
     if (esc == NULL)
         goto done;
@@ -32,7 +32,7 @@ static int janitor_remove(docker_conn_t *c, const char *filter,
     curl_free(esc);
     if (n < 0 || (size_t)n >= sizeof(path))
         goto done;
-    if (docker_call(c, "GET", path, NULL, JANITOR_TIMEOUT_MS, &body, &dr) != DOCKER_OK) {
+    if (docker_call(c, "GET", path, NULL, REAP_TIMEOUT_MS, &body, &dr) != DOCKER_OK) {
         log_debug("janitor: listing containers failed: %s", dr.message);
         goto done;
     }
@@ -49,7 +49,7 @@ static int janitor_remove(docker_conn_t *c, const char *filter,
             continue;
         json_object_object_get_ex(labels, "minilambda.invocation", &inv);
         snprintf(path, sizeof(path), "/containers/%s?force=1&v=1", json_object_get_string(id));
-        docker_rc rc = docker_call(c, "DELETE", path, NULL, JANITOR_TIMEOUT_MS, NULL, &dr);
+        docker_rc rc = docker_call(c, "DELETE", path, NULL, REAP_TIMEOUT_MS, NULL, &dr);
         if (rc == DOCKER_OK || (rc == DOCKER_API_ERROR && dr.status == 404)) {
             log_info("janitor: removed container %.12s (invocation %s)", json_object_get_string(id),
                      inv ? json_object_get_string(inv) : "?");
@@ -66,30 +66,30 @@ done:
 }
 
 /* Keep containers the runtime is using. */
-static bool janitor_keep_live(json_object *labels, void *arg)
+static bool reap_keep_live(json_object *labels, void *arg)
 {
     return runtime_live(arg, labels);
 }
 
-static bool janitor_keep_none(json_object *labels, void *arg)
+static bool reap_keep_none(json_object *labels, void *arg)
 {
     (void)labels;
     (void)arg;
     return false;
 }
 
-int janitor_sweep(docker_conn_t *c, runtime_t *rt)
+int reap_sweep(docker_conn_t *c, runtime_t *rt)
 {
     char filter[256];
     snprintf(filter, sizeof(filter),
              "{\"label\":[\"minilambda.managed=1\",\"minilambda.instance=%s\"]}", rt->instance);
-    return janitor_remove(c, filter, janitor_keep_live, rt);
+    return reap_remove(c, filter, reap_keep_live, rt);
 }
 
-int janitor_remove_invocation(docker_conn_t *c, const char *invocation_id)
+int reap_remove_invocation(docker_conn_t *c, const char *invocation_id)
 {
     char filter[256];
     snprintf(filter, sizeof(filter),
              "{\"label\":[\"minilambda.managed=1\",\"minilambda.invocation=%s\"]}", invocation_id);
-    return janitor_remove(c, filter, janitor_keep_none, NULL);
+    return reap_remove(c, filter, reap_keep_none, NULL);
 }
