@@ -54,8 +54,71 @@ static const int records_json_flags = JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_
 enum { RECORDS_RAN = 0, RECORDS_REJ = 1, RECORDS__LANES };
 static const char *const records_log_ext[RECORDS__LANES] = {".log", ".rj.log"};
 static const char *const records_idx_ext[RECORDS__LANES] = {".idx", ".rj.idx"};
-/* The lane letter in an id line (old lines have a space there: ran). */
-#define RECORDS_ID_LANE_AT 122
+
+/*
+ * The two fixed-width line formats, each defined once as a column table
+ * that both records_line_put (the writer) and the readers below use.
+ * Columns follow each other with one space between them; the rest of the
+ * line is spaces up to its '\n'. A number is right-aligned (zero-padded
+ * or space-padded as the format always had it), a word left-aligned and
+ * cut to its width ("-" when empty), a char one byte.
+ */
+typedef enum { RECORDS_COL_NUM0, RECORDS_COL_NUM, RECORDS_COL_WORD, RECORDS_COL_CHAR } records_kind;
+typedef struct {
+    int width;
+    records_kind kind;
+} records_col;
+typedef union {
+    long long n;
+    const char *s;
+    char c;
+} records_val;
+
+/* An index line: one record of a segment, what a listing shows of it. */
+enum {
+    RX_CREATED,  /* ms on the pool's clock */
+    RX_DONE,     /* ms on the pool's clock */
+    RX_ID,       /* the invocation id */
+    RX_STATUS,   /* status_record */
+    RX_START,    /* records_start_char */
+    RX_DURATION, /* ms */
+    RX_OFF,      /* of its JSON line in the segment's log */
+    RX_LEN,      /* of that line, '\n' not included */
+    RX_EXIT,     /* -1: none */
+    RX_TRUNC,    /* 1: output cut at its cap */
+    RX_HTTP,     /* the answer's status */
+    RX_CREATOR,  /* the key id that called, "" for none */
+    RX_CODE,     /* the answer's error code, "" for none */
+    RX_TIMEOUT,  /* s */
+    RX__COLS
+};
+static const records_col records_idx_cols[RX__COLS] = {
+    [RX_CREATED] = {13, RECORDS_COL_NUM0}, [RX_DONE] = {13, RECORDS_COL_NUM0},
+    [RX_ID] = {36, RECORDS_COL_WORD},      [RX_STATUS] = {1, RECORDS_COL_NUM},
+    [RX_START] = {1, RECORDS_COL_CHAR},    [RX_DURATION] = {10, RECORDS_COL_NUM0},
+    [RX_OFF] = {12, RECORDS_COL_NUM0},     [RX_LEN] = {10, RECORDS_COL_NUM0},
+    [RX_EXIT] = {4, RECORDS_COL_NUM},      [RX_TRUNC] = {1, RECORDS_COL_NUM},
+    [RX_HTTP] = {3, RECORDS_COL_NUM0},     [RX_CREATOR] = {36, RECORDS_COL_WORD},
+    [RX_CODE] = {24, RECORDS_COL_WORD},    [RX_TIMEOUT] = {3, RECORDS_COL_NUM0},
+};
+
+/* An id line: where the record of an invocation id is. */
+enum {
+    RI_ID,      /* the invocation id */
+    RI_FID,     /* its function's id */
+    RI_SEQ,     /* the segment */
+    RI_OFF,     /* of its JSON line in the segment's log */
+    RI_LEN,     /* of that line, '\n' included */
+    RI_IDX_OFF, /* of its index line */
+    RI_LANE,    /* 'r' refused; 's' ran (old lines have a space there: ran) */
+    RI__COLS
+};
+static const records_col records_id_cols[RI__COLS] = {
+    [RI_ID] = {36, RECORDS_COL_WORD},  [RI_FID] = {36, RECORDS_COL_WORD},
+    [RI_SEQ] = {10, RECORDS_COL_NUM0}, [RI_OFF] = {12, RECORDS_COL_NUM0},
+    [RI_LEN] = {10, RECORDS_COL_NUM0}, [RI_IDX_OFF] = {12, RECORDS_COL_NUM0},
+    [RI_LANE] = {1, RECORDS_COL_CHAR},
+};
 
 /* A function's newest segment as one process appends to it. */
 typedef struct {
@@ -415,6 +478,90 @@ static json_object *records_json(const records_t *r, const records_call *c, stat
     return rec;
 }
 
+/* Where column `i` of `cols` starts. */
+static int records_col_at(const records_col *cols, int i)
+{
+    int at = 0;
+    for (int j = 0; j < i; j++)
+        at += cols[j].width + 1;
+    return at;
+}
+
+/* Write `v` (one value per column of `cols`, `ncols`) as a line of
+ * `linelen` bytes, '\n' included, into `line` (the caller's, at least
+ * `linelen`). 0, or -1 when a number does not fit its column or the
+ * columns do not fit the line. */
+static int records_line_put(const records_col *cols, int ncols, const records_val *v, char *line,
+                            size_t linelen)
+{
+    char cell[40];
+    size_t at = 0;
+    memset(line, ' ', linelen - 1);
+    line[linelen - 1] = '\n';
+    for (int i = 0; i < ncols; i++) {
+        size_t w = (size_t)cols[i].width;
+        int n = 0;
+        switch (cols[i].kind) {
+        case RECORDS_COL_NUM0:
+            n = snprintf(cell, sizeof(cell), "%0*lld", cols[i].width, v[i].n);
+            break;
+        case RECORDS_COL_NUM:
+            n = snprintf(cell, sizeof(cell), "%*lld", cols[i].width, v[i].n);
+            break;
+        case RECORDS_COL_WORD:
+            n = snprintf(cell, sizeof(cell), "%-*.*s", cols[i].width, cols[i].width,
+                         v[i].s != NULL && v[i].s[0] != '\0' ? v[i].s : "-");
+            break;
+        case RECORDS_COL_CHAR:
+            cell[0] = v[i].c;
+            n = 1;
+            break;
+        }
+        if (n < 0 || (size_t)n != w || at + w >= linelen)
+            return -1;
+        memcpy(line + at, cell, w);
+        at += w + 1;
+    }
+    return 0;
+}
+
+/* Column `i` of `cols` in `line`, a number (leading spaces allowed). 0, or
+ * -1. */
+static int records_get_num(const records_col *cols, int i, const char *line, long long *out)
+{
+    char tmp[24], *end;
+    const char *p = tmp;
+    memcpy(tmp, line + records_col_at(cols, i), (size_t)cols[i].width);
+    tmp[cols[i].width] = '\0';
+    while (*p == ' ')
+        p++;
+    errno = 0;
+    long long v = strtoll(p, &end, 10);
+    if (end == p || *end != '\0' || errno != 0)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+/* Column `i` of `cols` in `line`, a word, trailing spaces cut and "-" as
+ * "", into `out` (the caller's). */
+static void records_get_word(const records_col *cols, int i, const char *line, char *out,
+                             size_t outlen)
+{
+    int at = records_col_at(cols, i), n = cols[i].width;
+    while (n > 0 && line[at + n - 1] == ' ')
+        n--;
+    if (n == 1 && line[at] == '-')
+        n = 0;
+    snprintf(out, outlen, "%.*s", n, line + at);
+}
+
+/* Column `i` of `cols` in `line`, a char. */
+static char records_get_char(const records_col *cols, int i, const char *line)
+{
+    return line[records_col_at(cols, i)];
+}
+
 /* Make the `n` characters written at `out` a fixed-width line: spaces up
  * to `width` - 1 bytes, then '\n'. */
 static void records_pad(char *out, size_t width, int n)
@@ -535,24 +682,46 @@ int records_append(records_t *r, const records_call *c, err_t *e)
             res != NULL && (res->status == STATUS_SUCCEEDED || res->status == STATUS_FAILED)
                 ? res->exit_code
                 : -1;
-        int n =
-            snprintf(idx, sizeof(idx),
-                     "%013lld %013lld %-36.36s %d %c %010lld %012lld %010zu %4d %d %03d "
-                     "%-36.36s %-24.24s %03d",
-                     c->created_ms, done, c->id, (int)st, records_start_char(res), duration, off,
-                     len, exit_code < -1 || exit_code > 9999 ? -1 : exit_code, truncated ? 1 : 0,
-                     c->http_status % 1000, c->creator && c->creator[0] ? c->creator : "-",
-                     c->code && c->code[0] ? c->code : "-", records_timeout(c));
-        records_pad(idx, RECORDS_IDX_LEN, n);
+        const records_val iv[RX__COLS] = {
+            [RX_CREATED] = {.n = c->created_ms},
+            [RX_DONE] = {.n = done},
+            [RX_ID] = {.s = c->id},
+            [RX_STATUS] = {.n = (int)st},
+            [RX_START] = {.c = records_start_char(res)},
+            [RX_DURATION] = {.n = duration},
+            [RX_OFF] = {.n = off},
+            [RX_LEN] = {.n = (long long)len},
+            [RX_EXIT] = {.n = exit_code < -1 || exit_code > 9999 ? -1 : exit_code},
+            [RX_TRUNC] = {.n = truncated ? 1 : 0},
+            [RX_HTTP] = {.n = c->http_status % 1000},
+            [RX_CREATOR] = {.s = c->creator},
+            [RX_CODE] = {.s = c->code},
+            [RX_TIMEOUT] = {.n = records_timeout(c)},
+        };
+        if (records_line_put(records_idx_cols, RX__COLS, iv, idx, RECORDS_IDX_LEN) != 0) {
+            err_set(e, ERR_INTERNAL, NULL, 0, "records: a value does not fit its index column");
+            break;
+        }
         char ipath[RECORDS_PATH];
         records_path(r, fid, s->seq, records_idx_ext[lane], ipath, sizeof(ipath));
         if (records_put(r, s->idx, ipath, RECORDS_IDX_LEN, idx, RECORDS_IDX_LEN,
                         METRICS_RECORD_TORN_INDEX, e) != 0)
             break;
         long long idx_off = (long long)lseek(s->idx, 0, SEEK_CUR) - RECORDS_IDX_LEN;
-        n = snprintf(idl, sizeof(idl), "%-36.36s %-36.36s %010lld %012lld %010zu %012lld %c", c->id,
-                     fid, s->seq, off, len + 1, idx_off, lane == RECORDS_REJ ? 'r' : 's');
-        records_pad(idl, RECORDS_ID_LEN, n);
+        const records_val lv[RI__COLS] = {
+            [RI_ID] = {.s = c->id},
+            [RI_FID] = {.s = fid},
+            [RI_SEQ] = {.n = s->seq},
+            [RI_OFF] = {.n = off},
+            [RI_LEN] = {.n = (long long)len + 1},
+            [RI_IDX_OFF] = {.n = idx_off},
+            [RI_LANE] = {.c = lane == RECORDS_REJ ? 'r' : 's'},
+        };
+        if (records_line_put(records_id_cols, RI__COLS, lv, idl, RECORDS_ID_LEN) != 0) {
+            err_set(e, ERR_INTERNAL, NULL, 0, "records: a value does not fit its id column");
+            records_void(ipath, idx_off);
+            break;
+        }
         records_shard(r, c->id, false, path, sizeof(path));
         /* Opened for each record: the janitor renames shards to compact
          * them, and a descriptor kept open would keep writing to the old. */
@@ -578,65 +747,35 @@ int records_append(records_t *r, const records_call *c, err_t *e)
     return rc;
 }
 
-/* A number in the `width` bytes at `at` of `line` (leading spaces
- * allowed). 0, or -1. */
-static int records_num(const char *line, int at, int width, long long *out)
-{
-    char tmp[24], *end;
-    const char *p = tmp;
-    memcpy(tmp, line + at, (size_t)width);
-    tmp[width] = '\0';
-    while (*p == ' ')
-        p++;
-    errno = 0;
-    long long v = strtoll(p, &end, 10);
-    if (end == p || *end != '\0' || errno != 0)
-        return -1;
-    *out = v;
-    return 0;
-}
-
-/* The word in the `width` bytes at `at` of `line`, trailing spaces cut;
- * "-" is "". */
-static void records_word(const char *line, int at, int width, char *out, size_t outlen)
-{
-    int n = width;
-    while (n > 0 && line[at + n - 1] == ' ')
-        n--;
-    if (n == 1 && line[at] == '-')
-        n = 0;
-    snprintf(out, outlen, "%.*s", n, line + at);
-}
-
 /* Parse one index line (`len` bytes, '\n' not included). 0, or -1 for a
  * line that is not one (a torn append). */
 static int records_parse(const char *line, size_t len, records_entry *en)
 {
-    long long v[10];
-    static const int at[10] = {0, 14, 65, 69, 80, 93, 104, 109, 111, 177};
-    static const int width[10] = {13, 13, 1, 10, 12, 10, 4, 1, 3, 3};
+    const records_col *cols = records_idx_cols;
+    long long v[RX__COLS];
     if (len != RECORDS_IDX_LEN - 1)
         return -1;
-    for (int i = 0; i < 10; i++)
-        if (records_num(line, at[i], width[i], &v[i]) != 0)
+    for (int i = 0; i < RX__COLS; i++)
+        if (cols[i].kind != RECORDS_COL_WORD && cols[i].kind != RECORDS_COL_CHAR &&
+            records_get_num(cols, i, line, &v[i]) != 0)
             return -1;
-    records_word(line, 28, 36, en->id, sizeof(en->id));
-    records_word(line, 115, 36, en->creator, sizeof(en->creator));
-    records_word(line, 152, 24, en->code, sizeof(en->code));
-    en->start = line[67];
-    if (!func_is_id(en->id) || v[2] < 0 || v[2] >= STATUS__RECORDS ||
+    records_get_word(cols, RX_ID, line, en->id, sizeof(en->id));
+    records_get_word(cols, RX_CREATOR, line, en->creator, sizeof(en->creator));
+    records_get_word(cols, RX_CODE, line, en->code, sizeof(en->code));
+    en->start = records_get_char(cols, RX_START, line);
+    if (!func_is_id(en->id) || v[RX_STATUS] < 0 || v[RX_STATUS] >= STATUS__RECORDS ||
         strchr("cwr-", en->start) == NULL || en->start == '\0')
         return -1;
-    en->created = v[0];
-    en->done = v[1];
-    en->status = (int)v[2];
-    en->duration = v[3];
-    en->off = v[4];
-    en->len = v[5];
-    en->exit = (int)v[6];
-    en->truncated = v[7] != 0;
-    en->http = (int)v[8];
-    en->timeout = (int)v[9];
+    en->created = v[RX_CREATED];
+    en->done = v[RX_DONE];
+    en->status = (int)v[RX_STATUS];
+    en->duration = v[RX_DURATION];
+    en->off = v[RX_OFF];
+    en->len = v[RX_LEN];
+    en->exit = (int)v[RX_EXIT];
+    en->truncated = v[RX_TRUNC] != 0;
+    en->http = (int)v[RX_HTTP];
+    en->timeout = (int)v[RX_TIMEOUT];
     return 0;
 }
 
@@ -988,7 +1127,7 @@ int records_not_found(const char *id, err_t *e)
 /* The lane an id line names. */
 static int records_id_lane(const char *line)
 {
-    return line[RECORDS_ID_LANE_AT] == 'r' ? RECORDS_REJ : RECORDS_RAN;
+    return records_get_char(records_id_cols, RI_LANE, line) == 'r' ? RECORDS_REJ : RECORDS_RAN;
 }
 
 /* Where the id line of `id` in shard `path` says its record is. 1 found,
@@ -1018,14 +1157,16 @@ static int records_locate(const char *path, const char *id, char *fid, int *lane
         char lid[RUNTIME_ID_LEN] = "";
         long long v;
         bool whole = p - 1 - q == RECORDS_ID_LEN - 1;
+        const records_col *cols = records_id_cols;
         if (whole)
-            snprintf(lid, sizeof(lid), "%.36s", line);
-        if (!whole || !func_is_id(lid) || records_num(line, 109, 12, &v) != 0)
+            records_get_word(cols, RI_ID, line, lid, sizeof(lid));
+        if (!whole || !func_is_id(lid) || records_get_num(cols, RI_IDX_OFF, line, &v) != 0)
             (*skipped)++;
-        else if (strncmp(line, id, RUNTIME_ID_LEN - 1) == 0 &&
-                 records_num(line, 74, 10, seq) == 0 && records_num(line, 85, 12, off) == 0 &&
-                 records_num(line, 98, 10, len) == 0 && records_num(line, 109, 12, idx_off) == 0) {
-            snprintf(fid, RUNTIME_ID_LEN, "%.36s", line + 37);
+        else if (strcmp(lid, id) == 0 && records_get_num(cols, RI_SEQ, line, seq) == 0 &&
+                 records_get_num(cols, RI_OFF, line, off) == 0 &&
+                 records_get_num(cols, RI_LEN, line, len) == 0 &&
+                 records_get_num(cols, RI_IDX_OFF, line, idx_off) == 0) {
+            records_get_word(cols, RI_FID, line, fid, RUNTIME_ID_LEN);
             *lane = records_id_lane(line);
             found = func_is_id(fid) ? 1 : 0;
         }
@@ -1263,9 +1404,9 @@ static long long records_compact(records_t *r, int shard, const records_segments
                     p = (size_t)(nl + 1 - in.data) - RECORDS_ID_LEN;
                     continue;
                 }
-                snprintf(key.fid, sizeof(key.fid), "%.36s", line + 37);
+                records_get_word(records_id_cols, RI_FID, line, key.fid, sizeof(key.fid));
                 key.lane = records_id_lane(line);
-                if (records_num(line, 74, 10, &key.seq) == 0 && all->n > 0 &&
+                if (records_get_num(records_id_cols, RI_SEQ, line, &key.seq) == 0 && all->n > 0 &&
                     bsearch(&key, all->v, all->n, sizeof(*all->v), records_seg_cmp_id) != NULL)
                     buf_append(&keep, line, RECORDS_ID_LEN);
             }

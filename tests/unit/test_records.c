@@ -481,6 +481,86 @@ static void test_off(void **state)
     assert_false(found(f, id));
 }
 
+/* The whole bytes of the first file under `dir` whose name ends in `suffix`
+ * into `out` (NUL-terminated); their count. */
+static size_t slurp(const char *dir, const char *suffix, char *out, size_t cap)
+{
+    char cmd[256], path[256];
+    snprintf(cmd, sizeof(cmd), "find '%s' -type f -path '*%s' | head -1", dir, suffix);
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    assert_non_null(fgets(path, sizeof(path), p));
+    pclose(p);
+    path[strcspn(path, "\n")] = '\0';
+    FILE *in = fopen(path, "r");
+    assert_non_null(in);
+    size_t n = fread(out, 1, cap - 1, in);
+    fclose(in);
+    out[n] = '\0';
+    return n;
+}
+
+/* The column tables write the lines byte for byte as the formats always
+ * were (the printf formats they replaced, kept here as the reference):
+ * files written before read the same, and after. */
+static void test_line_formats(void **state)
+{
+    fixture *f = *state;
+    const char *id = "7d3c1e0a-1b2c-4d5e-8f90-a1b2c3d4e5f6";
+    /* Within the retention, or the record is not there to read back. */
+    long long created = clock_pool_ms() - 5000, done = created + 4444;
+    runtime_result res;
+    err_t e;
+    runtime_result_init(&res);
+    res.status = STATUS_FAILED;
+    res.exit_code = -1;
+    res.started = true;
+    res.start = METRICS_START_COLD;
+    res.duration_ms = 4321;
+    buf_append(&res.out, "out", 3);
+    records_call c = {.id = id,
+                      .function = f->fa,
+                      .created_ms = created,
+                      .done_ms = done,
+                      .timeout_s = 7,
+                      .creator = "",
+                      .res = &res,
+                      .http_status = 502,
+                      .code = "function_failed"};
+    assert_int_equal(records_append(f->r, &c, &e), 0);
+    runtime_result_free(&res);
+
+    char log[4096], idx[512], ids[512], want[512];
+    size_t loglen = slurp(f->dir, ".log", log, sizeof(log));
+    assert_true(loglen > 1);
+    assert_int_equal(slurp(f->dir, ".idx", idx, sizeof(idx)), 192);
+    int n = snprintf(want, sizeof(want),
+                     "%013lld %013lld %-36.36s %d %c %010lld %012lld %010zu %4d %d %03d "
+                     "%-36.36s %-24.24s %03d",
+                     created, done, id, (int)status_sync(STATUS_FAILED), 'c', 4321LL, 0LL,
+                     loglen - 1, -1, 0, 502, "-", "function_failed", 7);
+    memset(want + n, ' ', 191 - (size_t)n);
+    want[191] = '\n';
+    want[192] = '\0';
+    assert_string_equal(idx, want);
+
+    /* The id shard is named for the id's first two characters; the first
+     * segment is 1. */
+    assert_int_equal(slurp(f->dir, "/ids/7d", ids, sizeof(ids)), 128);
+    n = snprintf(want, sizeof(want), "%-36.36s %-36.36s %010lld %012lld %010zu %012lld %c", id,
+                 FN_A, 1LL, 0LL, loglen, 0LL, 's');
+    memset(want + n, ' ', 127 - (size_t)n);
+    want[127] = '\n';
+    want[128] = '\0';
+    assert_string_equal(ids, want);
+
+    /* And they read back. */
+    json_object *rec = NULL;
+    assert_int_equal(records_get(f->r, id, &rec, &e), 0);
+    assert_string_equal(str(rec, "status"), "FAILED");
+    json_object_put(rec);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -488,6 +568,7 @@ int main(void)
         T(test_round_trip),       T(test_refused), T(test_list_filters),
         T(test_cursor_paging),    T(test_cap),     T(test_retention_and_bytes),
         T(test_torn_and_deleted), T(test_off),     T(test_refusals_apart),
+        T(test_line_formats),
     };
 #undef T
     return cmocka_run_group_tests_name("records", tests, NULL, NULL);
