@@ -247,7 +247,7 @@ ml_nginx_part() {
     part=$(sed -n "/# --- begin include part: $1 /,/# --- end include part: $1 ---/p" "$conf")
     [ -n "$part" ] || { ml_log "$conf has no include part \"$1\""; return 1; }
     printf '# minilambda: the %s part of %s, rendered with it from the template\n' "$1" "$conf"
-    printf '# (README: Install on a server). Rewritten at every start: do not edit.\n'
+    printf '# (docs/operating.md: Install on a server). Rewritten at every start: do not edit.\n'
     printf '%s\n' "$part"
 }
 

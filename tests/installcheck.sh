@@ -73,7 +73,7 @@ if command -v nginx >/dev/null; then
     r=$MINILAMBDA_RUN_DIR
     check "nginx -t accepts the rendered nginx.conf" \
         nginx -q -t -c "$r/nginx.conf" -p "$r" -e "$r/nginx-error.log"
-    # Another nginx's config, as the README shows: the parts go inside its
+    # Another nginx's config, as docs/operating.md shows: the parts go inside its
     # own http block and one of its server blocks.
     cat >"$tmp/host.conf" <<EOF
 pid $tmp/host.pid;

@@ -126,7 +126,7 @@ static void main_usage(const char *argv0)
 {
     printf("usage: %s [--supervise | --print-config | --print-nginx | --print-instance |\n"
            "          --print-openapi | --help]\n"
-           "Configured by these environment variables (see README.md):\n",
+           "Configured by these environment variables (see docs/operating.md, Configuration):\n",
            argv0);
     config_usage(stdout);
 }

@@ -3,7 +3,7 @@
 // the page (the platform keeps only counters; Prometheus does the same
 // arithmetic with rate() and histogram_quantile()).
 
-/** Statuses that count as errors in the charts (see the README's metrics). */
+/** Statuses that count as errors in the charts (see docs/guide.md, Metrics). */
 export const ERROR_STATUSES = ['failed', 'timeout', 'error'];
 
 /** The name of the synthetic entry that sums every function. */

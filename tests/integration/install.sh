@@ -76,7 +76,7 @@ for f in etc/minilambda/minilambda.env share/minilambda/minilambda.env \
     share/minilambda/scripts/lib.sh share/minilambda/monitoring/grafana-dashboard.json \
     share/minilambda/monitoring/prometheus.yml share/minilambda/monitoring/minilambda-rules.yml \
     lib/systemd/system/minilambda.service lib/systemd/system/minilambda-nginx.service \
-    share/doc/minilambda/README.md; do
+    share/doc/minilambda/README.md share/doc/minilambda/guide.md share/doc/minilambda/operating.md; do
     it_true "$f is installed" test -s "$PREFIX/$f"
 done
 it_eq "no installed text file names the source or build tree" "" \
@@ -203,7 +203,7 @@ it_true "nginx still answers after the reload, same master" \
     ml_wait_for 20 bash -c "[ \"\$(cat '$MINILAMBDA_RUN_DIR/nginx.pid')\" = $NGINX_PID ] && curl -sf '$BASE/healthz'"
 
 # Another nginx including the rendered parts in a server block of its own,
-# exactly as the README's snippet shows.
+# exactly as docs/operating.md's snippet shows.
 HOST_PORT=$(it_free_port)
 mkdir -p "$IT_TMP/host"
 cat >"$IT_TMP/host/nginx.conf" <<EOF
