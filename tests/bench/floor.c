@@ -26,6 +26,7 @@
 #include "base/clock.h"
 #include "base/config.h"
 #include "engine/docker.h"
+#include "http/images.h"
 #include "run/container.h"
 
 int main(int argc, char **argv)
@@ -53,6 +54,19 @@ int main(int argc, char **argv)
     json_object *cmd = json_object_new_array();
     json_object_array_add(cmd, json_object_new_string("cat"));
     json_object_object_add(fn, "command", cmd);
+    /* Pinned to the image's id, as registration does: the runtime runs
+     * nothing else. */
+    char image_id[160];
+    err_t e;
+    int found = images_resolve(c, argv[1], image_id, sizeof(image_id), &e);
+    if (found != 1) {
+        fprintf(stderr, "floor: %s\n", found == 0 ? "the engine has no such image" : e.msg);
+        json_object_put(fn);
+        docker_conn_free(c);
+        docker_free(d);
+        return 1;
+    }
+    json_object_object_add(fn, "image_id", json_object_new_string(image_id));
     const char event[] = "{\"n\":1,\"bench\":\"floor\"}";
     int rc = 0;
 
