@@ -64,13 +64,6 @@ in_flight0() {
     it_scrape "$m"
     [ "$(it_metric0 "minilambda_invocations_in_flight{function=\"$1\"}" "$m")" = 0 ]
 }
-keeper_pid() {
-    local p
-    for p in $(it_workers); do
-        grep -q "keeper [0-9]* started (pid $p)" "$MINILAMBDA_RUN_DIR/minilambda.log" && echo "$p"
-    done
-    return 0
-}
 # keeper_part: "status code" of /healthz's keeper part.
 keeper_part() { curl -s --max-time 10 "$BASE/healthz" | jq -r '.components.keeper | "\(.status) \(.code)"'; }
 keeper_part_is() { [ "$(keeper_part)" = "$1" ]; }
@@ -134,10 +127,10 @@ reused_at_least() {
     [ "$(it_metric0 "minilambda_starts_total{function=\"kk\",start=\"reused\"}" "$m")" -ge "$1" ]
 }
 it_true "kk: the load runs on reused containers" ml_wait_for 10 reused_at_least 4
-kp=$(keeper_pid)
+kp=$(it_keeper_pid)
 kill -KILL "$kp"
 echo "# keeper $kp killed -9 under 4 looping clients"
-new_keeper() { local p; p=$(keeper_pid); [ -n "$p" ] && [ "$p" != "$kp" ]; }
+new_keeper() { local p; p=$(it_keeper_pid); [ -n "$p" ] && [ "$p" != "$kp" ]; }
 it_true "a new keeper runs" ml_wait_for 20 new_keeper
 wait "${pids[@]}"
 ml_wait_for 10 in_flight0 kk || true
@@ -185,7 +178,7 @@ it_true "back: what the dead engine left is swept" ml_wait_for 30 settled lv 2
 
 # --- 5. /healthz keeper ----------------------------------------------------------------
 it_eq "healthz: keeper ok" "ok null" "$(keeper_part)"
-kp=$(keeper_pid)
+kp=$(it_keeper_pid)
 kill -STOP "$kp"
 it_true "healthz: a frozen keeper is keeper_down" ml_wait_for 10 keeper_part_is "failed keeper_down"
 it_req GET /healthz
@@ -264,7 +257,7 @@ it_true "a thawed: listed up" ml_wait_for 10 engine_is a up
 
 # --- 9. /healthz keeper with two engines ---------------------------------------------------------
 it_true "two: keeper ok" ml_wait_for 10 keeper_part_is "ok null"
-kp=$(keeper_pid)
+kp=$(it_keeper_pid)
 kill -STOP "$kp"
 it_true "two: a frozen keeper is keeper_down" ml_wait_for 10 keeper_part_is "failed keeper_down"
 kill -CONT "$kp"

@@ -112,6 +112,16 @@ it_workers() {
     pgrep -P "$m" || true
 }
 
+# The keeper's pid (none without warm starts): the master's child whose
+# start the log names as the keeper's.
+it_keeper_pid() {
+    local p
+    for p in $(it_workers); do
+        grep -q "keeper [0-9]* started (pid $p)" "$MINILAMBDA_RUN_DIR/minilambda.log" && echo "$p"
+    done
+    return 0
+}
+
 # Background helpers (samplers...) a test started: it_cleanup stops them.
 IT_BG_PIDS=()
 it_bg() { IT_BG_PIDS+=("$1"); }

@@ -23,11 +23,7 @@ ID=${FID[echo]}
 WORKER=$(it_fcgi_workers | head -1)
 KEEPER=""
 if [ "$IT_MODE" != cold ]; then
-    KEEPER=$(for p in $(it_workers); do
-        if grep -q "keeper [0-9]* started (pid $p)" "$MINILAMBDA_RUN_DIR/minilambda.log"; then
-            echo "$p"
-        fi
-    done)
+    KEEPER=$(it_keeper_pid)
 fi
 rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
 # ready_of: the containers of echo the keeper holds ready now.

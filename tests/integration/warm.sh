@@ -30,13 +30,6 @@ INST=""
 held() { docker ps -aq --filter label=minilambda.managed=1 --filter "label=minilambda.instance=$INST" | wc -l; }
 call() { it_json POST "/invoke/$1" "${2:-{\"event\":{\}\}}"; }
 start_is() { call "$1" && [ "$(it_jq .start)" = "$2" ]; }
-keeper_pid() {
-    local p
-    for p in $(it_workers); do
-        grep -q "keeper [0-9]* started (pid $p)" "$MINILAMBDA_RUN_DIR/minilambda.log" && echo "$p"
-    done
-    return 0
-}
 
 # --- keep_warm: ready before the first call -----------------------------------
 fn_sh kw 'cat' '"keep_warm":2'
@@ -225,13 +218,13 @@ it_eq "process: its logs come in the answer" log "$(it_jq .logs)"
 it_true "process: the next call reuses its process" start_is loop reused
 
 # --- kill -9 of the keeper ---------------------------------------------------------------
-kp=$(keeper_pid)
+kp=$(it_keeper_pid)
 ml_wait_for 60 warm_is kw 2 || true
 kw_before=$(docker ps -q --filter "label=minilambda.function=${FID[kw]}" | sort | tr '\n' ' ')
 kill -KILL "$kp"
 new_keeper() {
     local p
-    p=$(keeper_pid)
+    p=$(it_keeper_pid)
     [ -n "$p" ] && [ "$p" != "$kp" ]
 }
 it_true "keeper killed: a new keeper runs" ml_wait_for 10 new_keeper
