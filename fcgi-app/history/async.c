@@ -152,6 +152,22 @@ static json_object *async_load_json(async_t *a, const char *id, const char *ext,
     return o;
 }
 
+/* String field `key` of invocation record `rec`, or "" (borrowed). */
+static const char *async_str(json_object *rec, const char *key)
+{
+    json_object *v;
+    if (json_object_object_get_ex(rec, key, &v) && json_object_is_type(v, json_type_string))
+        return json_object_get_string(v);
+    return "";
+}
+
+/* Integer field `key` of invocation record `rec`, or 0. */
+static long long async_int(json_object *rec, const char *key)
+{
+    json_object *v;
+    return json_object_object_get_ex(rec, key, &v) ? (long long)json_object_get_int64(v) : 0;
+}
+
 /* The metadata of `id`; NULL when absent or unreadable. */
 static json_object *async_load(async_t *a, const char *id)
 {
@@ -163,7 +179,7 @@ static int async_store(async_t *a, json_object *rec, err_t *e)
     char path[ASYNC_PATH];
     size_t len;
     const char *text = json_object_to_json_string_length(rec, async_json_flags, &len);
-    async_path(a, func_str(rec, "id"), ".json", path, sizeof(path));
+    async_path(a, async_str(rec, "id"), ".json", path, sizeof(path));
     return files_write(path, text, len, FILES_SYNC_DIR, e);
 }
 
@@ -305,22 +321,21 @@ static int async_sha256(const void *data, size_t len, char *out)
 }
 
 /* A new PENDING record of `function`, started by key `creator` (or NULL). */
-static json_object *async_new_record(json_object *function, const char *id, int timeout_s,
+static json_object *async_new_record(const func_t *function, const char *id, int timeout_s,
                                      const char *creator)
 {
     char now[CLOCK_RFC3339_LEN];
     json_object *rec = json_object_new_object();
     clock_pool_now(now, sizeof(now));
     async_set_str(rec, "id", id);
-    async_set_str(rec, "function_id", func_str(function, "id"));
-    async_set_str(rec, "function_name", func_str(function, "name"));
+    async_set_str(rec, "function_id", function->id);
+    async_set_str(rec, "function_name", function->name);
     async_set_status(rec, STATUS_REC_PENDING);
     async_set_str(rec, "created_at", now);
     async_set_str(rec, "started_at", NULL);
     async_set_str(rec, "completed_at", NULL);
     json_object_object_add(rec, "attempts", json_object_new_int(0));
-    json_object_object_add(rec, "max_attempts",
-                           json_object_new_int((int)func_int(function, "retries") + 1));
+    json_object_object_add(rec, "max_attempts", json_object_new_int(function->retries + 1));
     json_object_object_add(rec, "timeout", json_object_new_int(timeout_s));
     async_set_str(rec, "error", NULL);
     async_set_str(rec, "start", NULL);
@@ -362,13 +377,13 @@ static int async_accepted(async_t *a, const char *id, json_object **out, err_t *
     *out = async_load(a, id);
     if (*out != NULL && async_status_of(*out) == STATUS_REC_PENDING &&
         async_queued(a, id, false) == 0 && !async_claimed(a, id) &&
-        async_enqueue(a, id, func_str(*out, "function_id"), clock_pool_ms(), e) != 0)
+        async_enqueue(a, id, async_str(*out, "function_id"), clock_pool_ms(), e) != 0)
         log_error("async requeue of %s: %s", id, e->msg);
     files_unlock(lfd);
     return *out != NULL;
 }
 
-int async_accept(async_t *a, json_object *function, const char *event, size_t len, int timeout_s,
+int async_accept(async_t *a, const func_t *function, const char *event, size_t len, int timeout_s,
                  long long max_pending, const char *creator, const char *want, json_object **out,
                  err_t *e)
 {
@@ -383,7 +398,7 @@ int async_accept(async_t *a, json_object *function, const char *event, size_t le
         return found > 0 ? 0 : -1;
     /* A full queue refuses before anything is written; the admission that
      * counts is the one with the marker, below. */
-    const char *fid = func_str(function, "id");
+    const char *fid = function->id;
     if (async_enqueue_capped(a, NULL, fid, max_pending, true, e) != 0)
         return -1;
     uuid_generate_random(u);
@@ -436,18 +451,18 @@ int async_get(async_t *a, const char *id, json_object **out, err_t *e)
 static int async_cmp_created_desc(const void *x, const void *y)
 {
     json_object *const *a = x, *const *b = y;
-    int c = strcmp(func_str(*b, "created_at"), func_str(*a, "created_at"));
+    int c = strcmp(async_str(*b, "created_at"), async_str(*a, "created_at"));
     if (c != 0)
         return c;
-    return strcmp(func_str(*b, "id"), func_str(*a, "id"));
+    return strcmp(async_str(*b, "id"), async_str(*a, "id"));
 }
 
 /* Whether `rec` passes the list filters. */
 static bool async_matches(json_object *rec, const char *function, int status,
                           bool (*keep)(json_object *rec, void *arg), void *arg)
 {
-    if (function != NULL && strcmp(function, func_str(rec, "function_id")) != 0 &&
-        strcmp(function, func_str(rec, "function_name")) != 0)
+    if (function != NULL && strcmp(function, async_str(rec, "function_id")) != 0 &&
+        strcmp(function, async_str(rec, "function_name")) != 0)
         return false;
     if (status >= 0 && async_status_of(rec) != status)
         return false;
@@ -532,7 +547,7 @@ int async_cancel(async_t *a, const char *id, json_object **out, bool *running, e
     int st = async_status_of(rec);
     if (st >= 0 && status_record_finished((status_record)st)) {
         err_set(e, ERR_CONFLICT, "already_finished", 0,
-                "invocation %.64s has already finished (%.20s)", id, func_str(rec, "status"));
+                "invocation %.64s has already finished (%.20s)", id, async_str(rec, "status"));
         goto done;
     }
     *running = st == STATUS_REC_RUNNING;
@@ -696,10 +711,10 @@ static int async_quarantine(async_t *a, const char *id, const char *fid, json_ob
     clock_pool_now(now, sizeof(now));
     json_object *rec = json_object_new_object();
     async_set_str(rec, "id", id);
-    async_set_str(rec, "function_id", old ? func_str(old, "function_id") : fid);
-    async_set_str(rec, "function_name", old ? func_str(old, "function_name") : NULL);
+    async_set_str(rec, "function_id", old ? async_str(old, "function_id") : fid);
+    async_set_str(rec, "function_name", old ? async_str(old, "function_name") : NULL);
     async_set_status(rec, STATUS_REC_FAILED);
-    async_set_str(rec, "created_at", old ? func_str(old, "created_at") : now);
+    async_set_str(rec, "created_at", old ? async_str(old, "created_at") : now);
     async_set_str(rec, "started_at", NULL);
     async_set_str(rec, "completed_at", now);
     static const char *const ints[] = {"attempts", "max_attempts", "timeout"};
@@ -712,7 +727,7 @@ static int async_quarantine(async_t *a, const char *id, const char *fid, json_ob
     async_set_str(rec, "error", msg);
     async_set_str(rec, "code", "record_corrupt");
     async_set_str(rec, "start", NULL);
-    async_set_str(rec, "created_by", old ? func_str(old, "created_by") : NULL);
+    async_set_str(rec, "created_by", old ? async_str(old, "created_by") : NULL);
     int rc = async_store(a, rec, e);
     json_object_put(rec);
     return rc;
@@ -761,9 +776,9 @@ static int async_start(async_t *a, async_job *job, const char *marker, err_t *e)
         } else {
             clock_pool_now(now, sizeof(now));
             job->attempt = json_object_get_int(json_object_object_get(rec, "attempts")) + 1;
-            job->timeout_s = (int)func_int(rec, "timeout");
+            job->timeout_s = (int)async_int(rec, "timeout");
             snprintf(job->function_id, sizeof(job->function_id), "%s",
-                     func_str(rec, "function_id"));
+                     async_str(rec, "function_id"));
             json_object_object_add(rec, "attempts", json_object_new_int(job->attempt));
             async_set_status(rec, STATUS_REC_RUNNING);
             async_set_str(rec, "started_at", now);
@@ -925,7 +940,7 @@ static int async_recover_one(async_t *a, const char *name)
     err_t e;
     const char *id = async_marker_id(name);
     json_object *rec = id ? async_load(a, id) : NULL;
-    const char *fid = rec ? func_str(rec, "function_id") : "";
+    const char *fid = rec ? async_str(rec, "function_id") : "";
     int st = rec ? async_status_of(rec) : -1, rc = 0;
     char path[ASYNC_PATH], mfid[RUNTIME_ID_LEN];
     if (id != NULL)
@@ -1042,7 +1057,7 @@ static bool async_expired(async_t *a, const char *id, long long cutoff)
     long long done;
     int st = rec ? async_status_of(rec) : -1;
     bool old = st >= 0 && status_record_finished((status_record)st) &&
-               clock_parse_rfc3339(func_str(rec, "completed_at"), &done) == 0 && done <= cutoff;
+               clock_parse_rfc3339(async_str(rec, "completed_at"), &done) == 0 && done <= cutoff;
     json_object_put(rec);
     return old;
 }
@@ -1176,7 +1191,7 @@ int async_bound(async_t *a, long long per_function, long long max_bytes, err_t *
             json_object *rec = async_load(a, v[i].id);
             int st = rec ? async_status_of(rec) : -1;
             v[i].finished = st >= 0 && status_record_finished((status_record)st);
-            snprintf(v[i].fid, sizeof(v[i].fid), "%s", rec ? func_str(rec, "function_id") : "");
+            snprintf(v[i].fid, sizeof(v[i].fid), "%s", rec ? async_str(rec, "function_id") : "");
             json_object_put(rec);
         }
     }

@@ -62,7 +62,7 @@ void async_set_metrics(async_t *a, metrics_t *m);
  * acceptance that died left it without its queue marker. On 0 `*out` is
  * the record, owned by the caller; on -1 nothing of it is left.
  */
-int async_accept(async_t *a, json_object *function, const char *event, size_t len, int timeout_s,
+int async_accept(async_t *a, const func_t *function, const char *event, size_t len, int timeout_s,
                  long long max_pending, const char *creator, const char *id, json_object **out,
                  err_t *e);
 

@@ -409,6 +409,15 @@ static void records_set_str(json_object *o, const char *key, const char *v)
     json_object_object_add(o, key, v != NULL && v[0] != '\0' ? json_object_new_string(v) : NULL);
 }
 
+/* String field `key` of invocation record `rec`, or "" (borrowed). */
+static const char *records_str(json_object *rec, const char *key)
+{
+    json_object *v;
+    if (json_object_object_get_ex(rec, key, &v) && json_object_is_type(v, json_type_string))
+        return json_object_get_string(v);
+    return "";
+}
+
 /* The start letter and word of a run. */
 static char records_start_char(const runtime_result *res)
 {
@@ -424,7 +433,7 @@ static const char *records_start_word(char c)
  * before its body was read. */
 static int records_timeout(const records_call *c)
 {
-    long long t = c->timeout_s > 0 ? c->timeout_s : func_int(c->function, "timeout");
+    long long t = c->timeout_s > 0 ? c->timeout_s : c->function->timeout;
     return t > 0 && t <= 999 ? (int)t : 0;
 }
 
@@ -440,8 +449,8 @@ static json_object *records_json(const records_t *r, const records_call *c, stat
     *truncated = res != NULL && res->truncated;
     records_set_str(rec, "id", c->id);
     records_set_str(rec, "type", "sync");
-    records_set_str(rec, "function_id", func_str(c->function, "id"));
-    records_set_str(rec, "function_name", func_str(c->function, "name"));
+    records_set_str(rec, "function_id", c->function->id);
+    records_set_str(rec, "function_name", c->function->name);
     records_set_str(rec, "status", status_record_name(st));
     records_set_str(rec, "start", records_start_word(records_start_char(res)));
     records_set_str(rec, "created_at", created);
@@ -640,7 +649,7 @@ static void records_void(const char *path, long long off)
 int records_append(records_t *r, const records_call *c, err_t *e)
 {
     char idx[RECORDS_IDX_LEN + 1], idl[RECORDS_ID_LEN + 1], path[RECORDS_PATH];
-    const char *fid = func_str(c->function, "id");
+    const char *fid = c->function->id;
     const runtime_result *res = c->res;
     bool truncated = false;
     size_t len;
@@ -667,7 +676,7 @@ int records_append(records_t *r, const records_call *c, err_t *e)
      * made to: the next append pads past what it left, so a failure never
      * makes a segment of its own. */
     for (int attempt = 0; text != NULL && attempt < 2 && rc != 0; attempt++) {
-        records_seg *s = records_seg_for(r, fid, lane, func_str(c->function, "name"), e);
+        records_seg *s = records_seg_for(r, fid, lane, c->function->name, e);
         if (s == NULL)
             break;
         records_path(r, fid, s->seq, records_log_ext[lane], path, sizeof(path));
@@ -876,8 +885,9 @@ int records_key_cmp(const records_key *a, const records_key *b)
 
 int records_key_of(json_object *rec, records_key *k)
 {
-    const char *id = func_str(rec, "id");
-    if (!func_is_id(id) || clock_parse_rfc3339_ms(func_str(rec, "created_at"), &k->created_ms) != 0)
+    const char *id = records_str(rec, "id");
+    if (!func_is_id(id) ||
+        clock_parse_rfc3339_ms(records_str(rec, "created_at"), &k->created_ms) != 0)
         return -1;
     snprintf(k->id, sizeof(k->id), "%s", id);
     return 0;
@@ -1236,8 +1246,8 @@ int records_get(records_t *r, const char *id, json_object **out, err_t *e)
         return err_set(e, ERR_NOMEM, NULL, ENOMEM, "malloc() failed: out of memory");
     /* The line must be the record the id line promised, still visible. */
     if (rec == NULL || !json_object_is_type(rec, json_type_object) ||
-        strcmp(func_str(rec, "id"), id) != 0 ||
-        clock_parse_rfc3339_ms(func_str(rec, "completed_at"), &done) != 0 ||
+        strcmp(records_str(rec, "id"), id) != 0 ||
+        clock_parse_rfc3339_ms(records_str(rec, "completed_at"), &done) != 0 ||
         done < clock_pool_ms() - r->lim.retention_s * 1000 ||
         records_rank(r, fid, lane, seq, idx_off) >= r->lim.per_function) {
         json_object_put(rec);

@@ -80,7 +80,7 @@ bool records_enabled(const records_t *r);
 /* What one synchronous call leaves. Borrowed pointers. */
 typedef struct {
     const char *id;            /* the invocation id */
-    json_object *function;     /* the function record */
+    const func_t *function;    /* the function */
     long long created_ms;      /* wall ms when the call was taken */
     long long done_ms;         /* when it ended; 0: now (benchmarks and tests set it) */
     int timeout_s;             /* 0 when the call was refused before reading it */

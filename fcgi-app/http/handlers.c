@@ -15,45 +15,63 @@
 
 #define HANDLERS_PING_TIMEOUT_MS 2000
 
+/* String member `key` of a key's or an invocation's record, or ""
+ * (borrowed). A function's fields are read from its func_t. */
+static const char *handlers_text(json_object *o, const char *key)
+{
+    json_object *v;
+    if (json_object_object_get_ex(o, key, &v) && json_object_is_type(v, json_type_string))
+        return json_object_get_string(v);
+    return "";
+}
+
 /* The record as the caller's key may see it: env values redacted for a
  * read-only key. Changes `rec` in place. */
 static void handlers_view(const route_call *c, json_object *rec)
 {
-    json_object *env;
-    if (!c->redact || !json_object_object_get_ex(rec, "env", &env) ||
-        !json_object_is_type(env, json_type_object))
-        return;
-    json_object_object_foreach(env, key, val)
-    {
-        (void)val;
-        json_object_object_add(env, key, json_object_new_string("***"));
-    }
+    if (c->redact)
+        func_redact(rec);
+}
+
+/* Call `fn` on each function the caller's key may see (borrowed, for the
+ * call only), oldest first, with `arg`. 0, or -1 with `e`. */
+static int handlers_visible(route_call *c, void (*fn)(route_call *c, func_t *f, void *arg),
+                            void *arg, err_t *e)
+{
+    func_t **all;
+    size_t n;
+    if (store_all(c->t->app->store, &all, &n, e) != 0)
+        return -1;
+    for (size_t i = 0; i < n; i++)
+        if (keys_allows_function(c->key, all[i]))
+            fn(c, all[i], arg);
+    store_all_free(all, n);
+    return 0;
+}
+
+static void handlers_list_one(route_call *c, func_t *f, void *arg)
+{
+    handlers_view(c, f->json);
+    json_object_array_add(arg, json_object_get(f->json));
 }
 
 int handlers_list_functions(route_call *c, err_t *e)
 {
     char *list = NULL;
-    if (store_list(c->t->app->store, &list, e) != 0)
-        return -1;
     if (!c->redact && (c->key == NULL || c->key->functions == NULL)) {
         /* The common case serves the store's serialized list as it is. */
+        if (store_list(c->t->app->store, &list, e) != 0)
+            return -1;
         http_send(c->r, 200, NULL, "application/json", list, strlen(list));
         free(list);
         return 0;
     }
-    json_object *all = json_tokener_parse(list), *out = json_object_new_array();
-    free(list);
-    for (size_t i = 0; all != NULL && i < json_object_array_length(all); i++) {
-        json_object *rec = json_object_array_get_idx(all, i);
-        if (!keys_allows_function(c->key, rec))
-            continue;
-        handlers_view(c, rec);
-        json_object_array_add(out, json_object_get(rec));
-    }
-    http_send_json(c->r, 200, out, NULL);
+    json_object *out = json_object_new_array();
+    int rc = handlers_visible(c, handlers_list_one, out, e);
+    if (rc == 0)
+        http_send_json(c->r, 200, out, NULL);
     json_object_put(out);
-    json_object_put(all);
-    return 0;
+    return rc;
 }
 
 /*
@@ -104,7 +122,8 @@ static int handlers_sys_fields(route_call *c, json_object *body, bool create, js
 
 int handlers_create_function(route_call *c, err_t *e)
 {
-    json_object *body = NULL, *rec = NULL, *sys = NULL, *name;
+    json_object *body = NULL, *sys = NULL, *name;
+    func_t *rec = NULL;
     char loc[128];
     int rc = -1;
     if (http_read_json(c->r, HANDLERS_BODY_MAX, false, &body, NULL, e) != 0)
@@ -118,13 +137,13 @@ int handlers_create_function(route_call *c, err_t *e)
     if (handlers_sys_fields(c, body, true, &sys, e) != 0 ||
         store_create(c->t->app->store, body, sys, c->id[0] ? c->id : NULL, &rec, e) != 0)
         goto done;
-    snprintf(loc, sizeof(loc), "Location: /functions/%s\r\n", func_str(rec, "id"));
-    http_send_json(c->r, 201, rec, loc);
-    log_info("registered function %s (%s)", func_str(rec, "name"), func_str(rec, "id"));
+    snprintf(loc, sizeof(loc), "Location: /functions/%s\r\n", rec->id);
+    http_send_json(c->r, 201, rec->json, loc);
+    log_info("registered function %s (%s)", rec->name, rec->id);
     rc = 0;
 done:
     json_object_put(sys);
-    json_object_put(rec);
+    func_free(rec);
     json_object_put(body);
     return rc;
 }
@@ -135,9 +154,9 @@ int handlers_get_function(route_call *c, err_t *e)
     /* Flag a missing image (one inspect); say nothing when unsure. */
     if (strcmp(c->r->method, "GET") == 0 &&
         images_present(c->t->conn, func_image(c->function)) == 0)
-        json_object_object_add(c->function, "image_present", json_object_new_boolean(0));
-    handlers_view(c, c->function);
-    http_send_json(c->r, 200, c->function, NULL);
+        json_object_object_add(c->function->json, "image_present", json_object_new_boolean(0));
+    handlers_view(c, c->function->json);
+    http_send_json(c->r, 200, c->function->json, NULL);
     return 0;
 }
 
@@ -146,30 +165,31 @@ int handlers_get_function(route_call *c, err_t *e)
  * drops those before the answer. */
 static void handlers_drain(route_call *c, const char *id)
 {
-    json_object *now = NULL;
+    func_t *now = NULL;
     err_t e;
-    uint64_t gen = store_get(c->t->app->store, id, &now, &e) == 0 ? func_generation(now) : 0;
+    uint64_t gen = store_get(c->t->app->store, id, &now, &e) == 0 ? now->generation : 0;
     if (lease_drain(c->t->lease, id, gen) != 0)
         log_warn("the keeper did not confirm dropping warm containers of %s; calls still never "
                  "take them (their record changed)",
                  id);
-    json_object_put(now);
+    func_free(now);
 }
 
 int handlers_update_function(route_call *c, err_t *e)
 {
-    json_object *body = NULL, *rec = NULL, *sys = NULL;
+    json_object *body = NULL, *sys = NULL;
+    func_t *rec = NULL;
     int rc = -1;
     if (http_read_json(c->r, HANDLERS_BODY_MAX, false, &body, NULL, e) != 0 ||
         handlers_sys_fields(c, body, false, &sys, e) != 0 ||
         store_update(c->t->app->store, c->ref, body, sys, &rec, e) != 0)
         goto done;
-    handlers_drain(c, func_str(rec, "id"));
-    http_send_json(c->r, 200, rec, NULL);
+    handlers_drain(c, rec->id);
+    http_send_json(c->r, 200, rec->json, NULL);
     rc = 0;
 done:
     json_object_put(sys);
-    json_object_put(rec);
+    func_free(rec);
     json_object_put(body);
     return rc;
 }
@@ -178,8 +198,8 @@ int handlers_delete_function(route_call *c, err_t *e)
 {
     if (store_delete(c->t->app->store, c->ref, e) != 0)
         return -1;
-    handlers_drain(c, func_str(c->function, "id"));
-    metrics_retire(c->t->app->metrics, func_str(c->function, "name"));
+    handlers_drain(c, c->function->id);
+    metrics_retire(c->t->app->metrics, c->function->name);
     http_send(c->r, 204, NULL, "application/json", "", 0);
     log_info("deleted function %s", c->ref);
     return 0;
@@ -204,9 +224,9 @@ int handlers_create_key(route_call *c, err_t *e)
         keys_create(c->t->app->keys, body, c->key ? c->key->id : NULL, &made, e) != 0)
         goto done;
     snprintf(loc, sizeof(loc), "Location: /keys/%s\r\nCache-Control: no-store\r\n",
-             func_str(made, "id"));
+             handlers_text(made, "id"));
     http_send_json(c->r, 201, made, loc);
-    log_info("created key %s (%s)", func_str(made, "id"), func_str(made, "name"));
+    log_info("created key %s (%s)", handlers_text(made, "id"), handlers_text(made, "name"));
     rc = 0;
 done:
     json_object_put(made);
@@ -271,7 +291,7 @@ static int handlers_invoke_read(route_call *c, handlers_invoke_in *in, err_t *e)
         handlers_invoke_fields(in->body, &in->timeout_s, e) != 0)
         return -1;
     if (in->timeout_s == 0)
-        in->timeout_s = (int)func_int(c->function, "timeout");
+        in->timeout_s = c->function->timeout;
     in->event = "{}";
     in->event_len = 2;
     if (in->raw.len > 0 &&
@@ -436,7 +456,7 @@ int handlers_invoke_async(route_call *c, err_t *e)
                      c->t->app->cfg->async_max_pending, c->key ? c->key->id : NULL,
                      c->id[0] ? c->id : NULL, &inv, e) != 0)
         goto done;
-    const char *id = func_str(inv, "id");
+    const char *id = handlers_text(inv, "id");
     snprintf(headers, sizeof(headers), "Location: /invocations/%s\r\nX-Invocation-Id: %s\r\n", id,
              id);
     out = json_object_new_object();
@@ -445,7 +465,7 @@ int handlers_invoke_async(route_call *c, err_t *e)
     json_object_object_add(out, "created_at",
                            json_object_get(json_object_object_get(inv, "created_at")));
     http_send_json(c->r, 202, out, headers);
-    log_info("queued function=%s id=%s", func_str(c->function, "name"), id);
+    log_info("queued function=%s id=%s", c->function->name, id);
     rc = 0;
 done:
     json_object_put(out);
@@ -459,10 +479,10 @@ done:
 static bool handlers_sees_run(json_object *rec, void *arg)
 {
     const route_call *c = arg;
-    if (c->owner != NULL && strcmp(func_str(rec, "created_by"), c->owner) != 0)
+    if (c->owner != NULL && strcmp(handlers_text(rec, "created_by"), c->owner) != 0)
         return false;
-    return keys_allows_name(c->key, func_str(rec, "function_name")) ||
-           keys_allows_name(c->key, func_str(rec, "function_id"));
+    return keys_allows_name(c->key, handlers_text(rec, "function_name")) ||
+           keys_allows_name(c->key, handlers_text(rec, "function_id"));
 }
 
 /* What a listing asks for, for the async side's filter. */
@@ -630,7 +650,7 @@ int handlers_cancel_invocation(route_call *c, err_t *e)
     if (handlers_run_of(c, &rec, e) != 0)
         return -1;
     /* A synchronous call's record is written once it has ended. */
-    bool sync = strcmp(func_str(rec, "type"), "sync") == 0;
+    bool sync = strcmp(handlers_text(rec, "type"), "sync") == 0;
     json_object_put(rec);
     if (sync)
         return err_set(e, ERR_CONFLICT, "already_finished", 0,
@@ -791,24 +811,19 @@ static bool handlers_metrics_keep(const char *function, void *arg)
     return false;
 }
 
+static void handlers_metrics_name(route_call *c, func_t *f, void *arg)
+{
+    (void)c;
+    json_object_array_add(arg, json_object_new_string(f->name));
+}
+
 /* The names of the registered functions the key may see, into v->names
  * (a new array). 0, or -1 with `e`. */
 static int handlers_metrics_names(route_call *c, handlers_metrics_view *v, err_t *e)
 {
-    char *list = NULL;
     v->key = c->key;
     v->names = json_object_new_array();
-    if (store_list(c->t->app->store, &list, e) != 0)
-        return -1;
-    json_object *all = json_tokener_parse(list);
-    free(list);
-    for (size_t i = 0; all != NULL && i < json_object_array_length(all); i++) {
-        json_object *rec = json_object_array_get_idx(all, i);
-        if (keys_allows_function(c->key, rec))
-            json_object_array_add(v->names, json_object_new_string(func_str(rec, "name")));
-    }
-    json_object_put(all);
-    return 0;
+    return handlers_visible(c, handlers_metrics_name, v->names, e);
 }
 
 int handlers_metrics(route_call *c, err_t *e)

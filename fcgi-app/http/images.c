@@ -394,12 +394,13 @@ static void images_full_ref(const char *ref, char *out, size_t outlen)
 static void images_follow(route_call *c, json_object *loaded, json_object *retagged,
                           json_object *pinned)
 {
-    char *list = NULL, full[300], want[300], id[DOCKER_ID_MAX];
+    char full[300], want[300], id[DOCKER_ID_MAX];
     err_t e;
-    json_object *all = NULL;
-    if (store_list(c->t->app->store, &list, &e) != 0 || (all = json_tokener_parse(list)) == NULL) {
+    func_t **all = NULL;
+    size_t n = 0;
+    if (store_all(c->t->app->store, &all, &n, &e) != 0) {
         log_warn("image upload: cannot read the functions to follow tags: %s", e.msg);
-        goto done;
+        return;
     }
     for (size_t i = 0; i < json_object_array_length(loaded); i++) {
         const char *ref = json_object_get_string(json_object_array_get_idx(loaded, i));
@@ -407,24 +408,22 @@ static void images_follow(route_call *c, json_object *loaded, json_object *retag
             images_resolve(c->t->conn, ref, id, sizeof(id), &e) != 1)
             continue;
         images_full_ref(ref, want, sizeof(want));
-        for (size_t k = 0; k < json_object_array_length(all); k++) {
-            json_object *rec = json_object_array_get_idx(all, k), *pin, *out = NULL;
-            images_full_ref(func_str(rec, "image"), full, sizeof(full));
-            if (strcmp(full, want) != 0 || !keys_allows_function(c->key, rec))
+        for (size_t k = 0; k < n; k++) {
+            const func_t *f = all[k];
+            func_t *out = NULL;
+            images_full_ref(f->image, full, sizeof(full));
+            if (strcmp(full, want) != 0 || !keys_allows_function(c->key, f))
                 continue;
-            bool has = json_object_object_get_ex(rec, "image_id", &pin) && pin != NULL;
-            if (has && strcmp(json_object_get_string(pin), id) != 0) {
-                json_object_array_add(retagged, json_object_new_string(func_str(rec, "name")));
-            } else if (!has &&
-                       store_pin(c->t->app->store, func_str(rec, "id"), id, &out, &e) == 0) {
-                json_object_array_add(pinned, json_object_new_string(func_str(rec, "name")));
-                json_object_put(out);
+            bool has = f->image_id[0] != '\0';
+            if (has && strcmp(f->image_id, id) != 0) {
+                json_object_array_add(retagged, json_object_new_string(f->name));
+            } else if (!has && store_pin(c->t->app->store, f->id, id, &out, &e) == 0) {
+                json_object_array_add(pinned, json_object_new_string(f->name));
+                func_free(out);
             }
         }
     }
-done:
-    json_object_put(all);
-    free(list);
+    store_all_free(all, n);
 }
 
 /* The path of the log of loaded images. 0, or -1 with `e`. */
@@ -781,9 +780,10 @@ static void images_mine_line(const char *id, const char *ref, const char *key, v
  */
 static int images_mine_read(route_call *c, images_mine *m, err_t *e)
 {
-    char *list = NULL, full[300];
+    char full[300];
     buf_t log;
-    json_object *all = NULL, *v;
+    func_t **all = NULL;
+    size_t n = 0;
     int rc = -1;
 
     m->key = c->key;
@@ -791,24 +791,20 @@ static int images_mine_read(route_call *c, images_mine *m, err_t *e)
     m->ids = json_object_new_object();
     m->loaded = json_object_new_object();
     buf_init(&log, IMAGES_LOG_MAX);
-    if (store_list(c->t->app->store, &list, e) != 0 || images_log_read(c, &log, e) != 0)
+    if (store_all(c->t->app->store, &all, &n, e) != 0 || images_log_read(c, &log, e) != 0)
         goto done;
-    all = json_tokener_parse(list);
-    for (size_t i = 0; all != NULL && i < json_object_array_length(all); i++) {
-        json_object *rec = json_object_array_get_idx(all, i);
-        if (!keys_allows_function(c->key, rec))
+    for (size_t i = 0; i < n; i++) {
+        if (!keys_allows_function(c->key, all[i]))
             continue;
-        images_full_ref(func_str(rec, "image"), full, sizeof(full));
+        images_full_ref(all[i]->image, full, sizeof(full));
         json_object_object_add(m->tags, full, NULL);
-        if (json_object_object_get_ex(rec, "image_id", &v) &&
-            json_object_is_type(v, json_type_string))
-            json_object_object_add(m->ids, json_object_get_string(v), NULL);
+        if (all[i]->image_id[0] != '\0')
+            json_object_object_add(m->ids, all[i]->image_id, NULL);
     }
     images_log_each(&log, images_mine_line, m);
     rc = 0;
 done:
-    json_object_put(all);
-    free(list);
+    store_all_free(all, n);
     buf_free(&log);
     return rc;
 }

@@ -173,8 +173,7 @@ static int route_take_slot(route_call *c, const route_def *d, err_t *e)
         return 0;
     c->retry_after = 1;
     if (d->flags & ROUTE_FUNCTION) {
-        const char *name = json_object_get_string(json_object_object_get(c->function, "name"));
-        log_info("invoke function=%s id=%s status=rejected", name, c->id);
+        log_info("invoke function=%s id=%s status=rejected", c->function->name, c->id);
     }
     return err_set(e, ERR_LIMIT, NULL, 0, "all %d invocation slots are busy; retry shortly", max);
 }
@@ -328,7 +327,7 @@ static int route_function(route_call *c, err_t *e)
         return -1;
     if (keys_allows_function(c->key, c->function))
         return 0;
-    json_object_put(c->function);
+    func_free(c->function);
     c->function = NULL;
     return store_not_found(c->ref, e);
 }
@@ -461,9 +460,7 @@ void route_handle(app_thread *t, FCGX_Request *req)
             /* Counted once as rejected, as its record is REJECTED: at the
              * concurrency limit and for a bad body alike. */
             if (c.function != NULL)
-                metrics_observe(t->app->metrics,
-                                json_object_get_string(json_object_object_get(c.function, "name")),
-                                METRICS_REJECTED, 0);
+                metrics_observe(t->app->metrics, c.function->name, METRICS_REJECTED, 0);
             handlers_record_refused(&c, &e);
         }
     }
@@ -473,7 +470,7 @@ void route_handle(app_thread *t, FCGX_Request *req)
         slots_upload_release(t->app->slots, t->app->row, holder);
     if (have_key)
         keys_key_free(&key);
-    json_object_put(c.function);
+    func_free(c.function);
     metrics_http(t->app->metrics, f.metric, r.status);
 }
 

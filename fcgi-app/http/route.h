@@ -40,7 +40,7 @@ typedef struct {
     app_thread *t;
     http_req *r;
     char ref[HTTP_REF_MAX];  /* the route's decoded {ref}, or "" */
-    json_object *function;   /* the function {ref} names (function routes), borrowed */
+    func_t *function;        /* the function {ref} names (function routes); the gate's */
     char id[RUNTIME_ID_LEN]; /* what it makes: the slot's run, a key's intent; or "" */
     /* The caller's key and what it may see, as the gate decided: */
     const keys_key *key; /* NULL when no key was needed nor given */

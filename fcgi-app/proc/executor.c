@@ -63,7 +63,7 @@ static int executor_wait(const executor_fds *f, long long ms)
 static void executor_job(const executor_ctx *x, app_t *app, const runtime_seat *seat,
                          async_job *job, runtime_result *res)
 {
-    json_object *fn = NULL;
+    func_t *fn = NULL;
     runtime_req req;
     err_t why;
     uuid_t u;
@@ -89,7 +89,7 @@ static void executor_job(const executor_ctx *x, app_t *app, const runtime_seat *
     req.cancelled_arg = &ca;
     invoke_ctx ix = {.rt = app->runtime, .seat = *seat, .metrics = x->metrics};
     invoke_call(&ix, &req, true, res);
-    json_object_put(fn);
+    func_free(fn);
 }
 
 /*

@@ -71,7 +71,7 @@ typedef struct {
     char name[96];
     char image[320];     /* what its containers are made of (pinned id or tag) */
     uint64_t generation; /* of `record` */
-    json_object *record; /* a copy, owned */
+    func_t *record;      /* a copy, owned */
     int mode;            /* container_mode its calls run in */
     int keep_warm;
     long long last_call_ms;             /* 0: never called since the keeper started */
@@ -92,7 +92,7 @@ typedef struct keeper_job {
     bool ping;               /* neither: ping the engine (`ok`: it answered) */
     int engine;              /* the engine it is made on or removed from */
     int slot;                /* make: the slot reserved for it */
-    json_object *record;     /* make: the function record, owned */
+    func_t *record;          /* make: the function, a copy owned by the job */
     int mode;                /* make */
     char run[LEASE_ID_LEN];  /* make */
     char cid[DOCKER_ID_MAX]; /* remove; make: the outcome */
@@ -192,7 +192,7 @@ static void keeper_make(keeper_t *k, docker_conn_t *c, keeper_job *j)
     memset(&req, 0, sizeof(req));
     req.function = j->record;
     snprintf(req.run, sizeof(req.run), "%s", j->run);
-    req.timeout_s = (int)func_int(j->record, "timeout");
+    req.timeout_s = j->record->timeout;
     req.attempt = 1;
     req.cancel_fd = -1;
     runtime_result_init(&res);
@@ -202,7 +202,7 @@ static void keeper_make(keeper_t *k, docker_conn_t *c, keeper_job *j)
     if (made != 0 && res.status == STATUS_IMAGE_MISSING &&
         engines_registry(k->engines)[0] != '\0') {
         err_t e;
-        if (engines_pull(k->engines, c, j->engine, func_str(j->record, "image"), deadline, &e) == 0)
+        if (engines_pull(k->engines, c, j->engine, j->record->image, deadline, &e) == 0)
             made = container_create(c, &req, k->x->instance, (container_mode)j->mode, k->cfg->init,
                                     deadline, j->cid, &res);
         else
@@ -284,7 +284,8 @@ static void *keeper_engine(void *arg)
             pthread_mutex_unlock(&l->mu);
             if (closing && j->ok) {
                 j->make = false;
-                json_object_put(j->record);
+                func_free(j->record);
+                j->record = NULL;
             }
         } else if (j->make) {
             snprintf(j->why, sizeof(j->why), "no engine connection");
@@ -330,37 +331,27 @@ static keeper_fn *keeper_fn_find(keeper_t *k, const char *id)
     return NULL;
 }
 
-static int keeper_mode_of(json_object *rec, const config_t *cfg)
-{
-    const char *reuse = func_str(rec, "reuse");
-    if (strcmp(reuse, "process") == 0)
-        return CONTAINER_PROCESS;
-    /* Without minilambda-init only the loop protocol can be kept warm. */
-    if (cfg->init[0] == '\0')
-        return CONTAINER_COLD;
-    return strcmp(reuse, "container") == 0 ? CONTAINER_REUSE : CONTAINER_FRESH;
-}
-
 /* Take record `rec` (owned) as function `f`'s current one. */
-static void keeper_fn_set(keeper_t *k, keeper_fn *f, json_object *rec)
+static void keeper_fn_set(keeper_t *k, keeper_fn *f, func_t *rec)
 {
-    json_object_put(f->record);
+    func_free(f->record);
     f->record = rec;
-    f->generation = func_generation(rec);
-    f->mode = keeper_mode_of(rec, k->cfg);
-    f->keep_warm = (int)func_int(rec, "keep_warm");
+    f->generation = rec->generation;
+    /* Without minilambda-init only the loop protocol can be kept warm. */
+    f->mode = container_mode_of(rec, k->cfg->init[0] != '\0');
+    f->keep_warm = rec->keep_warm;
     /* Another image, perhaps on other engines: every engine may try. */
     if (strcmp(func_image(rec), f->image) != 0)
         f->lacks = 0;
     snprintf(f->image, sizeof(f->image), "%s", func_image(rec));
-    snprintf(f->name, sizeof(f->name), "%s", func_str(rec, "name"));
+    snprintf(f->name, sizeof(f->name), "%s", rec->name);
 }
 
 /* The function `id` with its current record from the store, added when
  * new. NULL when the store does not have it (or out of memory). */
 static keeper_fn *keeper_fn_load(keeper_t *k, const char *id)
 {
-    json_object *rec = NULL;
+    func_t *rec = NULL;
     err_t e;
     keeper_fn *f = keeper_fn_find(k, id);
     if (store_get(k->store, id, &rec, &e) != 0)
@@ -370,7 +361,7 @@ static keeper_fn *keeper_fn_load(keeper_t *k, const char *id)
             size_t cap = k->capfns ? k->capfns * 2 : 16;
             keeper_fn *n = realloc(k->fns, cap * sizeof(*n));
             if (n == NULL) {
-                json_object_put(rec);
+                func_free(rec);
                 return NULL;
             }
             k->fns = n;
@@ -501,7 +492,7 @@ static int keeper_start_make(keeper_t *k, keeper_fn *f)
     if (i < 0)
         return -1;
     keeper_job *j = calloc(1, sizeof(*j));
-    if (j == NULL || json_object_deep_copy(f->record, &j->record, NULL) != 0) {
+    if (j == NULL || (j->record = func_copy(f->record, &e)) == NULL) {
         free(j);
         return -1;
     }
@@ -578,7 +569,7 @@ static void keeper_fn_forget(keeper_t *k, keeper_fn *f)
         if (k->slots[i].state == KEEPER_READY && strcmp(k->slots[i].function, f->id) == 0)
             keeper_drop(k, i);
     metrics_set_warm(k->x->metrics, f->name, 0);
-    json_object_put(f->record);
+    func_free(f->record);
     *f = k->fns[--k->nfns];
 }
 
@@ -665,7 +656,7 @@ static void keeper_take(keeper_t *k, int fd, lease_msg *m)
          * call. */
         if (give < 0 && f->mode != CONTAINER_COLD && !f->on_hold) {
             f->on_hold = true;
-            f->hold_until_ms = now + func_int(f->record, "timeout") * 1000 + KEEPER_HOLD_MS;
+            f->hold_until_ms = now + (long long)f->record->timeout * 1000 + KEEPER_HOLD_MS;
         } else if (give < 0) {
             /* A second miss while one is held: calls overlap, the engine
              * is busy anyway, and the warmth is wanted now. */
@@ -910,21 +901,21 @@ static void keeper_finish(keeper_t *k)
         }
         if (f != NULL)
             keeper_gauge(k, f);
-        json_object_put(j->record);
+        func_free(j->record);
         free(j);
     }
 }
 
-static void keeper_see(json_object *rec, void *arg)
+static void keeper_see(const func_t *rec, void *arg)
 {
     keeper_t *k = arg;
-    const char *id = func_str(rec, "id");
+    const char *id = rec->id;
     keeper_fn *f = keeper_fn_find(k, id);
     if (f != NULL) {
         f->seen = true;
-        if (func_generation(rec) != f->generation)
+        if (rec->generation != f->generation)
             f->generation = 0; /* reloaded below, outside the store's lock */
-    } else if (func_int(rec, "keep_warm") > 0 && k->nfns < (size_t)k->cfg->warm_max * 4) {
+    } else if (rec->keep_warm > 0 && k->nfns < (size_t)k->cfg->warm_max * 4) {
         /* Known from now on; its record is read below. */
         if (k->nfns == k->capfns) {
             size_t cap = k->capfns ? k->capfns * 2 : 16;
@@ -1137,7 +1128,7 @@ static void keeper_close(keeper_t *k)
                 keeper_job *j = left;
                 left = j->next;
                 docker_stream_close(j->stream);
-                json_object_put(j->record);
+                func_free(j->record);
                 free(j);
             }
         }
@@ -1153,7 +1144,7 @@ static void keeper_close(keeper_t *k)
     if (k->wake >= 0)
         close(k->wake);
     for (size_t i = 0; i < k->nfns; i++)
-        json_object_put(k->fns[i].record);
+        func_free(k->fns[i].record);
     free(k->fns);
     free(k->slots);
     store_close(k->store);

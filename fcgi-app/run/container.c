@@ -31,21 +31,12 @@ static void container_env(json_object *env, const char *key, const char *value)
  * call's values reach it at call time). */
 static json_object *container_env_list(const runtime_req *req, container_mode mode)
 {
-    json_object *rec = req->function, *v;
     json_object *env = json_object_new_array();
     char num[64];
 
-    if (json_object_object_get_ex(rec, "env", &v) && json_object_is_type(v, json_type_object)) {
-        json_object_object_foreach(v, key, val)
-        {
-            buf_t line;
-            buf_init(&line, 65536);
-            if (buf_printf(&line, "%s=%s", key, json_object_get_string(val)) == BUF_OK)
-                json_object_array_add(env, json_object_new_string_len(line.data, (int)line.len));
-            buf_free(&line);
-        }
-    }
-    container_env(env, "MINILAMBDA_FUNCTION_NAME", func_str(rec, "name"));
+    for (char **line = req->function->env; *line != NULL; line++)
+        json_object_array_add(env, json_object_new_string(*line));
+    container_env(env, "MINILAMBDA_FUNCTION_NAME", req->function->name);
     if (mode == CONTAINER_PROCESS)
         container_env(env, "MINILAMBDA_LOOP", "1");
     if (mode != CONTAINER_COLD)
@@ -58,6 +49,15 @@ static json_object *container_env_list(const runtime_req *req, container_mode mo
     return env;
 }
 
+container_mode container_mode_of(const func_t *f, bool has_init)
+{
+    if (f->reuse == FUNC_REUSE_PROCESS)
+        return CONTAINER_PROCESS;
+    if (!has_init)
+        return CONTAINER_COLD;
+    return f->reuse == FUNC_REUSE_CONTAINER ? CONTAINER_REUSE : CONTAINER_FRESH;
+}
+
 static const char *const container_mode_names[] = {"cold", "fresh", "reuse", "process"};
 
 static json_object *container_labels(const runtime_req *req, const char *instance,
@@ -66,7 +66,7 @@ static json_object *container_labels(const runtime_req *req, const char *instanc
     json_object *labels = json_object_new_object();
     json_object_object_add(labels, "minilambda.managed", json_object_new_string("1"));
     json_object_object_add(labels, "minilambda.function",
-                           json_object_new_string(func_str(req->function, "id")));
+                           json_object_new_string(req->function->id));
     /* A warm container is made before its call: its invocation is not
      * known yet. */
     json_object_object_add(labels, "minilambda.invocation",
@@ -88,22 +88,21 @@ static json_object *container_one(const char *s)
 /* The HostConfig: limits and isolation; a bounded tmpfs over /tmp and over
  * every path in `volumes` (the image's VOLUMEs, which would otherwise get
  * anonymous volumes on the engine's disk, past the read-only root). */
-static json_object *container_host(json_object *rec, json_object *volumes, const char *init)
+static json_object *container_host(const func_t *f, json_object *volumes, const char *init)
 {
-    json_object *host = json_object_new_object(), *v;
-    bool bridge = strcmp(func_str(rec, "network"), "bridge") == 0;
-    long long mem = func_int(rec, "memory_mb") * 1024 * 1024;
+    json_object *host = json_object_new_object();
+    long long mem = (long long)f->memory_mb * 1024 * 1024;
 
     json_object_object_add(host, "Memory", json_object_new_int64(mem));
     json_object_object_add(host, "MemorySwap", json_object_new_int64(mem));
-    json_object_object_add(host, "NanoCpus",
-                           json_object_new_int64((int64_t)(func_num(rec, "cpus") * 1e9)));
+    json_object_object_add(host, "NanoCpus", json_object_new_int64((int64_t)(f->cpus * 1e9)));
     /* gVisor's sandbox counts its own host threads, about nine a guest
      * process: the same bound on guest processes needs a larger number. */
-    bool gvisor = strcmp(func_str(rec, "runtime"), "runsc") == 0;
+    bool gvisor = strcmp(f->runtime, "runsc") == 0;
     json_object_object_add(host, "PidsLimit",
                            json_object_new_int64(CONTAINER_PIDS_LIMIT * (gvisor ? 8 : 1)));
-    json_object_object_add(host, "NetworkMode", json_object_new_string(bridge ? "bridge" : "none"));
+    json_object_object_add(host, "NetworkMode",
+                           json_object_new_string(f->bridge ? "bridge" : "none"));
     json_object_object_add(host, "CapDrop", container_one("ALL"));
     json_object_object_add(host, "SecurityOpt", container_one("no-new-privileges"));
     json_object_object_add(host, "ReadonlyRootfs", json_object_new_boolean(1));
@@ -117,8 +116,8 @@ static json_object *container_host(json_object *rec, json_object *volumes, const
     json_object *logcfg = json_object_new_object();
     json_object_object_add(logcfg, "Type", json_object_new_string("none"));
     json_object_object_add(host, "LogConfig", logcfg);
-    if (json_object_object_get_ex(rec, "runtime", &v) && json_object_is_type(v, json_type_string))
-        json_object_object_add(host, "Runtime", json_object_get(v));
+    if (f->runtime[0] != '\0')
+        json_object_object_add(host, "Runtime", json_object_new_string(f->runtime));
     /* A mount, not a bind: a bind whose source is missing (a rebuild
      * replacing the file) makes the engine create an empty directory
      * there; a mount fails the create instead. */
@@ -143,17 +142,27 @@ static void container_extend(json_object *to, json_object *from)
         json_object_array_add(to, json_object_get(json_object_array_get_idx(from, i)));
 }
 
+/* The function's command as a new array, or NULL when it has none. */
+static json_object *container_command(const func_t *f)
+{
+    if (f->command == NULL)
+        return NULL;
+    json_object *a = json_object_new_array();
+    for (char **arg = f->command; *arg != NULL; arg++)
+        json_object_array_add(a, json_object_new_string(*arg));
+    return a;
+}
+
 json_object *container_spec(const runtime_req *req, const char *instance, container_mode mode,
                             const char *init, json_object *image)
 {
-    json_object *rec = req->function, *v, *cmd = NULL;
+    const func_t *f = req->function;
+    json_object *cmd = container_command(f);
     json_object *spec = json_object_new_object();
     bool wrapped = mode == CONTAINER_FRESH || mode == CONTAINER_REUSE;
 
-    if (json_object_object_get_ex(rec, "command", &v) && json_object_is_type(v, json_type_array))
-        cmd = v;
-    json_object_object_add(spec, "Image", json_object_new_string(func_image(rec)));
-    json_object_object_add(spec, "User", json_object_new_string(func_str(rec, "user")));
+    json_object_object_add(spec, "Image", json_object_new_string(func_image(f)));
+    json_object_object_add(spec, "User", json_object_new_string(f->user));
     if (wrapped) {
         /* minilambda-init runs the image's own entrypoint and command (or
          * the function's command): an entrypoint given at create replaces
@@ -168,8 +177,9 @@ json_object *container_spec(const runtime_req *req, const char *instance, contai
         json_object *args = json_object_new_array();
         container_extend(args, cmd ? cmd : json_object_object_get(image, "cmd"));
         json_object_object_add(spec, "Cmd", args);
+        json_object_put(cmd);
     } else if (cmd != NULL) {
-        json_object_object_add(spec, "Cmd", json_object_get(cmd));
+        json_object_object_add(spec, "Cmd", cmd);
     }
     json_object_object_add(spec, "Env", container_env_list(req, mode));
     json_object_object_add(spec, "AttachStdin", json_object_new_boolean(1));
@@ -178,13 +188,11 @@ json_object *container_spec(const runtime_req *req, const char *instance, contai
     json_object_object_add(spec, "OpenStdin", json_object_new_boolean(1));
     json_object_object_add(spec, "StdinOnce", json_object_new_boolean(1));
     json_object_object_add(spec, "Tty", json_object_new_boolean(0));
-    json_object_object_add(
-        spec, "NetworkDisabled",
-        json_object_new_boolean(strcmp(func_str(rec, "network"), "bridge") != 0));
+    json_object_object_add(spec, "NetworkDisabled", json_object_new_boolean(!f->bridge));
     json_object_object_add(spec, "Labels", container_labels(req, instance, mode));
     json_object_object_add(
         spec, "HostConfig",
-        container_host(rec, json_object_object_get(image, "volumes"), wrapped ? init : NULL));
+        container_host(f, json_object_object_get(image, "volumes"), wrapped ? init : NULL));
     return spec;
 }
 
@@ -310,7 +318,7 @@ int container_create(docker_conn_t *c, const runtime_req *req, const char *insta
         runtime_fail(res, STATUS_IMAGE_MISSING,
                      "function \"%.64s\" is not pinned to an image yet: a PATCH naming its "
                      "image, or an upload of \"%.200s\" by a key that may deploy it, pins it",
-                     func_str(req->function, "name"), func_str(req->function, "image"));
+                     req->function->name, req->function->image);
         return -1;
     }
     json_object *image = container_image(c, func_image(req->function), deadline);
@@ -324,8 +332,8 @@ int container_create(docker_conn_t *c, const runtime_req *req, const char *insta
                                 container_left(deadline), &body, &dr);
     if (drc == DOCKER_API_ERROR && dr.status == 404) {
         runtime_fail(res, STATUS_IMAGE_MISSING,
-                     "image \"%.200s\" is not present in the engine (%.200s)",
-                     func_str(req->function, "image"), dr.message);
+                     "image \"%.200s\" is not present in the engine (%.200s)", req->function->image,
+                     dr.message);
         goto done;
     }
     if (drc != DOCKER_OK) {

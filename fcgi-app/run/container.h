@@ -25,6 +25,11 @@ typedef enum {
     CONTAINER_PROCESS   /* the function's own process, over the loop protocol */
 } container_mode;
 
+/* How calls of `f` (borrowed) run: its reuse field, where `has_init`
+ * (minilambda-init is configured) allows a wrapped mode; without it only
+ * the loop protocol reuses anything. */
+container_mode container_mode_of(const func_t *f, bool has_init);
+
 /* Where minilambda-init is mounted inside a container. */
 #define CONTAINER_INIT_PATH "/.minilambda/init"
 

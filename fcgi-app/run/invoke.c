@@ -5,7 +5,7 @@
 
 void invoke_call(const invoke_ctx *x, const runtime_req *req, bool async, runtime_result *res)
 {
-    const char *fname = func_str(req->function, "name");
+    const char *fname = req->function->name;
     metrics_begin(x->metrics, x->seat.row, x->seat.thread, fname);
     runtime_run(x->rt, &x->seat, req, res);
     /* A run killed by DELETE ends as whatever its container did; it was

@@ -26,6 +26,7 @@
 #include "engine/docker.h"
 #include "engine/engines.h"
 #include "run/lease.h"
+#include "state/func.h"
 #include "state/metrics.h"
 #include "state/status.h"
 
@@ -35,8 +36,8 @@
 
 /* What one run needs. */
 typedef struct {
-    json_object *function; /* the function record, borrowed */
-    const char *event;     /* bytes for stdin, borrowed */
+    const func_t *function; /* the function, borrowed */
+    const char *event;      /* bytes for stdin, borrowed */
     size_t event_len;
     int timeout_s;            /* 1..900 */
     int attempt;              /* MINILAMBDA_ATTEMPT */
@@ -98,7 +99,7 @@ typedef struct {
     int engine;               /* the engine it is on, or -1 before placement */
     long long engine_outs;    /* engines_outs of it when the run went onto it */
     docker_conn_t *conn;      /* the seat's connection to that engine */
-    uint64_t generation;      /* func_generation of the call's record, once per call */
+    uint64_t generation;      /* the function's generation, once per call */
 } runtime_lease;
 
 typedef struct runtime runtime_t;

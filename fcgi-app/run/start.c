@@ -30,17 +30,6 @@ typedef struct {
     char init[CONFIG_PATH_MAX]; /* "" when there is none */
 } start_state;
 
-/* How calls of function `rec` run. */
-static container_mode start_mode(const start_state *st, json_object *rec)
-{
-    const char *reuse = func_str(rec, "reuse");
-    if (strcmp(reuse, "process") == 0)
-        return CONTAINER_PROCESS;
-    if (st->init[0] == '\0')
-        return CONTAINER_COLD;
-    return strcmp(reuse, "container") == 0 ? CONTAINER_REUSE : CONTAINER_FRESH;
-}
-
 /* Hold engine `i` for the run: its connection, and one more call in
  * flight on it. */
 static void start_enter(const runtime_seat *seat, runtime_lease *l, int i, runtime_result *res)
@@ -131,8 +120,7 @@ static start_next start_elsewhere(const runtime_seat *seat, const runtime_req *r
         return START_STOP;
     if (may_pull && engines_registry(en)[0] != '\0') {
         err_t e;
-        if (engines_pull(en, l->conn, l->engine, func_str(req->function, "image"), l->deadline,
-                         &e) == 0)
+        if (engines_pull(en, l->conn, l->engine, req->function->image, l->deadline, &e) == 0)
             return START_SAME;
         log_warn("invoke %s: %s", req->id, e.msg);
     }
@@ -149,7 +137,7 @@ static void start_remove(const runtime_seat *seat, const runtime_req *req, runti
 {
     if (l->cid[0] == '\0' || (gone && !l->leased))
         return;
-    if (lease_remove(seat->lease, func_str(req->function, "id"), l->cid, l->leased,
+    if (lease_remove(seat->lease, req->function->id, l->cid, l->leased,
                      l->engine < 0 ? 0 : l->engine) != 0 &&
         !gone)
         container_remove(l->conn, l->cid, req->id);
@@ -162,7 +150,7 @@ static int start_take(const start_state *st, const runtime_seat *seat, const run
 {
     lease_msg m;
     int fd;
-    const char *fid = func_str(req->function, "id");
+    const char *fid = req->function->id;
     if (lease_take(seat->lease, fid, l->generation, l->mode, seat->row, seat->thread, &m, &fd) != 1)
         return 0;
     l->stream = docker_stream_adopt(fd, m.unread, m.unread_len);
@@ -231,9 +219,9 @@ static int start_acquire(runtime_t *rt, const runtime_seat *seat, const runtime_
     start_state *st = rt->impl;
     uuid_t run;
 
-    l->mode = start_mode(st, req->function);
+    l->mode = container_mode_of(req->function, st->init[0] != '\0');
     /* The record's hash (a serialisation of it): what take and give name. */
-    l->generation = func_generation(req->function);
+    l->generation = req->function->generation;
     int took = 0;
     for (int tries = 0;
          l->mode != CONTAINER_COLD && seat->lease != NULL && tries < START_TAKE_TRIES; tries++) {
@@ -332,7 +320,7 @@ static int start_run(runtime_t *rt, const runtime_seat *seat, const runtime_req 
         return container_pump(l->stream, req, res, l->deadline);
 
     char nonce[FRAMES_NONCE_LEN + 1];
-    frames_call call = {.function = func_str(req->function, "name"),
+    frames_call call = {.function = req->function->name,
                         .id = req->id,
                         .attempt = req->attempt,
                         .deadline_ms = clock_wall_ms() + (long long)req->timeout_s * 1000,
@@ -445,9 +433,9 @@ static void start_release(runtime_t *rt, const runtime_seat *seat, const runtime
         !docker_stream_pending(l->stream)) {
         const char *unread;
         size_t n = docker_stream_unread(l->stream, &unread);
-        if (lease_give(seat->lease, func_str(req->function, "id"), l->generation, l->mode, l->cid,
-                       l->run, l->leased, l->engine < 0 ? 0 : l->engine,
-                       docker_stream_fd(l->stream), unread, n) == 0)
+        if (lease_give(seat->lease, req->function->id, l->generation, l->mode, l->cid, l->run,
+                       l->leased, l->engine < 0 ? 0 : l->engine, docker_stream_fd(l->stream),
+                       unread, n) == 0)
             l->cid[0] = '\0'; /* the keeper's now */
     }
     docker_stream_close(l->stream);

@@ -1,5 +1,7 @@
 #include "state/func.h"
 
+#include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <pthread.h>
 #include <regex.h>
@@ -65,6 +67,7 @@ static bool func_user_ok(json_object *v);
 static bool func_runtime_ok(json_object *v);
 
 static const char *const func_networks[] = {"none", "bridge", NULL};
+/* In func_reuse's order. */
 static const char *const func_reuses[] = {"none", "container", "process", NULL};
 
 static const func_field func_fields[] = {
@@ -444,61 +447,141 @@ int func_load(json_object *rec, err_t *e)
     return 0;
 }
 
-/* Member `key` of `rec` when present, else NULL. */
+/* Member `key` of `rec` when present and not null, else NULL. */
 static json_object *func_member(json_object *rec, const char *key)
 {
     json_object *v;
     return json_object_object_get_ex(rec, key, &v) ? v : NULL;
 }
 
-/* The default text of field `key`, or NULL. */
-static const char *func_def(const char *key)
+/* String field `key` of `rec`, or its row's default, or "", into `out`
+ * (borrowed from `rec` or static). 0, or -1 with `e` when it is not a
+ * string. */
+static int func_text(json_object *rec, const char *key, const char **out, err_t *e)
 {
+    json_object *v = func_member(rec, key);
     const func_field *f = func_field_of(key);
-    return f != NULL ? f->def : NULL;
-}
-
-const char *func_str(json_object *rec, const char *key)
-{
-    json_object *v = func_member(rec, key);
-    const char *def = func_def(key);
-    if (v != NULL && json_object_is_type(v, json_type_string))
-        return json_object_get_string(v);
-    /* A record without the field (of the first format) gets the default; one with
-     * a field of another type gets nothing rather than a guess. */
-    return v == NULL && def != NULL ? def : "";
-}
-
-long long func_int(json_object *rec, const char *key)
-{
-    json_object *v = func_member(rec, key);
-    const char *def = func_def(key);
+    if (v != NULL && !json_object_is_type(v, json_type_string))
+        return err_set(e, ERR_CORRUPT, "corrupt", 0, "a record's \"%s\" is not a string", key);
     if (v != NULL)
-        return (long long)json_object_get_int64(v);
-    return def != NULL ? strtoll(def, NULL, 10) : 0;
+        *out = json_object_get_string(v);
+    else
+        *out = f != NULL && f->def != NULL ? f->def : "";
+    return 0;
 }
 
-double func_num(json_object *rec, const char *key)
+/* Number field `key` of `rec`, or its row's default (0 when none), into
+ * `out`. 0, or -1 with `e` when it is not a number. */
+static int func_number(json_object *rec, const char *key, double *out, err_t *e)
 {
     json_object *v = func_member(rec, key);
-    const char *def = func_def(key);
-    if (v != NULL)
-        return json_object_get_double(v);
-    return def != NULL ? strtod(def, NULL) : 0;
+    const func_field *f = func_field_of(key);
+    if (v == NULL) {
+        *out = f != NULL && f->def != NULL ? strtod(f->def, NULL) : 0;
+        return 0;
+    }
+    if (!json_object_is_type(v, json_type_int) && !json_object_is_type(v, json_type_double))
+        return err_set(e, ERR_CORRUPT, "corrupt", 0, "a record's \"%s\" is not a number", key);
+    *out = json_object_get_double(v);
+    return 0;
 }
 
-const char *func_image(json_object *rec)
+/* Integer field `key` of `rec` (within int, as every row bounds it). */
+static int func_integer(json_object *rec, const char *key, int *out, err_t *e)
 {
-    json_object *v;
-    if (json_object_object_get_ex(rec, "image_id", &v) && json_object_is_type(v, json_type_string))
-        return json_object_get_string(v);
-    return func_str(rec, "image");
+    double d;
+    if (func_number(rec, key, &d, e) != 0)
+        return -1;
+    if (!(d >= INT_MIN && d <= INT_MAX))
+        return err_set(e, ERR_CORRUPT, "corrupt", 0, "a record's \"%s\" is out of range", key);
+    *out = (int)d;
+    return 0;
 }
 
-uint64_t func_generation(json_object *rec)
+/* A new NULL-terminated array of `n` strings, or NULL when out of memory. */
+static char **func_strings(size_t n)
 {
-    /* FNV-1a over the record as stored: any change of any field (image,
-     * image_id, env, limits, updated_at) gives another value. */
+    return calloc(n + 1, sizeof(char *));
+}
+
+static void func_strings_free(char **v)
+{
+    for (size_t i = 0; v != NULL && v[i] != NULL; i++)
+        free(v[i]);
+    free(v);
+}
+
+/* The env object of `rec` as "KEY=value" lines, into f->env. */
+static int func_env_lines(json_object *rec, func_t *f, err_t *e)
+{
+    json_object *env = func_member(rec, "env");
+    size_t n = 0;
+    if (env != NULL && !json_object_is_type(env, json_type_object))
+        return err_set(e, ERR_CORRUPT, "corrupt", 0, "a record's \"env\" is not an object");
+    f->env = func_strings(env != NULL ? (size_t)json_object_object_length(env) : 0);
+    if (f->env == NULL)
+        return err_set(e, ERR_NOMEM, NULL, ENOMEM, "calloc() failed: out of memory");
+    if (env == NULL)
+        return 0;
+    json_object_object_foreach(env, key, val)
+    {
+        if (!json_object_is_type(val, json_type_string))
+            return err_set(e, ERR_CORRUPT, "corrupt", 0, "env %.64s is not a string", key);
+        size_t kl = strlen(key), vl = (size_t)json_object_get_string_len(val);
+        char *line = malloc(kl + vl + 2);
+        if (line == NULL)
+            return err_set(e, ERR_NOMEM, NULL, ENOMEM, "malloc() failed: out of memory");
+        memcpy(line, key, kl);
+        line[kl] = '=';
+        memcpy(line + kl + 1, json_object_get_string(val), vl + 1);
+        f->env[n++] = line;
+    }
+    return 0;
+}
+
+/* The command array of `rec`, when it has one, into f->command. */
+static int func_command_argv(json_object *rec, func_t *f, err_t *e)
+{
+    json_object *cmd = func_member(rec, "command");
+    if (cmd == NULL)
+        return 0;
+    if (!json_object_is_type(cmd, json_type_array))
+        return err_set(e, ERR_CORRUPT, "corrupt", 0, "a record's \"command\" is not an array");
+    size_t n = json_object_array_length(cmd);
+    f->command = func_strings(n);
+    if (f->command == NULL)
+        return err_set(e, ERR_NOMEM, NULL, ENOMEM, "calloc() failed: out of memory");
+    for (size_t i = 0; i < n; i++) {
+        json_object *a = json_object_array_get_idx(cmd, i);
+        if (!json_object_is_type(a, json_type_string))
+            return err_set(e, ERR_CORRUPT, "corrupt", 0, "command argument %zu is not a string", i);
+        f->command[i] = strdup(json_object_get_string(a));
+        if (f->command[i] == NULL)
+            return err_set(e, ERR_NOMEM, NULL, ENOMEM, "strdup() failed: out of memory");
+    }
+    return 0;
+}
+
+/* One of `choices` (the row of `key`) as its index, into `out`. */
+static int func_choice(json_object *rec, const char *key, int *out, err_t *e)
+{
+    const char *v;
+    const func_field *f = func_field_of(key);
+    if (func_text(rec, key, &v, e) != 0)
+        return -1;
+    for (int i = 0; f->choices[i] != NULL; i++) {
+        if (strcmp(v, f->choices[i]) == 0) {
+            *out = i;
+            return 0;
+        }
+    }
+    return err_set(e, ERR_CORRUPT, "corrupt", 0, "a record's \"%s\" is %s", key, f->rule);
+}
+
+/* FNV-1a over the record as stored: any change of any field (image,
+ * image_id, env, limits, updated_at) gives another value. */
+static uint64_t func_generation(json_object *rec)
+{
     const char *s = json_object_to_json_string_ext(rec, JSON_C_TO_STRING_PLAIN);
     uint64_t h = 0xcbf29ce484222325ULL;
     for (; s != NULL && *s; s++) {
@@ -506,6 +589,80 @@ uint64_t func_generation(json_object *rec)
         h *= 0x100000001b3ULL;
     }
     return h != 0 ? h : 1;
+}
+
+func_t *func_parse(json_object *rec, err_t *e)
+{
+    int network = 0, reuse = 0;
+    func_t *f = calloc(1, sizeof(*f));
+    if (f == NULL) {
+        json_object_put(rec);
+        err_set(e, ERR_NOMEM, NULL, ENOMEM, "calloc() failed: out of memory");
+        return NULL;
+    }
+    f->json = rec;
+    if (!json_object_is_type(rec, json_type_object)) {
+        err_set(e, ERR_CORRUPT, "corrupt", 0, "a record is not a JSON object");
+        goto fail;
+    }
+    if (func_text(rec, "id", &f->id, e) != 0 || func_text(rec, "name", &f->name, e) != 0 ||
+        func_text(rec, "image", &f->image, e) != 0 ||
+        func_text(rec, "image_id", &f->image_id, e) != 0 ||
+        func_text(rec, "user", &f->user, e) != 0 ||
+        func_text(rec, "runtime", &f->runtime, e) != 0 ||
+        func_integer(rec, "timeout", &f->timeout, e) != 0 ||
+        func_integer(rec, "memory_mb", &f->memory_mb, e) != 0 ||
+        func_number(rec, "cpus", &f->cpus, e) != 0 ||
+        func_integer(rec, "retries", &f->retries, e) != 0 ||
+        func_integer(rec, "keep_warm", &f->keep_warm, e) != 0 ||
+        func_choice(rec, "network", &network, e) != 0 ||
+        func_choice(rec, "reuse", &reuse, e) != 0 || func_env_lines(rec, f, e) != 0 ||
+        func_command_argv(rec, f, e) != 0)
+        goto fail;
+    f->bridge = strcmp(func_networks[network], "bridge") == 0;
+    f->reuse = (func_reuse)reuse;
+    f->generation = func_generation(rec);
+    return f;
+fail:
+    func_free(f);
+    return NULL;
+}
+
+func_t *func_copy(const func_t *f, err_t *e)
+{
+    json_object *rec = NULL;
+    if (json_object_deep_copy(f->json, &rec, NULL) != 0) {
+        err_set(e, ERR_NOMEM, NULL, ENOMEM, "out of memory copying function %s", f->id);
+        return NULL;
+    }
+    return func_parse(rec, e);
+}
+
+void func_free(func_t *f)
+{
+    if (f == NULL)
+        return;
+    func_strings_free(f->env);
+    func_strings_free(f->command);
+    json_object_put(f->json);
+    free(f);
+}
+
+const char *func_image(const func_t *f)
+{
+    return f->image_id[0] != '\0' ? f->image_id : f->image;
+}
+
+void func_redact(json_object *rec)
+{
+    json_object *env;
+    if (!json_object_object_get_ex(rec, "env", &env) || !json_object_is_type(env, json_type_object))
+        return;
+    json_object_object_foreach(env, key, val)
+    {
+        (void)val;
+        json_object_object_add(env, key, json_object_new_string("***"));
+    }
 }
 
 /* The fields func_new sets on every record, with their JSON Schema format:

@@ -48,29 +48,70 @@ json_object *func_patch(json_object *rec, json_object *body, const char *now, js
 
 /*
  * Check a record read from functions.json and fill in defaults for fields a
- * record of the first format (id, name, image, created_at) lacks. Changes `rec` in place. Returns 0, or -1 with
- * `e` filled in when a required field (id, name, image) is missing or of
- * the wrong type, or a field breaks its row's rules.
+ * record of the first format (id, name, image, created_at) lacks. Changes `rec` in place. Returns
+ * 0, or -1 with `e` filled in when a required field (id, name, image) is missing or of the wrong
+ * type, or a field breaks its row's rules.
  */
 int func_load(json_object *rec, err_t *e);
 
-/* Field `key` of `rec` as a string, or its default, or "" (borrowed from
- * `rec` or static). */
-const char *func_str(json_object *rec, const char *key);
+/* How calls reuse a function's containers (its "reuse" field). */
+typedef enum {
+    FUNC_REUSE_NONE,      /* a fresh container per call */
+    FUNC_REUSE_CONTAINER, /* a fresh process per call in a reused container */
+    FUNC_REUSE_PROCESS    /* one process serving calls over the loop protocol */
+} func_reuse;
 
-/* A value that changes whenever record `rec` changes (never 0): a warm
- * container made from one generation never serves another. */
-uint64_t func_generation(json_object *rec);
+/*
+ * A function record, typed: what the run, warm and container code read.
+ * Every field has its value or its row's default. Made only by func_parse (or func_copy), so
+ * the field names are read in one place.
+ */
+typedef struct {
+    /* Text is borrowed from `json` (or static, for a default): valid while
+     * the func_t lives, as long as nobody replaces those members of `json`. */
+    const char *id;
+    const char *name;
+    const char *image;    /* the reference it was registered with */
+    const char *image_id; /* the image id it is pinned to, or "" */
+    const char *user;
+    const char *runtime; /* the OCI runtime, or "": the engine's default */
+    int timeout;         /* seconds */
+    int memory_mb;
+    double cpus;
+    bool bridge; /* network "bridge"; otherwise none */
+    int retries;
+    int keep_warm;
+    func_reuse reuse;
+    char **env;          /* "KEY=value" lines, NULL-terminated, owned */
+    char **command;      /* NULL-terminated and owned, or NULL: the image's own */
+    uint64_t generation; /* changes whenever any field changes (never 0): a
+                          * warm container made from one generation never
+                          * serves another */
+    json_object *json;   /* the record as stored, owned: what answers show */
+} func_t;
 
-/* The image a container of `rec` is made from: its pinned image_id when it
- * has one, else its image reference (borrowed from `rec`). */
-const char *func_image(json_object *rec);
+/*
+ * Type the record `rec` (one func_new, func_patch or func_load made). The
+ * result takes over the caller's reference to `rec`, on failure too, and
+ * is the caller's to free with func_free. NULL with `e` filled in:
+ * ERR_CORRUPT when a field breaks its row, ERR_NOMEM.
+ */
+func_t *func_parse(json_object *rec, err_t *e);
 
-/* Field `key` of `rec` as an integer, or its default (0 when none). */
-long long func_int(json_object *rec, const char *key);
+/* A deep copy of `f` (borrowed) that shares nothing with it, for another
+ * thread: the caller frees it with func_free. NULL with `e` filled in. */
+func_t *func_copy(const func_t *f, err_t *e);
 
-/* Field `key` of `rec` as a number, or its default (0 when none). */
-double func_num(json_object *rec, const char *key);
+/* Free `f` and everything it owns (NULL is fine). */
+void func_free(func_t *f);
+
+/* The image a container of `f` is made from: its pinned image_id when it
+ * has one, else its image reference (borrowed from `f`). */
+const char *func_image(const func_t *f);
+
+/* Show record `rec` (a function's JSON) as a read-only key may see it:
+ * every env value becomes "***", in place. */
+void func_redact(json_object *rec);
 
 /* Which view of the record a schema describes. */
 typedef enum {

@@ -476,8 +476,7 @@ bool keys_allows_name(const keys_key *key, const char *name)
     return false;
 }
 
-bool keys_allows_function(const keys_key *key, json_object *rec)
+bool keys_allows_function(const keys_key *key, const func_t *f)
 {
-    return keys_allows_name(key, keys_str(rec, "name")) ||
-           keys_allows_name(key, keys_str(rec, "id"));
+    return keys_allows_name(key, f->name) || keys_allows_name(key, f->id);
 }

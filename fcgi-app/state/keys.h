@@ -16,6 +16,7 @@
 #include <stdbool.h>
 
 #include "base/err.h"
+#include "state/func.h"
 
 #define KEYS_PREFIX "mlk_"
 #define KEYS_RATE_MAX 10000
@@ -83,9 +84,9 @@ int keys_delete(keys_t *k, const char *id, err_t *e);
  */
 int keys_bootstrap(keys_t *k, const char *path, err_t *e);
 
-/* Whether `key` may touch function `rec` (its name or id in the key's
+/* Whether `key` may touch function `f` (its name or id in the key's
  * list, or the key has no list). A NULL key (keys not required) may. */
-bool keys_allows_function(const keys_key *key, json_object *rec);
+bool keys_allows_function(const keys_key *key, const func_t *f);
 
 /* Whether `key` may touch a function called `name` (for one not yet
  * registered). */

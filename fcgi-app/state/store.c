@@ -295,8 +295,47 @@ int store_list(store_t *s, char **out, err_t *e)
     return rc;
 }
 
-int store_get(store_t *s, const char *ref, json_object **out, err_t *e)
+int store_all(store_t *s, func_t ***all, size_t *n, err_t *e)
 {
+    char *list = NULL;
+    *all = NULL;
+    *n = 0;
+    if (store_list(s, &list, e) != 0)
+        return -1;
+    /* The list is the cache's serialization: parsed again, nothing of it
+     * is shared with the cache or with another caller. */
+    json_object *arr = json_tokener_parse(list);
+    free(list);
+    if (arr == NULL)
+        return err_set(e, ERR_NOMEM, NULL, ENOMEM, "out of memory parsing the function list");
+    size_t len = json_object_array_length(arr);
+    func_t **v = calloc(len ? len : 1, sizeof(*v));
+    int rc = v != NULL ? 0 : err_set(e, ERR_NOMEM, NULL, ENOMEM, "calloc() failed: out of memory");
+    for (size_t i = 0; rc == 0 && i < len; i++) {
+        v[i] = func_parse(json_object_get(json_object_array_get_idx(arr, i)), e);
+        if (v[i] == NULL)
+            rc = -1;
+    }
+    json_object_put(arr);
+    if (rc != 0) {
+        store_all_free(v, len);
+        return -1;
+    }
+    *all = v;
+    *n = len;
+    return 0;
+}
+
+void store_all_free(func_t **all, size_t n)
+{
+    for (size_t i = 0; all != NULL && i < n; i++)
+        func_free(all[i]);
+    free(all);
+}
+
+int store_get(store_t *s, const char *ref, func_t **out, err_t *e)
+{
+    json_object *copy = NULL;
     *out = NULL;
     pthread_mutex_lock(&s->mu);
     int rc = store_refresh(s, e);
@@ -304,10 +343,13 @@ int store_get(store_t *s, const char *ref, json_object **out, err_t *e)
         json_object *rec = store_find(s->root, ref);
         if (rec == NULL)
             rc = store_not_found(ref, e);
-        else if (json_object_deep_copy(rec, out, NULL) != 0)
+        else if (json_object_deep_copy(rec, &copy, NULL) != 0)
             rc = err_set(e, ERR_NOMEM, NULL, ENOMEM, "out of memory copying a record");
     }
     pthread_mutex_unlock(&s->mu);
+    /* Typed outside the lock: the copy is this caller's alone. */
+    if (rc == 0 && (*out = func_parse(copy, e)) == NULL)
+        rc = -1;
     return rc;
 }
 
@@ -319,7 +361,7 @@ int store_verify(store_t *s, err_t *e)
     return rc;
 }
 
-int store_each(store_t *s, void (*fn)(json_object *rec, void *arg), void *arg, err_t *e)
+int store_each(store_t *s, void (*fn)(const func_t *f, void *arg), void *arg, err_t *e)
 {
     pthread_mutex_lock(&s->mu);
     int rc = store_refresh(s, e);
@@ -327,7 +369,14 @@ int store_each(store_t *s, void (*fn)(json_object *rec, void *arg), void *arg, e
         json_object_object_foreach(s->root, id, rec)
         {
             (void)id;
-            fn(rec, arg);
+            /* The cache's object, shared only under the lock held here. */
+            func_t *f = func_parse(json_object_get(rec), e);
+            if (f == NULL) {
+                rc = -1;
+                break;
+            }
+            fn(f, arg);
+            func_free(f);
         }
     }
     pthread_mutex_unlock(&s->mu);
@@ -403,7 +452,7 @@ static int store_apply_create(store_t *s, json_object *root, json_object *body, 
     *rec = func_new(body, id, now, sys, e);
     if (*rec == NULL)
         return -1;
-    if (store_name_taken(root, func_str(*rec, "name"), NULL))
+    if (store_name_taken(root, json_object_get_string(json_object_object_get(*rec, "name")), NULL))
         return err_set(e, ERR_CONFLICT, "name_conflict", 0,
                        "a function with that name already exists");
     json_object_object_add(root, id, json_object_get(*rec));
@@ -419,7 +468,7 @@ static int store_apply_change(json_object *root, store_op op, const char *ref, j
     if (old == NULL)
         return store_not_found(ref, e);
     /* The key must outlive the deletion that frees the record's id. */
-    char *key = strdup(func_str(old, "id"));
+    char *key = strdup(json_object_get_string(json_object_object_get(old, "id")));
     int rc = -1;
     if (key == NULL)
         return err_set(e, ERR_NOMEM, NULL, ENOMEM, "strdup() failed: out of memory");
@@ -447,10 +496,10 @@ static int store_apply_change(json_object *root, store_op op, const char *ref, j
 /*
  * The one read-modify-write path: lock, re-read, apply `op`, write, unlock.
  * `ref` names the record (for a create, the id to give it, or NULL).
- * `*out` (create/update) receives a caller-owned copy of the new record.
+ * `*out` (create/update/pin) receives the new record, typed, caller-owned.
  */
 static int store_modify(store_t *s, store_op op, const char *ref, json_object *body,
-                        json_object *sys, json_object **out, err_t *e)
+                        json_object *sys, func_t **out, err_t *e)
 {
     char now[CLOCK_RFC3339_LEN];
     json_object *root = NULL, *rec = NULL;
@@ -477,8 +526,10 @@ static int store_modify(store_t *s, store_op op, const char *ref, json_object *b
     else if (rc == 1)
         rc = 0; /* created before: nothing to write */
     if (rc == 0 && out != NULL && rec != NULL) {
-        *out = rec;
+        /* Only out of memory fails here, after the change was written. */
+        *out = func_parse(rec, e);
         rec = NULL;
+        rc = *out != NULL ? 0 : -1;
     }
 done:
     json_object_put(rec);
@@ -489,19 +540,19 @@ done:
     return rc;
 }
 
-int store_create(store_t *s, json_object *body, json_object *sys, const char *id, json_object **out,
+int store_create(store_t *s, json_object *body, json_object *sys, const char *id, func_t **out,
                  err_t *e)
 {
     return store_modify(s, STORE_OP_CREATE, id, body, sys, out, e);
 }
 
-int store_update(store_t *s, const char *ref, json_object *patch, json_object *sys,
-                 json_object **out, err_t *e)
+int store_update(store_t *s, const char *ref, json_object *patch, json_object *sys, func_t **out,
+                 err_t *e)
 {
     return store_modify(s, STORE_OP_UPDATE, ref, patch, sys, out, e);
 }
 
-int store_pin(store_t *s, const char *ref, const char *image_id, json_object **out, err_t *e)
+int store_pin(store_t *s, const char *ref, const char *image_id, func_t **out, err_t *e)
 {
     json_object *id = json_object_new_string(image_id);
     int rc = store_modify(s, STORE_OP_PIN, ref, NULL, id, out, e);

@@ -47,9 +47,16 @@ void store_close(store_t *s);
  * the caller frees. 0, or -1 (`*out` NULL). */
 int store_list(store_t *s, char **out, err_t *e);
 
-/* A copy of the record whose id or name is `ref`, owned by the caller
- * (json_object_put). 0, or -1 (`*out` NULL). */
-int store_get(store_t *s, const char *ref, json_object **out, err_t *e);
+/* A copy of the record whose id or name is `ref`, typed, owned by the
+ * caller (func_free). 0, or -1 (`*out` NULL). */
+int store_get(store_t *s, const char *ref, func_t **out, err_t *e);
+
+/* Every record, typed, oldest first: `*all` a new array of `*n` records
+ * that the caller frees with store_all_free. 0, or -1 with `e`. */
+int store_all(store_t *s, func_t ***all, size_t *n, err_t *e);
+
+/* Free what store_all gave (NULL is fine). */
+void store_all_free(func_t **all, size_t n);
 
 /* Set `e` to the 404 not_found of a function `ref` that does not exist
  * (the gate gives the same to a key that may not see `ref`). -1. */
@@ -57,8 +64,8 @@ int store_not_found(const char *ref, err_t *e);
 
 /* Call `fn` on every record (borrowed, valid during the call only; `fn`
  * must not call the store) under the store's lock. 0, or -1 with `e` when
- * the file cannot be read. */
-int store_each(store_t *s, void (*fn)(json_object *rec, void *arg), void *arg, err_t *e);
+ * the file cannot be read (or a record cannot be typed: out of memory). */
+int store_each(store_t *s, void (*fn)(const func_t *f, void *arg), void *arg, err_t *e);
 
 /* The number of records, or -1 when the file cannot be read. */
 long store_count(store_t *s);
@@ -71,20 +78,21 @@ void store_limit(store_t *s, long max_functions);
  * Validate `body` and add a record with id `id` (NULL: a fresh one), with
  * the platform's own fields from `sys` (borrowed, may be NULL). A record
  * that has that id already is the one a retry of this creation looks for
- * (an Idempotency-Key's): it is returned as it is. On 0 `*out` is a copy
- * of the record owned by the caller.
+ * (an Idempotency-Key's): it is returned as it is. On 0 `*out` is the
+ * record, typed, owned by the caller (func_free).
  */
-int store_create(store_t *s, json_object *body, json_object *sys, const char *id, json_object **out,
+int store_create(store_t *s, json_object *body, json_object *sys, const char *id, func_t **out,
                  err_t *e);
 
 /* Validate `patch` and apply it, then `sys` (may be NULL), to the record
- * `ref`. On 0 `*out` is a copy of the changed record owned by the caller. */
-int store_update(store_t *s, const char *ref, json_object *patch, json_object *sys,
-                 json_object **out, err_t *e);
+ * `ref`. On 0 `*out` is the changed record, typed, owned by the caller. */
+int store_update(store_t *s, const char *ref, json_object *patch, json_object *sys, func_t **out,
+                 err_t *e);
 
 /* Pin record `ref` to `image_id` unless it is pinned already (then it
- * keeps its pin). On 0 `*out` is a copy of the record as stored. */
-int store_pin(store_t *s, const char *ref, const char *image_id, json_object **out, err_t *e);
+ * keeps its pin). On 0 `*out` is the record as stored, typed, owned by the
+ * caller. */
+int store_pin(store_t *s, const char *ref, const char *image_id, func_t **out, err_t *e);
 
 /* Remove the record `ref`. 0 or -1. */
 int store_delete(store_t *s, const char *ref, err_t *e);

@@ -67,6 +67,13 @@ int main(int argc, char **argv)
         return 1;
     }
     json_object_object_add(fn, "image_id", json_object_new_string(image_id));
+    func_t *typed = func_parse(fn, &e);
+    if (typed == NULL) {
+        fprintf(stderr, "floor: %s\n", e.msg);
+        docker_conn_free(c);
+        docker_free(d);
+        return 1;
+    }
     const char event[] = "{\"n\":1,\"bench\":\"floor\"}";
     int rc = 0;
 
@@ -79,7 +86,7 @@ int main(int argc, char **argv)
         uuid_t u;
 
         memset(&req, 0, sizeof(req));
-        req.function = fn;
+        req.function = typed;
         req.event = event;
         req.event_len = sizeof(event) - 1;
         req.timeout_s = 60;
@@ -113,7 +120,7 @@ int main(int argc, char **argv)
             container_remove(c, cid, req.id);
         runtime_result_free(&res);
     }
-    json_object_put(fn);
+    func_free(typed);
     docker_conn_free(c);
     docker_free(d);
     return rc;

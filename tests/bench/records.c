@@ -90,7 +90,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "records_open: %s\n", e.msg);
         return 1;
     }
-    json_object **fn = calloc((size_t)fns, sizeof(*fn));
+    func_t **fn = calloc((size_t)fns, sizeof(*fn));
     for (long long i = 0; i < fns; i++) {
         char text[128];
         uuid_t u;
@@ -98,7 +98,11 @@ int main(int argc, char **argv)
         uuid_generate_random(u);
         uuid_unparse_lower(u, id);
         snprintf(text, sizeof(text), "{\"id\":\"%s\",\"name\":\"bench-%lld\"}", id, i);
-        fn[i] = json_tokener_parse(text);
+        fn[i] = func_parse(json_tokener_parse(text), &e);
+        if (fn[i] == NULL) {
+            fprintf(stderr, "func_parse: %s\n", e.msg);
+            return 1;
+        }
     }
     long long *t = calloc((size_t)n, sizeof(*t));
     size_t nsample = (size_t)reps;
@@ -187,7 +191,7 @@ int main(int argc, char **argv)
     free(sample);
     free(t);
     for (long long i = 0; i < fns; i++)
-        json_object_put(fn[i]);
+        func_free(fn[i]);
     free(fn);
     records_close(r);
     return rc == 0 ? 0 : 1;

@@ -25,7 +25,7 @@
 typedef struct {
     char dir[64];
     async_t *a;
-    json_object *fn;
+    func_t *fn;
 } fixture;
 
 static int setup(void **state)
@@ -36,7 +36,8 @@ static int setup(void **state)
     if (mkdtemp(f->dir) == NULL)
         return -1;
     f->a = async_open(f->dir, &e);
-    f->fn = json_tokener_parse("{\"id\":\"" FN_ID "\",\"name\":\"fn\",\"retries\":1}");
+    f->fn =
+        func_parse(json_tokener_parse("{\"id\":\"" FN_ID "\",\"name\":\"fn\",\"retries\":1}"), &e);
     *state = f;
     return f->a != NULL && f->fn != NULL ? 0 : -1;
 }
@@ -46,7 +47,7 @@ static int teardown(void **state)
     fixture *f = *state;
     char cmd[128];
     async_close(f->a);
-    json_object_put(f->fn);
+    func_free(f->fn);
     snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
     int rc = system(cmd);
     free(f);

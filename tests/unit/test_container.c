@@ -238,7 +238,8 @@ static void *stress_main(void *arg)
     json_object *body = json_tokener_parse("{\"name\":\"race\",\"image\":\"busybox:latest\"}");
     json_object *rec =
         func_new(body, "11111111-2222-4333-8444-555555555555", "2026-01-01T00:00:00Z", NULL, &e);
-    if (c == NULL || rec == NULL) {
+    func_t *fn = rec != NULL ? func_parse(rec, &e) : NULL;
+    if (c == NULL || fn == NULL) {
         a->failed = STRESS_CALLS;
         goto done;
     }
@@ -248,9 +249,9 @@ static void *stress_main(void *arg)
         runtime_result res;
         /* Threads walk the ids in step, so that they share cache slots. */
         snprintf(image, sizeof(image), "sha256:%064d", (i / 3) % STRESS_IMAGES);
-        json_object_object_add(rec, "image_id", json_object_new_string(image));
+        fn->image_id = image;
         memset(&req, 0, sizeof(req));
-        req.function = rec;
+        req.function = fn;
         req.timeout_s = 5;
         req.cancel_fd = -1;
         snprintf(req.id, sizeof(req.id), "inv-%d-%d", a->index, i);
@@ -263,7 +264,7 @@ static void *stress_main(void *arg)
         runtime_result_free(&res);
     }
 done:
-    json_object_put(rec);
+    func_free(fn);
     json_object_put(body);
     docker_conn_free(c);
     return NULL;

@@ -818,24 +818,108 @@ static void test_load_rejects(void **state)
     json_object_put(rec);
 }
 
-/* The accessors the container spec reads: a record's value, or the field
- * table's default when the record lacks it. */
-static void test_accessors_and_defaults(void **state)
+/* The typed record the run, warm and container code read: a record's
+ * values, or the field table's defaults when the record lacks them. */
+static void test_parse_and_defaults(void **state)
 {
     (void)state;
-    json_object *rec = parse("{\"name\":\"f\",\"image\":\"busybox\",\"memory_mb\":64}");
-    json_object *empty = parse("{}");
-    assert_string_equal(func_str(rec, "name"), "f");
-    assert_int_equal(func_int(rec, "memory_mb"), 64);
-    assert_int_equal(func_int(empty, "memory_mb"), 256);
-    assert_int_equal(func_int(empty, "timeout"), 120);
-    assert_int_equal(func_int(empty, "retries"), 0);
-    assert_true(fabs(func_num(empty, "cpus") - 1.0) < 1e-12);
-    assert_string_equal(func_str(empty, "network"), "none");
-    assert_string_equal(func_str(empty, "image"), "");
-    assert_int_equal(func_int(empty, "no_such_field"), 0);
-    json_object_put(empty);
-    json_object_put(rec);
+    err_t err;
+    func_t *f = func_parse(parse("{\"id\":\"i\",\"name\":\"f\",\"image\":\"busybox\","
+                                 "\"memory_mb\":64,\"cpus\":0.5,\"network\":\"bridge\","
+                                 "\"reuse\":\"process\",\"runtime\":\"runsc\","
+                                 "\"env\":{\"A\":\"1\",\"B\":\"x=y\"},"
+                                 "\"command\":[\"sh\",\"-c\",\"cat\"],\"image_id\":null}"),
+                           &err);
+    assert_non_null(f);
+    assert_string_equal(f->name, "f");
+    assert_int_equal(f->memory_mb, 64);
+    assert_true(fabs(f->cpus - 0.5) < 1e-12);
+    assert_true(f->bridge);
+    assert_int_equal(f->reuse, FUNC_REUSE_PROCESS);
+    assert_string_equal(f->runtime, "runsc");
+    assert_string_equal(f->env[0], "A=1");
+    assert_string_equal(f->env[1], "B=x=y");
+    assert_null(f->env[2]);
+    assert_string_equal(f->command[2], "cat");
+    assert_null(f->command[3]);
+    /* Unpinned: a container is made from the reference. */
+    assert_string_equal(func_image(f), "busybox");
+    assert_int_not_equal(f->generation, 0);
+
+    func_t *empty = func_parse(parse("{}"), &err);
+    assert_non_null(empty);
+    assert_int_equal(empty->memory_mb, 256);
+    assert_int_equal(empty->timeout, 120);
+    assert_int_equal(empty->retries, 0);
+    assert_true(fabs(empty->cpus - 1.0) < 1e-12);
+    assert_false(empty->bridge);
+    assert_int_equal(empty->reuse, FUNC_REUSE_NONE);
+    assert_string_equal(empty->user, "65534:65534");
+    assert_string_equal(empty->image, "");
+    assert_string_equal(empty->runtime, "");
+    assert_null(empty->env[0]);
+    assert_null(empty->command);
+    assert_int_not_equal(empty->generation, f->generation);
+    func_free(empty);
+
+    /* A copy shares nothing: changing it leaves the original as it was. */
+    func_t *copy = func_copy(f, &err);
+    assert_non_null(copy);
+    assert_ptr_not_equal(copy->json, f->json);
+    assert_int_equal(copy->generation, f->generation);
+    func_redact(copy->json);
+    assert_string_equal(json_object_get_string(
+                            json_object_object_get(json_object_object_get(copy->json, "env"), "A")),
+                        "***");
+    assert_string_equal(
+        json_object_get_string(json_object_object_get(json_object_object_get(f->json, "env"), "A")),
+        "1");
+    func_free(copy);
+    func_free(f);
+}
+
+/* A pinned record runs its image id; the generation follows every field. */
+static void test_parse_pin_and_generation(void **state)
+{
+    (void)state;
+    err_t err;
+    func_t *a = func_parse(parse("{\"name\":\"f\",\"image\":\"busybox\",\"image_id\":"
+                                 "\"sha256:abc\"}"),
+                           &err);
+    func_t *b = func_parse(parse("{\"name\":\"f\",\"image\":\"busybox\",\"image_id\":"
+                                 "\"sha256:abd\"}"),
+                           &err);
+    assert_non_null(a);
+    assert_non_null(b);
+    assert_string_equal(func_image(a), "sha256:abc");
+    assert_int_not_equal(a->generation, b->generation);
+    func_free(a);
+    func_free(b);
+}
+
+/* A field of the wrong type is a corrupt record, never a guessed value. */
+static void test_parse_refuses(void **state)
+{
+    (void)state;
+    static const char *const bad[] = {
+        "[]",
+        "{\"name\":5}",
+        "{\"timeout\":\"9\"}",
+        "{\"timeout\":1e300}",
+        "{\"network\":\"host\"}",
+        "{\"env\":[]}",
+        "{\"env\":{\"A\":1}}",
+        "{\"command\":\"sh\"}",
+        "{\"command\":[1]}",
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        err_t err;
+        func_t *f = func_parse(parse(bad[i]), &err);
+        if (f != NULL)
+            fail_msg("typed a bad record: %s", bad[i]);
+        assert_int_equal(err.kind, ERR_CORRUPT);
+    }
+    func_free(NULL);
 }
 
 /* Every default the table gives passes the table's own checks: a record
@@ -891,7 +975,9 @@ int main(void)
         cmocka_unit_test(test_load_rejects),
         cmocka_unit_test(test_strings_refuse_nul),
         cmocka_unit_test(test_user_and_runtime),
-        cmocka_unit_test(test_accessors_and_defaults),
+        cmocka_unit_test(test_parse_and_defaults),
+        cmocka_unit_test(test_parse_pin_and_generation),
+        cmocka_unit_test(test_parse_refuses),
         cmocka_unit_test(test_defaults_are_valid),
     };
     return cmocka_run_group_tests_name("func", tests, NULL, NULL);

@@ -200,8 +200,10 @@ static void test_function_lists(void **state)
     char s[80], id[40];
     keys_key k;
     err_t e;
-    json_object *fa = json_tokener_parse("{\"id\":\"id-a\",\"name\":\"a\"}");
-    json_object *fb = json_tokener_parse("{\"id\":\"id-b\",\"name\":\"b\"}");
+    func_t *fa = func_parse(json_tokener_parse("{\"id\":\"id-a\",\"name\":\"a\"}"), &e);
+    func_t *fb = func_parse(json_tokener_parse("{\"id\":\"id-b\",\"name\":\"b\"}"), &e);
+    assert_non_null(fa);
+    assert_non_null(fb);
     make(f, "{\"name\":\"x\",\"scopes\":[\"invoke\"],\"functions\":[\"a\",\"id-c\"]}", s, id);
     assert_int_equal(keys_find(f->k, s, &k, &e), 1);
     assert_true(keys_allows_function(&k, fa));
@@ -215,8 +217,8 @@ static void test_function_lists(void **state)
     assert_true(keys_allows_function(&k, fb));
     keys_key_free(&k);
     assert_true(keys_allows_function(NULL, fb));
-    json_object_put(fa);
-    json_object_put(fb);
+    func_free(fa);
+    func_free(fb);
     assert_int_equal(keys_scope("deploy"), KEYS_DEPLOY);
     assert_int_equal(keys_scope("Deploy"), 0);
 }

@@ -29,7 +29,7 @@ typedef struct {
     char dir[64];
     records_limits lim;
     records_t *r;
-    json_object *fa, *fb;
+    func_t *fa, *fb;
 } fixture;
 
 static int setup(void **state)
@@ -45,8 +45,8 @@ static int setup(void **state)
                               .max_bytes = 1LL << 30,
                               .retention_s = 3600};
     f->r = records_open(f->dir, &f->lim, &e);
-    f->fa = json_tokener_parse("{\"id\":\"" FN_A "\",\"name\":\"alpha\"}");
-    f->fb = json_tokener_parse("{\"id\":\"" FN_B "\",\"name\":\"beta\"}");
+    f->fa = func_parse(json_tokener_parse("{\"id\":\"" FN_A "\",\"name\":\"alpha\"}"), &e);
+    f->fb = func_parse(json_tokener_parse("{\"id\":\"" FN_B "\",\"name\":\"beta\"}"), &e);
     *state = f;
     return f->r != NULL ? 0 : -1;
 }
@@ -56,8 +56,8 @@ static int teardown(void **state)
     fixture *f = *state;
     char cmd[128];
     records_close(f->r);
-    json_object_put(f->fa);
-    json_object_put(f->fb);
+    func_free(f->fa);
+    func_free(f->fb);
     snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
     int rc = system(cmd);
     free(f);
@@ -86,7 +86,7 @@ static long long num(json_object *o, const char *key)
 
 /* Record one call of `fn` with id `id` created at `created_ms` that ended
  * `st` with `out` on stdout. */
-static void add_as(fixture *f, json_object *fn, long long created_ms, status_outcome st,
+static void add_as(fixture *f, const func_t *fn, long long created_ms, status_outcome st,
                    const char *out, const char *id)
 {
     runtime_result res;
@@ -112,7 +112,7 @@ static void add_as(fixture *f, json_object *fn, long long created_ms, status_out
 }
 
 /* add_as with a new id, into `id`. */
-static void add(fixture *f, json_object *fn, long long created_ms, status_outcome st,
+static void add(fixture *f, const func_t *fn, long long created_ms, status_outcome st,
                 const char *out, char *id)
 {
     uuid_t u;

@@ -99,7 +99,16 @@ static void fake_free(void *impl)
 static const runtime_ops fake_ops = {"fake",       fake_acquire, fake_run,
                                      fake_release, fake_live,    fake_free};
 
-static void fake_req(runtime_req *req, json_object *fn)
+/* The function record `json`, typed. */
+static func_t *fn_of(const char *json)
+{
+    err_t e;
+    func_t *f = func_parse(json_tokener_parse(json), &e);
+    assert_non_null(f);
+    return f;
+}
+
+static void fake_req(runtime_req *req, const func_t *fn)
 {
     memset(req, 0, sizeof(*req));
     req->function = fn;
@@ -118,7 +127,7 @@ static void test_run_order(void **state)
     runtime_req req;
     runtime_result res;
     runtime_seat seat = {NULL, NULL, 0, 0, NULL};
-    json_object *fn = json_tokener_parse("{\"name\":\"f\",\"id\":\"i\"}");
+    func_t *fn = fn_of("{\"name\":\"f\",\"id\":\"i\"}");
     (void)state;
 
     memset(&f, 0, sizeof(f));
@@ -169,7 +178,7 @@ static void test_run_order(void **state)
     json_object_put(drop);
     runtime_free(rt);
     assert_int_equal(f.freed, 1);
-    json_object_put(fn);
+    func_free(fn);
 }
 
 static int always_cancelled(void *arg)
@@ -187,7 +196,7 @@ static void test_invoke_bracket_metrics(void **state)
     runtime_result res;
     char shm[64], why[256];
     buf_t text;
-    json_object *fn = json_tokener_parse("{\"name\":\"bracketed\",\"id\":\"i\"}");
+    func_t *fn = fn_of("{\"name\":\"bracketed\",\"id\":\"i\"}");
     (void)state;
 
     snprintf(shm, sizeof(shm), "/ml-test-runtime-%d", (int)getpid());
@@ -223,7 +232,7 @@ static void test_invoke_bracket_metrics(void **state)
     buf_free(&text);
     runtime_free(rt);
     metrics_close(m, 1);
-    json_object_put(fn);
+    func_free(fn);
 }
 
 static void test_warm_live(void **state)
@@ -298,7 +307,7 @@ static void test_container_spec(void **state)
 {
     runtime_req req;
     (void)state;
-    json_object *fn = json_tokener_parse(
+    func_t *fn = fn_of(
         "{\"id\":\"fid\",\"name\":\"fname\",\"image\":\"img:1\",\"memory_mb\":64,\"cpus\":0.5,"
         "\"env\":{\"A\":\"b=c\"},\"command\":[\"sh\",\"-c\",\"cat\"],\"network\":\"none\"}");
     fake_req(&req, fn);
@@ -348,10 +357,10 @@ static void test_container_spec(void **state)
     assert_false(json_object_object_get_ex(host, "Privileged", NULL));
     assert_false(json_object_object_get_ex(host, "CapAdd", NULL));
     json_object_put(spec);
-    json_object_put(fn);
+    func_free(fn);
 
     /* A bare record: the table's defaults, the image's own command. */
-    fn = json_tokener_parse("{\"id\":\"fid\",\"name\":\"fname\",\"image\":\"img\"}");
+    fn = fn_of("{\"id\":\"fid\",\"name\":\"fname\",\"image\":\"img\"}");
     fake_req(&req, fn);
     spec = container_spec(&req, "inst1", CONTAINER_COLD, NULL, NULL);
     host = at(spec, "HostConfig");
@@ -364,12 +373,12 @@ static void test_container_spec(void **state)
     assert_string_equal(json_object_get_string(at(spec, "Image")), "img");
     assert_false(json_object_object_get_ex(host, "Runtime", NULL));
     json_object_put(spec);
-    json_object_put(fn);
+    func_free(fn);
 
     /* The image's VOLUMEs get a bounded tmpfs each, never a volume. */
-    fn = json_tokener_parse("{\"id\":\"fid\",\"name\":\"fname\",\"image\":\"img\","
-                            "\"image_id\":\"sha256:abc\",\"user\":\"1000:1000\","
-                            "\"runtime\":\"runsc\"}");
+    fn = fn_of("{\"id\":\"fid\",\"name\":\"fname\",\"image\":\"img\","
+               "\"image_id\":\"sha256:abc\",\"user\":\"1000:1000\","
+               "\"runtime\":\"runsc\"}");
     fake_req(&req, fn);
     json_object *vols = json_tokener_parse("{\"volumes\":[\"/data\",\"/var/cache\"]}");
     spec = container_spec(&req, "inst1", CONTAINER_COLD, NULL, vols);
@@ -385,22 +394,21 @@ static void test_container_spec(void **state)
     assert_string_equal(json_object_get_string(at(host, "Runtime")), "runsc");
     json_object_put(vols);
     json_object_put(spec);
-    json_object_put(fn);
+    func_free(fn);
 
     /* network "bridge" is the one way to a network. */
-    fn = json_tokener_parse(
-        "{\"id\":\"fid\",\"name\":\"fname\",\"image\":\"img\",\"network\":\"bridge\"}");
+    fn = fn_of("{\"id\":\"fid\",\"name\":\"fname\",\"image\":\"img\",\"network\":\"bridge\"}");
     fake_req(&req, fn);
     spec = container_spec(&req, "inst1", CONTAINER_COLD, NULL, NULL);
     assert_string_equal(json_object_get_string(at(at(spec, "HostConfig"), "NetworkMode")),
                         "bridge");
     assert_false(json_object_get_boolean(at(spec, "NetworkDisabled")));
     json_object_put(spec);
-    json_object_put(fn);
+    func_free(fn);
 
     /* Warm: minilambda-init wraps the image's entrypoint and command, the
      * call's values are not in the env (they come with the call). */
-    fn = json_tokener_parse("{\"id\":\"fid\",\"name\":\"fname\",\"image\":\"img\"}");
+    fn = fn_of("{\"id\":\"fid\",\"name\":\"fname\",\"image\":\"img\"}");
     fake_req(&req, fn);
     req.id[0] = '\0';
     json_object *image =
@@ -431,7 +439,7 @@ static void test_container_spec(void **state)
     assert_true(env_has(at(spec, "Env"), "MINILAMBDA_LOOP=1"));
     json_object_put(spec);
     json_object_put(image);
-    json_object_put(fn);
+    func_free(fn);
 }
 
 int main(void)
