@@ -439,17 +439,24 @@ void route_handle(app_thread *t, FCGX_Request *req)
     c.t = t;
     c.r = &r;
     err_clear(&e);
-    int go = route_match(r.method, r.uri, http_header(&r, "HTTP_X_INVOCATION_TYPE"), &f, &e);
-    if (go == 0) {
+    /* `rc` is the last step's result (-1: it failed, with `e`); `more`
+     * says whether the next step runs. A replayed answer ends the chain
+     * with rc 0, as a handler's does. */
+    int rc = route_match(r.method, r.uri, http_header(&r, "HTTP_X_INVOCATION_TYPE"), &f, &e);
+    bool more = rc == 0;
+    if (more) {
         memcpy(c.ref, f.ref, sizeof(c.ref));
-        go = route_admit(&c, f.row, &key, &have_key, &slot, &holder, &e);
+        rc = route_admit(&c, f.row, &key, &have_key, &slot, &holder, &e);
+        more = rc > 0;
     }
-    if (go > 0 && (f.row->flags & ROUTE_IDEMPOTENT))
-        go = replay_begin(&c, !(f.row->flags & ROUTE_NO_REDO), &replay, &e);
-    if (go > 0)
-        go = f.row->handler(&c, &e);
-    replay_end(&c, &replay, go);
-    if (go < 0) {
+    if (more && (f.row->flags & ROUTE_IDEMPOTENT)) {
+        rc = replay_begin(&c, !(f.row->flags & ROUTE_NO_REDO), &replay, &e);
+        more = rc > 0;
+    }
+    if (more)
+        rc = f.row->handler(&c, &e);
+    replay_end(&c, &replay, rc);
+    if (rc < 0) {
         route_error_headers(&c, &f, &e, headers, sizeof(headers));
         http_send_err(&r, &e, headers[0] ? headers : NULL);
         if (r.status >= 500)
