@@ -60,13 +60,13 @@ int app_thread_init(app_thread *t, app_t *a, app_plane plane, int thread, err_t 
     t->thread = thread;
     t->conn = NULL;
     t->lease = NULL;
-    if (engines_conns_init(&t->conns, a->engines) != 0)
-        return err_set(e, ERR_NOMEM, NULL, ENOMEM, "docker_conn_new() failed: out of memory");
+    if (engines_conns_init(&t->conns, a->engines, e) != 0)
+        return -1;
     t->conn = t->conns.conn[0];
-    if (app_lease(a, &t->lease) != 0) {
+    if (app_lease(a, &t->lease, e) != 0) {
         engines_conns_free(&t->conns);
         t->conn = NULL;
-        return err_set(e, ERR_NOMEM, NULL, ENOMEM, "lease_client_new() failed: out of memory");
+        return -1;
     }
     return 0;
 }
@@ -79,13 +79,15 @@ void app_thread_free(app_thread *t)
     t->lease = NULL;
 }
 
-int app_lease(const app_t *a, lease_client_t **out)
+int app_lease(const app_t *a, lease_client_t **out, err_t *e)
 {
     *out = NULL;
     if (a->cfg->warm_max == 0)
         return 0;
     *out = lease_client_new(a->cfg->keeper_socket);
-    return *out != NULL ? 0 : -1;
+    if (*out == NULL)
+        return err_set(e, ERR_NOMEM, NULL, ENOMEM, "lease_client_new() failed: out of memory");
+    return 0;
 }
 
 invoke_ctx app_invoke_ctx(const app_thread *t)

@@ -77,8 +77,8 @@ int app_thread_init(app_thread *t, app_t *a, app_plane plane, int thread, err_t 
 void app_thread_free(app_thread *t);
 
 /* A new line to the keeper into `*out` (the caller frees it), or NULL
- * when warm starts are off. 0, or -1 when out of memory. */
-int app_lease(const app_t *a, lease_client_t **out);
+ * when warm starts are off. 0, or -1 with `e` when out of memory. */
+int app_lease(const app_t *a, lease_client_t **out, err_t *e);
 
 /* The invoke bracket's context for runs on thread `t`. */
 invoke_ctx app_invoke_ctx(const app_thread *t);

@@ -4,6 +4,30 @@
  * it into the HTTP status and the JSON body's "code". The message is written
  * where the failure is understood, names the failing call and the path or
  * object it was about, and is safe to show to a client.
+ *
+ * The rule, for every module:
+ *
+ *  1. Outside base/ and parse/, a public function that can fail takes
+ *     `err_t *e` last and fails with -1 (or NULL) and `e` filled in; on
+ *     success it returns 0, a count, or 1/0 for yes/no. base/ and parse/,
+ *     below every layer that knows what a failure was about, may return -1
+ *     with errno, or a result code of their own (buf_rc); so may the
+ *     byte-level helpers above them that only move bytes (the engine's
+ *     streams and demultiplexer, http_query, metrics_render into a bounded
+ *     buf_t). A process's main (pool_run, keeper_run, ...) returns its exit
+ *     status.
+ *  2. Two carriers are not errors and stay apart from err_t: a run's
+ *     outcome (runtime_result, filled by runtime_fail: a function that
+ *     fails is a result to record, not a failed call) and the engine
+ *     client's docker_rc/docker_result, which docker_err turns into an
+ *     err_t in the first caller that fails because of it.
+ *  3. A miss is not an error: a function whose failure the caller answers
+ *     by falling back, and never tells apart (lease_take: start cold;
+ *     images_present: cannot tell; slots_acquire: at the limit), returns
+ *     its "no" and says so on its prototype.
+ *  4. No result is discarded: each is handled, passed up (err_prefix adds
+ *     what it was about), or logged with its message where the caller
+ *     gives up on it.
  */
 #ifndef MINILAMBDA_ERR_H
 #define MINILAMBDA_ERR_H

@@ -354,14 +354,14 @@ void engines_probe_stop(engines_probe_t *pr)
     free(pr);
 }
 
-int engines_conns_init(engines_conns *cs, engines_t *en)
+int engines_conns_init(engines_conns *cs, engines_t *en, err_t *e)
 {
     memset(cs, 0, sizeof(*cs));
     cs->en = en;
     for (int i = 0; i < en->n; i++) {
         if ((cs->conn[i] = docker_conn_new(en->docker[i])) == NULL) {
             engines_conns_free(cs);
-            return -1;
+            return err_set(e, ERR_NOMEM, NULL, ENOMEM, "docker_conn_new() failed: out of memory");
         }
     }
     return 0;

@@ -152,9 +152,9 @@ typedef struct {
     docker_conn_t *conn[ENGINES_MAX];
 } engines_conns;
 
-/* Make `cs`'s connections. 0, or -1 when out of memory (`cs` then holds
- * nothing). */
-int engines_conns_init(engines_conns *cs, engines_t *en);
+/* Make `cs`'s connections. 0, or -1 with `e` when out of memory (`cs`
+ * then holds nothing). */
+int engines_conns_init(engines_conns *cs, engines_t *en, err_t *e);
 
 /* Free them. */
 void engines_conns_free(engines_conns *cs);

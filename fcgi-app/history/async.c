@@ -934,10 +934,10 @@ void async_job_free(async_job *job)
 
 /* Recover the run of one marker `name` in running/ (under the lock). 1 when
  * a RUNNING run was interrupted, 0 when there was nothing to do, -1 when its
- * record or marker could not be written (the claim must then stay). */
-static int async_recover_one(async_t *a, const char *name)
+ * record or marker could not be written (the claim must then stay), with
+ * `e`. */
+static int async_recover_one(async_t *a, const char *name, err_t *e)
 {
-    err_t e;
     const char *id = async_marker_id(name);
     json_object *rec = id ? async_load(a, id) : NULL;
     const char *fid = rec ? async_str(rec, "function_id") : "";
@@ -950,14 +950,14 @@ static int async_recover_one(async_t *a, const char *name)
          * quarantine it and say so in its place. */
         const char *queued = strchr(name, '-'); /* past the executor's number */
         async_marker_function(queued ? queued + 1 : "", mfid, sizeof(mfid));
-        if (async_queued(a, id, false) == 0 && async_enqueue(a, id, mfid, clock_pool_ms(), &e) != 0)
+        if (async_queued(a, id, false) == 0 && async_enqueue(a, id, mfid, clock_pool_ms(), e) != 0)
             rc = -1;
     } else if (id != NULL && rec == NULL) {
         log_warn("async recovery: the claim %s had no record; dropped", name);
     } else if (st == STATUS_REC_PENDING) {
         /* Claimed but not yet marked RUNNING, or requeued for a retry
          * without its new marker: queue it (once). */
-        if (async_queued(a, id, false) == 0 && async_enqueue(a, id, fid, clock_pool_ms(), &e) != 0)
+        if (async_queued(a, id, false) == 0 && async_enqueue(a, id, fid, clock_pool_ms(), e) != 0)
             rc = -1;
     } else if (st == STATUS_REC_RUNNING) {
         int attempts = json_object_get_int(json_object_object_get(rec, "attempts"));
@@ -967,34 +967,30 @@ static int async_recover_one(async_t *a, const char *name)
         async_set_status(rec, again ? STATUS_REC_PENDING : STATUS_REC_FAILED);
         if (!again)
             async_set_done(rec);
-        rc = async_store(a, rec, &e) == 0 &&
-                     (!again || async_enqueue(a, id, fid, clock_pool_ms(), &e) == 0)
+        rc = async_store(a, rec, e) == 0 &&
+                     (!again || async_enqueue(a, id, fid, clock_pool_ms(), e) == 0)
                  ? 1
                  : -1;
         if (rc > 0)
             log_warn("async invocation %s was interrupted: %s", id, again ? "requeued" : "FAILED");
     }
     if (rc < 0)
-        log_error("async recovery of %s: %s; its claim stays until it can be written", id, e.msg);
+        err_prefix(e, "recovering %s (its claim stays until it can be written)", id);
     json_object_put(rec);
     return rc;
 }
 
-int async_recover(async_t *a, int executor)
+int async_recover(async_t *a, int executor, err_t *e)
 {
     char prefix[32];
-    err_t e;
     int n = 0;
     bool failed = false;
     DIR *d = opendir(a->running);
-    if (d == NULL) {
-        log_error("opendir(%s) failed: %s", a->running, strerror(errno));
-        return -1;
-    }
+    if (d == NULL)
+        return err_sys(e, errno, "opendir", a->running);
     snprintf(prefix, sizeof(prefix), "%d-", executor);
-    int lfd = files_lock(a->lock, &e);
+    int lfd = files_lock(a->lock, e);
     if (lfd < 0) {
-        log_error("async recovery: %s", e.msg);
         closedir(d);
         return -1;
     }
@@ -1004,9 +1000,13 @@ int async_recover(async_t *a, int executor)
         if (ent->d_name[0] == '.' ||
             (executor >= 0 && strncmp(ent->d_name, prefix, strlen(prefix)) != 0))
             continue;
-        int r = async_recover_one(a, ent->d_name);
+        err_t one;
+        int r = async_recover_one(a, ent->d_name, &one);
         if (r < 0) {
-            /* A marker goes only once its record was durably rewritten. */
+            /* A marker goes only once its record was durably rewritten.
+             * The first failure is the one told. */
+            if (!failed)
+                *e = one;
             failed = true;
             continue;
         }

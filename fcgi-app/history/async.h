@@ -145,9 +145,9 @@ void async_job_free(async_job *job);
  * marker was lost in between is queued again. A claim goes only once its
  * record was durably rewritten: one that could not be (a full disk) stays
  * for the next call. Returns how many RUNNING runs were interrupted, or -1
- * (logged) when something stays to be recovered.
+ * with `e` (the first failure) when something stays to be recovered.
  */
-int async_recover(async_t *a, int executor);
+int async_recover(async_t *a, int executor, err_t *e);
 
 /* Delete finished records whose completed_at is more than `retention_s`
  * seconds old on the pool's clock (clock_pool_ms), at most a quarter of

@@ -168,10 +168,10 @@ static void handlers_drain(route_call *c, const char *id)
     func_t *now = NULL;
     err_t e;
     uint64_t gen = store_get(c->t->app->store, id, &now, &e) == 0 ? now->generation : 0;
-    if (lease_drain(c->t->lease, id, gen) != 0)
-        log_warn("the keeper did not confirm dropping warm containers of %s; calls still never "
-                 "take them (their record changed)",
-                 id);
+    if (lease_drain(c->t->lease, id, gen, &e) != 0)
+        log_warn("the keeper did not confirm dropping warm containers of %s (%s); calls still "
+                 "never take them (their record changed)",
+                 id, e.msg);
     func_free(now);
 }
 
@@ -662,9 +662,12 @@ int handlers_cancel_invocation(route_call *c, err_t *e)
     if (running) {
         /* The run is on one engine; which, only its thread knows. */
         engines_t *en = c->t->app->engines;
-        for (int i = 0; i < engines_count(en); i++)
-            if (engines_up(en, i))
-                reap_remove_invocation(c->t->conns.conn[i], c->ref);
+        for (int i = 0; i < engines_count(en); i++) {
+            err_t why;
+            /* The record says CANCELLED either way: the answer stands. */
+            if (engines_up(en, i) && reap_remove_invocation(c->t->conns.conn[i], c->ref, &why) < 0)
+                log_warn("cancel %s: removing its container on engine %d: %s", c->ref, i, why.msg);
+        }
     }
     http_send_json(c->r, 200, rec, NULL);
     json_object_put(rec);

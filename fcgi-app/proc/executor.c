@@ -215,9 +215,11 @@ int executor_run(const executor_ctx *x)
         log_error("executor %d start-up failed: %s", x->index, e.msg);
         return 1;
     }
-    have_conns = engines_conns_init(&conns, app.engines) == 0;
-    if (app_lease(&app, &lease) != 0)
-        log_warn("executor %d: out of memory for the keeper's line; runs start cold", x->index);
+    have_conns = engines_conns_init(&conns, app.engines, &e) == 0;
+    if (!have_conns)
+        log_error("executor %d: %s", x->index, e.msg);
+    if (app_lease(&app, &lease, &e) != 0)
+        log_warn("executor %d: %s; runs start cold", x->index, e.msg);
     sigemptyset(&set);
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGINT);

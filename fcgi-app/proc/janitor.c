@@ -40,11 +40,13 @@ static bool janitor_recover(janitor_state *st)
 {
     const janitor_ctx *x = st->x;
     bool waiting = false, done = false;
+    err_t e;
     if (slots_needs_recovery(x->slots, SLOTS_ALL_ROWS)) {
-        if (async_recover(st->async, -1) >= 0) {
+        if (async_recover(st->async, -1, &e) >= 0) {
             slots_recovered(x->slots, SLOTS_ALL_ROWS);
             done = true;
         } else {
+            log_error("async recovery: %s", e.msg);
             waiting = true;
         }
     }
@@ -52,10 +54,11 @@ static bool janitor_recover(janitor_state *st)
         int row = x->first_executor + i;
         if (!slots_needs_recovery(x->slots, row))
             continue;
-        if (async_recover(st->async, i) >= 0) {
+        if (async_recover(st->async, i, &e) >= 0) {
             slots_recovered(x->slots, row);
             done = true;
         } else {
+            log_error("async recovery of executor %d: %s", i, e.msg);
             waiting = true;
         }
     }
@@ -77,9 +80,14 @@ static bool janitor_pending(const janitor_ctx *x)
  * is back (its containers' runs are over by then: the calls gave up). */
 static void janitor_sweep(janitor_state *st)
 {
-    for (int i = 0; i < engines_count(st->engines); i++)
-        if (engines_up(st->engines, i))
-            reap_sweep(st->conns.conn[i], st->runtime);
+    for (int i = 0; i < engines_count(st->engines); i++) {
+        err_t e;
+        /* An engine that stops answering between the check and the list
+         * is marked down by its health check: no warning each pass. */
+        if (engines_up(st->engines, i) && reap_sweep(st->conns.conn[i], st->runtime, &e) < 0)
+            log_msg(e.kind == ERR_ENGINE_UNREACHABLE ? LOG_DEBUG : LOG_WARN,
+                    "janitor: sweeping engine %d: %s", i, e.msg);
+    }
 }
 
 /* One pass: sweep, then recover what waits. Returns whether something
@@ -104,10 +112,12 @@ static int janitor_open(janitor_state *st, const janitor_ctx *x, err_t *e)
     if ((st->idem = idem_open(x->cfg->data_dir, x->cfg->idempotency_max_bytes,
                               x->cfg->idempotency_key_max_bytes, e)) == NULL)
         return -1;
-    st->have_conns = engines_conns_init(&st->conns, st->engines) == 0;
+    st->have_conns = engines_conns_init(&st->conns, st->engines, e) == 0;
+    if (!st->have_conns)
+        return -1;
     st->runtime = start_new(x->slots, x->instance, x->cfg->init);
-    if (!st->have_conns || st->runtime == NULL)
-        return err_set(e, ERR_NOMEM, NULL, ENOMEM, "docker_conn_new() or start_new() failed");
+    if (st->runtime == NULL)
+        return err_set(e, ERR_NOMEM, NULL, ENOMEM, "start_new() failed: out of memory");
     if ((st->probe = engines_probe_start(st->engines)) == NULL)
         return err_set(e, ERR_NOMEM, NULL, ENOMEM, "the engine probe could not start");
     return 0;

@@ -252,9 +252,10 @@ static void *keeper_engine(void *arg)
     keeper_lane *l = arg;
     keeper_t *k = l->k;
     engines_conns cs;
-    bool have = engines_conns_init(&cs, k->engines) == 0;
+    err_t e;
+    bool have = engines_conns_init(&cs, k->engines, &e) == 0;
     if (!have)
-        log_error("keeper: docker_conn_new() failed: out of memory");
+        log_error("keeper: %s", e.msg);
     for (;;) {
         pthread_mutex_lock(&l->mu);
         while (l->todo == NULL && !l->closing)
@@ -577,9 +578,10 @@ static void keeper_fn_forget(keeper_t *k, keeper_fn *f)
 
 static void keeper_answer(int fd, lease_msg *m, int give)
 {
+    err_t e;
     m->op = LEASE_ANSWER;
-    if (lease_send(fd, m, give) != 0)
-        log_warn("keeper: answering a caller failed: sendmsg(): %s", strerror(errno));
+    if (lease_send(fd, m, give, &e) != 0)
+        log_warn("keeper: answering a caller failed: %s", e.msg);
 }
 
 /* Whether ready container `s` is still alive: its init or process has not
@@ -671,9 +673,10 @@ static void keeper_take(keeper_t *k, int fd, lease_msg *m)
             f->burst = 1;
     }
     m->op = LEASE_ANSWER;
+    err_t e;
     if (give < 0) {
         keeper_answer(fd, m, -1);
-    } else if (lease_send(fd, m, docker_stream_fd(k->slots[give].stream)) != 0) {
+    } else if (lease_send(fd, m, docker_stream_fd(k->slots[give].stream), &e) != 0) {
         /* The caller gave up waiting: the container is nobody's now. */
         uuid_parse(k->slots[give].run, u);
         slots_untrack_if(k->x->slots, row, thread, u);
@@ -775,8 +778,11 @@ static void keeper_drain(keeper_t *k, int fd, lease_msg *m)
 static int keeper_serve(keeper_t *k, int fd)
 {
     lease_msg m;
+    err_t e;
     int sock = -1;
-    int r = lease_recv(fd, &m, &sock);
+    int r = lease_recv(fd, &m, &sock, &e);
+    if (r < 0)
+        log_debug("keeper: a caller's line: %s", e.msg);
     if (r <= 0)
         return -1;
     switch (m.op) {

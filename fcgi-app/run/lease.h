@@ -18,6 +18,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "base/err.h"
 #include "engine/docker.h"
 
 #define LEASE_ID_LEN 37
@@ -48,14 +49,15 @@ typedef struct {
     char unread[LEASE_UNREAD_MAX];
 } lease_msg;
 
-/* Send `m` on `sock` with `fd` attached (or none: -1). 0, or -1 with
- * errno set. Never blocks longer than the socket's send timeout. */
-int lease_send(int sock, const lease_msg *m, int fd);
+/* Send `m` on `sock` with `fd` attached (or none: -1). 0, or -1 with `e`
+ * (its errno in e->sys). Never blocks longer than the socket's send
+ * timeout. */
+int lease_send(int sock, const lease_msg *m, int fd, err_t *e);
 
 /* Receive one message from `sock` into `m` and the descriptor attached to
  * it into `*fd` (-1 when none; the caller owns it). Returns 1, 0 when the
- * peer closed, or -1 with errno set (a message of another size is EPROTO). */
-int lease_recv(int sock, lease_msg *m, int *fd);
+ * peer closed, or -1 with `e` (a message of another size: e->sys EPROTO). */
+int lease_recv(int sock, lease_msg *m, int *fd, err_t *e);
 
 /* A thread's line to the keeper, connected lazily. */
 typedef struct lease_client lease_client_t;
@@ -72,7 +74,9 @@ void lease_client_free(lease_client_t *c);
  * and mode) for the caller at seat (`row`, `thread`). Returns 1 with `*out`
  * (cid, run, start, unread bytes) filled in and `*fd` its attach socket
  * (the caller owns it), or 0 when none is ready or the keeper cannot
- * answer within a few milliseconds: the caller starts cold.
+ * answer within a few milliseconds: the caller starts cold. It has no
+ * err_t: a keeper that fails is a miss, which the caller does not tell
+ * apart.
  */
 int lease_take(lease_client_t *c, const char *function, uint64_t generation, int mode, int row,
                int thread, lease_msg *out, int *fd);
@@ -87,17 +91,18 @@ int lease_take(lease_client_t *c, const char *function, uint64_t generation, int
  */
 int lease_give(lease_client_t *c, const char *function, uint64_t generation, int mode,
                const char *cid, const char *run, bool leased, int engine, int fd,
-               const char *unread, size_t unread_len);
+               const char *unread, size_t unread_len, err_t *e);
 
 /* REMOVE: have the keeper remove `cid` of `function` (on engine `engine`)
- * in the background.
- * 0 sent, or -1 when the keeper cannot be reached (the caller removes it). */
-int lease_remove(lease_client_t *c, const char *function, const char *cid, bool leased, int engine);
+ * in the background. 0 sent, or -1 with `e` when the keeper cannot be
+ * reached (the caller removes it). */
+int lease_remove(lease_client_t *c, const char *function, const char *cid, bool leased, int engine,
+                 err_t *e);
 
 /* DRAIN: tell the keeper that `function` is at `generation` now (0:
  * deleted) and wait until it has dropped every ready container of another
- * one. 0 done (or no keeper runs: nothing is warm), -1 when it did not
- * answer in time. */
-int lease_drain(lease_client_t *c, const char *function, uint64_t generation);
+ * one. 0 done (or no keeper runs: nothing is warm), -1 with `e` when it
+ * did not answer in time. */
+int lease_drain(lease_client_t *c, const char *function, uint64_t generation, err_t *e);
 
 #endif

@@ -135,11 +135,14 @@ static start_next start_elsewhere(const runtime_seat *seat, const runtime_req *r
 static void start_remove(const runtime_seat *seat, const runtime_req *req, runtime_lease *l,
                          bool gone)
 {
+    err_t e;
     if (l->cid[0] == '\0' || (gone && !l->leased))
         return;
     if (lease_remove(seat->lease, req->function->id, l->cid, l->leased,
-                     l->engine < 0 ? 0 : l->engine) != 0 &&
-        !gone)
+                     l->engine < 0 ? 0 : l->engine, &e) == 0)
+        return;
+    log_debug("invoke %s: the keeper does not remove %.12s (%s)", req->id, l->cid, e.msg);
+    if (!gone)
         container_remove(l->conn, l->cid, req->id);
 }
 
@@ -432,11 +435,15 @@ static void start_release(runtime_t *rt, const runtime_seat *seat, const runtime
         (res->status == STATUS_SUCCEEDED || res->status == STATUS_FAILED) &&
         !docker_stream_pending(l->stream)) {
         const char *unread;
+        err_t e;
         size_t n = docker_stream_unread(l->stream, &unread);
         if (lease_give(seat->lease, req->function->id, l->generation, l->mode, l->cid, l->run,
                        l->leased, l->engine < 0 ? 0 : l->engine, docker_stream_fd(l->stream),
-                       unread, n) == 0)
+                       unread, n, &e) == 0)
             l->cid[0] = '\0'; /* the keeper's now */
+        else
+            log_debug("invoke %s: the keeper does not take %.12s back (%s)", req->id, l->cid,
+                      e.msg);
     }
     docker_stream_close(l->stream);
     l->stream = NULL;

@@ -283,9 +283,9 @@ static void test_recover(void **state)
     accept_one(f, "{}", id);
     assert_int_equal(async_claim(f->a, 3, &job, &next, &e), 1);
     async_job_free(&job);
-    assert_int_equal(async_recover(f->a, 2), 0); /* another executor's: untouched */
+    assert_int_equal(async_recover(f->a, 2, &e), 0); /* another executor's: untouched */
     assert_string_equal(status_of(f, id), "RUNNING");
-    assert_int_equal(async_recover(f->a, 3), 1);
+    assert_int_equal(async_recover(f->a, 3, &e), 1);
     assert_int_equal(async_get(f->a, id, &rec, &e), 0);
     assert_string_equal(str(rec, "status"), "PENDING");
     assert_string_equal(str(rec, "error"), "interrupted");
@@ -294,13 +294,13 @@ static void test_recover(void **state)
     assert_int_equal(async_claim(f->a, 3, &job, &next, &e), 1);
     assert_int_equal(job.attempt, 2);
     async_job_free(&job);
-    assert_int_equal(async_recover(f->a, -1), 1);
+    assert_int_equal(async_recover(f->a, -1, &e), 1);
     assert_int_equal(async_get(f->a, id, &rec, &e), 0);
     assert_string_equal(str(rec, "status"), "FAILED");
     assert_string_equal(str(rec, "error"), "interrupted");
     assert_non_null(str(rec, "completed_at"));
     json_object_put(rec);
-    assert_int_equal(async_recover(f->a, -1), 0);
+    assert_int_equal(async_recover(f->a, -1, &e), 0);
 }
 
 static void test_prune(void **state)

@@ -23,6 +23,7 @@
 
 static void test_send_recv_fd(void **state)
 {
+    err_t e;
     int sv[2], pipefd[2], got = -1;
     lease_msg m, r;
     char buf[8];
@@ -34,9 +35,9 @@ static void test_send_recv_fd(void **state)
     snprintf(m.cid, sizeof(m.cid), "abc");
     m.unread_len = 3;
     memcpy(m.unread, "xyz", 3);
-    assert_int_equal(lease_send(sv[0], &m, pipefd[1]), 0);
+    assert_int_equal(lease_send(sv[0], &m, pipefd[1], &e), 0);
     close(pipefd[1]);
-    assert_int_equal(lease_recv(sv[1], &r, &got), 1);
+    assert_int_equal(lease_recv(sv[1], &r, &got, &e), 1);
     assert_int_equal(r.op, LEASE_GIVE);
     assert_string_equal(r.cid, "abc");
     assert_memory_equal(r.unread, "xyz", 3);
@@ -46,25 +47,27 @@ static void test_send_recv_fd(void **state)
     assert_int_equal(read(pipefd[0], buf, 2), 2);
     close(got);
     /* Without a descriptor. */
-    assert_int_equal(lease_send(sv[0], &m, -1), 0);
-    assert_int_equal(lease_recv(sv[1], &r, &got), 1);
+    assert_int_equal(lease_send(sv[0], &m, -1, &e), 0);
+    assert_int_equal(lease_recv(sv[1], &r, &got, &e), 1);
     assert_int_equal(got, -1);
     /* A message of another size is not one. */
     assert_int_equal(send(sv[0], "short", 5, 0), 5);
-    assert_int_equal(lease_recv(sv[1], &r, &got), -1);
-    assert_int_equal(errno, EPROTO);
+    assert_int_equal(lease_recv(sv[1], &r, &got, &e), -1);
+    assert_int_equal(e.sys, EPROTO);
+    assert_non_null(strstr(e.msg, "recvmsg()"));
     /* An unread length past the bound is refused. */
     m.unread_len = LEASE_UNREAD_MAX + 1;
-    assert_int_equal(lease_send(sv[0], &m, -1), 0);
-    assert_int_equal(lease_recv(sv[1], &r, &got), -1);
+    assert_int_equal(lease_send(sv[0], &m, -1, &e), 0);
+    assert_int_equal(lease_recv(sv[1], &r, &got, &e), -1);
     close(sv[0]);
-    assert_int_equal(lease_recv(sv[1], &r, &got), 0);
+    assert_int_equal(lease_recv(sv[1], &r, &got, &e), 0);
     close(sv[1]);
     close(pipefd[0]);
 }
 
 static void test_no_keeper(void **state)
 {
+    err_t e;
     lease_msg m;
     int fd;
     (void)state;
@@ -73,9 +76,11 @@ static void test_no_keeper(void **state)
     long long t0 = clock_mono_ms();
     assert_int_equal(lease_take(c, "f", 1, 1, 0, 0, &m, &fd), 0);
     assert_int_equal(fd, -1);
-    assert_int_equal(lease_give(c, "f", 1, 1, "cid", "run", false, 0, 0, NULL, 0), -1);
-    assert_int_equal(lease_remove(c, "f", "cid", false, 0), -1);
-    assert_int_equal(lease_drain(c, "f", 0), 0);
+    assert_int_equal(lease_give(c, "f", 1, 1, "cid", "run", false, 0, 0, NULL, 0, &e), -1);
+    /* The take's failed connect holds back the next try; the error says so. */
+    assert_non_null(strstr(e.msg, "/nonexistent/keeper.sock"));
+    assert_int_equal(lease_remove(c, "f", "cid", false, 0, &e), -1);
+    assert_int_equal(lease_drain(c, "f", 0, &e), 0);
     assert_true(clock_mono_ms() - t0 < 1000);
     lease_client_free(c);
     /* A NULL client (warm starts off) is a cold start. */
@@ -90,20 +95,21 @@ typedef struct {
 
 static void *fake_keeper_main(void *arg)
 {
+    err_t e;
     fake_keeper *k = arg;
     lease_msg m;
     int fd;
     int c = accept(k->listen_fd, NULL, NULL);
     if (c < 0)
         return NULL;
-    if (lease_recv(c, &m, &fd) == 1 && m.op == LEASE_TAKE) {
+    if (lease_recv(c, &m, &fd, &e) == 1 && m.op == LEASE_TAKE) {
         m.op = LEASE_ANSWER;
         m.start = 1;
         snprintf(m.cid, sizeof(m.cid), "cid-%s", m.function);
-        lease_send(c, &m, k->pipefd[1]);
+        (void)lease_send(c, &m, k->pipefd[1], &e);
     }
     /* The next TAKE gets no answer: the client must not wait long. */
-    lease_recv(c, &m, &fd);
+    (void)lease_recv(c, &m, &fd, &e);
     char b;
     while (read(c, &b, 1) > 0)
         ;

@@ -67,12 +67,13 @@ static void test_sweep_keeps_live(void **state)
     static const fake_reply replies[] = {{200, ENGINE_VERSION}, {200, TWO}, {204, ""}};
     fake_server fs;
     engine en;
+    err_t e;
     (void)state;
     runtime_t *rt = runtime_new(&ops, NULL, "inst-1");
     assert_non_null(rt);
     fake_start(&fs, replies, 3);
     open_engine(&en);
-    assert_int_equal(reap_sweep(en.c, rt), 1);
+    assert_int_equal(reap_sweep(en.c, rt, &e), 1);
     close_engine(&en);
     fake_stop(&fs);
     assert_int_equal(fs.nrequests, 3);
@@ -93,10 +94,11 @@ static void test_invocation_removes_all(void **state)
                                          {500, "{\"message\":\"driver failed\"}"}};
     fake_server fs;
     engine en;
+    err_t e;
     (void)state;
     fake_start(&fs, replies, 4);
     open_engine(&en);
-    assert_int_equal(reap_remove_invocation(en.c, "dead-run"), 1);
+    assert_int_equal(reap_remove_invocation(en.c, "dead-run", &e), 1);
     close_engine(&en);
     fake_stop(&fs);
     assert_int_equal(fs.nrequests, 4);
@@ -111,15 +113,21 @@ static void test_cannot_list(void **state)
     static const fake_reply garbled[] = {{200, ENGINE_VERSION}, {200, "{\"not\":\"a list\"}"}};
     fake_server fs;
     engine en;
+    err_t e;
     (void)state;
     fake_start(&fs, failing, 2);
     open_engine(&en);
-    assert_int_equal(reap_remove_invocation(en.c, "x"), -1);
+    assert_int_equal(reap_remove_invocation(en.c, "x", &e), -1);
+    /* The error says what failed and the engine's own message. */
+    assert_int_equal(e.kind, ERR_ENGINE);
+    assert_non_null(strstr(e.msg, "listing containers"));
+    assert_non_null(strstr(e.msg, "boom"));
     close_engine(&en);
     fake_stop(&fs);
     fake_start(&fs, garbled, 2);
     open_engine(&en);
-    assert_int_equal(reap_remove_invocation(en.c, "x"), -1);
+    assert_int_equal(reap_remove_invocation(en.c, "x", &e), -1);
+    assert_non_null(strstr(e.msg, "not a JSON array"));
     close_engine(&en);
     fake_stop(&fs);
     /* Nothing was removed from what could not be read. */
