@@ -256,9 +256,10 @@ ml_nginx_part() {
 # and MINILAMBDA_METRICS_ALLOW), and so does the OpenAPI document nginx
 # serves at /openapi.json. Besides the whole nginx.conf, its upstreams
 # and server parts are written on their own (nginx-upstreams.conf,
-# nginx-server.conf) for a server's own nginx to include. The dashboard's files are copied next
-# to it, like fastcgi_params: nginx's workers (www-data) can read the run
-# dir, not necessarily a checkout under /root.
+# nginx-server.conf) for a server's own nginx to include. The files of
+# nginx/ui/ (the dashboard and the API reference) are copied next to it,
+# like fastcgi_params: nginx's workers (www-data) can read the run dir, not
+# necessarily a checkout under /root.
 ml_render_nginx() {
     local run=$MINILAMBDA_RUN_DIR user line
     mkdir -p "$run/nginx-tmp"
