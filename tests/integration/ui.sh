@@ -6,7 +6,10 @@
 # records, filters, charts from /metrics), one with MINILAMBDA_AUTH=on and
 # /metrics closed by MINILAMBDA_METRICS_ALLOW (the page asks for a key,
 # keeps it in sessionStorage, sends it, and explains the missing charts).
-# The browser checks are in ui.mjs; this script turns its lines into TAP.
+# On the first stack also the API reference at /ui/api.html: the served
+# /openapi.json rendered in full, its $ref links, and markup in a document's
+# strings shown as text. The browser checks are in ui.mjs; this script
+# turns its lines into TAP.
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -67,6 +70,16 @@ ui_absent() {
     ! grep -hvE '^\s*(//|\*)' "$@" | grep -nE "$re"
 }
 
+# ui_listed FILE...: Makefile.am's dist_ui_DATA names every FILE.
+ui_listed() {
+    local list f missing=""
+    list=$(sed -n '/^dist_ui_DATA/,/[^\\]$/p' "$IT_DIR/../../Makefile.am")
+    for f in "$@"; do
+        grep -qw "nginx/ui/${f##*/}" <<<"$list" || missing+=" ${f##*/}"
+    done
+    [ -z "$missing" ] || { echo "# not in dist_ui_DATA:$missing"; return 1; }
+}
+
 # --- what nginx serves ---------------------------------------------------------
 it_start ui
 fn_sh ui-echo 'cat; echo "ui-echo read an event" >&2' '"env":{"UI":"dashboard"}'
@@ -94,8 +107,18 @@ it_expect "GET /ui: 301" 301
 it_eq "GET /ui redirects to /ui/" /ui/ "$(it_header Location)"
 it_req GET /ui/no-such-file.js
 it_expect "a missing file is a JSON 404" 404 not_found
-it_true "the page has no inline script, style or handler" \
-    ui_absent '<script>|<style|style=| on[a-z]+=' "$UI_SRC/index.html"
+it_req GET /ui/api.html
+it_expect "GET /ui/api.html (the API reference): 200" 200
+it_eq "it is HTML" "text/html; charset=utf-8" "$(it_header Content-Type)"
+it_eq "with the dashboard's CSP" "$CSP" "$(it_header Content-Security-Policy)"
+it_eq "and nosniff" nosniff "$(it_header X-Content-Type-Options)"
+it_req GET /ui/apidoc.js
+it_expect "GET /ui/apidoc.js: 200" 200
+it_eq "its module is served as JavaScript" "text/javascript; charset=utf-8" "$(it_header Content-Type)"
+it_true "the pages have no inline script, style or handler" \
+    ui_absent '<script>|<style|style=| on[a-z]+=' "$UI_SRC/index.html" "$UI_SRC/api.html"
+it_true "every file of nginx/ui is installed and distributed (Makefile.am dist_ui_DATA)" \
+    ui_listed "$UI_SRC"/*
 it_true "the scripts never parse strings as HTML or code" ui_absent \
     'innerHTML|outerHTML|insertAdjacentHTML|document\.write|eval\(|new Function|srcdoc' "$UI_SRC"/*.js
 
@@ -106,6 +129,7 @@ CURL_INV=$IT_INV
 it_true "and completes" it_inv_wait 60 "$CURL_INV" COMPLETED
 
 ui_run open "$ML_BUILD/ui-screenshot.png" INV_ID="$CURL_INV"
+ui_run api "$ML_BUILD/ui-screenshot-api.png"
 it_no_containers_left
 
 # --- keys required, /metrics closed to this address -----------------------------
