@@ -76,9 +76,33 @@ for f in etc/minilambda/minilambda.env share/minilambda/minilambda.env \
     share/minilambda/scripts/lib.sh share/minilambda/monitoring/grafana-dashboard.json \
     share/minilambda/monitoring/prometheus.yml share/minilambda/monitoring/minilambda-rules.yml \
     lib/systemd/system/minilambda.service lib/systemd/system/minilambda-nginx.service \
-    share/doc/minilambda/README.md share/doc/minilambda/guide.md share/doc/minilambda/operating.md; do
+    share/doc/minilambda/README.md share/doc/minilambda/docs/guide.md \
+    share/doc/minilambda/docs/operating.md share/minilambda/nginx/ui/index.html \
+    share/minilambda/nginx/ui/api.html share/minilambda/nginx/ui/apidoc.js; do
     it_true "$f is installed" test -s "$PREFIX/$f"
 done
+
+# install_doc_links: every relative link of an installed doc to another
+# installed doc (README.md, docs/*.md) leads to it where they are installed.
+install_doc_links() {
+    local docs=$PREFIX/share/doc/minilambda doc link path src n=0 bad=""
+    for doc in README.md docs/guide.md docs/operating.md; do
+        while read -r link; do
+            path=${link%%#*}
+            [ -n "$path" ] || continue
+            src=$(realpath -m --relative-to="$ML_ROOT" "$ML_ROOT/$(dirname "$doc")/$path")
+            case $src in README.md | docs/guide.md | docs/operating.md) ;; *) continue ;; esac
+            n=$((n + 1))
+            [ -s "$(dirname "$docs/$doc")/$path" ] || bad+=" $doc:$link"
+        done < <(grep -o '](\([^)[:space:]]*\))' "$docs/$doc" | sed 's/^](\(.*\))$/\1/' |
+            grep -v '^[a-z]*:' || true)
+    done
+    if [ "$n" -eq 0 ] || [ -n "$bad" ]; then
+        echo "# $n links; leading nowhere:$bad"
+        return 1
+    fi
+}
+it_true "the installed docs' links to each other resolve where they are installed" install_doc_links
 it_eq "no installed text file names the source or build tree" "" \
     "$(grep -rlF -e "$ML_ROOT" -e "$ML_BUILD" "$DEST$PREFIX/etc" "$DEST$PREFIX/share" \
         "$DEST$PREFIX/libexec" "$DEST$PREFIX/lib" || true)"
