@@ -13,12 +13,12 @@
  *   health.c  the parts /healthz reports; keys.c the scope names.
  *
  * What no table holds (a summary, the request and answer shapes, the codes
- * a handler answers itself, and examples) is data in openapi.c, one row per
- * route template and method. openapi_check fails when a route has no such
- * row or a row names no route; tests/integration/openapi.sh runs every
- * example against a live platform. `minilambda-fcgi --print-openapi` prints
- * the document; scripts/lib.sh renders it next to nginx's config and nginx
- * serves it at /openapi.json.
+ * a handler answers itself, and examples) is data in apidoc.c, one row per
+ * route template and method; this module only renders. openapi_check fails
+ * when a route has no such row or a row names no route;
+ * tests/integration/openapi.sh runs every example against a live platform.
+ * `minilambda-fcgi --print-openapi` prints the document; scripts/lib.sh
+ * renders it next to nginx's config and nginx serves it at /openapi.json.
  */
 #ifndef MINILAMBDA_OPENAPI_H
 #define MINILAMBDA_OPENAPI_H

@@ -37,7 +37,7 @@ for code in $found; do
     if grep -qx -- "$code" <<<"$documented"; then
         echo "ok $n - OpenAPI: error code $code"
     else
-        echo "not ok $n - OpenAPI: error code $code is not in the document (fcgi-app/http/openapi.c)"
+        echo "not ok $n - OpenAPI: error code $code is not in the document (fcgi-app/http/apidoc.c)"
         fail=1
     fi
 done
