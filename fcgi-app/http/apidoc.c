@@ -3,7 +3,6 @@
 #include <stddef.h>
 
 #include "history/async.h"
-#include "http/http.h"
 #include "state/func.h"
 #include "state/keys.h"
 
@@ -539,178 +538,194 @@ static const apidoc_example apidoc_ex_delete_key[] = {
     {NULL, NULL, NULL, NULL, NULL, NULL, 0, NULL},
 };
 
-const apidoc_route apidoc_routes[] = {
-    {.tmpl = "/functions",
-     .method = HTTP_GET,
-     .op = "listFunctions",
-     .summary = "List functions, oldest first",
-     .answers = {{200, "#Function[]", "The records."}},
-     .errors = apidoc_err_store_read,
-     .examples = apidoc_ex_list_functions},
-    {.tmpl = "/functions",
-     .method = HTTP_POST,
-     .op = "createFunction",
-     .summary = "Register a function",
-     .desc = "Registration resolves `image` in the engine and pins the function to that image id "
-             "(`image_id`; null when the engine does not have the image yet: the first upload of "
-             "that tag pins it).",
-     .body = "#FunctionCreate",
-     .answers = {{201, "#Function", "The new record; `Location` names it."}},
-     .errors = apidoc_err_create_function,
-     .examples = apidoc_ex_create_function},
-    {.tmpl = "/functions/{ref}",
-     .method = HTTP_GET,
-     .op = "getFunction",
-     .summary = "Read a function",
-     .param = "The function's id or name.",
-     .answers = {{200, "#Function",
-                  "The record; `image_present: false` when the engine does not have its image."}},
-     .examples = apidoc_ex_get_function},
-    {.tmpl = "/functions/{ref}",
-     .method = HTTP_PATCH,
-     .op = "updateFunction",
-     .summary = "Change a function's image or configuration",
-     .desc = "A PATCH that names `image` (the same value too) pins the function again.",
-     .param = "The function's id or name.",
-     .body = "#FunctionPatch",
-     .answers = {{200, "#Function", "The changed record."}},
-     .errors = apidoc_err_update_function,
-     .examples = apidoc_ex_update_function},
-    {.tmpl = "/functions/{ref}",
-     .method = HTTP_DELETE,
-     .op = "deleteFunction",
-     .summary = "Unregister a function",
-     .param = "The function's id or name.",
-     .answers = {{204, NULL, "Deleted."}},
-     .errors = apidoc_err_writes,
-     .examples = apidoc_ex_delete_function},
-    {.tmpl = "/invoke/{ref}",
-     .method = HTTP_POST,
-     .op = "invokeFunction",
-     .summary = "Run a function and answer its outcome",
-     .desc = "Each run gets a fresh container; the event goes to its stdin. With "
-             "`X-Invocation-Type: Event` the run is queued instead, as `/invoke/{ref}/async` "
-             "does. A run that does not succeed answers its outcome's status with the same "
-             "body, `error` and `code`.",
-     .param = "The function's id or name.",
-     .body = "#InvokeRequest",
-     .flags = APIDOC_BODY_OPTIONAL,
-     .answers = {{200, "#InvokeResult", "The run succeeded."},
-                 {202, "#AsyncAccepted",
-                  "Queued (X-Invocation-Type: Event); `Location` names "
-                  "the record."}},
-     .errors = apidoc_err_invoke,
-     .examples = apidoc_ex_invoke},
-    {.tmpl = "/invoke/{ref}/async",
-     .method = HTTP_POST,
-     .op = "invokeFunctionAsync",
-     .summary = "Queue a run",
-     .desc = "The event and a PENDING record are written durably before the answer; executors "
-             "run queued invocations oldest first.",
-     .param = "The function's id or name.",
-     .body = "#InvokeRequest",
-     .flags = APIDOC_BODY_OPTIONAL,
-     .answers = {{202, "#AsyncAccepted", "Queued; `Location` names the record."}},
-     .errors = apidoc_err_invoke,
-     .examples = apidoc_ex_invoke_async},
-    {.tmpl = "/invocations",
-     .method = HTTP_GET,
-     .op = "listInvocations",
-     .summary = "List invocations, sync and async, newest first",
-     .query = apidoc_invocations_query,
-     .answers = {{200, "#Invocation[]", "The records, without `result`."}},
-     .errors = apidoc_err_list_invocations,
-     .examples = apidoc_ex_list_invocations},
-    {.tmpl = "/invocations/{id}",
-     .method = HTTP_GET,
-     .op = "getInvocation",
-     .summary = "Read an invocation's record, sync or async",
-     .param = "The invocation's id.",
-     .answers = {{200, "#Invocation", "The record, with `result`."}},
-     .errors = apidoc_err_get_invocation,
-     .examples = apidoc_ex_get_invocation},
-    {.tmpl = "/invocations/{id}",
-     .method = HTTP_POST,
-     .op = "getInvocationByPost",
-     .summary = "Read an invocation's record (as GET)",
-     .param = "The invocation's id.",
-     .answers = {{200, "#Invocation", "The record, with `result`."}},
-     .errors = apidoc_err_get_invocation,
-     .examples = apidoc_ex_post_invocation},
-    {.tmpl = "/invocations/{id}",
-     .method = HTTP_DELETE,
-     .op = "cancelInvocation",
-     .summary = "Cancel a pending or running invocation",
-     .desc = "A running one's container is killed and removed.",
-     .param = "The invocation's id.",
-     .answers = {{200, "#Invocation", "The record, now CANCELLED."}},
-     .errors = apidoc_err_cancel_invocation,
-     .examples = apidoc_ex_cancel_invocation},
-    {.tmpl = "/healthz",
-     .method = HTTP_GET,
-     .op = "health",
-     .summary = "Check every part the platform needs",
-     .answers = {{200, "#Health", "Every part is up."},
-                 {503, "#Health",
-                  "A part is down: `failed` names it, `code` and `error` say "
-                  "why."}},
-     .examples = apidoc_ex_healthz},
-    {.tmpl = "/metrics",
-     .method = HTTP_GET,
-     .op = "metrics",
-     .summary = "Prometheus metrics",
-     .desc = "A key with a `functions` list sees only those functions' series, "
-             "`minilambda_functions` counting them, `minilambda_up` and "
-             "`process_start_time_seconds`: no series that adds up every function's traffic.",
-     .answers = {{200, "text", "The text exposition (version 0.0.4)."}},
-     .examples = apidoc_ex_metrics},
-    {.tmpl = "/images",
-     .method = HTTP_GET,
-     .op = "listImages",
-     .summary = "List this instance's images",
-     .desc = "The engine's images that are this instance's: the image of each function the key "
-             "may see (by tag, and by the id it is pinned to) and each image loaded through "
-             "`POST /images` (a key with a `functions` list: by that key). Only those tags of "
-             "an image are listed.",
-     .query = apidoc_images_query,
-     .answers = {{200, "#ImageList", "Tags, or objects with `?detail=1`."}},
-     .errors = apidoc_err_list_images,
-     .examples = apidoc_ex_list_images},
-    {.tmpl = "/images",
-     .method = HTTP_POST,
-     .op = "uploadImage",
-     .summary = "Load a `docker save` tar into the engine",
-     .desc = "Streamed to the engine as it arrives, up to MINILAMBDA_MAX_IMAGE_BYTES; its "
-             "unpacked size is bounded by MINILAMBDA_MAX_IMAGE_UNPACKED_BYTES.",
-     .body = "upload",
-     .answers = {{200, "#ImageUpload", "Loaded."}},
-     .errors = apidoc_err_upload_image,
-     .examples = apidoc_ex_upload_image},
-    {.tmpl = "/keys",
-     .method = HTTP_GET,
-     .op = "listKeys",
-     .summary = "List API keys, without their secrets",
-     .answers = {{200, "#Key[]", "The keys, oldest first."}},
-     .errors = apidoc_err_store_read,
-     .examples = apidoc_ex_list_keys},
-    {.tmpl = "/keys",
-     .method = HTTP_POST,
-     .op = "createKey",
-     .summary = "Make an API key",
-     .desc = "The secret is in the answer only: the platform keeps its SHA-256.",
-     .body = "#KeyCreate",
-     .answers = {{201, "#KeyCreated", "The key, with its secret; `Location` names it."}},
-     .errors = apidoc_err_create_key,
-     .examples = apidoc_ex_create_key},
-    {.tmpl = "/keys/{id}",
-     .method = HTTP_DELETE,
-     .op = "deleteKey",
-     .summary = "Revoke an API key",
-     .param = "The key's id.",
-     .answers = {{204, NULL, "Revoked."}},
-     .errors = apidoc_err_delete_key,
-     .examples = apidoc_ex_delete_key},
-    {.tmpl = NULL},
+/* The operations, in the route table's order, each named for its
+ * operationId: a route row (route.c) points at its own. */
+const apidoc_route apidoc_list_functions = {
+    .op = "listFunctions",
+    .summary = "List functions, oldest first",
+    .answers = {{200, "#Function[]", "The records."}},
+    .errors = apidoc_err_store_read,
+    .examples = apidoc_ex_list_functions,
+};
+
+const apidoc_route apidoc_create_function = {
+    .op = "createFunction",
+    .summary = "Register a function",
+    .desc = "Registration resolves `image` in the engine and pins the function to that image id "
+            "(`image_id`; null when the engine does not have the image yet: the first upload of "
+            "that tag pins it).",
+    .body = "#FunctionCreate",
+    .answers = {{201, "#Function", "The new record; `Location` names it."}},
+    .errors = apidoc_err_create_function,
+    .examples = apidoc_ex_create_function,
+};
+
+const apidoc_route apidoc_get_function = {
+    .op = "getFunction",
+    .summary = "Read a function",
+    .param = "The function's id or name.",
+    .answers = {{200, "#Function",
+                 "The record; `image_present: false` when the engine does not have its image."}},
+    .examples = apidoc_ex_get_function,
+};
+
+const apidoc_route apidoc_update_function = {
+    .op = "updateFunction",
+    .summary = "Change a function's image or configuration",
+    .desc = "A PATCH that names `image` (the same value too) pins the function again.",
+    .param = "The function's id or name.",
+    .body = "#FunctionPatch",
+    .answers = {{200, "#Function", "The changed record."}},
+    .errors = apidoc_err_update_function,
+    .examples = apidoc_ex_update_function,
+};
+
+const apidoc_route apidoc_delete_function = {
+    .op = "deleteFunction",
+    .summary = "Unregister a function",
+    .param = "The function's id or name.",
+    .answers = {{204, NULL, "Deleted."}},
+    .errors = apidoc_err_writes,
+    .examples = apidoc_ex_delete_function,
+};
+
+const apidoc_route apidoc_invoke_function = {
+    .op = "invokeFunction",
+    .summary = "Run a function and answer its outcome",
+    .desc = "Each run gets a fresh container; the event goes to its stdin. With "
+            "`X-Invocation-Type: Event` the run is queued instead, as `/invoke/{ref}/async` "
+            "does. A run that does not succeed answers its outcome's status with the same "
+            "body, `error` and `code`.",
+    .param = "The function's id or name.",
+    .body = "#InvokeRequest",
+    .flags = APIDOC_BODY_OPTIONAL,
+    .answers = {{200, "#InvokeResult", "The run succeeded."},
+                {202, "#AsyncAccepted",
+                 "Queued (X-Invocation-Type: Event); `Location` names "
+                 "the record."}},
+    .errors = apidoc_err_invoke,
+    .examples = apidoc_ex_invoke,
+};
+
+const apidoc_route apidoc_invoke_function_async = {
+    .op = "invokeFunctionAsync",
+    .summary = "Queue a run",
+    .desc = "The event and a PENDING record are written durably before the answer; executors "
+            "run queued invocations oldest first.",
+    .param = "The function's id or name.",
+    .body = "#InvokeRequest",
+    .flags = APIDOC_BODY_OPTIONAL,
+    .answers = {{202, "#AsyncAccepted", "Queued; `Location` names the record."}},
+    .errors = apidoc_err_invoke,
+    .examples = apidoc_ex_invoke_async,
+};
+
+const apidoc_route apidoc_list_invocations = {
+    .op = "listInvocations",
+    .summary = "List invocations, sync and async, newest first",
+    .query = apidoc_invocations_query,
+    .answers = {{200, "#Invocation[]", "The records, without `result`."}},
+    .errors = apidoc_err_list_invocations,
+    .examples = apidoc_ex_list_invocations,
+};
+
+const apidoc_route apidoc_get_invocation = {
+    .op = "getInvocation",
+    .summary = "Read an invocation's record, sync or async",
+    .param = "The invocation's id.",
+    .answers = {{200, "#Invocation", "The record, with `result`."}},
+    .errors = apidoc_err_get_invocation,
+    .examples = apidoc_ex_get_invocation,
+};
+
+const apidoc_route apidoc_get_invocation_by_post = {
+    .op = "getInvocationByPost",
+    .summary = "Read an invocation's record (as GET)",
+    .param = "The invocation's id.",
+    .answers = {{200, "#Invocation", "The record, with `result`."}},
+    .errors = apidoc_err_get_invocation,
+    .examples = apidoc_ex_post_invocation,
+};
+
+const apidoc_route apidoc_cancel_invocation = {
+    .op = "cancelInvocation",
+    .summary = "Cancel a pending or running invocation",
+    .desc = "A running one's container is killed and removed.",
+    .param = "The invocation's id.",
+    .answers = {{200, "#Invocation", "The record, now CANCELLED."}},
+    .errors = apidoc_err_cancel_invocation,
+    .examples = apidoc_ex_cancel_invocation,
+};
+
+const apidoc_route apidoc_health = {
+    .op = "health",
+    .summary = "Check every part the platform needs",
+    .answers = {{200, "#Health", "Every part is up."},
+                {503, "#Health",
+                 "A part is down: `failed` names it, `code` and `error` say "
+                 "why."}},
+    .examples = apidoc_ex_healthz,
+};
+
+const apidoc_route apidoc_metrics = {
+    .op = "metrics",
+    .summary = "Prometheus metrics",
+    .desc = "A key with a `functions` list sees only those functions' series, "
+            "`minilambda_functions` counting them, `minilambda_up` and "
+            "`process_start_time_seconds`: no series that adds up every function's traffic.",
+    .answers = {{200, "text", "The text exposition (version 0.0.4)."}},
+    .examples = apidoc_ex_metrics,
+};
+
+const apidoc_route apidoc_list_images = {
+    .op = "listImages",
+    .summary = "List this instance's images",
+    .desc = "The engine's images that are this instance's: the image of each function the key "
+            "may see (by tag, and by the id it is pinned to) and each image loaded through "
+            "`POST /images` (a key with a `functions` list: by that key). Only those tags of "
+            "an image are listed.",
+    .query = apidoc_images_query,
+    .answers = {{200, "#ImageList", "Tags, or objects with `?detail=1`."}},
+    .errors = apidoc_err_list_images,
+    .examples = apidoc_ex_list_images,
+};
+
+const apidoc_route apidoc_upload_image = {
+    .op = "uploadImage",
+    .summary = "Load a `docker save` tar into the engine",
+    .desc = "Streamed to the engine as it arrives, up to MINILAMBDA_MAX_IMAGE_BYTES; its "
+            "unpacked size is bounded by MINILAMBDA_MAX_IMAGE_UNPACKED_BYTES.",
+    .body = "upload",
+    .answers = {{200, "#ImageUpload", "Loaded."}},
+    .errors = apidoc_err_upload_image,
+    .examples = apidoc_ex_upload_image,
+};
+
+const apidoc_route apidoc_list_keys = {
+    .op = "listKeys",
+    .summary = "List API keys, without their secrets",
+    .answers = {{200, "#Key[]", "The keys, oldest first."}},
+    .errors = apidoc_err_store_read,
+    .examples = apidoc_ex_list_keys,
+};
+
+const apidoc_route apidoc_create_key = {
+    .op = "createKey",
+    .summary = "Make an API key",
+    .desc = "The secret is in the answer only: the platform keeps its SHA-256.",
+    .body = "#KeyCreate",
+    .answers = {{201, "#KeyCreated", "The key, with its secret; `Location` names it."}},
+    .errors = apidoc_err_create_key,
+    .examples = apidoc_ex_create_key,
+};
+
+const apidoc_route apidoc_delete_key = {
+    .op = "deleteKey",
+    .summary = "Revoke an API key",
+    .param = "The key's id.",
+    .answers = {{204, NULL, "Revoked."}},
+    .errors = apidoc_err_delete_key,
+    .examples = apidoc_ex_delete_key,
 };
 
 /* ------------------------------------------------------------------ */

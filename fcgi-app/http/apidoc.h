@@ -7,6 +7,11 @@
  * introduction. It is data only: openapi.c renders it, with what the
  * route, field, error and status tables say, into the document.
  *
+ * A route's documentation is an apidoc_route its row in the route table
+ * points at (route_def.doc), so that adding a route is adding its
+ * documentation, and no list of templates and methods is kept in step
+ * with the table's.
+ *
  * Types are words: "string", "integer", "number", "boolean", "object",
  * "any", "uuid" and "date-time" (strings of that format), "#Name" for the
  * component schema Name, and any of them with "[]" for an array of it.
@@ -80,10 +85,10 @@ enum {
 
 #define APIDOC_ANSWERS 2
 
-/* What the route table lacks about one route (template and method). */
+/* What the route table lacks about one operation (a template and a
+ * method): the `doc` of its route rows (route.c), which the rows of one
+ * template and method share. The template and method are the rows'. */
 typedef struct {
-    const char *tmpl;
-    unsigned method;
     const char *op; /* operationId */
     const char *summary;
     const char *desc;
@@ -102,9 +107,26 @@ typedef struct {
     const char *code; /* the code of its body, in the API's envelope */
 } apidoc_nginx_error;
 
-/* The documentation of every route, one per template and method; ended by
- * a row without a template. Static. */
-extern const apidoc_route apidoc_routes[];
+/* Each operation's documentation, for the `doc` column of route.c's
+ * table (the rows name the template and method). Static. */
+extern const apidoc_route apidoc_list_functions;
+extern const apidoc_route apidoc_create_function;
+extern const apidoc_route apidoc_get_function;
+extern const apidoc_route apidoc_update_function;
+extern const apidoc_route apidoc_delete_function;
+extern const apidoc_route apidoc_invoke_function;
+extern const apidoc_route apidoc_invoke_function_async;
+extern const apidoc_route apidoc_list_invocations;
+extern const apidoc_route apidoc_get_invocation;
+extern const apidoc_route apidoc_get_invocation_by_post;
+extern const apidoc_route apidoc_cancel_invocation;
+extern const apidoc_route apidoc_health;
+extern const apidoc_route apidoc_metrics;
+extern const apidoc_route apidoc_list_images;
+extern const apidoc_route apidoc_upload_image;
+extern const apidoc_route apidoc_list_keys;
+extern const apidoc_route apidoc_create_key;
+extern const apidoc_route apidoc_delete_key;
 
 /* The component schemas described member by member; ended by a row
  * without a name. Static. */

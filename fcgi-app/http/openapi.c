@@ -404,10 +404,10 @@ static void openapi_field_codes(openapi_build *b, const char *name, openapi_errs
     }
 }
 
-/* Every error operation `r` can answer, from its route rows' flags, its
- * body and its own list. */
-static void openapi_route_errors(openapi_build *b, const apidoc_route *r, unsigned flags,
-                                 unsigned access, openapi_errs *l)
+/* Every error operation `r` of template `tmpl` can answer, from its route
+ * rows' flags, its body and its own list. */
+static void openapi_route_errors(openapi_build *b, const char *tmpl, const apidoc_route *r,
+                                 unsigned flags, unsigned access, openapi_errs *l)
 {
     /* The gate checks a key whenever one is presented, even on an open
      * route. */
@@ -417,7 +417,7 @@ static void openapi_route_errors(openapi_build *b, const apidoc_route *r, unsign
         openapi_kind_add(l, ERR_FORBIDDEN, NULL);
         openapi_kind_add(l, ERR_LIMIT, "rate_limited");
     }
-    if (strchr(r->tmpl, '{') != NULL)
+    if (strchr(tmpl, '{') != NULL)
         openapi_kind_add(l, ERR_INVALID, "invalid_path");
     if (flags & ROUTE_IF_EVENT)
         openapi_kind_add(l, ERR_INVALID, "invalid_invocation_type");
@@ -711,12 +711,13 @@ static void openapi_add_example(json_object *o, const apidoc_example *x, json_ob
     json_object_object_add(examples, x->name, ex);
 }
 
-/* The parameters of `r`: its path parameter, X-Invocation-Type when a row
- * depends on it, its query; each with its examples. NULL when none. */
-static json_object *openapi_parameters(const apidoc_route *r, unsigned flags)
+/* The parameters of `r` of template `tmpl`: its path parameter,
+ * X-Invocation-Type when a row depends on it, its query; each with its
+ * examples. NULL when none. */
+static json_object *openapi_parameters(const char *tmpl, const apidoc_route *r, unsigned flags)
 {
     json_object *params = json_object_new_array();
-    const char *open = strchr(r->tmpl, '{');
+    const char *open = strchr(tmpl, '{');
     if (open != NULL) {
         json_object *p = json_object_new_object();
         char name[32];
@@ -829,15 +830,16 @@ static json_object *openapi_request(const apidoc_route *r)
     return body;
 }
 
-/* The route table's flags and scopes of every row for `r`. */
-static void openapi_rows_of(const apidoc_route *r, unsigned *flags, unsigned *access)
+/* The flags and scopes of every row of the route table with the template
+ * and method of `row`: the operation's. */
+static void openapi_rows_of(const route_def *row, unsigned *flags, unsigned *access)
 {
     size_t n;
     const route_def *rows = route_rows(&n);
     *flags = 0;
     *access = 0;
     for (size_t i = 0; i < n; i++) {
-        if (strcmp(rows[i].tmpl, r->tmpl) != 0 || rows[i].method != r->method)
+        if (strcmp(rows[i].tmpl, row->tmpl) != 0 || rows[i].method != row->method)
             continue;
         *flags |= rows[i].flags;
         *access |= rows[i].access;
@@ -891,15 +893,18 @@ static void openapi_gate_notes(unsigned flags, unsigned access, const char *desc
 #undef OPENAPI_NOTE
 }
 
-static int openapi_operation(openapi_build *b, const apidoc_route *r, json_object **out, err_t *e)
+/* The operation of `row` (and of the rows that share its template and
+ * method), from its documentation. 0 with `*out`, or -1 with `e`. */
+static int openapi_operation(openapi_build *b, const route_def *row, json_object **out, err_t *e)
 {
+    const apidoc_route *r = row->doc;
     unsigned flags, access;
     openapi_errs errs = {.n = 0};
     char notes[2048], tag[32];
     json_object *op, *responses = NULL, *params, *body;
 
-    openapi_rows_of(r, &flags, &access);
-    openapi_route_errors(b, r, flags, access, &errs);
+    openapi_rows_of(row, &flags, &access);
+    openapi_route_errors(b, row->tmpl, r, flags, access, &errs);
     if (errs.full)
         return err_set(e, ERR_INTERNAL, NULL, 0, "%s answers more than %d errors", r->op,
                        OPENAPI_ERRS_MAX);
@@ -908,7 +913,7 @@ static int openapi_operation(openapi_build *b, const apidoc_route *r, json_objec
     op = json_object_new_object();
     for (size_t i = 0; i < errs.n; i++)
         openapi_add_unique(b->codes, errs.v[i].code);
-    snprintf(tag, sizeof(tag), "%.*s", (int)strcspn(r->tmpl + 1, "/"), r->tmpl + 1);
+    snprintf(tag, sizeof(tag), "%.*s", (int)strcspn(row->tmpl + 1, "/"), row->tmpl + 1);
     json_object *tags = json_object_new_array();
     json_object_array_add(tags, json_object_new_string(tag));
     openapi_add_str(op, "operationId", r->op);
@@ -926,7 +931,7 @@ static int openapi_operation(openapi_build *b, const apidoc_route *r, json_objec
         json_object_array_add(security, req);
     }
     json_object_object_add(op, "security", security);
-    if ((params = openapi_parameters(r, flags)) != NULL)
+    if ((params = openapi_parameters(row->tmpl, r, flags)) != NULL)
         json_object_object_add(op, "parameters", params);
     if ((body = openapi_request(r)) != NULL)
         json_object_object_add(op, "requestBody", body);
@@ -995,24 +1000,16 @@ static int openapi_build_doc(json_object *doc, err_t *e)
         json_object_object_add(b.schemas, sh->name, s);
     }
     /* Paths in the route table's order; one operation per template and
-     * method, however many rows share it. */
+     * method, however many rows share it (and its documentation). */
     for (size_t i = 0; i < n; i++) {
         json_object *item, *op;
-        const apidoc_route *r = NULL;
-        for (const apidoc_route *k = apidoc_routes; k->tmpl != NULL && r == NULL; k++)
-            if (strcmp(k->tmpl, rows[i].tmpl) == 0 && k->method == rows[i].method)
-                r = k;
         if (!json_object_object_get_ex(paths, rows[i].tmpl, &item)) {
             item = json_object_new_object();
             json_object_object_add(paths, rows[i].tmpl, item);
         }
         if (json_object_object_get_ex(item, openapi_method_name(rows[i].method), NULL))
             continue;
-        if (r == NULL) {
-            err_set(e, ERR_INTERNAL, NULL, 0, "route %s has no documentation", rows[i].tmpl);
-            goto done;
-        }
-        if (openapi_operation(&b, r, &op, e) != 0)
+        if (openapi_operation(&b, &rows[i], &op, e) != 0)
             goto done;
         json_object_object_add(item, openapi_method_name(rows[i].method), op);
     }
@@ -1033,33 +1030,28 @@ int openapi_check_routes(const route_def *rows, size_t n, err_t *e)
 {
     char m[64];
     for (size_t i = 0; i < n; i++) {
-        bool found = false;
-        for (const apidoc_route *k = apidoc_routes; k->tmpl != NULL && !found; k++)
-            found = strcmp(k->tmpl, rows[i].tmpl) == 0 && k->method == rows[i].method;
-        if (!found) {
-            http_allow(rows[i].method, m, sizeof(m));
+        const char *tmpl = rows[i].tmpl;
+        const apidoc_route *r = rows[i].doc;
+        bool param = strchr(tmpl, '{') != NULL;
+        http_allow(rows[i].method, m, sizeof(m));
+        if (r == NULL)
             return err_set(e, ERR_INTERNAL, NULL, 0,
-                           "route %s %s has no row in apidoc.c's apidoc_routes", m, rows[i].tmpl);
-        }
-    }
-    for (const apidoc_route *r = apidoc_routes; r->tmpl != NULL; r++) {
-        bool found = false, param = strchr(r->tmpl, '{') != NULL;
-        http_allow(r->method, m, sizeof(m));
-        for (size_t i = 0; i < n && !found; i++)
-            found = strcmp(r->tmpl, rows[i].tmpl) == 0 && r->method == rows[i].method;
-        if (!found)
-            return err_set(e, ERR_INTERNAL, NULL, 0,
-                           "apidoc.c documents %s %s, which the route table does not have", m,
-                           r->tmpl);
-        for (const apidoc_route *j = apidoc_routes; j < r; j++)
-            if ((strcmp(j->tmpl, r->tmpl) == 0 && j->method == r->method) ||
-                strcmp(j->op, r->op) == 0)
+                           "route %s %s has no documentation (the doc of its row in route.c)", m,
+                           tmpl);
+        /* One operation per template and method: its rows share one
+         * documentation, and no other route's is the same or has the same
+         * operation id. */
+        for (size_t k = 0; k < i; k++) {
+            bool same = strcmp(rows[k].tmpl, tmpl) == 0 && rows[k].method == rows[i].method;
+            if (same ? rows[k].doc != r : rows[k].doc == r || strcmp(rows[k].doc->op, r->op) == 0)
                 return err_set(e, ERR_INTERNAL, NULL, 0,
-                               "apidoc.c documents %s %s twice, or reuses operation id %s", m,
-                               r->tmpl, r->op);
+                               "route %s %s: its documentation (operation id %s) is not its own, "
+                               "or not the one of its template and method's other rows",
+                               m, tmpl, r->op);
+        }
         if (r->summary == NULL || r->answers[0].status == 0 || r->examples == NULL)
             return err_set(e, ERR_INTERNAL, NULL, 0,
-                           "apidoc.c: %s %s needs a summary, an answer and examples", m, r->tmpl);
+                           "apidoc.c: %s %s needs a summary, an answer and examples", m, tmpl);
         for (const apidoc_example *x = r->examples; x->name != NULL; x++) {
             json_object *v = NULL;
             bool bad = (param && x->ref == NULL) || (!param && x->ref != NULL) ||
@@ -1072,7 +1064,7 @@ int openapi_check_routes(const route_def *rows, size_t n, err_t *e)
                 return err_set(e, ERR_INTERNAL, NULL, 0,
                                "apidoc.c: example %s of %s %s: a path parameter is missing or "
                                "extra, or its JSON does not parse",
-                               x->name, m, r->tmpl);
+                               x->name, m, tmpl);
         }
         for (const apidoc_prop *q = r->query; q != NULL && q->name != NULL; q++) {
             json_object *v = NULL;
@@ -1082,7 +1074,7 @@ int openapi_check_routes(const route_def *rows, size_t n, err_t *e)
                 return err_set(e, ERR_INTERNAL, NULL, 0,
                                "apidoc.c: the default of query parameter %s of %s %s does not "
                                "parse",
-                               q->name, m, r->tmpl);
+                               q->name, m, tmpl);
         }
     }
     return 0;

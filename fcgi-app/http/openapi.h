@@ -13,12 +13,14 @@
  *   health.c  the parts /healthz reports; keys.c the scope names.
  *
  * What no table holds (a summary, the request and answer shapes, the codes
- * a handler answers itself, and examples) is data in apidoc.c, one row per
- * route template and method; this module only renders. openapi_check fails
- * when a route has no such row or a row names no route;
- * tests/integration/openapi.sh runs every example against a live platform.
- * `minilambda-fcgi --print-openapi` prints the document; scripts/lib.sh
- * renders it next to nginx's config and nginx serves it at /openapi.json.
+ * a handler answers itself, and examples) is data in apidoc.c, one
+ * apidoc_route per template and method that its route rows point at (their
+ * `doc`); this module only renders: the rows in table order, each
+ * template and method once. openapi_check fails when a row has no
+ * documentation; tests/integration/openapi.sh runs every example against
+ * a live platform. `minilambda-fcgi --print-openapi` prints the document;
+ * scripts/lib.sh renders it next to nginx's config and nginx serves it at
+ * /openapi.json.
  */
 #ifndef MINILAMBDA_OPENAPI_H
 #define MINILAMBDA_OPENAPI_H
@@ -30,16 +32,16 @@
 #include "http/route.h"
 
 /*
- * Check the documentation rows against the route table: every route row
- * (template and method) has one, none names a route that does not exist
- * or comes twice, operation ids are unique, every example parses and
- * gives its path parameter when the template has one. 0, or -1 with `e`
- * (ERR_INTERNAL) naming the first row at fault.
+ * Check the route table's documentation: every row has one, the rows of a
+ * template and method share theirs and no other route has it, operation
+ * ids are unique, every example parses and gives its path parameter when
+ * the template has one. 0, or -1 with `e` (ERR_INTERNAL) naming the first
+ * row at fault.
  */
 int openapi_check(err_t *e);
 
-/* openapi_check against the `n` route rows `rows` instead of the route
- * table (so a test can show that it catches a route without docs). */
+/* openapi_check of the `n` route rows `rows` (borrowed) instead of the
+ * route table (so a test can show that it catches a route without docs). */
 int openapi_check_routes(const route_def *rows, size_t n, err_t *e);
 
 /*

@@ -24,39 +24,49 @@
 
 /* The API. Rows of one template sit together; a row that depends on a
  * header comes before the row without the condition. Admin keys may call
- * every route; the last column names the other scopes that may. */
+ * every route; the scopes column names the other scopes that may. The
+ * last column is the route's OpenAPI documentation (apidoc.c), one per
+ * template and method. */
 static const route_def route_table[] = {
-    {"/functions", HTTP_GET, handlers_list_functions, APP_CONTROL, ROUTE_REDACT, DEPLOY | READ},
-    {"/functions", HTTP_POST, handlers_create_function, APP_CONTROL, ONCE, DEPLOY},
+    {"/functions", HTTP_GET, handlers_list_functions, APP_CONTROL, ROUTE_REDACT, DEPLOY | READ,
+     &apidoc_list_functions},
+    {"/functions", HTTP_POST, handlers_create_function, APP_CONTROL, ONCE, DEPLOY,
+     &apidoc_create_function},
     {"/functions/{ref}", HTTP_GET, handlers_get_function, APP_CONTROL, FN | ROUTE_REDACT,
-     DEPLOY | READ},
-    {"/functions/{ref}", HTTP_PATCH, handlers_update_function, APP_CONTROL, FN, DEPLOY},
-    {"/functions/{ref}", HTTP_DELETE, handlers_delete_function, APP_CONTROL, FN, DEPLOY},
+     DEPLOY | READ, &apidoc_get_function},
+    {"/functions/{ref}", HTTP_PATCH, handlers_update_function, APP_CONTROL, FN, DEPLOY,
+     &apidoc_update_function},
+    {"/functions/{ref}", HTTP_DELETE, handlers_delete_function, APP_CONTROL, FN, DEPLOY,
+     &apidoc_delete_function},
     {"/invoke/{ref}", HTTP_POST, handlers_invoke_async, APP_INVOKE, FN | ROUTE_IF_EVENT | ONCE,
-     INVOKE},
+     INVOKE, &apidoc_invoke_function},
     {"/invoke/{ref}", HTTP_POST, handlers_invoke, APP_INVOKE,
-     FN | ROUTE_SLOT | ONCE | ROUTE_NO_REDO, INVOKE},
-    {"/invoke/{ref}/async", HTTP_POST, handlers_invoke_async, APP_INVOKE, FN | ONCE, INVOKE},
+     FN | ROUTE_SLOT | ONCE | ROUTE_NO_REDO, INVOKE, &apidoc_invoke_function},
+    {"/invoke/{ref}/async", HTTP_POST, handlers_invoke_async, APP_INVOKE, FN | ONCE, INVOKE,
+     &apidoc_invoke_function_async},
     {"/invocations", HTTP_GET, handlers_list_invocations, APP_CONTROL, ROUTE_OWN,
-     DEPLOY | READ | INVOKE},
+     DEPLOY | READ | INVOKE, &apidoc_list_invocations},
     {"/invocations/{id}", HTTP_GET, handlers_get_invocation, APP_CONTROL, ROUTE_OWN,
-     DEPLOY | READ | INVOKE},
+     DEPLOY | READ | INVOKE, &apidoc_get_invocation},
     {"/invocations/{id}", HTTP_POST, handlers_get_invocation, APP_CONTROL, ROUTE_OWN,
-     DEPLOY | READ | INVOKE},
+     DEPLOY | READ | INVOKE, &apidoc_get_invocation_by_post},
     /* Cancelling: an invoke key its own runs, a deploy key any run; read
      * is not in the row, so it never lifts the own-runs restriction. */
     {"/invocations/{id}", HTTP_DELETE, handlers_cancel_invocation, APP_CONTROL, ROUTE_OWN,
-     DEPLOY | INVOKE},
-    {"/healthz", HTTP_GET, handlers_healthz, APP_CONTROL, 0, OPEN},
-    {"/metrics", HTTP_GET, handlers_metrics, APP_CONTROL, ROUTE_ALLOWLIST, KEYS_METRICS},
+     DEPLOY | INVOKE, &apidoc_cancel_invocation},
+    {"/healthz", HTTP_GET, handlers_healthz, APP_CONTROL, 0, OPEN, &apidoc_health},
+    {"/metrics", HTTP_GET, handlers_metrics, APP_CONTROL, ROUTE_ALLOWLIST, KEYS_METRICS,
+     &apidoc_metrics},
     /* An upload holds a thread for as long as the client sends: it takes an
      * upload slot of its own (MINILAMBDA_MAX_UPLOADS) on the control plane,
      * never an invocation's thread or slot. */
-    {"/images", HTTP_GET, images_list, APP_CONTROL, ROUTE_STREAM_BODY, DEPLOY},
-    {"/images", HTTP_POST, images_upload, APP_CONTROL, ROUTE_UPLOAD | ROUTE_STREAM_BODY, DEPLOY},
-    {"/keys", HTTP_GET, handlers_list_keys, APP_CONTROL, 0, KEYS_ADMIN},
-    {"/keys", HTTP_POST, handlers_create_key, APP_CONTROL, 0, KEYS_ADMIN},
-    {"/keys/{id}", HTTP_DELETE, handlers_delete_key, APP_CONTROL, 0, KEYS_ADMIN},
+    {"/images", HTTP_GET, images_list, APP_CONTROL, ROUTE_STREAM_BODY, DEPLOY, &apidoc_list_images},
+    {"/images", HTTP_POST, images_upload, APP_CONTROL, ROUTE_UPLOAD | ROUTE_STREAM_BODY, DEPLOY,
+     &apidoc_upload_image},
+    {"/keys", HTTP_GET, handlers_list_keys, APP_CONTROL, 0, KEYS_ADMIN, &apidoc_list_keys},
+    {"/keys", HTTP_POST, handlers_create_key, APP_CONTROL, 0, KEYS_ADMIN, &apidoc_create_key},
+    {"/keys/{id}", HTTP_DELETE, handlers_delete_key, APP_CONTROL, 0, KEYS_ADMIN,
+     &apidoc_delete_key},
 };
 
 #undef FN
@@ -569,6 +579,6 @@ void route_print_nginx(FILE *out, const config_t *cfg)
         snprintf(slashed, sizeof(slashed), "%.*s/", (int)n, d->tmpl);
         route_print_location(out, "^~ ", slashed, n + 1, d, cfg);
     }
-    route_def other = {"/", HTTP_GET, NULL, APP_CONTROL, 0, 0};
+    route_def other = {"/", HTTP_GET, NULL, APP_CONTROL, 0, 0, NULL};
     route_print_location(out, "", "/", 1, &other, cfg);
 }

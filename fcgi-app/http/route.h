@@ -18,7 +18,9 @@
  *
  * nginx's locations are rendered from the same table (route_print_nginx),
  * so a route cannot be sent to the wrong plane; metrics route ids are the
- * table's templates. Adding a route is one row plus its handler.
+ * table's templates; the OpenAPI document is the rows with the
+ * documentation each points at (openapi.c). Adding a route is one row
+ * plus its handler and its documentation (apidoc.c).
  */
 #ifndef MINILAMBDA_ROUTE_H
 #define MINILAMBDA_ROUTE_H
@@ -32,6 +34,7 @@
 #include "app/app.h"
 #include "base/config.h"
 #include "base/err.h"
+#include "http/apidoc.h"
 #include "http/http.h"
 #include "state/keys.h"
 
@@ -86,6 +89,10 @@ typedef struct {
     app_plane plane;
     unsigned flags;  /* ROUTE_* */
     unsigned access; /* ROUTE_OPEN or KEYS_* bits */
+    /* Its OpenAPI operation (static, apidoc.h), shared by the rows of one
+     * template and method. A table row that leaves it out does not build
+     * (-Wmissing-field-initializers); openapi_check refuses a NULL one. */
+    const apidoc_route *doc;
 } route_def;
 
 /* Serve one request completely through the gate (the caller finishes it

@@ -1,10 +1,10 @@
 /*
  * Unit tests for the OpenAPI document (openapi.c): every route of the
  * route table is an operation and every operation a route; a route without
- * documentation, or documentation without a route, fails the check; the
- * schemas follow the function field, status, health and key tables; every
- * error code an operation names has the status the error table gives it;
- * every $ref resolves.
+ * documentation or with another route's, and rows of one operation
+ * documented apart, fail the check; the schemas follow the function
+ * field, status, health and key tables; every error code an operation
+ * names has the status the error table gives it; every $ref resolves.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -71,16 +71,23 @@ static bool array_has(json_object *arr, const char *s)
     return false;
 }
 
+/* Every row of the route table carries its documentation, and it passes. */
 static void test_check_passes(void **state)
 {
+    size_t n;
+    const route_def *rows = route_rows(&n);
     err_t e;
     (void)state;
+    for (size_t i = 0; i < n; i++)
+        if (rows[i].doc == NULL)
+            fail_msg("route %s %s has no documentation", method_key(rows[i].method), rows[i].tmpl);
     if (openapi_check(&e) != 0)
         fail_msg("%s", e.msg);
 }
 
-/* A route the documentation lacks, and documentation of a route that is
- * gone, both fail the check and name the route. */
+/* A route without documentation, and a route given another route's
+ * documentation, both fail the check and name the route. (Documentation
+ * of a route that is gone cannot be: it lives in the route's row.) */
 static void test_check_catches_drift(void **state)
 {
     size_t n;
@@ -91,14 +98,29 @@ static void test_check_catches_drift(void **state)
 
     assert_non_null(more);
     memcpy(more, rows, n * sizeof(*rows));
-    more[n] = (route_def){"/nowhere/{x}", HTTP_PATCH, NULL, APP_CONTROL, 0, KEYS_DEPLOY};
+    more[n] = (route_def){"/nowhere/{x}", HTTP_PATCH, NULL, APP_CONTROL, 0, KEYS_DEPLOY, NULL};
     assert_int_equal(openapi_check_routes(more, n + 1, &e), -1);
     assert_non_null(strstr(e.msg, "PATCH /nowhere/{x}"));
+    assert_non_null(strstr(e.msg, "no documentation"));
 
-    /* Without its first row, that row's documentation names no route. */
-    assert_int_equal(openapi_check_routes(more + 1, n - 1, &e), -1);
-    assert_non_null(strstr(e.msg, rows[0].tmpl));
-    assert_non_null(strstr(e.msg, "does not have"));
+    /* The first row's documentation on another route would document a
+     * second operation with its id. */
+    more[n].doc = rows[0].doc;
+    assert_int_equal(openapi_check_routes(more, n + 1, &e), -1);
+    assert_non_null(strstr(e.msg, "PATCH /nowhere/{x}"));
+    assert_non_null(strstr(e.msg, rows[0].doc->op));
+
+    /* Rows of one template and method (POST /invoke/{ref}, by
+     * X-Invocation-Type) are one operation: documenting them apart fails. */
+    size_t k = 1;
+    while (k < n &&
+           (strcmp(rows[k].tmpl, rows[k - 1].tmpl) != 0 || rows[k].method != rows[k - 1].method))
+        k++;
+    assert_true(k >= 2 && k < n);
+    more[k].doc = rows[0].doc;
+    assert_int_equal(openapi_check_routes(more, n, &e), -1);
+    assert_non_null(strstr(e.msg, rows[k].tmpl));
+    more[k].doc = rows[k].doc;
 
     assert_int_equal(openapi_check_routes(more, n, &e), 0);
     free(more);
