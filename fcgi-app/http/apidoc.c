@@ -38,6 +38,9 @@ static const apidoc_prop apidoc_invoke_result[] = {
     {"invocation_id", "uuid", APIDOC_REQ, "The call's id, also in the `X-Invocation-Id` header.", 0,
      0, NULL, NULL},
     {"status", "#RunStatus", APIDOC_REQ, "How the run ended.", 0, 0, NULL, NULL},
+    {"start", "string", APIDOC_REQ | APIDOC_NULL,
+     "How its container started: `cold`, `warm` or `reused`; null when it got none.", 0, 0, NULL,
+     NULL},
     {"exit_code", "integer", APIDOC_REQ | APIDOC_NULL,
      "The function's exit code; null when it did not exit by itself.", 0, 0, NULL, NULL},
     {"logs", "string", APIDOC_REQ, "The function's stderr, at most 1 MiB.", 0, 0, NULL, NULL},
@@ -422,7 +425,7 @@ static const apidoc_example apidoc_ex_delete_function[] = {
 static const apidoc_example apidoc_ex_invoke[] = {
     {"sync", "Run echo and wait", "echo", NULL, NULL, "{'event':{'order':42},'timeout':5}", 200,
      "{'result':'{\\'order\\':42}','duration':143,'timestamp':'" EX_T0 "','invocation_id':'" EX_RUN
-     "','status':'succeeded','exit_code':0,'logs':''}"},
+     "','status':'succeeded','start':'cold','exit_code':0,'logs':''}"},
     {"event", "Queue it instead (X-Invocation-Type: Event)", "echo", NULL, "Event",
      "{'event':{'order':43}}", 202,
      "{'invocation_id':'" EX_EVENT "','status':'PENDING','created_at':'" EX_T0 "'}"},
@@ -430,7 +433,7 @@ static const apidoc_example apidoc_ex_invoke[] = {
      EX_ERROR("function \\'no-such-function\\' not found", "not_found")},
     {"failing", "The function exits non-zero", "fail", NULL, NULL, "{'event':{}}", 502,
      "{'result':'','duration':151,'timestamp':'" EX_T0 "','invocation_id':'" EX_FAILED_RUN
-     "','status':'failed','exit_code':3,'logs':'oops\\n',"
+     "','status':'failed','start':'cold','exit_code':3,'logs':'oops\\n',"
      "'error':'the function exited with code 3','code':'function_failed'}"},
     {NULL, NULL, NULL, NULL, NULL, NULL, 0, NULL},
 };
