@@ -183,13 +183,7 @@ it_true "start-up: the log says so" ml_wait_for 10 log_has 'removed 2 temp files
 
 fn_sh wait2 'sleep 2; echo saved' '"retries":0'
 fill() { dd if=/dev/zero of="$FULL/filler" bs=64k 2>/dev/null || true; }
-executor_pid() {
-    local p
-    for p in $(it_workers); do
-        grep -q "executor [0-9]* started (pid $p)" "$MINILAMBDA_RUN_DIR/minilambda.log" && echo "$p"
-    done
-    return 0
-}
+executor_pid() { it_role_pids executor; }
 exec_state() { curl -s --max-time 10 "$BASE/healthz" | jq -r "$1"; }
 stalled() { [ "$(exec_state .components.executors.code)" = storage_error ]; }
 executors_down() { [ "$(exec_state .components.executors.code)" = executors_down ]; }

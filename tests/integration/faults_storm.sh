@@ -22,13 +22,6 @@ LOG=$MINILAMBDA_RUN_DIR/minilambda.log
 "$ML_BIN" --print-config | grep -q "^MINILAMBDA_INIT='/" ||
     { echo "Bail out! no minilambda-init next to the binary"; exit 1; }
 
-role_pid() {
-    local p
-    for p in $(it_workers); do
-        grep -q "$1 [0-9]* started (pid $p)" "$LOG" && echo "$p"
-    done
-    return 0
-}
 crash_files() { find "$MINILAMBDA_RUN_DIR" -maxdepth 1 -name 'crash-*.txt' | wc -l; }
 # Deaths by signal the master logged, but those of the pids in $1 (kill -9'd here).
 signal_deaths() {
@@ -64,7 +57,7 @@ t_start=$SECONDS
 at() { [ $((SECONDS - t_start)) -ge "$1" ]; }
 
 ml_wait_for 30 at 4 || true
-keeper=$(role_pid keeper)
+keeper=$(it_role_pids keeper)
 it_true "storm: the keeper runs" test -n "$keeper"
 kill -KILL "$keeper"
 echo "# storm: keeper $keeper killed -9 at $((SECONDS - t_start)) s"

@@ -112,15 +112,18 @@ it_workers() {
     pgrep -P "$m" || true
 }
 
-# The keeper's pid (none without warm starts): the master's child whose
-# start the log names as the keeper's.
-it_keeper_pid() {
+# it_role_pids ROLE: the pids of the master's children whose start the log
+# names as ROLE's (worker, executor, janitor, keeper).
+it_role_pids() {
     local p
     for p in $(it_workers); do
-        grep -q "keeper [0-9]* started (pid $p)" "$MINILAMBDA_RUN_DIR/minilambda.log" && echo "$p"
+        grep -q "$1 [0-9]* started (pid $p)" "$MINILAMBDA_RUN_DIR/minilambda.log" && echo "$p"
     done
     return 0
 }
+
+# The keeper's pid (none without warm starts).
+it_keeper_pid() { it_role_pids keeper; }
 
 # Background helpers (samplers...) a test started: it_cleanup stops them.
 IT_BG_PIDS=()
@@ -448,14 +451,8 @@ it_inv_count_is() { [ "$(it_inv_count "$2")" = "$1" ]; }
 it_async_runs() { grep -c "async invoke function=[^ ]* id=$1 " "$MINILAMBDA_RUN_DIR/minilambda.log" || true; }
 
 # The pids of the pool's FastCGI workers only (it_workers also lists the
-# async executors): the children the log announces as "worker N started".
-it_fcgi_workers() {
-    local p
-    for p in $(it_workers); do
-        grep -q "worker [0-9]* started (pid $p)" "$MINILAMBDA_RUN_DIR/minilambda.log" && echo "$p"
-    done
-    return 0
-}
+# async executors, the janitor and the keeper).
+it_fcgi_workers() { it_role_pids worker; }
 
 # --- private engines, for fault and several-engine tests ----------------
 
