@@ -75,33 +75,30 @@ int handlers_list_functions(route_call *c, err_t *e)
 }
 
 /*
- * The platform's own fields for a registration or a PATCH of `body`: who
- * made it and, when `body` names an image, the image id it pins (the
- * first engine that has it; null when none does yet: an upload of that tag
- * by a key that may deploy the function pins it). A runtime must be one the engine knows.
+ * The platform's own fields for a registration or a PATCH of `body`, into
+ * `*sys`: who made it and, when `body` names an image, the image id it
+ * pins (into `id`, `idlen` bytes: the first engine that has it; none when
+ * none does yet: an upload of that tag by a key that may deploy the
+ * function pins it). A runtime must be one the engine knows.
  */
-static int handlers_sys_fields(route_call *c, json_object *body, bool create, json_object **sys,
-                               err_t *e)
+static int handlers_sys_fields(route_call *c, json_object *body, bool create, func_sys *sys,
+                               char *id, size_t idlen, err_t *e)
 {
-    json_object *v;
-    char id[DOCKER_ID_MAX];
-    *sys = json_object_new_object();
-    if (create)
-        json_object_object_add(*sys, "created_by",
-                               c->key ? json_object_new_string(c->key->id) : NULL);
-    if (json_object_object_get_ex(body, "runtime", &v) &&
-        json_object_is_type(v, json_type_string)) {
-        int known = container_runtime_known(c->t->conn, json_object_get_string(v), e);
+    func_body b;
+    func_body_of(body, &b);
+    memset(sys, 0, sizeof(*sys));
+    sys->set_creator = create;
+    sys->created_by = c->key ? c->key->id : NULL;
+    if (b.runtime != NULL) {
+        int known = container_runtime_known(c->t->conn, b.runtime, e);
         if (known < 0)
             return -1;
         if (known == 0)
             return err_set(e, ERR_INVALID, "unknown_runtime", 0,
                            "the engine has no runtime \"%.64s\" (docker info lists them)",
-                           json_object_get_string(v));
+                           b.runtime);
     }
-    if (!json_object_object_get_ex(body, "image", &v) ||
-        !json_object_is_type(v, json_type_string) ||
-        !func_valid_image(json_object_get_string(v), (size_t)json_object_get_string_len(v)))
+    if (b.image == NULL)
         return 0;
     /* Any engine that has it pins it: with several, the image may be on
      * some of them only (an unpinned function never runs). */
@@ -110,39 +107,40 @@ static int handlers_sys_fields(route_call *c, json_object *body, bool create, js
     for (int i = 0; i < engines_count(en) && found == 0; i++) {
         if (engines_count(en) > 1 && !engines_up(en, i))
             continue;
-        found = images_resolve(c->t->conns.conn[i], json_object_get_string(v), id, sizeof(id), e);
+        found = images_resolve(c->t->conns.conn[i], b.image, id, idlen, e);
         if (found < 0 && e->kind != ERR_ENGINE_UNREACHABLE)
             return -1;
         if (found < 0)
             found = 0;
     }
-    json_object_object_add(*sys, "image_id", found > 0 ? json_object_new_string(id) : NULL);
+    sys->set_image_id = true;
+    sys->image_id = found > 0 ? id : NULL;
     return 0;
 }
 
 int handlers_create_function(route_call *c, err_t *e)
 {
-    json_object *body = NULL, *sys = NULL, *name;
+    json_object *body = NULL;
     func_t *rec = NULL;
-    char loc[128];
+    func_sys sys;
+    func_body b;
+    char loc[128], id[DOCKER_ID_MAX];
     int rc = -1;
     if (http_read_json(c->r, HANDLERS_BODY_MAX, false, &body, NULL, e) != 0)
         goto done;
-    if (json_object_object_get_ex(body, "name", &name) &&
-        !keys_allows_name(c->key, json_object_get_string(name))) {
-        err_set(e, ERR_FORBIDDEN, NULL, 0, "the key is not for function \"%.64s\"",
-                json_object_get_string(name));
+    func_body_of(body, &b);
+    if (b.name != NULL && !keys_allows_name(c->key, b.name)) {
+        err_set(e, ERR_FORBIDDEN, NULL, 0, "the key is not for function \"%.64s\"", b.name);
         goto done;
     }
-    if (handlers_sys_fields(c, body, true, &sys, e) != 0 ||
-        store_create(c->t->app->store, body, sys, c->id[0] ? c->id : NULL, &rec, e) != 0)
+    if (handlers_sys_fields(c, body, true, &sys, id, sizeof(id), e) != 0 ||
+        store_create(c->t->app->store, body, &sys, c->id[0] ? c->id : NULL, &rec, e) != 0)
         goto done;
     snprintf(loc, sizeof(loc), "Location: /functions/%s\r\n", rec->id);
     http_send_json(c->r, 201, rec->json, loc);
     log_info("registered function %s (%s)", rec->name, rec->id);
     rc = 0;
 done:
-    json_object_put(sys);
     func_free(rec);
     json_object_put(body);
     return rc;
@@ -177,18 +175,19 @@ static void handlers_drain(route_call *c, const char *id)
 
 int handlers_update_function(route_call *c, err_t *e)
 {
-    json_object *body = NULL, *sys = NULL;
+    json_object *body = NULL;
     func_t *rec = NULL;
+    func_sys sys;
+    char id[DOCKER_ID_MAX];
     int rc = -1;
     if (http_read_json(c->r, HANDLERS_BODY_MAX, false, &body, NULL, e) != 0 ||
-        handlers_sys_fields(c, body, false, &sys, e) != 0 ||
-        store_update(c->t->app->store, c->ref, body, sys, &rec, e) != 0)
+        handlers_sys_fields(c, body, false, &sys, id, sizeof(id), e) != 0 ||
+        store_update(c->t->app->store, c->ref, body, &sys, &rec, e) != 0)
         goto done;
     handlers_drain(c, rec->id);
     http_send_json(c->r, 200, rec->json, NULL);
     rc = 0;
 done:
-    json_object_put(sys);
     func_free(rec);
     json_object_put(body);
     return rc;

@@ -363,7 +363,31 @@ static int func_fits(json_object *rec, err_t *e)
     return 0;
 }
 
-json_object *func_new(json_object *body, const char *id, const char *now, json_object *sys,
+void func_body_of(json_object *body, func_body *out)
+{
+    static const char *const keys[] = {"name", "image", "runtime"};
+    const char **slots[] = {&out->name, &out->image, &out->runtime};
+    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+        json_object *v = NULL;
+        json_object_object_get_ex(body, keys[i], &v);
+        *slots[i] = json_object_is_type(v, json_type_string) ? json_object_get_string(v) : NULL;
+    }
+    if (out->image != NULL && !func_valid_image(out->image, strlen(out->image)))
+        out->image = NULL;
+}
+
+/* Set the platform's own fields `sys` (may be NULL) on `rec`. */
+static void func_apply_sys(json_object *rec, const func_sys *sys)
+{
+    if (sys != NULL && sys->set_creator)
+        json_object_object_add(rec, "created_by",
+                               sys->created_by ? json_object_new_string(sys->created_by) : NULL);
+    if (sys != NULL && sys->set_image_id)
+        json_object_object_add(rec, "image_id",
+                               sys->image_id ? json_object_new_string(sys->image_id) : NULL);
+}
+
+json_object *func_new(json_object *body, const char *id, const char *now, const func_sys *sys,
                       err_t *e)
 {
     if (func_check_body(body, false, e) != 0)
@@ -378,10 +402,11 @@ json_object *func_new(json_object *body, const char *id, const char *now, json_o
     }
     json_object *rec = json_object_new_object();
     json_object_object_add(rec, "id", json_object_new_string(id));
-    if (func_merge(rec, body, e) != 0 || (sys != NULL && func_merge(rec, sys, e) != 0)) {
+    if (func_merge(rec, body, e) != 0) {
         json_object_put(rec);
         return NULL;
     }
+    func_apply_sys(rec, sys);
     func_defaults(rec);
     json_object_object_add(rec, "created_at", json_object_new_string(now));
     json_object_object_add(rec, "updated_at", json_object_new_string(now));
@@ -392,7 +417,7 @@ json_object *func_new(json_object *body, const char *id, const char *now, json_o
     return rec;
 }
 
-json_object *func_patch(json_object *rec, json_object *body, const char *now, json_object *sys,
+json_object *func_patch(json_object *rec, json_object *body, const char *now, const func_sys *sys,
                         err_t *e)
 {
     json_object *out = NULL;
@@ -402,10 +427,11 @@ json_object *func_patch(json_object *rec, json_object *body, const char *now, js
         err_set(e, ERR_NOMEM, NULL, 0, "out of memory copying the record");
         return NULL;
     }
-    if (func_merge(out, body, e) != 0 || (sys != NULL && func_merge(out, sys, e) != 0)) {
+    if (func_merge(out, body, e) != 0) {
         json_object_put(out);
         return NULL;
     }
+    func_apply_sys(out, sys);
     json_object_object_add(out, "updated_at", json_object_new_string(now));
     if (func_fits(out, e) != 0) {
         json_object_put(out);

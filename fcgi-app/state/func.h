@@ -27,15 +27,36 @@ bool func_valid_image(const char *s, size_t len);
 /* True when `s` looks like a function id (a lowercase UUID). */
 bool func_is_id(const char *s);
 
+/* The platform's own fields of a registration or a PATCH: no client
+ * gives them. Strings are borrowed. */
+typedef struct {
+    bool set_creator;       /* a registration: record created_by */
+    const char *created_by; /* the key's id, or NULL: made without a key */
+    bool set_image_id;      /* the body names an image: record what it resolves to */
+    const char *image_id;   /* its image id, or NULL: no engine has it yet */
+} func_sys;
+
+/* What the platform checks in a registration or PATCH body before it is
+ * stored, borrowed from the body: each NULL when absent or not a string,
+ * `image` also when it is not a valid reference. */
+typedef struct {
+    const char *name;
+    const char *image;
+    const char *runtime;
+} func_body;
+
+/* The members of `body` (a client's JSON, borrowed) that func_body names. */
+void func_body_of(json_object *body, func_body *out);
+
 /*
  * Validate a registration body and build a new record from it: every field
  * checked, defaults filled in, id and timestamps set from `id` and `now`,
- * and the platform's own fields from `sys` (image_id, created_by; borrowed,
- * may be NULL). Returns a new object the caller owns (json_object_put), or
- * NULL with `e` filled in (ERR_INVALID and the field's code, or
- * ERR_TOO_LARGE record_too_large past 64 KiB).
+ * and the platform's own fields from `sys` (may be NULL). Returns a new
+ * object the caller owns (json_object_put), or NULL with `e` filled in
+ * (ERR_INVALID and the field's code, or ERR_TOO_LARGE record_too_large past
+ * 64 KiB).
  */
-json_object *func_new(json_object *body, const char *id, const char *now, json_object *sys,
+json_object *func_new(json_object *body, const char *id, const char *now, const func_sys *sys,
                       err_t *e);
 
 /*
@@ -43,7 +64,7 @@ json_object *func_new(json_object *body, const char *id, const char *now, json_o
  * of `rec` (which is not changed), setting updated_at to `now`. Returns a
  * new object the caller owns, or NULL with `e` filled in.
  */
-json_object *func_patch(json_object *rec, json_object *body, const char *now, json_object *sys,
+json_object *func_patch(json_object *rec, json_object *body, const char *now, const func_sys *sys,
                         err_t *e);
 
 /*

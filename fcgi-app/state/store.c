@@ -429,7 +429,7 @@ static bool store_name_taken(json_object *root, const char *name, const char *ex
 /* Add a new record built from `body` and `sys` to `root` under `want`
  * (NULL: a fresh id): 0, `*rec` a reference to it. Or find the record that
  * has that id: 1, `*rec` a reference to it, `root` unchanged. */
-static int store_apply_create(store_t *s, json_object *root, json_object *body, json_object *sys,
+static int store_apply_create(store_t *s, json_object *root, json_object *body, const func_sys *sys,
                               const char *want, const char *now, json_object **rec, err_t *e)
 {
     uuid_t u;
@@ -462,7 +462,7 @@ static int store_apply_create(store_t *s, json_object *root, json_object *body, 
 /* Apply an update, pin or delete of `ref` to `root`; an update's or pin's
  * `*rec` gets a reference to the new record. */
 static int store_apply_change(json_object *root, store_op op, const char *ref, json_object *body,
-                              json_object *sys, const char *now, json_object **rec, err_t *e)
+                              const func_sys *sys, const char *now, json_object **rec, err_t *e)
 {
     json_object *old = store_find(root, ref);
     if (old == NULL)
@@ -482,7 +482,7 @@ static int store_apply_change(json_object *root, store_op op, const char *ref, j
         *rec = json_object_get(old);
         rc = 0;
     } else if (op == STORE_OP_PIN) {
-        json_object_object_add(old, "image_id", json_object_get(sys));
+        json_object_object_add(old, "image_id", json_object_new_string(sys->image_id));
         *rec = json_object_get(old);
         rc = 0;
     } else if ((*rec = func_patch(old, body, now, sys, e)) != NULL) {
@@ -499,7 +499,7 @@ static int store_apply_change(json_object *root, store_op op, const char *ref, j
  * `*out` (create/update/pin) receives the new record, typed, caller-owned.
  */
 static int store_modify(store_t *s, store_op op, const char *ref, json_object *body,
-                        json_object *sys, func_t **out, err_t *e)
+                        const func_sys *sys, func_t **out, err_t *e)
 {
     char now[CLOCK_RFC3339_LEN];
     json_object *root = NULL, *rec = NULL;
@@ -540,13 +540,13 @@ done:
     return rc;
 }
 
-int store_create(store_t *s, json_object *body, json_object *sys, const char *id, func_t **out,
+int store_create(store_t *s, json_object *body, const func_sys *sys, const char *id, func_t **out,
                  err_t *e)
 {
     return store_modify(s, STORE_OP_CREATE, id, body, sys, out, e);
 }
 
-int store_update(store_t *s, const char *ref, json_object *patch, json_object *sys, func_t **out,
+int store_update(store_t *s, const char *ref, json_object *patch, const func_sys *sys, func_t **out,
                  err_t *e)
 {
     return store_modify(s, STORE_OP_UPDATE, ref, patch, sys, out, e);
@@ -554,10 +554,8 @@ int store_update(store_t *s, const char *ref, json_object *patch, json_object *s
 
 int store_pin(store_t *s, const char *ref, const char *image_id, func_t **out, err_t *e)
 {
-    json_object *id = json_object_new_string(image_id);
-    int rc = store_modify(s, STORE_OP_PIN, ref, NULL, id, out, e);
-    json_object_put(id);
-    return rc;
+    func_sys pin = {.set_image_id = true, .image_id = image_id};
+    return store_modify(s, STORE_OP_PIN, ref, NULL, &pin, out, e);
 }
 
 int store_delete(store_t *s, const char *ref, err_t *e)

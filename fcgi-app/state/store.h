@@ -81,12 +81,12 @@ void store_limit(store_t *s, long max_functions);
  * (an Idempotency-Key's): it is returned as it is. On 0 `*out` is the
  * record, typed, owned by the caller (func_free).
  */
-int store_create(store_t *s, json_object *body, json_object *sys, const char *id, func_t **out,
+int store_create(store_t *s, json_object *body, const func_sys *sys, const char *id, func_t **out,
                  err_t *e);
 
 /* Validate `patch` and apply it, then `sys` (may be NULL), to the record
  * `ref`. On 0 `*out` is the changed record, typed, owned by the caller. */
-int store_update(store_t *s, const char *ref, json_object *patch, json_object *sys, func_t **out,
+int store_update(store_t *s, const char *ref, json_object *patch, const func_sys *sys, func_t **out,
                  err_t *e);
 
 /* Pin record `ref` to `image_id` unless it is pinned already (then it

@@ -878,6 +878,44 @@ static void test_parse_and_defaults(void **state)
     func_free(f);
 }
 
+/* The platform's own fields land as given; a body's checked members are
+ * read once, an invalid image reference as none. */
+static void test_sys_and_body(void **state)
+{
+    (void)state;
+    err_t err;
+    json_object *body = parse("{\"name\":\"f\",\"image\":\"busybox\",\"runtime\":\"runsc\"}");
+    func_sys sys = {.set_creator = true, .created_by = "key-1", .set_image_id = true};
+    json_object *rec = func_new(body, "i", LATER, &sys, &err);
+    assert_non_null(rec);
+    assert_string_equal(json_object_get_string(json_object_object_get(rec, "created_by")), "key-1");
+    assert_true(json_object_object_get_ex(rec, "image_id", NULL));
+    assert_null(json_object_object_get(rec, "image_id"));
+    func_sys pin = {.set_image_id = true, .image_id = "sha256:abc"};
+    json_object *patch = parse("{\"timeout\":5}");
+    json_object *out = func_patch(rec, patch, LATER, &pin, &err);
+    assert_non_null(out);
+    assert_string_equal(json_object_get_string(json_object_object_get(out, "image_id")),
+                        "sha256:abc");
+    assert_string_equal(json_object_get_string(json_object_object_get(out, "created_by")), "key-1");
+
+    func_body b;
+    func_body_of(body, &b);
+    assert_string_equal(b.name, "f");
+    assert_string_equal(b.image, "busybox");
+    assert_string_equal(b.runtime, "runsc");
+    json_object *bad = parse("{\"name\":1,\"image\":\"Not A Ref\"}");
+    func_body_of(bad, &b);
+    assert_null(b.name);
+    assert_null(b.image);
+    assert_null(b.runtime);
+    json_object_put(bad);
+    json_object_put(out);
+    json_object_put(patch);
+    json_object_put(rec);
+    json_object_put(body);
+}
+
 /* A pinned record runs its image id; the generation follows every field. */
 static void test_parse_pin_and_generation(void **state)
 {
@@ -977,6 +1015,7 @@ int main(void)
         cmocka_unit_test(test_user_and_runtime),
         cmocka_unit_test(test_parse_and_defaults),
         cmocka_unit_test(test_parse_pin_and_generation),
+        cmocka_unit_test(test_sys_and_body),
         cmocka_unit_test(test_parse_refuses),
         cmocka_unit_test(test_defaults_are_valid),
     };
