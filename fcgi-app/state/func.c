@@ -606,7 +606,7 @@ static int func_choice(json_object *rec, const char *key, int *out, err_t *e)
 
 /* FNV-1a over the record as stored: any change of any field (image,
  * image_id, env, limits, updated_at) gives another value. */
-static uint64_t func_generation(json_object *rec)
+uint64_t func_generation(json_object *rec)
 {
     const char *s = json_object_to_json_string_ext(rec, JSON_C_TO_STRING_PLAIN);
     uint64_t h = 0xcbf29ce484222325ULL;
@@ -618,6 +618,11 @@ static uint64_t func_generation(json_object *rec)
 }
 
 func_t *func_parse(json_object *rec, err_t *e)
+{
+    return func_parse_as(rec, 0, e);
+}
+
+func_t *func_parse_as(json_object *rec, uint64_t generation, err_t *e)
 {
     int network = 0, reuse = 0;
     func_t *f = calloc(1, sizeof(*f));
@@ -647,7 +652,7 @@ func_t *func_parse(json_object *rec, err_t *e)
         goto fail;
     f->bridge = strcmp(func_networks[network], "bridge") == 0;
     f->reuse = (func_reuse)reuse;
-    f->generation = func_generation(rec);
+    f->generation = generation != 0 ? generation : func_generation(rec);
     return f;
 fail:
     func_free(f);

@@ -119,6 +119,15 @@ typedef struct {
  */
 func_t *func_parse(json_object *rec, err_t *e);
 
+/* func_parse, with the record's generation known already: `generation`
+ * is func_generation of a record equal to `rec` (0: not known, computed
+ * here). Saves serializing the record once more on a hot path. */
+func_t *func_parse_as(json_object *rec, uint64_t generation, err_t *e);
+
+/* The generation of record `rec` (borrowed): FNV-1a over its serialization,
+ * never 0. */
+uint64_t func_generation(json_object *rec);
+
 /* A deep copy of `f` (borrowed) that shares nothing with it, for another
  * thread: the caller frees it with func_free. NULL with `e` filled in. */
 func_t *func_copy(const func_t *f, err_t *e);

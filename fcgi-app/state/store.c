@@ -31,6 +31,7 @@ struct store {
     pthread_mutex_t mu; /* guards everything below */
     files_stamp stamp;  /* the version parsed into `root` */
     json_object *root;  /* the parsed file, owned */
+    json_object *gens;  /* id -> its record's generation (an int64), owned */
     char *list;         /* the records oldest first, serialized, owned */
 };
 
@@ -208,10 +209,19 @@ static int store_refresh(store_t *s, err_t *e)
         err_set(e, ERR_NOMEM, NULL, ENOMEM, "store_render_list() failed: out of memory");
         goto fail;
     }
+    /* Each record's generation once per version of the file, not per
+     * read: a read is on every call's path. */
+    json_object *gens = json_object_new_object();
+    json_object_object_foreach(root, id, rec)
+    {
+        json_object_object_add(gens, id, json_object_new_int64((int64_t)func_generation(rec)));
+    }
     files_stamp_take(&s->stamp, &next);
     json_object_put(s->root);
+    json_object_put(s->gens);
     free(s->list);
     s->root = root;
+    s->gens = gens;
     s->list = list;
     return 0;
 fail:
@@ -274,6 +284,7 @@ void store_close(store_t *s)
 {
     if (s == NULL)
         return;
+    json_object_put(s->gens);
     json_object_put(s->root);
     free(s->list);
     files_stamp_drop(&s->stamp);
@@ -336,19 +347,23 @@ void store_all_free(func_t **all, size_t n)
 int store_get(store_t *s, const char *ref, func_t **out, err_t *e)
 {
     json_object *copy = NULL;
+    uint64_t gen = 0;
     *out = NULL;
     pthread_mutex_lock(&s->mu);
     int rc = store_refresh(s, e);
     if (rc == 0) {
-        json_object *rec = store_find(s->root, ref);
+        json_object *rec = store_find(s->root, ref), *g;
         if (rec == NULL)
             rc = store_not_found(ref, e);
         else if (json_object_deep_copy(rec, &copy, NULL) != 0)
             rc = err_set(e, ERR_NOMEM, NULL, ENOMEM, "out of memory copying a record");
+        else if (json_object_object_get_ex(
+                     s->gens, json_object_get_string(json_object_object_get(rec, "id")), &g))
+            gen = (uint64_t)json_object_get_int64(g);
     }
     pthread_mutex_unlock(&s->mu);
     /* Typed outside the lock: the copy is this caller's alone. */
-    if (rc == 0 && (*out = func_parse(copy, e)) == NULL)
+    if (rc == 0 && (*out = func_parse_as(copy, gen, e)) == NULL)
         rc = -1;
     return rc;
 }
