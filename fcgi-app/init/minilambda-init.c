@@ -43,6 +43,7 @@
  * 127 (COMMAND could not be executed).
  */
 #include "base/err.h"
+#include "parse/initwire.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -63,13 +64,10 @@
 
 #define INIT_MAX_ENV 32                    /* KEY=VALUE lines per request */
 #define INIT_MAX_LINE 4096                 /* bytes of one line, before its \n */
-#define INIT_MAX_FIRST 96                  /* bytes of the MLINIT/2 line */
-#define INIT_MAX_NONCE 32                  /* characters of a nonce, [0-9A-Za-z] */
 #define INIT_MAX_EVENT (UINT64_C(1) << 40) /* far above any body the platform takes */
-#define INIT_CHUNK 65536                   /* largest frame payload, and read size */
+#define INIT_CHUNK INITWIRE_CHUNK_MAX      /* largest frame payload, and read size */
 #define INIT_EXIT_SELF 125                 /* init itself failed, as docker run's 125 */
 #define INIT_EXIT_EXEC 127                 /* COMMAND could not be executed */
-#define INIT_MAGIC "MLINIT/2 "
 
 /* What init knows about signals and the running call. */
 typedef struct {
@@ -93,7 +91,7 @@ typedef struct {
 typedef struct {
     size_t n_env;
     uint64_t event_len;
-    char nonce[INIT_MAX_NONCE + 1]; /* the call's, in each frame we write */
+    char nonce[INITWIRE_NONCE_MAX + 1]; /* the call's, in each frame we write */
     /* "KEY\0VALUE": the '=' is replaced by the NUL at parse time. */
     char env[INIT_MAX_ENV][INIT_MAX_LINE + 1];
     size_t key_len[INIT_MAX_ENV];
@@ -167,9 +165,9 @@ static int init_write_all(int fd, struct iovec *iov, int n, err_t *e)
 static int init_frame(char kind, const char *nonce, uint64_t num, const void *data, size_t len,
                       err_t *e)
 {
-    char head[32 + INIT_MAX_NONCE];
-    int h = snprintf(head, sizeof(head), "%c %s %" PRIu64 "\n", kind, nonce, num);
-    if (h < 0 || (size_t)h >= sizeof(head))
+    char head[INITWIRE_FRAME_MAX + 2];
+    int h = initwire_frame_head(head, sizeof(head), kind, nonce, num);
+    if (h < 0)
         return err_set(e, ERR_INTERNAL, NULL, 0, "frame header does not fit");
     struct iovec iov[2] = {{head, (size_t)h}, {(void *)data, len}};
     return init_write_all(STDOUT_FILENO, iov, len > 0 ? 2 : 1, e);
@@ -299,57 +297,21 @@ static int init_line(init_reader *r, char *out, size_t max, size_t *len, int eof
     return 1;
 }
 
-/* A decimal number at *s of at most `max`, digits only (strtoull alone
- * would take a sign or leading blanks); *s moves past it. */
-static int init_number(const char **s, uint64_t max, uint64_t *out, err_t *e)
-{
-    if (!isdigit((unsigned char)**s))
-        return err_set(e, ERR_INVALID, "malformed_request", 0, "a number was expected at \"%.20s\"",
-                       *s);
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(*s, &end, 10);
-    if (errno == ERANGE || v > max)
-        return err_set(e, ERR_INVALID, "malformed_request", 0, "number %.24s is over %" PRIu64, *s,
-                       max);
-    *out = v;
-    *s = end;
-    return 0;
-}
-
 /* Read one request header into `q`. Returns 1, 0 at end of stream before
  * a header, -1 on a malformed header, a read failure or a stop (e filled). */
 static int init_read_request(init_reader *r, init_request *q, err_t *e)
 {
-    char first[INIT_MAX_FIRST + 1];
+    char first[INITWIRE_REQUEST_MAX + 1];
     size_t len;
-    int rc = init_line(r, first, INIT_MAX_FIRST, &len, 1, e);
+    int rc = init_line(r, first, INITWIRE_REQUEST_MAX, &len, 1, e);
     if (rc <= 0)
         return rc;
-    if (strncmp(first, INIT_MAGIC, strlen(INIT_MAGIC)) != 0)
-        return err_set(e, ERR_INVALID, "malformed_request", 0,
-                       "a request must start with \"" INIT_MAGIC "\", not \"%.40s\"", first);
-    const char *s = first + strlen(INIT_MAGIC);
-    uint64_t n_env;
-    if (init_number(&s, INIT_MAX_ENV, &n_env, e) != 0)
+    initwire_request h;
+    if (initwire_request_parse(first, INIT_MAX_ENV, INIT_MAX_EVENT, &h, e) != 0)
         return -1;
-    if (*s++ != ' ')
-        return err_set(e, ERR_INVALID, "malformed_request", 0,
-                       "one space must follow the number of env lines");
-    if (init_number(&s, INIT_MAX_EVENT, &q->event_len, e) != 0)
-        return -1;
-    if (*s++ != ' ')
-        return err_set(e, ERR_INVALID, "malformed_request", 0,
-                       "one space and the call's nonce must follow the event length");
-    size_t nl = 0;
-    while (nl <= INIT_MAX_NONCE && isalnum((unsigned char)s[nl]))
-        nl++;
-    if (nl == 0 || nl > INIT_MAX_NONCE || s[nl] != '\0')
-        return err_set(e, ERR_INVALID, "malformed_request", 0,
-                       "the nonce must be 1 to %d letters and digits, not \"%.40s\"",
-                       INIT_MAX_NONCE, s);
-    memcpy(q->nonce, s, nl + 1);
-    q->n_env = (size_t)n_env;
+    memcpy(q->nonce, h.nonce, sizeof(q->nonce));
+    q->event_len = h.event_len;
+    q->n_env = h.n_env;
     for (size_t i = 0; i < q->n_env; i++) {
         if (init_line(r, q->env[i], INIT_MAX_LINE, &len, 0, e) < 0)
             return -1;

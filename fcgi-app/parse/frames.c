@@ -1,5 +1,7 @@
 #include "parse/frames.h"
 
+#include "parse/initwire.h"
+
 #include <errno.h>
 #include <json-c/json.h>
 #include <stdio.h>
@@ -7,8 +9,6 @@
 #include <string.h>
 #include <sys/random.h>
 
-/* Larger init frames than this are not init's: it writes at most 64 KiB. */
-#define FRAMES_INIT_CHUNK_MAX 65536
 /* A loop answer's result may be large, but a length past this is garbage. */
 #define FRAMES_RESULT_MAX (1LL << 31)
 
@@ -34,12 +34,14 @@ int frames_nonce(char *out)
 
 int frames_init_request(buf_t *out, const frames_call *c, size_t event_len)
 {
-    return buf_printf(
-               out,
-               "MLINIT/2 4 %zu %s\nMINILAMBDA_FUNCTION_NAME=%s\nMINILAMBDA_INVOCATION_ID=%s\n"
-               "MINILAMBDA_ATTEMPT=%d\nMINILAMBDA_DEADLINE_MS=%lld\n",
-               event_len, c->nonce, c->function, c->id, c->attempt > 0 ? c->attempt : 1,
-               c->deadline_ms) == BUF_OK
+    char head[INITWIRE_REQUEST_MAX + 2];
+    int n = initwire_request_head(head, sizeof(head), 4, event_len, c->nonce);
+    if (n < 0 || buf_append(out, head, (size_t)n) != BUF_OK)
+        return -1;
+    return buf_printf(out,
+                      "MINILAMBDA_FUNCTION_NAME=%s\nMINILAMBDA_INVOCATION_ID=%s\n"
+                      "MINILAMBDA_ATTEMPT=%d\nMINILAMBDA_DEADLINE_MS=%lld\n",
+                      c->function, c->id, c->attempt > 0 ? c->attempt : 1, c->deadline_ms) == BUF_OK
                ? 0
                : -1;
 }
@@ -88,35 +90,23 @@ static int frames_error(frames_parser *p, const char *why)
     return -1;
 }
 
-/* A whole decimal number in `s` within [0, max]. 0, or -1. */
-static int frames_number(const char *s, long long max, long long *out)
-{
-    char *end;
-    if (*s < '0' || *s > '9')
-        return -1;
-    errno = 0;
-    long long v = strtoll(s, &end, 10);
-    if (errno != 0 || *end != '\0' || v > max)
-        return -1;
-    *out = v;
-    return 0;
-}
-
 /* An init frame header ("o <nonce> 12", "e <nonce> 3", "x <nonce> 0") is
  * complete in p->head. */
 static int frames_init_head(frames_parser *p)
 {
-    long long v;
-    char kind = p->head[0];
-    size_t nl = strlen(p->nonce);
-    if (p->head_len < 3 || p->head[1] != ' ' || (kind != 'o' && kind != 'e' && kind != 'x'))
+    uint64_t v;
+    char kind;
+    switch (initwire_frame_parse(p->head, p->head_len, p->nonce, &kind, &v)) {
+    case INITWIRE_FRAME_OK:
+        break;
+    case INITWIRE_NOT_A_FRAME:
         return frames_error(p, "minilambda-init wrote something that is not a frame");
-    /* Stale or forged output: not this call's. */
-    if (p->head_len < nl + 4 || memcmp(p->head + 2, p->nonce, nl) != 0 || p->head[2 + nl] != ' ')
+    case INITWIRE_OTHER_NONCE:
+        /* Stale or forged output: not this call's. */
         return frames_error(p, "a frame without this call's nonce (stale or forged output)");
-    if (frames_number(p->head + 3 + nl, kind == 'x' ? 255 : FRAMES_INIT_CHUNK_MAX, &v) != 0 ||
-        (kind != 'x' && v == 0))
+    default:
         return frames_error(p, "minilambda-init wrote a frame with a bad length or status");
+    }
     if (kind == 'x') {
         p->exit_code = (int)v;
         p->done = true;

@@ -12,9 +12,10 @@ bin=${ML_BUILD:-.}/minilambda-fcgi
 
 documented=$(env -i "$bin" --print-openapi | jq -r '.components.schemas.Error.properties.code.enum[]')
 # Codes no client reads: invalid_config stops start-up, corrupt is a store
-# read's reason (answered as store_corrupt), and cancelled is the outcome
-# of a run whose client went away.
-internal="invalid_config corrupt cancelled"
+# read's reason (answered as store_corrupt), cancelled is the outcome of a
+# run whose client went away, and malformed_request is minilambda-init's
+# (parse/initwire: a request it refuses ends the container with 125).
+internal="invalid_config corrupt cancelled malformed_request"
 
 found=$(
     {

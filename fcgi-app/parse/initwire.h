@@ -1,0 +1,69 @@
+/*
+ * initwire: minilambda-init's framing, one definition for both of its
+ * ends: the platform writes requests and reads frames (parse/frames.c),
+ * minilambda-init reads requests and writes frames (init/). It needs only
+ * libc and base/err, so the static init program links it too.
+ *
+ *   request  "MLINIT/2 <n_env> <event_len> <nonce>\n", then n_env lines
+ *            KEY=VALUE\n, then event_len bytes of event
+ *   frames   "o <nonce> <len>\n" + len bytes (the call's stdout),
+ *            "e <nonce> <len>\n" + len bytes (its stderr),
+ *            "x <nonce> <status>\n" (it exited)
+ *
+ * Numbers are decimal digits only; a nonce is 1 to INITWIRE_NONCE_MAX
+ * letters and digits.
+ */
+#ifndef MINILAMBDA_INITWIRE_H
+#define MINILAMBDA_INITWIRE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/err.h"
+
+#define INITWIRE_MAGIC "MLINIT/2 "
+#define INITWIRE_NONCE_MAX 32
+/* The largest payload of one "o" or "e" frame. */
+#define INITWIRE_CHUNK_MAX 65536
+/* The longest request line and frame header, before their \n. */
+#define INITWIRE_REQUEST_MAX 96
+#define INITWIRE_FRAME_MAX (24 + INITWIRE_NONCE_MAX)
+
+/* A request header, parsed. */
+typedef struct {
+    size_t n_env;
+    uint64_t event_len;
+    char nonce[INITWIRE_NONCE_MAX + 1];
+} initwire_request;
+
+/* Write the request line for `n_env` env lines and `event_len` bytes of
+ * event under `nonce`, its \n included, into `out` (`outlen` bytes).
+ * Returns its length, or -1 when it does not fit or the nonce is not one. */
+int initwire_request_head(char *out, size_t outlen, size_t n_env, uint64_t event_len,
+                          const char *nonce);
+
+/* Parse request line `line` (NUL-terminated, without its \n) into `q`,
+ * with at most `max_env` env lines and `max_event` bytes. 0, or -1 with `e`
+ * (ERR_INVALID malformed_request, the message saying what is wrong). */
+int initwire_request_parse(const char *line, size_t max_env, uint64_t max_event,
+                           initwire_request *q, err_t *e);
+
+/* Write the header of a frame of `kind` ('o', 'e' or 'x') with number
+ * `num` (a length, or the exit status) under `nonce`, its \n included,
+ * into `out`. Returns its length, or -1 when it does not fit. */
+int initwire_frame_head(char *out, size_t outlen, char kind, const char *nonce, uint64_t num);
+
+/* What a frame header says, parsed against the call's nonce. */
+typedef enum {
+    INITWIRE_FRAME_OK = 0,
+    INITWIRE_NOT_A_FRAME, /* not "<kind> " with a kind of o, e, x */
+    INITWIRE_OTHER_NONCE, /* another call's: stale or forged */
+    INITWIRE_BAD_NUMBER   /* a length of 0 or past the chunk, a status past 255 */
+} initwire_frame_rc;
+
+/* Parse frame header `line` (`len` bytes, without its \n) of the call
+ * with `nonce`: its kind into `*kind` and its number into `*num`. */
+initwire_frame_rc initwire_frame_parse(const char *line, size_t len, const char *nonce, char *kind,
+                                       uint64_t *num);
+
+#endif
