@@ -64,21 +64,22 @@ typedef struct {
  * `e` filled in (`a` then holds nothing to close).
  */
 int app_open(app_t *a, const config_t *cfg, slots_t *slots, throttle_t *throttle,
-             metrics_t *metrics, engines_shm_t *engines, int row, const char *instance, err_t *e);
+             metrics_t *metrics, engines_shm_t *engines, int row, const char *instance,
+             err_t *e) ERR_MUST_USE;
 
 /* Close what app_open opened. */
 void app_close(app_t *a);
 
 /* Prepare thread state on `plane` with seat `thread` (-1 for none). 0, or
  * -1 with `e` when out of memory. */
-int app_thread_init(app_thread *t, app_t *a, app_plane plane, int thread, err_t *e);
+int app_thread_init(app_thread *t, app_t *a, app_plane plane, int thread, err_t *e) ERR_MUST_USE;
 
 /* Free the thread's state. */
 void app_thread_free(app_thread *t);
 
 /* A new line to the keeper into `*out` (the caller frees it), or NULL
  * when warm starts are off. 0, or -1 with `e` when out of memory. */
-int app_lease(const app_t *a, lease_client_t **out, err_t *e);
+int app_lease(const app_t *a, lease_client_t **out, err_t *e) ERR_MUST_USE;
 
 /* The invoke bracket's context for runs on thread `t`. */
 invoke_ctx app_invoke_ctx(const app_thread *t);

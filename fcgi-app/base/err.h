@@ -27,7 +27,9 @@
  *     its "no" and says so on its prototype.
  *  4. No result is discarded: each is handled, passed up (err_prefix adds
  *     what it was about), or logged with its message where the caller
- *     gives up on it.
+ *     gives up on it. Every prototype of rule 1 above base/ and parse/
+ *     carries ERR_MUST_USE, so a dropped result does not compile; the
+ *     setters that only fill `e` and return -1 (docker_err) do not.
  */
 #ifndef MINILAMBDA_ERR_H
 #define MINILAMBDA_ERR_H
@@ -65,6 +67,10 @@ typedef struct {
     int sys;          /* errno of the failing call, 0 when none */
     char msg[400];
 } err_t;
+
+/* On a fallible function's prototype: a caller that drops its result
+ * does not compile (rule 4). */
+#define ERR_MUST_USE __attribute__((warn_unused_result))
 
 /* A cleared value (kind ERR_NONE). */
 void err_clear(err_t *e);

@@ -54,7 +54,7 @@ void engines_reset_row(engines_shm_t *s, int row);
  * tests). Returns them (engines_close), or NULL with `e` (ERR_INVALID)
  * naming the bad entry.
  */
-engines_t *engines_open(const config_t *cfg, engines_shm_t *shm, err_t *e);
+engines_t *engines_open(const config_t *cfg, engines_shm_t *shm, err_t *e) ERR_MUST_USE;
 
 /* Free the endpoints; every connection made from them must be gone. */
 void engines_close(engines_t *en);
@@ -97,7 +97,7 @@ long long engines_placed(const engines_t *en, int i);
  * engines when one of them is healthy. Returns its index, or -1 with `e`
  * (ERR_ENGINE_UNREACHABLE, code engine_unavailable) when none is healthy.
  */
-int engines_place(engines_t *en, unsigned skip, unsigned prefer, err_t *e);
+int engines_place(engines_t *en, unsigned skip, unsigned prefer, err_t *e) ERR_MUST_USE;
 
 /* Count something made on engine `i` ahead of its calls (a warm
  * container) as given to it for the tie-breaker only, so that the next
@@ -135,16 +135,16 @@ const char *engines_registry(const engines_t *en);
  * has no such image).
  */
 int engines_pull(engines_t *en, docker_conn_t *c, int i, const char *image, long long deadline,
-                 err_t *e);
+                 err_t *e) ERR_MUST_USE;
 
 /* Whether the registry at `registry` (host:port) answers its API
  * (GET /v2/, any HTTP answer) within a few seconds: a start-up check. 0,
  * or -1 with `e` (ERR_INVALID) naming it and why. */
-int engines_registry_check(const char *registry, err_t *e);
+int engines_registry_check(const char *registry, err_t *e) ERR_MUST_USE;
 
 /* Tag the engine's image `tag` for the registry and push it there (POST
  * /images/{name}/push) over `c`. 0, or -1 with `e` filled in. */
-int engines_push(engines_t *en, docker_conn_t *c, const char *tag, err_t *e);
+int engines_push(engines_t *en, docker_conn_t *c, const char *tag, err_t *e) ERR_MUST_USE;
 
 /* One thread's connections, one per engine (made lazily by libcurl). */
 typedef struct {
@@ -154,7 +154,7 @@ typedef struct {
 
 /* Make `cs`'s connections. 0, or -1 with `e` when out of memory (`cs`
  * then holds nothing). */
-int engines_conns_init(engines_conns *cs, engines_t *en, err_t *e);
+int engines_conns_init(engines_conns *cs, engines_t *en, err_t *e) ERR_MUST_USE;
 
 /* Free them. */
 void engines_conns_free(engines_conns *cs);

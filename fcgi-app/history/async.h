@@ -41,7 +41,7 @@ typedef struct async async_t;
 
 /* Open (creating the directories) the async store in `data_dir`. Returns
  * a handle (async_close) or NULL with `e` filled in. Thread-safe. */
-async_t *async_open(const char *data_dir, err_t *e);
+async_t *async_open(const char *data_dir, err_t *e) ERR_MUST_USE;
 
 /* Free the handle. */
 void async_close(async_t *a);
@@ -64,17 +64,17 @@ void async_set_metrics(async_t *a, metrics_t *m);
  */
 int async_accept(async_t *a, const func_t *function, const char *event, size_t len, int timeout_s,
                  long long max_pending, const char *creator, const char *id, json_object **out,
-                 err_t *e);
+                 err_t *e) ERR_MUST_USE;
 
 /* The record `id` with its `result` when it has one; caller owns `*out`. */
-int async_get(async_t *a, const char *id, json_object **out, err_t *e);
+int async_get(async_t *a, const char *id, json_object **out, err_t *e) ERR_MUST_USE;
 
 /* Records newest first, at most `limit`, filtered by function name or id and
  * by status (any case) when those are non-NULL, and by `keep(rec, arg)`
  * when it is; results are not read. Caller owns `*out` (an array). */
 int async_list(async_t *a, const char *function, const char *status,
                bool (*keep)(json_object *rec, void *arg), void *arg, int limit, json_object **out,
-               err_t *e);
+               err_t *e) ERR_MUST_USE;
 
 /*
  * Cancel `id`: a PENDING one becomes CANCELLED without running; a RUNNING one
@@ -82,7 +82,8 @@ int async_list(async_t *a, const char *function, const char *status,
  * A finished one is ERR_CONFLICT (already_finished). On 0 `*out` is the
  * record, owned by the caller.
  */
-int async_cancel(async_t *a, const char *id, json_object **out, bool *running, err_t *e);
+int async_cancel(async_t *a, const char *id, json_object **out, bool *running,
+                 err_t *e) ERR_MUST_USE;
 
 /* PENDING runs waiting in the queue, or -1 on error. */
 long async_queue_depth(async_t *a);
@@ -110,7 +111,8 @@ typedef struct {
  * any other error leaves the claim made for async_recover. Free `job`
  * with async_job_free in every case.
  */
-int async_claim(async_t *a, int executor, async_job *job, long long *next_due_ms, err_t *e);
+int async_claim(async_t *a, int executor, async_job *job, long long *next_due_ms,
+                err_t *e) ERR_MUST_USE;
 
 /* Whether `id` has been cancelled (read fresh from its record). */
 bool async_is_cancelled(async_t *a, const char *id);
@@ -124,7 +126,7 @@ bool async_is_cancelled(async_t *a, const char *id);
  * Releases the claim on success; on -1 the claim stays for async_recover.
  */
 int async_finish(async_t *a, async_job *job, const runtime_result *res, long long retry_base_ms,
-                 err_t *e);
+                 err_t *e) ERR_MUST_USE;
 
 /*
  * Give a claimed run back as if it had never been claimed: PENDING again
@@ -133,7 +135,7 @@ int async_finish(async_t *a, async_job *job, const runtime_result *res, long lon
  * stopped parsing is quarantined (FAILED record_corrupt). Releases the
  * claim on success; on -1 the claim stays for async_recover.
  */
-int async_release(async_t *a, async_job *job, err_t *e);
+int async_release(async_t *a, async_job *job, err_t *e) ERR_MUST_USE;
 
 /* Release a job's memory. */
 void async_job_free(async_job *job);
@@ -147,13 +149,13 @@ void async_job_free(async_job *job);
  * for the next call. Returns how many RUNNING runs were interrupted, or -1
  * with `e` (the first failure) when something stays to be recovered.
  */
-int async_recover(async_t *a, int executor, err_t *e);
+int async_recover(async_t *a, int executor, err_t *e) ERR_MUST_USE;
 
 /* Delete finished records whose completed_at is more than `retention_s`
  * seconds old on the pool's clock (clock_pool_ms), at most a quarter of
  * the records (at least one) per call. Returns how many, or -1 with `e`
  * (the records directory could not be read). */
-int async_prune(async_t *a, long long retention_s, err_t *e);
+int async_prune(async_t *a, long long retention_s, err_t *e) ERR_MUST_USE;
 
 /*
  * Keep finished records within bounds: of each function only the
@@ -164,11 +166,11 @@ int async_prune(async_t *a, long long retention_s, err_t *e);
  * be passed. Returns how many were deleted, or -1 with `e` (the records
  * directory could not be read, or memory ran out).
  */
-int async_bound(async_t *a, long long per_function, long long max_bytes, err_t *e);
+int async_bound(async_t *a, long long per_function, long long max_bytes, err_t *e) ERR_MUST_USE;
 
 /* Remove the temp files of record writes a crash interrupted. Returns how
  * many, or -1 with `e`. */
-int async_sweep_tmp(async_t *a, err_t *e);
+int async_sweep_tmp(async_t *a, err_t *e) ERR_MUST_USE;
 
 /* The directory executors watch for new markers (inotify). */
 const char *async_queue_dir(const async_t *a);

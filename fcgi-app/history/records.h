@@ -65,7 +65,7 @@ typedef struct records records_t;
 
 /* Open (creating the directories) the records under `data_dir` with
  * `lim` (copied). Returns a handle (records_close) or NULL with `e`. */
-records_t *records_open(const char *data_dir, const records_limits *lim, err_t *e);
+records_t *records_open(const char *data_dir, const records_limits *lim, err_t *e) ERR_MUST_USE;
 
 /* Count torn tails re-aligned and lines skipped into `m` (borrowed; it
  * outlives `r`). Set once, before the handle is shared. */
@@ -98,15 +98,15 @@ typedef struct {
  * findable was left: part of a line may be, which readers skip and the
  * next append pads past; the segment stays the one appended to).
  */
-int records_append(records_t *r, const records_call *call, err_t *e);
+int records_append(records_t *r, const records_call *call, err_t *e) ERR_MUST_USE;
 
 /* The record `id`, result included; ERR_NOT_FOUND when there is none (or
  * it is past the cap or the retention). Caller owns `*out`. */
-int records_get(records_t *r, const char *id, json_object **out, err_t *e);
+int records_get(records_t *r, const char *id, json_object **out, err_t *e) ERR_MUST_USE;
 
 /* Set `e` to the 404 not_found of an invocation `id` that does not exist
  * (given as well for one the caller's key may not see). -1. */
-int records_not_found(const char *id, err_t *e);
+int records_not_found(const char *id, err_t *e) ERR_MUST_USE;
 
 /* A position in the newest-first order. */
 typedef struct {
@@ -148,7 +148,7 @@ typedef struct {
  * error (null: the text is in the record), duration_ms, exit_code,
  * http_status, code, truncated, created_by. Caller owns `*out` (an array).
  */
-int records_list(records_t *r, const records_query *q, json_object **out, err_t *e);
+int records_list(records_t *r, const records_query *q, json_object **out, err_t *e) ERR_MUST_USE;
 
 /* What one pruning pass did. */
 typedef struct {
@@ -166,6 +166,6 @@ typedef struct {
  * request's path. Returns 0 (`out` filled in), or -1 with `e` when the
  * records directory cannot be read.
  */
-int records_prune(records_t *r, long long now_ms, records_pruned *out, err_t *e);
+int records_prune(records_t *r, long long now_ms, records_pruned *out, err_t *e) ERR_MUST_USE;
 
 #endif

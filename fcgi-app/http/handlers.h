@@ -19,24 +19,24 @@
 #define HANDLERS_METRICS_MAX (64u * 1024 * 1024)
 
 /* GET /functions: the records, oldest first. */
-int handlers_list_functions(route_call *c, err_t *e);
+int handlers_list_functions(route_call *c, err_t *e) ERR_MUST_USE;
 
 /* POST /functions: register; 201 with the record and a Location. */
-int handlers_create_function(route_call *c, err_t *e);
+int handlers_create_function(route_call *c, err_t *e) ERR_MUST_USE;
 
 /* GET /functions/{ref}: the record, flagged image_present:false when the
  * engine lacks its image. */
-int handlers_get_function(route_call *c, err_t *e);
+int handlers_get_function(route_call *c, err_t *e) ERR_MUST_USE;
 
 /* PATCH /functions/{ref}: change config fields; 200 with the record. */
-int handlers_update_function(route_call *c, err_t *e);
+int handlers_update_function(route_call *c, err_t *e) ERR_MUST_USE;
 
 /* DELETE /functions/{ref}: unregister; 204. */
-int handlers_delete_function(route_call *c, err_t *e);
+int handlers_delete_function(route_call *c, err_t *e) ERR_MUST_USE;
 
 /* POST /invoke/{ref}: run synchronously (under the gate's slot), record
  * the call (records.h), then answer. */
-int handlers_invoke(route_call *c, err_t *e);
+int handlers_invoke(route_call *c, err_t *e) ERR_MUST_USE;
 
 /* The record of a synchronous call the gate refused (`e`, already answered)
  * after minting its id: 429 at the slot limit, a bad body. Best effort:
@@ -45,34 +45,34 @@ void handlers_record_refused(route_call *c, const err_t *e);
 
 /* POST /invoke/{ref}/async, or /invoke/{ref} with X-Invocation-Type:
  * Event: queue a run; 202 with its id and a Location. */
-int handlers_invoke_async(route_call *c, err_t *e);
+int handlers_invoke_async(route_call *c, err_t *e) ERR_MUST_USE;
 
 /* GET /invocations?function=&status=&since=&cursor=&limit=: sync and
  * async records, newest first by (created_at, id). The body is an array;
  * with a `cursor` parameter (empty: from the newest) it is
  * {invocations, next_cursor}. X-Next-Cursor names the next page either way. */
-int handlers_list_invocations(route_call *c, err_t *e);
+int handlers_list_invocations(route_call *c, err_t *e) ERR_MUST_USE;
 
 /* GET (or POST) /invocations/{id}: one record with its result. */
-int handlers_get_invocation(route_call *c, err_t *e);
+int handlers_get_invocation(route_call *c, err_t *e) ERR_MUST_USE;
 
 /* DELETE /invocations/{id}: cancel a pending or running one. */
-int handlers_cancel_invocation(route_call *c, err_t *e);
+int handlers_cancel_invocation(route_call *c, err_t *e) ERR_MUST_USE;
 
 /* GET /keys: the keys, without secrets. */
-int handlers_list_keys(route_call *c, err_t *e);
+int handlers_list_keys(route_call *c, err_t *e) ERR_MUST_USE;
 
 /* POST /keys: a new key; 201 with the secret, shown this once. */
-int handlers_create_key(route_call *c, err_t *e);
+int handlers_create_key(route_call *c, err_t *e) ERR_MUST_USE;
 
 /* DELETE /keys/{id}: revoke; 204. */
-int handlers_delete_key(route_call *c, err_t *e);
+int handlers_delete_key(route_call *c, err_t *e) ERR_MUST_USE;
 
 /* GET /healthz: {status, docker, components{engine, store, data_dir, disk,
  * executors}}; 503 naming the failed parts in `failed` and `error`. */
-int handlers_healthz(route_call *c, err_t *e);
+int handlers_healthz(route_call *c, err_t *e) ERR_MUST_USE;
 
 /* GET /metrics: the Prometheus exposition. */
-int handlers_metrics(route_call *c, err_t *e);
+int handlers_metrics(route_call *c, err_t *e) ERR_MUST_USE;
 
 #endif

@@ -77,7 +77,7 @@ bool http_media_type_is(const char *ct, const char *type);
 /* Read the whole request body into `out` (its bound is set to `max`), or
  * take the one read ahead (r->ahead) under the same bound. Returns 0, or
  * -1 with `e` (ERR_TOO_LARGE or ERR_NOMEM). */
-int http_read_body(http_req *r, size_t max, buf_t *out, err_t *e);
+int http_read_body(http_req *r, size_t max, buf_t *out, err_t *e) ERR_MUST_USE;
 
 /*
  * Read and parse a JSON object body of at most `max` bytes. An empty body
@@ -87,7 +87,8 @@ int http_read_body(http_req *r, size_t max, buf_t *out, err_t *e);
  * failure returns -1 with `e`: 415 for another media type, 413, or 400
  * (invalid_json, json_too_deep, invalid_body).
  */
-int http_read_json(http_req *r, size_t max, bool empty_ok, json_object **out, buf_t *raw, err_t *e);
+int http_read_json(http_req *r, size_t max, bool empty_ok, json_object **out, buf_t *raw,
+                   err_t *e) ERR_MUST_USE;
 
 /*
  * Parse `body` as a request's JSON object under the contract's rules: valid
@@ -96,7 +97,7 @@ int http_read_json(http_req *r, size_t max, bool empty_ok, json_object **out, bu
  * however spelled. 0 with `*out` (caller owns), or -1 with `e` (400:
  * invalid_json, json_too_deep, duplicate_key, invalid_body).
  */
-int http_parse_json(const buf_t *body, json_object **out, err_t *e);
+int http_parse_json(const buf_t *body, json_object **out, err_t *e) ERR_MUST_USE;
 
 /*
  * Find the top-level member `key` of the JSON object text `s` (`n` bytes,

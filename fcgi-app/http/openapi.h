@@ -38,11 +38,11 @@
  * the template has one. 0, or -1 with `e` (ERR_INTERNAL) naming the first
  * row at fault.
  */
-int openapi_check(err_t *e);
+int openapi_check(err_t *e) ERR_MUST_USE;
 
 /* openapi_check of the `n` route rows `rows` (borrowed) instead of the
  * route table (so a test can show that it catches a route without docs). */
-int openapi_check_routes(const route_def *rows, size_t n, err_t *e);
+int openapi_check_routes(const route_def *rows, size_t n, err_t *e) ERR_MUST_USE;
 
 /*
  * Build the document. Returns a new object the caller owns
@@ -50,10 +50,10 @@ int openapi_check_routes(const route_def *rows, size_t n, err_t *e);
  * fails or an example answers with a status the route does not document
  * or is not a valid record, ERR_NOMEM.
  */
-json_object *openapi_document(err_t *e);
+json_object *openapi_document(err_t *e) ERR_MUST_USE;
 
 /* Print the document as indented JSON and a newline to `out`. 0, or -1
  * with `e` (openapi_document's errors; ERR_STORAGE when writing fails). */
-int openapi_print(FILE *out, err_t *e);
+int openapi_print(FILE *out, err_t *e) ERR_MUST_USE;
 
 #endif

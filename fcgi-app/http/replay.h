@@ -59,7 +59,7 @@ void replay_init(replay_t *o);
  * 409 idempotency_in_progress (c->retry_after set), 507
  * idempotency_full, or a storage error. Call replay_end in every case.
  */
-int replay_begin(route_call *c, bool redo, replay_t *o, err_t *e);
+int replay_begin(route_call *c, bool redo, replay_t *o, err_t *e) ERR_MUST_USE;
 
 /*
  * After the handler, which returned `rc`: keep its answer for retries, or

@@ -115,7 +115,7 @@ typedef struct {
  * invocation type.
  */
 int route_match(const char *method, const char *uri, const char *invocation_type, route_found *f,
-                err_t *e);
+                err_t *e) ERR_MUST_USE;
 
 /* The route table itself, for what documents it (openapi.c): `*count`
  * rows, static. */
@@ -128,7 +128,7 @@ const char *const *route_metric_names(int *count);
 /* Check the table: every row's template, and the same plane and nginx
  * flags for rows that share a first path segment (nginx routes by it). 0,
  * or -1 with `e` naming the row. */
-int route_check(err_t *e);
+int route_check(err_t *e) ERR_MUST_USE;
 
 /* Print nginx location blocks for every route, from the table and `cfg`
  * (socket paths come from the config template's upstreams). */

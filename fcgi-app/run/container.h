@@ -112,6 +112,6 @@ void container_remove(docker_conn_t *c, const char *cid, const char *invocation_
 
 /* Whether the engine has an OCI runtime called `name` (GET /info): 1 yes,
  * 0 no, -1 with `e` when the engine cannot tell. */
-int container_runtime_known(docker_conn_t *c, const char *name, err_t *e);
+int container_runtime_known(docker_conn_t *c, const char *name, err_t *e) ERR_MUST_USE;
 
 #endif

@@ -52,12 +52,12 @@ typedef struct {
 /* Send `m` on `sock` with `fd` attached (or none: -1). 0, or -1 with `e`
  * (its errno in e->sys). Never blocks longer than the socket's send
  * timeout. */
-int lease_send(int sock, const lease_msg *m, int fd, err_t *e);
+int lease_send(int sock, const lease_msg *m, int fd, err_t *e) ERR_MUST_USE;
 
 /* Receive one message from `sock` into `m` and the descriptor attached to
  * it into `*fd` (-1 when none; the caller owns it). Returns 1, 0 when the
  * peer closed, or -1 with `e` (a message of another size: e->sys EPROTO). */
-int lease_recv(int sock, lease_msg *m, int *fd, err_t *e);
+int lease_recv(int sock, lease_msg *m, int *fd, err_t *e) ERR_MUST_USE;
 
 /* A thread's line to the keeper, connected lazily. */
 typedef struct lease_client lease_client_t;
@@ -91,18 +91,19 @@ int lease_take(lease_client_t *c, const char *function, uint64_t generation, int
  */
 int lease_give(lease_client_t *c, const char *function, uint64_t generation, int mode,
                const char *cid, const char *run, bool leased, int engine, int fd,
-               const char *unread, size_t unread_len, err_t *e);
+               const char *unread, size_t unread_len, err_t *e) ERR_MUST_USE;
 
 /* REMOVE: have the keeper remove `cid` of `function` (on engine `engine`)
  * in the background. 0 sent, or -1 with `e` when the keeper cannot be
  * reached (the caller removes it). */
 int lease_remove(lease_client_t *c, const char *function, const char *cid, bool leased, int engine,
-                 err_t *e);
+                 err_t *e) ERR_MUST_USE;
 
 /* DRAIN: tell the keeper that `function` is at `generation` now (0:
  * deleted) and wait until it has dropped every ready container of another
  * one. 0 done (or no keeper runs: nothing is warm), -1 with `e` when it
  * did not answer in time. */
-int lease_drain(lease_client_t *c, const char *function, uint64_t generation, err_t *e);
+int lease_drain(lease_client_t *c, const char *function, uint64_t generation,
+                err_t *e) ERR_MUST_USE;
 
 #endif

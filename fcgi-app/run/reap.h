@@ -15,11 +15,11 @@
  * Returns the number removed, or -1 with `e` when the engine could not be
  * asked (a removal that fails is logged and tried at the next sweep).
  */
-int reap_sweep(docker_conn_t *c, runtime_t *rt, err_t *e);
+int reap_sweep(docker_conn_t *c, runtime_t *rt, err_t *e) ERR_MUST_USE;
 
 /* Force-remove every container of invocation `invocation_id` (a cancelled
  * run). Returns the number removed, or -1 with `e` when the engine could
  * not be asked. */
-int reap_remove_invocation(docker_conn_t *c, const char *invocation_id, err_t *e);
+int reap_remove_invocation(docker_conn_t *c, const char *invocation_id, err_t *e) ERR_MUST_USE;
 
 #endif

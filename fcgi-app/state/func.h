@@ -57,7 +57,7 @@ void func_body_of(json_object *body, func_body *out);
  * 64 KiB).
  */
 json_object *func_new(json_object *body, const char *id, const char *now, const func_sys *sys,
-                      err_t *e);
+                      err_t *e) ERR_MUST_USE;
 
 /*
  * Validate a PATCH body and apply it, then `sys` (may be NULL), to a copy
@@ -65,7 +65,7 @@ json_object *func_new(json_object *body, const char *id, const char *now, const 
  * new object the caller owns, or NULL with `e` filled in.
  */
 json_object *func_patch(json_object *rec, json_object *body, const char *now, const func_sys *sys,
-                        err_t *e);
+                        err_t *e) ERR_MUST_USE;
 
 /*
  * Check a record read from functions.json and fill in defaults for fields a
@@ -73,7 +73,7 @@ json_object *func_patch(json_object *rec, json_object *body, const char *now, co
  * 0, or -1 with `e` filled in when a required field (id, name, image) is missing or of the wrong
  * type, or a field breaks its row's rules.
  */
-int func_load(json_object *rec, err_t *e);
+int func_load(json_object *rec, err_t *e) ERR_MUST_USE;
 
 /* How calls reuse a function's containers (its "reuse" field). */
 typedef enum {
@@ -117,12 +117,12 @@ typedef struct {
  * is the caller's to free with func_free. NULL with `e` filled in:
  * ERR_CORRUPT when a field breaks its row, ERR_NOMEM.
  */
-func_t *func_parse(json_object *rec, err_t *e);
+func_t *func_parse(json_object *rec, err_t *e) ERR_MUST_USE;
 
 /* func_parse, with the record's generation known already: `generation`
  * is func_generation of a record equal to `rec` (0: not known, computed
  * here). Saves serializing the record once more on a hot path. */
-func_t *func_parse_as(json_object *rec, uint64_t generation, err_t *e);
+func_t *func_parse_as(json_object *rec, uint64_t generation, err_t *e) ERR_MUST_USE;
 
 /* The generation of record `rec` (borrowed): FNV-1a over its serialization,
  * never 0. */
@@ -130,7 +130,7 @@ uint64_t func_generation(json_object *rec);
 
 /* A deep copy of `f` (borrowed) that shares nothing with it, for another
  * thread: the caller frees it with func_free. NULL with `e` filled in. */
-func_t *func_copy(const func_t *f, err_t *e);
+func_t *func_copy(const func_t *f, err_t *e) ERR_MUST_USE;
 
 /* Free `f` and everything it owns (NULL is fine). */
 void func_free(func_t *f);

@@ -68,7 +68,8 @@ typedef struct idem idem_t;
  * `max_bytes`) per caller. Returns a handle (idem_close) or NULL with `e`
  * filled in.
  */
-idem_t *idem_open(const char *data_dir, long long max_bytes, long long caller_max_bytes, err_t *e);
+idem_t *idem_open(const char *data_dir, long long max_bytes, long long caller_max_bytes,
+                  err_t *e) ERR_MUST_USE;
 
 /* Free the handle. NULL is a no-op. */
 void idem_close(idem_t *i);
@@ -80,7 +81,7 @@ bool idem_valid_key(const char *key);
 /* The SHA-256 of the `n` pieces of `parts` joined by one NUL byte each,
  * as lowercase hex into `out` (IDEM_HASH_HEX + 1 bytes). 0, or -1 with `e`
  * (ERR_INTERNAL when the digest fails). */
-int idem_hash(const struct iovec *parts, int n, char *out, err_t *e);
+int idem_hash(const struct iovec *parts, int n, char *out, err_t *e) ERR_MUST_USE;
 
 /* What idem_begin found for a key. */
 typedef enum {
@@ -119,7 +120,7 @@ void idem_entry_init(idem_entry *en);
 
 /* Name the caller of `scope` (an API key id, "" without one) in
  * `en->caller`. 0, or -1 with `e` (as idem_hash). */
-int idem_caller(const char *scope, idem_entry *en, err_t *e);
+int idem_caller(const char *scope, idem_entry *en, err_t *e) ERR_MUST_USE;
 
 /*
  * Take the entry `en->name` without waiting and read its record, as of
@@ -129,7 +130,7 @@ int idem_caller(const char *scope, idem_entry *en, err_t *e);
  * entry, its record is read all the same: a kept answer is IDEM_DONE (not
  * held), else IDEM_BUSY. Call idem_end afterwards in every case.
  */
-int idem_begin(idem_t *i, idem_entry *en, long long now_ms, err_t *e);
+int idem_begin(idem_t *i, idem_entry *en, long long now_ms, err_t *e) ERR_MUST_USE;
 
 /*
  * Durably record the intent of the request holding `en` (IDEM_NEW): its
@@ -137,7 +138,7 @@ int idem_begin(idem_t *i, idem_entry *en, long long now_ms, err_t *e);
  * (ERR_STORAGE_FULL idempotency_full past the bound or the caller's share;
  * nothing changes).
  */
-int idem_intent(idem_t *i, idem_entry *en, const char *id, long long now_ms, err_t *e);
+int idem_intent(idem_t *i, idem_entry *en, const char *id, long long now_ms, err_t *e) ERR_MUST_USE;
 
 /*
  * Replace the intent of `en` with the answer: `status`, extra header lines
@@ -147,11 +148,11 @@ int idem_intent(idem_t *i, idem_entry *en, const char *id, long long now_ms, err
  * with `e` (the intent stays).
  */
 int idem_answer(idem_t *i, idem_entry *en, int status, const char *headers, const char *ctype,
-                const char *body, size_t kept_len, size_t length, err_t *e);
+                const char *body, size_t kept_len, size_t length, err_t *e) ERR_MUST_USE;
 
 /* Remove the record of `en` (held): its request made nothing, so a retry
  * acts afresh. 0, or -1 with `e`. */
-int idem_forget(idem_t *i, idem_entry *en, err_t *e);
+int idem_forget(idem_t *i, idem_entry *en, err_t *e) ERR_MUST_USE;
 
 /* Release what `en` holds (its lock; the lock file too when no record is
  * left under the name) and its memory. */
@@ -161,12 +162,12 @@ void idem_end(idem_t *i, idem_entry *en);
  * free, lock files left without a record, and stale temp files. Returns
  * how many records went, or -1 with `e` (the directory could not be
  * read). */
-int idem_prune(idem_t *i, long long now_ms, err_t *e);
+int idem_prune(idem_t *i, long long now_ms, err_t *e) ERR_MUST_USE;
 
 /* Count the bytes of the records on disk afresh (the master, before any
  * worker runs: a process that died between counting and writing leaves
  * the count high until then). 0, or -1 with `e`. */
-int idem_recount(idem_t *i, err_t *e);
+int idem_recount(idem_t *i, err_t *e) ERR_MUST_USE;
 
 /* The bytes counted now. */
 long long idem_usage(const idem_t *i);

@@ -42,7 +42,7 @@ typedef struct keys keys_t;
 
 /* Open the key store in `data_dir` (the file need not exist). Returns it
  * (keys_close) or NULL with `e`. */
-keys_t *keys_open(const char *data_dir, err_t *e);
+keys_t *keys_open(const char *data_dir, err_t *e) ERR_MUST_USE;
 
 /* Free the store. */
 void keys_close(keys_t *k);
@@ -51,14 +51,14 @@ void keys_close(keys_t *k);
  * `e` (ERR_CORRUPT, whose message says how to restore keys.json.bak, which
  * every write keeps of the version it replaces). The file is never
  * modified. */
-int keys_verify(keys_t *k, err_t *e);
+int keys_verify(keys_t *k, err_t *e) ERR_MUST_USE;
 
 /*
  * Find the key whose secret is `secret`. Returns 1 with `out` filled (free
  * it with keys_key_free), 0 when no key has that secret, or -1 with `e`
  * when the store cannot be read.
  */
-int keys_find(keys_t *k, const char *secret, keys_key *out, err_t *e);
+int keys_find(keys_t *k, const char *secret, keys_key *out, err_t *e) ERR_MUST_USE;
 
 /* Release what keys_find put in `key`. */
 void keys_key_free(keys_key *key);
@@ -69,20 +69,21 @@ void keys_key_free(keys_key *key);
  * record without its hash, plus "key": the secret, which is never shown
  * again. -1 with `e`: ERR_INVALID and a field code, or a storage error.
  */
-int keys_create(keys_t *k, json_object *body, const char *creator, json_object **out, err_t *e);
+int keys_create(keys_t *k, json_object *body, const char *creator, json_object **out,
+                err_t *e) ERR_MUST_USE;
 
 /* The keys, oldest first, without hashes (caller owns the array). */
-int keys_list(keys_t *k, json_object **out, err_t *e);
+int keys_list(keys_t *k, json_object **out, err_t *e) ERR_MUST_USE;
 
 /* Revoke key `id`. 0, or -1 with `e` (ERR_NOT_FOUND when there is none). */
-int keys_delete(keys_t *k, const char *id, err_t *e);
+int keys_delete(keys_t *k, const char *id, err_t *e) ERR_MUST_USE;
 
 /*
  * When the store has no key, create an admin key named "admin" and write
  * its secret to `path` (mode 0600, replacing any older file). Returns 1
  * when it made one, 0 when keys exist, -1 with `e`.
  */
-int keys_bootstrap(keys_t *k, const char *path, err_t *e);
+int keys_bootstrap(keys_t *k, const char *path, err_t *e) ERR_MUST_USE;
 
 /* Whether `key` may touch function `f` (its name or id in the key's
  * list, or the key has no list). A NULL key (keys not required) may. */
