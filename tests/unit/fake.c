@@ -21,10 +21,22 @@
 
 #include "fake.h"
 
+/* Where a chunked request body stands. */
+typedef enum {
+    FAKE_HEAD = 0, /* not in a chunked body */
+    FAKE_SIZE,     /* a chunk's size line comes next */
+    FAKE_DATA,     /* `left` bytes of the chunk */
+    FAKE_DATA_END, /* the CRLF after a chunk's data */
+    FAKE_LAST      /* the CRLF after the last (empty) chunk */
+} fake_chunking;
+
 typedef struct {
     int fd;
     size_t len;
     char buf[16384];
+    fake_chunking chunking;
+    size_t left; /* FAKE_DATA: bytes of the chunk still to come */
+    size_t idx;  /* the request whose chunked body is being read */
 } fake_conn;
 
 static const char *fake_reason(int status)
@@ -58,20 +70,100 @@ static void fake_send_all(fake_server *fs, int fd, const char *p, size_t n)
     }
 }
 
+/* Drop the first `n` bytes of `c`'s buffer. */
+static void fake_consume(fake_conn *c, size_t n)
+{
+    memmove(c->buf, c->buf + n, c->len - n);
+    c->len -= n;
+    c->buf[c->len] = '\0';
+}
+
+/* Answer request `idx` on `c` with its scripted reply. */
+static void fake_answer(fake_server *fs, fake_conn *c, size_t idx)
+{
+    const fake_reply *r = idx < fs->nreplies ? &fs->replies[idx] : NULL;
+    if (r == NULL) {
+        static const fake_reply unexpected = {500, "{\"message\":\"unexpected request\"}"};
+        r = &unexpected;
+    }
+    if (r->status != 0) {
+        char out[4096];
+        int n = snprintf(out, sizeof(out),
+                         "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\n"
+                         "Api-Version: 1.40\r\nContent-Length: %zu\r\n\r\n%s",
+                         r->status, fake_reason(r->status), strlen(r->body), r->body);
+        if (n > 0 && (size_t)n < sizeof(out))
+            fake_send_all(fs, c->fd, out, (size_t)n);
+        else
+            fs->errors++;
+    }
+}
+
+/* Read what `c`'s buffer holds of a chunked body (counted in its
+ * request's body_bytes). True once the body has ended. */
+static bool fake_chunks(fake_server *fs, fake_conn *c)
+{
+    for (;;) {
+        if (c->chunking == FAKE_DATA) {
+            size_t n = c->len < c->left ? c->len : c->left;
+            if (c->idx < FAKE_MAX_REQ)
+                fs->body_bytes[c->idx] += n;
+            fake_consume(c, n);
+            c->left -= n;
+            if (c->left > 0)
+                return false;
+            c->chunking = FAKE_DATA_END;
+            continue;
+        }
+        if (c->chunking == FAKE_DATA_END || c->chunking == FAKE_LAST) {
+            if (c->len < 2)
+                return false;
+            if (memcmp(c->buf, "\r\n", 2) != 0)
+                fs->errors++;
+            fake_consume(c, 2);
+            if (c->chunking == FAKE_LAST) {
+                c->chunking = FAKE_HEAD;
+                return true;
+            }
+            c->chunking = FAKE_SIZE;
+            continue;
+        }
+        char *eol = memmem(c->buf, c->len, "\r\n", 2);
+        if (eol == NULL)
+            return false;
+        char *stop = NULL;
+        unsigned long size = strtoul(c->buf, &stop, 16);
+        if (stop == c->buf)
+            fs->errors++;
+        fake_consume(c, (size_t)(eol + 2 - c->buf));
+        c->left = size;
+        c->chunking = size == 0 ? FAKE_LAST : FAKE_DATA;
+    }
+}
+
 /* Handle every complete request in `c`'s buffer. */
 static void fake_serve(fake_server *fs, fake_conn *c)
 {
     for (;;) {
+        if (c->chunking != FAKE_HEAD) {
+            if (!fake_chunks(fs, c))
+                return;
+            fake_answer(fs, c, c->idx);
+            continue;
+        }
         char *end = strstr(c->buf, "\r\n\r\n");
         if (end == NULL)
             return;
         size_t head = (size_t)(end + 4 - c->buf);
         size_t body_len = 0;
+        bool chunked = false;
         for (char *h = strstr(c->buf, "\r\n"); h != NULL && h < end; h = strstr(h + 2, "\r\n")) {
             if (strncasecmp(h + 2, "Content-Length:", 15) == 0)
                 body_len = strtoul(h + 17, NULL, 10);
+            if (strncasecmp(h + 2, "Transfer-Encoding: chunked", 26) == 0)
+                chunked = true;
         }
-        if (c->len < head + body_len)
+        if (!chunked && c->len < head + body_len)
             return;
 
         size_t line = strcspn(c->buf, "\r");
@@ -86,25 +178,17 @@ static void fake_serve(fake_server *fs, fake_conn *c)
             fs->errors++;
         }
 
-        const fake_reply *r = idx < fs->nreplies ? &fs->replies[idx] : NULL;
-        if (r == NULL) {
-            static const fake_reply unexpected = {500, "{\"message\":\"unexpected request\"}"};
-            r = &unexpected;
+        if (chunked) {
+            /* Answered once the whole body has come, as the engine does. */
+            fake_consume(c, head);
+            c->chunking = FAKE_SIZE;
+            c->idx = idx;
+            continue;
         }
-        if (r->status != 0) {
-            char out[4096];
-            int n = snprintf(out, sizeof(out),
-                             "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\n"
-                             "Api-Version: 1.40\r\nContent-Length: %zu\r\n\r\n%s",
-                             r->status, fake_reason(r->status), strlen(r->body), r->body);
-            if (n > 0 && (size_t)n < sizeof(out))
-                fake_send_all(fs, c->fd, out, (size_t)n);
-            else
-                fs->errors++;
-        }
-        memmove(c->buf, c->buf + head + body_len, c->len - head - body_len);
-        c->len -= head + body_len;
-        c->buf[c->len] = '\0';
+        if (idx < FAKE_MAX_REQ)
+            fs->body_bytes[idx] = body_len;
+        fake_answer(fs, c, idx);
+        fake_consume(c, head + body_len);
     }
 }
 
@@ -163,6 +247,7 @@ static void *fake_main(void *arg)
                 conns[nconns].fd = fd;
                 conns[nconns].len = 0;
                 conns[nconns].buf[0] = '\0';
+                conns[nconns].chunking = FAKE_HEAD;
                 nconns++;
             } else if (fd >= 0) {
                 close(fd);

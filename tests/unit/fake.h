@@ -2,8 +2,10 @@
  * fake: a scripted Docker Engine on a unix socket, for unit tests
  * that reach the engine client's paths without dockerd. It answers the
  * requests in the order they come with the replies it was given (a status
- * of 0: read the request and never answer), records each request line, and
- * points DOCKER_HOST at itself. One thread serves every connection.
+ * of 0: read the request and never answer), records each request line and
+ * the length of its body (a chunked one is read as it streams, and answered
+ * once it has ended), and points DOCKER_HOST at itself. One thread serves
+ * every connection.
  */
 #ifndef MINILAMBDA_TEST_FAKE_H
 #define MINILAMBDA_TEST_FAKE_H
@@ -30,6 +32,7 @@ typedef struct {
     pthread_t th;
     /* Written by the server thread; read after it is joined. */
     char requests[FAKE_MAX_REQ][512]; /* "METHOD target" */
+    size_t body_bytes[FAKE_MAX_REQ];  /* each request's body (chunked or not) */
     size_t nrequests;
     int errors;
 } fake_server;
