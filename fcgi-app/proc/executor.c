@@ -152,11 +152,10 @@ static bool executor_engine_up(const executor_ctx *x, const runtime_seat *seat, 
     return up;
 }
 
-/* Claim and run what is due until a stop signal. 0 on a stop, -1 on an
- * error that needs a new process. */
-static int executor_loop(const executor_ctx *x, app_t *app, const runtime_seat *seat,
-                         const executor_fds *f)
+int executor_serve(const executor_ctx *x, app_t *app, const runtime_seat *seat, int stop_fd,
+                   int queue_fd)
 {
+    const executor_fds fds = {stop_fd, queue_fd}, *f = &fds;
     bool engine_up = true;
     for (;;) {
         async_job job;
@@ -234,7 +233,7 @@ int executor_run(const executor_ctx *x)
     slots_set_state(x->slots, x->row, SLOTS_UP, 0);
     runtime_seat seat = {
         .conn = conns.conn[0], .lease = lease, .row = x->row, .thread = 0, .conns = &conns};
-    rc = executor_loop(x, &app, &seat, &f) == 0 ? 0 : 1;
+    rc = executor_serve(x, &app, &seat, f.sfd, f.ifd) == 0 ? 0 : 1;
 done:
     if (f.ifd >= 0)
         close(f.ifd);

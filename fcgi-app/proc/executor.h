@@ -7,6 +7,7 @@
 #ifndef MINILAMBDA_EXECUTOR_H
 #define MINILAMBDA_EXECUTOR_H
 
+#include "app/app.h"
 #include "base/config.h"
 #include "engine/engines.h"
 #include "state/metrics.h"
@@ -27,5 +28,20 @@ typedef struct {
 /* Serve until SIGTERM or SIGINT (blocked by the caller); returns the exit
  * status for the process. A run in progress finishes first. */
 int executor_run(const executor_ctx *x);
+
+/*
+ * The claim loop executor_run serves with, on `app` (opened by the caller,
+ * borrowed; runs go through its runtime) and `seat` (borrowed): while the
+ * engine answers, claim what is due in app->async, oldest first, run it
+ * through invoke_call and record its outcome (a run the engine failed
+ * goes back to the queue untouched), until `stop_fd` is readable (it is
+ * polled, never read: executor_run's signalfd). `queue_fd` is an inotify
+ * descriptor on async_queue_dir that wakes the loop when a run is queued
+ * (it is drained), or -1: the loop then looks each second. A run in
+ * progress finishes first. Returns 0 on a stop, -1 on an error that needs
+ * a new process.
+ */
+int executor_serve(const executor_ctx *x, app_t *app, const runtime_seat *seat, int stop_fd,
+                   int queue_fd);
 
 #endif
