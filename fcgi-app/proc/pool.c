@@ -33,12 +33,8 @@
 #include "state/throttle.h"
 
 #define POOL_BACKLOG 1024
-#define POOL_BACKOFF_MIN_MS 100
-#define POOL_BACKOFF_MAX_MS 10000
 /* How long the janitor's last sweep may take on stop. */
 #define POOL_JANITOR_STOP_MS 5000
-/* A worker that lived less than this counts as crash-looping. */
-#define POOL_STABLE_MS 5000
 /* Invoke threads each worker has beyond MINILAMBDA_THREADS. The limit is
  * MINILAMBDA_MAX_CONCURRENCY slots; with every slot busy these threads are
  * still there to accept the next calls and answer 429 at once, instead of
@@ -281,15 +277,16 @@ static const char *pool_role(const pool_master *m, int index)
     return index < m->cfg->workers ? "worker" : "executor";
 }
 
-/* An executor may start only once the claims of its row (and, at start-up,
- * of every row) are recovered: else it could claim a run whose container
- * from before is still there. */
+bool pool_may_start(slots_t *slots, int workers, int executors, int index)
+{
+    if (index < workers || index >= workers + executors)
+        return true;
+    return !slots_needs_recovery(slots, SLOTS_ALL_ROWS) && !slots_needs_recovery(slots, index);
+}
+
 static bool pool_may_spawn(pool_master *m, int index)
 {
-    if (index < m->cfg->workers || index >= m->total)
-        return true;
-    return !slots_needs_recovery(m->slots, SLOTS_ALL_ROWS) &&
-           !slots_needs_recovery(m->slots, index);
+    return pool_may_start(m->slots, m->cfg->workers, m->cfg->async_workers, index);
 }
 
 static int pool_spawn(pool_master *m, int index)
@@ -331,17 +328,19 @@ static int pool_listen(const char *path)
     return fd;
 }
 
+long long pool_backoff(long long lived_ms, long long backoff_ms)
+{
+    if (lived_ms >= POOL_STABLE_MS)
+        return 0;
+    backoff_ms = backoff_ms > 0 ? backoff_ms * 2 : POOL_BACKOFF_MIN_MS;
+    return backoff_ms > POOL_BACKOFF_MAX_MS ? POOL_BACKOFF_MAX_MS : backoff_ms;
+}
+
 /* Schedule the respawn of process `i`, which exited with `status`. */
 static void pool_schedule(pool_master *m, int i, pid_t pid, int status)
 {
     pool_worker *w = &m->workers[i];
-    long long lived = clock_mono_ms() - w->started_ms;
-    if (lived < POOL_STABLE_MS)
-        w->backoff_ms = w->backoff_ms ? w->backoff_ms * 2 : POOL_BACKOFF_MIN_MS;
-    else
-        w->backoff_ms = 0;
-    if (w->backoff_ms > POOL_BACKOFF_MAX_MS)
-        w->backoff_ms = POOL_BACKOFF_MAX_MS;
+    w->backoff_ms = pool_backoff(clock_mono_ms() - w->started_ms, w->backoff_ms);
     w->respawn_at_ms = clock_mono_ms() + w->backoff_ms;
     if (WIFSIGNALED(status))
         log_warn("%s %d (pid %d) killed by signal %d; respawn in %lld ms", pool_role(m, i), i,
