@@ -444,7 +444,11 @@ static int images_log_read(const route_call *c, buf_t *b, err_t *e)
         return -1;
     if (files_read(path, b, e) == 0)
         return 0;
-    return e->kind == ERR_NOT_FOUND ? 0 : -1;
+    if (e->kind != ERR_NOT_FOUND)
+        return -1;
+    /* No log yet is an empty one, and no error for the caller to report. */
+    err_clear(e);
+    return 0;
 }
 
 /* Call `fn` with the fields of each well-formed line of log `b`. */

@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "base/files.h"
 #include "fake.h"
@@ -86,6 +87,37 @@ static void form_of(buf_t *b, const char *const *names, int nfields, const char 
 }
 
 #define FORM "multipart/form-data; boundary=XyZ"
+
+/* --- the log -------------------------------------------------------------- */
+
+/* stderr, where log lines go, while it is captured. */
+static int capture_fd = -1, capture_saved = -1;
+static char capture_path[] = "/tmp/ml-images-log-XXXXXX";
+
+static void capture_begin(void)
+{
+    snprintf(capture_path, sizeof(capture_path), "/tmp/ml-images-log-XXXXXX");
+    capture_fd = mkstemp(capture_path);
+    assert_true(capture_fd >= 0);
+    capture_saved = dup(STDERR_FILENO);
+    assert_true(capture_saved >= 0);
+    assert_true(dup2(capture_fd, STDERR_FILENO) >= 0);
+}
+
+/* What was logged since capture_begin into `out`, cut to fit. */
+static void capture_end(char *out, size_t len)
+{
+    buf_t text;
+    err_t e;
+    assert_true(dup2(capture_saved, STDERR_FILENO) >= 0);
+    close(capture_saved);
+    close(capture_fd);
+    buf_init(&text, 1 << 20);
+    assert_int_equal(files_read(capture_path, &text, &e), 0);
+    unlink(capture_path);
+    snprintf(out, len, "%.*s", (int)text.len, text.data ? text.data : "");
+    buf_free(&text);
+}
 
 /* --- calling ---------------------------------------------------------------- */
 
@@ -256,7 +288,13 @@ static void test_load(void **state)
     tar_of(&tar, "manifest.json", "[{\"RepoTags\":[\"img:1\"]}]");
     buf_init(&form, 1 << 20);
     form_of(&form, image, 1, tar.data, tar.len);
+    char logged[4096];
+    capture_begin();
     assert_int_equal(upload(&p, &q, FORM, &form, &e), 0);
+    capture_end(logged, sizeof(logged));
+    /* The first load notes the log it makes, and says nothing else of it. */
+    assert_null(strstr(logged, "not noted"));
+    assert_non_null(strstr(logged, "image upload: loaded [\"img:1\"]"));
     assert_int_equal(request_status(&q), 200);
     json_object *out = request_json(&q);
     assert_string_equal(json_object_to_json_string_ext(json_object_object_get(out, "images"),
