@@ -601,8 +601,8 @@ static void test_keys(void **state)
 }
 
 /* /healthz: each part with its status; 503 naming the failed ones (no
- * engine answers; executors not running), 200 once only the engine is
- * left... which never answers here, so the engine stays failed. */
+ * engine answers here; the executors are not running, then are), the
+ * first failed part's code, one line of every failure. */
 static void test_healthz(void **state)
 {
     platform_t *p = *state;
