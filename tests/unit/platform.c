@@ -29,6 +29,12 @@ static void platform_setenv(platform_t *p, const char *name, const char *value)
 
 void platform_open(platform_t *p, const char *name, const char *const *env)
 {
+    platform_open_engine(p, name, env, NULL);
+}
+
+void platform_open_engine(platform_t *p, const char *name, const char *const *env,
+                          const char *docker_host)
+{
     static int made;
     char path[160], why[256];
     err_t e;
@@ -41,10 +47,9 @@ void platform_open(platform_t *p, const char *name, const char *const *env)
     assert_int_equal(mkdir(path, 0700), 0);
     platform_setenv(p, "MINILAMBDA_DATA_DIR", p->data);
     platform_setenv(p, "MINILAMBDA_RUN_DIR", path);
-    if (getenv("DOCKER_HOST") == NULL) {
-        snprintf(path, sizeof(path), "unix://%s/no-engine.sock", p->dir);
-        platform_setenv(p, "DOCKER_HOST", path);
-    }
+    /* Never the engine the environment may name. */
+    snprintf(path, sizeof(path), "unix://%s/no-engine.sock", p->dir);
+    platform_setenv(p, "DOCKER_HOST", docker_host != NULL ? docker_host : path);
     for (size_t i = 0; env != NULL && env[i] != NULL; i++) {
         const char *eq = strchr(env[i], '=');
         assert_non_null(eq);

@@ -8,8 +8,9 @@
  * variables), a worker's app_t (app_open) and one serving thread
  * (app_thread) on the control plane.
  *
- * Without a DOCKER_HOST (fake_start sets one), the engine is a socket
- * nothing listens on: every engine call fails at once, unreachable.
+ * Its engine is the one the test names (a fake engine's DOCKER_HOST),
+ * never the environment's: without one, a socket nothing listens on, so
+ * every engine call fails at once, unreachable.
  */
 #ifndef MINILAMBDA_TEST_PLATFORM_H
 #define MINILAMBDA_TEST_PLATFORM_H
@@ -44,6 +45,11 @@ typedef struct {
  * made.
  */
 void platform_open(platform_t *p, const char *name, const char *const *env);
+
+/* platform_open on the engine at `docker_host` (a DOCKER_HOST value, such
+ * as a fake engine's; NULL: none). */
+void platform_open_engine(platform_t *p, const char *name, const char *const *env,
+                          const char *docker_host);
 
 /* Close it all and remove the directory. */
 void platform_close(platform_t *p);

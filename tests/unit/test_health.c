@@ -110,7 +110,7 @@ static void test_parts(void **state)
     health_report r;
     (void)state;
     fake_start(&fs, replies, sizeof(replies) / sizeof(replies[0]));
-    platform_open(&p, "health", base_env);
+    platform_open_engine(&p, "health", base_env, fs.host);
     platform_function(&p, "{\"name\":\"fn\",\"image\":\"img\"}", NULL);
     executors(&p, SLOTS_UP, 0);
     health_ctx x = ctx_of(&p);
@@ -168,7 +168,6 @@ static void test_parts(void **state)
     assert_non_null(strstr(r.detail[HEALTH_DISK], "MINILAMBDA_MIN_FREE_BYTES"));
     platform_close(&p);
     fake_stop(&fs);
-    unsetenv("DOCKER_HOST");
     assert_int_equal(fs.nrequests, 8);
     assert_string_equal(fs.requests[0], "GET /_ping");
 }

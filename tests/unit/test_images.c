@@ -202,7 +202,7 @@ static void test_refused_streaming(void **state)
     err_t e;
     (void)state;
     fake_start(&fs, replies, sizeof(replies) / sizeof(replies[0]));
-    platform_open(&p, "images", no_rate);
+    platform_open_engine(&p, "images", no_rate, fs.host);
     buf_init(&tar, 1 << 20);
     tar_of(&tar, "manifest.json", "[]");
 
@@ -274,7 +274,7 @@ static void test_load(void **state)
     err_t e;
     (void)state;
     fake_start(&fs, replies, 4);
-    platform_open(&p, "images", no_rate);
+    platform_open_engine(&p, "images", no_rate, fs.host);
     platform_function(&p, "{\"name\":\"fresh\",\"image\":\"img:1\"}", NULL);
     platform_function(&p, "{\"name\":\"elsewhere\",\"image\":\"img:2\"}", NULL);
     json_object *body = json_tokener_parse("{\"name\":\"pinned\",\"image\":\"img:1\"}");
@@ -357,7 +357,7 @@ static void test_load_refused(void **state)
     err_t e;
     (void)state;
     fake_start(&fs, replies, 4);
-    platform_open(&p, "images", no_rate);
+    platform_open_engine(&p, "images", no_rate, fs.host);
     buf_init(&tar, 1 << 20);
     tar_of(&tar, "manifest.json", "[]");
     static const char *const why[] = {"bad layer", "holds no image", "not a tar"};
@@ -394,7 +394,7 @@ static void test_list(void **state)
     char path[160];
     (void)state;
     fake_start(&fs, replies, 4);
-    platform_open(&p, "images", no_rate);
+    platform_open_engine(&p, "images", no_rate, fs.host);
     platform_function(&p, "{\"name\":\"a\",\"image\":\"img:1\"}", NULL);
     json_object *body = json_tokener_parse("{\"name\":\"b\",\"image\":\"gone:1\"}");
     json_object *sys = json_tokener_parse("{\"image_id\":\"" OLD_ID "\"}");
