@@ -56,7 +56,9 @@ static int call(platform_t *p, request_t *q, route_handler h, const char *ref, c
     c.key = k;
     if (ref != NULL) {
         snprintf(c.ref, sizeof(c.ref), "%s", ref);
-        (void)store_get(p->app.store, ref, &c.function, e);
+        /* A function that does not exist reaches the handler as none. */
+        if (store_get(p->app.store, ref, &c.function, e) != 0)
+            c.function = NULL;
     }
     err_clear(e);
     int rc = h(&c, e);
@@ -74,8 +76,8 @@ static int call_as(platform_t *p, request_t *q, route_handler h, route_call *c, 
     c->redact = g.redact;
     memcpy(c->id, g.id, sizeof(c->id));
     memcpy(c->ref, g.ref, sizeof(c->ref));
-    if (c->ref[0] != '\0')
-        (void)store_get(p->app.store, c->ref, &c->function, e);
+    if (c->ref[0] != '\0' && store_get(p->app.store, c->ref, &c->function, e) != 0)
+        c->function = NULL;
     err_clear(e);
     int rc = h(c, e);
     func_free(c->function);

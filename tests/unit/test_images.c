@@ -278,11 +278,10 @@ static void test_load(void **state)
     platform_function(&p, "{\"name\":\"fresh\",\"image\":\"img:1\"}", NULL);
     platform_function(&p, "{\"name\":\"elsewhere\",\"image\":\"img:2\"}", NULL);
     json_object *body = json_tokener_parse("{\"name\":\"pinned\",\"image\":\"img:1\"}");
-    json_object *sys = json_tokener_parse("{\"image_id\":\"" OLD_ID "\"}");
-    assert_int_equal(store_create(p.app.store, body, sys, NULL, &f, &e), 0);
+    func_sys sys = {.set_image_id = true, .image_id = OLD_ID};
+    assert_int_equal(store_create(p.app.store, body, &sys, NULL, &f, &e), 0);
     func_free(f);
     json_object_put(body);
-    json_object_put(sys);
 
     buf_init(&tar, 1 << 20);
     tar_of(&tar, "manifest.json", "[{\"RepoTags\":[\"img:1\"]}]");
@@ -397,11 +396,10 @@ static void test_list(void **state)
     platform_open_engine(&p, "images", no_rate, fs.host);
     platform_function(&p, "{\"name\":\"a\",\"image\":\"img:1\"}", NULL);
     json_object *body = json_tokener_parse("{\"name\":\"b\",\"image\":\"gone:1\"}");
-    json_object *sys = json_tokener_parse("{\"image_id\":\"" OLD_ID "\"}");
-    assert_int_equal(store_create(p.app.store, body, sys, NULL, &f, &e), 0);
+    func_sys sys = {.set_image_id = true, .image_id = OLD_ID};
+    assert_int_equal(store_create(p.app.store, body, &sys, NULL, &f, &e), 0);
     func_free(f);
     json_object_put(body);
-    json_object_put(sys);
     snprintf(path, sizeof(path), "%s/images.log", p.data);
     FILE *log = fopen(path, "w");
     assert_non_null(log);
