@@ -13,6 +13,7 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -314,12 +315,24 @@ static int pool_spawn(pool_master *m, int index)
     return 0;
 }
 
+/* The FastCGI socket at `path`, listening, or -1 (logged). Made here, not
+ * by FCGX_OpenSocket, which exit()s the process when bind() fails. */
 static int pool_listen(const char *path)
 {
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    if (snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path) >= (int)sizeof(sa.sun_path)) {
+        log_error("the socket path %s is longer than %zu bytes", path, sizeof(sa.sun_path) - 1);
+        return -1;
+    }
     unlink(path);
-    int fd = FCGX_OpenSocket(path, POOL_BACKLOG);
+    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
     if (fd < 0) {
-        log_error("FCGX_OpenSocket(%s) failed: %s", path, strerror(errno));
+        log_error("socket(AF_UNIX) failed: %s", strerror(errno));
+        return -1;
+    }
+    if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 || listen(fd, POOL_BACKLOG) != 0) {
+        log_error("bind/listen(%s) failed: %s", path, strerror(errno));
+        close(fd);
         return -1;
     }
     /* nginx workers run as an unprivileged user and must connect. */
