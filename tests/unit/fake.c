@@ -7,6 +7,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <curl/curl.h>
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
@@ -294,4 +295,18 @@ void fake_stop(fake_server *fs)
     unlink(fs->sock);
     rmdir(fs->dir);
     assert_int_equal(fs->errors, 0);
+}
+
+int fake_group_setup(void **state)
+{
+    (void)state;
+    return curl_global_init(CURL_GLOBAL_ALL) == CURLE_OK ? 0 : -1;
+}
+
+int fake_group_teardown(void **state)
+{
+    (void)state;
+    curl_global_cleanup();
+    unsetenv("DOCKER_HOST");
+    return 0;
 }

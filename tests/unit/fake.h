@@ -46,4 +46,10 @@ void fake_start(fake_server *fs, const fake_reply *replies, size_t n);
  * server saw (an unexpected request, a send that failed). */
 void fake_stop(fake_server *fs);
 
+/* A group's setup and teardown for tests of the engine client: libcurl's
+ * global state once per group, and DOCKER_HOST unset after it (fake_start
+ * points it at the fake). */
+int fake_group_setup(void **state);
+int fake_group_teardown(void **state);
+
 #endif

@@ -378,20 +378,6 @@ static long now_ms(void)
     return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
 }
 
-static int curl_setup(void **state)
-{
-    (void)state;
-    return curl_global_init(CURL_GLOBAL_ALL) == CURLE_OK ? 0 : -1;
-}
-
-static int curl_teardown(void **state)
-{
-    (void)state;
-    curl_global_cleanup();
-    unsetenv("DOCKER_HOST");
-    return 0;
-}
-
 static void test_docker_new_bad_host(void **state)
 {
     static const char *const bad[] = {"bogus://x", "http://localhost:2375", "/var/run/docker.sock",
@@ -649,5 +635,5 @@ int main(void)
         cmocka_unit_test(test_docker_timeout_on_negotiation),
         cmocka_unit_test(test_docker_timeout_on_call),
     };
-    return cmocka_run_group_tests_name("docker", tests, curl_setup, curl_teardown);
+    return cmocka_run_group_tests_name("docker", tests, fake_group_setup, fake_group_teardown);
 }

@@ -76,20 +76,6 @@ static void write_file(const char *dir, const char *name, const char *text)
     fclose(f);
 }
 
-static int setup(void **state)
-{
-    (void)state;
-    return curl_global_init(CURL_GLOBAL_ALL) == CURLE_OK ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    curl_global_cleanup();
-    unsetenv("DOCKER_HOST");
-    return 0;
-}
-
 static void test_names(void **state)
 {
     static const char *const names[HEALTH__N] = {"engine", "store",     "keys",  "data_dir",
@@ -283,5 +269,5 @@ int main(void)
         cmocka_unit_test(test_engine),    cmocka_unit_test(test_keeper),
         cmocka_unit_test(test_lock_held),
     };
-    return cmocka_run_group_tests_name("health", tests, setup, teardown);
+    return cmocka_run_group_tests_name("health", tests, fake_group_setup, fake_group_teardown);
 }

@@ -140,20 +140,6 @@ static int upload(platform_t *p, request_t *q, const char *ctype, const buf_t *b
 static const char *const no_rate[] = {"MINILAMBDA_UPLOAD_MIN_RATE=0", "MINILAMBDA_WARM_MAX=0",
                                       NULL};
 
-static int setup(void **state)
-{
-    (void)state;
-    return curl_global_init(CURL_GLOBAL_ALL) == CURLE_OK ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    curl_global_cleanup();
-    unsetenv("DOCKER_HOST");
-    return 0;
-}
-
 /* Refused before the engine is asked: no engine listens here. */
 static void test_refused_early(void **state)
 {
@@ -499,5 +485,5 @@ int main(void)
         cmocka_unit_test(test_load),          cmocka_unit_test(test_load_refused),
         cmocka_unit_test(test_list),          cmocka_unit_test(test_present_resolve),
     };
-    return cmocka_run_group_tests_name("images", tests, setup, teardown);
+    return cmocka_run_group_tests_name("images", tests, fake_group_setup, fake_group_teardown);
 }

@@ -134,20 +134,6 @@ static void test_cannot_list(void **state)
     assert_int_equal(fs.nrequests, 2);
 }
 
-static int setup(void **state)
-{
-    (void)state;
-    return curl_global_init(CURL_GLOBAL_ALL) == CURLE_OK ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    curl_global_cleanup();
-    unsetenv("DOCKER_HOST");
-    return 0;
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -155,5 +141,5 @@ int main(void)
         cmocka_unit_test(test_invocation_removes_all),
         cmocka_unit_test(test_cannot_list),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, fake_group_setup, fake_group_teardown);
 }

@@ -96,20 +96,6 @@ static bool tracked(bench *b)
     return slots_running(b->slots, u);
 }
 
-static int setup(void **state)
-{
-    (void)state;
-    return curl_global_init(CURL_GLOBAL_ALL) == CURLE_OK ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    curl_global_cleanup();
-    unsetenv("DOCKER_HOST");
-    return 0;
-}
-
 /* No engine is asked: the function is not pinned, or the run id is bad. */
 static void test_before_the_engine(void **state)
 {
@@ -262,5 +248,5 @@ int main(void)
         cmocka_unit_test(test_image_nowhere),
         cmocka_unit_test(test_failover_and_removal),
     };
-    return cmocka_run_group_tests_name("start", tests, setup, teardown);
+    return cmocka_run_group_tests_name("start", tests, fake_group_setup, fake_group_teardown);
 }
