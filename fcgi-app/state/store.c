@@ -306,6 +306,15 @@ int store_list(store_t *s, char **out, err_t *e)
     return rc;
 }
 
+/* The generation of cached record `id` (0: not known). Call with mu held. */
+static uint64_t store_gen(store_t *s, const char *id)
+{
+    json_object *g;
+    return id != NULL && json_object_object_get_ex(s->gens, id, &g)
+               ? (uint64_t)json_object_get_int64(g)
+               : 0;
+}
+
 int store_all(store_t *s, func_t ***all, size_t *n, err_t *e)
 {
     char *list = NULL;
@@ -352,14 +361,13 @@ int store_get(store_t *s, const char *ref, func_t **out, err_t *e)
     pthread_mutex_lock(&s->mu);
     int rc = store_refresh(s, e);
     if (rc == 0) {
-        json_object *rec = store_find(s->root, ref), *g;
+        json_object *rec = store_find(s->root, ref);
         if (rec == NULL)
             rc = store_not_found(ref, e);
         else if (json_object_deep_copy(rec, &copy, NULL) != 0)
             rc = err_set(e, ERR_NOMEM, NULL, ENOMEM, "out of memory copying a record");
-        else if (json_object_object_get_ex(
-                     s->gens, json_object_get_string(json_object_object_get(rec, "id")), &g))
-            gen = (uint64_t)json_object_get_int64(g);
+        else
+            gen = store_gen(s, json_object_get_string(json_object_object_get(rec, "id")));
     }
     pthread_mutex_unlock(&s->mu);
     /* Typed outside the lock: the copy is this caller's alone. */
@@ -383,9 +391,8 @@ int store_each(store_t *s, void (*fn)(const func_t *f, void *arg), void *arg, er
     if (rc == 0) {
         json_object_object_foreach(s->root, id, rec)
         {
-            (void)id;
             /* The cache's object, shared only under the lock held here. */
-            func_t *f = func_parse(json_object_get(rec), e);
+            func_t *f = func_parse_as(json_object_get(rec), store_gen(s, id), e);
             if (f == NULL) {
                 rc = -1;
                 break;
