@@ -40,10 +40,47 @@ long b64_url_encode(const void *p, size_t n, char *out, size_t cap)
     return len;
 }
 
+static bool b64_alnum(char c)
+{
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+}
+
 static bool b64_url_char(char c)
 {
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
-           c == '_';
+    return b64_alnum(c) || c == '-' || c == '_';
+}
+
+long b64_decode(const char *s, unsigned char *out, size_t cap)
+{
+    size_t len = strlen(s), pad = 0;
+    if (len % 4 != 0)
+        return -1;
+    while (pad < 2 && pad < len && s[len - 1 - pad] == '=')
+        pad++;
+    for (size_t i = 0; i < len - pad; i++)
+        if (!b64_alnum(s[i]) && s[i] != '+' && s[i] != '/')
+            return -1;
+    /* The URL decoder takes the unpadded text in the other alphabet; the
+     * standard one maps onto it character for character. */
+    size_t o = 0;
+    for (size_t i = 0; i < len - pad; i += 4) {
+        unsigned char grp[4] = {'=', '=', '=', '='}, bytes[3];
+        size_t have = len - pad - i < 4 ? len - pad - i : 4;
+        if (have == 1)
+            return -1;
+        memcpy(grp, s + i, have);
+        if (EVP_DecodeBlock(bytes, grp, 4) != 3)
+            return -1;
+        size_t take = have - 1;
+        if (o + take >= cap)
+            return -1;
+        memcpy(out + o, bytes, take);
+        o += take;
+    }
+    if (cap == 0)
+        return -1;
+    out[o] = '\0';
+    return (long)o;
 }
 
 long b64_url_decode(const char *s, unsigned char *out, size_t cap)

@@ -24,6 +24,12 @@ long b64_encode(const void *p, size_t n, char *out, size_t cap);
  * as b64_encode. */
 long b64_url_encode(const void *p, size_t n, char *out, size_t cap);
 
+/* Decode standard base64 `s` (NUL-terminated; '=' padding as written by
+ * b64_encode) into `out` (`cap` bytes, owned by the caller), NUL-terminated
+ * after the bytes. Returns the number of bytes, or -1 for text that is not
+ * base64 or does not fit. */
+long b64_decode(const char *s, unsigned char *out, size_t cap);
+
 /* Decode the base64url text `s` (no padding, nothing but the alphabet)
  * into `out` (`cap` bytes, owned by the caller), which is NUL-terminated
  * after the bytes for callers that decode text. Returns the number of

@@ -58,6 +58,16 @@ static int config_check_auth(const config_def *d, const char *v, err_t *e)
     return 0;
 }
 
+/* An AWS region's shape ("us-east-1"): it goes into ARNs as it is. */
+static int config_check_region(const config_def *d, const char *v, err_t *e)
+{
+    size_t n = strspn(v, "abcdefghijklmnopqrstuvwxyz0123456789-");
+    if (n == 0 || v[n] != '\0' || v[0] == '-')
+        return err_set(e, ERR_INVALID, "invalid_config", 0,
+                       "%s must be a region name such as us-east-1, not \"%.100s\"", d->name, v);
+    return 0;
+}
+
 static int config_check_onoff(const config_def *d, const char *v, err_t *e)
 {
     if (strcmp(v, "on") != 0 && strcmp(v, "off") != 0)
@@ -334,6 +344,9 @@ static const config_def config_table[] = {
     {"MINILAMBDA_TRUSTED_PROXIES", CONFIG_STR, F(trusted_proxies), "", 0, 0, config_check_cidrs,
      "CIDRs of proxies in front of nginx whose X-Forwarded-For names the client for the "
      "failed-key limit; empty: none, the peer's address counts"},
+    {"MINILAMBDA_REGION", CONFIG_STR, F(region), "us-east-1", 0, 0, config_check_region,
+     "the region the Lambda API names in ARNs and functions see as AWS_REGION (any region a "
+     "client signs for is accepted)"},
     {"MINILAMBDA_MAX_UPLOADS", CONFIG_INT, F(max_uploads), "2", 1, 64, NULL,
      "image uploads at once, across all workers; more get 429 (a key may hold half, at least 1)"},
     {"MINILAMBDA_UPLOADS_PER_ADDRESS", CONFIG_INT, F(uploads_per_address), "0", 0, 64, NULL,

@@ -62,6 +62,7 @@ typedef struct {
     char auth[8];                        /* MINILAMBDA_AUTH: auto, on or off */
     int auth_failures;                   /* MINILAMBDA_AUTH_FAILURES: per address a minute */
     char trusted_proxies[1024];          /* MINILAMBDA_TRUSTED_PROXIES: CIDRs, "" = none */
+    char region[32];                     /* MINILAMBDA_REGION: the Lambda API's region */
     int max_uploads;                     /* MINILAMBDA_MAX_UPLOADS: at once, all workers */
     int uploads_per_address;             /* MINILAMBDA_UPLOADS_PER_ADDRESS (0: half the above) */
     long long upload_min_rate;           /* MINILAMBDA_UPLOAD_MIN_RATE, bytes/s; 0 off */

@@ -30,6 +30,7 @@ static const struct {
     [ERR_ENGINE_TIMEOUT] = {504, "engine_timeout"},
     [ERR_ENGINE] = {502, "engine_error"},
     [ERR_INTERNAL] = {500, "internal"},
+    [ERR_UNIMPLEMENTED] = {501, "not_implemented"},
 };
 
 void err_clear(err_t *e)

@@ -58,6 +58,7 @@ typedef enum {
     ERR_ENGINE_TIMEOUT,     /* 504 engine_timeout */
     ERR_ENGINE,             /* 502 engine_error */
     ERR_INTERNAL,           /* 500 internal */
+    ERR_UNIMPLEMENTED,      /* 501 not_implemented: an operation we do not offer */
     ERR__COUNT
 } err_kind;
 

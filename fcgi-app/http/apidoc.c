@@ -195,6 +195,77 @@ static const apidoc_prop apidoc_key[] = {
     {NULL, NULL, 0, NULL, 0, 0, NULL, NULL},
 };
 
+/* The Lambda API's shapes (lambda.c), member by member as the AWS
+ * clients read them. */
+static const apidoc_prop apidoc_lambda_error[] = {
+    {"Type", "string", APIDOC_REQ, "`User` for a 4xx (the request), `Service` for a 5xx.", 0, 0,
+     NULL, NULL},
+    {"message", "string", APIDOC_REQ, "What went wrong. The type is the `x-amzn-ErrorType` header.",
+     0, 0, NULL, NULL},
+    {"Reason", "string", 0, "For TooManyRequestsException: `ConcurrentInvocationLimitExceeded`.", 0,
+     0, NULL, NULL},
+    {NULL, NULL, 0, NULL, 0, 0, NULL, NULL},
+};
+
+static const apidoc_prop apidoc_lambda_config[] = {
+    {"FunctionName", "string", APIDOC_REQ, "The function's name.", 0, 0, NULL, NULL},
+    {"FunctionArn", "string", APIDOC_REQ,
+     "arn:aws:lambda:REGION:000000000000:function:NAME (REGION: MINILAMBDA_REGION).", 0, 0, NULL,
+     NULL},
+    {"PackageType", "string", APIDOC_REQ, "Always `Image`.", 0, 0, NULL, NULL},
+    {"Timeout", "integer", APIDOC_REQ, "`timeout`, in seconds.", 0, 0, NULL, NULL},
+    {"MemorySize", "integer", APIDOC_REQ, "`memory_mb`.", 0, 0, NULL, NULL},
+    {"LastModified", "string", APIDOC_REQ, "`updated_at`, as Lambda writes it (+0000).", 0, 0, NULL,
+     NULL},
+    {"CodeSize", "integer", APIDOC_REQ, "0: the code is an image.", 0, 0, NULL, NULL},
+    {"CodeSha256", "string", APIDOC_REQ, "The pinned image id's digest, or empty.", 0, 0, NULL,
+     NULL},
+    {"Version", "string", APIDOC_REQ, "`$LATEST`.", 0, 0, NULL, NULL},
+    {"Description", "string", APIDOC_REQ, "Empty.", 0, 0, NULL, NULL},
+    {"State", "string", APIDOC_REQ, "`Active`.", 0, 0, NULL, NULL},
+    {"LastUpdateStatus", "string", APIDOC_REQ, "`Successful`.", 0, 0, NULL, NULL},
+    {"Architectures", "string[]", APIDOC_REQ, "`[\"x86_64\"]`.", 0, 0, NULL, NULL},
+    {"Environment", "object", 0,
+     "`{\"Variables\": env}`, values `***` for a read-only key; absent for no env.", 0, 0, NULL,
+     NULL},
+    {"ImageConfigResponse", "object", 0, "`{\"ImageConfig\": {\"Command\": command}}`.", 0, 0, NULL,
+     NULL},
+    {NULL, NULL, 0, NULL, 0, 0, NULL, NULL},
+};
+
+static const apidoc_prop apidoc_lambda_function[] = {
+    {"Configuration", "#LambdaFunctionConfiguration", APIDOC_REQ, "The configuration.", 0, 0, NULL,
+     NULL},
+    {"Code", "object", APIDOC_REQ,
+     "`{RepositoryType: \"Docker\", ImageUri: image, ResolvedImageUri?: image_id}`.", 0, 0, NULL,
+     NULL},
+    {NULL, NULL, 0, NULL, 0, 0, NULL, NULL},
+};
+
+static const apidoc_prop apidoc_lambda_list[] = {
+    {"Functions", "#LambdaFunctionConfiguration[]", APIDOC_REQ, "A page, by name.", 0, 0, NULL,
+     NULL},
+    {"NextMarker", "string", 0, "The `Marker` of the next page; absent on the last.", 0, 0, NULL,
+     NULL},
+    {NULL, NULL, 0, NULL, 0, 0, NULL, NULL},
+};
+
+static const apidoc_prop apidoc_lambda_create[] = {
+    {"FunctionName", "string", APIDOC_REQ, "`name`.", 0, 0, NULL, NULL},
+    {"PackageType", "string", APIDOC_REQ, "Must be `Image`.", 0, 0, NULL, NULL},
+    {"Code", "object", APIDOC_REQ, "`{\"ImageUri\": image}`: an image the engine has.", 0, 0, NULL,
+     NULL},
+    {"Timeout", "integer", 0, "`timeout`.", 0, 0, NULL, NULL},
+    {"MemorySize", "integer", 0, "`memory_mb`.", 0, 0, NULL, NULL},
+    {"Environment", "object", 0, "`{\"Variables\": env}`.", 0, 0, NULL, NULL},
+    {"ImageConfig", "object", 0, "`{\"Command\": command}`; nothing else of it.", 0, 0, NULL, NULL},
+    {"Role", "string", 0,
+     "Accepted and ignored, as are Description, Architectures, Tags, TracingConfig and "
+     "LoggingConfig; Publish only when false. Any other member is 400.",
+     0, 0, NULL, NULL},
+    {NULL, NULL, 0, NULL, 0, 0, NULL, NULL},
+};
+
 const apidoc_shape apidoc_shapes[] = {
     {"InvokeRequest", "A synchronous or asynchronous invocation's body.", apidoc_invoke_request,
      true},
@@ -210,6 +281,13 @@ const apidoc_shape apidoc_shapes[] = {
     {"HealthComponent", "One part /healthz checks.", apidoc_health_part, false},
     {"KeyCreate", "A new API key's body.", apidoc_key_create, true},
     {"Key", "An API key, without its secret.", apidoc_key, false},
+    {"LambdaError", "A platform error on the Lambda API.", apidoc_lambda_error, false},
+    {"LambdaFunctionConfiguration", "A function as the Lambda API shows it.", apidoc_lambda_config,
+     false},
+    {"LambdaFunction", "GetFunction's answer.", apidoc_lambda_function, false},
+    {"LambdaFunctionList", "ListFunctions' answer.", apidoc_lambda_list, false},
+    {"LambdaCreateFunction", "CreateFunction's body (PackageType Image).", apidoc_lambda_create,
+     false},
     {NULL, NULL, NULL, false},
 };
 
@@ -765,3 +843,198 @@ const char apidoc_bearer[] =
     "its `functions` list, or a run it may not see, is 404 `not_found`, as one "
     "that does not exist. The scopes listed on an operation are the ones that "
     "may call it.";
+
+/* ------------------------------------------------------------------ */
+/* The Lambda API (lambda.c)                                           */
+
+#define EX_LAMBDA_ARN "arn:aws:lambda:us-east-1:000000000000:function:"
+#define EX_LAMBDA_ERROR(msg) "{'Type':'User','message':'" msg "'}"
+
+static const apidoc_prop apidoc_lambda_list_query[] = {
+    {"MaxItems", "integer", APIDOC_BOUNDS, "At most this many (default 50).", 1, 10000, NULL, NULL},
+    {"Marker", "string", 0, "The `NextMarker` of the page before.", 0, 0, NULL, NULL},
+    {NULL, NULL, 0, NULL, 0, 0, NULL, NULL},
+};
+
+static const apidoc_prop apidoc_lambda_qualifier[] = {
+    {"Qualifier", "string", 0, "`$LATEST` or absent (there are no versions yet).", 0, 0, NULL,
+     NULL},
+    {NULL, NULL, 0, NULL, 0, 0, NULL, NULL},
+};
+
+static const apidoc_code apidoc_err_lambda_list[] = {{ERR_INVALID, "invalid_max_items"},
+                                                     {ERR_INVALID, "invalid_marker"},
+                                                     {ERR_CORRUPT, NULL},
+                                                     {ERR_NONE, NULL}};
+
+static const apidoc_code apidoc_err_lambda_ref[] = {{ERR_INVALID, "invalid_function_name"},
+                                                    {ERR_INVALID, "invalid_qualifier"},
+                                                    {ERR_INVALID, "qualifier_mismatch"},
+                                                    {ERR_NONE, NULL}};
+
+static const apidoc_code apidoc_err_lambda_create[] = {{ERR_INVALID, "unsupported_parameter"},
+                                                       {ERR_INVALID, "unsupported_package_type"},
+                                                       {ERR_INVALID, "invalid_code"},
+                                                       {ERR_INVALID, "invalid_env"},
+                                                       {ERR_INVALID, "unknown_runtime"},
+                                                       {ERR_FORBIDDEN, NULL},
+                                                       {ERR_CONFLICT, "name_conflict"},
+                                                       {ERR_LIMIT, "too_many_functions"},
+                                                       {ERR_TOO_LARGE, "record_too_large"},
+                                                       {ERR_BUSY, NULL},
+                                                       {ERR_STORAGE, NULL},
+                                                       {ERR_STORAGE_FULL, NULL},
+                                                       {ERR_NONE, NULL}};
+
+static const apidoc_code apidoc_err_lambda_delete[] = {{ERR_INVALID, "invalid_function_name"},
+                                                       {ERR_INVALID, "invalid_qualifier"},
+                                                       {ERR_INVALID, "qualifier_mismatch"},
+                                                       {ERR_BUSY, NULL},
+                                                       {ERR_STORAGE, NULL},
+                                                       {ERR_STORAGE_FULL, NULL},
+                                                       {ERR_NONE, NULL}};
+
+static const apidoc_code apidoc_err_lambda_invoke[] = {{ERR_INVALID, "invalid_function_name"},
+                                                       {ERR_INVALID, "invalid_qualifier"},
+                                                       {ERR_INVALID, "qualifier_mismatch"},
+                                                       {ERR_INVALID, "invalid_json"},
+                                                       {ERR_INVALID, "invalid_log_type"},
+                                                       {ERR_INVALID, "invalid_client_context"},
+                                                       {ERR_TOO_LARGE, NULL},
+                                                       {ERR_LIMIT, "queue_full"},
+                                                       {ERR_BUSY, NULL},
+                                                       {ERR_STORAGE, NULL},
+                                                       {ERR_STORAGE_FULL, NULL},
+                                                       {ERR_NONE, NULL}};
+
+static const apidoc_example apidoc_ex_lambda_list[] = {
+    {"page", "The first function by name", NULL, "MaxItems=1", NULL, NULL, 200,
+     "{'Functions':[{'FunctionName':'echo','FunctionArn':'" EX_LAMBDA_ARN "echo',"
+     "'PackageType':'Image','Timeout':10,'MemorySize':256,"
+     "'LastModified':'2026-01-02T03:04:05.000+0000','CodeSize':0,'CodeSha256':'',"
+     "'Version':'$LATEST','Description':'','State':'Active','LastUpdateStatus':'Successful',"
+     "'Architectures':['x86_64']}],'NextMarker':'echo'}"},
+    {"bad", "MaxItems out of its bounds", NULL, "MaxItems=0", NULL, NULL, 400,
+     EX_LAMBDA_ERROR("MaxItems must be an integer from 1 to 10000")},
+    {NULL, NULL, NULL, NULL, NULL, NULL, 0, NULL},
+};
+
+static const apidoc_example apidoc_ex_lambda_create[] = {
+    {"image", "Register an image as aws lambda create-function does", NULL, NULL, NULL,
+     "{'FunctionName':'lambda-echo','PackageType':'Image','Code':{'ImageUri':'" EX_BUSYBOX "'},"
+     "'Role':'arn:aws:iam::000000000000:role/any','Timeout':5,'ImageConfig':{'Command':['cat']}}",
+     201,
+     "{'FunctionName':'lambda-echo','FunctionArn':'" EX_LAMBDA_ARN "lambda-echo',"
+     "'PackageType':'Image','Timeout':5,'MemorySize':256,'Version':'$LATEST','State':'Active'}"},
+    {"zip", "A zip package", NULL, NULL, NULL,
+     "{'FunctionName':'zipped','Code':{'ZipFile':'UEsDBA=='},'Role':'r'}", 400,
+     EX_LAMBDA_ERROR("PackageType must be Image: minilambda runs container images "
+                     "(Code.ImageUri)")},
+    {NULL, NULL, NULL, NULL, NULL, NULL, 0, NULL},
+};
+
+static const apidoc_example apidoc_ex_lambda_get[] = {
+    {"echo", "GetFunction", "lambda-echo", NULL, NULL, NULL, 200,
+     "{'Configuration':{'FunctionName':'lambda-echo','PackageType':'Image'},"
+     "'Code':{'RepositoryType':'Docker','ImageUri':'" EX_BUSYBOX "'}}"},
+    {"unknown", "No such function", "no-such-function", NULL, NULL, NULL, 404,
+     EX_LAMBDA_ERROR("function \\'no-such-function\\' not found")},
+    {NULL, NULL, NULL, NULL, NULL, NULL, 0, NULL},
+};
+
+static const apidoc_example apidoc_ex_lambda_config[] = {
+    {"arn", "By its ARN", EX_LAMBDA_ARN "lambda-echo", NULL, NULL, NULL, 200,
+     "{'FunctionName':'lambda-echo','Version':'$LATEST','Timeout':5}"},
+    {"qualifier", "A version that does not exist", "lambda-echo:7", NULL, NULL, NULL, 404,
+     "{'Type':'User'}"},
+    {NULL, NULL, NULL, NULL, NULL, NULL, 0, NULL},
+};
+
+static const apidoc_example apidoc_ex_lambda_delete[] = {
+    {"echo", "DeleteFunction", "lambda-echo", NULL, NULL, NULL, 204, NULL},
+    {NULL, NULL, NULL, NULL, NULL, NULL, 0, NULL},
+};
+
+static const apidoc_example apidoc_ex_lambda_invoke[] = {
+    {"sync", "Run it and wait: the body is the result", "lambda-echo", NULL, NULL, "{'order':42}",
+     200, "{'order':42}"},
+    {"event", "Queue it (X-Amz-Invocation-Type: Event)", "lambda-echo", NULL, "Event",
+     "{'order':43}", 202, NULL},
+    {"dry", "Check only (DryRun)", "lambda-echo", NULL, "DryRun", NULL, 204, NULL},
+    {"bad", "A payload that is not JSON", "lambda-echo", NULL, NULL, NULL, 400,
+     EX_LAMBDA_ERROR("Could not parse request body into json: the payload must be one JSON "
+                     "value in UTF-8")},
+    {NULL, NULL, NULL, NULL, NULL, NULL, 0, NULL},
+};
+
+const apidoc_route apidoc_lambda_list_functions = {
+    .op = "lambdaListFunctions",
+    .summary = "ListFunctions (the Lambda API)",
+    .desc = "The functions the caller's key may see, by name, as Lambda's "
+            "FunctionConfiguration.",
+    .query = apidoc_lambda_list_query,
+    .answers = {{200, "#LambdaFunctionList", "A page."}},
+    .errors = apidoc_err_lambda_list,
+    .examples = apidoc_ex_lambda_list,
+};
+
+const apidoc_route apidoc_lambda_create_function = {
+    .op = "lambdaCreateFunction",
+    .summary = "CreateFunction with an image (the Lambda API)",
+    .desc = "Registers the function as `POST /functions` does, from Lambda's body.",
+    .body = "#LambdaCreateFunction",
+    .answers = {{201, "#LambdaFunctionConfiguration", "Registered."}},
+    .errors = apidoc_err_lambda_create,
+    .examples = apidoc_ex_lambda_create,
+};
+
+const apidoc_route apidoc_lambda_get_function = {
+    .op = "lambdaGetFunction",
+    .summary = "GetFunction (the Lambda API)",
+    .param = "FunctionName: a name, name:$LATEST, or a full or partial ARN.",
+    .query = apidoc_lambda_qualifier,
+    .answers = {{200, "#LambdaFunction", "The function."}},
+    .errors = apidoc_err_lambda_ref,
+    .examples = apidoc_ex_lambda_get,
+};
+
+const apidoc_route apidoc_lambda_get_configuration = {
+    .op = "lambdaGetFunctionConfiguration",
+    .summary = "GetFunctionConfiguration (the Lambda API)",
+    .param = "FunctionName: a name, name:$LATEST, or a full or partial ARN.",
+    .query = apidoc_lambda_qualifier,
+    .answers = {{200, "#LambdaFunctionConfiguration", "The configuration."}},
+    .errors = apidoc_err_lambda_ref,
+    .examples = apidoc_ex_lambda_config,
+};
+
+const apidoc_route apidoc_lambda_delete_function = {
+    .op = "lambdaDeleteFunction",
+    .summary = "DeleteFunction (the Lambda API)",
+    .desc = "As `DELETE /functions/{ref}`.",
+    .param = "FunctionName: a name, name:$LATEST, or a full or partial ARN.",
+    .query = apidoc_lambda_qualifier,
+    .answers = {{204, NULL, "Deleted."}},
+    .errors = apidoc_err_lambda_delete,
+    .examples = apidoc_ex_lambda_delete,
+};
+
+const apidoc_route apidoc_lambda_invoke = {
+    .op = "lambdaInvoke",
+    .summary = "Invoke (the Lambda API)",
+    .desc = "The same call as `POST /invoke/{ref}` through Lambda's door: the body is the "
+            "event, any JSON value. A synchronous call answers 200 with the function's result "
+            "as the body; a function error (a non-zero exit, a runtime's error, a timeout) is a "
+            "200 too, with `X-Amz-Function-Error: Unhandled` and `{errorMessage, errorType}`. "
+            "Every answer carries `x-amzn-RequestId` (the invocation id) and a synchronous one "
+            "`X-Amz-Executed-Version`.",
+    .param = "FunctionName: a name, name:$LATEST, or a full or partial ARN.",
+    .query = apidoc_lambda_qualifier,
+    .body = "any",
+    .flags = APIDOC_BODY_OPTIONAL,
+    .answers = {{200, "any", "The function's result, or its error with X-Amz-Function-Error."},
+                {202, NULL, "Queued (Event)."},
+                {204, NULL, "The caller may invoke it (DryRun)."}},
+    .errors = apidoc_err_lambda_invoke,
+    .examples = apidoc_ex_lambda_invoke,
+};

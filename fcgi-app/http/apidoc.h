@@ -83,7 +83,7 @@ enum {
     APIDOC_BODY_OPTIONAL = 1 /* an empty body is accepted */
 };
 
-#define APIDOC_ANSWERS 2
+#define APIDOC_ANSWERS 3
 
 /* What the route table lacks about one operation (a template and a
  * method): the `doc` of its route rows (route.c), which the rows of one
@@ -127,6 +127,12 @@ extern const apidoc_route apidoc_upload_image;
 extern const apidoc_route apidoc_list_keys;
 extern const apidoc_route apidoc_create_key;
 extern const apidoc_route apidoc_delete_key;
+extern const apidoc_route apidoc_lambda_list_functions;
+extern const apidoc_route apidoc_lambda_create_function;
+extern const apidoc_route apidoc_lambda_get_function;
+extern const apidoc_route apidoc_lambda_get_configuration;
+extern const apidoc_route apidoc_lambda_delete_function;
+extern const apidoc_route apidoc_lambda_invoke;
 
 /* The component schemas described member by member; ended by a row
  * without a name. Static. */

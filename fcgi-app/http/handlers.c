@@ -118,27 +118,32 @@ static int handlers_sys_fields(route_call *c, json_object *body, bool create, fu
     return 0;
 }
 
+int handlers_create(route_call *c, json_object *body, func_t **out, err_t *e)
+{
+    func_sys sys;
+    func_body b;
+    char id[DOCKER_ID_MAX];
+    func_body_of(body, &b);
+    if (b.name != NULL && !keys_allows_name(c->key, b.name))
+        return err_set(e, ERR_FORBIDDEN, NULL, 0, "the key is not for function \"%.64s\"", b.name);
+    if (handlers_sys_fields(c, body, true, &sys, id, sizeof(id), e) != 0 ||
+        store_create(c->t->app->store, body, &sys, c->id[0] ? c->id : NULL, out, e) != 0)
+        return -1;
+    log_info("registered function %s (%s)", (*out)->name, (*out)->id);
+    return 0;
+}
+
 int handlers_create_function(route_call *c, err_t *e)
 {
     json_object *body = NULL;
     func_t *rec = NULL;
-    func_sys sys;
-    func_body b;
-    char loc[128], id[DOCKER_ID_MAX];
+    char loc[128];
     int rc = -1;
-    if (http_read_json(c->r, HANDLERS_BODY_MAX, false, &body, NULL, e) != 0)
-        goto done;
-    func_body_of(body, &b);
-    if (b.name != NULL && !keys_allows_name(c->key, b.name)) {
-        err_set(e, ERR_FORBIDDEN, NULL, 0, "the key is not for function \"%.64s\"", b.name);
-        goto done;
-    }
-    if (handlers_sys_fields(c, body, true, &sys, id, sizeof(id), e) != 0 ||
-        store_create(c->t->app->store, body, &sys, c->id[0] ? c->id : NULL, &rec, e) != 0)
+    if (http_read_json(c->r, HANDLERS_BODY_MAX, false, &body, NULL, e) != 0 ||
+        handlers_create(c, body, &rec, e) != 0)
         goto done;
     snprintf(loc, sizeof(loc), "Location: /functions/%s\r\n", rec->id);
     http_send_json(c->r, 201, rec->json, loc);
-    log_info("registered function %s (%s)", rec->name, rec->id);
     rc = 0;
 done:
     func_free(rec);
@@ -315,7 +320,7 @@ static void handlers_collect(void *arg, const char *p, size_t n)
  * written to the client, so a 6 MiB output of control bytes (36 MiB as
  * JSON) is never built in memory.
  */
-static void handlers_answer(route_call *c, const runtime_req *req, const runtime_result *res,
+static void handlers_answer(route_call *c, const char *id, const runtime_result *res,
                             const char *now, bool kept)
 {
     char mid[512], exit_code[16], headers[160];
@@ -332,7 +337,7 @@ static void handlers_answer(route_call *c, const runtime_req *req, const runtime
     int n = snprintf(mid, sizeof(mid),
                      ",\"duration\":%ld,\"timestamp\":\"%s\",\"invocation_id\":\"%s\","
                      "\"status\":\"%s\",\"start\":%s,\"exit_code\":%s,\"logs\":",
-                     res->duration_ms, now, req->id, status_word(res->status), start, exit_code);
+                     res->duration_ms, now, id, status_word(res->status), start, exit_code);
     buf_init(&tail, 4096);
     if (res->truncated)
         buf_puts(&tail, ",\"truncated\":true");
@@ -358,7 +363,7 @@ static void handlers_answer(route_call *c, const runtime_req *req, const runtime
         {res->err.data ? res->err.data : "", res->err.len, true, res->err.len >= res->err.max},
         {tail.data, tail.len, false, false},
     };
-    snprintf(headers, sizeof(headers), "X-Invocation-Id: %s\r\n%s", req->id,
+    snprintf(headers, sizeof(headers), "X-Invocation-Id: %s\r\n%s", id,
              kept ? "" : "X-Record-Kept: false\r\n");
     http_send_parts(c->r, status_http(res->status), headers, parts,
                     (int)(sizeof(parts) / sizeof(parts[0])));
@@ -407,13 +412,36 @@ void handlers_record_refused(route_call *c, const err_t *e)
     (void)handlers_record(c, clock_pool_ms(), 0, NULL, e);
 }
 
+void handlers_run(route_call *c, const char *event, size_t event_len, int timeout_s,
+                  runtime_result *res, bool *kept, char *now, size_t nowlen)
+{
+    runtime_req req;
+    long long created_ms = clock_pool_ms();
+
+    memset(&req, 0, sizeof(req));
+    snprintf(req.id, sizeof(req.id), "%s", c->id);
+    snprintf(req.run, sizeof(req.run), "%s", c->id);
+    req.function = c->function;
+    req.event = event;
+    req.event_len = event_len;
+    req.timeout_s = timeout_s;
+    req.attempt = 1;
+    /* A client that goes away cancels its run, unless a retry with its
+     * Idempotency-Key is to get the answer. */
+    req.cancel_fd = c->recorded ? -1 : c->r->fcgi->ipcFd;
+    clock_pool_now(now, nowlen);
+    invoke_ctx x = app_invoke_ctx(c->t);
+    invoke_call(&x, &req, false, res);
+    /* Before the answer, so the id the client gets is always readable. */
+    *kept = handlers_record(c, created_ms, timeout_s, res, NULL);
+}
+
 int handlers_invoke(route_call *c, err_t *e)
 {
     handlers_invoke_in in;
-    runtime_req req;
     runtime_result res;
     char now[CLOCK_RFC3339_LEN];
-    long long created_ms = clock_pool_ms();
+    bool kept;
 
     runtime_result_init(&res);
     if (handlers_invoke_read(c, &in, e) != 0) {
@@ -421,25 +449,21 @@ int handlers_invoke(route_call *c, err_t *e)
         runtime_result_free(&res);
         return -1;
     }
-    memset(&req, 0, sizeof(req));
-    snprintf(req.id, sizeof(req.id), "%s", c->id);
-    snprintf(req.run, sizeof(req.run), "%s", c->id);
-    req.function = c->function;
-    req.event = in.event;
-    req.event_len = in.event_len;
-    req.timeout_s = in.timeout_s;
-    req.attempt = 1;
-    /* A client that goes away cancels its run, unless a retry with its
-     * Idempotency-Key is to get the answer. */
-    req.cancel_fd = c->recorded ? -1 : c->r->fcgi->ipcFd;
-    clock_pool_now(now, sizeof(now));
-    invoke_ctx x = app_invoke_ctx(c->t);
-    invoke_call(&x, &req, false, &res);
-    /* Before the answer, so the id the client gets is always readable. */
-    bool kept = handlers_record(c, created_ms, in.timeout_s, &res, NULL);
-    handlers_answer(c, &req, &res, now, kept);
+    handlers_run(c, in.event, in.event_len, in.timeout_s, &res, &kept, now, sizeof(now));
+    handlers_answer(c, c->id, &res, now, kept);
     handlers_invoke_in_free(&in);
     runtime_result_free(&res);
+    return 0;
+}
+
+int handlers_enqueue(route_call *c, const char *event, size_t event_len, int timeout_s,
+                     json_object **inv, err_t *e)
+{
+    if (async_accept(c->t->app->async, c->function, event, event_len, timeout_s,
+                     c->t->app->cfg->async_max_pending, c->key ? c->key->id : NULL,
+                     c->id[0] ? c->id : NULL, inv, e) != 0)
+        return -1;
+    log_info("queued function=%s id=%s", c->function->name, handlers_text(*inv, "id"));
     return 0;
 }
 
@@ -451,9 +475,7 @@ int handlers_invoke_async(route_call *c, err_t *e)
     int rc = -1;
 
     if (handlers_invoke_read(c, &in, e) != 0 ||
-        async_accept(c->t->app->async, c->function, in.event, in.event_len, in.timeout_s,
-                     c->t->app->cfg->async_max_pending, c->key ? c->key->id : NULL,
-                     c->id[0] ? c->id : NULL, &inv, e) != 0)
+        handlers_enqueue(c, in.event, in.event_len, in.timeout_s, &inv, e) != 0)
         goto done;
     const char *id = handlers_text(inv, "id");
     snprintf(headers, sizeof(headers), "Location: /invocations/%s\r\nX-Invocation-Id: %s\r\n", id,
@@ -464,7 +486,6 @@ int handlers_invoke_async(route_call *c, err_t *e)
     json_object_object_add(out, "created_at",
                            json_object_get(json_object_object_get(inv, "created_at")));
     http_send_json(c->r, 202, out, headers);
-    log_info("queued function=%s id=%s", c->function->name, id);
     rc = 0;
 done:
     json_object_put(out);

@@ -21,6 +21,11 @@
 /* GET /functions: the records, oldest first. */
 int handlers_list_functions(route_call *c, err_t *e) ERR_MUST_USE;
 
+/* Register the function `body` (a registration, borrowed) describes, as
+ * the calling key: `*out` is the stored record (caller frees it with
+ * func_free). 0, or -1 with `e` (403 for a name outside the key's list). */
+int handlers_create(route_call *c, json_object *body, func_t **out, err_t *e) ERR_MUST_USE;
+
 /* POST /functions: register; 201 with the record and a Location. */
 int handlers_create_function(route_call *c, err_t *e) ERR_MUST_USE;
 
@@ -37,6 +42,22 @@ int handlers_delete_function(route_call *c, err_t *e) ERR_MUST_USE;
 /* POST /invoke/{ref}: run synchronously (under the gate's slot), record
  * the call (records.h), then answer. */
 int handlers_invoke(route_call *c, err_t *e) ERR_MUST_USE;
+
+/*
+ * Run c->function synchronously with `event` (`event_len` bytes, borrowed)
+ * under the call's id (c->id) and `timeout_s`, as every synchronous door
+ * does: the runtime, the gauge and counts (invoke_call), the record.
+ * `res` (initialized by the caller) is the outcome; `*kept` says whether
+ * its record was written; `now` (`nowlen` bytes) is when it started.
+ */
+void handlers_run(route_call *c, const char *event, size_t event_len, int timeout_s,
+                  runtime_result *res, bool *kept, char *now, size_t nowlen);
+
+/* Queue a run of c->function with `event` (borrowed) under `timeout_s`
+ * (0: the function's), as every async door does: `*inv` is the PENDING
+ * record (caller owns). 0, or -1 with `e` (429 past the pending limit). */
+int handlers_enqueue(route_call *c, const char *event, size_t event_len, int timeout_s,
+                     json_object **inv, err_t *e) ERR_MUST_USE;
 
 /* The record of a synchronous call the gate refused (`e`, already answered)
  * after minting its id: 429 at the slot limit, a bad body. Best effort:

@@ -7,6 +7,7 @@
 
 #include "http/apidoc.h"
 #include "http/http.h"
+#include "http/lambda.h"
 #include "http/route.h"
 #include "run/health.h"
 #include "state/func.h"
@@ -17,6 +18,15 @@
 static const char *const openapi_health_status[] = {"ok", "unavailable", NULL};
 static const char *const openapi_docker_status[] = {"reachable", "unreachable", NULL};
 static const char *const openapi_types[] = {"Event", "RequestResponse", NULL};
+static const char *const openapi_amz_types[] = {"RequestResponse", "Event", "DryRun", NULL};
+/* The Lambda Invoke API's other request headers and what they do. */
+static const char *const openapi_amz_headers[][2] = {
+    {"X-Amz-Log-Type", "`Tail`: `X-Amz-Log-Result` carries the last 4 KB of the call's logs in "
+                       "base64 (a synchronous call); `None` or absent: no logs."},
+    {"X-Amz-Client-Context", "A JSON object in base64 (at most 3,583 characters), passed to the "
+                             "function."},
+    {NULL, NULL},
+};
 
 /* ------------------------------------------------------------------ */
 /* Building                                                            */
@@ -25,7 +35,9 @@ static const char *const openapi_types[] = {"Event", "RequestResponse", NULL};
 typedef struct {
     int status;
     const char *code;
-    bool run; /* a run's outcome: the body is an InvokeResult */
+    bool run;        /* a run's outcome: the body is an InvokeResult */
+    bool native;     /* in the API's envelope on a Lambda route (nginx's own) */
+    const char *why; /* on a Lambda route, the API's code it stands for, or NULL */
 } openapi_err;
 
 #define OPENAPI_ERRS_MAX 64
@@ -34,6 +46,7 @@ typedef struct {
     openapi_err v[OPENAPI_ERRS_MAX];
     size_t n;
     bool full; /* one did not fit: raise OPENAPI_ERRS_MAX */
+    bool amz;  /* a Lambda route: errors are Lambda types in LambdaError */
 } openapi_errs;
 
 /* What building the document carries along. */
@@ -377,13 +390,33 @@ static void openapi_err_add(openapi_errs *l, int status, const char *code, bool 
         if (l->v[i].status == status && strcmp(l->v[i].code, code) == 0)
             return;
     if (l->n < OPENAPI_ERRS_MAX)
-        l->v[l->n++] = (openapi_err){status, code, run};
+        l->v[l->n++] = (openapi_err){status, code, run, false, NULL};
     else
         l->full = true;
 }
 
+/* An error of `kind` and `code`: on a Lambda route, as lambda_send_err
+ * answers it (its status and type). */
 static void openapi_kind_add(openapi_errs *l, err_kind kind, const char *code)
 {
+    if (l->amz) {
+        err_t x;
+        err_clear(&x);
+        x.kind = kind;
+        x.code = code;
+        const char *type = lambda_error_type(&x), *why = openapi_kind_code(kind, code);
+        int status = lambda_error_status(&x);
+        /* One entry per type and code: the description names both. */
+        for (size_t i = 0; i < l->n; i++)
+            if (l->v[i].status == status && strcmp(l->v[i].code, type) == 0 &&
+                l->v[i].why != NULL && strcmp(l->v[i].why, why) == 0)
+                return;
+        if (l->n < OPENAPI_ERRS_MAX)
+            l->v[l->n++] = (openapi_err){status, type, false, false, why};
+        else
+            l->full = true;
+        return;
+    }
     openapi_err_add(l, openapi_kind_status(kind), openapi_kind_code(kind, code), false);
 }
 
@@ -419,7 +452,7 @@ static void openapi_route_errors(openapi_build *b, const char *tmpl, const apido
     }
     if (strchr(tmpl, '{') != NULL)
         openapi_kind_add(l, ERR_INVALID, "invalid_path");
-    if (flags & ROUTE_IF_EVENT)
+    if (flags & (ROUTE_IF_EVENT | ROUTE_IF_DRY_RUN))
         openapi_kind_add(l, ERR_INVALID, "invalid_invocation_type");
     if (flags & ROUTE_ALLOWLIST)
         openapi_kind_add(l, ERR_FORBIDDEN, NULL);
@@ -456,7 +489,14 @@ static void openapi_route_errors(openapi_build *b, const char *tmpl, const apido
         openapi_kind_add(l, c->kind, c->code);
     /* A route that runs a function holding a slot answers how the run
      * ended. */
-    if (flags & ROUTE_SLOT) {
+    if ((flags & ROUTE_SLOT) && l->amz) {
+        /* A function's own failure is a 200 with X-Amz-Function-Error;
+         * the platform's, a ServiceException at the outcome's status. */
+        for (int o = 0; o < STATUS__OUTCOMES; o++)
+            if (o != STATUS_CANCELLED && o != STATUS_SUCCEEDED && o != STATUS_FAILED &&
+                o != STATUS_TIMEOUT && o != STATUS_PROTOCOL_ERROR)
+                openapi_err_add(l, status_http((status_outcome)o), "ServiceException", false);
+    } else if (flags & ROUTE_SLOT) {
         for (int o = 0; o < STATUS__OUTCOMES; o++) {
             const char *code = status_code((status_outcome)o);
             /* A cancelled run's client is gone: nobody reads its answer. */
@@ -465,8 +505,11 @@ static void openapi_route_errors(openapi_build *b, const char *tmpl, const apido
         }
     }
     openapi_kind_add(l, ERR_INTERNAL, NULL);
-    for (size_t i = 0; i < APIDOC_NGINX_EVERY_ROUTE; i++)
+    for (size_t i = 0; i < APIDOC_NGINX_EVERY_ROUTE; i++) {
         openapi_err_add(l, apidoc_nginx[i].status, apidoc_nginx[i].code, false);
+        if (l->n > 0 && strcmp(l->v[l->n - 1].code, apidoc_nginx[i].code) == 0)
+            l->v[l->n - 1].native = true;
+    }
 }
 
 /* allOf [$ref `base`, {code: enum `codes`}], `required` naming error and
@@ -574,9 +617,10 @@ static int openapi_response(const apidoc_route *r, const openapi_errs *l, int st
 {
     const apidoc_answer *a = NULL;
     json_object *run = json_object_new_array(), *other = json_object_new_array();
+    json_object *amz = json_object_new_array();
     json_object *alts = json_object_new_array(), *resp = json_object_new_object();
     json_object *examples = NULL;
-    char desc[1024] = "", both[1200];
+    char desc[4096] = "", both[4400];
     size_t used = 0;
     int rc = -1;
 
@@ -589,15 +633,22 @@ static int openapi_response(const apidoc_route *r, const openapi_errs *l, int st
     for (size_t i = 0; i < l->n; i++) {
         if (l->v[i].status != status)
             continue;
-        json_object_array_add(l->v[i].run ? run : other, json_object_new_string(l->v[i].code));
-        int n = snprintf(desc + used, sizeof(desc) - used, "%s`%s`",
-                         used ? ", " : "Errors: ", l->v[i].code);
+        json_object_array_add(l->v[i].run                 ? run
+                              : l->amz && !l->v[i].native ? amz
+                                                          : other,
+                              json_object_new_string(l->v[i].code));
+        int n = l->v[i].why != NULL ? snprintf(desc + used, sizeof(desc) - used, "%s`%s` (%s)",
+                                               used ? ", " : "Errors: ", l->v[i].code, l->v[i].why)
+                                    : snprintf(desc + used, sizeof(desc) - used, "%s`%s`",
+                                               used ? ", " : "Errors: ", l->v[i].code);
         if (n > 0 && (size_t)n < sizeof(desc) - used)
             used += (size_t)n;
     }
     /* A run's outcome answers an InvokeResult with its error and code. */
     if (json_object_array_length(run) > 0)
         json_object_array_add(alts, openapi_coded("InvokeResult", json_object_get(run), true));
+    if (json_object_array_length(amz) > 0)
+        json_object_array_add(alts, openapi_ref("LambdaError"));
     if (json_object_array_length(other) > 0)
         json_object_array_add(alts, openapi_coded("Error", json_object_get(other), false));
     if (openapi_answer_examples(r, status, a != NULL ? a->type : NULL, &examples, e) != 0)
@@ -635,6 +686,7 @@ done:
     json_object_put(resp);
     json_object_put(alts);
     json_object_put(other);
+    json_object_put(amz);
     json_object_put(run);
     return rc;
 }
@@ -732,7 +784,28 @@ static json_object *openapi_parameters(const char *tmpl, const apidoc_route *r, 
                 openapi_add_example(p, x, json_object_new_string(x->ref));
         json_object_array_add(params, p);
     }
-    if (flags & ROUTE_IF_EVENT) {
+    if (flags & ROUTE_AMZ && flags & (ROUTE_IF_EVENT | ROUTE_IF_DRY_RUN)) {
+        json_object *p = json_object_new_object(), *s = openapi_type("string");
+        openapi_add_str(p, "name", "X-Amz-Invocation-Type");
+        openapi_add_str(p, "in", "header");
+        openapi_add_str(p, "description",
+                        "`RequestResponse` or absent: wait for the result; `Event`: queue it "
+                        "(202); `DryRun`: only check that the caller may invoke it (204).");
+        json_object_object_add(s, "enum", openapi_strings(openapi_amz_types));
+        json_object_object_add(p, "schema", s);
+        for (const apidoc_example *x = r->examples; x->name != NULL; x++)
+            if (x->type != NULL)
+                openapi_add_example(p, x, json_object_new_string(x->type));
+        json_object_array_add(params, p);
+        for (size_t i = 0; openapi_amz_headers[i][0] != NULL; i++) {
+            json_object *h = json_object_new_object();
+            openapi_add_str(h, "name", openapi_amz_headers[i][0]);
+            openapi_add_str(h, "in", "header");
+            openapi_add_str(h, "description", openapi_amz_headers[i][1]);
+            json_object_object_add(h, "schema", openapi_type("string"));
+            json_object_array_add(params, h);
+        }
+    } else if (flags & ROUTE_IF_EVENT) {
         json_object *p = json_object_new_object(), *s = openapi_type("string");
         openapi_add_str(p, "name", "X-Invocation-Type");
         openapi_add_str(p, "in", "header");
@@ -904,6 +977,7 @@ static int openapi_operation(openapi_build *b, const route_def *row, json_object
     json_object *op, *responses = NULL, *params, *body;
 
     openapi_rows_of(row, &flags, &access);
+    errs.amz = (flags & ROUTE_AMZ) != 0;
     openapi_route_errors(b, row->tmpl, r, flags, access, &errs);
     if (errs.full)
         return err_set(e, ERR_INTERNAL, NULL, 0, "%s answers more than %d errors", r->op,
@@ -912,8 +986,11 @@ static int openapi_operation(openapi_build *b, const route_def *row, json_object
         return -1;
     op = json_object_new_object();
     for (size_t i = 0; i < errs.n; i++)
-        openapi_add_unique(b->codes, errs.v[i].code);
-    snprintf(tag, sizeof(tag), "%.*s", (int)strcspn(row->tmpl + 1, "/"), row->tmpl + 1);
+        openapi_add_unique(b->codes, errs.v[i].why != NULL ? errs.v[i].why : errs.v[i].code);
+    if (errs.amz)
+        snprintf(tag, sizeof(tag), "lambda");
+    else
+        snprintf(tag, sizeof(tag), "%.*s", (int)strcspn(row->tmpl + 1, "/"), row->tmpl + 1);
     json_object *tags = json_object_new_array();
     json_object_array_add(tags, json_object_new_string(tag));
     openapi_add_str(op, "operationId", r->op);

@@ -11,6 +11,7 @@
 #include "base/log.h"
 #include "http/handlers.h"
 #include "http/images.h"
+#include "http/lambda.h"
 #include "http/replay.h"
 #include "state/metrics.h"
 #include "state/throttle.h"
@@ -21,6 +22,7 @@
 #define DEPLOY KEYS_DEPLOY
 #define INVOKE KEYS_INVOKE
 #define READ KEYS_READ
+#define AMZ ROUTE_AMZ
 
 /* The API. Rows of one template sit together; a row that depends on a
  * header comes before the row without the condition. Admin keys may call
@@ -67,6 +69,25 @@ static const route_def route_table[] = {
     {"/keys", HTTP_POST, handlers_create_key, APP_CONTROL, 0, KEYS_ADMIN, &apidoc_create_key},
     {"/keys/{id}", HTTP_DELETE, handlers_delete_key, APP_CONTROL, 0, KEYS_ADMIN,
      &apidoc_delete_key},
+    /* The Lambda API's door to the same calls (lambda.h). nginx sends the
+     * invocations, a template of its own, to the invoke plane by a regex
+     * location; the rest of the segment goes to the control plane. */
+    {"/2015-03-31/functions", HTTP_GET, lambda_list_functions, APP_CONTROL, AMZ | ROUTE_REDACT,
+     DEPLOY | READ, &apidoc_lambda_list_functions},
+    {"/2015-03-31/functions", HTTP_POST, lambda_create_function, APP_CONTROL, AMZ | ONCE, DEPLOY,
+     &apidoc_lambda_create_function},
+    {"/2015-03-31/functions/{ref}", HTTP_GET, lambda_get_function, APP_CONTROL,
+     AMZ | FN | ROUTE_REDACT, DEPLOY | READ, &apidoc_lambda_get_function},
+    {"/2015-03-31/functions/{ref}", HTTP_DELETE, lambda_delete_function, APP_CONTROL, AMZ | FN,
+     DEPLOY, &apidoc_lambda_delete_function},
+    {"/2015-03-31/functions/{ref}/configuration", HTTP_GET, lambda_get_configuration, APP_CONTROL,
+     AMZ | FN | ROUTE_REDACT, DEPLOY | READ, &apidoc_lambda_get_configuration},
+    {"/2015-03-31/functions/{ref}/invocations", HTTP_POST, lambda_invoke_event, APP_INVOKE,
+     AMZ | FN | ROUTE_IF_EVENT | ONCE, INVOKE, &apidoc_lambda_invoke},
+    {"/2015-03-31/functions/{ref}/invocations", HTTP_POST, lambda_invoke_dry_run, APP_INVOKE,
+     AMZ | FN | ROUTE_IF_DRY_RUN, INVOKE, &apidoc_lambda_invoke},
+    {"/2015-03-31/functions/{ref}/invocations", HTTP_POST, lambda_invoke, APP_INVOKE,
+     AMZ | FN | ROUTE_SLOT | ONCE | ROUTE_NO_REDO, INVOKE, &apidoc_lambda_invoke},
 };
 
 #undef FN
@@ -75,6 +96,7 @@ static const route_def route_table[] = {
 #undef DEPLOY
 #undef INVOKE
 #undef READ
+#undef AMZ
 
 #define ROUTE_ROWS (sizeof(route_table) / sizeof(route_table[0]))
 
@@ -118,15 +140,24 @@ const char *const *route_metric_names(int *count)
     return route_names;
 }
 
-/* What X-Invocation-Type asks for. */
-typedef enum { ROUTE_TYPE_NONE, ROUTE_TYPE_EVENT, ROUTE_TYPE_SYNC, ROUTE_TYPE_BAD } route_type;
+/* What the invocation type asks for. */
+typedef enum {
+    ROUTE_TYPE_NONE,
+    ROUTE_TYPE_EVENT,
+    ROUTE_TYPE_SYNC,
+    ROUTE_TYPE_DRY_RUN,
+    ROUTE_TYPE_BAD
+} route_type;
 
-static route_type route_invocation_type(const char *v)
+/* The type `v` asks for; DryRun only on the Lambda API (`amz`). */
+static route_type route_invocation_type(const char *v, bool amz)
 {
     if (v == NULL)
         return ROUTE_TYPE_NONE;
     if (strcmp(v, "Event") == 0)
         return ROUTE_TYPE_EVENT;
+    if (amz && strcmp(v, "DryRun") == 0)
+        return ROUTE_TYPE_DRY_RUN;
     return strcmp(v, "RequestResponse") == 0 ? ROUTE_TYPE_SYNC : ROUTE_TYPE_BAD;
 }
 
@@ -136,11 +167,22 @@ static unsigned route_methods(const route_def *d)
     return d->method & HTTP_GET ? d->method | HTTP_HEAD : d->method;
 }
 
-int route_match(const char *method, const char *uri, const char *invocation_type, route_found *f,
+/* Whether row `d`'s condition holds for invocation type `type`. */
+static bool route_condition(const route_def *d, route_type type)
+{
+    if (d->flags & ROUTE_IF_EVENT)
+        return type == ROUTE_TYPE_EVENT;
+    if (d->flags & ROUTE_IF_DRY_RUN)
+        return type == ROUTE_TYPE_DRY_RUN;
+    return true;
+}
+
+int route_match(const char *method, const char *uri, const route_types *types, route_found *f,
                 err_t *e)
 {
     unsigned bit = http_method_bit(method);
-    route_type type = route_invocation_type(invocation_type);
+    route_type native = route_invocation_type(types ? types->invocation_type : NULL, false);
+    route_type amz = route_invocation_type(types ? types->amz_type : NULL, true);
 
     pthread_once(&route_once, route_number);
     memset(f, 0, sizeof(*f));
@@ -154,13 +196,15 @@ int route_match(const char *method, const char *uri, const char *invocation_type
                            "the path has a bad percent-escape, a NUL byte or an overlong segment");
         if (m == 0)
             continue;
+        route_type type = d->flags & ROUTE_AMZ ? amz : native;
         f->allow |= route_methods(d);
         f->metric = route_ids[i];
-        if ((d->flags & ROUTE_IF_EVENT) && type == ROUTE_TYPE_BAD)
+        if ((d->flags & (ROUTE_IF_EVENT | ROUTE_IF_DRY_RUN)) && type == ROUTE_TYPE_BAD)
             return err_set(e, ERR_INVALID, "invalid_invocation_type", 0,
-                           "X-Invocation-Type must be Event or RequestResponse");
-        if (f->row == NULL && (route_methods(d) & bit) &&
-            (!(d->flags & ROUTE_IF_EVENT) || type == ROUTE_TYPE_EVENT))
+                           d->flags & ROUTE_AMZ
+                               ? "X-Amz-Invocation-Type must be RequestResponse, Event or DryRun"
+                               : "X-Invocation-Type must be Event or RequestResponse");
+        if (f->row == NULL && (route_methods(d) & bit) && route_condition(d, type))
             f->row = d;
     }
     if (f->row != NULL)
@@ -394,6 +438,10 @@ static int route_admit(route_call *c, const route_def *d, keys_key *key, bool *h
     if ((d->flags & ROUTE_ALLOWLIST) &&
         !cidr_allows(app->cfg->metrics_allow, http_header(c->r, "REMOTE_ADDR")))
         return err_set(e, ERR_FORBIDDEN, NULL, 0, "this address may not read %s", d->tmpl);
+    /* A Lambda FunctionName is made a plain name first: the checks after
+     * this, the key's function list included, see only names. */
+    if ((d->flags & ROUTE_AMZ) && (d->flags & ROUTE_FUNCTION) && lambda_ref(c, e) != 0)
+        return -1;
     if (route_authenticate(c, d, key, have_key, e) != 0 || route_authorize(c, d, e) != 0)
         return -1;
     if ((d->flags & ROUTE_FUNCTION) && route_function(c, e) != 0)
@@ -452,7 +500,9 @@ void route_handle(app_thread *t, FCGX_Request *req)
     /* `rc` is the last step's result (-1: it failed, with `e`); `more`
      * says whether the next step runs. A replayed answer ends the chain
      * with rc 0, as a handler's does. */
-    int rc = route_match(r.method, r.uri, http_header(&r, "HTTP_X_INVOCATION_TYPE"), &f, &e);
+    route_types types = {http_header(&r, "HTTP_X_INVOCATION_TYPE"),
+                         http_header(&r, "HTTP_X_AMZ_INVOCATION_TYPE")};
+    int rc = route_match(r.method, r.uri, &types, &f, &e);
     bool more = rc == 0;
     if (more) {
         memcpy(c.ref, f.ref, sizeof(c.ref));
@@ -468,7 +518,14 @@ void route_handle(app_thread *t, FCGX_Request *req)
     replay_end(&c, &replay, rc);
     if (rc < 0) {
         route_error_headers(&c, &f, &e, headers, sizeof(headers));
-        http_send_err(&r, &e, headers[0] ? headers : NULL);
+        if (f.row != NULL ? (f.row->flags & ROUTE_AMZ) != 0 : lambda_path(r.uri)) {
+            /* An operation of the Lambda API we do not offer says which. */
+            if (f.row == NULL && e.kind != ERR_INVALID)
+                (void)lambda_unsupported(r.method, r.uri, &e);
+            lambda_send_err(&c, &e, headers[0] ? headers : NULL);
+        } else {
+            http_send_err(&r, &e, headers[0] ? headers : NULL);
+        }
         if (r.status >= 500)
             log_error("%s %.200s: %s", r.method, r.uri, e.msg);
         /* A call refused once it had an id (the client got it in
@@ -524,10 +581,14 @@ int route_check(err_t *e)
             size_t n = route_segment(a->tmpl);
             if (n != route_segment(b->tmpl) || strncmp(a->tmpl, b->tmpl, n) != 0)
                 continue;
-            if (a->plane != b->plane || (a->flags & nginx) != (b->flags & nginx))
+            /* Another plane in the segment is sent by a regex location of
+             * its own template (route_print_nginx), which must not be the
+             * template of a row on the segment's plane. */
+            if ((a->flags & nginx) != (b->flags & nginx) ||
+                (a->plane != b->plane && strcmp(a->tmpl, b->tmpl) == 0))
                 return err_set(e, ERR_INTERNAL, NULL, 0,
-                               "routes %s and %s share a path segment but not their plane or "
-                               "nginx flags",
+                               "routes %s and %s share a path segment but not their nginx "
+                               "flags, or a template but not their plane",
                                a->tmpl, b->tmpl);
         }
     }
@@ -561,23 +622,62 @@ static void route_print_location(FILE *out, const char *match, const char *path,
             cfg->run_dir, d->plane == APP_INVOKE ? "invoke" : "control");
 }
 
+/* The row that opens `d`'s first path segment in the table. */
+static const route_def *route_segment_head(const route_def *d)
+{
+    size_t n = route_segment(d->tmpl);
+    for (size_t k = 0;; k++)
+        if (route_segment(route_table[k].tmpl) == n &&
+            strncmp(route_table[k].tmpl, d->tmpl, n) == 0)
+            return &route_table[k];
+}
+
+/* `tmpl` as an anchored nginx regex: "{name}" is one segment. */
+static void route_regex(const char *tmpl, char *out, size_t outlen)
+{
+    size_t o = 0;
+    out[o++] = '^';
+    for (const char *p = tmpl; *p != '\0' && o + 8 < outlen; p++) {
+        if (*p == '{') {
+            memcpy(out + o, "[^/]+", 5);
+            o += 5;
+            p += strcspn(p, "}");
+            if (*p == '\0')
+                break;
+        } else {
+            if (*p == '.')
+                out[o++] = '\\';
+            out[o++] = *p;
+        }
+    }
+    memcpy(out + o, "/?$", 4);
+}
+
 void route_print_nginx(FILE *out, const config_t *cfg)
 {
     fprintf(out, "        # From the route table (minilambda-fcgi --print-nginx): each first\n"
-                 "        # path segment goes to its routes' plane, with their body rules.\n");
+                 "        # path segment goes to its routes' plane, with their body rules; a\n"
+                 "        # template on another plane than its segment's, by a regex.\n");
+    bool split[ROUTE_ROWS] = {false};
+    for (size_t i = 0; i < ROUTE_ROWS; i++) {
+        const route_def *d = &route_table[i], *head = route_segment_head(d);
+        if (d->plane == head->plane || (i > 0 && strcmp(route_table[i - 1].tmpl, d->tmpl) == 0))
+            continue;
+        char re[256];
+        route_regex(d->tmpl, re, sizeof(re));
+        split[head - route_table] = true;
+        route_print_location(out, "~ ", re, strlen(re), d, cfg);
+    }
     for (size_t i = 0; i < ROUTE_ROWS; i++) {
         const route_def *d = &route_table[i];
         size_t n = route_segment(d->tmpl);
-        bool seen = false;
-        for (size_t k = 0; k < i && !seen; k++)
-            seen = route_segment(route_table[k].tmpl) == n &&
-                   strncmp(route_table[k].tmpl, d->tmpl, n) == 0;
-        if (seen)
+        if (route_segment_head(d) != d)
             continue;
         route_print_location(out, "= ", d->tmpl, n, d, cfg);
         char slashed[128];
         snprintf(slashed, sizeof(slashed), "%.*s/", (int)n, d->tmpl);
-        route_print_location(out, "^~ ", slashed, n + 1, d, cfg);
+        /* A plain prefix lets the regexes above take their templates. */
+        route_print_location(out, split[i] ? "" : "^~ ", slashed, n + 1, d, cfg);
     }
     route_def other = {"/", HTTP_GET, NULL, APP_CONTROL, 0, 0, NULL};
     route_print_location(out, "", "/", 1, &other, cfg);

@@ -75,7 +75,12 @@ enum {
     /* With ROUTE_IDEMPOTENT: what the handler does leaves no record to find
      * by c->id (a synchronous run), so a request that died is not acted
      * again: its retry is 409 idempotency_interrupted. */
-    ROUTE_NO_REDO = 512
+    ROUTE_NO_REDO = 512,
+    /* A row of the Lambda API (lambda.h): {ref} is a FunctionName (a name,
+     * name:qualifier or an ARN), the invocation type is
+     * X-Amz-Invocation-Type, errors are answered in Lambda's shape. */
+    ROUTE_AMZ = 1024,
+    ROUTE_IF_DRY_RUN = 2048 /* only when the invocation type is DryRun (ROUTE_AMZ) */
 };
 
 /* Who may call a route: ROUTE_OPEN, or the KEYS_* scopes that may (admin
@@ -107,14 +112,20 @@ typedef struct {
     int metric;             /* the template's metrics id, 0 ("other") if none */
 } route_found;
 
+/* The headers that choose among the rows of one template (each NULL when
+ * absent). Borrowed. */
+typedef struct {
+    const char *invocation_type; /* X-Invocation-Type */
+    const char *amz_type;        /* X-Amz-Invocation-Type, for ROUTE_AMZ rows */
+} route_types;
+
 /*
- * Match `method` and raw `uri` (with `invocation_type`, the
- * X-Invocation-Type header or NULL) against the table into `f`. Returns 0
- * with f->row set, or -1 with `e` filled in: 404 for an unknown path, 405
- * (f->allow holds the path's methods), or 400 for a bad escape or
- * invocation type.
+ * Match `method` and raw `uri` (with the invocation types `types` names;
+ * NULL for none) against the table into `f`. Returns 0 with f->row set,
+ * or -1 with `e` filled in: 404 for an unknown path, 405 (f->allow holds
+ * the path's methods), or 400 for a bad escape or invocation type.
  */
-int route_match(const char *method, const char *uri, const char *invocation_type, route_found *f,
+int route_match(const char *method, const char *uri, const route_types *types, route_found *f,
                 err_t *e) ERR_MUST_USE;
 
 /* The route table itself, for what documents it (openapi.c): `*count`

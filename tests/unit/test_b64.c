@@ -39,7 +39,28 @@ static void test_vectors(void **state)
         assert_string_equal(out, vectors[i][2]);
         assert_int_equal(b64_url_decode(vectors[i][2], back, sizeof(back)), (long)n);
         assert_string_equal((char *)back, vectors[i][0]);
+        /* The standard decoder takes what the standard encoder wrote. */
+        assert_int_equal(b64_decode(vectors[i][1], back, sizeof(back)), (long)n);
+        assert_string_equal((char *)back, vectors[i][0]);
     }
+}
+
+/* The standard decoder refuses what is not padded base64, or does not
+ * fit, and never writes past `cap`. */
+static void test_decode_refusals(void **state)
+{
+    unsigned char back[8];
+    (void)state;
+    assert_int_equal(b64_decode("+/8=", back, sizeof(back)), 2);
+    assert_int_equal(back[0], 0xfb);
+    assert_int_equal(b64_decode("-_8=", back, sizeof(back)), -1); /* the URL alphabet */
+    assert_int_equal(b64_decode("Zm9", back, sizeof(back)), -1);  /* not padded */
+    assert_int_equal(b64_decode("Zg=a", back, sizeof(back)), -1); /* '=' inside */
+    assert_int_equal(b64_decode("Z===", back, sizeof(back)), -1);
+    assert_int_equal(b64_decode("%%%%", back, sizeof(back)), -1);
+    assert_int_equal(b64_decode("Zm9vYmFy", back, 6), -1); /* 6 bytes and the NUL */
+    assert_int_equal(b64_decode("Zm9vYmFy", back, 7), 6);
+    assert_int_equal(b64_decode("", back, sizeof(back)), 0);
 }
 
 static void test_url_alphabet(void **state)
@@ -99,9 +120,8 @@ static void test_bounds(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_vectors),
-        cmocka_unit_test(test_url_alphabet),
-        cmocka_unit_test(test_refusals),
+        cmocka_unit_test(test_vectors),         cmocka_unit_test(test_url_alphabet),
+        cmocka_unit_test(test_decode_refusals), cmocka_unit_test(test_refusals),
         cmocka_unit_test(test_bounds),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -180,7 +180,8 @@ static void test_gate_columns(void **state)
                     assert_true(array_has(scopes, keys_scope_name(bit)));
             assert_non_null(at(responses, "403", NULL));
         }
-        assert_non_null(at(responses, "401", NULL));
+        /* The Lambda API answers a missing or unknown key 403, as AWS does. */
+        assert_non_null(at(responses, rows[i].flags & ROUTE_AMZ ? "403" : "401", NULL));
         if (rows[i].flags & ROUTE_FUNCTION)
             assert_non_null(at(responses, "404", NULL));
         if (rows[i].flags & (ROUTE_SLOT | ROUTE_UPLOAD))
@@ -286,6 +287,11 @@ static void test_codes_and_statuses(void **state)
     {
         json_object_object_foreach(item, method, op)
         {
+            /* The Lambda API's errors are Lambda's types, in LambdaError;
+             * only nginx's own are in the Error schema. */
+            const char *tag =
+                json_object_get_string(json_object_array_get_idx(at(op, "tags", NULL), 0));
+            bool amz = tag != NULL && strcmp(tag, "lambda") == 0;
             json_object_object_foreach(at(op, "responses", NULL), status, resp)
             {
                 const char *desc = json_object_get_string(at(resp, "description", NULL));
@@ -296,6 +302,9 @@ static void test_codes_and_statuses(void **state)
                     size_t len = strcspn(p + 1, "`");
                     snprintf(code, sizeof(code), "%.*s", (int)len, p + 1);
                     p += len + 2;
+                    size_t cl = strlen(code);
+                    if (amz && cl > 9 && strcmp(code + cl - 9, "Exception") == 0)
+                        continue;
                     if (!array_has(all, code))
                         fail_msg("%s %s: %s is not in the Error schema", method, tmpl, code);
                     /* A kind's own code has the kind's status. */

@@ -10,6 +10,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <regex.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -72,6 +73,8 @@ static const char *const metrics_ok[] = {"GET", "HEAD", NULL};
 static const char *const images_ok[] = {"GET", "HEAD", "POST", NULL};
 static const char *const invocations_ok[] = {"GET", "HEAD", NULL};
 static const char *const invocation_ok[] = {"GET", "HEAD", "POST", "DELETE", NULL};
+static const char *const lambda_function_ok[] = {"GET", "HEAD", "DELETE", NULL};
+static const char *const lambda_config_ok[] = {"GET", "HEAD", NULL};
 
 static const route_case route_cases[] = {
     {"/functions", "/functions", "GET, HEAD, POST", "/functions", "", functions_ok},
@@ -86,6 +89,14 @@ static const route_case route_cases[] = {
     {"/invocations", "/invocations", "GET, HEAD", "/invocations", "", invocations_ok},
     {"/invocations/" ID, "/invocations/{id}", "GET, HEAD, POST, DELETE", "/invocations/{id}", ID,
      invocation_ok},
+    {"/2015-03-31/functions", "/2015-03-31/functions", "GET, HEAD, POST", "/2015-03-31/functions",
+     "", functions_ok},
+    {"/2015-03-31/functions/hello", "/2015-03-31/functions/{ref}", "GET, HEAD, DELETE",
+     "/2015-03-31/functions/{ref}", "hello", lambda_function_ok},
+    {"/2015-03-31/functions/hello/configuration", "/2015-03-31/functions/{ref}/configuration",
+     "GET, HEAD", "/2015-03-31/functions/{ref}/configuration", "hello", lambda_config_ok},
+    {"/2015-03-31/functions/hello/invocations", "/2015-03-31/functions/{ref}/invocations", "POST",
+     "/2015-03-31/functions/{ref}/invocations", "hello", invoke_ok},
 };
 
 static int method_allowed(const char *const *ok, const char *method)
@@ -427,23 +438,57 @@ static void test_invocation_type(void **state)
     err_t e;
     (void)state;
     /* Event queues (the async row, no slot); RequestResponse or none waits. */
-    assert_int_equal(route_match("POST", "/invoke/fn", "Event", &f, &e), 0);
+    assert_int_equal(route_match("POST", "/invoke/fn", &(route_types){"Event", NULL}, &f, &e), 0);
     assert_true(f.row->flags & ROUTE_IF_EVENT);
     assert_false(f.row->flags & ROUTE_SLOT);
-    assert_int_equal(route_match("POST", "/invoke/fn", "RequestResponse", &f, &e), 0);
+    assert_int_equal(
+        route_match("POST", "/invoke/fn", &(route_types){"RequestResponse", NULL}, &f, &e), 0);
     assert_true(f.row->flags & ROUTE_SLOT);
     assert_int_equal(route_match("POST", "/invoke/fn", NULL, &f, &e), 0);
     assert_true(f.row->flags & ROUTE_SLOT);
     assert_string_equal(f.ref, "fn");
     /* Any other value is a 400 counted under the route. */
-    assert_int_equal(route_match("POST", "/invoke/fn", "event", &f, &e), -1);
+    assert_int_equal(route_match("POST", "/invoke/fn", &(route_types){"event", NULL}, &f, &e), -1);
     assert_int_equal(e.kind, ERR_INVALID);
     assert_string_equal(err_code(&e), "invalid_invocation_type");
     assert_string_equal(tmpl_of(&f), "/invoke/{ref}");
     /* The header means nothing to other routes. */
-    assert_int_equal(route_match("POST", "/invoke/fn/async", "bogus", &f, &e), 0);
+    assert_int_equal(route_match("POST", "/invoke/fn/async", &(route_types){"bogus", NULL}, &f, &e),
+                     0);
     assert_string_equal(f.row->tmpl, "/invoke/{ref}/async");
-    assert_int_equal(route_match("GET", "/functions", "bogus", &f, &e), 0);
+    assert_int_equal(route_match("GET", "/functions", &(route_types){"bogus", NULL}, &f, &e), 0);
+}
+
+/* The Lambda invoke route: X-Amz-Invocation-Type picks its row (and
+ * DryRun exists only there); X-Invocation-Type means nothing to it. */
+static void test_amz_invocation_type(void **state)
+{
+    route_found f;
+    err_t e;
+    const char *uri = "/2015-03-31/functions/fn/invocations";
+    (void)state;
+    assert_int_equal(route_match("POST", uri, &(route_types){NULL, "Event"}, &f, &e), 0);
+    assert_true(f.row->flags & ROUTE_IF_EVENT);
+    assert_false(f.row->flags & ROUTE_SLOT);
+    assert_int_equal(route_match("POST", uri, &(route_types){NULL, "DryRun"}, &f, &e), 0);
+    assert_true(f.row->flags & ROUTE_IF_DRY_RUN);
+    assert_false(f.row->flags & ROUTE_SLOT);
+    assert_int_equal(route_match("POST", uri, &(route_types){"Event", "RequestResponse"}, &f, &e),
+                     0);
+    assert_true(f.row->flags & ROUTE_SLOT);
+    assert_int_equal(f.row->plane, APP_INVOKE);
+    assert_int_equal(route_match("POST", uri, &(route_types){NULL, "dryrun"}, &f, &e), -1);
+    assert_string_equal(err_code(&e), "invalid_invocation_type");
+    /* DryRun is not a type of the native route. */
+    assert_int_equal(route_match("POST", "/invoke/fn", &(route_types){"DryRun", NULL}, &f, &e), -1);
+    assert_string_equal(err_code(&e), "invalid_invocation_type");
+    /* An ARN is one segment, decoded. */
+    assert_int_equal(route_match("POST",
+                                 "/2015-03-31/functions/arn%3Aaws%3Alambda%3Aus-east-1%3A"
+                                 "123456789012%3Afunction%3Afn/invocations",
+                                 NULL, &f, &e),
+                     0);
+    assert_string_equal(f.ref, "arn:aws:lambda:us-east-1:123456789012:function:fn");
 }
 
 /* Which rows take a slot and resolve the function: the gate's work. */
@@ -483,7 +528,7 @@ static void test_gate_flags(void **state)
     assert_int_equal(match("POST", "/invoke/fn", &f), M_OK);
     assert_int_equal(f.row->flags & (ROUTE_IDEMPOTENT | ROUTE_NO_REDO),
                      ROUTE_IDEMPOTENT | ROUTE_NO_REDO);
-    assert_int_equal(route_match("POST", "/invoke/fn", "Event", &f, &e), 0);
+    assert_int_equal(route_match("POST", "/invoke/fn", &(route_types){"Event", NULL}, &f, &e), 0);
     assert_int_equal(f.row->flags & (ROUTE_IDEMPOTENT | ROUTE_NO_REDO), ROUTE_IDEMPOTENT);
     assert_int_equal(match("PATCH", "/functions/fn", &f), M_OK);
     assert_false(f.row->flags & ROUTE_IDEMPOTENT);
@@ -505,8 +550,8 @@ static void test_metric_names(void **state)
     int n;
     const char *const *names = route_metric_names(&n);
     (void)state;
-    /* "other" and the eleven templates, each once. */
-    assert_int_equal(n, 12);
+    /* "other" and the fifteen templates, each once. */
+    assert_int_equal(n, 16);
     assert_string_equal(names[0], "other");
     assert_true(n <= METRICS_ROUTES);
     for (int i = 0; i < n; i++)
@@ -552,8 +597,9 @@ static int parse_locations(const char *text, loc *out, int max)
     return n;
 }
 
-/* nginx's choice for `path` among `locs`: an exact match, else the
- * longest prefix (no regex locations are rendered). */
+/* nginx's choice for `path` among `locs`, as nginx makes it: an exact
+ * match; else the longest prefix, when it is a "^~" one; else the first
+ * regex ("~") that matches; else that longest prefix. */
 static const loc *nginx_pick(const loc *locs, int n, const char *path)
 {
     const loc *best = NULL;
@@ -562,9 +608,21 @@ static const loc *nginx_pick(const loc *locs, int n, const char *path)
             return &locs[i];
     for (int i = 0; i < n; i++) {
         size_t len = strlen(locs[i].path);
-        if (strcmp(locs[i].kind, "=") != 0 && strncmp(locs[i].path, path, len) == 0 &&
-            (best == NULL || len > strlen(best->path)))
+        if (strcmp(locs[i].kind, "=") != 0 && strcmp(locs[i].kind, "~") != 0 &&
+            strncmp(locs[i].path, path, len) == 0 && (best == NULL || len > strlen(best->path)))
             best = &locs[i];
+    }
+    if (best != NULL && strcmp(best->kind, "^~") == 0)
+        return best;
+    for (int i = 0; i < n; i++) {
+        regex_t re;
+        if (strcmp(locs[i].kind, "~") != 0)
+            continue;
+        assert_int_equal(regcomp(&re, locs[i].path, REG_EXTENDED | REG_NOSUB), 0);
+        int hit = regexec(&re, path, 0, NULL, 0) == 0;
+        regfree(&re);
+        if (hit)
+            return &locs[i];
     }
     return best;
 }
@@ -647,15 +705,25 @@ static void test_allow_and_match_path(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_json_member),      cmocka_unit_test(test_every_route_and_method),
-        cmocka_unit_test(test_match_template),   cmocka_unit_test(test_not_found),
-        cmocka_unit_test(test_trailing_slash),   cmocka_unit_test(test_query_and_fragment_ignored),
-        cmocka_unit_test(test_percent_decoding), cmocka_unit_test(test_bad_escapes),
-        cmocka_unit_test(test_ref_length),       cmocka_unit_test(test_dot_segments_are_refs),
-        cmocka_unit_test(test_async_route),      cmocka_unit_test(test_match_is_reset),
-        cmocka_unit_test(test_invocation_type),  cmocka_unit_test(test_gate_flags),
-        cmocka_unit_test(test_table_checks),     cmocka_unit_test(test_metric_names),
-        cmocka_unit_test(test_nginx_locations),  cmocka_unit_test(test_allow_and_match_path),
+        cmocka_unit_test(test_json_member),
+        cmocka_unit_test(test_every_route_and_method),
+        cmocka_unit_test(test_match_template),
+        cmocka_unit_test(test_not_found),
+        cmocka_unit_test(test_trailing_slash),
+        cmocka_unit_test(test_query_and_fragment_ignored),
+        cmocka_unit_test(test_percent_decoding),
+        cmocka_unit_test(test_bad_escapes),
+        cmocka_unit_test(test_ref_length),
+        cmocka_unit_test(test_dot_segments_are_refs),
+        cmocka_unit_test(test_async_route),
+        cmocka_unit_test(test_match_is_reset),
+        cmocka_unit_test(test_invocation_type),
+        cmocka_unit_test(test_gate_flags),
+        cmocka_unit_test(test_amz_invocation_type),
+        cmocka_unit_test(test_table_checks),
+        cmocka_unit_test(test_metric_names),
+        cmocka_unit_test(test_nginx_locations),
+        cmocka_unit_test(test_allow_and_match_path),
     };
     return cmocka_run_group_tests_name("route", tests, NULL, NULL);
 }
