@@ -249,6 +249,39 @@ fi
 it_req GET "$L/made-by-cli"
 lam_expect "it is gone" 404 ResourceNotFoundException
 
+# --- 6. with the AWS SDK for JavaScript --------------------------------------
+# npm packages go under the build dir (once per build dir, again when the
+# list changes), next to a copy of sdk.mjs, where Node resolves its imports.
+SDK_DIR=$ML_BUILD/tests/lambda-sdk
+lam_sdk_install() {
+    local src=$IT_DIR/lambda
+    mkdir -p "$SDK_DIR"
+    if ! cmp -s "$src/package.json" "$SDK_DIR/package.json" || [ ! -d "$SDK_DIR/node_modules" ]; then
+        cp "$src/package.json" "$SDK_DIR/package.json"
+        (cd "$SDK_DIR" && npm install --no-audit --no-fund --no-package-lock --loglevel=error \
+            >"$IT_TMP/npm.log" 2>&1) || { rm -f "$SDK_DIR/package.json"; return 1; }
+    fi
+    cp "$src/sdk.mjs" "$SDK_DIR/sdk.mjs"
+}
+# lam_sdk LABEL ARGS...: run sdk.mjs; each PASS/FAIL line is one result.
+lam_sdk() {
+    local verdict what why
+    SDK_LABEL=$1 node "$SDK_DIR/sdk.mjs" "${@:2}" >"$IT_TMP/sdk.out" 2>"$IT_TMP/sdk.err" || true
+    while IFS=$'\t' read -r verdict what why; do
+        case $verdict in
+        PASS) it_ok "$what" ;;
+        FAIL) it_not_ok "$what" "$why" ;;
+        esac
+    done <"$IT_TMP/sdk.out"
+    it_true "the SDK checks ran to the end" grep -q 'GetFunctionCommand' "$IT_TMP/sdk.out"
+}
+if lam_sdk_install; then
+    AWS_ACCESS_KEY_ID=dummy AWS_SECRET_ACCESS_KEY=dummy lam_sdk "sdk, dummy credentials" \
+        "$BASE" echo fail
+else
+    it_not_ok "npm install @aws-sdk/client-lambda" "$(tail -3 "$IT_TMP/npm.log")"
+fi
+
 # --- 7. still serving, nothing left ------------------------------------------
 it_req POST "$L/echo/invocations" --data-binary '{"last":1}'
 it_eq "the platform still serves" "$IT_STATUS $(cat "$IT_BODY")" '200 {"last":1}'
