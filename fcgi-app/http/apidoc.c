@@ -849,6 +849,11 @@ const char apidoc_bearer[] =
 
 #define EX_LAMBDA_ARN "arn:aws:lambda:us-east-1:000000000000:function:"
 #define EX_LAMBDA_ERROR(msg) "{'Type':'User','message':'" msg "'}"
+#define EX_LAMBDA_CONFIG(name, timeout, extra)                                                     \
+    "{'FunctionName':'" name "','FunctionArn':'" EX_LAMBDA_ARN name "','PackageType':'Image',"     \
+    "'Timeout':" timeout ",'MemorySize':256,'LastModified':'2026-01-02T03:04:05.000+0000',"        \
+    "'CodeSize':0,'CodeSha256':'','Version':'$LATEST','Description':'','State':'Active',"          \
+    "'LastUpdateStatus':'Successful','Architectures':['x86_64']" extra "}"
 
 static const apidoc_prop apidoc_lambda_list_query[] = {
     {"MaxItems", "integer", APIDOC_BOUNDS, "At most this many (default 50).", 1, 10000, NULL, NULL},
@@ -909,11 +914,7 @@ static const apidoc_code apidoc_err_lambda_invoke[] = {{ERR_INVALID, "invalid_fu
 
 static const apidoc_example apidoc_ex_lambda_list[] = {
     {"page", "The first function by name", NULL, "MaxItems=1", NULL, NULL, 200,
-     "{'Functions':[{'FunctionName':'echo','FunctionArn':'" EX_LAMBDA_ARN "echo',"
-     "'PackageType':'Image','Timeout':10,'MemorySize':256,"
-     "'LastModified':'2026-01-02T03:04:05.000+0000','CodeSize':0,'CodeSha256':'',"
-     "'Version':'$LATEST','Description':'','State':'Active','LastUpdateStatus':'Successful',"
-     "'Architectures':['x86_64']}],'NextMarker':'echo'}"},
+     "{'Functions':[" EX_LAMBDA_CONFIG("echo", "10", "") "],'NextMarker':'echo'}"},
     {"bad", "MaxItems out of its bounds", NULL, "MaxItems=0", NULL, NULL, 400,
      EX_LAMBDA_ERROR("MaxItems must be an integer from 1 to 10000")},
     {NULL, NULL, NULL, NULL, NULL, NULL, 0, NULL},
@@ -924,8 +925,8 @@ static const apidoc_example apidoc_ex_lambda_create[] = {
      "{'FunctionName':'lambda-echo','PackageType':'Image','Code':{'ImageUri':'" EX_BUSYBOX "'},"
      "'Role':'arn:aws:iam::000000000000:role/any','Timeout':5,'ImageConfig':{'Command':['cat']}}",
      201,
-     "{'FunctionName':'lambda-echo','FunctionArn':'" EX_LAMBDA_ARN "lambda-echo',"
-     "'PackageType':'Image','Timeout':5,'MemorySize':256,'Version':'$LATEST','State':'Active'}"},
+     EX_LAMBDA_CONFIG("lambda-echo", "5",
+                      ",'ImageConfigResponse':{'ImageConfig':{'Command':['cat']}}")},
     {"zip", "A zip package", NULL, NULL, NULL,
      "{'FunctionName':'zipped','Code':{'ZipFile':'UEsDBA=='},'Role':'r'}", 400,
      EX_LAMBDA_ERROR("PackageType must be Image: minilambda runs container images "
@@ -935,8 +936,9 @@ static const apidoc_example apidoc_ex_lambda_create[] = {
 
 static const apidoc_example apidoc_ex_lambda_get[] = {
     {"echo", "GetFunction", "lambda-echo", NULL, NULL, NULL, 200,
-     "{'Configuration':{'FunctionName':'lambda-echo','PackageType':'Image'},"
-     "'Code':{'RepositoryType':'Docker','ImageUri':'" EX_BUSYBOX "'}}"},
+     "{'Configuration':" EX_LAMBDA_CONFIG(
+         "lambda-echo", "5", "") ","
+                                 "'Code':{'RepositoryType':'Docker','ImageUri':'" EX_BUSYBOX "'}}"},
     {"unknown", "No such function", "no-such-function", NULL, NULL, NULL, 404,
      EX_LAMBDA_ERROR("function \\'no-such-function\\' not found")},
     {NULL, NULL, NULL, NULL, NULL, NULL, 0, NULL},
@@ -944,9 +946,10 @@ static const apidoc_example apidoc_ex_lambda_get[] = {
 
 static const apidoc_example apidoc_ex_lambda_config[] = {
     {"arn", "By its ARN", EX_LAMBDA_ARN "lambda-echo", NULL, NULL, NULL, 200,
-     "{'FunctionName':'lambda-echo','Version':'$LATEST','Timeout':5}"},
+     EX_LAMBDA_CONFIG("lambda-echo", "5", "")},
     {"qualifier", "A version that does not exist", "lambda-echo:7", NULL, NULL, NULL, 404,
-     "{'Type':'User'}"},
+     EX_LAMBDA_ERROR("Function not found: " EX_LAMBDA_ARN "lambda-echo:7 (only $LATEST: "
+                     "minilambda has no versions yet)")},
     {NULL, NULL, NULL, NULL, NULL, NULL, 0, NULL},
 };
 
@@ -961,9 +964,9 @@ static const apidoc_example apidoc_ex_lambda_invoke[] = {
     {"event", "Queue it (X-Amz-Invocation-Type: Event)", "lambda-echo", NULL, "Event",
      "{'order':43}", 202, NULL},
     {"dry", "Check only (DryRun)", "lambda-echo", NULL, "DryRun", NULL, 204, NULL},
-    {"bad", "A payload that is not JSON", "lambda-echo", NULL, NULL, NULL, 400,
-     EX_LAMBDA_ERROR("Could not parse request body into json: the payload must be one JSON "
-                     "value in UTF-8")},
+    {"unknown", "A version that does not exist", "lambda-echo:7", NULL, NULL, "{}", 404,
+     EX_LAMBDA_ERROR("Function not found: " EX_LAMBDA_ARN "lambda-echo:7 (only $LATEST: "
+                     "minilambda has no versions yet)")},
     {NULL, NULL, NULL, NULL, NULL, NULL, 0, NULL},
 };
 
