@@ -85,7 +85,7 @@ int awsauth_verify(http_req *hr, keys_t *keys, size_t max, bool streamed, buf_t 
                    keys_key *key, err_t *e)
 {
     sigv4_auth a;
-    char secret[KEYS_AWS_SECRET_LEN + 1];
+    char secret[KEYS_AWS_SECRET_LEN + 1], stamp[17];
     long long t = 0;
     sigv4_request r = {.method = hr->method,
                        .target = hr->uri ? hr->uri : "/",
@@ -97,16 +97,20 @@ int awsauth_verify(http_req *hr, keys_t *keys, size_t max, bool streamed, buf_t 
     int found = keys_find_aws(keys, a.access_key_id, key, secret, e);
     if (found < 0)
         return -1;
-    if (found == 0)
-        return err_set(e, ERR_FORBIDDEN, "unrecognized_client", 0,
-                       "the access key id %.32s is not known (revoked, or never issued)",
-                       a.access_key_id);
+    if (found == 0) {
+        err_set(e, ERR_FORBIDDEN, "unrecognized_client", 0,
+                "the access key id %.32s is not known (revoked, or never issued)", a.access_key_id);
+        return 0;
+    }
     int ret = -1;
     if (awsauth_payload(hr, max, streamed, body, &r, e) != 0)
         goto done;
-    rc = sigv4_check(&a, &r, secret, KEYS_AWS_SECRET_LEN, &t);
+    /* The clock first: a stale request is expired, signed well or not. */
+    rc = sigv4_time(&a, &r, stamp, &t);
     if (rc == SIGV4_OK)
         rc = sigv4_fresh(t, clock_wall_ms() / 1000);
+    if (rc == SIGV4_OK)
+        rc = sigv4_check(&a, &r, secret, KEYS_AWS_SECRET_LEN, &t);
     if (rc != SIGV4_OK) {
         awsauth_fail(rc, e);
         goto done;
