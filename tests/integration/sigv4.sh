@@ -95,6 +95,33 @@ it_expect "a limited key does not see another function" 404 not_found
 signed "$AKID" "$SECRET" GET /functions
 it_eq "a limited key lists only its functions" "$(it_jq '[.[].name] | join(",")')" fa
 
+# --- the real AWS CLI (Debian's awscli) ---------------------------------------
+# lambda_cli ID SECRET ARGS...: /usr/bin/aws lambda against this instance;
+# its output in $IT_BODY, its exit status in CLI_RC.
+lambda_cli() {
+    local id=$1 secret=$2
+    shift 2
+    CLI_RC=0
+    AWS_ACCESS_KEY_ID=$id AWS_SECRET_ACCESS_KEY=$secret AWS_CONFIG_FILE=/dev/null \
+        AWS_SHARED_CREDENTIALS_FILE=/dev/null AWS_PAGER="" AWS_EC2_METADATA_DISABLED=true \
+        timeout 60 /usr/bin/aws lambda "$@" --endpoint-url "$BASE" --region us-east-1 \
+        --output json >"$IT_BODY" 2>"$IT_TMP/cli.err" || CLI_RC=$?
+}
+if [ -x /usr/bin/aws ]; then
+    lambda_cli "$READER_AKID" "$READER_SECRET" list-functions
+    it_eq "aws lambda list-functions: its signature verifies (exit 0)" "$CLI_RC" 0
+    it_eq "aws lambda list-functions lists the functions" \
+        "$(it_jq '[.Functions[].FunctionName] | sort | join(",")')" "fa,fb"
+    lambda_cli "$READER_AKID" "$READER_SECRET" get-function --function-name \
+        "arn:aws:lambda:us-east-1:000000000000:function:fa"
+    it_eq "aws lambda get-function by ARN (a double-encoded path) verifies" "$CLI_RC" 0
+    lambda_cli "$READER_AKID" "${READER_SECRET%?}x" list-functions
+    it_true "aws lambda with a wrong secret fails with a signature error" \
+        grep -q InvalidSignatureException "$IT_TMP/cli.err"
+else
+    echo "# /usr/bin/aws is not installed (apt-get install awscli): its checks are skipped"
+fi
+
 # --- 5. revocation ------------------------------------------------------------
 it_as "$ADMIN" DELETE "/keys/$READER_KID"
 it_expect "the reader key is revoked" 204
