@@ -177,6 +177,10 @@ static const apidoc_prop apidoc_key_create[] = {
     {"rate", "number", APIDOC_BOUNDS | APIDOC_ABOVE,
      "Requests a second the key may make (a token bucket shared by every worker).", 0,
      KEYS_RATE_MAX, NULL, NULL},
+    {"aws", "boolean", 0,
+     "true: the key also gets AWS credentials (an access key id and a secret access key, "
+     "shown once) for requests signed with SigV4, as the AWS CLI and SDKs sign.",
+     0, 0, NULL, NULL},
     {NULL, NULL, 0, NULL, 0, 0, NULL, NULL},
 };
 
@@ -192,6 +196,10 @@ static const apidoc_prop apidoc_key[] = {
     {"created_at", "date-time", APIDOC_REQ, "When it was made.", 0, 0, NULL, NULL},
     {"created_by", "string", APIDOC_REQ | APIDOC_NULL, "The id of the key that made it.", 0, 0,
      NULL, NULL},
+    {"aws_access_key_id", "string", 0,
+     "Its AWS access key id (20 upper-case letters and digits), when it has AWS credentials. "
+     "The secret access key is never listed.",
+     0, 0, NULL, NULL},
     {NULL, NULL, 0, NULL, 0, 0, NULL, NULL},
 };
 
@@ -442,7 +450,10 @@ static const apidoc_code apidoc_err_create_key[] = {
     {ERR_INVALID, "invalid_scopes"},
     {ERR_INVALID, "invalid_functions"},
     {ERR_INVALID, "invalid_rate"},
+    {ERR_INVALID, "invalid_aws"},
     {ERR_CORRUPT, NULL},
+    {ERR_CORRUPT, "keys_seal_missing"},
+    {ERR_CORRUPT, "keys_seal_invalid"},
     {ERR_BUSY, NULL},
     {ERR_STORAGE, NULL},
     {ERR_STORAGE_FULL, NULL},
@@ -793,7 +804,10 @@ const apidoc_route apidoc_list_keys = {
 const apidoc_route apidoc_create_key = {
     .op = "createKey",
     .summary = "Make an API key",
-    .desc = "The secret is in the answer only: the platform keeps its SHA-256.",
+    .desc = "The secret is in the answer only: the platform keeps its SHA-256. With "
+            "`\"aws\": true` the answer also has `aws_access_key_id` and "
+            "`aws_secret_access_key`, shown this once; the platform keeps that secret sealed "
+            "(AES-256-GCM under `keys.seal` in the data dir), since SigV4 needs it to verify.",
     .body = "#KeyCreate",
     .answers = {{201, "#KeyCreated", "The key, with its secret; `Location` names it."}},
     .errors = apidoc_err_create_key,

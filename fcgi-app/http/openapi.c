@@ -374,6 +374,12 @@ static void openapi_table_schemas(json_object *schemas)
     openapi_add_str(key, "type", "string");
     openapi_add_str(key, "description", "The secret (`mlk_...`), shown this once.");
     json_object_object_add(sprops, "key", key);
+    json_object *aws = json_object_new_object();
+    openapi_add_str(aws, "type", "string");
+    openapi_add_str(aws, "description",
+                    "With `\"aws\": true`: the AWS secret access key (40 characters), shown "
+                    "this once.");
+    json_object_object_add(sprops, "aws_secret_access_key", aws);
     json_object_array_add(req, json_object_new_string("key"));
     json_object_object_add(secret, "properties", sprops);
     json_object_object_add(secret, "required", req);
@@ -449,6 +455,16 @@ static void openapi_route_errors(openapi_build *b, const char *tmpl, const apido
     if (access != ROUTE_OPEN) {
         openapi_kind_add(l, ERR_FORBIDDEN, NULL);
         openapi_kind_add(l, ERR_LIMIT, "rate_limited");
+        /* A SigV4-signed request (http/awsauth.h). */
+        openapi_kind_add(l, ERR_INVALID, "incomplete_signature");
+        openapi_kind_add(l, ERR_INVALID, "content_sha256_mismatch");
+        openapi_kind_add(l, ERR_FORBIDDEN, "unrecognized_client");
+        openapi_kind_add(l, ERR_FORBIDDEN, "invalid_signature");
+        openapi_kind_add(l, ERR_FORBIDDEN, "signature_expired");
+        openapi_kind_add(l, ERR_CORRUPT, "keys_seal_missing");
+        openapi_kind_add(l, ERR_CORRUPT, "keys_seal_invalid");
+        if (flags & ROUTE_STREAM_BODY)
+            openapi_kind_add(l, ERR_INVALID, "signed_upload_unsupported");
     }
     if (strchr(tmpl, '{') != NULL)
         openapi_kind_add(l, ERR_INVALID, "invalid_path");

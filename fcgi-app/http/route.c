@@ -9,10 +9,12 @@
 #include "base/cidr.h"
 
 #include "base/log.h"
+#include "http/awsauth.h"
 #include "http/handlers.h"
 #include "http/images.h"
 #include "http/lambda.h"
 #include "http/replay.h"
+#include "parse/sigv4.h"
 #include "state/metrics.h"
 #include "state/throttle.h"
 
@@ -334,32 +336,76 @@ static int route_take_upload(route_call *c, int *holder, err_t *e)
                    "all %d upload slots are busy; retry shortly", max);
 }
 
-/* Who is calling: find the key the request presents (`*key`, NULL when
- * none was given and none is needed). 0, or -1 with `e`: 401, or 429 when
- * the client failed too often this minute. The key is checked first: the
- * failure limit refuses only a request without a valid key, so a valid key
- * is served whatever its address's count. */
-static int route_authenticate(route_call *c, const route_def *d, keys_key *key, bool *have,
-                              err_t *e)
+/* Count a failed key check for the client. 0, or -1 with a 429 in `e`
+ * when the client failed too often this minute. */
+static int route_count_failure(route_call *c, err_t *e)
 {
     app_t *app = c->t->app;
-    const char *token = route_bearer(http_header(c->r, "HTTP_AUTHORIZATION"));
-    bool needed = d->access != ROUTE_OPEN && app->cfg->auth_required;
     unsigned char client[THROTTLE_ADDR_LEN];
+    route_client(c, client);
+    if (throttle_fail(app->throttle, client) <= app->cfg->auth_failures)
+        return 0;
+    c->retry_after = (throttle_minute_left() + 999) / 1000;
+    return err_set(e, ERR_LIMIT, "too_many_failures", 0,
+                   "too many failed key checks from this address; retry in a minute");
+}
+
+/* A SigV4-signed request (awsauth.h): the key whose access key id signed
+ * it, into `*key`. An unknown id where keys are optional is no key at all
+ * (a first `aws lambda invoke` with dummy credentials is served); every
+ * other failure counts as a failed key. A route open to all checks
+ * nothing. The body read for the hash is left in `ahead`. */
+static int route_sigv4(route_call *c, const route_def *d, keys_key *key, bool *have, buf_t *ahead,
+                       err_t *e)
+{
+    app_t *app = c->t->app;
+    size_t max = c->t->plane == APP_INVOKE ? HANDLERS_INVOKE_MAX : HANDLERS_BODY_MAX;
+    if (d->access == ROUTE_OPEN)
+        return 0;
+    int found =
+        awsauth_verify(c->r, app->keys, max, (d->flags & ROUTE_STREAM_BODY) != 0, ahead, key, e);
+    if (found > 0) {
+        *have = true;
+        c->key = key;
+        return 0;
+    }
+    if (found == 0 && !app->cfg->auth_required)
+        return 0;
+    /* The store's own failures are not the client's. */
+    if (e->kind != ERR_FORBIDDEN && e->kind != ERR_INVALID)
+        return -1;
+    err_t why = *e;
+    if (route_count_failure(c, e) != 0)
+        return -1;
+    *e = why;
+    return -1;
+}
+
+/* Who is calling: find the key the request presents (`*key`, NULL when
+ * none was given and none is needed): a Bearer key, or a SigV4 signature
+ * (route_sigv4). 0, or -1 with `e`: 401, 403 for a SigV4 failure, or 429
+ * when the client failed too often this minute. The key is checked first:
+ * the failure limit refuses only a request without a valid key, so a
+ * valid key is served whatever its address's count. */
+static int route_authenticate(route_call *c, const route_def *d, keys_key *key, bool *have,
+                              buf_t *ahead, err_t *e)
+{
+    app_t *app = c->t->app;
+    const char *auth = http_header(c->r, "HTTP_AUTHORIZATION");
+    const char *token = route_bearer(auth);
+    bool needed = d->access != ROUTE_OPEN && app->cfg->auth_required;
 
     *have = false;
-    if (token == NULL && !needed && http_header(c->r, "HTTP_AUTHORIZATION") == NULL)
+    if (sigv4_is_sigv4(auth))
+        return route_sigv4(c, d, key, have, ahead, e);
+    if (token == NULL && !needed && auth == NULL)
         return 0;
     int found = token != NULL ? keys_find(app->keys, token, key, e) : 0;
     if (found < 0)
         return -1;
     if (found == 0) {
-        route_client(c, client);
-        if (throttle_fail(app->throttle, client) > app->cfg->auth_failures) {
-            c->retry_after = (throttle_minute_left() + 999) / 1000;
-            return err_set(e, ERR_LIMIT, "too_many_failures", 0,
-                           "too many failed key checks from this address; retry in a minute");
-        }
+        if (route_count_failure(c, e) != 0)
+            return -1;
         return err_set(e, ERR_UNAUTHORIZED, NULL, 0,
                        token == NULL ? "this route needs an API key: Authorization: Bearer <key>"
                                      : "the API key is not known (revoked, or never issued)");
@@ -422,8 +468,8 @@ static int route_authorize(route_call *c, const route_def *d, err_t *e)
 /* Everything the gate checks after matching, in order. 1 when the handler
  * may run (`*slot` is the pool of the slot taken, or -1; `*holder` the
  * upload slot's holder, or -1), -1 with `e`. */
-static int route_admit(route_call *c, const route_def *d, keys_key *key, bool *have_key, int *slot,
-                       int *holder, err_t *e)
+static int route_admit(route_call *c, const route_def *d, keys_key *key, bool *have_key,
+                       buf_t *ahead, int *slot, int *holder, err_t *e)
 {
     app_t *app = c->t->app;
     *slot = -1;
@@ -442,7 +488,7 @@ static int route_admit(route_call *c, const route_def *d, keys_key *key, bool *h
      * this, the key's function list included, see only names. */
     if ((d->flags & ROUTE_AMZ) && (d->flags & ROUTE_FUNCTION) && lambda_ref(c, e) != 0)
         return -1;
-    if (route_authenticate(c, d, key, have_key, e) != 0 || route_authorize(c, d, e) != 0)
+    if (route_authenticate(c, d, key, have_key, ahead, e) != 0 || route_authorize(c, d, e) != 0)
         return -1;
     if ((d->flags & ROUTE_FUNCTION) && route_function(c, e) != 0)
         return -1;
@@ -487,12 +533,14 @@ void route_handle(app_thread *t, FCGX_Request *req)
     keys_key key;
     err_t e;
     replay_t replay;
+    buf_t signed_body; /* a SigV4 request's body, read ahead for its hash */
     bool have_key = false;
     int slot = -1, holder = -1;
     char headers[256];
 
     http_req_init(&r, req);
     replay_init(&replay);
+    buf_init(&signed_body, 0);
     memset(&c, 0, sizeof(c));
     c.t = t;
     c.r = &r;
@@ -506,7 +554,7 @@ void route_handle(app_thread *t, FCGX_Request *req)
     bool more = rc == 0;
     if (more) {
         memcpy(c.ref, f.ref, sizeof(c.ref));
-        rc = route_admit(&c, f.row, &key, &have_key, &slot, &holder, &e);
+        rc = route_admit(&c, f.row, &key, &have_key, &signed_body, &slot, &holder, &e);
         more = rc > 0;
     }
     if (more && (f.row->flags & ROUTE_IDEMPOTENT)) {
@@ -544,6 +592,7 @@ void route_handle(app_thread *t, FCGX_Request *req)
         slots_upload_release(t->app->slots, t->app->row, holder);
     if (have_key)
         keys_key_free(&key);
+    buf_free(&signed_body);
     func_free(c.function);
     metrics_http(t->app->metrics, f.metric, r.status);
 }

@@ -24,12 +24,21 @@
 #define KEYS_HASH_HEX 64
 #define KEYS_NAME_MAX 64
 #define KEYS_FUNCTIONS_MAX 1000
+#define KEYS_SEAL_BYTES 32  /* AES-256 */
+#define KEYS_NONCE_BYTES 12 /* GCM's */
+#define KEYS_TAG_BYTES 16
+#define KEYS_SEALED_BYTES (KEYS_NONCE_BYTES + KEYS_AWS_SECRET_LEN + KEYS_TAG_BYTES)
+#define KEYS_AAD "minilambda keys.json aws secret v1"
 
 struct keys {
     char path[CONFIG_PATH_MAX + 32];
     char lock[CONFIG_PATH_MAX + 32];
     char bak[CONFIG_PATH_MAX + 32];
-    pthread_mutex_t mu; /* guards the cache */
+    char dir[CONFIG_PATH_MAX + 1];
+    char seal_path[CONFIG_PATH_MAX + 32];
+    pthread_mutex_t mu;                  /* guards the cache and the sealing key */
+    unsigned char seal[KEYS_SEAL_BYTES]; /* the sealing key once read (wiped on close) */
+    bool have_seal;
     files_stamp stamp;
     json_object *root; /* the parsed file, owned */
 };
@@ -66,6 +75,8 @@ keys_t *keys_open(const char *data_dir, err_t *e)
     int n = snprintf(k->path, sizeof(k->path), "%s/keys.json", data_dir);
     snprintf(k->lock, sizeof(k->lock), "%s/keys.json.lock", data_dir);
     snprintf(k->bak, sizeof(k->bak), "%s/keys.json.bak", data_dir);
+    snprintf(k->dir, sizeof(k->dir), "%s", data_dir);
+    snprintf(k->seal_path, sizeof(k->seal_path), "%s/" KEYS_SEAL_FILE, data_dir);
     if (n < 0 || (size_t)n >= sizeof(k->path)) {
         err_set(e, ERR_STORAGE, NULL, ENAMETOOLONG, "data dir path is too long");
         keys_close(k);
@@ -80,6 +91,7 @@ void keys_close(keys_t *k)
         return;
     json_object_put(k->root);
     files_stamp_drop(&k->stamp);
+    OPENSSL_cleanse(k->seal, sizeof(k->seal));
     pthread_mutex_destroy(&k->mu);
     free(k);
 }
@@ -222,8 +234,10 @@ static json_object *keys_public(json_object *rec)
 {
     json_object *out = NULL;
     json_object_deep_copy(rec, &out, NULL);
-    if (out != NULL)
+    if (out != NULL) {
         json_object_object_del(out, "hash");
+        json_object_object_del(out, "aws_secret_sealed");
+    }
     return out;
 }
 
@@ -273,9 +287,10 @@ static int keys_check_body(json_object *body, err_t *e)
     json_object_object_foreach(body, key, val)
     {
         if (strcmp(key, "name") != 0 && strcmp(key, "scopes") != 0 &&
-            strcmp(key, "functions") != 0 && strcmp(key, "rate") != 0)
+            strcmp(key, "functions") != 0 && strcmp(key, "rate") != 0 && strcmp(key, "aws") != 0)
             return err_set(e, ERR_INVALID, "unknown_field", 0,
-                           "unknown field \"%.64s\" (expected name, scopes, functions, rate)", key);
+                           "unknown field \"%.64s\" (expected name, scopes, functions, rate, aws)",
+                           key);
         (void)val;
     }
     if (!json_object_object_get_ex(body, "name", &v) || !keys_plain(v, KEYS_NAME_MAX))
@@ -295,6 +310,9 @@ static int keys_check_body(json_object *body, err_t *e)
                            "functions must be an array of at most %d function names or ids",
                            KEYS_FUNCTIONS_MAX);
     }
+    if (json_object_object_get_ex(body, "aws", &v) && !json_object_is_type(v, json_type_boolean))
+        return err_set(e, ERR_INVALID, "invalid_aws", 0,
+                       "aws must be true (the key gets AWS credentials) or false");
     if (json_object_object_get_ex(body, "rate", &v)) {
         double r = json_object_get_double(v);
         bool num =
@@ -307,24 +325,256 @@ static int keys_check_body(json_object *body, err_t *e)
     return 0;
 }
 
-/* A new secret: KEYS_PREFIX and 32 random bytes in base64url. */
-static int keys_secret(char *out, size_t outlen, err_t *e)
+/* `len` random bytes into `out`. */
+static int keys_random(unsigned char *out, size_t len, err_t *e)
 {
-    unsigned char raw[KEYS_SECRET_BYTES];
     size_t got = 0;
-    while (got < KEYS_SECRET_BYTES) {
-        ssize_t n = getrandom(raw + got, KEYS_SECRET_BYTES - got, 0);
+    while (got < len) {
+        ssize_t n = getrandom(out + got, len - got, 0);
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0)
             return err_set(e, ERR_INTERNAL, NULL, errno, "getrandom() failed: %s", strerror(errno));
         got += (size_t)n;
     }
+    return 0;
+}
+
+/* A new secret: KEYS_PREFIX and 32 random bytes in base64url. */
+static int keys_secret(char *out, size_t outlen, err_t *e)
+{
+    unsigned char raw[KEYS_SECRET_BYTES];
+    if (keys_random(raw, sizeof(raw), e) != 0)
+        return -1;
     int o = snprintf(out, outlen, "%s", KEYS_PREFIX);
     if (o < 0 || (size_t)o >= outlen ||
         b64_url_encode(raw, sizeof(raw), out + o, outlen - (size_t)o) < 0)
         return err_set(e, ERR_INTERNAL, NULL, 0, "keys: a secret does not fit %zu bytes", outlen);
     return 0;
+}
+
+/* Fresh AWS credentials: an access key id (KEYS_AWS_ID_PREFIX and
+ * upper-case letters and digits, drawn without bias) and a secret of 30
+ * random bytes in base64url: 40 characters. */
+static int keys_aws_credentials(char id[KEYS_AWS_ID_LEN + 1], char secret[KEYS_AWS_SECRET_LEN + 1],
+                                err_t *e)
+{
+    static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+    unsigned char raw[64];
+    size_t p = sizeof(KEYS_AWS_ID_PREFIX) - 1;
+    memcpy(id, KEYS_AWS_ID_PREFIX, p);
+    while (p < KEYS_AWS_ID_LEN) {
+        if (keys_random(raw, sizeof(raw), e) != 0)
+            return -1;
+        /* 252 is 7 x 36: a byte below it is a uniform digit. */
+        for (size_t i = 0; i < sizeof(raw) && p < KEYS_AWS_ID_LEN; i++)
+            if (raw[i] < 252)
+                id[p++] = alphabet[raw[i] % 36];
+    }
+    id[KEYS_AWS_ID_LEN] = '\0';
+    int rc = keys_random(raw, 30, e);
+    if (rc == 0 && b64_url_encode(raw, 30, secret, KEYS_AWS_SECRET_LEN + 1) != KEYS_AWS_SECRET_LEN)
+        rc = err_set(e, ERR_INTERNAL, NULL, 0, "keys: an AWS secret does not fit");
+    OPENSSL_cleanse(raw, sizeof(raw));
+    return rc;
+}
+
+/* Make the sealing key file, once: written whole under a name of its own,
+ * then linked into place, so no process ever reads half of one, and two
+ * that race keep the first. */
+static int keys_seal_make(keys_t *k, err_t *e)
+{
+    unsigned char key[KEYS_SEAL_BYTES];
+    char tmp[CONFIG_PATH_MAX + 64];
+    int rc = -1, fd = -1;
+    snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", k->seal_path, (long)getpid());
+    if (keys_random(key, sizeof(key), e) != 0)
+        return -1;
+    unlink(tmp);
+    fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0) {
+        err_sys(e, errno, "open", tmp);
+        goto done;
+    }
+    if (write(fd, key, sizeof(key)) != (ssize_t)sizeof(key) || fsync(fd) != 0) {
+        err_sys(e, errno != 0 ? errno : EIO, "write", tmp);
+        goto done;
+    }
+    if (link(tmp, k->seal_path) != 0 && errno != EEXIST) {
+        err_sys(e, errno, "link", k->seal_path);
+        goto done;
+    }
+    rc = files_sync_dir(k->dir, e);
+done:
+    if (fd >= 0) {
+        close(fd);
+        unlink(tmp);
+    }
+    OPENSSL_cleanse(key, sizeof(key));
+    return rc;
+}
+
+/* Read the sealing key into k->seal (with `mu` held), making it first when
+ * `create` says no sealed secret depends on an older one. */
+static int keys_seal_load(keys_t *k, bool create, err_t *e)
+{
+    if (k->have_seal)
+        return 0;
+    int fd = open(k->seal_path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0 && errno == ENOENT && create) {
+        if (keys_seal_make(k, e) != 0)
+            return -1;
+        fd = open(k->seal_path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    }
+    if (fd < 0 && errno == ENOENT)
+        return err_set(e, ERR_CORRUPT, "keys_seal_missing", 0,
+                       "%.150s is missing: the AWS secrets in keys.json are sealed under it; put "
+                       "it back from where it is kept (keys.json's backups never hold it), or "
+                       "revoke the keys with AWS credentials and make new ones",
+                       k->seal_path);
+    if (fd < 0)
+        return err_sys(e, errno, "open", k->seal_path);
+    unsigned char extra;
+    ssize_t n = read(fd, k->seal, sizeof(k->seal));
+    ssize_t more = n == (ssize_t)sizeof(k->seal) ? read(fd, &extra, 1) : 0;
+    close(fd);
+    if (n != (ssize_t)sizeof(k->seal) || more != 0) {
+        OPENSSL_cleanse(k->seal, sizeof(k->seal));
+        return err_set(e, ERR_CORRUPT, "keys_seal_invalid", 0,
+                       "%.150s is not a sealing key of %d bytes; it is left as it is", k->seal_path,
+                       KEYS_SEAL_BYTES);
+    }
+    k->have_seal = true;
+    return 0;
+}
+
+/* The associated data of a sealed secret: the key's id and access key id,
+ * so a sealed secret moved to another record does not open. */
+static int keys_aad(const char *id, const char *akid, char *out, size_t outlen)
+{
+    int n = snprintf(out, outlen, KEYS_AAD "|%s|%s", id, akid);
+    return n < 0 || (size_t)n >= outlen ? -1 : n;
+}
+
+/* AES-256-GCM of `secret` under the sealing key: nonce, ciphertext, tag
+ * in base64url into `out`. Call with the seal loaded. */
+static int keys_seal(const keys_t *k, const char *id, const char *akid, const char *secret,
+                     char *out, size_t outlen, err_t *e)
+{
+    unsigned char box[KEYS_SEALED_BYTES];
+    char aad[160];
+    int len = 0, aad_len = keys_aad(id, akid, aad, sizeof(aad)), rc = -1;
+    EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
+    if (ctx == NULL || aad_len < 0 || keys_random(box, KEYS_NONCE_BYTES, e) != 0)
+        goto done;
+    if (EVP_EncryptInit_ex(ctx, EVP_aes_256_gcm(), NULL, k->seal, box) != 1 ||
+        EVP_EncryptUpdate(ctx, NULL, &len, (const unsigned char *)aad, aad_len) != 1 ||
+        EVP_EncryptUpdate(ctx, box + KEYS_NONCE_BYTES, &len, (const unsigned char *)secret,
+                          KEYS_AWS_SECRET_LEN) != 1 ||
+        len != KEYS_AWS_SECRET_LEN ||
+        EVP_EncryptFinal_ex(ctx, box + KEYS_NONCE_BYTES + len, &len) != 1 ||
+        EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, KEYS_TAG_BYTES,
+                            box + KEYS_NONCE_BYTES + KEYS_AWS_SECRET_LEN) != 1 ||
+        b64_url_encode(box, sizeof(box), out, outlen) < 0)
+        goto done;
+    rc = 0;
+done:
+    if (rc != 0 && e->kind == ERR_NONE)
+        err_set(e, ERR_INTERNAL, NULL, 0, "keys: AES-256-GCM sealing failed");
+    EVP_CIPHER_CTX_free(ctx);
+    return rc;
+}
+
+/* Open the sealed secret of record `rec` into `secret`. Call with the seal
+ * loaded. */
+static int keys_unseal(const keys_t *k, json_object *rec, char secret[KEYS_AWS_SECRET_LEN + 1],
+                       err_t *e)
+{
+    unsigned char box[KEYS_SEALED_BYTES + 4];
+    char aad[160];
+    int len = 0, rc = -1;
+    int aad_len =
+        keys_aad(keys_str(rec, "id"), keys_str(rec, "aws_access_key_id"), aad, sizeof(aad));
+    long n = b64_url_decode(keys_str(rec, "aws_secret_sealed"), box, sizeof(box));
+    EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
+    if (ctx != NULL && aad_len >= 0 && n == KEYS_SEALED_BYTES &&
+        EVP_DecryptInit_ex(ctx, EVP_aes_256_gcm(), NULL, k->seal, box) == 1 &&
+        EVP_DecryptUpdate(ctx, NULL, &len, (const unsigned char *)aad, aad_len) == 1 &&
+        EVP_DecryptUpdate(ctx, (unsigned char *)secret, &len, box + KEYS_NONCE_BYTES,
+                          KEYS_AWS_SECRET_LEN) == 1 &&
+        len == KEYS_AWS_SECRET_LEN &&
+        EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, KEYS_TAG_BYTES,
+                            box + KEYS_NONCE_BYTES + KEYS_AWS_SECRET_LEN) == 1 &&
+        EVP_DecryptFinal_ex(ctx, (unsigned char *)secret + len, &len) == 1)
+        rc = 0;
+    EVP_CIPHER_CTX_free(ctx);
+    if (rc != 0) {
+        OPENSSL_cleanse(secret, KEYS_AWS_SECRET_LEN + 1);
+        return err_set(e, ERR_CORRUPT, "keys_seal_invalid", 0,
+                       "the AWS secret of key %.64s does not open under %.150s (another "
+                       "instance's sealing key, or an edited record)",
+                       keys_str(rec, "id"), k->seal_path);
+    }
+    secret[KEYS_AWS_SECRET_LEN] = '\0';
+    return 0;
+}
+
+/* Whether any record holds a sealed secret. */
+static bool keys_any_sealed(json_object *root)
+{
+    json_object_object_foreach(root, id, rec)
+    {
+        (void)id;
+        if (json_object_object_get_ex(rec, "aws_secret_sealed", NULL))
+            return true;
+    }
+    return false;
+}
+
+/* Give record `rec` AWS credentials: its access key id, and its secret
+ * sealed and into `secret` (shown once). */
+static int keys_add_aws(keys_t *k, json_object *rec, char secret[KEYS_AWS_SECRET_LEN + 1], err_t *e)
+{
+    char akid[KEYS_AWS_ID_LEN + 1], sealed[B64_LEN(KEYS_SEALED_BYTES) + 1];
+    if (keys_aws_credentials(akid, secret, e) != 0)
+        return -1;
+    pthread_mutex_lock(&k->mu);
+    /* A new sealing key only when no sealed secret needs the old one. */
+    int rc = keys_refresh(k, e);
+    if (rc == 0)
+        rc = keys_seal_load(k, !keys_any_sealed(k->root), e);
+    if (rc == 0)
+        rc = keys_seal(k, keys_str(rec, "id"), akid, secret, sealed, sizeof(sealed), e);
+    pthread_mutex_unlock(&k->mu);
+    if (rc != 0)
+        return -1;
+    json_object_object_add(rec, "aws_access_key_id", json_object_new_string(akid));
+    json_object_object_add(rec, "aws_secret_sealed", json_object_new_string(sealed));
+    return 0;
+}
+
+int keys_find_aws(keys_t *k, const char *akid, keys_key *out, char secret[KEYS_AWS_SECRET_LEN + 1],
+                  err_t *e)
+{
+    json_object *hit = NULL;
+    memset(out, 0, sizeof(*out));
+    secret[0] = '\0';
+    pthread_mutex_lock(&k->mu);
+    int rc = keys_refresh(k, e);
+    if (rc == 0) {
+        json_object_object_foreach(k->root, id, rec)
+        {
+            (void)id;
+            if (strcmp(keys_str(rec, "aws_access_key_id"), akid) == 0)
+                hit = rec;
+        }
+        if (hit != NULL)
+            rc = keys_seal_load(k, false, e) != 0 || keys_unseal(k, hit, secret, e) != 0 ? -1 : 1;
+        if (rc == 1)
+            keys_fill(hit, out);
+    }
+    pthread_mutex_unlock(&k->mu);
+    return rc;
 }
 
 /* Build the stored record for `body` and its secret. */
@@ -397,18 +647,27 @@ done:
 
 int keys_create(keys_t *k, json_object *body, const char *creator, json_object **out, err_t *e)
 {
-    char secret[KEYS_SECRET_BYTES * 2 + 8];
+    char secret[KEYS_SECRET_BYTES * 2 + 8], aws[KEYS_AWS_SECRET_LEN + 1] = "";
+    json_object *v;
     *out = NULL;
     if (keys_check_body(body, e) != 0 || keys_secret(secret, sizeof(secret), e) != 0)
         return -1;
     json_object *rec = keys_record(body, creator, secret, e);
     if (rec == NULL)
         return -1;
-    int rc = keys_modify(k, rec, NULL, e);
+    bool with_aws = json_object_object_get_ex(rec, "aws", &v) && json_object_get_boolean(v);
+    json_object_object_del(rec, "aws");
+    int rc = with_aws ? keys_add_aws(k, rec, aws, e) : 0;
+    if (rc == 0)
+        rc = keys_modify(k, rec, NULL, e);
     if (rc == 0) {
         *out = keys_public(rec);
         json_object_object_add(*out, "key", json_object_new_string(secret));
+        if (with_aws)
+            json_object_object_add(*out, "aws_secret_access_key", json_object_new_string(aws));
     }
+    OPENSSL_cleanse(secret, sizeof(secret));
+    OPENSSL_cleanse(aws, sizeof(aws));
     json_object_put(rec);
     return rc;
 }

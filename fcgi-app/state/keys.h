@@ -5,6 +5,15 @@
  * constant time. A key has scopes (admin, deploy, invoke, read, metrics),
  * optionally a list of the functions it is limited to and a rate.
  *
+ * A key may also carry AWS credentials (POST /keys with "aws": true): an
+ * access key id, shown in listings, and a secret access key, shown once.
+ * SigV4 needs the secret itself on the server (an HMAC key, not something
+ * a hash can check), so it is kept sealed: AES-256-GCM under a 32-byte
+ * sealing key in <data dir>/keys.seal (0600, made once from getrandom),
+ * bound to the key's id and access key id. keys.json and its backups alone
+ * do not reveal it; the sealing key is read once per process and wiped on
+ * close.
+ *
  * Writers use files_lock and files_write; readers cache the parsed file and
  * re-read it when it changes (files_stamp), so a revocation takes effect on
  * the next request in every process. Thread-safe.
@@ -20,6 +29,10 @@
 
 #define KEYS_PREFIX "mlk_"
 #define KEYS_RATE_MAX 10000
+#define KEYS_SEAL_FILE "keys.seal"
+#define KEYS_AWS_ID_PREFIX "MLAK"
+#define KEYS_AWS_ID_LEN 20
+#define KEYS_AWS_SECRET_LEN 40
 
 /* Scopes, as bits. */
 enum {
@@ -60,14 +73,27 @@ int keys_verify(keys_t *k, err_t *e) ERR_MUST_USE;
  */
 int keys_find(keys_t *k, const char *secret, keys_key *out, err_t *e) ERR_MUST_USE;
 
+/*
+ * Find the key whose AWS access key id is `akid`, for a SigV4 check.
+ * Returns 1 with `out` filled (keys_key_free) and its secret access key in
+ * `secret` (the caller's, which it wipes with OPENSSL_cleanse once the
+ * signature is checked), 0 when no key has that id, or -1 with `e`: the
+ * store cannot be read, or the secret does not open (ERR_CORRUPT,
+ * keys_seal_missing when keys.seal is gone, keys_seal_invalid).
+ */
+int keys_find_aws(keys_t *k, const char *akid, keys_key *out, char secret[KEYS_AWS_SECRET_LEN + 1],
+                  err_t *e) ERR_MUST_USE;
+
 /* Release what keys_find put in `key`. */
 void keys_key_free(keys_key *key);
 
 /*
- * Validate `body` ({name, scopes, functions?, rate?}) and add a new key
- * made by key `creator` (NULL: none). On 0, `*out` (caller owns) is the
+ * Validate `body` ({name, scopes, functions?, rate?, aws?}) and add a new
+ * key made by key `creator` (NULL: none). On 0, `*out` (caller owns) is the
  * record without its hash, plus "key": the secret, which is never shown
- * again. -1 with `e`: ERR_INVALID and a field code, or a storage error.
+ * again; with "aws": true also "aws_access_key_id" (kept in the record)
+ * and "aws_secret_access_key" (shown this once). -1 with `e`: ERR_INVALID and a field code, or a
+ * storage error.
  */
 int keys_create(keys_t *k, json_object *body, const char *creator, json_object **out,
                 err_t *e) ERR_MUST_USE;

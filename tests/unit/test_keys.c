@@ -69,16 +69,21 @@ static void make(fixture *f, const char *body, char *secret, char *id)
     json_object_put(b);
 }
 
-static const char *create_code(fixture *f, const char *body)
+static const char *create_code_in(keys_t *k, const char *body)
 {
     static char code[64];
     json_object *b = json_tokener_parse(body), *out = NULL;
     err_t e;
-    int rc = keys_create(f->k, b, NULL, &out, &e);
+    int rc = keys_create(k, b, NULL, &out, &e);
     snprintf(code, sizeof(code), "%s", rc == 0 ? "ok" : err_code(&e));
     json_object_put(out);
     json_object_put(b);
     return code;
+}
+
+static const char *create_code(fixture *f, const char *body)
+{
+    return create_code_in(f->k, body);
 }
 
 static void test_create_find(void **state)
@@ -375,6 +380,106 @@ static void test_backup_and_corrupt(void **state)
     }
 }
 
+/* A key with AWS credentials: the id and secret shown once, the id in
+ * listings and never the secret, nothing of the secret in keys.json, the
+ * lookup by id opening it, another process (a new store) too, revocation,
+ * and a keys.json whose sealing file is gone. */
+static void test_aws(void **state)
+{
+    fixture *f = *state;
+    json_object *b = json_tokener_parse("{\"name\":\"cli\",\"scopes\":[\"read\"],\"aws\":true}");
+    json_object *out = NULL, *list = NULL;
+    char akid[64], secret[64], path[128], got[KEYS_AWS_SECRET_LEN + 1];
+    keys_key key;
+    err_t e;
+    buf_t text;
+    assert_int_equal(keys_create(f->k, b, NULL, &out, &e), 0);
+    snprintf(akid, sizeof(akid), "%s",
+             json_object_get_string(json_object_object_get(out, "aws_access_key_id")));
+    snprintf(secret, sizeof(secret), "%s",
+             json_object_get_string(json_object_object_get(out, "aws_secret_access_key")));
+    assert_int_equal(strlen(akid), KEYS_AWS_ID_LEN);
+    assert_int_equal(strncmp(akid, KEYS_AWS_ID_PREFIX, 4), 0);
+    for (size_t i = 0; i < strlen(akid); i++)
+        assert_true((akid[i] >= 'A' && akid[i] <= 'Z') || (akid[i] >= '0' && akid[i] <= '9'));
+    assert_int_equal(strlen(secret), KEYS_AWS_SECRET_LEN);
+    assert_false(json_object_object_get_ex(out, "aws_secret_sealed", NULL));
+    assert_false(json_object_object_get_ex(out, "aws", NULL));
+    json_object_put(out);
+    json_object_put(b);
+    /* The listing shows the id, never the secret, sealed or not. */
+    assert_int_equal(keys_list(f->k, &list, &e), 0);
+    json_object *rec = json_object_array_get_idx(list, 0);
+    assert_string_equal(json_object_get_string(json_object_object_get(rec, "aws_access_key_id")),
+                        akid);
+    assert_false(json_object_object_get_ex(rec, "aws_secret_access_key", NULL));
+    assert_false(json_object_object_get_ex(rec, "aws_secret_sealed", NULL));
+    json_object_put(list);
+    /* keys.json holds no plain secret; keys.seal is 32 bytes, 0600. */
+    snprintf(path, sizeof(path), "%s/keys.json", f->dir);
+    buf_init(&text, 1 << 20);
+    assert_int_equal(files_read(path, &text, &e), 0);
+    assert_null(strstr(text.data, secret));
+    buf_free(&text);
+    struct stat st;
+    snprintf(path, sizeof(path), "%s/" KEYS_SEAL_FILE, f->dir);
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_size, 32);
+    assert_int_equal(st.st_mode & 0777, 0600);
+    /* Found by the id, in this store and in a fresh one. */
+    assert_int_equal(keys_find_aws(f->k, akid, &key, got, &e), 1);
+    assert_string_equal(got, secret);
+    assert_int_equal(key.scopes, KEYS_READ);
+    keys_key_free(&key);
+    assert_int_equal(keys_find_aws(f->k, "MLAKAAAAAAAAAAAAAAAA", &key, got, &e), 0);
+    keys_t *other = keys_open(f->dir, &e);
+    assert_non_null(other);
+    assert_int_equal(keys_find_aws(other, akid, &key, got, &e), 1);
+    assert_string_equal(got, secret);
+    keys_key_free(&key);
+    keys_close(other);
+    /* A second AWS key seals under the same file. */
+    char s2[80], id2[40];
+    make(f, "{\"name\":\"two\",\"scopes\":[\"invoke\"],\"aws\":true}", s2, id2);
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(keys_find_aws(f->k, akid, &key, got, &e), 1);
+    keys_key_free(&key);
+    /* Without the sealing file: a clear error, and no new seal made over
+     * the secrets that need the old one. */
+    char moved[160];
+    snprintf(moved, sizeof(moved), "%s.away", path);
+    assert_int_equal(rename(path, moved), 0);
+    other = keys_open(f->dir, &e);
+    assert_int_equal(keys_find_aws(other, akid, &key, got, &e), -1);
+    assert_string_equal(err_code(&e), "keys_seal_missing");
+    assert_int_equal(err_status(&e), 503);
+    assert_string_equal(
+        create_code_in(other, "{\"name\":\"x\",\"scopes\":[\"read\"],\"aws\":true}"),
+        "keys_seal_missing");
+    assert_int_not_equal(stat(path, &st), 0);
+    /* Another instance's sealing key does not open them. */
+    assert_int_equal(rename(moved, path), 0);
+    keys_close(other);
+    FILE *w = fopen(path, "w");
+    assert_non_null(w);
+    fwrite("0123456789abcdef0123456789abcdef", 1, 32, w);
+    fclose(w);
+    other = keys_open(f->dir, &e);
+    assert_int_equal(keys_find_aws(other, akid, &key, got, &e), -1);
+    assert_string_equal(err_code(&e), "keys_seal_invalid");
+    keys_close(other);
+    /* Revoked: not found on the next lookup. */
+    list = NULL;
+    assert_int_equal(keys_list(f->k, &list, &e), 0);
+    const char *id =
+        json_object_get_string(json_object_object_get(json_object_array_get_idx(list, 0), "id"));
+    assert_int_equal(keys_delete(f->k, id, &e), 0);
+    json_object_put(list);
+    assert_int_equal(keys_find_aws(f->k, akid, &key, got, &e), 0);
+    assert_string_equal(create_code(f, "{\"name\":\"x\",\"scopes\":[\"read\"],\"aws\":1}"),
+                        "invalid_aws");
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -385,6 +490,7 @@ int main(void)
         T(test_bootstrap),
         T(test_function_lists),
         T(test_backup_and_corrupt),
+        T(test_aws),
         cmocka_unit_test(test_throttle_rate),
         cmocka_unit_test(test_throttle_failures),
         cmocka_unit_test(test_throttle_full),
