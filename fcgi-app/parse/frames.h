@@ -9,7 +9,7 @@
  *
  * minilambda-init (modes fresh and reuse) takes, on stdin,
  *
- *   MLINIT/2 <n_env> <event_len> <nonce>\n  then n_env lines KEY=VALUE\n  then the event
+ *   MLINIT/3 <n_env> <event_len> <nonce>\n  then n_env lines KEY=VALUE\n  then the event
  *
  * and answers on stdout with frames "o <nonce> <len>\n" + bytes (the
  * call's stdout), "e <nonce> <len>\n" + bytes (its stderr) and
