@@ -4,6 +4,8 @@
   {"name": "x"}                 -> {"greeting": "hello, x", ...}
   {"fail": "why"}               -> raises ValueError: a function error
   {"sleep": 3}                  -> sleeps, for timeouts
+  {"big": 7000000}              -> a string of that many bytes (past 6 MiB:
+                                   Function.ResponseSizeTooLarge)
 """
 import time
 
@@ -13,6 +15,8 @@ def handler(event, context):
     print(f"handling {context.aws_request_id}")
     if "fail" in event:
         raise ValueError(str(event["fail"]))
+    if "big" in event:
+        return "x" * int(event["big"])
     if "sleep" in event:
         time.sleep(float(event["sleep"]))
     return {

@@ -77,6 +77,12 @@ it_true "process: its stackTrace names the handler" grep -q "app.py" <<<"$(res '
 call lp '{"name":"after"}'
 it_eq "process: after an error the runtime serves on" "hello, after" "$(res .greeting)"
 it_eq "process: ... the same runtime" reused "$(it_jq .start)"
+call lp '{"big":7000000}'
+it_expect "process: a response past 6 MiB is 502 function_failed" 502 function_failed
+it_eq "process: ... Function.ResponseSizeTooLarge" Function.ResponseSizeTooLarge "$(res .errorType)"
+call lp '{"big":6000000}'
+it_expect "process: a response just under 6 MiB is 200" 200
+it_eq "process: ... all of it" 6000000 "$(res length)"
 call lp '{"sleep":5}' '"timeout":2'
 it_expect "process: a call past its timeout is 504 timeout" 504 timeout
 call lp '{"name":"again"}'
