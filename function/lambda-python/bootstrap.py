@@ -4,7 +4,8 @@ Runtime API, standard library only.
 
 It imports the handler named by _HANDLER ("module.function", the module
 under LAMBDA_TASK_ROOT) once, then asks for invocations one after the
-other (GET /2018-06-01/runtime/invocation/next on AWS_LAMBDA_RUNTIME_API)
+other (GET /2018-06-01/runtime/invocation/next on AWS_LAMBDA_RUNTIME_API,
+HTTP/1.1 on one keep-alive socket)
 and calls handler(event, context) for each: the event is the body as JSON,
 the return value goes back as JSON to .../response, an exception to
 .../error as {"errorMessage", "errorType", "stackTrace"}, as Lambda's own
@@ -15,10 +16,10 @@ the runtime exits. stdout and stderr are the invocation's logs.
 Install it as /var/runtime/bootstrap (executable), or run it as the
 image's command; minilambda-init (protocol "lambda") starts it.
 """
-import http.client
 import importlib
 import json
 import os
+import socket
 import sys
 import time
 import traceback
@@ -27,25 +28,81 @@ import types
 BASE = "/2018-06-01/runtime"
 
 
+class Response:
+    """A Runtime API answer: its status, headers (by lowercase name) and body."""
+
+    def __init__(self, status, headers, body):
+        self.status, self.headers, self.body = status, headers, body
+
+    def getheader(self, name, default=None):
+        return self.headers.get(name.lower(), default)
+
+
 class RuntimeClient:
-    """One keep-alive connection to the Runtime API."""
+    """One keep-alive HTTP/1.1 connection to the Runtime API, spoken
+    directly on a socket: the API answers with a Content-Length, and
+    http.client's header parsing (the email package) would be most of a
+    call's cost here."""
 
     def __init__(self, address):
         host, _, port = address.rpartition(":")
-        self.host, self.port = host, int(port)
-        self.conn = None
+        self.addr = (host, int(port))
+        self.host = address
+        self.sock = None
+        self.buf = b""
 
-    def call(self, method, path, body=None, headers=None):
+    def _connect(self):
+        self.sock = socket.create_connection(self.addr)
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.buf = b""
+
+    def _close(self):
+        if self.sock is not None:
+            self.sock.close()
+        self.sock = None
+
+    def _read_more(self):
+        chunk = self.sock.recv(262144)
+        if not chunk:
+            raise ConnectionError("the Runtime API closed the connection")
+        self.buf += chunk
+
+    def _exchange(self, method, path, body, headers):
+        head = [f"{method} {BASE}{path} HTTP/1.1", f"Host: {self.host}",
+                f"Content-Length: {len(body)}"]
+        head += [f"{k}: {v}" for k, v in headers.items()]
+        self.sock.sendall(("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + body)
+        while True:
+            end = self.buf.find(b"\r\n\r\n")
+            if end >= 0:
+                break
+            self._read_more()
+        lines = self.buf[:end].decode("latin-1").split("\r\n")
+        self.buf = self.buf[end + 4:]
+        parts = lines[0].split(" ", 2)
+        if len(parts) < 2 or not parts[1].isdigit():
+            raise ConnectionError(f"not an HTTP answer: {lines[0][:80]!r}")
+        fields = {}
+        for line in lines[1:]:
+            name, _, value = line.partition(":")
+            fields[name.strip().lower()] = value.strip()
+        length = int(fields.get("content-length", "0"))
+        while len(self.buf) < length:
+            self._read_more()
+        data, self.buf = self.buf[:length], self.buf[length:]
+        if fields.get("connection", "").lower() == "close":
+            self._close()
+        return Response(int(parts[1]), fields, data)
+
+    def call(self, method, path, body=b"", headers=None):
         for attempt in (0, 1):
-            if self.conn is None:
-                self.conn = http.client.HTTPConnection(self.host, self.port)
+            if self.sock is None:
+                self._connect()
             try:
-                self.conn.request(method, BASE + path, body=body, headers=headers or {})
-                resp = self.conn.getresponse()
-                return resp, resp.read()
-            except (http.client.HTTPException, OSError):
-                self.conn.close()
-                self.conn = None
+                resp = self._exchange(method, path, body, headers or {})
+                return resp, resp.body
+            except OSError:
+                self._close()
                 if attempt == 1 or method != "GET":
                     raise
         raise RuntimeError("unreachable")
@@ -82,19 +139,19 @@ class Context:
 
     def __init__(self, headers):
         env = os.environ
-        self.aws_request_id = headers.get("Lambda-Runtime-Aws-Request-Id", "")
-        self.invoked_function_arn = headers.get("Lambda-Runtime-Invoked-Function-Arn", "")
+        self.aws_request_id = headers.get("lambda-runtime-aws-request-id", "")
+        self.invoked_function_arn = headers.get("lambda-runtime-invoked-function-arn", "")
         self.function_name = env.get("AWS_LAMBDA_FUNCTION_NAME", "")
         self.function_version = env.get("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
         self.memory_limit_in_mb = env.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "")
         self.log_group_name = env.get("AWS_LAMBDA_LOG_GROUP_NAME", "")
         self.log_stream_name = env.get("AWS_LAMBDA_LOG_STREAM_NAME", "")
         try:
-            self._deadline_ms = int(headers.get("Lambda-Runtime-Deadline-Ms", "0"))
+            self._deadline_ms = int(headers.get("lambda-runtime-deadline-ms", "0"))
         except ValueError:
             self._deadline_ms = 0
-        self.client_context = self._client_context(headers.get("Lambda-Runtime-Client-Context"))
-        self.identity = self._identity(headers.get("Lambda-Runtime-Cognito-Identity"))
+        self.client_context = self._client_context(headers.get("lambda-runtime-client-context"))
+        self.identity = self._identity(headers.get("lambda-runtime-cognito-identity"))
 
     @staticmethod
     def _client_context(text):
