@@ -971,9 +971,12 @@ static int rapi_round(rapi_state *st, err_t *e)
     struct pollfd p[5 + RAPI_CONNS];
     int np = 0, i_sig = np, i_in = -1, i_l = -1, i_out = -1, i_err = -1, i_c = 0;
     p[np++] = (struct pollfd){st->sigfd, POLLIN, 0};
-    if (!st->call.active && !st->stdin_eof) {
+    /* stdin is read between calls only (one call at a time); during one,
+     * only its hang-up is watched: the platform gone, nobody is left to
+     * answer. */
+    if (!st->stdin_eof) {
         i_in = np;
-        p[np++] = (struct pollfd){STDIN_FILENO, POLLIN, 0};
+        p[np++] = (struct pollfd){STDIN_FILENO, st->call.active ? POLLRDHUP : POLLIN, 0};
     }
     if (st->nconns < RAPI_CONNS) {
         i_l = np;
@@ -1034,6 +1037,8 @@ static int rapi_round(rapi_state *st, err_t *e)
     rapi_sweep(st);
     if (i_l >= 0 && (p[i_l].revents & POLLIN))
         rapi_accept(st);
+    if (i_in >= 0 && st->call.active && p[i_in].revents != 0)
+        return err_set(e, ERR_INTERNAL, NULL, 0, "stdin hung up during a call");
     if (i_in >= 0 && p[i_in].revents != 0 && rapi_stdin(st, e) != 0)
         return -1;
     if (!st->call.active && st->stdin_len > 0) {
