@@ -19,6 +19,9 @@ const args_opt functions_field_opts[] = {
     {"retries", 0, ARGS_VALUE, "N", "extra runs of a failed async invocation (0..3)", NULL},
     {"user", 0, ARGS_VALUE, "USER", "who the function runs as (default 65534:65534)", NULL},
     {"runtime", 0, ARGS_VALUE, "NAME", "an OCI runtime the engine has, e.g. runsc", NULL},
+    {"protocol", 0, ARGS_VALUE, "P", "stdio (default) or lambda (the Lambda Runtime API)",
+     "stdio lambda"},
+    {"handler", 0, ARGS_VALUE, "H", "lambda: the _HANDLER, e.g. app.handler (default: CMD)", NULL},
     {NULL, 0, ARGS_FLAG, NULL, NULL, NULL},
 };
 
@@ -46,6 +49,7 @@ static const struct {
     {"keep-warm", "keep_warm", FUNCTIONS_INT}, {"reuse", "reuse", FUNCTIONS_STR},
     {"network", "network", FUNCTIONS_STR},     {"retries", "retries", FUNCTIONS_INT},
     {"user", "user", FUNCTIONS_STR},           {"runtime", "runtime", FUNCTIONS_STR},
+    {"protocol", "protocol", FUNCTIONS_STR},   {"handler", "handler", FUNCTIONS_STR},
 };
 
 /* Add the settings options given to `obj` as the record's fields. */

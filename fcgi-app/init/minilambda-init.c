@@ -10,7 +10,7 @@
  *
  * Every request on stdin is framed
  *
- *     MLINIT/2 <n_env> <event_len> <nonce>\n
+ *     MLINIT/3 <n_env> <event_len> <nonce>\n
  *     KEY=VALUE\n                    (n_env lines)
  *     <event_len bytes of event>
  *
@@ -35,7 +35,16 @@
  *        daemon one call started never sees the next. (Not pid 1, only
  *        the call's process group is killed.)
  *
- * It links only libc (and err.c, which needs only libc), statically, so it
+ * lambda-fresh, lambda-reuse: the lambda protocol (init/rapi.h): init
+ *        serves the AWS Lambda Runtime API on 127.0.0.1:9001 to a runtime
+ *        it starts at once (COMMAND, or a bootstrap when there is none),
+ *        and each request is one invocation the runtime takes with GET
+ *        .../invocation/next; fresh serves one, reuse one after another
+ *        (the runtime lives on, as in Lambda). Frames "n", "f", "i" are its
+ *        own (initwire.h).
+ *
+ * It links only libc (and err.c, httpreq.c and initwire.c, which need only
+ * libc), statically, so it
  * runs in a FROM-scratch image; it writes no file, so a read-only root is
  * fine; it keeps the container's user and directory, as it is simply pid 1
  * (the command runs as its child, as under `docker run --init`).
@@ -43,6 +52,7 @@
  * 127 (COMMAND could not be executed).
  */
 #include "base/err.h"
+#include "init/rapi.h"
 #include "parse/initwire.h"
 
 #include <ctype.h>
@@ -51,6 +61,7 @@
 #include <inttypes.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -105,7 +116,8 @@ static void init_say(const char *what)
 
 static void init_usage(void)
 {
-    init_say("usage: minilambda-init fresh|reuse -- COMMAND [ARG...]");
+    init_say("usage: minilambda-init fresh|reuse -- COMMAND [ARG...]\n"
+             "       minilambda-init lambda-fresh|lambda-reuse -- [COMMAND [ARG...]]");
 }
 
 /* 0, 1 and 2 are open. Were one closed, a pipe could take its number and a
@@ -667,7 +679,9 @@ int main(int argc, char **argv)
 {
     err_t e;
     err_clear(&e);
-    if (argc < 4 || strcmp(argv[2], "--") != 0) {
+    bool lambda = argc >= 2 && strncmp(argv[1], "lambda-", 7) == 0;
+    /* The lambda modes may have no command: a bootstrap is looked for. */
+    if (argc < (lambda ? 3 : 4) || strcmp(argv[2], "--") != 0) {
         init_usage();
         return INIT_EXIT_SELF;
     }
@@ -679,6 +693,10 @@ int main(int argc, char **argv)
         return init_serve(argv + 3, 1);
     if (strcmp(argv[1], "reuse") == 0)
         return init_serve(argv + 3, 0);
+    if (strcmp(argv[1], "lambda-fresh") == 0)
+        return rapi_serve(argv + 3, 1);
+    if (strcmp(argv[1], "lambda-reuse") == 0)
+        return rapi_serve(argv + 3, 0);
     init_usage();
     return INIT_EXIT_SELF;
 }

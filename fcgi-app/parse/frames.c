@@ -32,18 +32,43 @@ int frames_nonce(char *out)
     return 0;
 }
 
+/* The longest value of one env line init reads (its line bound, less the
+ * key). */
+#define FRAMES_ENV_VALUE_MAX 4000
+
+/* Append env line KEY=`v` with CR and LF as spaces. 0, or -1. */
+static int frames_env_line(buf_t *out, const char *key, const char *v)
+{
+    size_t n = strlen(v);
+    if (n > FRAMES_ENV_VALUE_MAX || buf_printf(out, "%s=", key) != BUF_OK)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        char ch = v[i] == '\r' || v[i] == '\n' ? ' ' : v[i];
+        if (buf_append(out, &ch, 1) != BUF_OK)
+            return -1;
+    }
+    return buf_append(out, "\n", 1) == BUF_OK ? 0 : -1;
+}
+
 int frames_init_request(buf_t *out, const frames_call *c, size_t event_len)
 {
     char head[INITWIRE_REQUEST_MAX + 2];
-    int n = initwire_request_head(head, sizeof(head), 4, event_len, c->nonce);
+    size_t n_env = 4 + (c->client_context != NULL) + (c->cognito_identity != NULL);
+    int n = initwire_request_head(head, sizeof(head), n_env, event_len, c->nonce);
     if (n < 0 || buf_append(out, head, (size_t)n) != BUF_OK)
         return -1;
-    return buf_printf(out,
-                      "MINILAMBDA_FUNCTION_NAME=%s\nMINILAMBDA_INVOCATION_ID=%s\n"
-                      "MINILAMBDA_ATTEMPT=%d\nMINILAMBDA_DEADLINE_MS=%lld\n",
-                      c->function, c->id, c->attempt > 0 ? c->attempt : 1, c->deadline_ms) == BUF_OK
-               ? 0
-               : -1;
+    if (buf_printf(out,
+                   "MINILAMBDA_FUNCTION_NAME=%s\nMINILAMBDA_INVOCATION_ID=%s\n"
+                   "MINILAMBDA_ATTEMPT=%d\nMINILAMBDA_DEADLINE_MS=%lld\n",
+                   c->function, c->id, c->attempt > 0 ? c->attempt : 1, c->deadline_ms) != BUF_OK)
+        return -1;
+    if (c->client_context != NULL &&
+        frames_env_line(out, INITWIRE_ENV_CLIENT_CONTEXT, c->client_context) != 0)
+        return -1;
+    if (c->cognito_identity != NULL &&
+        frames_env_line(out, INITWIRE_ENV_COGNITO_IDENTITY, c->cognito_identity) != 0)
+        return -1;
+    return 0;
 }
 
 int frames_loop_request(buf_t *out, const frames_call *c, size_t event_len)
@@ -109,11 +134,22 @@ static int frames_init_head(frames_parser *p)
     }
     if (kind == 'x') {
         p->exit_code = (int)v;
+        p->end = 'x';
         p->done = true;
         return 1;
     }
+    if (kind == 'n') {
+        p->taken = true;
+        return 0;
+    }
     p->kind = kind;
     p->remaining = (size_t)v;
+    if ((kind == 'f' || kind == 'i') && v == 0) {
+        p->end = kind;
+        p->exit_code = 1;
+        p->done = true;
+        return 1;
+    }
     return 0;
 }
 
@@ -169,6 +205,24 @@ int frames_feed(frames_parser *p, int stream, const char *data, size_t n)
     while (n > 0) {
         if (p->done)
             return frames_error(p, "output came after the answer was complete");
+        if (p->remaining > 0 && (p->kind == 'f' || p->kind == 'i')) {
+            /* An error type: kept, and the answer's end. */
+            size_t take = n < p->remaining ? n : p->remaining;
+            memcpy(p->error_type + p->error_type_len, data, take);
+            p->error_type_len += take;
+            p->error_type[p->error_type_len] = '\0';
+            p->remaining -= take;
+            data += take;
+            n -= take;
+            if (p->remaining == 0) {
+                p->end = (char)p->kind;
+                p->exit_code = 1;
+                p->done = true;
+                if (n > 0)
+                    return frames_error(p, "output came after the answer was complete");
+            }
+            continue;
+        }
         if (p->remaining > 0) {
             size_t take = n < p->remaining ? n : p->remaining;
             p->sink(p->arg, p->kind == 'e' ? 2 : 1, data, take);

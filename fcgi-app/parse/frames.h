@@ -9,12 +9,15 @@
  *
  * minilambda-init (modes fresh and reuse) takes, on stdin,
  *
- *   MLINIT/2 <n_env> <event_len> <nonce>\n  then n_env lines KEY=VALUE\n  then the event
+ *   MLINIT/3 <n_env> <event_len> <nonce>\n  then n_env lines KEY=VALUE\n  then the event
  *
  * and answers on stdout with frames "o <nonce> <len>\n" + bytes (the
  * call's stdout), "e <nonce> <len>\n" + bytes (its stderr) and
  * "x <nonce> <status>\n" (it exited; in reuse mode the next request may
- * come). init never hands the nonce to the function's process.
+ * come). init never hands the nonce to the function's process. In the
+ * lambda modes, "n <nonce> 0" (the runtime took the event), and the call
+ * ends with "x" (its /response, in the "o" frames), "f" or "i" + the error
+ * type (/error, /init/error; the body in the "o" frames): initwire.h.
  *
  * A function process in reuse "process" mode speaks the loop protocol:
  *
@@ -45,6 +48,10 @@ typedef struct {
     int attempt;
     long long deadline_ms; /* wall clock */
     const char *nonce;     /* this call's, FRAMES_NONCE_LEN hex digits */
+    /* Protocol "lambda", init's request only: JSON text for the runtime's
+     * Lambda-Runtime-Client-Context and -Cognito-Identity, or NULL. */
+    const char *client_context;
+    const char *cognito_identity;
 } frames_call;
 
 /* A nonce: this many lowercase hex digits (64 random bits). */
@@ -55,7 +62,9 @@ typedef struct {
 int frames_nonce(char *out);
 
 /* Append minilambda-init's request header for `c` and an event of
- * `event_len` bytes to `out`. 0, or -1 when `out` is full. */
+ * `event_len` bytes to `out` (the client context and identity on one line
+ * each: a CR or LF in them, never inside a JSON string, becomes a space).
+ * 0, or -1 when `out` is full or one is longer than an env line may be. */
 int frames_init_request(buf_t *out, const frames_call *c, size_t event_len);
 
 /* Append the loop protocol's request line for `c` and an event of
@@ -76,6 +85,13 @@ typedef struct {
     size_t logs;      /* loop: log bytes to come after the result */
     bool done;        /* the answer is complete */
     int exit_code;    /* valid once done */
+    /* init's lambda protocol: how the answer ended ('x' a response, 'f' a
+     * function error, 'i' an init error), whether the runtime took the
+     * event ("n"), and the error type of 'f' and 'i' ("" when none came). */
+    char end;
+    bool taken;
+    char error_type[128];
+    size_t error_type_len;
     frames_sink sink;
     void *arg;
     char nonce[FRAMES_NONCE_LEN + 1]; /* the call's: every frame must carry it */

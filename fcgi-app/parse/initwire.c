@@ -86,7 +86,7 @@ initwire_frame_rc initwire_frame_parse(const char *line, size_t len, const char 
     size_t nl = strlen(nonce);
     char digits[24];
     char k = len > 0 ? line[0] : '\0';
-    if (len < 3 || line[1] != ' ' || (k != 'o' && k != 'e' && k != 'x'))
+    if (len < 3 || line[1] != ' ' || k == '\0' || strchr("oexnfi", k) == NULL)
         return INITWIRE_NOT_A_FRAME;
     if (len < nl + 3 || memcmp(line + 2, nonce, nl) != 0 || line[2 + nl] != ' ')
         return INITWIRE_OTHER_NONCE;
@@ -98,8 +98,11 @@ initwire_frame_rc initwire_frame_parse(const char *line, size_t len, const char 
     const char *s = digits;
     uint64_t v;
     err_t why; /* the rc says it: a bad number */
-    if (initwire_number(&s, k == 'x' ? 255 : INITWIRE_CHUNK_MAX, &v, &why) != 0 || *s != '\0' ||
-        (k != 'x' && v == 0))
+    uint64_t max = k == 'x'               ? 255
+                   : k == 'n'             ? 0
+                   : k == 'f' || k == 'i' ? INITWIRE_ERROR_TYPE_MAX
+                                          : INITWIRE_CHUNK_MAX;
+    if (initwire_number(&s, max, &v, &why) != 0 || *s != '\0' || ((k == 'o' || k == 'e') && v == 0))
         return INITWIRE_BAD_NUMBER;
     *kind = k;
     *num = v;

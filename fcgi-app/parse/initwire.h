@@ -4,14 +4,27 @@
  * minilambda-init reads requests and writes frames (init/). It needs only
  * libc and base/err, so the static init program links it too.
  *
- *   request  "MLINIT/2 <n_env> <event_len> <nonce>\n", then n_env lines
+ *   request  "MLINIT/3 <n_env> <event_len> <nonce>\n", then n_env lines
  *            KEY=VALUE\n, then event_len bytes of event
- *   frames   "o <nonce> <len>\n" + len bytes (the call's stdout),
- *            "e <nonce> <len>\n" + len bytes (its stderr),
- *            "x <nonce> <status>\n" (it exited)
+ *   frames   "o <nonce> <len>\n" + len bytes (the call's stdout; lambda:
+ *            the body the runtime posted),
+ *            "e <nonce> <len>\n" + len bytes (its stderr; lambda: the
+ *            runtime's stdout and stderr, its logs),
+ *            "x <nonce> <status>\n" (it exited; lambda: 0, it posted its
+ *            /response: the call's end)
+ *   lambda   "n <nonce> 0\n" (the runtime took the event: its /next was
+ *            answered; before it, a timeout is the runtime's init's),
+ *            "f <nonce> <len>\n" + len bytes (the call's end: the runtime
+ *            posted /error, its Lambda-Runtime-Function-Error-Type, 0 to
+ *            INITWIRE_ERROR_TYPE_MAX bytes, "" when it sent none),
+ *            "i <nonce> <len>\n" + len bytes (the call's end: the runtime
+ *            cannot serve, with the error type: it posted /init/error, or
+ *            exited (Runtime.ExitError); init exits after it)
  *
- * Numbers are decimal digits only; a nonce is 1 to INITWIRE_NONCE_MAX
- * letters and digits.
+ * With the lambda protocol the request's env lines are the call's values
+ * the Runtime API hands out (invocation id, deadline, INITWIRE_ENV_*), not
+ * an environment. Numbers are decimal digits only; a nonce is 1 to
+ * INITWIRE_NONCE_MAX letters and digits.
  */
 #ifndef MINILAMBDA_INITWIRE_H
 #define MINILAMBDA_INITWIRE_H
@@ -21,13 +34,28 @@
 
 #include "base/err.h"
 
-#define INITWIRE_MAGIC "MLINIT/2 "
+#define INITWIRE_MAGIC "MLINIT/3 "
 #define INITWIRE_NONCE_MAX 32
 /* The largest payload of one "o" or "e" frame. */
 #define INITWIRE_CHUNK_MAX 65536
 /* The longest request line and frame header, before their \n. */
 #define INITWIRE_REQUEST_MAX 96
 #define INITWIRE_FRAME_MAX (24 + INITWIRE_NONCE_MAX)
+/* The longest error type an "f" or "i" frame carries. */
+#define INITWIRE_ERROR_TYPE_MAX 127
+
+/* The lambda protocol. Where init serves the Runtime API (its
+ * AWS_LAMBDA_RUNTIME_API), and the largest event and response body: 6 MiB,
+ * Lambda's synchronous payload limit. */
+#define INITWIRE_RUNTIME_API "127.0.0.1:9001"
+#define INITWIRE_LAMBDA_BODY_MAX (6u * 1024 * 1024)
+/* Request env lines of the lambda protocol (besides the MINILAMBDA_
+ * values every request carries): the client context, JSON text on one line
+ * (the Invoke API's X-Amz-Client-Context, decoded), and the Cognito
+ * identity, likewise; each optional, handed to the runtime as the
+ * Lambda-Runtime-Client-Context and -Cognito-Identity headers. */
+#define INITWIRE_ENV_CLIENT_CONTEXT "MINILAMBDA_CLIENT_CONTEXT"
+#define INITWIRE_ENV_COGNITO_IDENTITY "MINILAMBDA_COGNITO_IDENTITY"
 
 /* A request header, parsed. */
 typedef struct {
@@ -48,17 +76,18 @@ int initwire_request_head(char *out, size_t outlen, size_t n_env, uint64_t event
 int initwire_request_parse(const char *line, size_t max_env, uint64_t max_event,
                            initwire_request *q, err_t *e);
 
-/* Write the header of a frame of `kind` ('o', 'e' or 'x') with number
- * `num` (a length, or the exit status) under `nonce`, its \n included,
- * into `out`. Returns its length, or -1 when it does not fit. */
+/* Write the header of a frame of `kind` ('o', 'e', 'x', 'n', 'f', 'i')
+ * with number `num` (a length, or the exit status) under `nonce`, its \n
+ * included, into `out`. Returns its length, or -1 when it does not fit. */
 int initwire_frame_head(char *out, size_t outlen, char kind, const char *nonce, uint64_t num);
 
 /* What a frame header says, parsed against the call's nonce. */
 typedef enum {
     INITWIRE_FRAME_OK = 0,
-    INITWIRE_NOT_A_FRAME, /* not "<kind> " with a kind of o, e, x */
+    INITWIRE_NOT_A_FRAME, /* not "<kind> " with a kind of o, e, x, n, f, i */
     INITWIRE_OTHER_NONCE, /* another call's: stale or forged */
-    INITWIRE_BAD_NUMBER   /* a length of 0 or past the chunk, a status past 255 */
+    INITWIRE_BAD_NUMBER   /* a length of 0 or past the chunk, a status past 255, an
+                           * "n" not 0, an error type past INITWIRE_ERROR_TYPE_MAX */
 } initwire_frame_rc;
 
 /* Parse frame header `line` (`len` bytes, without its \n) of the call

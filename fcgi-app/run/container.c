@@ -26,10 +26,61 @@ static void container_env(json_object *env, const char *key, const char *value)
     json_object_array_add(env, json_object_new_string(line));
 }
 
+/* Image `image`'s CMD joined by spaces into `out`: Lambda's _HANDLER
+ * when the function names none. */
+static void container_joined_cmd(json_object *image, char *out, size_t len)
+{
+    json_object *cmd = json_object_object_get(image, "cmd");
+    size_t used = 0;
+    out[0] = '\0';
+    for (size_t i = 0; json_object_is_type(cmd, json_type_array) &&
+                       i < json_object_array_length(cmd) && used < len;
+         i++) {
+        int n = snprintf(out + used, len - used, "%s%s", i > 0 ? " " : "",
+                         json_object_get_string(json_object_array_get_idx(cmd, i)));
+        if (n < 0 || (size_t)n >= len - used) {
+            out[used] = '\0';
+            return;
+        }
+        used += (size_t)n;
+    }
+}
+
+/* What Lambda's runtime clients read from their environment, known when
+ * the container is made (init adds AWS_LAMBDA_RUNTIME_API). The task root
+ * is the image's WorkingDir when it has one (Lambda's base images set
+ * /var/task), else /var/task; the region is CONTAINER_LAMBDA_REGION. */
+static void container_lambda_env(json_object *env, const func_t *f, json_object *image)
+{
+    char num[32], line[300];
+    const char *wd = json_object_get_string(json_object_object_get(image, "workdir"));
+    if (f->handler[0] != '\0')
+        snprintf(line, sizeof(line), "%s", f->handler);
+    else
+        container_joined_cmd(image, line, sizeof(line));
+    container_env(env, "_HANDLER", line);
+    container_env(env, "LAMBDA_TASK_ROOT", wd != NULL && wd[0] == '/' ? wd : "/var/task");
+    container_env(env, "LAMBDA_RUNTIME_DIR", "/var/runtime");
+    container_env(env, "AWS_LAMBDA_FUNCTION_NAME", f->name);
+    container_env(env, "AWS_LAMBDA_FUNCTION_VERSION", "$LATEST");
+    snprintf(num, sizeof(num), "%d", f->memory_mb);
+    container_env(env, "AWS_LAMBDA_FUNCTION_MEMORY_SIZE", num);
+    snprintf(line, sizeof(line), "/aws/lambda/%s", f->name);
+    container_env(env, "AWS_LAMBDA_LOG_GROUP_NAME", line);
+    /* One stream per function: a container has no id of its own before
+     * it is made, and its env is fixed then. */
+    snprintf(line, sizeof(line), "$LATEST/%s", f->id);
+    container_env(env, "AWS_LAMBDA_LOG_STREAM_NAME", line);
+    container_env(env, "AWS_REGION", CONTAINER_LAMBDA_REGION);
+    container_env(env, "AWS_DEFAULT_REGION", CONTAINER_LAMBDA_REGION);
+    container_env(env, "TZ", ":UTC");
+}
+
 /* The Env array: the function's own variables, then this call's values
  * (a cold container) or only what holds for every call (a warm one: the
  * call's values reach it at call time). */
-static json_object *container_env_list(const runtime_req *req, container_mode mode)
+static json_object *container_env_list(const runtime_req *req, container_mode mode,
+                                       json_object *image)
 {
     json_object *env = json_object_new_array();
     char num[64];
@@ -37,6 +88,8 @@ static json_object *container_env_list(const runtime_req *req, container_mode mo
     for (char **line = req->function->env; *line != NULL; line++)
         json_object_array_add(env, json_object_new_string(*line));
     container_env(env, "MINILAMBDA_FUNCTION_NAME", req->function->name);
+    if (req->function->lambda)
+        container_lambda_env(env, req->function, image);
     if (mode == CONTAINER_PROCESS)
         container_env(env, "MINILAMBDA_LOOP", "1");
     if (mode != CONTAINER_COLD)
@@ -51,6 +104,11 @@ static json_object *container_env_list(const runtime_req *req, container_mode mo
 
 container_mode container_mode_of(const func_t *f, bool has_init)
 {
+    /* A lambda runtime always runs under init (start.c refuses the call
+     * when there is none): "process" is one runtime serving call after
+     * call, init's lambda-reuse mode. */
+    if (f->lambda)
+        return f->reuse == FUNC_REUSE_NONE ? CONTAINER_FRESH : CONTAINER_REUSE;
     if (f->reuse == FUNC_REUSE_PROCESS)
         return CONTAINER_PROCESS;
     if (!has_init)
@@ -169,19 +227,29 @@ json_object *container_spec(const runtime_req *req, const char *instance, contai
          * the image's command too, so both are spelled out. */
         json_object *entry = json_object_new_array();
         json_object_array_add(entry, json_object_new_string(CONTAINER_INIT_PATH));
+        static const char *const modes[2][2] = {{"reuse", "fresh"},
+                                                {"lambda-reuse", "lambda-fresh"}};
         json_object_array_add(entry,
-                              json_object_new_string(mode == CONTAINER_FRESH ? "fresh" : "reuse"));
+                              json_object_new_string(modes[f->lambda][mode == CONTAINER_FRESH]));
         json_object_array_add(entry, json_object_new_string("--"));
-        container_extend(entry, json_object_object_get(image, "entrypoint"));
+        json_object *image_entry = json_object_object_get(image, "entrypoint");
+        container_extend(entry, image_entry);
         json_object_object_add(spec, "Entrypoint", entry);
         json_object *args = json_object_new_array();
-        container_extend(args, cmd ? cmd : json_object_object_get(image, "cmd"));
+        /* Lambda: an image without an entrypoint holds the handler in its
+         * CMD (_HANDLER), and init runs the function's command, or a
+         * bootstrap it looks for; with one, the entrypoint gets the CMD as
+         * its arguments, as in Lambda's base images. */
+        bool no_entry = !json_object_is_type(image_entry, json_type_array) ||
+                        json_object_array_length(image_entry) == 0;
+        if (!f->lambda || !no_entry || cmd != NULL)
+            container_extend(args, cmd ? cmd : json_object_object_get(image, "cmd"));
         json_object_object_add(spec, "Cmd", args);
         json_object_put(cmd);
     } else if (cmd != NULL) {
         json_object_object_add(spec, "Cmd", cmd);
     }
-    json_object_object_add(spec, "Env", container_env_list(req, mode));
+    json_object_object_add(spec, "Env", container_env_list(req, mode, image));
     json_object_object_add(spec, "AttachStdin", json_object_new_boolean(1));
     json_object_object_add(spec, "AttachStdout", json_object_new_boolean(1));
     json_object_object_add(spec, "AttachStderr", json_object_new_boolean(1));
@@ -286,6 +354,9 @@ static json_object *container_image(docker_conn_t *c, const char *image, long lo
     json_object *cmd = container_strings(json_object_object_get(cfg, "Cmd"));
     if (entry)
         json_object_object_add(out, "entrypoint", entry);
+    json_object *wd = json_object_object_get(cfg, "WorkingDir");
+    if (json_object_is_type(wd, json_type_string) && json_object_get_string_len(wd) > 0)
+        json_object_object_add(out, "workdir", json_object_get(wd));
     if (cmd)
         json_object_object_add(out, "cmd", cmd);
     /* Serialized outside the lock, from this thread's own object. */

@@ -15,6 +15,9 @@
 #include "run/runtime.h"
 
 #define CONTAINER_PIDS_LIMIT 256
+/* AWS_REGION of a protocol "lambda" function: there is no region; this
+ * word also names it in the ARNs the runtime sees. */
+#define CONTAINER_LAMBDA_REGION "local"
 #define CONTAINER_TMPFS "rw,nosuid,nodev,size=64m"
 
 /* How a container runs its function. */
@@ -27,7 +30,8 @@ typedef enum {
 
 /* How calls of `f` (borrowed) run: its reuse field, where `has_init`
  * (minilambda-init is configured) allows a wrapped mode; without it only
- * the loop protocol reuses anything. */
+ * the loop protocol reuses anything. Protocol "lambda" is always wrapped:
+ * FRESH for reuse "none", REUSE for "process". */
 container_mode container_mode_of(const func_t *f, bool has_init);
 
 /* Where minilambda-init is mounted inside a container. */
@@ -43,7 +47,12 @@ container_mode container_mode_of(const func_t *f, bool has_init);
  * each VOLUME of `image` (the image inspect's volumes, entrypoint and cmd, or NULL), no log
  * driver, and the function's runtime when it names one. FRESH and REUSE
  * mount `init` (a host path) read-only at CONTAINER_INIT_PATH and run it
- * before the image's entrypoint and command.
+ * before the image's entrypoint and command. Protocol "lambda" runs init's
+ * lambda modes, with the env Lambda's runtime clients read (_HANDLER from
+ * the handler field or the image's CMD, LAMBDA_TASK_ROOT from its
+ * WorkingDir, AWS_LAMBDA_*, AWS_REGION, TZ); an image without an
+ * entrypoint gets no command (init looks for a bootstrap) unless the
+ * function names one.
  */
 json_object *container_spec(const runtime_req *req, const char *instance, container_mode mode,
                             const char *init, json_object *image);

@@ -44,6 +44,10 @@ typedef struct {
     char id[RUNTIME_ID_LEN];  /* the invocation id */
     char run[RUNTIME_ID_LEN]; /* this attempt's id (label minilambda.run) */
     int cancel_fd;            /* a socket whose hang-up cancels the run, or -1 */
+    /* Protocol "lambda": the Lambda-Runtime-Client-Context and
+     * -Cognito-Identity the runtime gets, JSON text (borrowed), or NULL. */
+    const char *client_context;
+    const char *cognito_identity;
     /* Asked once the container exists, before it starts: non-zero cancels
      * the run. NULL for none. */
     int (*cancelled)(void *arg);
@@ -64,6 +68,14 @@ typedef struct {
     long duration_ms;
     int engine;        /* the engine it ran on, or -1 when it got none */
     char message[512]; /* why, for every status but SUCCEEDED */
+    /* Protocol "lambda": "" on success; else the error type of a function
+     * error (FAILED: the runtime posted /error; from its
+     * Lambda-Runtime-Function-Error-Type, else the body's errorType, else
+     * "Unhandled"; `out` holds the body it posted), of an init error
+     * (INIT_ERROR: "Runtime.ImportModuleError", "Runtime.ExitError", ...;
+     * `out` the body) or "Function.ResponseSizeTooLarge" (FAILED, a
+     * response over 6 MiB). "" for a timeout: the status says it. */
+    char error_type[128];
 } runtime_result;
 
 /* Prepare an empty result (its buffers allocate nothing yet). */

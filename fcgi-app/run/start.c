@@ -11,6 +11,7 @@
 #include "base/log.h"
 #include "engine/engines.h"
 #include "parse/frames.h"
+#include "parse/initwire.h"
 #include "run/container.h"
 #include "state/func.h"
 
@@ -223,6 +224,12 @@ static int start_acquire(runtime_t *rt, const runtime_seat *seat, const runtime_
     uuid_t run;
 
     l->mode = container_mode_of(req->function, st->init[0] != '\0');
+    if (req->function->lambda && st->init[0] == '\0') {
+        runtime_fail(res, STATUS_ENGINE_ERROR,
+                     "protocol \"lambda\" runs under minilambda-init, and this platform has "
+                     "none (MINILAMBDA_INIT)");
+        return -1;
+    }
     /* The record's hash (a serialisation of it): what take and give name. */
     l->generation = req->function->generation;
     int took = 0;
@@ -242,8 +249,9 @@ static int start_acquire(runtime_t *rt, const runtime_seat *seat, const runtime_
         return 0;
     }
     /* None ready: start cold at once. A call without reuse gets a fresh
-     * container of its own, its values in its env. */
-    if (l->mode == CONTAINER_FRESH)
+     * container of its own, its values in its env (a lambda runtime's come
+     * over the Runtime API: it stays under init). */
+    if (l->mode == CONTAINER_FRESH && !req->function->lambda)
         l->mode = CONTAINER_COLD;
     res->start = METRICS_START_COLD;
     snprintf(l->run, sizeof(l->run), "%s", req->run);
@@ -314,20 +322,73 @@ static int start_feed(void *arg, int stream, const char *p, size_t n)
     return r;
 }
 
+/* The errorType of the Lambda error body `b`, when it is one, into `out`
+ * (`len` bytes); else "Unhandled", as Lambda says of a function error
+ * without a type. */
+static void start_error_type(const buf_t *b, char *out, size_t len)
+{
+    json_object *o = NULL, *t;
+    if (b->len > 0 && b->len < 65536) {
+        json_tokener *tok = json_tokener_new();
+        if (tok != NULL) {
+            o = json_tokener_parse_ex(tok, b->data, (int)b->len);
+            json_tokener_free(tok);
+        }
+    }
+    if (json_object_object_get_ex(o, "errorType", &t) && json_object_is_type(t, json_type_string) &&
+        json_object_get_string_len(t) > 0)
+        snprintf(out, len, "%s", json_object_get_string(t));
+    else
+        snprintf(out, len, "Unhandled");
+    json_object_put(o);
+}
+
+/* How a lambda runtime's answer ended, into `res`: a /response, an
+ * /error or an init error (the container goes: `*reusable` false). */
+static void start_lambda_end(const frames_parser *p, runtime_result *res, bool *reusable)
+{
+    if (p->end == 'x') {
+        container_exited(res, 0);
+        return;
+    }
+    res->exit_code = 1;
+    if (p->error_type_len > 0)
+        snprintf(res->error_type, sizeof(res->error_type), "%s", p->error_type);
+    else
+        start_error_type(&res->out, res->error_type, sizeof(res->error_type));
+    if (p->end == 'i') {
+        *reusable = false;
+        runtime_fail(res, STATUS_INIT_ERROR, "the runtime failed its init: %s", res->error_type);
+        return;
+    }
+    runtime_fail(res, STATUS_FAILED, "the function failed: %s", res->error_type);
+}
+
 static int start_run(runtime_t *rt, const runtime_seat *seat, const runtime_req *req,
                      runtime_lease *l, runtime_result *res)
 {
     (void)rt;
     (void)seat;
+    bool lambda = req->function->lambda;
     if (l->mode == CONTAINER_COLD)
         return container_pump(l->stream, req, res, l->deadline);
+    if (lambda && req->event_len > INITWIRE_LAMBDA_BODY_MAX) {
+        snprintf(res->error_type, sizeof(res->error_type), "RequestTooLarge");
+        runtime_fail(res, STATUS_FAILED,
+                     "the event is %zu bytes; a protocol \"lambda\" function takes at most %u, "
+                     "as Lambda",
+                     req->event_len, INITWIRE_LAMBDA_BODY_MAX);
+        return -1;
+    }
 
     char nonce[FRAMES_NONCE_LEN + 1];
     frames_call call = {.function = req->function->name,
                         .id = req->id,
                         .attempt = req->attempt,
                         .deadline_ms = clock_wall_ms() + (long long)req->timeout_s * 1000,
-                        .nonce = nonce};
+                        .nonce = nonce,
+                        .client_context = lambda ? req->client_context : NULL,
+                        .cognito_identity = lambda ? req->cognito_identity : NULL};
     start_answer a = {.res = res};
     buf_t head;
     int rc = -1;
@@ -357,7 +418,13 @@ static int start_run(runtime_t *rt, const runtime_seat *seat, const runtime_req 
     io.feed = start_feed;
     io.arg = &a;
     if (container_exchange(l->stream, req, &io, res, l->deadline) != 0) {
-        if (l->mode == CONTAINER_FRESH && res->status == STATUS_PROTOCOL_ERROR) {
+        /* A runtime that never took the event: its init never ended. */
+        if (lambda && res->status == STATUS_TIMEOUT && !a.p.taken)
+            runtime_fail(res, STATUS_INIT_TIMEOUT,
+                         "the runtime did not ask for the event (GET "
+                         "/2018-06-01/runtime/invocation/next) within %d s: its init did not end",
+                         req->timeout_s);
+        if (!lambda && l->mode == CONTAINER_FRESH && res->status == STATUS_PROTOCOL_ERROR) {
             /* init itself was killed, or the engine cut the stream: what
              * the container ended with is the engine's to tell, as for a
              * cold one (release waits for it). */
@@ -368,9 +435,12 @@ static int start_run(runtime_t *rt, const runtime_seat *seat, const runtime_req 
         }
         goto done;
     }
-    container_exited(res, a.p.exit_code);
     /* Output after the answer means the next call could not trust it. */
     l->reusable = l->mode != CONTAINER_FRESH && !io.spill;
+    if (lambda)
+        start_lambda_end(&a.p, res, &l->reusable);
+    else
+        container_exited(res, a.p.exit_code);
     rc = 0;
 done:
     buf_free(&head);

@@ -65,10 +65,13 @@ static bool func_name_ok(json_object *v);
 static bool func_image_ok(json_object *v);
 static bool func_user_ok(json_object *v);
 static bool func_runtime_ok(json_object *v);
+static bool func_handler_ok(json_object *v);
 
 static const char *const func_networks[] = {"none", "bridge", NULL};
 /* In func_reuse's order. */
 static const char *const func_reuses[] = {"none", "container", "process", NULL};
+/* In func_protocol's order. */
+static const char *const func_protocols[] = {"stdio", "lambda", NULL};
 
 static const func_field func_fields[] = {
     {"id", FUNC_STRING, 0, 0, 0, NULL, NULL, "invalid_id", "set by the platform", NULL},
@@ -105,6 +108,15 @@ static const func_field func_fields[] = {
      "\"none\" (a fresh container per call), \"container\" (a fresh process per call in a "
      "reused container) or \"process\" (one process serving calls over the loop protocol)",
      NULL},
+    {"protocol", FUNC_CHOICE, FUNC_SETTABLE | FUNC_MUTABLE, 0, 0, func_protocols, "stdio",
+     "invalid_protocol",
+     "\"stdio\" (the event on stdin, the result on stdout) or \"lambda\" (the image's runtime "
+     "speaks the AWS Lambda Runtime API; reuse \"none\" or \"process\")",
+     NULL},
+    {"handler", FUNC_STRING, FUNC_SETTABLE | FUNC_MUTABLE, 0, 0, NULL, NULL, "invalid_handler",
+     "1-256 printable characters (Lambda's _HANDLER, such as \"app.handler\"; default: the "
+     "image's CMD, joined by spaces)",
+     func_handler_ok},
     {"image_id", FUNC_STRING, 0, 0, 0, NULL, NULL, "invalid_image_id", "set by the platform", NULL},
     {"created_by", FUNC_STRING, 0, 0, 0, NULL, NULL, "invalid_created_by", "set by the platform",
      NULL},
@@ -202,6 +214,27 @@ static bool func_user_ok(json_object *v)
 static bool func_runtime_ok(json_object *v)
 {
     return func_word(json_object_get_string(v), (size_t)json_object_get_string_len(v), 64);
+}
+
+/* Member `key` of `rec` when it is a string, else NULL. */
+static json_object *func_member_of(json_object *rec, const char *key)
+{
+    json_object *v;
+    return json_object_object_get_ex(rec, key, &v) && json_object_is_type(v, json_type_string)
+               ? v
+               : NULL;
+}
+
+static bool func_handler_ok(json_object *v)
+{
+    const char *s = json_object_get_string(v);
+    size_t len = (size_t)json_object_get_string_len(v);
+    if (len < 1 || len > 256)
+        return false;
+    for (size_t i = 0; i < len; i++)
+        if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+            return false;
+    return true;
 }
 
 /* A JSON string with no embedded NUL, at most `max` bytes. */
@@ -376,6 +409,23 @@ void func_body_of(json_object *body, func_body *out)
         out->image = NULL;
 }
 
+/* What one field allows of another, on the merged record: protocol
+ * "lambda" runs with reuse "none" (a fresh runtime per call) or "process"
+ * (one runtime, call after call); "container" would start a new runtime,
+ * its init on the call's path, in a used container: neither Lambda's model
+ * nor a fresh environment, so it is refused. */
+static int func_combination(json_object *rec, err_t *e)
+{
+    json_object *p = func_member_of(rec, "protocol"), *r = func_member_of(rec, "reuse");
+    if (p != NULL && r != NULL && strcmp(json_object_get_string(p), "lambda") == 0 &&
+        strcmp(json_object_get_string(r), "container") == 0)
+        return err_set(e, ERR_INVALID, "invalid_protocol", 0,
+                       "protocol \"lambda\" runs with reuse \"none\" (a fresh runtime per "
+                       "call) or \"process\" (one runtime, call after call), not "
+                       "\"container\"");
+    return 0;
+}
+
 /* Set the platform's own fields `sys` (may be NULL) on `rec`. */
 static void func_apply_sys(json_object *rec, const func_sys *sys)
 {
@@ -410,7 +460,7 @@ json_object *func_new(json_object *body, const char *id, const char *now, const 
     func_defaults(rec);
     json_object_object_add(rec, "created_at", json_object_new_string(now));
     json_object_object_add(rec, "updated_at", json_object_new_string(now));
-    if (func_fits(rec, e) != 0) {
+    if (func_combination(rec, e) != 0 || func_fits(rec, e) != 0) {
         json_object_put(rec);
         return NULL;
     }
@@ -433,7 +483,7 @@ json_object *func_patch(json_object *rec, json_object *body, const char *now, co
     }
     func_apply_sys(out, sys);
     json_object_object_add(out, "updated_at", json_object_new_string(now));
-    if (func_fits(out, e) != 0) {
+    if (func_combination(out, e) != 0 || func_fits(out, e) != 0) {
         json_object_put(out);
         return NULL;
     }
@@ -624,7 +674,7 @@ func_t *func_parse(json_object *rec, err_t *e)
 
 func_t *func_parse_as(json_object *rec, uint64_t generation, err_t *e)
 {
-    int network = 0, reuse = 0;
+    int network = 0, reuse = 0, protocol = 0;
     func_t *f = calloc(1, sizeof(*f));
     if (f == NULL) {
         json_object_put(rec);
@@ -647,11 +697,14 @@ func_t *func_parse_as(json_object *rec, uint64_t generation, err_t *e)
         func_integer(rec, "retries", &f->retries, e) != 0 ||
         func_integer(rec, "keep_warm", &f->keep_warm, e) != 0 ||
         func_choice(rec, "network", &network, e) != 0 ||
-        func_choice(rec, "reuse", &reuse, e) != 0 || func_env_lines(rec, f, e) != 0 ||
+        func_choice(rec, "reuse", &reuse, e) != 0 ||
+        func_choice(rec, "protocol", &protocol, e) != 0 ||
+        func_text(rec, "handler", &f->handler, e) != 0 || func_env_lines(rec, f, e) != 0 ||
         func_command_argv(rec, f, e) != 0)
         goto fail;
     f->bridge = strcmp(func_networks[network], "bridge") == 0;
     f->reuse = (func_reuse)reuse;
+    f->lambda = strcmp(func_protocols[protocol], "lambda") == 0;
     f->generation = generation != 0 ? generation : func_generation(rec);
     return f;
 fail:

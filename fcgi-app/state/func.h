@@ -103,6 +103,8 @@ typedef struct {
     int retries;
     int keep_warm;
     func_reuse reuse;
+    bool lambda;         /* protocol "lambda": the Runtime API; else stdio */
+    const char *handler; /* Lambda's _HANDLER, or "": the image's CMD */
     char **env;          /* "KEY=value" lines, NULL-terminated, owned */
     char **command;      /* NULL-terminated and owned, or NULL: the image's own */
     uint64_t generation; /* changes whenever any field changes (never 0): a

@@ -18,6 +18,8 @@ static const struct {
     [STATUS_ENGINE_ERROR] = {"error", 502, "engine_error", METRICS_ERROR, STATUS_REC_FAILED},
     [STATUS_PROTOCOL_ERROR] = {"failed", 502, "protocol_error", METRICS_FAILED, STATUS_REC_FAILED},
     [STATUS_UNAVAILABLE] = {"error", 503, "engine_unavailable", METRICS_ERROR, STATUS_REC_FAILED},
+    [STATUS_INIT_ERROR] = {"failed", 502, "init_error", METRICS_FAILED, STATUS_REC_FAILED},
+    [STATUS_INIT_TIMEOUT] = {"timeout", 504, "init_timeout", METRICS_TIMEOUT, STATUS_REC_TIMEOUT},
 };
 
 static const char *const status_records[STATUS__RECORDS] = {

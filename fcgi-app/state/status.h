@@ -22,6 +22,10 @@ typedef enum {
     STATUS_ENGINE_ERROR,   /* the engine refused or failed mid-way */
     STATUS_PROTOCOL_ERROR, /* a reused container broke its framing; it was discarded */
     STATUS_UNAVAILABLE,    /* no engine answers, or its engine stopped answering mid-way */
+    STATUS_INIT_ERROR,     /* protocol "lambda": the runtime posted /init/error or exited; the
+                            * container was discarded */
+    STATUS_INIT_TIMEOUT,   /* protocol "lambda": the runtime never asked for the event
+                            * (/next) within the timeout */
     STATUS__OUTCOMES
 } status_outcome;
 

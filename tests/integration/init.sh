@@ -76,7 +76,7 @@ it_true "fresh: well-formed frames" decode
 it_eq "fresh: ... and the x frame's" 7 "$(cat "$IT_TMP/x")"
 it_eq "fresh: the function's stderr, in e frames" bye "$(cat "$IT_TMP/e")"
 
-printf 'MLINIT/2 1 0 %s\nlower=x\n' "$IT_NONCE" >"$IT_TMP/in"
+printf 'MLINIT/3 1 0 %s\nlower=x\n' "$IT_NONCE" >"$IT_TMP/in"
 run fresh -- sh -c 'echo ran'
 it_eq "fresh: a malformed header exits 125" 125 "$RC"
 it_eq "fresh: ... without running the command" "" "$(cat "$IT_TMP/out")"

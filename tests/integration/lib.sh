@@ -570,11 +570,11 @@ it_engine_cleanup() {
 IT_NONCE=0123456789abcdef
 
 # it_init_request FILE EVENT [KEY=VALUE...]: append one minilambda-init
-# request (MLINIT/2 header with IT_NONCE, env lines, event) to FILE.
+# request (MLINIT/3 header with IT_NONCE, env lines, event) to FILE.
 it_init_request() {
     local file=$1 event=$2 LC_ALL=C
     shift 2
-    printf 'MLINIT/2 %d %d %s\n' "$#" "${#event}" "$IT_NONCE" >>"$file"
+    printf 'MLINIT/3 %d %d %s\n' "$#" "${#event}" "$IT_NONCE" >>"$file"
     [ "$#" -eq 0 ] || printf '%s\n' "$@" >>"$file"
     printf '%s' "$event" >>"$file"
 }

@@ -48,7 +48,7 @@ static void test_requests(void **state)
     (void)state;
     buf_init(&b, 4096);
     assert_int_equal(frames_init_request(&b, &c, 7), 0);
-    assert_string_equal(b.data, "MLINIT/2 4 7 " N "\nMINILAMBDA_FUNCTION_NAME=fn\n"
+    assert_string_equal(b.data, "MLINIT/3 4 7 " N "\nMINILAMBDA_FUNCTION_NAME=fn\n"
                                 "MINILAMBDA_INVOCATION_ID=id-1\nMINILAMBDA_ATTEMPT=2\n"
                                 "MINILAMBDA_DEADLINE_MS=1234\n");
     buf_free(&b);
@@ -60,6 +60,66 @@ static void test_requests(void **state)
     buf_init(&b, 10);
     assert_int_equal(frames_init_request(&b, &c, 7), -1);
     buf_free(&b);
+    /* The lambda protocol's optional lines: one line each, CR and LF as
+     * spaces. */
+    c.client_context = "{\"custom\":\n{\"a\":1}}\r";
+    c.cognito_identity = "{}";
+    buf_init(&b, 4096);
+    assert_int_equal(frames_init_request(&b, &c, 0), 0);
+    assert_string_equal(b.data, "MLINIT/3 6 0 " N "\nMINILAMBDA_FUNCTION_NAME=fn\n"
+                                "MINILAMBDA_INVOCATION_ID=id-1\nMINILAMBDA_ATTEMPT=2\n"
+                                "MINILAMBDA_DEADLINE_MS=1234\n"
+                                "MINILAMBDA_CLIENT_CONTEXT={\"custom\": {\"a\":1}} \n"
+                                "MINILAMBDA_COGNITO_IDENTITY={}\n");
+    buf_free(&b);
+    /* A context past an env line's bound is refused, not cut. */
+    char big[5000];
+    memset(big, 'a', sizeof(big) - 1);
+    big[sizeof(big) - 1] = '\0';
+    c.client_context = big;
+    buf_init(&b, 65536);
+    assert_int_equal(frames_init_request(&b, &c, 0), -1);
+    buf_free(&b);
+}
+
+/* The lambda protocol's ends: a response, an error with and without its
+ * type, an init error; "n" marks the event taken. */
+static void lambda_case(size_t step)
+{
+    static const struct {
+        const char *text;
+        char end;
+        const char *type;
+        bool taken;
+    } cases[] = {
+        {"n " N " 0\ne " N " 2\nlgo " N " 2\n{}x " N " 0\n", 'x', "", true},
+        {"n " N " 0\no " N " 2\n{}f " N " 10\nValueError", 'f', "ValueError", true},
+        {"n " N " 0\no " N " 2\n{}f " N " 0\n", 'f', "", true},
+        {"o " N " 2\n{}i " N " 23\nRuntime.HandlerNotFound", 'i', "Runtime.HandlerNotFound", false},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        frames_parser p;
+        sinkbufs s;
+        buf_init(&s.out, 1024);
+        buf_init(&s.err, 1024);
+        frames_begin(&p, false, N, sink, &s);
+        assert_int_equal(feed_all(&p, cases[i].text, strlen(cases[i].text), step), 1);
+        assert_int_equal(p.end, cases[i].end);
+        assert_string_equal(p.error_type, cases[i].type);
+        assert_int_equal(p.taken, cases[i].taken);
+        assert_int_equal(s.out.len, 2);
+        assert_int_equal(frames_feed(&p, 1, "x", 1), -1);
+        buf_free(&s.out);
+        buf_free(&s.err);
+    }
+}
+
+static void test_lambda_frames(void **state)
+{
+    (void)state;
+    lambda_case(1);
+    lambda_case(5);
+    lambda_case(1000);
 }
 
 static void init_case(size_t step)
@@ -226,9 +286,10 @@ static void test_loop_broken(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_requests),    cmocka_unit_test(test_init_frames),
-        cmocka_unit_test(test_init_broken), cmocka_unit_test(test_loop_answers),
-        cmocka_unit_test(test_loop_broken), cmocka_unit_test(test_nonce),
+        cmocka_unit_test(test_requests),      cmocka_unit_test(test_init_frames),
+        cmocka_unit_test(test_init_broken),   cmocka_unit_test(test_loop_answers),
+        cmocka_unit_test(test_loop_broken),   cmocka_unit_test(test_nonce),
+        cmocka_unit_test(test_lambda_frames),
     };
     return cmocka_run_group_tests_name("frames", tests, NULL, NULL);
 }

@@ -557,6 +557,66 @@ static void test_new_network(void **state)
     field_fails("\"network\":1", "invalid_network");
 }
 
+/* protocol and handler: their values, their defaults, and the one
+ * combination refused (lambda with reuse "container"), on create and on
+ * PATCH. */
+static void test_protocol_and_handler(void **state)
+{
+    err_t err;
+    (void)state;
+    field_ok("\"protocol\":\"stdio\"");
+    field_ok("\"protocol\":\"lambda\"");
+    field_ok("\"protocol\":\"lambda\",\"reuse\":\"process\"");
+    field_ok("\"protocol\":\"stdio\",\"reuse\":\"container\"");
+    field_fails("\"protocol\":\"Lambda\"", "invalid_protocol");
+    field_fails("\"protocol\":\"\"", "invalid_protocol");
+    field_fails("\"protocol\":null", "invalid_protocol");
+    field_fails("\"protocol\":\"lambda\",\"reuse\":\"container\"", "invalid_protocol");
+    field_ok("\"handler\":\"app.handler\"");
+    field_ok("\"handler\":\"src/app.main handler\"");
+    field_fails("\"handler\":\"\"", "invalid_handler");
+    field_fails("\"handler\":\"a\\nb\"", "invalid_handler");
+    field_fails("\"handler\":1", "invalid_handler");
+    char big[400];
+    snprintf(big, sizeof(big), "\"handler\":\"%0300d\"", 0);
+    field_fails(big, "invalid_handler");
+
+    json_object *rec = new_ok("{\"name\":\"f\",\"image\":\"busybox\"}");
+    assert_string_equal(get_str(rec, "protocol"), "stdio");
+    assert_false(json_object_object_get_ex(rec, "handler", NULL));
+    func_t *f = func_parse(rec, &err);
+    assert_non_null(f);
+    assert_false(f->lambda);
+    assert_string_equal(f->handler, "");
+    func_free(f);
+
+    rec = new_ok("{\"name\":\"f\",\"image\":\"busybox\",\"protocol\":\"lambda\","
+                 "\"handler\":\"app.handler\"}");
+    /* PATCH may not make a lambda function reuse "container", nor a
+     * "container" one lambda. */
+    json_object *body = parse("{\"reuse\":\"container\"}");
+    assert_null(func_patch(rec, body, LATER, NULL, &err));
+    assert_string_equal(err.code, "invalid_protocol");
+    json_object_put(body);
+    body = parse("{\"reuse\":\"process\"}");
+    json_object *out = func_patch(rec, body, LATER, NULL, &err);
+    assert_non_null(out);
+    json_object_put(body);
+    f = func_parse(out, &err);
+    assert_non_null(f);
+    assert_true(f->lambda);
+    assert_int_equal(f->reuse, FUNC_REUSE_PROCESS);
+    assert_string_equal(f->handler, "app.handler");
+    func_free(f);
+    json_object_put(rec);
+    rec = new_ok("{\"name\":\"f\",\"image\":\"busybox\",\"reuse\":\"container\"}");
+    body = parse("{\"protocol\":\"lambda\"}");
+    assert_null(func_patch(rec, body, LATER, NULL, &err));
+    assert_string_equal(err.code, "invalid_protocol");
+    json_object_put(body);
+    json_object_put(rec);
+}
+
 static void test_new_name_and_image(void **state)
 {
     (void)state;
@@ -712,6 +772,8 @@ static void test_patch_rejects(void **state)
     patch_fails("{\"env\":{\"MINILAMBDA_X\":\"1\"}}", "invalid_env");
     patch_fails("{\"command\":[]}", "invalid_command");
     patch_fails("{\"network\":\"host\"}", "invalid_network");
+    patch_fails("{\"protocol\":\"http\"}", "invalid_protocol");
+    patch_fails("{\"handler\":\"\"}", "invalid_handler");
     patch_fails("[]", "invalid_body");
     patch_fails("\"x\"", "invalid_body");
 }
@@ -1001,6 +1063,7 @@ int main(void)
         cmocka_unit_test(test_new_command),
         cmocka_unit_test(test_new_env_and_command_limits),
         cmocka_unit_test(test_new_network),
+        cmocka_unit_test(test_protocol_and_handler),
         cmocka_unit_test(test_new_name_and_image),
         cmocka_unit_test(test_new_body_shape),
         cmocka_unit_test(test_patch_applies_to_copy),

@@ -283,7 +283,7 @@ static void t_request(buf_t *b, const char *const env[], const void *event, size
     size_t n = 0;
     while (env != NULL && env[n] != NULL)
         n++;
-    assert_int_equal(buf_printf(b, "MLINIT/2 %zu %zu %s\n", n, len, T_NONCE), BUF_OK);
+    assert_int_equal(buf_printf(b, "MLINIT/3 %zu %zu %s\n", n, len, T_NONCE), BUF_OK);
     for (size_t i = 0; i < n; i++)
         assert_int_equal(buf_printf(b, "%s\n", env[i]), BUF_OK);
     assert_int_equal(buf_append(b, event, len), BUF_OK);
@@ -326,7 +326,7 @@ static const char *const t_sh_eval[] = {"sh", "-c", "eval \"$SCRIPT\"", NULL};
 static void test_fresh_env_and_event(void **state)
 {
     (void)state;
-    static const char event[] = "{\"a\":1}\nMLINIT/2 0 0 " T_NONCE "\n\0tail";
+    static const char event[] = "{\"a\":1}\nMLINIT/3 0 0 " T_NONCE "\n\0tail";
     const char *const env[] = {"MINILAMBDA_FUNCTION_NAME=f1", "MINILAMBDA_INVOCATION_ID=id-1",
                                "EMPTY=", "WITH_EQ=a=b", NULL};
     const char *const cmd[] = {
@@ -361,7 +361,7 @@ static void test_fresh_exit_code_and_stderr(void **state)
     const char *const cmd[] = {"sh", "-c", "echo to-stderr >&2; exit 7", NULL};
     sess s;
     call_out c;
-    static const char req[] = "MLINIT/2 0 0 " T_NONCE "\n";
+    static const char req[] = "MLINIT/3 0 0 " T_NONCE "\n";
     assert_int_equal(t_fresh_call(cmd, req, sizeof(req) - 1, &s, &c), 7);
     t_assert_buf_str(&c.o, "");
     t_assert_buf_str(&c.e, "to-stderr\n");
@@ -376,7 +376,7 @@ static void test_fresh_exec_failure(void **state)
     const char *const cmd[] = {"/nonexistent/function", NULL};
     sess s;
     call_out c;
-    static const char req[] = "MLINIT/2 0 2 " T_NONCE "\n{}";
+    static const char req[] = "MLINIT/3 0 2 " T_NONCE "\n{}";
     assert_int_equal(t_fresh_call(cmd, req, sizeof(req) - 1, &s, &c), 127);
     assert_int_equal(buf_append(&c.e, "", 1), BUF_OK);
     assert_non_null(strstr(c.e.data, "execvp(/nonexistent/function)"));
@@ -443,34 +443,34 @@ static const struct {
         what, lit, sizeof(lit) - 1                                                                 \
     }
     T_BAD("another version", "MLINIT/1 0 0\n"),
-    T_BAD("no nonce", "MLINIT/2 0 0\n"),
-    T_BAD("a nonce not alphanumeric", "MLINIT/2 0 0 ab-c\n"),
-    T_BAD("a nonce past 32 characters", "MLINIT/2 0 0 0123456789abcdef0123456789abcdefX\n"),
-    T_BAD("a space after the nonce", "MLINIT/2 0 0 ab \n"),
+    T_BAD("no nonce", "MLINIT/3 0 0\n"),
+    T_BAD("a nonce not alphanumeric", "MLINIT/3 0 0 ab-c\n"),
+    T_BAD("a nonce past 32 characters", "MLINIT/3 0 0 0123456789abcdef0123456789abcdefX\n"),
+    T_BAD("a space after the nonce", "MLINIT/3 0 0 ab \n"),
     T_BAD("no magic", "hello\n"),
-    T_BAD("no event length", "MLINIT/2 0\n"),
-    T_BAD("two spaces", "MLINIT/2  0 0 N\n"),
-    T_BAD("a sign", "MLINIT/2 0 +5 N\n"),
-    T_BAD("a negative count", "MLINIT/2 -1 0 N\n"),
-    T_BAD("trailing junk", "MLINIT/2 0 5x N\n"),
-    T_BAD("a trailing space", "MLINIT/2 0 0  \n"),
-    T_BAD("33 env lines", "MLINIT/2 33 0 N\n"),
-    T_BAD("an event length past 2^40", "MLINIT/2 0 1099511627777 N\n"),
-    T_BAD("an event length past 2^64", "MLINIT/2 0 99999999999999999999999 N\n"),
-    T_BAD("a lower-case key", "MLINIT/2 1 0 N\nlower=x\n"),
-    T_BAD("no '='", "MLINIT/2 1 0 N\nNOEQUALS\n"),
-    T_BAD("an empty key", "MLINIT/2 1 0 N\n=x\n"),
-    T_BAD("a dash in a key", "MLINIT/2 1 0 N\nA-B=x\n"),
-    T_BAD("a NUL in a value", "MLINIT/2 1 0 N\nA=x\0y\n"),
-    T_BAD("an env line missing", "MLINIT/2 2 0 N\nA=1\n"),
-    T_BAD("a header cut short", "MLINIT/2 0"),
-    T_BAD("a CR before the newline", "MLINIT/2 0 0 N\r\n"),
+    T_BAD("no event length", "MLINIT/3 0\n"),
+    T_BAD("two spaces", "MLINIT/3  0 0 N\n"),
+    T_BAD("a sign", "MLINIT/3 0 +5 N\n"),
+    T_BAD("a negative count", "MLINIT/3 -1 0 N\n"),
+    T_BAD("trailing junk", "MLINIT/3 0 5x N\n"),
+    T_BAD("a trailing space", "MLINIT/3 0 0  \n"),
+    T_BAD("33 env lines", "MLINIT/3 33 0 N\n"),
+    T_BAD("an event length past 2^40", "MLINIT/3 0 1099511627777 N\n"),
+    T_BAD("an event length past 2^64", "MLINIT/3 0 99999999999999999999999 N\n"),
+    T_BAD("a lower-case key", "MLINIT/3 1 0 N\nlower=x\n"),
+    T_BAD("no '='", "MLINIT/3 1 0 N\nNOEQUALS\n"),
+    T_BAD("an empty key", "MLINIT/3 1 0 N\n=x\n"),
+    T_BAD("a dash in a key", "MLINIT/3 1 0 N\nA-B=x\n"),
+    T_BAD("a NUL in a value", "MLINIT/3 1 0 N\nA=x\0y\n"),
+    T_BAD("an env line missing", "MLINIT/3 2 0 N\nA=1\n"),
+    T_BAD("a header cut short", "MLINIT/3 0"),
+    T_BAD("a CR before the newline", "MLINIT/3 0 0 N\r\n"),
 #undef T_BAD
 };
 
 static void t_long_line(buf_t *b, size_t value_len)
 {
-    assert_int_equal(buf_puts(b, "MLINIT/2 1 0 " T_NONCE "\nK="), BUF_OK);
+    assert_int_equal(buf_puts(b, "MLINIT/3 1 0 " T_NONCE "\nK="), BUF_OK);
     for (size_t i = 0; i < value_len; i++)
         assert_int_equal(buf_append(b, "v", 1), BUF_OK);
     assert_int_equal(buf_append(b, "\n", 1), BUF_OK);
@@ -689,7 +689,7 @@ static void test_reuse_exec_failure(void **state)
 {
     (void)state;
     const char *const cmd[] = {"/nonexistent/function", NULL};
-    static const char req[] = "MLINIT/2 0 2 " T_NONCE "\n{}";
+    static const char req[] = "MLINIT/3 0 2 " T_NONCE "\n{}";
     buf_t b = {.data = (char *)req, .len = sizeof(req) - 1};
     sess s;
     sess_start(&s, "reuse", cmd);
@@ -818,7 +818,7 @@ static void test_reuse_eof_inside_event(void **state)
 {
     (void)state;
     const char *const cmd[] = {"cat", NULL};
-    static const char req[] = "MLINIT/2 0 10 " T_NONCE "\nabc";
+    static const char req[] = "MLINIT/3 0 10 " T_NONCE "\nabc";
     sess s;
     sess_start(&s, "reuse", cmd);
     /* The child sees what came, then EOF; the call is answered; init then

@@ -43,14 +43,14 @@ static void test_request_refused(void **state)
         const char *line, *why;
     } bad[] = {
         {"MLINIT/1 0 0 n", "must start with"},
-        {"MLINIT/2 x 0 n", "a number was expected"},
-        {"MLINIT/2 33 0 n", "is over 32"},
-        {"MLINIT/2 -1 0 n", "a number was expected"},
-        {"MLINIT/2 1  0 n", "a number was expected"},
-        {"MLINIT/2 1 0", "one space and the call's nonce"},
-        {"MLINIT/2 1 0 ", "the nonce must be"},
-        {"MLINIT/2 1 0 a-b", "the nonce must be"},
-        {"MLINIT/2 1 99999999999999 n", "is over"},
+        {"MLINIT/3 x 0 n", "a number was expected"},
+        {"MLINIT/3 33 0 n", "is over 32"},
+        {"MLINIT/3 -1 0 n", "a number was expected"},
+        {"MLINIT/3 1  0 n", "a number was expected"},
+        {"MLINIT/3 1 0", "one space and the call's nonce"},
+        {"MLINIT/3 1 0 ", "the nonce must be"},
+        {"MLINIT/3 1 0 a-b", "the nonce must be"},
+        {"MLINIT/3 1 99999999999999 n", "is over"},
     };
     (void)state;
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -72,7 +72,8 @@ static void test_frame_round_trip(void **state)
     static const struct {
         char kind;
         uint64_t num;
-    } ok[] = {{'o', 1}, {'e', INITWIRE_CHUNK_MAX}, {'x', 0}, {'x', 255}};
+    } ok[] = {{'o', 1}, {'e', INITWIRE_CHUNK_MAX},      {'x', 0}, {'x', 255}, {'n', 0},
+              {'f', 0}, {'f', INITWIRE_ERROR_TYPE_MAX}, {'i', 16}};
     for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
         int n = initwire_frame_head(head, sizeof(head), ok[i].kind, "n0nce", ok[i].num);
         assert_true(n > 0);
@@ -94,7 +95,9 @@ static void test_frame_refused(void **state)
         {"o n0nce1 1", INITWIRE_OTHER_NONCE},   {"o n0nce 0", INITWIRE_BAD_NUMBER},
         {"o n0nce 65537", INITWIRE_BAD_NUMBER}, {"x n0nce 256", INITWIRE_BAD_NUMBER},
         {"x n0nce -1", INITWIRE_BAD_NUMBER},    {"o n0nce 1 ", INITWIRE_BAD_NUMBER},
-        {"o n0nce ", INITWIRE_BAD_NUMBER},
+        {"o n0nce ", INITWIRE_BAD_NUMBER},      {"n n0nce 1", INITWIRE_BAD_NUMBER},
+        {"f n0nce 128", INITWIRE_BAD_NUMBER},   {"i n0nce 128", INITWIRE_BAD_NUMBER},
+        {"N n0nce 0", INITWIRE_NOT_A_FRAME},
     };
     (void)state;
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
