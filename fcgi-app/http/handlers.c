@@ -413,7 +413,8 @@ void handlers_record_refused(route_call *c, const err_t *e)
 }
 
 void handlers_run(route_call *c, const char *event, size_t event_len, int timeout_s,
-                  runtime_result *res, bool *kept, char *now, size_t nowlen)
+                  const char *client_context, runtime_result *res, bool *kept, char *now,
+                  size_t nowlen)
 {
     runtime_req req;
     long long created_ms = clock_pool_ms();
@@ -426,6 +427,7 @@ void handlers_run(route_call *c, const char *event, size_t event_len, int timeou
     req.event_len = event_len;
     req.timeout_s = timeout_s;
     req.attempt = 1;
+    req.client_context = client_context;
     /* A client that goes away cancels its run, unless a retry with its
      * Idempotency-Key is to get the answer. */
     req.cancel_fd = c->recorded ? -1 : c->r->fcgi->ipcFd;
@@ -449,7 +451,7 @@ int handlers_invoke(route_call *c, err_t *e)
         runtime_result_free(&res);
         return -1;
     }
-    handlers_run(c, in.event, in.event_len, in.timeout_s, &res, &kept, now, sizeof(now));
+    handlers_run(c, in.event, in.event_len, in.timeout_s, NULL, &res, &kept, now, sizeof(now));
     handlers_answer(c, c->id, &res, now, kept);
     handlers_invoke_in_free(&in);
     runtime_result_free(&res);

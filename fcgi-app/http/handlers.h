@@ -47,11 +47,14 @@ int handlers_invoke(route_call *c, err_t *e) ERR_MUST_USE;
  * Run c->function synchronously with `event` (`event_len` bytes, borrowed)
  * under the call's id (c->id) and `timeout_s`, as every synchronous door
  * does: the runtime, the gauge and counts (invoke_call), the record.
+ * `client_context` (JSON text, borrowed, or NULL) reaches a Lambda
+ * runtime as Lambda-Runtime-Client-Context.
  * `res` (initialized by the caller) is the outcome; `*kept` says whether
  * its record was written; `now` (`nowlen` bytes) is when it started.
  */
 void handlers_run(route_call *c, const char *event, size_t event_len, int timeout_s,
-                  runtime_result *res, bool *kept, char *now, size_t nowlen);
+                  const char *client_context, runtime_result *res, bool *kept, char *now,
+                  size_t nowlen);
 
 /* Queue a run of c->function with `event` (borrowed) under `timeout_s`
  * (0: the function's), as every async door does: `*inv` is the PENDING

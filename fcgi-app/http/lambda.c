@@ -36,6 +36,8 @@ static const struct {
     {ERR_FORBIDDEN, "signature_expired", 0, "InvalidSignatureException"},
     {ERR_FORBIDDEN, "unrecognized_client", 0, "UnrecognizedClientException"},
     {ERR_FORBIDDEN, NULL, 0, "AccessDeniedException"},
+    {ERR_INVALID, "incomplete_signature", 0, "IncompleteSignatureException"},
+    {ERR_INVALID, "content_sha256_mismatch", 403, "InvalidSignatureException"},
     {ERR_UNAUTHORIZED, NULL, 403, "UnrecognizedClientException"},
     {ERR_INVALID, "invalid_json", 0, "InvalidRequestContentException"},
     {ERR_INVALID, "json_too_deep", 0, "InvalidRequestContentException"},
@@ -631,32 +633,45 @@ static int lambda_read(route_call *c, lambda_in *in, err_t *e)
 }
 
 /* The function error body of an outcome that is not the function's
- * result: {"errorMessage", "errorType"}. Caller owns it. */
+ * result and carries no runtime's own error body: {"errorMessage",
+ * "errorType"}. Caller owns it. */
 static json_object *lambda_function_error(const route_call *c, const runtime_result *res,
                                           int timeout_s)
 {
     char msg[700];
-    const char *type = "Runtime.ExitError";
-    if (res->status == STATUS_TIMEOUT) {
+    const char *type = res->error_type[0] != '\0' ? res->error_type : "Runtime.ExitError";
+    if (res->status == STATUS_TIMEOUT || res->status == STATUS_INIT_TIMEOUT) {
         type = "Sandbox.Timedout";
-        snprintf(msg, sizeof(msg), "RequestId: %s Error: Task timed out after %d.00 seconds", c->id,
-                 timeout_s);
+        snprintf(msg, sizeof(msg), "RequestId: %s Error: Task timed out after %d.00 seconds%s",
+                 c->id, timeout_s,
+                 res->status == STATUS_INIT_TIMEOUT ? " (the runtime never asked for the event)"
+                                                    : "");
     } else if (res->status == STATUS_SUCCEEDED) {
         type = "Function.ResponseSizeTooLarge";
         snprintf(msg, sizeof(msg),
                  "Response payload size exceeded maximum allowed payload size (%u bytes).",
                  LAMBDA_PAYLOAD_MAX);
-    } else if (res->status == STATUS_FAILED) {
+    } else if (res->status == STATUS_FAILED && res->error_type[0] == '\0') {
         snprintf(msg, sizeof(msg), "RequestId: %s Error: Runtime exited with error: exit status %d",
                  c->id, res->exit_code);
     } else {
-        type = "Runtime.InvalidResponse";
+        if (res->error_type[0] == '\0')
+            type = "Runtime.InvalidResponse";
         snprintf(msg, sizeof(msg), "RequestId: %s Error: %s", c->id, res->message);
     }
     json_object *o = json_object_new_object();
     json_object_object_add(o, "errorMessage", json_object_new_string(msg));
     json_object_object_add(o, "errorType", json_object_new_string(type));
     return o;
+}
+
+/* Whether `res` carries the runtime's own error body (a Lambda runtime's
+ * /error or /init/error): it is the answer as the runtime wrote it. */
+static bool lambda_runtime_error(const runtime_result *res)
+{
+    return res->error_type[0] != '\0' && res->out.len > 0 &&
+           (res->status == STATUS_FAILED || res->status == STATUS_INIT_ERROR) &&
+           lambda_is_json(res->out.data, res->out.len);
 }
 
 /* X-Amz-Log-Result's header line for `res` into `out`: base64 of the last
@@ -689,7 +704,8 @@ static void lambda_answer(route_call *c, const lambda_in *in, const runtime_resu
     buf_t head;
     bool big = res->status == STATUS_SUCCEEDED && res->out.len >= res->out.max && res->truncated;
     bool function_error = big || res->status == STATUS_FAILED || res->status == STATUS_TIMEOUT ||
-                          res->status == STATUS_PROTOCOL_ERROR;
+                          res->status == STATUS_PROTOCOL_ERROR ||
+                          res->status == STATUS_INIT_ERROR || res->status == STATUS_INIT_TIMEOUT;
 
     buf_init(&head, 16384);
     (void)buf_printf(&head,
@@ -705,6 +721,9 @@ static void lambda_answer(route_call *c, const lambda_in *in, const runtime_resu
     } else if (!function_error) {
         http_send(c->r, 200, head.data, "application/json", res->out.data ? res->out.data : "",
                   res->out.len);
+    } else if (lambda_runtime_error(res)) {
+        (void)buf_puts(&head, "X-Amz-Function-Error: Unhandled\r\n");
+        http_send(c->r, 200, head.data, "application/json", res->out.data, res->out.len);
     } else {
         json_object *body = lambda_function_error(c, res, timeout_s);
         (void)buf_puts(&head, "X-Amz-Function-Error: Unhandled\r\n");
@@ -725,7 +744,8 @@ int lambda_invoke(route_call *c, err_t *e)
     runtime_result_init(&res);
     int rc = lambda_read(c, &in, e);
     if (rc == 0) {
-        handlers_run(c, in.event, in.event_len, timeout_s, &res, &kept, now, sizeof(now));
+        handlers_run(c, in.event, in.event_len, timeout_s, in.context[0] ? in.context : NULL, &res,
+                     &kept, now, sizeof(now));
         lambda_answer(c, &in, &res, kept, timeout_s);
     }
     buf_free(&in.body);

@@ -510,7 +510,8 @@ static void openapi_route_errors(openapi_build *b, const char *tmpl, const apido
          * the platform's, a ServiceException at the outcome's status. */
         for (int o = 0; o < STATUS__OUTCOMES; o++)
             if (o != STATUS_CANCELLED && o != STATUS_SUCCEEDED && o != STATUS_FAILED &&
-                o != STATUS_TIMEOUT && o != STATUS_PROTOCOL_ERROR)
+                o != STATUS_TIMEOUT && o != STATUS_PROTOCOL_ERROR && o != STATUS_INIT_ERROR &&
+                o != STATUS_INIT_TIMEOUT)
                 openapi_err_add(l, status_http((status_outcome)o), "ServiceException", false);
     } else if (flags & ROUTE_SLOT) {
         for (int o = 0; o < STATUS__OUTCOMES; o++) {

@@ -947,12 +947,9 @@ static void rapi_sweep(rapi_state *st)
 static int rapi_env(rapi_state *st, err_t *e)
 {
     static const char *const defaults[][2] = {
-        {"LAMBDA_TASK_ROOT", "/var/task"},
-        {"LAMBDA_RUNTIME_DIR", "/var/runtime"},
-        {"AWS_LAMBDA_FUNCTION_VERSION", "$LATEST"},
-        {"AWS_REGION", "local"},
-        {"AWS_DEFAULT_REGION", "local"},
-        {"TZ", ":UTC"},
+        {"LAMBDA_TASK_ROOT", "/var/task"},          {"LAMBDA_RUNTIME_DIR", "/var/runtime"},
+        {"AWS_LAMBDA_FUNCTION_VERSION", "$LATEST"}, {"AWS_REGION", "us-east-1"},
+        {"AWS_DEFAULT_REGION", "us-east-1"},        {"TZ", ":UTC"},
     };
     if (setenv("AWS_LAMBDA_RUNTIME_API", INITWIRE_RUNTIME_API, 1) != 0)
         return err_set(e, ERR_INTERNAL, NULL, errno, "setenv failed: %s", strerror(errno));
@@ -960,7 +957,7 @@ static int rapi_env(rapi_state *st, err_t *e)
         if (setenv(defaults[i][0], defaults[i][1], 0) != 0)
             return err_set(e, ERR_INTERNAL, NULL, errno, "setenv failed: %s", strerror(errno));
     const char *r = getenv("AWS_REGION"), *n = getenv("AWS_LAMBDA_FUNCTION_NAME");
-    snprintf(st->region, sizeof(st->region), "%s", r && rapi_header_ok(r) ? r : "local");
+    snprintf(st->region, sizeof(st->region), "%s", r && rapi_header_ok(r) ? r : "us-east-1");
     snprintf(st->arn_name, sizeof(st->arn_name), "%s", n && rapi_header_ok(n) ? n : "");
     return 0;
 }

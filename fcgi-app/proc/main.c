@@ -32,6 +32,7 @@
 #include "http/route.h"
 #include "proc/pool.h"
 #include "proc/supervise.h"
+#include "run/container.h"
 #include "state/keys.h"
 #include "state/store.h"
 
@@ -155,6 +156,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "minilambda: configuration error: %s\n", e.msg);
         return 2;
     }
+    container_set_region(cfg.region);
     if (route_check(&e) != 0) {
         fprintf(stderr, "minilambda: the route table is inconsistent: %s\n", e.msg);
         return 2;

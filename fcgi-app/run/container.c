@@ -46,10 +46,18 @@ static void container_joined_cmd(json_object *image, char *out, size_t len)
     }
 }
 
+/* Written once before any thread exists (container_set_region), read after. */
+static char container_region[32] = "us-east-1";
+
+void container_set_region(const char *region)
+{
+    snprintf(container_region, sizeof(container_region), "%s", region);
+}
+
 /* What Lambda's runtime clients read from their environment, known when
  * the container is made (init adds AWS_LAMBDA_RUNTIME_API). The task root
  * is the image's WorkingDir when it has one (Lambda's base images set
- * /var/task), else /var/task; the region is CONTAINER_LAMBDA_REGION. */
+ * /var/task), else /var/task; the region is container_region's. */
 static void container_lambda_env(json_object *env, const func_t *f, json_object *image)
 {
     char num[32], line[300];
@@ -71,8 +79,8 @@ static void container_lambda_env(json_object *env, const func_t *f, json_object 
      * it is made, and its env is fixed then. */
     snprintf(line, sizeof(line), "$LATEST/%s", f->id);
     container_env(env, "AWS_LAMBDA_LOG_STREAM_NAME", line);
-    container_env(env, "AWS_REGION", CONTAINER_LAMBDA_REGION);
-    container_env(env, "AWS_DEFAULT_REGION", CONTAINER_LAMBDA_REGION);
+    container_env(env, "AWS_REGION", container_region);
+    container_env(env, "AWS_DEFAULT_REGION", container_region);
     container_env(env, "TZ", ":UTC");
 }
 

@@ -17,7 +17,6 @@
 #define CONTAINER_PIDS_LIMIT 256
 /* AWS_REGION of a protocol "lambda" function: there is no region; this
  * word also names it in the ARNs the runtime sees. */
-#define CONTAINER_LAMBDA_REGION "local"
 #define CONTAINER_TMPFS "rw,nosuid,nodev,size=64m"
 
 /* How a container runs its function. */
@@ -35,6 +34,11 @@ typedef enum {
 container_mode container_mode_of(const func_t *f, bool has_init);
 
 /* Where minilambda-init is mounted inside a container. */
+/* The region a "lambda" function's containers see (AWS_REGION) and name in
+ * their ARNs: MINILAMBDA_REGION, set once by main before any process or
+ * thread starts (`region` is copied; the default is "us-east-1"). */
+void container_set_region(const char *region);
+
 #define CONTAINER_INIT_PATH "/.minilambda/init"
 
 /*

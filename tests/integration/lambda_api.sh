@@ -15,7 +15,11 @@
 #      501 naming them;
 #   6. ListFunctions paging, GetFunction(Configuration), CreateFunction
 #      (Image) and DeleteFunction, with curl and the CLI;
-#   7. the platform keeps serving, and no container is left.
+#   7. the platform keeps serving, and no container is left;
+#   8. on a keys-required instance, the CLI (invoke, Tail, Event, DryRun, a
+#      failing and an unknown function, list-functions, get-function,
+#      create-function --package-type Image, delete-function, a wrong
+#      secret) and @aws-sdk/client-lambda sign with a key's credentials.
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -186,7 +190,54 @@ it_req GET "$L/$(jq -rn --arg s "$ARN" '$s|@uri')/configuration"
 it_eq "GetFunctionConfiguration by ARN" "$(it_jq '.FunctionName, .FunctionArn, .State, .Version')" \
     $'echo\narn:aws:lambda:us-east-1:000000000000:function:echo\nActive\n$LATEST'
 
-# --- 6. with the AWS CLI -----------------------------------------------------
+
+# A new user's first call: any credentials do on a loopback instance with
+# keys optional.
+if aws_cli lambda invoke --function-name echo --cli-binary-format raw-in-base64-out \
+    --payload '{"first":true}' "$IT_TMP/out.json" >/dev/null 2>"$IT_TMP/cli.err"; then
+    it_eq "keys optional: dummy credentials invoke" "$(cat "$IT_TMP/out.json")" '{"first":true}'
+else
+    it_not_ok "keys optional: dummy credentials invoke" "$(cat "$IT_TMP/cli.err")"
+fi
+
+# --- 7. still serving, nothing left ------------------------------------------
+it_req POST "$L/echo/invocations" --data-binary '{"last":1}'
+it_eq "the platform still serves" "$IT_STATUS $(cat "$IT_BODY")" '200 {"last":1}'
+it_true "the workers never crashed" sh -c "! ls '$MINILAMBDA_RUN_DIR'/crash-* >/dev/null 2>&1"
+it_no_containers_left
+
+# --- 8. keys required: the CLI and the SDK sign with a key's credentials --------
+inst=$("$ML_BIN" --print-instance)
+ml_stop_all
+export MINILAMBDA_AUTH=on
+it_start lambda_keys
+ADMIN=$(cat "$MINILAMBDA_DATA_DIR/admin.key")
+it_as_json "$ADMIN" POST /keys '{"name":"cli","scopes":["deploy","invoke"],"aws":true}'
+[ "$IT_STATUS" = 201 ] || { echo "Bail out! POST /keys: $IT_STATUS $(cat "$IT_BODY")"; exit 1; }
+KEY_ID=$(it_jq .aws_access_key_id)
+KEY_SECRET=$(it_jq .aws_secret_access_key)
+aws_cli() {
+    AWS_ACCESS_KEY_ID=$KEY_ID AWS_SECRET_ACCESS_KEY=$KEY_SECRET AWS_DEFAULT_REGION=us-east-1 \
+        AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null AWS_PAGER="" \
+        AWS_EC2_METADATA_DISABLED=true "$AWS" --endpoint-url "$BASE" "$@"
+}
+# The functions, made with the CLI (create-function --package-type Image).
+mk() {
+    if aws_cli lambda create-function --function-name "$1" --package-type Image \
+        --code "ImageUri=$IT_BUSYBOX" --role arn:aws:iam::123456789012:role/any --timeout 10 \
+        --image-config "$(jq -cn --argjson c "$2" '{Command: $c}')" >/dev/null 2>"$IT_TMP/cli.err"; then
+        it_ok "create-function $1"
+    else
+        it_not_ok "create-function $1" "$(cat "$IT_TMP/cli.err")"
+    fi
+}
+mk echo '["cat"]'
+mk fail '["sh","-c","echo oops >&2; exit 3"]'
+mk hold '["cat"]'
+mk logs '["sh","-c","cat; echo \"line from stderr\" >&2"]'
+mk slow '["cat"]'
+
+# --- the AWS CLI --------------------------------------------------------------
 if aws_cli lambda invoke --function-name echo --cli-binary-format raw-in-base64-out \
     --payload '{"cli":true}' "$IT_TMP/out.json" >"$IT_TMP/cli.json" 2>"$IT_TMP/cli.err"; then
     it_ok "aws lambda invoke exits 0"
@@ -233,9 +284,10 @@ fi
 aws_cli lambda invoke --function-name made-by-cli --cli-binary-format raw-in-base64-out \
     --payload '{"made":1}' "$IT_TMP/out.json" >/dev/null 2>&1 || true
 it_eq "the function it made runs" "$(cat "$IT_TMP/out.json")" '{"made":1}'
-it_json GET /functions/made-by-cli ''
+it_as "$ADMIN" GET /functions/made-by-cli
 it_eq "it is an ordinary function" "$(it_jq '.image, .timeout')" "$IT_BUSYBOX"$'\n7'
-if aws_cli lambda create-function --function-name zipped --zip-file "fileb://$IT_TMP/out.json" \
+python3 -m zipfile -c "$IT_TMP/code.zip" "$IT_TMP/out.json"
+if aws_cli lambda create-function --function-name zipped --zip-file "fileb://$IT_TMP/code.zip" \
     --runtime python3.12 --handler a.b --role r >/dev/null 2>"$IT_TMP/cli.err"; then
     it_not_ok "a zip package is refused" "it exited 0"
 else
@@ -246,8 +298,18 @@ if aws_cli lambda delete-function --function-name made-by-cli 2>"$IT_TMP/cli.err
 else
     it_not_ok "aws lambda delete-function" "$(cat "$IT_TMP/cli.err")"
 fi
-it_req GET "$L/made-by-cli"
+it_as "$ADMIN" GET "$L/made-by-cli"
 lam_expect "it is gone" 404 ResourceNotFoundException
+
+
+KEY_SECRET_OK=$KEY_SECRET
+KEY_SECRET="${KEY_SECRET%?}x"
+if aws_cli lambda invoke --function-name echo "$IT_TMP/out.json" >/dev/null 2>"$IT_TMP/cli.err"; then
+    it_not_ok "a wrong secret is refused" "it exited 0"
+else
+    it_true "a wrong secret: InvalidSignatureException" grep -q InvalidSignatureException "$IT_TMP/cli.err"
+fi
+KEY_SECRET=$KEY_SECRET_OK
 
 # --- 6. with the AWS SDK for JavaScript --------------------------------------
 # npm packages go under the build dir (once per build dir, again when the
@@ -276,15 +338,15 @@ lam_sdk() {
     it_true "the SDK checks ran to the end" grep -q 'GetFunctionCommand' "$IT_TMP/sdk.out"
 }
 if lam_sdk_install; then
-    AWS_ACCESS_KEY_ID=dummy AWS_SECRET_ACCESS_KEY=dummy lam_sdk "sdk, dummy credentials" \
+    AWS_ACCESS_KEY_ID=$KEY_ID AWS_SECRET_ACCESS_KEY=$KEY_SECRET lam_sdk "sdk, a key's credentials" \
         "$BASE" echo fail
 else
     it_not_ok "npm install @aws-sdk/client-lambda" "$(tail -3 "$IT_TMP/npm.log")"
 fi
 
-# --- 7. still serving, nothing left ------------------------------------------
-it_req POST "$L/echo/invocations" --data-binary '{"last":1}'
-it_eq "the platform still serves" "$IT_STATUS $(cat "$IT_BODY")" '200 {"last":1}'
-it_true "the workers never crashed" sh -c "! ls '$MINILAMBDA_RUN_DIR'/crash-* >/dev/null 2>&1"
-it_no_containers_left
+
+it_true "no container of the first instance is left" \
+    ml_wait_for 60 it_count_is 0 "label=minilambda.instance=$inst"
+it_true "no container of the second is left" \
+    ml_wait_for 60 it_count_is 0 "label=minilambda.instance=$("$ML_BIN" --print-instance)"
 it_done

@@ -60,7 +60,7 @@ it_eq "process: function_name" lp "$(res .function_name)"
 it_eq "process: function_version" "\$LATEST" "$(res .function_version)"
 it_eq "process: memory_limit_in_mb" 128 "$(res .memory_limit_in_mb)"
 it_eq "process: log_group_name" /aws/lambda/lp "$(res .log_group_name)"
-it_eq "process: invoked_function_arn" "arn:aws:lambda:local:000000000000:function:lp" "$(res .invoked_function_arn)"
+it_eq "process: invoked_function_arn" "arn:aws:lambda:us-east-1:000000000000:function:lp" "$(res .invoked_function_arn)"
 rem=$(res .remaining_ms)
 it_true "process: get_remaining_time_in_millis is close to the 30 s deadline ($rem)" \
     test "$rem" -gt 25000 -a "$rem" -le 30000
@@ -141,6 +141,34 @@ it_eq "misbehaving: a second response to an answered call is 403" 403 "$(res .se
 it_eq "misbehaving: the runtime is still the same" reused "$(it_jq .start)"
 call lp '{"name":"still"}'
 it_eq "the platform keeps serving" "hello, still" "$(res .greeting)"
+
+# --- the Lambda Invoke API on a "lambda" function ---------------------------------------
+L=/2015-03-31/functions
+it_req POST "$L/lp/invocations" --data-binary '{"name":"aws"}' \
+    -H "X-Amz-Client-Context: $(printf '{"custom":{"k":"v"}}' | base64 -w0)"
+it_eq "Invoke API: the body is the handler's result" "hello, aws" "$(it_jq .greeting)"
+it_eq "Invoke API: aws_request_id is x-amzn-RequestId" "$(it_header x-amzn-RequestId)" "$(it_jq .request_id)"
+it_eq "Invoke API: X-Amz-Client-Context reaches context.client_context" v "$(it_jq .client_context.k)"
+it_eq "Invoke API: the ARN the runtime sees is the API's" \
+    "arn:aws:lambda:us-east-1:000000000000:function:lp" "$(it_jq .invoked_function_arn)"
+it_req POST "$L/lp/invocations" --data-binary '{"fail":"kaputt"}' -H 'X-Amz-Log-Type: Tail'
+it_eq "Invoke API: a thrown error is 200 with X-Amz-Function-Error" \
+    "200 Unhandled" "$IT_STATUS $(it_header X-Amz-Function-Error)"
+it_eq "Invoke API: the runtime's errorType and errorMessage, as posted" \
+    $'ValueError\nkaputt' "$(it_jq '.errorType, .errorMessage')"
+it_true "Invoke API: the tail holds the runtime's own log line" \
+    sh -c "it=\$(printf %s '$(it_header X-Amz-Log-Result)' | base64 -d); echo \"\$it\" | grep -q 'handling '"
+it_req POST "$L/lbadp/invocations" --data-binary '{}'
+it_eq "Invoke API: an init error is a function error" \
+    "200 Unhandled Runtime.HandlerNotFound" \
+    "$IT_STATUS $(it_header X-Amz-Function-Error) $(it_jq .errorType)"
+it_req POST "$L/lstuck/invocations" --data-binary '{}'
+it_eq "Invoke API: an init timeout reads as Lambda's timeout" \
+    "200 Sandbox.Timedout" "$IT_STATUS $(it_jq .errorType)"
+it_true "Invoke API: Task timed out after 2.00 seconds" grep -q 'Task timed out after 2.00 seconds' "$IT_BODY"
+it_req POST "$L/lp/invocations" --data-binary '{"big":7000000}'
+it_eq "Invoke API: a result past 6 MiB is Function.ResponseSizeTooLarge" \
+    "200 Function.ResponseSizeTooLarge" "$IT_STATUS $(it_jq .errorType)"
 
 # --- nothing left ----------------------------------------------------------------------
 for f in "${!FID[@]}"; do

@@ -249,7 +249,7 @@ static void test_calls_and_answers(void **state)
     assert_non_null(strstr(ans, "Lambda-Runtime-Aws-Request-Id: inv-1\r\n"));
     assert_non_null(strstr(ans, "Lambda-Runtime-Deadline-Ms: 123456\r\n"));
     assert_non_null(strstr(ans,
-                           "Lambda-Runtime-Invoked-Function-Arn: arn:aws:lambda:local:000000000000:"
+                           "Lambda-Runtime-Invoked-Function-Arn: arn:aws:lambda:us-east-1:000000000000:"
                            "function:fn\r\n"));
     assert_non_null(strstr(ans, "Lambda-Runtime-Client-Context: {\"custom\":{\"k\":1}}\r\n"));
     assert_non_null(strstr(ans, "Lambda-Runtime-Trace-Id: Root=1-"));
