@@ -50,53 +50,21 @@ static bool b64_url_char(char c)
     return b64_alnum(c) || c == '-' || c == '_';
 }
 
-long b64_decode(const char *s, unsigned char *out, size_t cap)
+/* Decode the `len` unpadded characters at `s`, of the URL alphabet when
+ * `url`, else the standard one, a group of 4 at a time padded as OpenSSL
+ * wants: no copy of the text, whatever its length. */
+static long b64_decode_groups(const char *s, size_t len, bool url, unsigned char *out, size_t cap)
 {
-    size_t len = strlen(s), pad = 0;
-    if (len % 4 != 0)
-        return -1;
-    while (pad < 2 && pad < len && s[len - 1 - pad] == '=')
-        pad++;
-    for (size_t i = 0; i < len - pad; i++)
-        if (!b64_alnum(s[i]) && s[i] != '+' && s[i] != '/')
-            return -1;
-    /* The URL decoder takes the unpadded text in the other alphabet; the
-     * standard one maps onto it character for character. */
     size_t o = 0;
-    for (size_t i = 0; i < len - pad; i += 4) {
-        unsigned char grp[4] = {'=', '=', '=', '='}, bytes[3];
-        size_t have = len - pad - i < 4 ? len - pad - i : 4;
-        if (have == 1)
-            return -1;
-        memcpy(grp, s + i, have);
-        if (EVP_DecodeBlock(bytes, grp, 4) != 3)
-            return -1;
-        size_t take = have - 1;
-        if (o + take >= cap)
-            return -1;
-        memcpy(out + o, bytes, take);
-        o += take;
-    }
-    if (cap == 0)
-        return -1;
-    out[o] = '\0';
-    return (long)o;
-}
-
-long b64_url_decode(const char *s, unsigned char *out, size_t cap)
-{
-    size_t len = strlen(s), o = 0;
     /* One leftover character carries less than a byte: not base64. */
-    if (len % 4 == 1)
+    if (len % 4 == 1 || cap == 0)
         return -1;
-    /* A group of 4 at a time, padded as the standard alphabet wants: no
-     * copy of the text, whatever its length. */
     for (size_t i = 0; i < len; i += 4) {
         unsigned char grp[4] = {'=', '=', '=', '='}, bytes[3];
         size_t have = len - i < 4 ? len - i : 4;
         for (size_t j = 0; j < have; j++) {
             char c = s[i + j];
-            if (!b64_url_char(c))
+            if (url ? !b64_url_char(c) : !b64_alnum(c) && c != '+' && c != '/')
                 return -1;
             grp[j] = (unsigned char)(c == '-' ? '+' : c == '_' ? '/' : c);
         }
@@ -108,8 +76,21 @@ long b64_url_decode(const char *s, unsigned char *out, size_t cap)
         memcpy(out + o, bytes, take);
         o += take;
     }
-    if (cap == 0)
-        return -1;
     out[o] = '\0';
     return (long)o;
+}
+
+long b64_decode(const char *s, unsigned char *out, size_t cap)
+{
+    size_t len = strlen(s), pad = 0;
+    if (len % 4 != 0)
+        return -1;
+    while (pad < 2 && pad < len && s[len - 1 - pad] == '=')
+        pad++;
+    return b64_decode_groups(s, len - pad, false, out, cap);
+}
+
+long b64_url_decode(const char *s, unsigned char *out, size_t cap)
+{
+    return b64_decode_groups(s, strlen(s), true, out, cap);
 }
