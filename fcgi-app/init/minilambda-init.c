@@ -148,30 +148,6 @@ static void init_close(int *fd)
     *fd = -1;
 }
 
-/* Write all of `iov` to `fd`, across partial writes and EINTR. */
-static int init_write_all(int fd, struct iovec *iov, int n, err_t *e)
-{
-    while (n > 0) {
-        ssize_t w = writev(fd, iov, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w < 0)
-            return err_set(e, ERR_INTERNAL, NULL, errno, "writev(%d) failed: %s", fd,
-                           strerror(errno));
-        size_t done = (size_t)w;
-        while (n > 0 && done >= iov->iov_len) {
-            done -= iov->iov_len;
-            iov++;
-            n--;
-        }
-        if (n > 0) {
-            iov->iov_base = (char *)iov->iov_base + done;
-            iov->iov_len -= done;
-        }
-    }
-    return 0;
-}
-
 /* One frame "<kind> <nonce> <len>\n<data>" on stdout (len 0: the "x"
  * frame, whose number is the status, carries no data). */
 static int init_frame(char kind, const char *nonce, uint64_t num, const void *data, size_t len,
@@ -182,7 +158,7 @@ static int init_frame(char kind, const char *nonce, uint64_t num, const void *da
     if (h < 0)
         return err_set(e, ERR_INTERNAL, NULL, 0, "frame header does not fit");
     struct iovec iov[2] = {{head, (size_t)h}, {(void *)data, len}};
-    return init_write_all(STDOUT_FILENO, iov, len > 0 ? 2 : 1, e);
+    return initwire_write_all(STDOUT_FILENO, iov, len > 0 ? 2 : 1, e);
 }
 
 /* Reap every child that has ended: the call's process, and orphans that

@@ -133,30 +133,6 @@ static int rapi_nonblock(int fd)
     return fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0 ? -1 : 0;
 }
 
-/* All of `iov` to stdout, blocking: the platform reads it as it comes. */
-static int rapi_write_all(struct iovec *iov, int n, err_t *e)
-{
-    while (n > 0) {
-        ssize_t w = writev(STDOUT_FILENO, iov, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w < 0)
-            return err_set(e, ERR_INTERNAL, NULL, errno, "writev(stdout) failed: %s",
-                           strerror(errno));
-        size_t done = (size_t)w;
-        while (n > 0 && done >= iov->iov_len) {
-            done -= iov->iov_len;
-            iov++;
-            n--;
-        }
-        if (n > 0) {
-            iov->iov_base = (char *)iov->iov_base + done;
-            iov->iov_len -= done;
-        }
-    }
-    return 0;
-}
-
 static long long rapi_now_ms(void)
 {
     struct timespec ts;
@@ -171,7 +147,7 @@ static int rapi_flush_frames(rapi_state *st, err_t *e)
         return 0;
     struct iovec iov = {st->ob, st->ob_len};
     st->ob_len = 0;
-    return rapi_write_all(&iov, 1, e);
+    return initwire_write_all(STDOUT_FILENO, &iov, 1, e);
 }
 
 /* One frame of the current call (`data` of `len` bytes after its head).
@@ -189,7 +165,7 @@ static int rapi_frame_one(rapi_state *st, char kind, uint64_t num, const void *d
         return -1;
     if ((size_t)h + len > sizeof(st->ob)) {
         struct iovec iov[2] = {{head, (size_t)h}, {(void *)data, len}};
-        return rapi_write_all(iov, len > 0 ? 2 : 1, e);
+        return initwire_write_all(STDOUT_FILENO, iov, len > 0 ? 2 : 1, e);
     }
     if (st->ob_len == 0)
         st->ob_since = rapi_now_ms();

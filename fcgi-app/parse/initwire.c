@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/uio.h>
 
 /* Whether `s` (`len` bytes) is a nonce: 1 to INITWIRE_NONCE_MAX letters
  * and digits. */
@@ -107,4 +108,27 @@ initwire_frame_rc initwire_frame_parse(const char *line, size_t len, const char 
     *kind = k;
     *num = v;
     return INITWIRE_FRAME_OK;
+}
+
+int initwire_write_all(int fd, struct iovec *iov, int n, err_t *e)
+{
+    while (n > 0) {
+        ssize_t w = writev(fd, iov, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0)
+            return err_set(e, ERR_INTERNAL, NULL, errno, "writev(%d) failed: %s", fd,
+                           strerror(errno));
+        size_t done = (size_t)w;
+        while (n > 0 && done >= iov->iov_len) {
+            done -= iov->iov_len;
+            iov++;
+            n--;
+        }
+        if (n > 0) {
+            iov->iov_base = (char *)iov->iov_base + done;
+            iov->iov_len -= done;
+        }
+    }
+    return 0;
 }

@@ -34,6 +34,8 @@
 
 #include "base/err.h"
 
+struct iovec;
+
 #define INITWIRE_MAGIC "MLINIT/3 "
 #define INITWIRE_NONCE_MAX 32
 /* The largest payload of one "o" or "e" frame. */
@@ -95,4 +97,9 @@ typedef enum {
 initwire_frame_rc initwire_frame_parse(const char *line, size_t len, const char *nonce, char *kind,
                                        uint64_t *num);
 
+/* Write all of `iov` (`n` entries, changed as it goes) to `fd`, blocking,
+ * across partial writes and EINTR: how both of init's protocols put a
+ * frame on its stdout in one write when they can. 0, or -1 with `e`
+ * (ERR_INTERNAL naming writev and the errno). */
+int initwire_write_all(int fd, struct iovec *iov, int n, err_t *e) ERR_MUST_USE;
 #endif
