@@ -26,17 +26,6 @@ export MINILAMBDA_WORKERS=1 MINILAMBDA_THREADS=8 MINILAMBDA_ASYNC_WORKERS=0
 export MINILAMBDA_WARM_MAX=10
 it_start lambda
 
-warm_of() {
-    it_scrape "$IT_TMP/m"
-    it_metric0 "minilambda_warm_containers{function=\"$1\"}" "$IT_TMP/m"
-}
-warm_is() { [ "$(warm_of "$1")" = "$2" ]; }
-call() {
-    local ev=${2:-'{}'}
-    it_json POST "/invoke/$1" "{\"event\":$ev${3:+,$3}}"
-}
-# res FILTER: FILTER on the result, which is JSON text or a JSON value.
-res() { jq -r "(.result | if type == \"string\" then (fromjson? // .) else . end) | $1" <"$IT_BODY"; }
 
 # --- fields ---------------------------------------------------------------------
 it_json POST /functions "{\"name\":\"bad1\",\"image\":\"$image\",\"protocol\":\"soap\"}"
@@ -51,96 +40,96 @@ fn lp "$image" '"protocol":"lambda","reuse":"process","timeout":30,"memory_mb":1
 it_eq "the record says protocol lambda" lambda "$(it_jq .protocol)"
 it_json PATCH "/functions/lp" '{"reuse":"container"}'
 it_expect "PATCH to reuse container: 400 invalid_protocol" 400 invalid_protocol
-call lp '{"name":"ada"}'
+it_call lp '{"name":"ada"}'
 it_expect "process: the call succeeds" 200
-it_eq "process: the result is the handler's" "hello, ada" "$(res .greeting)"
+it_eq "process: the result is the handler's" "hello, ada" "$(it_res .greeting)"
 id=$(it_jq .invocation_id)
-it_eq "process: aws_request_id is the invocation id" "$id" "$(res .request_id)"
-it_eq "process: function_name" lp "$(res .function_name)"
-it_eq "process: function_version" "\$LATEST" "$(res .function_version)"
-it_eq "process: memory_limit_in_mb" 128 "$(res .memory_limit_in_mb)"
-it_eq "process: log_group_name" /aws/lambda/lp "$(res .log_group_name)"
-it_eq "process: invoked_function_arn" "arn:aws:lambda:us-east-1:000000000000:function:lp" "$(res .invoked_function_arn)"
-rem=$(res .remaining_ms)
+it_eq "process: aws_request_id is the invocation id" "$id" "$(it_res .request_id)"
+it_eq "process: function_name" lp "$(it_res .function_name)"
+it_eq "process: function_version" "\$LATEST" "$(it_res .function_version)"
+it_eq "process: memory_limit_in_mb" 128 "$(it_res .memory_limit_in_mb)"
+it_eq "process: log_group_name" /aws/lambda/lp "$(it_res .log_group_name)"
+it_eq "process: invoked_function_arn" "arn:aws:lambda:us-east-1:000000000000:function:lp" "$(it_res .invoked_function_arn)"
+rem=$(it_res .remaining_ms)
 it_true "process: get_remaining_time_in_millis is close to the 30 s deadline ($rem)" \
     test "$rem" -gt 25000 -a "$rem" -le 30000
 it_true "process: the handler's print is in the logs" grep -q "handling $id" <<<"$(it_jq .logs)"
-call lp '{"name":"bob"}'
+it_call lp '{"name":"bob"}'
 it_eq "process: the second call is served by the same runtime" reused "$(it_jq .start)"
-it_eq "process: its own result" "hello, bob" "$(res .greeting)"
-it_eq "process: its own request id" "$(it_jq .invocation_id)" "$(res .request_id)"
-call lp '{"fail":"boom"}'
+it_eq "process: its own result" "hello, bob" "$(it_res .greeting)"
+it_eq "process: its own request id" "$(it_jq .invocation_id)" "$(it_res .request_id)"
+it_call lp '{"fail":"boom"}'
 it_expect "process: a thrown error is 502 function_failed" 502 function_failed
-it_eq "process: its errorType" ValueError "$(res .errorType)"
-it_eq "process: its errorMessage" boom "$(res .errorMessage)"
-it_true "process: its stackTrace names the handler" grep -q "app.py" <<<"$(res '.stackTrace | join("")')"
-call lp '{"name":"after"}'
-it_eq "process: after an error the runtime serves on" "hello, after" "$(res .greeting)"
+it_eq "process: its errorType" ValueError "$(it_res .errorType)"
+it_eq "process: its errorMessage" boom "$(it_res .errorMessage)"
+it_true "process: its stackTrace names the handler" grep -q "app.py" <<<"$(it_res '.stackTrace | join("")')"
+it_call lp '{"name":"after"}'
+it_eq "process: after an error the runtime serves on" "hello, after" "$(it_res .greeting)"
 it_eq "process: ... the same runtime" reused "$(it_jq .start)"
-call lp '{"big":7000000}'
+it_call lp '{"big":7000000}'
 it_expect "process: a response past 6 MiB is 502 function_failed" 502 function_failed
-it_eq "process: ... Function.ResponseSizeTooLarge" Function.ResponseSizeTooLarge "$(res .errorType)"
-call lp '{"big":6000000}'
+it_eq "process: ... Function.ResponseSizeTooLarge" Function.ResponseSizeTooLarge "$(it_res .errorType)"
+it_call lp '{"big":6000000}'
 it_expect "process: a response just under 6 MiB is 200" 200
-it_eq "process: ... all of it" 6000000 "$(res length)"
-call lp '{"sleep":5}' '"timeout":2'
+it_eq "process: ... all of it" 6000000 "$(it_res length)"
+it_call lp '{"sleep":5}' '"timeout":2'
 it_expect "process: a call past its timeout is 504 timeout" 504 timeout
-call lp '{"name":"again"}'
+it_call lp '{"name":"again"}'
 it_expect "process: after a timeout the next call works" 200
 it_eq "process: ... in a new runtime" cold "$(it_jq .start)"
 
 # --- reuse "none": a prestarted runtime, one call each --------------------------
 fn ln "$image" '"protocol":"lambda","keep_warm":1,"timeout":20'
-it_true "none: one runtime prestarted" ml_wait_for 60 warm_is ln 1
-call ln '{"name":"w"}'
+it_true "none: one runtime prestarted" ml_wait_for 60 it_warm_is ln 1
+it_call ln '{"name":"w"}'
 it_expect "none: the call succeeds" 200
 it_eq "none: it is warm (prestarted)" warm "$(it_jq .start)"
-it_eq "none: the result" "hello, w" "$(res .greeting)"
-it_eq "none: aws_request_id is the invocation id" "$(it_jq .invocation_id)" "$(res .request_id)"
-rem=$(res .remaining_ms)
+it_eq "none: the result" "hello, w" "$(it_res .greeting)"
+it_eq "none: aws_request_id is the invocation id" "$(it_jq .invocation_id)" "$(it_res .request_id)"
+rem=$(it_res .remaining_ms)
 it_true "none: remaining time close to the 20 s deadline ($rem)" test "$rem" -gt 15000 -a "$rem" -le 20000
-it_true "none: replenished" ml_wait_for 60 warm_is ln 1
-call ln '{"fail":"nope"}'
+it_true "none: replenished" ml_wait_for 60 it_warm_is ln 1
+it_call ln '{"fail":"nope"}'
 it_expect "none: a thrown error is 502 function_failed" 502 function_failed
-it_eq "none: its errorType" ValueError "$(res .errorType)"
+it_eq "none: its errorType" ValueError "$(it_res .errorType)"
 fn lcold "$image" '"protocol":"lambda"'
-call lcold '{"name":"c"}'
+it_call lcold '{"name":"c"}'
 it_expect "none, cold: the call succeeds" 200
 it_eq "none, cold: started cold" cold "$(it_jq .start)"
-it_eq "none, cold: the result" "hello, c" "$(res .greeting)"
+it_eq "none, cold: the result" "hello, c" "$(it_res .greeting)"
 
 # --- init errors and init timeouts ------------------------------------------------
 fn lbadp "$image" '"protocol":"lambda","reuse":"process","handler":"app.nope"'
-call lbadp
+it_call lbadp
 it_expect "process: a handler that does not exist is 502 init_error" 502 init_error
-it_eq "process: errorType Runtime.HandlerNotFound" Runtime.HandlerNotFound "$(res .errorType)"
-call lbadp
+it_eq "process: errorType Runtime.HandlerNotFound" Runtime.HandlerNotFound "$(it_res .errorType)"
+it_call lbadp
 it_expect "process: and again on the next call (a new runtime)" 502 init_error
 fn lbadn "$image" '"protocol":"lambda","handler":"nomodule.handler","keep_warm":1'
-ml_wait_for 60 warm_is lbadn 1 || true
-call lbadn
+ml_wait_for 60 it_warm_is lbadn 1 || true
+it_call lbadn
 it_expect "none: a module that does not exist is 502 init_error" 502 init_error
-it_eq "none: errorType Runtime.ImportModuleError" Runtime.ImportModuleError "$(res .errorType)"
+it_eq "none: errorType Runtime.ImportModuleError" Runtime.ImportModuleError "$(it_res .errorType)"
 fn lstuck "$IT_BUSYBOX" '"protocol":"lambda","reuse":"process","command":["sleep","100"],"timeout":2'
-call lstuck
+it_call lstuck
 it_expect "a runtime that never asks for a call: 504 init_timeout" 504 init_timeout
 
 # --- a runtime that misbehaves -------------------------------------------------------
 script=$(cat "$IT_DIR/lambda/misbehave.py")
 fn lbad "$image" "$(jq -cn --arg s "$script" '{protocol:"lambda",reuse:"process",command:["python3","-c",$s]}' | sed 's/^{//; s/}$//')"
-call lbad
+it_call lbad
 it_expect "misbehaving runtime: the call is still answered" 200
-it_eq "misbehaving: a response for a wrong id is 400" 400 "$(res .wrong_id)"
-it_eq "misbehaving: a request that is not HTTP is 400" 400 "$(res .garbage)"
-it_eq "misbehaving: an unknown path is 404" 404 "$(res .unknown)"
-it_eq "misbehaving: a wrong method is 405" 405 "$(res .method)"
-it_eq "misbehaving: a chunked body is 411" 411 "$(res .chunked)"
-it_eq "misbehaving: /init/error after the init is 403" 403 "$(res .init_error_late)"
-call lbad
-it_eq "misbehaving: a second response to an answered call is 403" 403 "$(res .second)"
+it_eq "misbehaving: a response for a wrong id is 400" 400 "$(it_res .wrong_id)"
+it_eq "misbehaving: a request that is not HTTP is 400" 400 "$(it_res .garbage)"
+it_eq "misbehaving: an unknown path is 404" 404 "$(it_res .unknown)"
+it_eq "misbehaving: a wrong method is 405" 405 "$(it_res .method)"
+it_eq "misbehaving: a chunked body is 411" 411 "$(it_res .chunked)"
+it_eq "misbehaving: /init/error after the init is 403" 403 "$(it_res .init_error_late)"
+it_call lbad
+it_eq "misbehaving: a second response to an answered call is 403" 403 "$(it_res .second)"
 it_eq "misbehaving: the runtime is still the same" reused "$(it_jq .start)"
-call lp '{"name":"still"}'
-it_eq "the platform keeps serving" "hello, still" "$(res .greeting)"
+it_call lp '{"name":"still"}'
+it_eq "the platform keeps serving" "hello, still" "$(it_res .greeting)"
 
 # --- the Lambda Invoke API on a "lambda" function ---------------------------------------
 L=/2015-03-31/functions

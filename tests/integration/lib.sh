@@ -340,6 +340,22 @@ it_only_warm_left() {
     it_count_is "$n" "label=minilambda.function=${FID[$1]}"
 }
 
+# it_warm_of NAME: how many ready warm containers function NAME has now.
+it_warm_of() {
+    it_scrape "$IT_TMP/warm-of"
+    it_metric0 "minilambda_warm_containers{function=\"$1\"}" "$IT_TMP/warm-of"
+}
+# it_warm_is NAME N: function NAME has N ready warm containers.
+it_warm_is() { [ "$(it_warm_of "$1")" = "$2" ]; }
+
+# it_call NAME [EVENT] [EXTRA_MEMBERS]: POST /invoke/NAME {"event": EVENT ({}), ...}.
+it_call() {
+    local ev=${2:-'{}'}
+    it_json POST "/invoke/$1" "{\"event\":$ev${3:+,$3}}"
+}
+# it_res FILTER: jq FILTER on the last answer's result, JSON text or a JSON value.
+it_res() { jq -r "(.result | if type == \"string\" then (fromjson? // .) else . end) | $1" <"$IT_BODY"; }
+
 # Containers of this platform left in the engine.
 it_managed_containers() {
     docker ps -aq --filter label=minilambda.managed=1 | wc -l
